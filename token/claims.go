@@ -1,0 +1,188 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Claims are the claims of an access token in the JWT profile for OAuth 2.0
+// access tokens (RFC 9068), plus roles and custom claims.
+type Claims struct {
+	Issuer    string    // "iss"
+	Subject   string    // "sub": who the token is about
+	Audience  Audience  // "aud": who the token is for
+	ExpiresAt time.Time // "exp"
+	NotBefore time.Time // "nbf"; zero when absent
+	IssuedAt  time.Time // "iat"
+	ID        string    // "jti": unique per token, at least 128 random bits when Issue picks it
+	ClientID  string    // "client_id": the OAuth client the token was issued to
+	Scope     string    // "scope": space-delimited scopes (RFC 6749 §3.3)
+	Roles     []string  // "roles"
+
+	// Extra holds custom claims for [Issuer.Issue] and [Claims.MarshalJSON].
+	// Names of the registered claims above are refused, in any letter case.
+	// Verify leaves Extra nil: read custom claims with [Claims.Decode].
+	Extra map[string]any
+
+	payload []byte // the verified JSON payload
+}
+
+// registered are the claim names Claims owns; Extra may not use them in
+// any letter case (encoding/json matches field names case-insensitively).
+var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "roles"}
+
+// HasScope reports whether the space-delimited scope claim contains s.
+// It does not allocate.
+func (c *Claims) HasScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for f := range strings.SplitSeq(c.Scope, " ") {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Scopes returns the scope claim split on spaces.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasRole reports whether the roles claim contains r.
+func (c *Claims) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+// Decode unmarshals the verified payload into v, for custom claims:
+//
+//	var custom struct{ TenantID string `json:"tenant_id"` }
+//	err := claims.Decode(&custom)
+//
+// It fails on Claims that did not come from [Verifier.Verify].
+func (c *Claims) Decode(v any) error {
+	if c.payload == nil {
+		return errors.New("token: claims have no verified payload")
+	}
+	return json.Unmarshal(c.payload, v)
+}
+
+// wireClaims is the payload as encoded. The dates are float64 so that the
+// decoder rejects anything but a JSON number, and NaN marks "absent".
+type wireClaims struct {
+	Iss      string   `json:"iss,omitempty"`
+	Sub      string   `json:"sub,omitempty"`
+	Aud      Audience `json:"aud,omitempty"`
+	Exp      float64  `json:"exp"`
+	Nbf      float64  `json:"nbf"`
+	Iat      float64  `json:"iat"`
+	Jti      string   `json:"jti,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
+	Scope    string   `json:"scope,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+}
+
+// maxDate is 9999-12-31T23:59:59Z. Dates outside [0, maxDate] are
+// malformed, so a huge "nbf" cannot wrap around into the past.
+const maxDate = 253402300799
+
+func toTime(f float64) (t time.Time, present bool, err error) {
+	if math.IsNaN(f) {
+		return time.Time{}, false, nil
+	}
+	if !(f >= 0 && f <= maxDate) {
+		return time.Time{}, true, fmt.Errorf("%w: date %g out of range", ErrMalformed, f)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true, nil
+}
+
+// MarshalJSON encodes the claims as a JWT payload: dates as whole seconds
+// since the epoch, a one-element audience as a string, Extra merged in.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Iss      string   `json:"iss,omitempty"`
+		Sub      string   `json:"sub,omitempty"`
+		Aud      Audience `json:"aud,omitempty"`
+		Exp      int64    `json:"exp,omitempty"`
+		Nbf      int64    `json:"nbf,omitempty"`
+		Iat      int64    `json:"iat,omitempty"`
+		Jti      string   `json:"jti,omitempty"`
+		ClientID string   `json:"client_id,omitempty"`
+		Scope    string   `json:"scope,omitempty"`
+		Roles    []string `json:"roles,omitempty"`
+	}
+	unix := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.Unix()
+	}
+	b, err := json.Marshal(out{c.Issuer, c.Subject, c.Audience, unix(c.ExpiresAt), unix(c.NotBefore), unix(c.IssuedAt),
+		c.ID, c.ClientID, c.Scope, c.Roles})
+	if err != nil || len(c.Extra) == 0 {
+		return b, err
+	}
+	for name := range c.Extra {
+		for _, r := range registered {
+			if strings.EqualFold(name, r) {
+				return nil, fmt.Errorf("%w: custom claim %q collides with the registered claim %q", ErrConfig, name, r)
+			}
+		}
+	}
+	extra, err := json.Marshal(c.Extra)
+	if err != nil {
+		return nil, fmt.Errorf("token: custom claims: %w", err)
+	}
+	if len(b) == 2 { // "{}"
+		return extra, nil
+	}
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
+}
+
+// Audience is the "aud" claim: a list of recipients, encoded as a string
+// when it has one element and decoded from a string or an array of strings.
+type Audience []string
+
+// Contains reports whether a lists aud.
+func (a Audience) Contains(aud string) bool { return slices.Contains(a, aud) }
+
+// MarshalJSON encodes one audience as a string, several as an array.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) >= 2 && b[0] == '"':
+		// Fast path: the decoder has already checked the syntax, so a
+		// string without escapes is its bytes between the quotes.
+		if bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+			*a = Audience{string(b[1 : len(b)-1])}
+			return nil
+		}
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = Audience{s}
+		return nil
+	case string(b) == "null":
+		*a = nil
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("%w: aud must be a string or an array of strings", ErrMalformed)
+	}
+	*a = list
+	return nil
+}

@@ -1,0 +1,111 @@
+package token
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// DefaultTTL is the access-token lifetime when [IssuerConfig.TTL] is zero.
+const DefaultTTL = 15 * time.Minute
+
+// IssuerConfig configures an [Issuer]. Issuer and Audience are required.
+type IssuerConfig struct {
+	// Issuer is written to "iss". Required.
+	Issuer string
+	// Audience is written to "aud" when the claims name none. Required.
+	Audience []string
+	// TTL is the lifetime of tokens whose ExpiresAt is zero.
+	// Zero means DefaultTTL (15 minutes).
+	TTL time.Duration
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Issuer signs access tokens with the signing key of a [KeySource].
+// It is safe for concurrent use.
+type Issuer struct {
+	keys KeySource
+	cfg  IssuerConfig
+}
+
+// NewIssuer returns an issuer signing with the current signing key of keys.
+func NewIssuer(keys KeySource, cfg IssuerConfig) (*Issuer, error) {
+	if keys == nil || keys.KeySet() == nil || keys.KeySet().SigningKey() == nil {
+		return nil, fmt.Errorf("%w: no signing key", ErrConfig)
+	}
+	if cfg.Issuer == "" {
+		return nil, fmt.Errorf("%w: Issuer is required", ErrConfig)
+	}
+	if len(cfg.Audience) == 0 {
+		return nil, fmt.Errorf("%w: Audience is required", ErrConfig)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.TTL < 0 {
+		return nil, fmt.Errorf("%w: negative TTL", ErrConfig)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Audience = append([]string(nil), cfg.Audience...)
+	return &Issuer{keys: keys, cfg: cfg}, nil
+}
+
+// NewID returns a random token ID: 128 bits, base64url.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return b64.EncodeToString(b[:])
+}
+
+// Issue signs an access token for c and returns it with the claims as
+// issued. Subject is required. Issue fills in what c leaves zero: Issuer
+// (a different one is an error), Audience, IssuedAt (now), ExpiresAt
+// (IssuedAt + TTL) and ID (random). The header is
+// {"alg":…,"kid":…,"typ":"at+jwt"}.
+func (i *Issuer) Issue(c Claims) (string, Claims, error) {
+	key := i.keys.KeySet().SigningKey()
+	if key == nil {
+		return "", Claims{}, fmt.Errorf("%w: the key set has no signing key", ErrConfig)
+	}
+	if c.Subject == "" {
+		return "", Claims{}, fmt.Errorf("%w: Subject is required", ErrConfig)
+	}
+	switch c.Issuer {
+	case "":
+		c.Issuer = i.cfg.Issuer
+	case i.cfg.Issuer:
+	default:
+		return "", Claims{}, fmt.Errorf("%w: issuer %q is not %q", ErrConfig, c.Issuer, i.cfg.Issuer)
+	}
+	if len(c.Audience) == 0 {
+		c.Audience = i.cfg.Audience
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = i.cfg.Now()
+	}
+	c.IssuedAt = c.IssuedAt.Truncate(time.Second)
+	if c.ExpiresAt.IsZero() {
+		c.ExpiresAt = c.IssuedAt.Add(i.cfg.TTL)
+	}
+	c.ExpiresAt = c.ExpiresAt.Truncate(time.Second)
+	if !c.ExpiresAt.After(c.IssuedAt) {
+		return "", Claims{}, fmt.Errorf("%w: ExpiresAt is not after IssuedAt", ErrConfig)
+	}
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	c.payload = nil
+	payload, err := c.MarshalJSON()
+	if err != nil {
+		return "", Claims{}, err
+	}
+	input := key.header + "." + b64.EncodeToString(payload)
+	sig, err := key.sign(input)
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("token: signing with %q: %w", key.id, err)
+	}
+	return input + "." + b64.EncodeToString(sig), c, nil
+}

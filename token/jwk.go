@@ -1,0 +1,200 @@
+package token
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/big"
+)
+
+// jwk is the JSON form of a key (RFC 7517, RFC 7518 §6, RFC 8037).
+type jwk struct {
+	Kty string `json:"kty"`
+	Use string `json:"use,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Kid string `json:"kid,omitempty"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
+	K   string `json:"k,omitempty"`
+	D   string `json:"d,omitempty"`
+	P   string `json:"p,omitempty"`
+	Q   string `json:"q,omitempty"`
+	DP  string `json:"dp,omitempty"`
+	DQ  string `json:"dq,omitempty"`
+	QI  string `json:"qi,omitempty"`
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func b64int(n *big.Int) string { return b64.EncodeToString(n.Bytes()) }
+
+// fixed encodes n big-endian in exactly size bytes (EC coordinates, RFC 7518 §6.2.1.2).
+func fixed(n *big.Int, size int) string { return b64.EncodeToString(n.FillBytes(make([]byte, size))) }
+
+// publicJWK returns the public members of k; ok is false for HMAC keys.
+func (k *Key) publicJWK() (j jwk, ok bool) {
+	switch pub := k.pub.(type) {
+	case ed25519.PublicKey:
+		return jwk{Kty: "OKP", Crv: "Ed25519", X: b64.EncodeToString(pub)}, true
+	case *ecdsa.PublicKey:
+		p := pub.Curve.Params()
+		size := (p.BitSize + 7) / 8
+		return jwk{Kty: "EC", Crv: p.Name, X: fixed(pub.X, size), Y: fixed(pub.Y, size)}, true //nolint:staticcheck // X and Y are the JWK members
+	case *rsa.PublicKey:
+		return jwk{Kty: "RSA", N: b64int(pub.N), E: b64int(big.NewInt(int64(pub.E)))}, true
+	}
+	return jwk{}, false
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint of the key: the base64url
+// SHA-256 of its required public members (the secret for HMAC keys).
+func (k *Key) Thumbprint() (string, error) {
+	var canon string
+	if j, ok := k.publicJWK(); ok {
+		switch j.Kty {
+		case "OKP":
+			canon = `{"crv":"Ed25519","kty":"OKP","x":"` + j.X + `"}`
+		case "EC":
+			canon = `{"crv":"` + j.Crv + `","kty":"EC","x":"` + j.X + `","y":"` + j.Y + `"}`
+		case "RSA":
+			canon = `{"e":"` + j.E + `","kty":"RSA","n":"` + j.N + `"}`
+		}
+	} else {
+		canon = `{"k":"` + b64.EncodeToString(k.pub.([]byte)) + `","kty":"oct"}`
+	}
+	sum := sha256.Sum256([]byte(canon))
+	return b64.EncodeToString(sum[:]), nil
+}
+
+// MarshalJSON encodes the public JWK of k with "kid", "alg" and "use":"sig".
+// It never emits private or secret material: for an HMAC key it fails.
+func (k *Key) MarshalJSON() ([]byte, error) {
+	j, ok := k.publicJWK()
+	if !ok {
+		return nil, fmt.Errorf("%w: an HMAC secret has no public JWK", ErrInvalidKey)
+	}
+	j.Kid, j.Alg, j.Use = k.id, string(k.alg), "sig"
+	return json.Marshal(j)
+}
+
+var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
+
+// ParseJWK reads one JWK (RFC 7517): "OKP" Ed25519, "EC" P-256/P-384/P-521,
+// "RSA" or "oct", public or private. Its "kid" and "alg" members are used
+// unless opts sets them; a JWK whose "use" is not "sig" is refused.
+func ParseJWK(data []byte, opts KeyOptions) (*Key, error) {
+	var j jwk
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("%w: JWK: %v", ErrInvalidKey, err)
+	}
+	if j.Use != "" && j.Use != "sig" {
+		return nil, fmt.Errorf("%w: JWK use %q is not \"sig\"", ErrInvalidKey, j.Use)
+	}
+	if opts.ID == "" {
+		opts.ID = j.Kid
+	}
+	if opts.Algorithm == "" {
+		opts.Algorithm = Algorithm(j.Alg)
+	}
+	bad := func(what string) (*Key, error) {
+		return nil, fmt.Errorf("%w: JWK %s: bad or missing %s", ErrInvalidKey, j.Kty, what)
+	}
+	dec := func(s string) []byte {
+		b, err := b64.DecodeString(s)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	var material any
+	switch j.Kty {
+	case "OKP":
+		if j.Crv != "Ed25519" {
+			return bad("crv")
+		}
+		x := dec(j.X)
+		if len(x) != ed25519.PublicKeySize {
+			return bad("x")
+		}
+		material = ed25519.PublicKey(x)
+		if j.D != "" {
+			d := dec(j.D)
+			if len(d) != ed25519.SeedSize {
+				return bad("d")
+			}
+			priv := ed25519.NewKeyFromSeed(d)
+			if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(x)) {
+				return bad("d (does not match x)")
+			}
+			material = priv
+		}
+	case "EC":
+		curve, ok := curves[j.Crv]
+		if !ok {
+			return bad("crv")
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		x, y := dec(j.X), dec(j.Y)
+		if len(x) != size || len(y) != size {
+			return bad("x or y")
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return bad("x or y (not on the curve)")
+		}
+		material = pub
+		if j.D != "" {
+			d := dec(j.D)
+			if len(d) != size {
+				return bad("d")
+			}
+			priv, err := ecdsa.ParseRawPrivateKey(curve, d)
+			if err != nil || !priv.PublicKey.Equal(pub) {
+				return bad("d")
+			}
+			material = priv
+		}
+	case "RSA":
+		n, e := dec(j.N), dec(j.E)
+		if len(n) == 0 || len(e) == 0 || len(e) > 4 {
+			return bad("n or e")
+		}
+		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		material = pub
+		if j.D != "" {
+			d, p, q := dec(j.D), dec(j.P), dec(j.Q)
+			if d == nil || p == nil || q == nil {
+				return bad("d, p or q")
+			}
+			priv := &rsa.PrivateKey{PublicKey: *pub, D: new(big.Int).SetBytes(d),
+				Primes: []*big.Int{new(big.Int).SetBytes(p), new(big.Int).SetBytes(q)}}
+			if err := priv.Validate(); err != nil {
+				return bad("private key (" + err.Error() + ")")
+			}
+			priv.Precompute()
+			material = priv
+		}
+	case "oct":
+		k := dec(j.K)
+		if k == nil {
+			return bad("k")
+		}
+		if opts.Algorithm == "" {
+			opts.Algorithm = HS256
+		}
+		material = k
+	default:
+		return nil, fmt.Errorf("%w: unsupported JWK kty %q", ErrInvalidKey, j.Kty)
+	}
+	return NewKey(material, opts)
+}
