@@ -207,4 +207,3 @@ func BenchmarkIssue(b *testing.B) {
 		})
 	}
 }
-
