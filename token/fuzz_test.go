@@ -1,0 +1,69 @@
+package token_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/tokentest"
+)
+
+// FuzzVerify checks that Verify never panics, that every rejection wraps
+// one of the documented sentinels and returns no claims, and that what it
+// accepts is the signer's own token.
+func FuzzVerify(f *testing.F) {
+	s := tokentest.MustSigner(token.EdDSA)
+	hs := tokentest.MustSigner(token.HS256)
+	v := tokentest.Verifier(tokentest.KeySet(s, hs), now)
+	good := s.Mint(now, nil)
+	h, p, sig := split(good)
+	for _, seed := range []string{
+		good, hs.Mint(now, nil), "", ".", "..", "...", h, h + "." + p, h + "." + p + ".",
+		h + "." + p + "==." + sig, h + "." + p[:5] + "\r\n" + p[5:] + "." + sig,
+		s.Mint(now, set(map[string]any{"crit": []string{"x"}}, nil)),
+		s.Mint(now, set(nil, map[string]any{"exp": "1"})),
+		s.Mint(now, set(nil, map[string]any{"nbf": 1e300})),
+		s.Mint(now, set(map[string]any{"alg": "HS256"}, nil)),
+		s.Mint(now, set(map[string]any{"typ": "JWT"}, nil)),
+		strings.Repeat("a", 9000),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := v.Verify(raw)
+		if err != nil {
+			if c != nil {
+				t.Fatalf("claims returned with error %v", err)
+			}
+			if !isSentinel(err) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			return
+		}
+		if c == nil || c.Issuer != tokentest.Issuer || !c.ExpiresAt.After(now.Add(-time.Minute)) {
+			t.Fatalf("accepted %q with claims %+v", raw, c)
+		}
+	})
+}
+
+// FuzzParseJWK checks that key parsing never panics and fails with
+// ErrInvalidKey or ErrWeakKey.
+func FuzzParseJWK(f *testing.F) {
+	for _, alg := range []token.Algorithm{token.EdDSA, token.ES256, token.RS256} {
+		k := tokentest.MustSigner(alg).Key
+		b, _ := k.MarshalJSON()
+		f.Add(b)
+	}
+	f.Add([]byte(`{"kty":"oct","k":"AAAA"}`))
+	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := token.ParseJWK(data, token.KeyOptions{})
+		if err != nil {
+			if k != nil || !(errors.Is(err, token.ErrInvalidKey) || errors.Is(err, token.ErrWeakKey)) {
+				t.Fatalf("ParseJWK() = %v, %v", k, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,167 @@
+package token_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/tokentest"
+)
+
+func newIssuer(t *testing.T, s *tokentest.Signer) *token.Issuer {
+	t.Helper()
+	iss, err := token.NewIssuer(tokentest.KeySet(s), token.IssuerConfig{
+		Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience}, TTL: 10 * time.Minute,
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
+}
+
+func TestIssue(t *testing.T) {
+	s := tokentest.MustSigner(token.EdDSA)
+	iss := newIssuer(t, s)
+	raw, issued, err := iss.Issue(token.Claims{Subject: "u1", Scope: "a b", Roles: []string{"r"}, ClientID: "c",
+		Extra: map[string]any{"tenant_id": "t1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, p, _ := split(raw)
+	hb, _ := tokentest.Decode(h)
+	if string(hb) != `{"alg":"EdDSA","kid":"`+s.Key.ID()+`","typ":"at+jwt"}` {
+		t.Fatalf("header %s", hb)
+	}
+	pb, _ := tokentest.Decode(p)
+	var m map[string]any
+	json.Unmarshal(pb, &m)
+	if m["iss"] != tokentest.Issuer || m["aud"] != tokentest.Audience || m["exp"] != float64(now.Add(10*time.Minute).Unix()) ||
+		m["iat"] != float64(now.Unix()) || m["tenant_id"] != "t1" || m["scope"] != "a b" || m["client_id"] != "c" {
+		t.Fatalf("payload %s", pb)
+	}
+	jti, _ := tokentest.Decode(issued.ID)
+	if len(jti) < 16 || m["jti"] != issued.ID {
+		t.Fatalf("jti %q has %d bytes", issued.ID, len(jti))
+	}
+	c, err := tokentest.Verifier(tokentest.KeySet(s), now).Verify(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var custom struct {
+		TenantID string `json:"tenant_id"`
+	}
+	if err := c.Decode(&custom); err != nil || custom.TenantID != "t1" {
+		t.Fatalf("Decode: %v, %+v", err, custom)
+	}
+	if c.ID != issued.ID || !c.ExpiresAt.Equal(issued.ExpiresAt) || c.Extra != nil {
+		t.Fatalf("verified %+v, issued %+v", c, issued)
+	}
+	// IDs are unique.
+	seen := map[string]bool{}
+	for range 100 {
+		_, c, _ := iss.Issue(token.Claims{Subject: "u"})
+		if seen[c.ID] {
+			t.Fatal("duplicate jti")
+		}
+		seen[c.ID] = true
+	}
+}
+
+func TestIssueRefuses(t *testing.T) {
+	iss := newIssuer(t, tokentest.MustSigner(token.EdDSA))
+	tests := []struct {
+		name   string
+		claims token.Claims
+	}{
+		{"no subject", token.Claims{}},
+		{"other issuer", token.Claims{Subject: "u", Issuer: "https://other"}},
+		{"expired at issue", token.Claims{Subject: "u", ExpiresAt: now.Add(-time.Second)}},
+		{"custom exp", token.Claims{Subject: "u", Extra: map[string]any{"exp": 1}}},
+		{"custom EXP in upper case", token.Claims{Subject: "u", Extra: map[string]any{"EXP": 9999999999}}},
+		{"custom Scope", token.Claims{Subject: "u", Extra: map[string]any{"Scope": "admin"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if raw, _, err := iss.Issue(tt.claims); !errors.Is(err, token.ErrConfig) || raw != "" {
+				t.Fatalf("Issue() = %q, %v; want ErrConfig", raw, err)
+			}
+		})
+	}
+	if _, _, err := iss.Issue(token.Claims{Subject: "u", Extra: map[string]any{"f": func() {}}}); err == nil {
+		t.Fatal("unencodable custom claim accepted")
+	}
+}
+
+func TestIssuerConfig(t *testing.T) {
+	s := tokentest.MustSigner(token.EdDSA)
+	pub, _ := token.NewKeySet(nil, s.Key.Public())
+	tests := []struct {
+		name string
+		keys token.KeySource
+		cfg  token.IssuerConfig
+	}{
+		{"no keys", nil, token.IssuerConfig{Issuer: "i", Audience: []string{"a"}}},
+		{"verification keys only", pub, token.IssuerConfig{Issuer: "i", Audience: []string{"a"}}},
+		{"no issuer", tokentest.KeySet(s), token.IssuerConfig{Audience: []string{"a"}}},
+		{"no audience", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i"}},
+		{"negative TTL", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, TTL: -time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := token.NewIssuer(tt.keys, tt.cfg); !errors.Is(err, token.ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+		})
+	}
+}
+
+func TestClaimsHelpers(t *testing.T) {
+	c := token.Claims{Scope: "a  widgets:read b", Roles: []string{"admin"}}
+	for _, tt := range []struct {
+		scope string
+		want  bool
+	}{{"a", true}, {"widgets:read", true}, {"b", true}, {"widgets", false}, {"", false}, {"a b", false}} {
+		if c.HasScope(tt.scope) != tt.want {
+			t.Errorf("HasScope(%q) = %v", tt.scope, !tt.want)
+		}
+	}
+	if got := strings.Join(c.Scopes(), ","); got != "a,widgets:read,b" {
+		t.Errorf("Scopes() = %q", got)
+	}
+	if !c.HasRole("admin") || c.HasRole("Admin") {
+		t.Error("HasRole")
+	}
+	if err := c.Decode(&struct{}{}); err == nil {
+		t.Error("Decode on unverified claims")
+	}
+	for _, tt := range []struct {
+		in   string
+		want token.Audience
+		ok   bool
+	}{
+		{`"a"`, token.Audience{"a"}, true},
+		{`"a\u0062"`, token.Audience{"ab"}, true},
+		{`["a","b"]`, token.Audience{"a", "b"}, true},
+		{`null`, nil, true},
+		{`1`, nil, false},
+		{`["a",1]`, nil, false},
+	} {
+		var a token.Audience
+		err := json.Unmarshal([]byte(tt.in), &a)
+		if (err == nil) != tt.ok || strings.Join(a, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("Unmarshal(%s) = %v, %v", tt.in, a, err)
+		}
+	}
+	for _, tt := range []struct {
+		a    token.Audience
+		want string
+	}{{token.Audience{"x"}, `"x"`}, {token.Audience{"x", "y"}, `["x","y"]`}} {
+		if b, _ := json.Marshal(tt.a); string(b) != tt.want {
+			t.Errorf("Marshal(%v) = %s", tt.a, b)
+		}
+	}
+}
