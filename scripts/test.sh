@@ -20,7 +20,7 @@ fi
 
 echo "== go vet"
 go vet ./...
-(cd bench && go vet ./...)
+(cd bench && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...)
 
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...

@@ -38,18 +38,18 @@ func quote(s string) string {
 
 func b64int(n *big.Int) string { return b64.EncodeToString(n.Bytes()) }
 
-// fixed encodes n big-endian in exactly size bytes (EC coordinates, RFC 7518 §6.2.1.2).
-func fixed(n *big.Int, size int) string { return b64.EncodeToString(n.FillBytes(make([]byte, size))) }
-
 // publicJWK returns the public members of k; ok is false for HMAC keys.
 func (k *Key) publicJWK() (j jwk, ok bool) {
 	switch pub := k.pub.(type) {
 	case ed25519.PublicKey:
 		return jwk{Kty: "OKP", Crv: "Ed25519", X: b64.EncodeToString(pub)}, true
 	case *ecdsa.PublicKey:
-		p := pub.Curve.Params()
-		size := (p.BitSize + 7) / 8
-		return jwk{Kty: "EC", Crv: p.Name, X: fixed(pub.X, size), Y: fixed(pub.Y, size)}, true //nolint:staticcheck // X and Y are the JWK members
+		point, err := pub.Bytes() // 0x04 || X || Y, validated by NewKey
+		if err != nil {
+			return jwk{}, false
+		}
+		size := (len(point) - 1) / 2
+		return jwk{Kty: "EC", Crv: pub.Curve.Params().Name, X: b64.EncodeToString(point[1 : 1+size]), Y: b64.EncodeToString(point[1+size:])}, true
 	case *rsa.PublicKey:
 		return jwk{Kty: "RSA", N: b64int(pub.N), E: b64int(big.NewInt(int64(pub.E)))}, true
 	}

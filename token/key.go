@@ -104,8 +104,8 @@ func NewKey(material any, opts KeyOptions) (*Key, error) {
 		default:
 			return nil, fmt.Errorf("%w: unsupported elliptic curve", ErrInvalidKey)
 		}
-		if !ec.Curve.IsOnCurve(ec.X, ec.Y) { //nolint:staticcheck // the only check for keys built by hand
-			return nil, fmt.Errorf("%w: ECDSA point not on curve", ErrInvalidKey)
+		if _, err := ec.Bytes(); err != nil { // checks the point is on the curve
+			return nil, fmt.Errorf("%w: ECDSA public key: %v", ErrInvalidKey, err)
 		}
 	}
 	k.alg = opts.Algorithm
