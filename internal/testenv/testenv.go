@@ -10,7 +10,9 @@ import (
 )
 
 // PostgresURL returns TEST_POSTGRES_URL.
-func PostgresURL(t testing.TB) string { return need(t, "TEST_POSTGRES_URL", "PostgreSQL", "postgresql") }
+func PostgresURL(t testing.TB) string {
+	return need(t, "TEST_POSTGRES_URL", "PostgreSQL", "postgresql")
+}
 
 // RedisURL returns TEST_REDIS_URL.
 func RedisURL(t testing.TB) string { return need(t, "TEST_REDIS_URL", "Redis", "redis-server") }

@@ -1,0 +1,225 @@
+package demo
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Defaults of [Config]; the access token lifetime defaults to 15m (see options).
+const (
+	defaultAddr        = "127.0.0.1:8080"
+	defaultDatabaseURL = "./demo-data/demo.db"
+	defaultKeyFile     = "./demo-data/signing-key.pem"
+	defaultAudience    = "demo-api"
+
+	// maxAccessTTL bounds -access-ttl: access tokens cannot be revoked
+	// here, so they should be short-lived.
+	maxAccessTTL = 24 * time.Hour
+)
+
+// Config is the configuration of the demo API. [ParseConfig] fills it from
+// flags and environment variables; the zero value is not usable.
+type Config struct {
+	// Addr is the TCP listen address (-addr, DEMO_ADDR). Port 0 picks a
+	// free port; the actual address is printed on start.
+	Addr string
+	// DatabaseURL names the database (-db, DATABASE_URL): a SQLite file
+	// path, "sqlite:PATH", "sqlite:///abs/path" or a SQLite "file:" URI.
+	// A plain path or sqlite: URL without a query gets busy_timeout(5000)
+	// and journal_mode(WAL). postgres:// URLs are refused for now.
+	DatabaseURL string
+	// KeyFile is the PEM private key that signs tokens (-key-file,
+	// DEMO_KEY_FILE). Its key type decides the algorithm (Ed25519 → EdDSA,
+	// P-256 → ES256, P-384 → ES384, P-521 → ES512, RSA → RS256). When the
+	// file does not exist, an Ed25519 key is generated and written there
+	// (PKCS#8, mode 0600, missing directories 0700).
+	KeyFile string
+	// VerifyKeyFiles are PEM keys, public or private, whose tokens are
+	// still accepted but which no longer sign: the previous signing keys,
+	// during a rotation (-verify-key-file, repeatable; DEMO_VERIFY_KEY_FILES,
+	// comma-separated). They are published in the JWK Set.
+	VerifyKeyFiles []string
+	// Issuer is the "iss" of the tokens (-issuer, DEMO_ISSUER). Empty means
+	// "http://" + the actual listen address, with an unspecified host
+	// (0.0.0.0, ::) written as localhost; with port 0 it changes on every
+	// start, and so tokens of an earlier run stop verifying.
+	Issuer string
+	// Audience is the "aud" of the tokens and the audience /api/me
+	// requires (-audience, DEMO_AUDIENCE).
+	Audience string
+	// AccessTTL is the lifetime of access tokens (-access-ttl,
+	// DEMO_ACCESS_TTL): 15 minutes by default, 1s to 24h.
+	AccessTTL time.Duration
+	// SeedPassword is the password of the users seeded on first start
+	// (DEMO_PASSWORD; there is no flag, so it does not show in ps). Empty
+	// means a random password, printed once to stdout.
+	SeedPassword string
+	// Now returns the current time for issuing and verifying tokens.
+	// Nil means time.Now. It exists for tests.
+	Now func() time.Time
+
+	// argon2 is the password hashing cost; the zero value means
+	// defaultArgon2. Tests lower it to stay fast.
+	argon2 argon2Params
+}
+
+// option is one setting: a flag and the environment variable behind it.
+type option struct {
+	flag, env, arg, def, help string
+}
+
+// Indexes of options.
+const (
+	optAddr = iota
+	optDB
+	optKeyFile
+	optVerify
+	optIssuer
+	optAudience
+	optTTL
+)
+
+var options = []option{
+	optAddr:     {"addr", "DEMO_ADDR", "host:port", defaultAddr, "listen address; port 0 picks a free port"},
+	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database: a SQLite file path, sqlite:PATH or a SQLite file: URI\n(postgres:// is not supported yet)"},
+	optKeyFile:  {"key-file", "DEMO_KEY_FILE", "path", defaultKeyFile, "PEM private key that signs tokens; its type picks the algorithm;\nan Ed25519 key is generated there when the file does not exist"},
+	optVerify:   {"verify-key-file", "DEMO_VERIFY_KEY_FILES", "path", "", "PEM key of a retired signing key whose tokens are still accepted;\nrepeatable (the variable takes a comma-separated list)"},
+	optIssuer:   {"issuer", "DEMO_ISSUER", "url", "", "token issuer (iss); default http://<actual listen address>"},
+	optAudience: {"audience", "DEMO_AUDIENCE", "name", defaultAudience, "token audience (aud)"},
+	optTTL:      {"access-ttl", "DEMO_ACCESS_TTL", "duration", "15m", "access token lifetime, 1s to 24h"},
+}
+
+// envPassword is the one setting without a flag.
+const envPassword = "DEMO_PASSWORD"
+
+// usage writes the -h text: every flag with its environment variable.
+func usage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(`Usage: demo-api [flags]
+
+demo-api is the sessionless demo API: POST /auth/login trades a username and
+password for a signed JWT access token, GET /api/me verifies it statelessly,
+GET /.well-known/jwks.json publishes the verification keys.
+
+Each flag has an environment variable; a flag wins over its variable, and the
+variable over the default.
+
+`)
+	for _, o := range options {
+		fmt.Fprintf(&b, "  -%s %s\n", o.flag, o.arg)
+		for line := range strings.SplitSeq(o.help, "\n") {
+			fmt.Fprintf(&b, "        %s\n", line)
+		}
+		fmt.Fprintf(&b, "        env %s", o.env)
+		if o.def != "" {
+			fmt.Fprintf(&b, ", default %s", o.def)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, `
+Environment only:
+  %s
+        password of the users seeded on first start (demo and viewer);
+        when unset, a random password is generated and printed once
+`, envPassword)
+	io.WriteString(w, b.String())
+}
+
+// stringList is a repeatable flag. The first Set replaces the values that
+// came from the environment, so the flag wins as a whole.
+type stringList struct {
+	vals []string
+	set  bool
+}
+
+func (l *stringList) String() string { return strings.Join(l.vals, ",") }
+
+func (l *stringList) Set(s string) error {
+	if s == "" {
+		return errors.New("empty path")
+	}
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	l.vals = append(l.vals, s)
+	return nil
+}
+
+// ParseConfig reads the configuration from command-line arguments (without
+// the program name) and environment variables (through getenv), in that
+// order of precedence, over the defaults. For -h or -help it writes the
+// usage text to out and returns [flag.ErrHelp].
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("demo-api", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	raw := make([]string, len(options))
+	var verify stringList
+	for i, o := range options {
+		if i == optVerify {
+			fs.Var(&verify, o.flag, o.help)
+			continue
+		}
+		fs.StringVar(&raw[i], o.flag, "", o.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(out)
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w (see demo-api -h)", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (see demo-api -h)", fs.Arg(0))
+	}
+	fromFlag := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+
+	// source names where value i came from, for error messages.
+	source := make([]string, len(options))
+	for i, o := range options {
+		switch {
+		case fromFlag[o.flag]:
+			source[i] = "-" + o.flag
+		case getenv(o.env) != "":
+			raw[i], source[i] = getenv(o.env), o.env
+		default:
+			raw[i], source[i] = o.def, "default -"+o.flag
+		}
+	}
+	if !verify.set {
+		for p := range strings.SplitSeq(getenv(options[optVerify].env), ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				verify.vals = append(verify.vals, p)
+			}
+		}
+	}
+
+	cfg := Config{
+		Addr:           raw[optAddr],
+		DatabaseURL:    raw[optDB],
+		KeyFile:        raw[optKeyFile],
+		VerifyKeyFiles: verify.vals,
+		Issuer:         raw[optIssuer],
+		Audience:       raw[optAudience],
+		SeedPassword:   getenv(envPassword),
+	}
+	for _, i := range []int{optAddr, optDB, optKeyFile, optAudience} {
+		if strings.TrimSpace(raw[i]) == "" {
+			return Config{}, fmt.Errorf("%s: must not be empty", source[i])
+		}
+	}
+	ttl, err := time.ParseDuration(raw[optTTL])
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %q is not a duration such as 15m or 1h", source[optTTL], raw[optTTL])
+	}
+	if ttl < time.Second || ttl > maxAccessTTL {
+		return Config{}, fmt.Errorf("%s: %s is not between 1s and 24h", source[optTTL], raw[optTTL])
+	}
+	cfg.AccessTTL = ttl
+	return cfg, nil
+}

@@ -1,0 +1,168 @@
+package demo
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigPrecedence(t *testing.T) {
+	allEnv := map[string]string{
+		"DEMO_ADDR":             "127.0.0.1:9001",
+		"DATABASE_URL":          "sqlite:/tmp/env.db",
+		"DEMO_KEY_FILE":         "/tmp/env.pem",
+		"DEMO_VERIFY_KEY_FILES": "/tmp/old1.pem, /tmp/old2.pem,,",
+		"DEMO_ISSUER":           "https://env.example",
+		"DEMO_AUDIENCE":         "env-api",
+		"DEMO_ACCESS_TTL":       "5m",
+		"DEMO_PASSWORD":         "env-password",
+	}
+	allFlags := []string{
+		"-addr", "127.0.0.1:9002",
+		"-db", "/tmp/flag.db",
+		"-key-file", "/tmp/flag.pem",
+		"-verify-key-file", "/tmp/f1.pem", "-verify-key-file=/tmp/f2.pem",
+		"-issuer", "https://flag.example",
+		"-audience", "flag-api",
+		"-access-ttl", "1h",
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want Config
+	}{
+		{"defaults", nil, nil, Config{
+			Addr: "127.0.0.1:8080", DatabaseURL: "./demo-data/demo.db", KeyFile: "./demo-data/signing-key.pem",
+			Audience: "demo-api", AccessTTL: 15 * time.Minute,
+		}},
+		{"environment over defaults", nil, allEnv, Config{
+			Addr: "127.0.0.1:9001", DatabaseURL: "sqlite:/tmp/env.db", KeyFile: "/tmp/env.pem",
+			VerifyKeyFiles: []string{"/tmp/old1.pem", "/tmp/old2.pem"}, Issuer: "https://env.example",
+			Audience: "env-api", AccessTTL: 5 * time.Minute, SeedPassword: "env-password",
+		}},
+		{"flags over environment", allFlags, allEnv, Config{
+			Addr: "127.0.0.1:9002", DatabaseURL: "/tmp/flag.db", KeyFile: "/tmp/flag.pem",
+			VerifyKeyFiles: []string{"/tmp/f1.pem", "/tmp/f2.pem"}, Issuer: "https://flag.example",
+			Audience: "flag-api", AccessTTL: time.Hour, SeedPassword: "env-password",
+		}},
+		{"flags over defaults", allFlags, nil, Config{
+			Addr: "127.0.0.1:9002", DatabaseURL: "/tmp/flag.db", KeyFile: "/tmp/flag.pem",
+			VerifyKeyFiles: []string{"/tmp/f1.pem", "/tmp/f2.pem"}, Issuer: "https://flag.example",
+			Audience: "flag-api", AccessTTL: time.Hour,
+		}},
+		{"some flags, some environment", []string{"-addr=:0"}, map[string]string{"DEMO_ADDR": "x:1", "DEMO_AUDIENCE": "a"}, Config{
+			Addr: ":0", DatabaseURL: "./demo-data/demo.db", KeyFile: "./demo-data/signing-key.pem",
+			Audience: "a", AccessTTL: 15 * time.Minute,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseConfig(tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Addr != tt.want.Addr || got.DatabaseURL != tt.want.DatabaseURL || got.KeyFile != tt.want.KeyFile ||
+				!slices.Equal(got.VerifyKeyFiles, tt.want.VerifyKeyFiles) || got.Issuer != tt.want.Issuer ||
+				got.Audience != tt.want.Audience || got.AccessTTL != tt.want.AccessTTL || got.SeedPassword != tt.want.SeedPassword ||
+				got.Now != nil || got.argon2 != (argon2Params{}) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		mention string
+	}{
+		{"unknown flag", []string{"-nope"}, nil, "-nope"},
+		{"positional argument", []string{"serve"}, nil, `"serve"`},
+		{"bad TTL flag", []string{"-access-ttl", "soon"}, nil, "-access-ttl"},
+		{"bad TTL env", nil, map[string]string{"DEMO_ACCESS_TTL": "15"}, "DEMO_ACCESS_TTL"},
+		{"negative TTL", []string{"-access-ttl=-1m"}, nil, "-access-ttl"},
+		{"sub-second TTL", []string{"-access-ttl=500ms"}, nil, "-access-ttl"},
+		{"TTL too long", nil, map[string]string{"DEMO_ACCESS_TTL": "48h"}, "DEMO_ACCESS_TTL"},
+		{"empty addr flag", []string{"-addr="}, map[string]string{"DEMO_ADDR": "127.0.0.1:1"}, "-addr"},
+		{"empty audience", []string{"-audience", " "}, nil, "-audience"},
+		{"empty verify key file", []string{"-verify-key-file="}, nil, "verify-key-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(tt.args, env(tt.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("err = %v, want one mentioning %s", err, tt.mention)
+			}
+		})
+	}
+}
+
+func TestParseConfigHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		var out strings.Builder
+		_, err := ParseConfig([]string{arg}, env(nil), &out)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%s: err = %v, want flag.ErrHelp", arg, err)
+		}
+		help := out.String()
+		want := []string{"DEMO_PASSWORD", "127.0.0.1:8080", "./demo-data/demo.db", "./demo-data/signing-key.pem", "15m"}
+		for _, f := range documentedFlags {
+			want = append(want, "-"+f.flag+" ", f.env)
+		}
+		for _, w := range want {
+			if !strings.Contains(help, w) {
+				t.Errorf("%s output lacks %q:\n%s", arg, w, help)
+			}
+		}
+	}
+}
+
+// documentedFlags are the settings of the demo, as specified.
+var documentedFlags = []struct{ flag, env, value string }{
+	{"addr", "DEMO_ADDR", "127.0.0.1:0"},
+	{"db", "DATABASE_URL", "x.db"},
+	{"key-file", "DEMO_KEY_FILE", "x.pem"},
+	{"verify-key-file", "DEMO_VERIFY_KEY_FILES", "y.pem"},
+	{"issuer", "DEMO_ISSUER", "https://x"},
+	{"audience", "DEMO_AUDIENCE", "x"},
+	{"access-ttl", "DEMO_ACCESS_TTL", "1m"},
+}
+
+// TestFlagsAreDocumented checks that the flag set and the usage text agree:
+// every specified flag exists, and every flag has an environment variable.
+func TestFlagsAreDocumented(t *testing.T) {
+	for _, f := range documentedFlags {
+		if _, err := ParseConfig([]string{"-" + f.flag, f.value}, env(nil), io.Discard); err != nil {
+			t.Errorf("-%s: %v", f.flag, err)
+		}
+	}
+	if len(options) != len(documentedFlags) {
+		t.Errorf("%d flags, %d documented", len(options), len(documentedFlags))
+	}
+	for i, o := range options {
+		if o.env == "" || o.help == "" || o.arg == "" {
+			t.Errorf("option %d (-%s) lacks an environment variable, help or argument name", i, o.flag)
+		}
+	}
+}
+
+func TestRunHelpPrintsUsageAndSucceeds(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if err := Run(t.Context(), []string{"-h"}, env(nil), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "Usage: demo-api") || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+}

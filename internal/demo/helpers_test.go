@@ -1,0 +1,189 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/token"
+)
+
+// cheapArgon2 keeps the suite fast under -race; production uses
+// defaultArgon2.
+var cheapArgon2 = argon2Params{memory: 64, time: 1, threads: 1}
+
+const testPassword = "correct horse battery staple"
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testClock is a settable clock.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func testLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testConfig is a configuration for tests: defaults, with every file in a
+// temporary directory and cheap password hashing.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	cfg, err := ParseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.DatabaseURL = filepath.Join(dir, "data", "demo.db")
+	cfg.KeyFile = filepath.Join(dir, "data", "signing-key.pem")
+	cfg.Issuer = "http://demo.test"
+	cfg.SeedPassword = testPassword
+	cfg.argon2 = cheapArgon2
+	return cfg
+}
+
+// testEnv is a demo API served by httptest, with its parts.
+type testEnv struct {
+	cfg   Config
+	ts    *httptest.Server
+	srv   *server
+	store *sqlStore
+	keys  *token.KeySet
+	clock *testClock
+	logs  *syncBuffer
+	seed  string // what seeding printed
+}
+
+// newTestEnv starts the API for cfg (see testConfig), seeded, with a test
+// clock unless cfg.Now is set.
+func newTestEnv(t *testing.T, cfg Config) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &testEnv{cfg: cfg, logs: &syncBuffer{}}
+	if cfg.Now == nil {
+		e.clock = newTestClock()
+		e.cfg.Now = e.clock.Now
+	}
+	log := testLogger(e.logs)
+	var err error
+	if e.store, err = openStore(ctx, cfg.DatabaseURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.store.Close() })
+	pw, err := newPasswords(cfg.argon2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := seedUsers(ctx, e.store, pw, cfg.SeedPassword, &out, log); err != nil {
+		t.Fatal(err)
+	}
+	e.seed = out.String()
+	if e.keys, err = loadKeys(cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	if e.srv, err = newServer(e.cfg, e.store, e.store.Ping, e.keys, pw, log); err != nil {
+		t.Fatal(err)
+	}
+	e.ts = httptest.NewServer(e.srv.routes())
+	t.Cleanup(e.ts.Close)
+	return e
+}
+
+// do sends a request and returns the response with its body read.
+func (e *testEnv) do(t *testing.T, method, path, body string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if body != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// login logs in and returns the token response; it fails the test on
+// anything but 200.
+func (e *testEnv) login(t *testing.T, username, password string) tokenResponse {
+	t.Helper()
+	body, _ := json.Marshal(loginRequest{Username: username, Password: password})
+	resp, b := e.do(t, http.MethodPost, "/auth/login", string(body), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login %s: %s %s", username, resp.Status, b)
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// me calls /api/me with the given Authorization header values.
+func (e *testEnv) me(t *testing.T, authorization ...string) (*http.Response, []byte) {
+	t.Helper()
+	h := http.Header{}
+	for _, a := range authorization {
+		h.Add("Authorization", a)
+	}
+	return e.do(t, http.MethodGet, "/api/me", "", h)
+}
+
+// decodeInto unmarshals b into a new T, failing the test on error.
+func decodeInto[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return v
+}

@@ -1,0 +1,183 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Server limits.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 16 << 10
+	shutdownTimeout   = 10 * time.Second
+)
+
+// Run runs the demo API until ctx is cancelled, then shuts it down
+// gracefully, letting requests in flight finish. args are the command-line
+// arguments without the program name; getenv reads the environment. It
+// prints the seeded password (first start only) and the line
+// "demo-api listening on http://ADDR" to stdout, and logs to stderr. -h
+// prints the usage to stdout and returns nil.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := ParseConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return run(ctx, cfg, stdout, stderr)
+}
+
+func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer store.Close()
+	pw, err := newPasswords(cfg.argon2)
+	if err != nil {
+		return err
+	}
+	if err := seedUsers(ctx, store, pw, cfg.SeedPassword, stdout, log); err != nil {
+		return err
+	}
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if cfg.Issuer == "" {
+		cfg.Issuer = defaultIssuer(ln.Addr())
+	}
+	srv, err := newServer(cfg, store, store.Ping, keys, pw, log)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.routes(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	fmt.Fprintf(stdout, "demo-api listening on http://%s\n", ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
+		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// defaultIssuer is "http://" + addr, with an unspecified host (0.0.0.0,
+// ::) written as localhost.
+func defaultIssuer(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// seedAccount is a user created on first start.
+type seedAccount struct {
+	username string
+	scopes   []string
+	roles    []string
+}
+
+var seedAccounts = []seedAccount{
+	{"demo", []string{"widgets:read", "widgets:write", "tokens:manage"}, []string{"admin"}},
+	{"viewer", []string{"widgets:read"}, []string{"viewer"}},
+}
+
+// seedUsers creates the seed accounts when there are no users at all, with
+// password, or a random password that it prints to stdout: this first
+// start is the only time it is shown.
+func seedUsers(ctx context.Context, users UserStore, pw *passwords, password string, stdout io.Writer, log *slog.Logger) error {
+	n, err := users.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if password != "" {
+			log.Info(envPassword + " is ignored: users exist already, it only applies on first start")
+		}
+		return nil
+	}
+	random := password == ""
+	if random {
+		password = rand.Text()
+	}
+	var list []User
+	var names []string
+	for _, a := range seedAccounts {
+		hash, err := pw.hash(ctx, password)
+		if err != nil {
+			return err
+		}
+		list = append(list, User{ID: newUserID(), Username: a.username, PasswordHash: hash, Scopes: a.scopes, Roles: a.roles})
+		names = append(names, a.username)
+	}
+	err = users.CreateUsers(ctx, list...)
+	if errors.Is(err, ErrUserExists) {
+		return nil // another process seeded them meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("seeding users: %w", err)
+	}
+	who := strings.Join(names, " and ")
+	if random {
+		fmt.Fprintf(stdout, "seeded users %s with password: %s\n", who, password)
+	} else {
+		fmt.Fprintf(stdout, "seeded users %s with the password from %s\n", who, envPassword)
+	}
+	log.Info("seeded users", "users", names)
+	return nil
+}
+
+// newUserID returns a new stable user ID: "usr_" and 26 random base32
+// characters (130 bits).
+func newUserID() string { return "usr_" + strings.ToLower(rand.Text()) }

@@ -1,0 +1,340 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessionless/sessionless/token"
+)
+
+const (
+	clientID     = "demo-api" // "client_id" of the tokens /auth/login issues
+	realm        = "demo-api" // of the WWW-Authenticate challenge
+	maxLoginBody = 64 << 10
+	jwksMaxAge   = 5 * time.Minute
+	pingTimeout  = 2 * time.Second
+)
+
+// server holds the handlers of the demo API.
+type server struct {
+	users     UserStore
+	ping      func(context.Context) error
+	keys      token.KeySource
+	issuer    *token.Issuer
+	verifier  *token.Verifier
+	passwords *passwords
+	log       *slog.Logger
+}
+
+// newServer returns the API for cfg; cfg.Issuer must be set. ping checks
+// the database for /healthz.
+func newServer(cfg Config, users UserStore, ping func(context.Context) error, keys token.KeySource, pw *passwords, log *slog.Logger) (*server, error) {
+	issuer, err := token.NewIssuer(keys, token.IssuerConfig{
+		Issuer:   cfg.Issuer,
+		Audience: []string{cfg.Audience},
+		TTL:      cfg.AccessTTL,
+		Now:      cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := token.NewVerifier(keys, token.VerifierConfig{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Now:      cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &server{users: users, ping: ping, keys: keys, issuer: issuer, verifier: verifier, passwords: pw, log: log}, nil
+}
+
+// routes returns the handler of the whole API, request logging included.
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle(mux, http.MethodPost, "/auth/login", http.HandlerFunc(s.login))
+	handle(mux, http.MethodGet, "/.well-known/jwks.json", token.JWKSHandler(s.keys, jwksMaxAge))
+	handle(mux, http.MethodGet, "/api/me", s.requireToken(s.me))
+	handle(mux, http.MethodGet, "/healthz", http.HandlerFunc(s.healthz))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	})
+	return s.logRequests(mux)
+}
+
+// handle registers h for method and path, and a JSON 405 for the path's
+// other methods. A GET route also serves HEAD.
+func handle(mux *http.ServeMux, method, path string, h http.Handler) {
+	mux.Handle(method+" "+path, h)
+	allow := method
+	if method == http.MethodGet {
+		allow += ", " + http.MethodHead
+	}
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+	})
+}
+
+type errorResponse struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeJSON writes v as the JSON body. API responses are never cached:
+// they hold tokens or per-user data.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, description string) {
+	writeJSON(w, status, errorResponse{Error: code, Description: description})
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// tokenResponse is a successful access token response (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// login trades a username and password for an access token. Unknown users
+// and wrong passwords get the same answer after the same amount of work.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req loginRequest
+	if err := decodeJSON(w, r, &req, maxLoginBody); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if req.Username == "" || req.Password == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return
+	}
+	u, err := s.users.UserByUsername(ctx, req.Username)
+	if err != nil && !errors.Is(err, ErrUserNotFound) {
+		// The store cannot answer: never a 401 (the credentials may be
+		// right), never a 200.
+		s.log.ErrorContext(ctx, "login: user store failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the user store is unavailable")
+		return
+	}
+	ok := false
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		err = s.passwords.verifyDummy(ctx, req.Password)
+	case err == nil:
+		ok, err = s.passwords.verify(ctx, u.PasswordHash, req.Password)
+	}
+	if err != nil {
+		s.serverError(w, r, "login", err)
+		return
+	}
+	if !ok {
+		s.log.InfoContext(ctx, "login failed")
+		writeError(w, http.StatusUnauthorized, "invalid_grant", "invalid username or password")
+		return
+	}
+	raw, claims, err := s.issuer.Issue(token.Claims{
+		Subject:  u.ID,
+		Scope:    strings.Join(u.Scopes, " "),
+		Roles:    u.Roles,
+		ClientID: clientID,
+	})
+	if err != nil {
+		s.serverError(w, r, "issuing a token", err)
+		return
+	}
+	s.log.InfoContext(ctx, "login", "sub", claims.Subject, "jti", claims.ID)
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: raw,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second),
+		Scope:       claims.Scope,
+	})
+}
+
+// decodeJSON reads one JSON value of at most limit bytes from the body.
+// Its errors are fit for the client.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("trailing data")
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return fmt.Errorf("the request body is larger than %d bytes", limit)
+	case errors.Is(err, io.EOF):
+		return errors.New("the request body is empty")
+	}
+	return errors.New("the request body must be one JSON object")
+}
+
+// requireToken is the whole bearer token handling of the demo (RFC 6750
+// §2.1): the Authorization header must hold the scheme Bearer, in any
+// letter case, and exactly one credential, a token that the verifier
+// accepts. Without a bearer token the answer is 401 with a bare challenge;
+// with a malformed header 400 invalid_request; with a token that does not
+// verify 401 invalid_token.
+func (s *server) requireToken(next func(http.ResponseWriter, *http.Request, *token.Claims)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := `Bearer realm="` + realm + `"`
+		fail := func(status int, code, description string) {
+			if code != "unauthorized" {
+				challenge += `, error="` + code + `", error_description="` + description + `"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeError(w, status, code, description)
+		}
+		values := r.Header.Values("Authorization")
+		var scheme, credential string
+		if len(values) > 0 {
+			scheme, credential, _ = strings.Cut(values[0], " ")
+			credential = strings.TrimLeft(credential, " ")
+		}
+		switch {
+		case len(values) == 0 || !strings.EqualFold(scheme, "Bearer"):
+			fail(http.StatusUnauthorized, "unauthorized", "a bearer token is required")
+			return
+		case len(values) > 1 || credential == "" || strings.ContainsAny(credential, " \t"):
+			fail(http.StatusBadRequest, "invalid_request", "the Authorization header must be: Bearer <token>")
+			return
+		}
+		claims, err := s.verifier.Verify(credential)
+		if err != nil {
+			// The verifier's errors never contain the token.
+			s.log.InfoContext(r.Context(), "token rejected", "reason", err.Error())
+			description := "the access token is invalid"
+			if errors.Is(err, token.ErrExpired) {
+				description = "the access token has expired"
+			}
+			fail(http.StatusUnauthorized, "invalid_token", description)
+			return
+		}
+		next(w, r, claims)
+	})
+}
+
+type meResponse struct {
+	Subject    string   `json:"sub"`
+	Issuer     string   `json:"iss"`
+	Audience   []string `json:"aud"`
+	ExpiresAt  int64    `json:"exp"`
+	IssuedAt   int64    `json:"iat"`
+	ID         string   `json:"jti"`
+	ClientID   string   `json:"client_id,omitempty"`
+	Scopes     []string `json:"scopes"`
+	Roles      []string `json:"roles"`
+	AuthMethod string   `json:"auth_method"`
+}
+
+// me returns what the bearer token says about its holder.
+func (s *server) me(w http.ResponseWriter, r *http.Request, c *token.Claims) {
+	resp := meResponse{
+		Subject:    c.Subject,
+		Issuer:     c.Issuer,
+		Audience:   c.Audience,
+		ExpiresAt:  c.ExpiresAt.Unix(),
+		IssuedAt:   c.IssuedAt.Unix(),
+		ID:         c.ID,
+		ClientID:   c.ClientID,
+		Scopes:     c.Scopes(),
+		Roles:      c.Roles,
+		AuthMethod: "jwt",
+	}
+	if resp.Scopes == nil {
+		resp.Scopes = []string{}
+	}
+	if resp.Roles == nil {
+		resp.Roles = []string{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// healthz reports whether the database answers.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+	defer cancel()
+	if err := s.ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if r.Context().Err() != nil { // the client is gone
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+		return
+	}
+	s.log.ErrorContext(r.Context(), what+" failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+}
+
+// logRequests logs every request: method, path (without the query, which
+// could hold secrets), status and duration. Never headers or bodies.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// statusWriter records the status code of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

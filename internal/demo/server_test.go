@@ -1,0 +1,358 @@
+package demo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/token"
+)
+
+// fetchJWKS reads /.well-known/jwks.json into a verification-only key set.
+func fetchJWKS(t *testing.T, e *testEnv) (*token.KeySet, []string) {
+	t.Helper()
+	resp, b := e.do(t, http.MethodGet, "/.well-known/jwks.json", "", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("jwks: %s %s", resp.Status, b)
+	}
+	doc := decodeInto[struct {
+		Keys []json.RawMessage `json:"keys"`
+	}](t, b)
+	var keys []*token.Key
+	var kids []string
+	for _, raw := range doc.Keys {
+		k, err := token.ParseJWK(raw, token.KeyOptions{})
+		if err != nil {
+			t.Fatalf("jwks key %s: %v", raw, err)
+		}
+		if k.CanSign() {
+			t.Fatalf("the JWK Set publishes private key material: %s", raw)
+		}
+		keys = append(keys, k)
+		kids = append(kids, k.ID())
+	}
+	set, err := token.NewKeySet(nil, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set, kids
+}
+
+// header decodes the JOSE header of a compact JWS.
+func header(t *testing.T, raw string) map[string]string {
+	t.Helper()
+	seg, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeInto[map[string]string](t, b)
+}
+
+func (e *testEnv) user(t *testing.T, username string) User {
+	t.Helper()
+	u, err := e.store.UserByUsername(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestLoginIssuesTokenVerifiableWithJWKS(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	body := `{"username":"demo","password":"` + testPassword + `"}`
+	resp, b := e.do(t, http.MethodPost, "/auth/login", body, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s %s", resp.Status, b)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if got := resp.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	// expires_in must be a JSON integer.
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := raw["expires_in"].(float64); !ok || n != 900 || strings.Contains(string(b), `"expires_in":900.`) {
+		t.Errorf("expires_in = %v, want the integer 900", raw["expires_in"])
+	}
+	tr := decodeInto[tokenResponse](t, b)
+	if tr.TokenType != "Bearer" || tr.Scope != "widgets:read widgets:write tokens:manage" || tr.AccessToken == "" {
+		t.Errorf("token response = %+v", tr)
+	}
+
+	set, kids := fetchJWKS(t, e)
+	h := header(t, tr.AccessToken)
+	if !slices.Contains(kids, h["kid"]) || h["alg"] != "EdDSA" || h["typ"] != "at+jwt" {
+		t.Errorf("token header %v; JWKS kids %v", h, kids)
+	}
+	v, err := token.NewVerifier(set, token.VerifierConfig{Issuer: e.cfg.Issuer, Audience: "demo-api", Now: e.cfg.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Verify(tr.AccessToken)
+	if err != nil {
+		t.Fatalf("the token does not verify with the published keys: %v", err)
+	}
+	demo := e.user(t, "demo")
+	if !strings.HasPrefix(demo.ID, "usr_") || c.Subject != demo.ID {
+		t.Errorf("sub = %q, want the user ID %q", c.Subject, demo.ID)
+	}
+	if c.ClientID != "demo-api" || !slices.Equal(c.Roles, []string{"admin"}) || c.Scope != tr.Scope ||
+		!c.Audience.Contains("demo-api") || c.ExpiresAt.Sub(c.IssuedAt) != 15*time.Minute {
+		t.Errorf("claims = %+v", c)
+	}
+}
+
+func TestLoginViewer(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	tr := e.login(t, "viewer", testPassword)
+	if tr.Scope != "widgets:read" {
+		t.Errorf("scope = %q", tr.Scope)
+	}
+}
+
+func TestLoginRejects(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	big := `{"username":"demo","password":"` + strings.Repeat("x", maxLoginBody) + `"}`
+	tests := []struct {
+		name, method, body string
+		status             int
+		error              string
+	}{
+		{"wrong password", "POST", `{"username":"demo","password":"nope"}`, 401, "invalid_grant"},
+		{"unknown user", "POST", `{"username":"nobody","password":"` + testPassword + `"}`, 401, "invalid_grant"},
+		{"username in other case", "POST", `{"username":"DEMO","password":"` + testPassword + `"}`, 401, "invalid_grant"},
+		{"malformed JSON", "POST", `{"username":"demo",`, 400, "invalid_request"},
+		{"not an object", "POST", `["demo","x"]`, 400, "invalid_request"},
+		{"wrong type", "POST", `{"username":"demo","password":42}`, 400, "invalid_request"},
+		{"trailing data", "POST", `{"username":"demo","password":"x"} {}`, 400, "invalid_request"},
+		{"empty body", "POST", ``, 400, "invalid_request"},
+		{"null", "POST", `null`, 400, "invalid_request"},
+		{"missing password", "POST", `{"username":"demo"}`, 400, "invalid_request"},
+		{"missing username", "POST", `{"password":"x"}`, 400, "invalid_request"},
+		{"body over 64 KiB", "POST", big, 400, "invalid_request"},
+		{"GET", "GET", ``, 405, "method_not_allowed"},
+		{"PUT", "PUT", `{"username":"demo","password":"x"}`, 405, "method_not_allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := e.do(t, tt.method, "/auth/login", tt.body, nil)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %s, want %d; body %s", resp.Status, tt.status, b)
+			}
+			got := decodeInto[errorResponse](t, b)
+			if got.Error != tt.error {
+				t.Errorf("error = %q, want %q (body %s)", got.Error, tt.error, b)
+			}
+			if tt.status == 405 && resp.Header.Get("Allow") != "POST" {
+				t.Errorf("Allow = %q", resp.Header.Get("Allow"))
+			}
+			if strings.Contains(string(b), "access_token") {
+				t.Errorf("body has a token: %s", b)
+			}
+		})
+	}
+}
+
+func TestLoginSameAnswerForUnknownUserAndWrongPassword(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	n := e.srv.passwords.verifications.Load()
+	r1, wrongPassword := e.do(t, "POST", "/auth/login", `{"username":"demo","password":"nope"}`, nil)
+	r2, unknownUser := e.do(t, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`, nil)
+	// Same work: an unknown user costs an argon2id verification too.
+	if got := e.srv.passwords.verifications.Load() - n; got != 2 {
+		t.Errorf("%d argon2id verifications for two failed logins, want 2", got)
+	}
+	if r1.StatusCode != 401 || r2.StatusCode != 401 || string(wrongPassword) != string(unknownUser) {
+		t.Errorf("wrong password: %d %s; unknown user: %d %s", r1.StatusCode, wrongPassword, r2.StatusCode, unknownUser)
+	}
+	want := `{"error":"invalid_grant","error_description":"invalid username or password"}` + "\n"
+	if string(unknownUser) != want {
+		t.Errorf("body = %s, want %s", unknownUser, want)
+	}
+}
+
+func TestMe(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	for _, tt := range []struct {
+		user, scheme string
+		scopes       []string
+		roles        []string
+	}{
+		{"demo", "Bearer ", []string{"widgets:read", "widgets:write", "tokens:manage"}, []string{"admin"}},
+		{"viewer", "bearer ", []string{"widgets:read"}, []string{"viewer"}},
+		{"viewer", "BEARER   ", []string{"widgets:read"}, []string{"viewer"}},
+	} {
+		tr := e.login(t, tt.user, testPassword)
+		resp, b := e.me(t, tt.scheme+tr.AccessToken)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s %s", tt.user, resp.Status, b)
+		}
+		me := decodeInto[meResponse](t, b)
+		want := e.user(t, tt.user).ID
+		if me.Subject != want || me.AuthMethod != "jwt" || !slices.Equal(me.Scopes, tt.scopes) || !slices.Equal(me.Roles, tt.roles) ||
+			me.Issuer != e.cfg.Issuer || me.ClientID != "demo-api" || me.ID == "" ||
+			me.ExpiresAt != e.clock.Now().Add(15*time.Minute).Unix() {
+			t.Errorf("%s: /api/me = %s", tt.user, b)
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("Cache-Control = %q", resp.Header.Get("Cache-Control"))
+		}
+	}
+}
+
+func TestMeRejects(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	valid := e.login(t, "demo", testPassword).AccessToken
+
+	// Tokens the server did not issue: another key, another audience.
+	other, err := token.GenerateKey(token.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSet, _ := token.NewKeySet(other)
+	foreign, err := token.NewIssuer(otherSet, token.IssuerConfig{Issuer: e.cfg.Issuer, Audience: []string{"demo-api"}, Now: e.cfg.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignToken, _, _ := foreign.Issue(token.Claims{Subject: e.user(t, "demo").ID})
+	elsewhere, err := token.NewIssuer(e.keys, token.IssuerConfig{Issuer: e.cfg.Issuer, Audience: []string{"other-api"}, Now: e.cfg.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAudience, _, _ := elsewhere.Issue(token.Claims{Subject: e.user(t, "demo").ID})
+
+	const challenge = `Bearer realm="demo-api"`
+	const invalid = challenge + `, error="invalid_token", error_description="the access token is invalid"`
+	tests := []struct {
+		name          string
+		authorization []string
+		status        int
+		error         string
+		challenge     string
+	}{
+		{"no token", nil, 401, "unauthorized", challenge},
+		{"other scheme", []string{"Basic ZGVtbzpwYXNzd29yZA=="}, 401, "unauthorized", challenge},
+		{"scheme prefix", []string{"Bearerx " + valid}, 401, "unauthorized", challenge},
+		{"garbage", []string{"Bearer garbage"}, 401, "invalid_token", invalid},
+		{"tampered", []string{"Bearer " + valid[:len(valid)-4] + "AAAA"}, 401, "invalid_token", invalid},
+		{"other key", []string{"Bearer " + foreignToken}, 401, "invalid_token", invalid},
+		{"other audience", []string{"Bearer " + otherAudience}, 401, "invalid_token", invalid},
+		{"no credential", []string{"Bearer"}, 400, "invalid_request", ""},
+		{"two credentials", []string{"Bearer " + valid + " x"}, 400, "invalid_request", ""},
+		{"two headers", []string{"Bearer " + valid, "Bearer " + valid}, 400, "invalid_request", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := e.me(t, tt.authorization...)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %s, want %d; body %s", resp.Status, tt.status, b)
+			}
+			if got := decodeInto[errorResponse](t, b); got.Error != tt.error {
+				t.Errorf("error = %q, want %q", got.Error, tt.error)
+			}
+			got := resp.Header.Get("WWW-Authenticate")
+			if (tt.challenge != "" && got != tt.challenge) || !strings.HasPrefix(got, challenge) {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.challenge)
+			}
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		if resp, b := e.me(t, "Bearer "+valid); resp.StatusCode != 200 {
+			t.Fatalf("before expiry: %s %s", resp.Status, b)
+		}
+		e.clock.Advance(15*time.Minute + token.DefaultLeeway + time.Second)
+		resp, b := e.me(t, "Bearer "+valid)
+		if resp.StatusCode != 401 || decodeInto[errorResponse](t, b).Error != "invalid_token" {
+			t.Fatalf("after expiry: %s %s", resp.Status, b)
+		}
+		want := challenge + `, error="invalid_token", error_description="the access token has expired"`
+		if got := resp.Header.Get("WWW-Authenticate"); got != want {
+			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+		}
+	})
+}
+
+func TestHealthz(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	resp, b := e.do(t, http.MethodGet, "/healthz", "", nil)
+	if resp.StatusCode != 200 || string(b) != `{"status":"ok"}`+"\n" {
+		t.Errorf("healthz = %s %s", resp.Status, b)
+	}
+	e.store.Close()
+	resp, b = e.do(t, http.MethodGet, "/healthz", "", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(b), `"ok"`) {
+		t.Errorf("healthz with the database closed = %s %s", resp.Status, b)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/", 404, ""},
+		{"GET", "/nope", 404, ""},
+		{"GET", "/api/me/", 404, ""},
+		{"GET", "/auth/login/x", 404, ""},
+		{"POST", "/api/me", 405, "GET, HEAD"},
+		{"DELETE", "/healthz", 405, "GET, HEAD"},
+		{"POST", "/.well-known/jwks.json", 405, "GET, HEAD"},
+		{"HEAD", "/.well-known/jwks.json", 200, ""},
+		{"HEAD", "/healthz", 200, ""},
+	}
+	for _, tt := range tests {
+		resp, b := e.do(t, tt.method, tt.path, "", nil)
+		if resp.StatusCode != tt.status || resp.Header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s = %s (Allow %q) %s, want %d (Allow %q)", tt.method, tt.path, resp.Status, resp.Header.Get("Allow"), b, tt.status, tt.allow)
+		}
+		if tt.status >= 400 && decodeInto[errorResponse](t, b).Error == "" {
+			t.Errorf("%s %s: no error member in %s", tt.method, tt.path, b)
+		}
+	}
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	tok := e.login(t, "demo", testPassword).AccessToken
+	e.me(t, "Bearer "+tok)
+	e.me(t, "Bearer "+tok+"x")
+	e.do(t, "POST", "/auth/login", `{"username":"demo","password":"wrong-password-123"}`, nil)
+	e.ts.Close() // waits for the handlers, and their log lines
+	logs := e.logs.String()
+	for _, want := range []string{"method=POST path=/auth/login status=200", "method=GET path=/api/me status=200",
+		"path=/api/me status=401", "path=/auth/login status=401", "duration="} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	sig := tok[strings.LastIndexByte(tok, '.')+1:]
+	for _, secret := range []string{testPassword, "wrong-password-123", sig, "Bearer", "Authorization"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+}
+
+// TestLoginStoreDown: a user store that cannot answer gives 503, never a
+// 401 (the credentials may be right) and never a 200.
+func TestLoginStoreDown(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	e.store.Close()
+	resp, b := e.do(t, http.MethodPost, "/auth/login", `{"username":"demo","password":"x"}`, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"temporarily_unavailable"`) {
+		t.Fatalf("login with the database closed = %s %s", resp.Status, b)
+	}
+}

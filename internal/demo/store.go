@@ -1,0 +1,286 @@
+package demo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+)
+
+// User is an account that can log in.
+type User struct {
+	// ID is stable and opaque, fixed at creation; it is the "sub" of the
+	// user's tokens.
+	ID string
+	// Username is the login name; unique, compared exactly.
+	Username string
+	// PasswordHash is an argon2id hash in the PHC string format.
+	PasswordHash string
+	// Scopes are granted to the user's tokens ("scope" claim).
+	Scopes []string
+	// Roles go into the user's tokens ("roles" claim).
+	Roles []string
+}
+
+// Errors of a [UserStore].
+var (
+	ErrUserNotFound = errors.New("demo: user not found")
+	ErrUserExists   = errors.New("demo: username already taken")
+)
+
+// UserStore keeps the users. Implementations must be safe for concurrent
+// use.
+type UserStore interface {
+	// UserByUsername returns the user with exactly this username, or an
+	// error wrapping ErrUserNotFound.
+	UserByUsername(ctx context.Context, username string) (User, error)
+	// CreateUsers adds users atomically: all of them, or, when a username
+	// is taken (an error wrapping ErrUserExists) or anything else fails,
+	// none.
+	CreateUsers(ctx context.Context, users ...User) error
+	// CountUsers returns the number of users.
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// dialect is everything that differs between the SQL databases the store
+// runs on. Only SQLite exists so far; PostgreSQL (pgx's "pgx" driver) needs
+// a dialect with numbered placeholders and a case in openStore.
+type dialect struct {
+	name     string   // for messages
+	driver   string   // database/sql driver name
+	numbered bool     // placeholders are $1, $2, … rather than ?
+	schema   []string // idempotent DDL, run in order on open
+	// insertUser adds a user unless the username is taken, in which case it
+	// changes nothing: the upsert syntax.
+	insertUser string
+}
+
+var sqliteDialect = dialect{
+	name:   "SQLite",
+	driver: "sqlite",
+	schema: []string{`CREATE TABLE IF NOT EXISTS users (
+	id            TEXT PRIMARY KEY,
+	username      TEXT NOT NULL UNIQUE,
+	password_hash TEXT NOT NULL,
+	scopes        TEXT NOT NULL DEFAULT '',
+	roles         TEXT NOT NULL DEFAULT ''
+)`},
+	insertUser: `INSERT INTO users (id, username, password_hash, scopes, roles) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (username) DO NOTHING`,
+}
+
+// rebind rewrites the ? placeholders of q for d. The store's queries have
+// no string literals containing '?'.
+func (d dialect) rebind(q string) string {
+	if !d.numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sqlStore is a [UserStore] over database/sql. Scopes and roles are stored
+// space-separated.
+type sqlStore struct {
+	db *sql.DB
+	d  dialect
+
+	qUserByUsername, qInsertUser, qCountUsers string
+}
+
+var errPostgres = errors.New("PostgreSQL support arrives with the revocation issue; use a SQLite path for now")
+
+// openStore opens the database that databaseURL names (see
+// [Config.DatabaseURL]), creating the directory of a SQLite file (0700)
+// and the file (0600) when missing, and the schema.
+func openStore(ctx context.Context, databaseURL string) (*sqlStore, error) {
+	dsn, path, err := sqliteSource(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("database directory: %w", err)
+		}
+		// The file holds password hashes: create it private. SQLite gives
+		// its -wal and -shm files the same mode.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("database file: %w", err)
+		}
+		f.Close()
+	}
+	db, err := sql.Open(sqliteDialect.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	if path == "" {
+		// Each connection to an in-memory database is a database of its own.
+		db.SetMaxOpenConns(1)
+	}
+	s, err := newSQLStore(ctx, db, sqliteDialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteSource turns a database URL into a modernc.org/sqlite DSN and the
+// path of the database file, empty for an in-memory database. It never
+// puts the URL in an error: it may hold a password.
+func sqliteSource(databaseURL string) (dsn, path string, err error) {
+	s := strings.TrimSpace(databaseURL)
+	lower := strings.ToLower(s)
+	switch {
+	case s == "":
+		return "", "", errors.New("no database URL")
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return "", "", errPostgres
+	case strings.HasPrefix(lower, "file:"):
+		// A SQLite URI, passed on whole (https://sqlite.org/uri.html).
+		rest, query, _ := strings.Cut(s[len("file:"):], "?")
+		if strings.HasPrefix(rest, "//") {
+			rest = rest[2:]
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				rest = rest[i:] // drop the authority: file://localhost/x
+			}
+		}
+		if p, err := url.PathUnescape(rest); err == nil {
+			rest = p
+		}
+		q, _ := url.ParseQuery(query)
+		if rest == "" || rest == ":memory:" || q.Get("mode") == "memory" {
+			return s, "", nil
+		}
+		return s, rest, nil
+	case strings.HasPrefix(lower, "sqlite:"):
+		s = strings.TrimPrefix(s[len("sqlite:"):], "//") // sqlite:///abs/path → /abs/path
+	case strings.Contains(s, "://"):
+		scheme, _, _ := strings.Cut(s, "://")
+		return "", "", fmt.Errorf("unsupported database URL scheme %q: use a SQLite path", scheme)
+	}
+	// A plain path, optionally with driver parameters after '?'.
+	path, query, hasQuery := strings.Cut(s, "?")
+	if path == "" {
+		return "", "", errors.New("database URL names no file")
+	}
+	if !hasQuery {
+		s += "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	} else if query == "" {
+		s = path
+	}
+	if path == ":memory:" {
+		return s, "", nil
+	}
+	return s, path, nil
+}
+
+// newSQLStore creates the schema of d in db and returns the store.
+func newSQLStore(ctx context.Context, db *sql.DB, d dialect) (*sqlStore, error) {
+	for _, stmt := range d.schema {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("creating the %s schema: %w", d.name, err)
+		}
+	}
+	return &sqlStore{
+		db:              db,
+		d:               d,
+		qUserByUsername: d.rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE username = ?`),
+		qInsertUser:     d.rebind(d.insertUser),
+		qCountUsers:     `SELECT COUNT(*) FROM users`,
+	}, nil
+}
+
+func (s *sqlStore) UserByUsername(ctx context.Context, username string) (User, error) {
+	var u User
+	var scopes, roles string
+	err := s.db.QueryRowContext(ctx, s.qUserByUsername, username).Scan(&u.ID, &u.Username, &u.PasswordHash, &scopes, &roles)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("looking up a user: %w", err)
+	}
+	u.Scopes, u.Roles = strings.Fields(scopes), strings.Fields(roles)
+	return u, nil
+}
+
+func (s *sqlStore) CreateUsers(ctx context.Context, users ...User) (err error) {
+	for _, u := range users {
+		if err := u.check(); err != nil {
+			return err
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("creating users: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	for _, u := range users {
+		res, err := tx.ExecContext(ctx, s.qInsertUser, u.ID, u.Username, u.PasswordHash,
+			strings.Join(u.Scopes, " "), strings.Join(u.Roles, " "))
+		if err != nil {
+			return fmt.Errorf("creating user %q: %w", u.Username, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("creating user %q: %w", u.Username, err)
+		} else if n == 0 {
+			return fmt.Errorf("%w: %q", ErrUserExists, u.Username)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("creating users: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.qCountUsers).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting users: %w", err)
+	}
+	return n, nil
+}
+
+// Ping checks that the database answers.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close closes the database.
+func (s *sqlStore) Close() error { return s.db.Close() }
+
+// check validates a user before it is stored.
+func (u User) check() error {
+	if u.ID == "" || u.Username == "" || u.PasswordHash == "" {
+		return fmt.Errorf("demo: user %q needs an ID, a username and a password hash", u.Username)
+	}
+	for _, list := range [][]string{u.Scopes, u.Roles} {
+		for _, v := range list {
+			if v == "" || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
+				return fmt.Errorf("demo: user %q: scope or role %q is empty or contains spaces", u.Username, v)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var _ UserStore = (*sqlStore)(nil)
+
+func TestSQLStore(t *testing.T) {
+	ctx := context.Background()
+	for _, url := range []string{
+		filepath.Join(t.TempDir(), "a", "b", "demo.db"),
+		"sqlite:" + filepath.Join(t.TempDir(), "demo.db"),
+		"file:" + filepath.Join(t.TempDir(), "demo.db") + "?_pragma=busy_timeout(1000)",
+		"sqlite::memory:",
+	} {
+		t.Run(url, func(t *testing.T) {
+			s, err := openStore(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if n, err := s.CountUsers(ctx); n != 0 || err != nil {
+				t.Fatalf("CountUsers = %d, %v", n, err)
+			}
+			alice := User{ID: "usr_1", Username: "alice", PasswordHash: "$h1", Scopes: []string{"a:read", "a:write"}, Roles: []string{"admin"}}
+			bob := User{ID: "usr_2", Username: "bob", PasswordHash: "$h2"}
+			if err := s.CreateUsers(ctx, alice, bob); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UserByUsername(ctx, "alice")
+			if err != nil || got.ID != alice.ID || got.PasswordHash != alice.PasswordHash ||
+				!slices.Equal(got.Scopes, alice.Scopes) || !slices.Equal(got.Roles, alice.Roles) {
+				t.Errorf("UserByUsername(alice) = %+v, %v", got, err)
+			}
+			if got, err := s.UserByUsername(ctx, "bob"); err != nil || len(got.Scopes) != 0 || len(got.Roles) != 0 {
+				t.Errorf("UserByUsername(bob) = %+v, %v", got, err)
+			}
+			for _, name := range []string{"carol", "Alice", "alice ", ""} {
+				if _, err := s.UserByUsername(ctx, name); !errors.Is(err, ErrUserNotFound) {
+					t.Errorf("UserByUsername(%q) err = %v, want ErrUserNotFound", name, err)
+				}
+			}
+
+			// All or nothing: carol is not created when bob's name is taken.
+			carol := User{ID: "usr_3", Username: "carol", PasswordHash: "$h3"}
+			if err := s.CreateUsers(ctx, carol, User{ID: "usr_4", Username: "bob", PasswordHash: "$h4"}); !errors.Is(err, ErrUserExists) {
+				t.Errorf("duplicate username: err = %v, want ErrUserExists", err)
+			}
+			if _, err := s.UserByUsername(ctx, "carol"); !errors.Is(err, ErrUserNotFound) {
+				t.Errorf("carol exists after a failed CreateUsers: %v", err)
+			}
+			if err := s.CreateUsers(ctx, User{ID: "usr_1", Username: "dave", PasswordHash: "$h"}); err == nil || errors.Is(err, ErrUserExists) {
+				t.Errorf("duplicate ID: err = %v", err)
+			}
+			for _, bad := range []User{
+				{ID: "", Username: "x", PasswordHash: "$h"},
+				{ID: "x", Username: "", PasswordHash: "$h"},
+				{ID: "x", Username: "x"},
+				{ID: "x", Username: "x", PasswordHash: "$h", Scopes: []string{"a b"}},
+				{ID: "x", Username: "x", PasswordHash: "$h", Roles: []string{""}},
+			} {
+				if err := s.CreateUsers(ctx, bad); err == nil {
+					t.Errorf("CreateUsers(%+v) succeeded", bad)
+				}
+			}
+			if n, err := s.CountUsers(ctx); n != 2 || err != nil {
+				t.Errorf("CountUsers = %d, %v", n, err)
+			}
+			if err := s.Ping(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestOpenStoreCreatesPrivateFiles(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix file modes")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "demo.db")
+	s, err := openStore(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, want := range map[string]os.FileMode{dir: 0o700, path: 0o600} {
+		if info, err := os.Stat(name); err != nil || info.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %#o", name, info.Mode(), err, want)
+		}
+	}
+}
+
+func TestSQLiteSource(t *testing.T) {
+	const defaults = "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	tests := []struct {
+		url, dsn, path string
+	}{
+		{"./demo-data/demo.db", "./demo-data/demo.db" + defaults, "./demo-data/demo.db"},
+		{"/var/lib/demo.db", "/var/lib/demo.db" + defaults, "/var/lib/demo.db"},
+		{"demo.db?_pragma=foreign_keys(1)", "demo.db?_pragma=foreign_keys(1)", "demo.db"},
+		{"demo.db?", "demo.db", "demo.db"},
+		{"sqlite:demo.db", "demo.db" + defaults, "demo.db"},
+		{"SQLite:demo.db", "demo.db" + defaults, "demo.db"},
+		{"sqlite:///abs/demo.db", "/abs/demo.db" + defaults, "/abs/demo.db"},
+		{"sqlite://rel/demo.db", "rel/demo.db" + defaults, "rel/demo.db"},
+		{"sqlite::memory:", ":memory:" + defaults, ""},
+		{":memory:", ":memory:" + defaults, ""},
+		{"file:demo.db", "file:demo.db", "demo.db"},
+		{"file:///abs/my%20demo.db?mode=rwc", "file:///abs/my%20demo.db?mode=rwc", "/abs/my demo.db"},
+		{"file://localhost/abs/demo.db", "file://localhost/abs/demo.db", "/abs/demo.db"},
+		{"file::memory:?cache=shared", "file::memory:?cache=shared", ""},
+		{"file:x?mode=memory", "file:x?mode=memory", ""},
+	}
+	for _, tt := range tests {
+		dsn, path, err := sqliteSource(tt.url)
+		if err != nil || dsn != tt.dsn || path != tt.path {
+			t.Errorf("sqliteSource(%q) = %q, %q, %v; want %q, %q", tt.url, dsn, path, err, tt.dsn, tt.path)
+		}
+	}
+
+	for _, tt := range []struct{ url, mention string }{
+		{"postgres://demo:s3cret@db.example/demo", "PostgreSQL support arrives with the revocation issue"},
+		{"postgresql://demo:s3cret@db.example/demo?sslmode=require", "PostgreSQL support arrives with the revocation issue"},
+		{"POSTGRES://demo:s3cret@db.example/demo", "PostgreSQL support arrives with the revocation issue"},
+		{"mysql://demo:s3cret@db.example/demo", `"mysql"`},
+		{"", "no database"},
+		{"sqlite:", "no file"},
+		{"?x=1", "no file"},
+	} {
+		_, _, err := sqliteSource(tt.url)
+		if err == nil || !strings.Contains(err.Error(), tt.mention) {
+			t.Errorf("sqliteSource(%q) err = %v, want one mentioning %s", tt.url, err, tt.mention)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	if _, err := openStore(context.Background(), "postgres://u:p@h/db"); !errors.Is(err, errPostgres) {
+		t.Errorf("openStore(postgres) err = %v", err)
+	}
+}
+
+func TestDialectRebind(t *testing.T) {
+	q := "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
+	if got := sqliteDialect.rebind(q); got != q {
+		t.Errorf("sqlite rebind = %q", got)
+	}
+	pg := dialect{numbered: true}
+	if got, want := pg.rebind(q), "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO NOTHING"; got != want {
+		t.Errorf("numbered rebind = %q, want %q", got, want)
+	}
+}
