@@ -1,0 +1,69 @@
+package middleware
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/sessionless/sessionless/identity"
+)
+
+// RequireScopes lets a request through only if its principal holds every
+// one of scopes. Without a principal (no authentication middleware, or an
+// anonymous request in optional mode) the answer is 401.
+func (a *Authenticator) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return a.require(scopes, func(p *identity.Principal) bool {
+		for _, s := range scopes {
+			if !p.HasScope(s) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// RequireAnyScope lets a request through if its principal holds at least
+// one of scopes.
+func (a *Authenticator) RequireAnyScope(scopes ...string) func(http.Handler) http.Handler {
+	return a.require(scopes, func(p *identity.Principal) bool {
+		for _, s := range scopes {
+			if p.HasScope(s) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// RequireRoles lets a request through only if its principal holds every
+// one of roles.
+func (a *Authenticator) RequireRoles(roles ...string) func(http.Handler) http.Handler {
+	return a.require(nil, func(p *identity.Principal) bool {
+		for _, r := range roles {
+			if !p.HasRole(r) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (a *Authenticator) require(scopes []string, ok func(*identity.Principal) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, found := identity.FromContext(r.Context())
+			if !found {
+				a.reject(w, r, ErrNoCredentials)
+				return
+			}
+			if !ok(p) {
+				err := fmt.Errorf("%w: subject %q", ErrInsufficientScope, p.Subject)
+				if h := a.cfg.Hooks.OnRejected; h != nil {
+					h(r, err)
+				}
+				a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm, Scopes: scopes})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

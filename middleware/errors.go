@@ -1,0 +1,27 @@
+package middleware
+
+import "errors"
+
+// The reasons a request is refused. Errors from [Authenticator.Authenticate]
+// and those passed to an [ErrorHandler] wrap exactly one of them.
+var (
+	// ErrNoCredentials: the request carries no bearer token. 401 with a
+	// bare challenge (RFC 6750 §3.1).
+	ErrNoCredentials = errors.New("middleware: no credentials")
+	// ErrInvalidRequest: a malformed Authorization header, a token in more
+	// than one place, or a header over the size limit. 400 invalid_request.
+	ErrInvalidRequest = errors.New("middleware: invalid request")
+	// ErrInvalidToken: the token is malformed, forged, expired, of an
+	// unknown kind or issuer. 401 invalid_token. The verifier's cause is
+	// wrapped for logs, never shown to the client.
+	ErrInvalidToken = errors.New("middleware: invalid token")
+	// ErrRevoked: the token verified but has been revoked. 401 invalid_token.
+	ErrRevoked = errors.New("middleware: token revoked")
+	// ErrInsufficientScope: the principal lacks a required scope or role.
+	// 403 insufficient_scope.
+	ErrInsufficientScope = errors.New("middleware: insufficient scope")
+	// ErrUnavailable: a backing store (revocation list, API token
+	// database) cannot answer. 503: never 401, never 200. Verifiers and
+	// revocation checkers wrap it to ask for a 503.
+	ErrUnavailable = errors.New("middleware: backing store unavailable")
+)

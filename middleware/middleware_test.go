@@ -1,0 +1,387 @@
+package middleware_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/tokentest"
+)
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// revoker revokes listed token IDs, or fails when down.
+type revoker struct {
+	ids  map[string]bool
+	down atomic.Bool
+	hits atomic.Int64
+}
+
+func (r *revoker) Revoked(_ context.Context, p *identity.Principal) (bool, error) {
+	r.hits.Add(1)
+	if r.down.Load() {
+		return false, fmt.Errorf("%w: store down", middleware.ErrUnavailable)
+	}
+	return r.ids[p.TokenID], nil
+}
+
+type env struct {
+	signer *tokentest.Signer
+	auth   *middleware.Authenticator
+	rev    *revoker
+	mux    *httptest.Server
+	chi    *httptest.Server
+}
+
+func newEnv(t *testing.T, mutate func(*middleware.Config)) *env {
+	t.Helper()
+	s := tokentest.MustSigner(token.EdDSA)
+	rev := &revoker{ids: map[string]bool{}}
+	cfg := middleware.Config{
+		JWT:        map[string]middleware.Verifier{tokentest.Issuer: tokentest.Verifier(tokentest.KeySet(s), now)},
+		Revocation: rev,
+		Realm:      "test",
+		Now:        func() time.Time { return now },
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a, err := middleware.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := middleware.PrincipalFrom(r.Context())
+		if !ok {
+			fmt.Fprint(w, "anonymous")
+			return
+		}
+		fmt.Fprintf(w, "%s %s %s", p.Subject, p.Method, strings.Join(p.Scopes, ","))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /me", a.Middleware(me))
+	mux.Handle("GET /read", a.Middleware(a.RequireScopes("widgets:read")(me)))
+	mux.Handle("GET /admin", a.Middleware(a.RequireScopes("widgets:read", "admin:all")(me)))
+	mux.Handle("GET /any", a.Middleware(a.RequireAnyScope("nope", "widgets:write")(me)))
+	mux.Handle("GET /role", a.Middleware(a.RequireRoles("admin")(me)))
+	mux.Handle("GET /noauth", a.RequireScopes("x")(me))
+
+	r := chi.NewRouter()
+	r.Use(a.Middleware)
+	r.Get("/me", me)
+	r.With(a.RequireScopes("widgets:read")).Get("/read", me)
+	r.With(a.RequireScopes("widgets:read", "admin:all")).Get("/admin", me)
+	r.With(a.RequireAnyScope("nope", "widgets:write")).Get("/any", me)
+	r.With(a.RequireRoles("admin")).Get("/role", me)
+	outer := chi.NewRouter()
+	outer.Mount("/", r)
+	outer.With(a.RequireScopes("x")).Get("/noauth", me)
+
+	e := &env{signer: s, auth: a, rev: rev, mux: httptest.NewServer(mux), chi: httptest.NewServer(outer)}
+	t.Cleanup(e.mux.Close)
+	t.Cleanup(e.chi.Close)
+	return e
+}
+
+type reply struct {
+	status    int
+	challenge string
+	body      string
+	problem   map[string]any
+}
+
+func get(t *testing.T, srv *httptest.Server, path string, edit func(*http.Request)) reply {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	if edit != nil {
+		edit(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"), body: string(b)}
+	if resp.Header.Get("Content-Type") == "application/problem+json" {
+		json.Unmarshal(b, &r.problem)
+	}
+	return r
+}
+
+func bearer(tok string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+}
+
+func TestMiddleware(t *testing.T) {
+	e := newEnv(t, nil)
+	good := e.signer.Mint(now, nil)
+	revokedTok := e.signer.Mint(now, func(_, c map[string]any) { c["jti"] = "revoked-1" })
+	e.rev.ids["revoked-1"] = true
+	expired := e.signer.Mint(now, func(_, c map[string]any) {
+		c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
+	})
+	viewer := e.signer.Mint(now, func(_, c map[string]any) { c["scope"], c["roles"] = "widgets:read", nil })
+	invalid := `Bearer realm="test", error="invalid_token", error_description="the access token is invalid, expired or revoked"`
+	badReq := `Bearer realm="test", error="invalid_request", error_description="malformed request: send exactly one bearer token"`
+
+	tests := []struct {
+		name      string
+		path      string
+		edit      func(*http.Request)
+		status    int
+		challenge string
+		body      string // prefix of a 200 body
+	}{
+		// Credentials.
+		{"valid token", "/me", bearer(good), 200, "", "user-1 jwt widgets:read,widgets:write"},
+		{"scheme in lower case", "/me", func(r *http.Request) { r.Header.Set("Authorization", "bearer "+good) }, 200, "", "user-1"},
+		{"scheme in upper case, two spaces", "/me", func(r *http.Request) { r.Header.Set("Authorization", "BEARER  "+good) }, 200, "", "user-1"},
+		{"no credentials", "/me", nil, 401, `Bearer realm="test"`, ""},
+		{"Basic scheme", "/me", func(r *http.Request) { r.Header.Set("Authorization", "Basic dXNlcjpwdw==") }, 401, `Bearer realm="test"`, ""},
+		{"Bearer without token", "/me", func(r *http.Request) { r.Header.Set("Authorization", "Bearer") }, 400, badReq, ""},
+		{"Bearer with two tokens", "/me", func(r *http.Request) { r.Header.Set("Authorization", "Bearer a b") }, 400, badReq, ""},
+		{"two Authorization headers", "/me", func(r *http.Request) {
+			r.Header.Add("Authorization", "Bearer "+good)
+			r.Header.Add("Authorization", "Bearer "+good)
+		}, 400, badReq, ""},
+		{"token outside b64token", "/me", func(r *http.Request) { r.Header.Set("Authorization", "Bearer a\"b") }, 400, badReq, ""},
+		{"token in header and query", "/me?access_token=" + good, bearer(good), 200, "", "user-1"}, // query is off: ignored
+		{"query only, query off", "/me?access_token=" + good, nil, 401, `Bearer realm="test"`, ""},
+		{"cookie only, cookie off", "/me", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "at", Value: good}) }, 401, `Bearer realm="test"`, ""},
+		{"oversized header", "/me", bearer(strings.Repeat("a", 9000)), 400, badReq, ""},
+
+		// Tokens.
+		{"garbage token", "/me", bearer("x.y.z"), 401, invalid, ""},
+		{"opaque token of no known kind", "/me", bearer("sl_abc"), 401, invalid, ""},
+		{"forged token", "/me", bearer(tokentest.MustSigner(token.EdDSA).Mint(now, nil)), 401, invalid, ""},
+		{"expired token", "/me", bearer(expired), 401, invalid, ""},
+		{"revoked token", "/me", bearer(revokedTok), 401, invalid, ""},
+
+		// Authorization.
+		{"scope present", "/read", bearer(viewer), 200, "", "user-1"},
+		{"scope missing", "/admin", bearer(good), 403, `Bearer realm="test", error="insufficient_scope", error_description="the access token lacks the required scope", scope="widgets:read admin:all"`, ""},
+		{"any scope present", "/any", bearer(good), 200, "", "user-1"},
+		{"any scope missing", "/any", bearer(viewer), 403, `Bearer realm="test", error="insufficient_scope", error_description="the access token lacks the required scope", scope="nope widgets:write"`, ""},
+		{"role present", "/role", bearer(good), 200, "", "user-1"},
+		{"role missing", "/role", bearer(viewer), 403, `Bearer realm="test", error="insufficient_scope", error_description="the access token lacks the required scope"`, ""},
+		{"authorization without authentication", "/noauth", bearer(good), 401, `Bearer realm="test"`, ""},
+	}
+	for _, router := range []struct {
+		name string
+		srv  *httptest.Server
+	}{{"ServeMux", e.mux}, {"chi", e.chi}} {
+		for _, tt := range tests {
+			t.Run(router.name+"/"+tt.name, func(t *testing.T) {
+				r := get(t, router.srv, tt.path, tt.edit)
+				if r.status != tt.status || r.challenge != tt.challenge {
+					t.Fatalf("got %d %q, want %d %q (%s)", r.status, r.challenge, tt.status, tt.challenge, r.body)
+				}
+				if tt.status == 200 {
+					if !strings.HasPrefix(r.body, tt.body) {
+						t.Fatalf("body %q, want prefix %q", r.body, tt.body)
+					}
+					return
+				}
+				if r.problem["status"] != float64(tt.status) || r.problem["type"] != "about:blank" {
+					t.Fatalf("problem body %s", r.body)
+				}
+				if strings.Contains(r.body, "token:") || strings.Contains(r.body, "signature") {
+					t.Fatalf("body exposes the cause: %s", r.body)
+				}
+			})
+		}
+	}
+}
+
+func TestStoreDown(t *testing.T) {
+	e := newEnv(t, nil)
+	good := e.signer.Mint(now, nil)
+	if r := get(t, e.mux, "/me", bearer(good)); r.status != 200 {
+		t.Fatalf("up: %d", r.status)
+	}
+	e.rev.down.Store(true)
+	// A cache hit re-checks revocation too: 503, never 200 or 401.
+	if r := get(t, e.mux, "/me", bearer(good)); r.status != 503 || r.challenge != "" || r.problem["error"] != "temporarily_unavailable" {
+		t.Fatalf("down: %d %q %s", r.status, r.challenge, r.body)
+	}
+	e.rev.down.Store(false)
+	if r := get(t, e.mux, "/me", bearer(good)); r.status != 200 {
+		t.Fatalf("recovered: %d", r.status)
+	}
+}
+
+func TestCredentialPlaces(t *testing.T) {
+	e := newEnv(t, func(c *middleware.Config) { c.CookieName, c.QueryParam = "at", "access_token" })
+	good := e.signer.Mint(now, nil)
+	cookie := func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "at", Value: good}) }
+	for _, tt := range []struct {
+		name   string
+		path   string
+		edit   func(*http.Request)
+		status int
+	}{
+		{"cookie", "/me", cookie, 200},
+		{"query", "/me?access_token=" + good, nil, 200},
+		{"header and cookie", "/me", func(r *http.Request) { cookie(r); bearer(good)(r) }, 400},
+		{"header and query", "/me?access_token=" + good, bearer(good), 400},
+		{"cookie and query", "/me?access_token=" + good, cookie, 400},
+		{"query twice", "/me?access_token=" + good + "&access_token=" + good, nil, 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := get(t, e.chi, tt.path, tt.edit); r.status != tt.status {
+				t.Fatalf("status %d, want %d (%s)", r.status, tt.status, r.body)
+			}
+		})
+	}
+}
+
+func TestOptional(t *testing.T) {
+	e := newEnv(t, func(c *middleware.Config) { c.Optional = true })
+	if r := get(t, e.mux, "/me", nil); r.status != 200 || r.body != "anonymous" {
+		t.Fatalf("anonymous: %d %s", r.status, r.body)
+	}
+	if r := get(t, e.mux, "/me", bearer("x.y.z")); r.status != 401 {
+		t.Fatalf("invalid token in optional mode: %d", r.status)
+	}
+	if r := get(t, e.mux, "/read", nil); r.status != 401 {
+		t.Fatalf("scope required, anonymous: %d", r.status)
+	}
+}
+
+func TestCache(t *testing.T) {
+	var calls atomic.Int64
+	s := tokentest.MustSigner(token.EdDSA)
+	clock := now
+	v := tokentest.Verifier(tokentest.KeySet(s), now.Add(time.Hour+10*time.Second)) // accepts within its leeway
+	counting := middleware.VerifierFunc(func(ctx context.Context, raw string) (*identity.Principal, error) {
+		calls.Add(1)
+		return v.Authenticate(ctx, raw)
+	})
+	rev := &revoker{ids: map[string]bool{}}
+	for _, size := range []int{0, -1} {
+		calls.Store(0)
+		a, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"x": counting}, Revocation: rev,
+			CacheSize: size, Now: func() time.Time { return clock }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := s.Mint(now, func(_, c map[string]any) { c["jti"] = fmt.Sprint("j", size) })
+		clock = now.Add(time.Hour - time.Second)
+		for range 3 {
+			if _, err := a.Authenticate(context.Background(), tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := int64(1)
+		if size < 0 {
+			want = 3
+		}
+		if calls.Load() != want {
+			t.Fatalf("cache size %d: %d verifications, want %d", size, calls.Load(), want)
+		}
+		// Revocation is re-checked on a hit.
+		rev.ids[fmt.Sprint("j", size)] = true
+		if _, err := a.Authenticate(context.Background(), tok); !errors.Is(err, middleware.ErrRevoked) {
+			t.Fatalf("revoked after caching: %v", err)
+		}
+		delete(rev.ids, fmt.Sprint("j", size))
+		// An entry never outlives exp: past it the verifier decides again.
+		clock = now.Add(time.Hour)
+		before := calls.Load()
+		a.Authenticate(context.Background(), tok)
+		if calls.Load() != before+1 {
+			t.Fatalf("cache served a token past its exp")
+		}
+	}
+}
+
+func TestRouting(t *testing.T) {
+	first, ext := tokentest.MustSigner(token.EdDSA), tokentest.MustSigner(token.ES256)
+	var extCalls, apiCalls atomic.Int64
+	extV := middleware.VerifierFunc(func(ctx context.Context, raw string) (*identity.Principal, error) {
+		extCalls.Add(1)
+		return nil, errors.New("not checked here")
+	})
+	api := middleware.VerifierFunc(func(ctx context.Context, raw string) (*identity.Principal, error) {
+		apiCalls.Add(1)
+		if raw == "sl_good" {
+			return &identity.Principal{Subject: "svc", Method: identity.APIToken}, nil
+		}
+		return nil, errors.New("unknown api token")
+	})
+	a, err := middleware.New(middleware.Config{
+		JWT: map[string]middleware.Verifier{
+			tokentest.Issuer:          tokentest.Verifier(tokentest.KeySet(first), now),
+			"https://idp.example.com": extV,
+		},
+		Prefixes: map[string]middleware.Verifier{"sl_": api},
+		Now:      func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if p, err := a.Authenticate(ctx, first.Mint(now, nil)); err != nil || p.Method != identity.JWT {
+		t.Fatalf("first-party: %v %v", p, err)
+	}
+	if p, err := a.Authenticate(ctx, "sl_good"); err != nil || p.Subject != "svc" {
+		t.Fatalf("api token: %v %v", p, err)
+	}
+	unknownIss := ext.Mint(now, func(_, c map[string]any) { c["iss"] = "https://evil.example" })
+	if _, err := a.Authenticate(ctx, unknownIss); !errors.Is(err, middleware.ErrInvalidToken) || extCalls.Load() != 0 {
+		t.Fatalf("unknown iss: %v, external verifier called %d times", err, extCalls.Load())
+	}
+	a.Authenticate(ctx, ext.Mint(now, func(_, c map[string]any) { c["iss"] = "https://idp.example.com" }))
+	if extCalls.Load() != 1 || apiCalls.Load() != 1 {
+		t.Fatalf("routing: external %d, api %d", extCalls.Load(), apiCalls.Load())
+	}
+}
+
+func TestHooksAndLogs(t *testing.T) {
+	var ok, rejected atomic.Int64
+	var reason atomic.Value
+	e := newEnv(t, func(c *middleware.Config) {
+		c.Hooks = middleware.Hooks{
+			OnAuthenticated: func(*http.Request, *identity.Principal, bool) { ok.Add(1) },
+			OnRejected:      func(_ *http.Request, err error) { rejected.Add(1); reason.Store(err) },
+		}
+	})
+	good := e.signer.Mint(now, nil)
+	get(t, e.mux, "/me", bearer(good))
+	get(t, e.mux, "/me", bearer(good+"x"))
+	if ok.Load() != 1 || rejected.Load() != 1 || !errors.Is(reason.Load().(error), middleware.ErrInvalidToken) ||
+		!errors.Is(reason.Load().(error), token.ErrSignature) {
+		t.Fatalf("hooks: ok %d rejected %d reason %v", ok.Load(), rejected.Load(), reason.Load())
+	}
+	if strings.Contains(reason.Load().(error).Error(), good[40:]) {
+		t.Fatal("reason contains the token")
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	v := middleware.VerifierFunc(func(context.Context, string) (*identity.Principal, error) { return nil, nil })
+	for name, cfg := range map[string]middleware.Config{
+		"no verifiers": {},
+		"empty issuer": {JWT: map[string]middleware.Verifier{"": v}},
+		"empty prefix": {Prefixes: map[string]middleware.Verifier{"": v}},
+		"quoted realm": {JWT: map[string]middleware.Verifier{"i": v}, Realm: `a"b`},
+		"nil verifier": {JWT: map[string]middleware.Verifier{"i": nil}},
+	} {
+		if _, err := middleware.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Refusal is what an [ErrorHandler] gets: the reason (wrapping one of the
+// package's sentinels and the internal cause) and the realm.
+type Refusal struct {
+	Err   error
+	Realm string
+	// Scopes are the scopes that would have been enough, for 403.
+	Scopes []string
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// ErrorHandler writes the response for a refused request.
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, refusal *Refusal)
+
+// Status returns the HTTP status and RFC 6750 error code for err: the one
+// place where reasons become responses.
+func Status(err error) (status int, code string) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, "temporarily_unavailable"
+	case errors.Is(err, ErrInvalidRequest):
+		return http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, ErrInsufficientScope):
+		return http.StatusForbidden, "insufficient_scope"
+	case errors.Is(err, ErrNoCredentials):
+		return http.StatusUnauthorized, ""
+	}
+	return http.StatusUnauthorized, "invalid_token" // ErrInvalidToken, ErrRevoked, anything else
+}
+
+// descriptions are the only words a client is told: terse, never the cause.
+var descriptions = map[string]string{
+	"":                        "authentication required",
+	"invalid_request":         "malformed request: send exactly one bearer token",
+	"invalid_token":           "the access token is invalid, expired or revoked",
+	"insufficient_scope":      "the access token lacks the required scope",
+	"temporarily_unavailable": "authentication is temporarily unavailable",
+}
+
+// problem is an RFC 9457 problem details body, with the RFC 6750 code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Error  string `json:"error,omitempty"`
+	Scope  string `json:"scope,omitempty"`
+}
+
+// WriteError is the default [ErrorHandler]: RFC 6750 §3 challenges and an
+// application/problem+json body (RFC 9457).
+//   - no credentials: 401, WWW-Authenticate: Bearer realm="…" without error code;
+//   - invalid, expired or revoked token: 401, error="invalid_token";
+//   - missing scope: 403, error="insufficient_scope", scope="…";
+//   - malformed request: 400, error="invalid_request";
+//   - backing store down: 503 with Retry-After, no challenge.
+func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
+	status, code := Status(ref.Err)
+	desc := descriptions[code]
+	scope := strings.Join(ref.Scopes, " ")
+	h := w.Header()
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	} else {
+		ch := `Bearer realm="` + ref.Realm + `"`
+		if code != "" {
+			ch += `, error="` + code + `", error_description="` + desc + `"`
+		}
+		if scope != "" {
+			ch += `, scope="` + scope + `"`
+		}
+		h.Set("WWW-Authenticate", ch)
+	}
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(problem{Type: "about:blank", Title: http.StatusText(status), Status: status,
+		Detail: desc, Error: code, Scope: scope})
+}
