@@ -1,0 +1,38 @@
+// Package middleware authenticates every HTTP request on its own — no
+// session, no per-user lock, no shared per-user state — and authorizes it
+// by scope or role. It works with any router that takes
+// func(http.Handler) http.Handler: net/http's ServeMux, chi (r.Use, r.With).
+//
+//	verifier, _ := token.NewVerifier(keys, token.VerifierConfig{Issuer: iss, Audience: "api"})
+//	auth, err := middleware.New(middleware.Config{
+//		JWT:   map[string]middleware.Verifier{iss: verifier}, // first-party and OIDC issuers
+//		Realm: "api",
+//	})
+//
+//	r := chi.NewRouter()
+//	r.Use(auth.Middleware)
+//	r.With(auth.RequireScopes("widgets:read")).Get("/widgets", list)
+//
+//	func list(w http.ResponseWriter, r *http.Request) {
+//		p, _ := middleware.PrincipalFrom(r.Context()) // *identity.Principal
+//		...
+//	}
+//
+// The credential comes from "Authorization: Bearer" (RFC 6750 §2.1), and
+// only when enabled from a cookie ([Config.CookieName]) or a query
+// parameter ([Config.QueryParam]). It is routed to one [Verifier] by its
+// shape: opaque tokens by prefix ([Config.Prefixes]), JWTs by their
+// unverified "iss" ([Config.JWT]; an unknown issuer is rejected without a
+// call). A [RevocationChecker] runs after verification. Verified tokens are
+// cached (LRU keyed by SHA-256 of the token; never past exp; revocation
+// re-checked on every hit). [Authenticator.Authenticate] does the same for
+// tokens from outside HTTP.
+//
+// Refusals are mapped in one place ([Status], [WriteError]): 401 with a
+// bare challenge without credentials, 401 invalid_token, 400
+// invalid_request, 403 insufficient_scope with the scopes, and 503 when a
+// backing store cannot answer — never 401 or 200 then. Bodies are
+// application/problem+json (RFC 9457); the internal cause goes to the
+// hooks and the logger, never to the client. By default every request must
+// authenticate; [Config.Optional] lets credential-less requests through.
+package middleware
