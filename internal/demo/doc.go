@@ -7,8 +7,26 @@
 //
 //	POST /auth/login             {"username","password"} → {"access_token","token_type","expires_in","scope"}
 //	GET  /.well-known/jwks.json  the public signing keys (JWK Set)
-//	GET  /api/me                 the claims of the bearer token
+//	GET  /api/me                 who the bearer token is about: sub, iss, aud, exp, iat, jti,
+//	                             client_id, scopes, roles, auth_method
+//	GET  /api/widgets            {"widgets":[…]}, sorted by id (scope widgets:read)
+//	GET  /api/widgets/{id}       one widget, or 404 (scope widgets:read)
+//	POST /api/widgets            {"name"} (1 to 100 characters) → 201 and Location, the
+//	                             widget recording "created_by": the sub (scope widgets:write)
 //	GET  /healthz                {"status":"ok"} once the database answers
+//
+// Every /api/ route goes through the authentication middleware (package
+// middleware): no token is a 401 with the challenge Bearer realm="demo-api",
+// an invalid, expired or forged token a 401 invalid_token, a malformed
+// Authorization header a 400 invalid_request, a token without the route's
+// scope a 403 insufficient_scope naming the scope; these refusals are
+// application/problem+json. The seeded user demo holds widgets:read,
+// widgets:write and tokens:manage; viewer only widgets:read.
+//
+// Widgets live in memory (two are seeded: 1 sprocket, 2 gear) and vanish
+// on restart. Every widget route takes ?delay_ms=N (0 to 5000), which waits
+// N milliseconds before answering, or until the client gives up: simulated
+// slow work, to show that one token serves parallel requests in parallel.
 //
 // With no configuration it listens on 127.0.0.1:8080 and keeps its state in
 // ./demo-data/: a SQLite database (demo.db) and an Ed25519 signing key

@@ -11,12 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token"
 )
 
 const (
 	clientID     = "demo-api" // "client_id" of the tokens /auth/login issues
 	realm        = "demo-api" // of the WWW-Authenticate challenge
+	scopeRead    = "widgets:read"
+	scopeWrite   = "widgets:write"
 	maxLoginBody = 64 << 10
 	jwksMaxAge   = 5 * time.Minute
 	pingTimeout  = 2 * time.Second
@@ -28,7 +32,8 @@ type server struct {
 	ping      func(context.Context) error
 	keys      token.KeySource
 	issuer    *token.Issuer
-	verifier  *token.Verifier
+	auth      *middleware.Authenticator
+	widgets   *widgetStore
 	passwords *passwords
 	log       *slog.Logger
 }
@@ -53,30 +58,67 @@ func newServer(cfg Config, users UserStore, ping func(context.Context) error, ke
 	if err != nil {
 		return nil, err
 	}
-	return &server{users: users, ping: ping, keys: keys, issuer: issuer, verifier: verifier, passwords: pw, log: log}, nil
+	auth, err := middleware.New(middleware.Config{
+		JWT:    map[string]middleware.Verifier{cfg.Issuer: verifier},
+		Realm:  realm,
+		Logger: log,
+		Now:    cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &server{users: users, ping: ping, keys: keys, issuer: issuer, auth: auth, widgets: newWidgetStore(),
+		passwords: pw, log: log}, nil
 }
 
 // routes returns the handler of the whole API, request logging included.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	handle(mux, http.MethodPost, "/auth/login", http.HandlerFunc(s.login))
-	handle(mux, http.MethodGet, "/.well-known/jwks.json", token.JWKSHandler(s.keys, jwksMaxAge))
-	handle(mux, http.MethodGet, "/api/me", s.requireToken(s.me))
-	handle(mux, http.MethodGet, "/healthz", http.HandlerFunc(s.healthz))
+	handle(mux, "/auth/login", route{http.MethodPost, http.HandlerFunc(s.login)})
+	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
+	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
+
+	// Every /api/ route needs a valid access token; the widget routes
+	// need a scope too.
+	handle(mux, "/api/me", route{http.MethodGet, s.api(s.me)})
+	handle(mux, "/api/widgets",
+		route{http.MethodGet, s.api(s.listWidgets, scopeRead)},
+		route{http.MethodPost, s.api(s.createWidget, scopeWrite)})
+	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	return s.logRequests(mux)
 }
 
-// handle registers h for method and path, and a JSON 405 for the path's
-// other methods. A GET route also serves HEAD.
-func handle(mux *http.ServeMux, method, path string, h http.Handler) {
-	mux.Handle(method+" "+path, h)
-	allow := method
-	if method == http.MethodGet {
-		allow += ", " + http.MethodHead
+// api wraps h in the authentication middleware and, when scopes are
+// given, a check that the token holds every one of them.
+func (s *server) api(h http.HandlerFunc, scopes ...string) http.Handler {
+	var next http.Handler = h
+	if len(scopes) > 0 {
+		next = s.auth.RequireScopes(scopes...)(next)
 	}
+	return s.auth.Middleware(next)
+}
+
+// route is one method of a path.
+type route struct {
+	method string
+	h      http.Handler
+}
+
+// handle registers the routes of path, and a JSON 405 for the path's
+// other methods. A GET route also serves HEAD.
+func handle(mux *http.ServeMux, path string, routes ...route) {
+	var methods []string
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+path, rt.h)
+		methods = append(methods, rt.method)
+		if rt.method == http.MethodGet {
+			methods = append(methods, http.MethodHead)
+		}
+	}
+	allow := strings.Join(methods, ", ")
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
@@ -196,51 +238,6 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) erro
 	return errors.New("the request body must be one JSON object")
 }
 
-// requireToken is the whole bearer token handling of the demo (RFC 6750
-// §2.1): the Authorization header must hold the scheme Bearer, in any
-// letter case, and exactly one credential, a token that the verifier
-// accepts. Without a bearer token the answer is 401 with a bare challenge;
-// with a malformed header 400 invalid_request; with a token that does not
-// verify 401 invalid_token.
-func (s *server) requireToken(next func(http.ResponseWriter, *http.Request, *token.Claims)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		challenge := `Bearer realm="` + realm + `"`
-		fail := func(status int, code, description string) {
-			if code != "unauthorized" {
-				challenge += `, error="` + code + `", error_description="` + description + `"`
-			}
-			w.Header().Set("WWW-Authenticate", challenge)
-			writeError(w, status, code, description)
-		}
-		values := r.Header.Values("Authorization")
-		var scheme, credential string
-		if len(values) > 0 {
-			scheme, credential, _ = strings.Cut(values[0], " ")
-			credential = strings.TrimLeft(credential, " ")
-		}
-		switch {
-		case len(values) == 0 || !strings.EqualFold(scheme, "Bearer"):
-			fail(http.StatusUnauthorized, "unauthorized", "a bearer token is required")
-			return
-		case len(values) > 1 || credential == "" || strings.ContainsAny(credential, " \t"):
-			fail(http.StatusBadRequest, "invalid_request", "the Authorization header must be: Bearer <token>")
-			return
-		}
-		claims, err := s.verifier.Verify(credential)
-		if err != nil {
-			// The verifier's errors never contain the token.
-			s.log.InfoContext(r.Context(), "token rejected", "reason", err.Error())
-			description := "the access token is invalid"
-			if errors.Is(err, token.ErrExpired) {
-				description = "the access token has expired"
-			}
-			fail(http.StatusUnauthorized, "invalid_token", description)
-			return
-		}
-		next(w, r, claims)
-	})
-}
-
 type meResponse struct {
 	Subject    string   `json:"sub"`
 	Issuer     string   `json:"iss"`
@@ -254,19 +251,28 @@ type meResponse struct {
 	AuthMethod string   `json:"auth_method"`
 }
 
-// me returns what the bearer token says about its holder.
-func (s *server) me(w http.ResponseWriter, r *http.Request, c *token.Claims) {
+// me returns what the authenticated principal is: who, from which issuer,
+// with which scopes and roles.
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	p, ok := identity.FromContext(r.Context())
+	if !ok { // unreachable behind the middleware
+		s.serverError(w, r, "/api/me", errors.New("no principal in the context"))
+		return
+	}
 	resp := meResponse{
-		Subject:    c.Subject,
-		Issuer:     c.Issuer,
-		Audience:   c.Audience,
-		ExpiresAt:  c.ExpiresAt.Unix(),
-		IssuedAt:   c.IssuedAt.Unix(),
-		ID:         c.ID,
-		ClientID:   c.ClientID,
-		Scopes:     c.Scopes(),
-		Roles:      c.Roles,
-		AuthMethod: "jwt",
+		Subject:    p.Subject,
+		Issuer:     p.Issuer,
+		Audience:   []string{},
+		ExpiresAt:  unixOrZero(p.ExpiresAt),
+		IssuedAt:   unixOrZero(p.IssuedAt),
+		ID:         p.TokenID,
+		ClientID:   p.ClientID,
+		Scopes:     p.Scopes,
+		Roles:      p.Roles,
+		AuthMethod: string(p.Method),
+	}
+	if c, ok := p.Claims.(*token.Claims); ok && c.Audience != nil {
+		resp.Audience = c.Audience
 	}
 	if resp.Scopes == nil {
 		resp.Scopes = []string{}
@@ -275,6 +281,14 @@ func (s *server) me(w http.ResponseWriter, r *http.Request, c *token.Claims) {
 		resp.Roles = []string{}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// unixOrZero is t in Unix seconds, or 0 for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 // healthz reports whether the database answers.

@@ -201,6 +201,7 @@ func TestMe(t *testing.T) {
 		want := e.user(t, tt.user).ID
 		if me.Subject != want || me.AuthMethod != "jwt" || !slices.Equal(me.Scopes, tt.scopes) || !slices.Equal(me.Roles, tt.roles) ||
 			me.Issuer != e.cfg.Issuer || me.ClientID != "demo-api" || me.ID == "" ||
+			!slices.Equal(me.Audience, []string{"demo-api"}) || me.IssuedAt != e.clock.Now().Unix() ||
 			me.ExpiresAt != e.clock.Now().Add(15*time.Minute).Unix() {
 			t.Errorf("%s: /api/me = %s", tt.user, b)
 		}
@@ -232,7 +233,8 @@ func TestMeRejects(t *testing.T) {
 	otherAudience, _, _ := elsewhere.Issue(token.Claims{Subject: e.user(t, "demo").ID})
 
 	const challenge = `Bearer realm="demo-api"`
-	const invalid = challenge + `, error="invalid_token", error_description="the access token is invalid"`
+	const invalid = challenge + `, error="invalid_token", error_description="the access token is invalid, expired or revoked"`
+	const malformed = challenge + `, error="invalid_request", error_description="malformed request: send exactly one bearer token"`
 	tests := []struct {
 		name          string
 		authorization []string
@@ -240,28 +242,22 @@ func TestMeRejects(t *testing.T) {
 		error         string
 		challenge     string
 	}{
-		{"no token", nil, 401, "unauthorized", challenge},
-		{"other scheme", []string{"Basic ZGVtbzpwYXNzd29yZA=="}, 401, "unauthorized", challenge},
-		{"scheme prefix", []string{"Bearerx " + valid}, 401, "unauthorized", challenge},
+		{"no token", nil, 401, "", challenge},
+		{"other scheme", []string{"Basic ZGVtbzpwYXNzd29yZA=="}, 401, "", challenge},
+		{"scheme prefix", []string{"Bearerx " + valid}, 401, "", challenge},
 		{"garbage", []string{"Bearer garbage"}, 401, "invalid_token", invalid},
 		{"tampered", []string{"Bearer " + valid[:len(valid)-4] + "AAAA"}, 401, "invalid_token", invalid},
 		{"other key", []string{"Bearer " + foreignToken}, 401, "invalid_token", invalid},
 		{"other audience", []string{"Bearer " + otherAudience}, 401, "invalid_token", invalid},
-		{"no credential", []string{"Bearer"}, 400, "invalid_request", ""},
-		{"two credentials", []string{"Bearer " + valid + " x"}, 400, "invalid_request", ""},
-		{"two headers", []string{"Bearer " + valid, "Bearer " + valid}, 400, "invalid_request", ""},
+		{"no credential", []string{"Bearer"}, 400, "invalid_request", malformed},
+		{"two credentials", []string{"Bearer " + valid + " x"}, 400, "invalid_request", malformed},
+		{"two headers", []string{"Bearer " + valid, "Bearer " + valid}, 400, "invalid_request", malformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, b := e.me(t, tt.authorization...)
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status = %s, want %d; body %s", resp.Status, tt.status, b)
-			}
-			if got := decodeInto[errorResponse](t, b); got.Error != tt.error {
-				t.Errorf("error = %q, want %q", got.Error, tt.error)
-			}
-			got := resp.Header.Get("WWW-Authenticate")
-			if (tt.challenge != "" && got != tt.challenge) || !strings.HasPrefix(got, challenge) {
+			checkProblem(t, resp, b, tt.status, tt.error)
+			if got := resp.Header.Get("WWW-Authenticate"); got != tt.challenge {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.challenge)
 			}
 		})
@@ -273,14 +269,35 @@ func TestMeRejects(t *testing.T) {
 		}
 		e.clock.Advance(15*time.Minute + token.DefaultLeeway + time.Second)
 		resp, b := e.me(t, "Bearer "+valid)
-		if resp.StatusCode != 401 || decodeInto[errorResponse](t, b).Error != "invalid_token" {
-			t.Fatalf("after expiry: %s %s", resp.Status, b)
-		}
-		want := challenge + `, error="invalid_token", error_description="the access token has expired"`
-		if got := resp.Header.Get("WWW-Authenticate"); got != want {
-			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+		checkProblem(t, resp, b, 401, "invalid_token")
+		if got := resp.Header.Get("WWW-Authenticate"); got != invalid {
+			t.Errorf("WWW-Authenticate = %q, want %q", got, invalid)
 		}
 	})
+}
+
+// problemBody is the application/problem+json body of a refusal.
+type problemBody struct {
+	Status int    `json:"status"`
+	Error  string `json:"error"`
+	Scope  string `json:"scope"`
+}
+
+// checkProblem checks that a refusal is an application/problem+json body
+// with the status and RFC 6750 error code (empty for no credentials).
+func checkProblem(t *testing.T, resp *http.Response, b []byte, status int, code string) problemBody {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status = %s, want %d; body %s", resp.Status, status, b)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	p := decodeInto[problemBody](t, b)
+	if p.Status != status || p.Error != code {
+		t.Errorf("body %s: want status %d, error %q", b, status, code)
+	}
+	return p
 }
 
 func TestHealthz(t *testing.T) {
@@ -308,6 +325,10 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/api/me/", 404, ""},
 		{"GET", "/auth/login/x", 404, ""},
 		{"POST", "/api/me", 405, "GET, HEAD"},
+		{"DELETE", "/api/widgets", 405, "GET, HEAD, POST"},
+		{"PUT", "/api/widgets/1", 405, "GET, HEAD"},
+		{"GET", "/api/widgets/1/x", 404, ""},
+		{"GET", "/api/nope", 404, ""},
 		{"DELETE", "/healthz", 405, "GET, HEAD"},
 		{"POST", "/.well-known/jwks.json", 405, "GET, HEAD"},
 		{"HEAD", "/.well-known/jwks.json", 200, ""},

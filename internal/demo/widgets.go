@@ -1,0 +1,163 @@
+package demo
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionless/sessionless/identity"
+)
+
+const (
+	maxWidgetBody = 64 << 10
+	maxWidgetName = 100
+	// maxDelay bounds ?delay_ms=, the simulated slow work.
+	maxDelay = 5000
+)
+
+// Widget is the demo resource.
+type Widget struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// widgetStore is an in-memory widget collection, safe for concurrent use.
+// IDs are decimal strings, assigned in order.
+type widgetStore struct {
+	mu      sync.Mutex
+	widgets map[string]Widget
+	next    int
+}
+
+// newWidgetStore returns a store seeded with two widgets.
+func newWidgetStore() *widgetStore {
+	s := &widgetStore{widgets: map[string]Widget{}}
+	s.add("sprocket", "")
+	s.add("gear", "")
+	return s
+}
+
+// add stores a new widget and returns it.
+func (s *widgetStore) add(name, createdBy string) Widget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next++
+	w := Widget{ID: strconv.Itoa(s.next), Name: name, CreatedBy: createdBy}
+	s.widgets[w.ID] = w
+	return w
+}
+
+func (s *widgetStore) get(id string) (Widget, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.widgets[id]
+	return w, ok
+}
+
+// list returns every widget, in numeric order of ID.
+func (s *widgetStore) list() []Widget {
+	s.mu.Lock()
+	ws := make([]Widget, 0, len(s.widgets))
+	for _, w := range s.widgets {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(ws, func(a, b Widget) int {
+		// Decimal IDs without leading zeros: shorter is smaller.
+		return cmp.Or(cmp.Compare(len(a.ID), len(b.ID)), strings.Compare(a.ID, b.ID))
+	})
+	return ws
+}
+
+// delay sleeps for ?delay_ms= milliseconds (0 to 5000), simulating slow
+// work, or until the request is cancelled. It writes the error response
+// and returns false when the request should go no further.
+func (s *server) delay(w http.ResponseWriter, r *http.Request) bool {
+	q := r.URL.Query()
+	if !q.Has("delay_ms") {
+		return true
+	}
+	ms, err := strconv.Atoi(q.Get("delay_ms"))
+	if err != nil || ms < 0 || ms > maxDelay || len(q["delay_ms"]) > 1 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "delay_ms must be one integer from 0 to 5000")
+		return false
+	}
+	if ms == 0 {
+		return true
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+		return false
+	}
+}
+
+// listWidgets answers GET /api/widgets.
+func (s *server) listWidgets(w http.ResponseWriter, r *http.Request) {
+	if !s.delay(w, r) {
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Widgets []Widget `json:"widgets"`
+	}{s.widgets.list()})
+}
+
+// getWidget answers GET /api/widgets/{id}.
+func (s *server) getWidget(w http.ResponseWriter, r *http.Request) {
+	if !s.delay(w, r) {
+		return
+	}
+	wd, ok := s.widgets.get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such widget")
+		return
+	}
+	writeJSON(w, http.StatusOK, wd)
+}
+
+type createWidgetRequest struct {
+	Name *string `json:"name"`
+}
+
+// createWidget answers POST /api/widgets {"name": "…"}: 201 with the new
+// widget, which records its creator's subject.
+func (s *server) createWidget(w http.ResponseWriter, r *http.Request) {
+	p, ok := identity.FromContext(r.Context())
+	if !ok { // unreachable behind the middleware
+		s.serverError(w, r, "creating a widget", errors.New("no principal in the context"))
+		return
+	}
+	var req createWidgetRequest
+	if err := decodeJSON(w, r, &req, maxWidgetBody); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if req.Name == nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "name is required")
+		return
+	}
+	name := *req.Name
+	if n := utf8.RuneCountInString(name); n == 0 || n > maxWidgetName || !utf8.ValidString(name) ||
+		strings.TrimSpace(name) == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 100 characters, not all blank")
+		return
+	}
+	if !s.delay(w, r) {
+		return
+	}
+	wd := s.widgets.add(name, p.Subject)
+	s.log.InfoContext(r.Context(), "widget created", "id", wd.ID, "sub", p.Subject)
+	w.Header().Set("Location", "/api/widgets/"+wd.ID)
+	writeJSON(w, http.StatusCreated, wd)
+}
