@@ -68,7 +68,7 @@ func parseAuthorization(h string, maxLen int) (tok string, ok bool, err error) {
 		return "", false, nil
 	}
 	rest = strings.TrimLeft(rest, " ")
-	if rest == "" || strings.ContainsAny(rest, " \t") {
+	if rest == "" || strings.IndexByte(rest, ' ') >= 0 || strings.IndexByte(rest, '\t') >= 0 {
 		return "", false, fmt.Errorf("%w: want Authorization: Bearer <token>", ErrInvalidRequest)
 	}
 	return rest, true, nil
