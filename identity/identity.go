@@ -20,7 +20,8 @@ const (
 	APIToken Method = "apitoken" // an opaque API token
 )
 
-// Principal is who made a request, whatever the credential.
+// Principal is who made a request, whatever the credential. Principals
+// are shared (the middleware caches them): treat them as read-only.
 type Principal struct {
 	Subject   string
 	Issuer    string
