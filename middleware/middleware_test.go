@@ -207,19 +207,52 @@ func TestMiddleware(t *testing.T) {
 }
 
 func TestStoreDown(t *testing.T) {
-	e := newEnv(t, nil)
-	good := e.signer.Mint(now, nil)
-	if r := get(t, e.mux, "/me", bearer(good)); r.status != 200 {
-		t.Fatalf("up: %d", r.status)
+	for _, router := range []string{"ServeMux", "chi"} {
+		t.Run(router, func(t *testing.T) {
+			e := newEnv(t, nil)
+			srv := map[string]*httptest.Server{"ServeMux": e.mux, "chi": e.chi}[router]
+			good := e.signer.Mint(now, nil)
+			if r := get(t, srv, "/me", bearer(good)); r.status != 200 {
+				t.Fatalf("up: %d", r.status)
+			}
+			e.rev.down.Store(true)
+			// A cache hit re-checks revocation too: 503, never 200 or 401.
+			for _, tok := range []string{good, e.signer.Mint(now, nil)} {
+				r := get(t, srv, "/me", bearer(tok))
+				if r.status != 503 || r.challenge != "" || r.problem["error"] != "temporarily_unavailable" {
+					t.Fatalf("down: %d %q %s", r.status, r.challenge, r.body)
+				}
+			}
+			e.rev.down.Store(false)
+			if r := get(t, srv, "/me", bearer(good)); r.status != 200 {
+				t.Fatalf("recovered: %d", r.status)
+			}
+		})
 	}
-	e.rev.down.Store(true)
-	// A cache hit re-checks revocation too: 503, never 200 or 401.
-	if r := get(t, e.mux, "/me", bearer(good)); r.status != 503 || r.challenge != "" || r.problem["error"] != "temporarily_unavailable" {
-		t.Fatalf("down: %d %q %s", r.status, r.challenge, r.body)
+}
+
+// TestVerifierUnavailable: a verifier whose store is down (an API token
+// database) gives 503, and a plain verifier error 401.
+func TestVerifierUnavailable(t *testing.T) {
+	var down atomic.Bool
+	v := middleware.VerifierFunc(func(context.Context, string) (*identity.Principal, error) {
+		if down.Load() {
+			return nil, fmt.Errorf("%w: database down", middleware.ErrUnavailable)
+		}
+		return nil, errors.New("no such token")
+	})
+	a, err := middleware.New(middleware.Config{Prefixes: map[string]middleware.Verifier{"sl_": v}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.rev.down.Store(false)
-	if r := get(t, e.mux, "/me", bearer(good)); r.status != 200 {
-		t.Fatalf("recovered: %d", r.status)
+	srv := httptest.NewServer(a.Middleware(http.NotFoundHandler()))
+	defer srv.Close()
+	if r := get(t, srv, "/", bearer("sl_x")); r.status != 401 {
+		t.Fatalf("unknown token: %d", r.status)
+	}
+	down.Store(true)
+	if r := get(t, srv, "/", bearer("sl_x")); r.status != 503 {
+		t.Fatalf("store down: %d", r.status)
 	}
 }
 
