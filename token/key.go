@@ -163,6 +163,9 @@ func (k *Key) checkFit(def Algorithm) error {
 		if pub.N == nil || pub.N.BitLen() < minRSABits {
 			return fmt.Errorf("%w: RSA keys need at least %d bits", ErrWeakKey, minRSABits)
 		}
+		if pub.E < 3 || pub.E%2 == 0 {
+			return fmt.Errorf("%w: RSA public exponent %d", ErrInvalidKey, pub.E)
+		}
 		k.sigLen = pub.Size()
 	case famHMAC:
 		secret, ok := k.pub.([]byte)

@@ -47,6 +47,8 @@ func TestNewKeyRefuses(t *testing.T) {
 		{"RSA key as EdDSA", rsa2048, token.EdDSA, token.ErrInvalidKey},
 		{"RSA key as HS256", rsa2048, token.HS256, token.ErrInvalidKey},
 		{"secret as RS256", make([]byte, 64), token.RS256, token.ErrInvalidKey},
+		{"RSA exponent 1", &rsa.PublicKey{N: rsa2048.(*rsa.PrivateKey).N, E: 1}, token.RS256, token.ErrInvalidKey},
+		{"RSA even exponent", &rsa.PublicKey{N: rsa2048.(*rsa.PrivateKey).N, E: 65538}, token.RS256, token.ErrInvalidKey},
 		{"alg none", ed, "none", token.ErrInvalidKey},
 		{"unknown type", "secret", "", token.ErrInvalidKey},
 		{"nil ECDSA key", (*ecdsa.PrivateKey)(nil), "", token.ErrInvalidKey},
