@@ -123,12 +123,20 @@ func newTestEnv(t *testing.T, cfg Config) *testEnv {
 	return e
 }
 
-// do sends a request and returns the response with its body read.
+// do sends a request to the test server and returns the response with its
+// body read.
 func (e *testEnv) do(t *testing.T, method, path, body string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	return sendRequest(t, e.ts.Client(), method, e.ts.URL+path, body, header)
+}
+
+// sendRequest sends one request with a 10 s deadline; a body without a
+// Content-Type header is sent as JSON.
+func sendRequest(t *testing.T, c *http.Client, method, url, body string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.ts.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +148,7 @@ func (e *testEnv) do(t *testing.T, method, path, body string, header http.Header
 	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := e.ts.Client().Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
