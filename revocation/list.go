@@ -1,0 +1,430 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionless/sessionless/identity"
+)
+
+// Defaults of [Config].
+const (
+	DefaultStaleness        = 5 * time.Second
+	DefaultLeeway           = 5 * time.Minute
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	DefaultPurgeInterval    = time.Minute
+)
+
+// Errors of a [List].
+var (
+	// ErrStale is returned by [List.Revoked] when the mirror has not been
+	// synced with the store for longer than Config.Staleness (fail
+	// closed): an HTTP server answers 503.
+	ErrStale = errors.New("revocation: the revocation list is stale: the store cannot be reached")
+	// ErrStore wraps the error of a revocation that was applied to this
+	// instance but could not be written to the shared store, so other
+	// instances do not know it.
+	ErrStore = errors.New("revocation: the store cannot be reached")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("revocation: list closed")
+)
+
+// Config configures a [List].
+type Config struct {
+	// Store is where revocations are shared. Nil means a new
+	// [MemoryStore]: revocations last as long as the process.
+	Store Store
+	// Staleness is how long the local mirror may go without confirming it
+	// is in sync with the store before [List.Revoked] fails with
+	// [ErrStale] (or, with FailOpen, answers from the stale mirror).
+	// Zero means DefaultStaleness (5s); at least 100ms.
+	Staleness time.Duration
+	// FailOpen makes Revoked answer from the mirror however stale it is,
+	// so an outage of the store does not take the API down, at the price
+	// of missing the revocations made meanwhile on other instances. Off
+	// by default: failing closed is the safe choice.
+	FailOpen bool
+	// Leeway is how long after its "exp" a token is kept on the list: at
+	// least the largest clock-skew leeway of the verifiers that accept it.
+	// Zero means DefaultLeeway (5m, the largest token.VerifierConfig
+	// allows).
+	Leeway time.Duration
+	// MaxTokenLifetime is the longest lifetime (exp - iat) of the tokens
+	// checked: a subject revocation is kept that long (plus Leeway), after
+	// which every token it revokes has expired. Zero means
+	// DefaultMaxTokenLifetime (24h).
+	MaxTokenLifetime time.Duration
+	// PurgeInterval is how often expired entries are dropped from the
+	// mirror and purged from the store. Zero means DefaultPurgeInterval.
+	PurgeInterval time.Duration
+	// Now returns the current time. Nil means time.Now. It exists for
+	// tests.
+	Now func() time.Time
+	// Logger receives sync failures and recoveries. Nil discards them.
+	Logger *slog.Logger
+}
+
+// List is the revocation list of one instance: a local in-memory mirror
+// of a [Store], kept in sync in the background. [List.Revoked] is the
+// per-request check; it implements the middleware's RevocationChecker.
+// A List is safe for concurrent use.
+type List struct {
+	cfg       Config
+	store     Store
+	heartbeat time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+
+	// mu serializes writers. Readers take no lock (see index.go).
+	mu      sync.Mutex
+	issuers atomic.Pointer[map[string]*issuerIndexes]
+	size    atomic.Int64 // records in the mirror
+
+	freshAt atomic.Int64 // unix ns of the last confirmed sync; 0 never
+	stale   atomic.Bool
+	synced  chan struct{} // closed after the first sync
+	once    sync.Once
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed atomic.Bool
+}
+
+// Open returns a List over cfg.Store and starts syncing it in the
+// background. It waits for the first full sync and fails if ctx ends
+// before it: an instance does not start without its revocation list.
+func Open(ctx context.Context, cfg Config) (*List, error) {
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore()
+	}
+	switch {
+	case cfg.Staleness == 0:
+		cfg.Staleness = DefaultStaleness
+	case cfg.Staleness < 100*time.Millisecond:
+		return nil, fmt.Errorf("revocation: Staleness %v is below 100ms", cfg.Staleness)
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.MaxTokenLifetime == 0 {
+		cfg.MaxTokenLifetime = DefaultMaxTokenLifetime
+	}
+	if cfg.PurgeInterval == 0 {
+		cfg.PurgeInterval = DefaultPurgeInterval
+	}
+	if cfg.Leeway < 0 || cfg.MaxTokenLifetime < 0 || cfg.PurgeInterval < 0 {
+		return nil, errors.New("revocation: negative Leeway, MaxTokenLifetime or PurgeInterval")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &List{
+		cfg:       cfg,
+		store:     cfg.Store,
+		heartbeat: cfg.Staleness / 4,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		synced:    make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	l.issuers.Store(&map[string]*issuerIndexes{})
+	l.stale.Store(true)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	go l.run(runCtx)
+	select {
+	case <-l.synced:
+		return l, nil
+	case <-ctx.Done():
+		l.Close()
+		return nil, fmt.Errorf("%w: first sync: %w", ErrStore, ctx.Err())
+	}
+}
+
+// Close stops syncing. The store is not closed: it belongs to the caller.
+func (l *List) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	l.cancel()
+	<-l.done
+	return nil
+}
+
+// Revoked reports whether the token p was authenticated with has been
+// revoked: its (issuer, jti) is on the list, or its subject was revoked
+// after it was issued (a token without an issue time counts as issued
+// before). It is a local map lookup. When the mirror is stale it returns
+// [ErrStale], unless Config.FailOpen.
+func (l *List) Revoked(_ context.Context, p *identity.Principal) (bool, error) {
+	if l.stale.Load() && !l.cfg.FailOpen {
+		return false, ErrStale
+	}
+	ix := (*l.issuers.Load())[p.Issuer]
+	if ix == nil {
+		return false, nil
+	}
+	if p.TokenID != "" && ix.tokens.get(p.TokenID) != nil {
+		return true, nil
+	}
+	if s := ix.subjects.get(p.Subject); s != nil {
+		return p.IssuedAt.IsZero() || p.IssuedAt.UnixNano() < s.before, nil
+	}
+	return false, nil
+}
+
+// RevokeToken revokes the token with this issuer and jti until exp (plus
+// Config.Leeway). It takes effect on this instance at once, and on the
+// others when the store delivers it.
+func (l *List) RevokeToken(ctx context.Context, issuer, jti string, exp time.Time) error {
+	if exp.IsZero() {
+		exp = l.now().Add(l.cfg.MaxTokenLifetime)
+	}
+	return l.Revoke(ctx, Entry{Kind: KindToken, Issuer: issuer, Key: jti, Expires: exp.Add(l.cfg.Leeway)})
+}
+
+// RevokeSubject revokes every token of subject from issuer issued before
+// the moment before, to the nanosecond of the tokens' "iat": tokens issued
+// later, even within the same second, stay valid when their issuer writes
+// sub-second "iat" (token.Issuer does). The entry lasts
+// Config.MaxTokenLifetime plus Config.Leeway after before.
+func (l *List) RevokeSubject(ctx context.Context, issuer, subject string, before time.Time) error {
+	return l.Revoke(ctx, Entry{Kind: KindSubject, Issuer: issuer, Key: subject, Before: before,
+		Expires: before.Add(l.cfg.MaxTokenLifetime + l.cfg.Leeway)})
+}
+
+// RevokePrincipal revokes the token p was authenticated with, by its
+// issuer and token ID, until it expires.
+func (l *List) RevokePrincipal(ctx context.Context, p *identity.Principal) error {
+	if p == nil || p.TokenID == "" {
+		return fmt.Errorf("%w: the principal has no token ID", ErrInvalidEntry)
+	}
+	return l.RevokeToken(ctx, p.Issuer, p.TokenID, p.ExpiresAt)
+}
+
+// Revoke adds e: to this instance's mirror at once, then to the store.
+// When the store fails the error wraps [ErrStore]: the revocation holds
+// here but other instances may not know it, so the caller should report
+// a failure (HTTP 503) and let the client retry. An entry that has
+// already expired is a no-op.
+func (l *List) Revoke(ctx context.Context, e Entry) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if !e.Expires.After(l.now()) {
+		return nil
+	}
+	l.apply(e)
+	if err := l.store.Add(ctx, e); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
+
+// Len returns the number of entries in the mirror.
+func (l *List) Len() int { return int(l.size.Load()) }
+
+// Stale reports whether the mirror is older than Config.Staleness.
+func (l *List) Stale() bool { return l.stale.Load() }
+
+// SyncedAt returns when the mirror was last confirmed in sync with the
+// store; zero before the first sync.
+func (l *List) SyncedAt() time.Time {
+	if ns := l.freshAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// apply merges entries into the mirror.
+func (l *List) apply(entries ...Entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range entries {
+		l.applyLocked(e)
+	}
+}
+
+func (l *List) applyLocked(e Entry) {
+	issuers := *l.issuers.Load()
+	ix := issuers[e.Issuer]
+	if ix == nil {
+		// A new issuer is rare: copy the map and publish the copy.
+		ix = &issuerIndexes{tokens: newIndex(), subjects: newIndex()}
+		m := make(map[string]*issuerIndexes, len(issuers)+1)
+		for k, v := range issuers {
+			m[k] = v
+		}
+		m[e.Issuer] = ix
+		l.issuers.Store(&m)
+	}
+	target := ix.tokens
+	if e.Kind == KindSubject {
+		target = ix.subjects
+	}
+	n := target.n
+	target.merge(record{key: e.Key, before: e.Before.UnixNano(), expires: e.Expires.UnixNano()})
+	l.size.Add(int64(target.n - n))
+}
+
+// applyBatch is the size of the batches a snapshot is applied in, so
+// that readers are never held up for long.
+const applyBatch = 4096
+
+// run keeps the mirror in sync until ctx ends: subscribe, take a full
+// snapshot, then apply what the subscription delivers; after any failure
+// start over with a backoff. Staleness is watched alongside.
+func (l *List) run(ctx context.Context) {
+	defer close(l.done)
+	go l.watch(ctx)
+	go l.purge(ctx)
+	backoff := 50 * time.Millisecond
+	failing := false
+	for ctx.Err() == nil {
+		err := l.sync(ctx, func() {
+			if failing {
+				l.log.Info("revocation list back in sync")
+				failing = false
+			}
+			backoff = 50 * time.Millisecond
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if !failing {
+			l.log.Warn("revocation list lost its store; retrying", "err", err)
+			failing = true
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, max(l.cfg.Staleness/4, 100*time.Millisecond), 2*time.Second)
+	}
+}
+
+// sync does one subscribe-snapshot-follow round; it returns only with an
+// error. ok is called once the snapshot is applied.
+func (l *List) sync(ctx context.Context, ok func()) error {
+	start := l.now()
+	sub, err := l.store.Subscribe(ctx)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	defer sub.Close()
+	entries, err := l.store.Snapshot(ctx, start)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), applyBatch)
+		l.apply(entries[:n]...)
+		entries = entries[n:]
+	}
+	l.markFresh(start)
+	ok()
+	l.once.Do(func() { close(l.synced) })
+	for {
+		start := l.now()
+		e, got, err := sub.Next(ctx, l.heartbeat)
+		if err != nil {
+			return fmt.Errorf("subscription: %w", err)
+		}
+		if got {
+			l.apply(e)
+		}
+		l.markFresh(start)
+	}
+}
+
+func (l *List) markFresh(t time.Time) {
+	ns := t.UnixNano()
+	if ns > l.freshAt.Load() {
+		l.freshAt.Store(ns)
+	}
+	l.stale.Store(false)
+}
+
+// watch flips the stale flag once the last confirmed sync is older than
+// the staleness bound, so Revoked reads one atomic instead of the clock.
+func (l *List) watch(ctx context.Context) {
+	tick := time.NewTicker(min(l.cfg.Staleness/10, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		fresh := l.freshAt.Load()
+		if fresh != 0 && l.now().UnixNano()-fresh > int64(l.cfg.Staleness) && !l.stale.Swap(true) {
+			l.log.Error("revocation list is stale", "synced_at", time.Unix(0, fresh), "fail_open", l.cfg.FailOpen)
+		}
+	}
+}
+
+// purge drops expired entries from the mirror and the store.
+func (l *List) purge(ctx context.Context) {
+	tick := time.NewTicker(l.cfg.PurgeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := l.now()
+		l.Purge(now)
+		if err := l.store.Purge(ctx, now); err != nil && ctx.Err() == nil {
+			l.log.Warn("revocation store purge failed", "err", err)
+		}
+	}
+}
+
+// Purge drops the mirror's entries that have expired at now; the
+// background sync calls it every Config.PurgeInterval. Tables with
+// expired records are rebuilt without them and swapped in, so readers
+// never wait.
+func (l *List) Purge(now time.Time) {
+	ns := now.UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	issuers := *l.issuers.Load()
+	var empty []string
+	for iss, ix := range issuers {
+		for _, target := range []*index{ix.tokens, ix.subjects} {
+			if target.expired(ns) > 0 {
+				n := target.n
+				target.rebuild(target.n, ns)
+				l.size.Add(int64(target.n - n))
+			}
+		}
+		if ix.tokens.n == 0 && ix.subjects.n == 0 {
+			empty = append(empty, iss)
+		}
+	}
+	if len(empty) > 0 {
+		m := make(map[string]*issuerIndexes, len(issuers))
+		for k, v := range issuers {
+			m[k] = v
+		}
+		for _, k := range empty {
+			delete(m, k)
+		}
+		l.issuers.Store(&m)
+	}
+}

@@ -1,0 +1,340 @@
+package revocation_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/revocation"
+)
+
+const iss = "https://issuer.example"
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func open(t *testing.T, cfg revocation.Config) *revocation.List {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := revocation.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func principal(sub, jti string, iat time.Time) *identity.Principal {
+	return &identity.Principal{Issuer: iss, Subject: sub, TokenID: jti, IssuedAt: iat, ExpiresAt: iat.Add(15 * time.Minute)}
+}
+
+func revoked(t *testing.T, l *revocation.List, p *identity.Principal) bool {
+	t.Helper()
+	got, err := l.Revoked(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Revoked: %v", err)
+	}
+	return got
+}
+
+// eventually waits, up to 5s, for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRevokeToken(t *testing.T) {
+	c := newClock()
+	l := open(t, revocation.Config{Now: c.Now})
+	p := principal("usr_1", "jti-1", t0)
+	if revoked(t, l, p) {
+		t.Fatal("revoked before any revocation")
+	}
+	if err := l.RevokePrincipal(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		p    *identity.Principal
+		want bool
+	}{
+		{"the token", p, true},
+		{"same jti re-encoded: the principal is what counts", principal("usr_1", "jti-1", t0), true},
+		{"another token of the subject", principal("usr_1", "jti-2", t0), false},
+		{"same jti from another issuer", &identity.Principal{Issuer: "https://other.example", Subject: "usr_1", TokenID: "jti-1", IssuedAt: t0}, false},
+		{"no token id", principal("usr_1", "", t0), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := revoked(t, l, tt.p); got != tt.want {
+				t.Errorf("Revoked = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRevokeSubjectSubSecond(t *testing.T) {
+	c := newClock()
+	l := open(t, revocation.Config{Now: c.Now})
+	at := t0.Add(500 * time.Millisecond)
+	if err := l.RevokeSubject(context.Background(), iss, "usr_1", at); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		p    *identity.Principal
+		want bool
+	}{
+		{"issued a second before", principal("usr_1", "a", at.Add(-time.Second)), true},
+		{"issued 1ms before, same second", principal("usr_1", "b", at.Add(-time.Millisecond)), true},
+		{"issued 1ns before", principal("usr_1", "c", at.Add(-time.Nanosecond)), true},
+		{"issued at the moment", principal("usr_1", "d", at), false},
+		{"issued 1ms after, same second", principal("usr_1", "e", at.Add(time.Millisecond)), false},
+		{"issued later", principal("usr_1", "f", at.Add(time.Hour)), false},
+		{"no issue time: cannot be proved newer", principal("usr_1", "g", time.Time{}), true},
+		{"another subject", principal("usr_2", "h", at.Add(-time.Second)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := revoked(t, l, tt.p); got != tt.want {
+				t.Errorf("Revoked = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// A later revocation moves the moment forward; an earlier one does
+	// not move it back.
+	if err := l.RevokeSubject(context.Background(), iss, "usr_1", at.Add(time.Hour+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RevokeSubject(context.Background(), iss, "usr_1", at); err != nil {
+		t.Fatal(err)
+	}
+	if !revoked(t, l, principal("usr_1", "f", at.Add(time.Hour))) {
+		t.Error("a later subject revocation did not revoke a token issued before it")
+	}
+}
+
+func TestEntriesExpire(t *testing.T) {
+	c := newClock()
+	store := revocation.NewMemoryStore()
+	l := open(t, revocation.Config{Store: store, Now: c.Now, Leeway: time.Minute, MaxTokenLifetime: time.Hour})
+	ctx := context.Background()
+	if err := l.RevokeToken(ctx, iss, "short", t0.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RevokeSubject(ctx, iss, "usr", t0); err != nil {
+		t.Fatal(err)
+	}
+	// Already past exp + leeway: nothing to remember.
+	if err := l.RevokeToken(ctx, iss, "old", t0.Add(-2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2", n)
+	}
+	l.Purge(t0.Add(11*time.Minute - time.Nanosecond))
+	if n := l.Len(); n != 2 {
+		t.Fatalf("Len before exp+leeway = %d, want 2", n)
+	}
+	l.Purge(t0.Add(11 * time.Minute))
+	if n := l.Len(); n != 1 {
+		t.Fatalf("Len after the token's exp+leeway = %d, want 1", n)
+	}
+	l.Purge(t0.Add(61 * time.Minute))
+	if n := l.Len(); n != 0 {
+		t.Fatalf("Len after the subject entry's lifetime = %d, want 0", n)
+	}
+	snap, err := store.Snapshot(ctx, t0)
+	if err != nil || len(snap) != 2 {
+		t.Fatalf("store snapshot = %v, %v; want the 2 entries", snap, err)
+	}
+}
+
+func TestPropagation(t *testing.T) {
+	store := revocation.NewMemoryStore()
+	a := open(t, revocation.Config{Store: store})
+	// b starts after a revocation (snapshot) and sees the next one pushed.
+	p1, p2 := principal("usr_1", "one", time.Now()), principal("usr_1", "two", time.Now())
+	if err := a.RevokePrincipal(context.Background(), p1); err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, revocation.Config{Store: store})
+	if !revoked(t, b, p1) {
+		t.Error("a new instance did not load the existing revocation")
+	}
+	if err := a.RevokePrincipal(context.Background(), p2); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the revocation to reach the other instance", func() bool { return revoked(t, b, p2) })
+}
+
+// flaky is a store that can be taken down.
+type flaky struct {
+	*revocation.MemoryStore
+	down atomic.Bool
+}
+
+var errDown = errors.New("store down")
+
+func (f *flaky) Add(ctx context.Context, e revocation.Entry) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.MemoryStore.Add(ctx, e)
+}
+
+func (f *flaky) Snapshot(ctx context.Context, now time.Time) ([]revocation.Entry, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.MemoryStore.Snapshot(ctx, now)
+}
+
+func (f *flaky) Subscribe(ctx context.Context) (revocation.Subscription, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	s, err := f.MemoryStore.Subscribe(ctx)
+	return &flakySub{s, f}, err
+}
+
+type flakySub struct {
+	revocation.Subscription
+	f *flaky
+}
+
+func (s *flakySub) Next(ctx context.Context, wait time.Duration) (revocation.Entry, bool, error) {
+	if s.f.down.Load() {
+		return revocation.Entry{}, false, errDown
+	}
+	e, ok, err := s.Subscription.Next(ctx, wait)
+	if s.f.down.Load() {
+		return revocation.Entry{}, false, errDown
+	}
+	return e, ok, err
+}
+
+func TestStaleFailsClosedAndRecovers(t *testing.T) {
+	c := newClock()
+	shared := revocation.NewMemoryStore()
+	f := &flaky{MemoryStore: shared}
+	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
+	p := principal("usr_1", "jti", t0)
+	if revoked(t, l, p) {
+		t.Fatal("revoked at start")
+	}
+
+	f.down.Store(true)
+	// Within the bound the mirror still answers.
+	c.Advance(900 * time.Millisecond)
+	if _, err := l.Revoked(context.Background(), p); err != nil {
+		t.Fatalf("Revoked within the staleness bound: %v", err)
+	}
+	// Meanwhile another instance revokes the token in the shared store.
+	if err := shared.Add(context.Background(), revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: "jti", Expires: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(200 * time.Millisecond)
+	eventually(t, "ErrStale past the bound", func() bool {
+		_, err := l.Revoked(context.Background(), p)
+		return errors.Is(err, revocation.ErrStale)
+	})
+	if !l.Stale() {
+		t.Error("Stale() = false while Revoked fails")
+	}
+	// A revocation made here meanwhile holds here and reports the store
+	// failure.
+	if err := l.RevokeToken(context.Background(), iss, "local", t0.Add(time.Hour)); !errors.Is(err, revocation.ErrStore) {
+		t.Errorf("RevokeToken with the store down = %v, want ErrStore", err)
+	}
+
+	f.down.Store(false)
+	eventually(t, "recovery", func() bool { _, err := l.Revoked(context.Background(), p); return err == nil })
+	// The full resync brought in the revocation made during the outage.
+	if !revoked(t, l, p) {
+		t.Error("after recovery the revocation made during the outage is missing")
+	}
+	if !revoked(t, l, principal("usr_1", "local", t0)) {
+		t.Error("the local revocation made during the outage is missing")
+	}
+}
+
+func TestFailOpen(t *testing.T) {
+	c := newClock()
+	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second, FailOpen: true})
+	p := principal("usr_1", "jti", t0)
+	if err := l.RevokePrincipal(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	f.down.Store(true)
+	c.Advance(2 * time.Second)
+	eventually(t, "the mirror to go stale", l.Stale)
+	got, err := l.Revoked(context.Background(), p)
+	if err != nil || !got {
+		t.Errorf("fail-open Revoked of a revoked token = %v, %v; want true, nil", got, err)
+	}
+	got, err = l.Revoked(context.Background(), principal("usr_1", "other", t0))
+	if err != nil || got {
+		t.Errorf("fail-open Revoked of another token = %v, %v; want false, nil", got, err)
+	}
+}
+
+func TestOpenFailsWithoutStore(t *testing.T) {
+	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+	f.down.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	l, err := revocation.Open(ctx, revocation.Config{Store: f})
+	if !errors.Is(err, revocation.ErrStore) || l != nil {
+		t.Fatalf("Open with the store down = %v, %v; want ErrStore", l, err)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	l := open(t, revocation.Config{})
+	ctx := context.Background()
+	if err := l.RevokePrincipal(ctx, principal("usr", "", t0)); !errors.Is(err, revocation.ErrInvalidEntry) {
+		t.Errorf("RevokePrincipal without a jti = %v", err)
+	}
+	if err := l.RevokeToken(ctx, iss, "", time.Now().Add(time.Hour)); !errors.Is(err, revocation.ErrInvalidEntry) {
+		t.Errorf("RevokeToken without a jti = %v", err)
+	}
+	if _, err := revocation.Open(ctx, revocation.Config{Staleness: time.Millisecond}); err == nil {
+		t.Error("Open accepted a 1ms staleness bound")
+	}
+	l.Close()
+	if err := l.RevokeToken(ctx, iss, "x", time.Now().Add(time.Hour)); !errors.Is(err, revocation.ErrClosed) {
+		t.Errorf("RevokeToken after Close = %v", err)
+	}
+}
