@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,24 +98,26 @@ func toTime(f float64) (t time.Time, present bool, err error) {
 	if !(f >= 0 && f <= maxDate) {
 		return time.Time{}, true, fmt.Errorf("%w: date %g out of range", ErrMalformed, f)
 	}
+	// A float64 near today's dates resolves about 0.2µs: round the
+	// fraction to whole microseconds, so 1795348800.123 is exactly .123.
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true, nil
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), true, nil
 }
 
-// MarshalJSON encodes the claims as a JWT payload: dates as whole seconds
-// since the epoch, a one-element audience as a string, Extra merged in.
+// MarshalJSON encodes the claims as a JWT payload: dates as seconds since
+// the epoch, whole for exp and nbf, with up to three decimals for iat, a one-element audience as a string, Extra merged in.
 func (c Claims) MarshalJSON() ([]byte, error) {
 	type out struct {
-		Iss      string   `json:"iss,omitempty"`
-		Sub      string   `json:"sub,omitempty"`
-		Aud      Audience `json:"aud,omitempty"`
-		Exp      int64    `json:"exp,omitempty"`
-		Nbf      int64    `json:"nbf,omitempty"`
-		Iat      int64    `json:"iat,omitempty"`
-		Jti      string   `json:"jti,omitempty"`
-		ClientID string   `json:"client_id,omitempty"`
-		Scope    string   `json:"scope,omitempty"`
-		Roles    []string `json:"roles,omitempty"`
+		Iss      string      `json:"iss,omitempty"`
+		Sub      string      `json:"sub,omitempty"`
+		Aud      Audience    `json:"aud,omitempty"`
+		Exp      int64       `json:"exp,omitempty"`
+		Nbf      int64       `json:"nbf,omitempty"`
+		Iat      json.Number `json:"iat,omitempty"`
+		Jti      string      `json:"jti,omitempty"`
+		ClientID string      `json:"client_id,omitempty"`
+		Scope    string      `json:"scope,omitempty"`
+		Roles    []string    `json:"roles,omitempty"`
 	}
 	unix := func(t time.Time) int64 {
 		if t.IsZero() {
@@ -122,7 +125,7 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 		}
 		return t.Unix()
 	}
-	b, err := json.Marshal(out{c.Issuer, c.Subject, c.Audience, unix(c.ExpiresAt), unix(c.NotBefore), unix(c.IssuedAt),
+	b, err := json.Marshal(out{c.Issuer, c.Subject, c.Audience, unix(c.ExpiresAt), unix(c.NotBefore), millis(c.IssuedAt),
 		c.ID, c.ClientID, c.Scope, c.Roles})
 	if err != nil || len(c.Extra) == 0 {
 		return b, err
@@ -185,4 +188,21 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 	}
 	*a = list
 	return nil
+}
+
+// millis formats t as seconds since the epoch with the milliseconds as up
+// to three decimals (none when whole), for "iat". Empty for the zero time.
+func millis(t time.Time) json.Number {
+	if t.IsZero() {
+		return ""
+	}
+	ms := t.UnixMilli()
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 {
+		sec, frac = sec-1, frac+1000
+	}
+	if frac == 0 {
+		return json.Number(strconv.FormatInt(sec, 10))
+	}
+	return json.Number(strings.TrimRight(fmt.Sprintf("%d.%03d", sec, frac), "0"))
 }

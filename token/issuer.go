@@ -63,7 +63,9 @@ func NewID() string {
 // Issue signs an access token for c and returns it with the claims as
 // issued. Subject is required. Issue fills in what c leaves zero: Issuer
 // (a different one is an error), Audience, IssuedAt (now), ExpiresAt
-// (IssuedAt + TTL) and ID (random). The header is
+// (IssuedAt + TTL) and ID (random). IssuedAt is written with millisecond
+// precision ("iat":1795348800.123, RFC 7519 allows fractions), the other
+// dates in whole seconds. The header is
 // {"alg":…,"kid":…,"typ":"at+jwt"}.
 func (i *Issuer) Issue(c Claims) (string, Claims, error) {
 	key := i.keys.KeySet().SigningKey()
@@ -86,7 +88,10 @@ func (i *Issuer) Issue(c Claims) (string, Claims, error) {
 	if c.IssuedAt.IsZero() {
 		c.IssuedAt = i.cfg.Now()
 	}
-	c.IssuedAt = c.IssuedAt.Truncate(time.Second)
+	// iat keeps milliseconds, so that a revocation of every token of the
+	// subject issued before a moment (revocation.List.RevokeSubject) spares
+	// tokens issued later in the same second.
+	c.IssuedAt = c.IssuedAt.Truncate(time.Millisecond)
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = c.IssuedAt.Add(i.cfg.TTL)
 	}

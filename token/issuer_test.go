@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"errors"
 	"strings"
 	"testing"
@@ -162,6 +163,49 @@ func TestClaimsHelpers(t *testing.T) {
 	}{{token.Audience{"x"}, `"x"`}, {token.Audience{"x", "y"}, `["x","y"]`}} {
 		if b, _ := json.Marshal(tt.a); string(b) != tt.want {
 			t.Errorf("Marshal(%v) = %s", tt.a, b)
+		}
+	}
+}
+
+// iat keeps milliseconds through issue and verification, so that a
+// subject revocation can tell tokens of the same second apart.
+func TestIssueSubSecondIat(t *testing.T) {
+	s := tokentest.MustSigner(token.ES256)
+	iss := newIssuer(t, s)
+	tests := []struct {
+		at      time.Time
+		wantIat string
+	}{
+		{now.Add(123*time.Millisecond + 456*time.Microsecond), fmt.Sprintf("%d.123", now.Unix())},
+		{now.Add(999 * time.Millisecond), fmt.Sprintf("%d.999", now.Unix())},
+		{now.Add(100 * time.Millisecond), fmt.Sprintf("%d.1", now.Unix())},
+		{now.Add(7 * time.Millisecond), fmt.Sprintf("%d.007", now.Unix())},
+		{now, fmt.Sprint(now.Unix())},
+	}
+	for _, tt := range tests {
+		raw, issued, err := iss.Issue(token.Claims{Subject: "u", IssuedAt: tt.at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, p, _ := split(raw)
+		pb, _ := tokentest.Decode(p)
+		var m map[string]json.RawMessage
+		json.Unmarshal(pb, &m)
+		if string(m["iat"]) != tt.wantIat {
+			t.Errorf("iat = %s, want %s", m["iat"], tt.wantIat)
+		}
+		if want := tt.at.Truncate(time.Millisecond); !issued.IssuedAt.Equal(want) {
+			t.Errorf("issued IssuedAt = %v, want %v", issued.IssuedAt, want)
+		}
+		c, err := tokentest.Verifier(tokentest.KeySet(s), now.Add(time.Second)).Verify(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.IssuedAt.Equal(issued.IssuedAt) {
+			t.Errorf("verified IssuedAt = %v, want exactly %v", c.IssuedAt, issued.IssuedAt)
+		}
+		if c.ExpiresAt.Nanosecond() != 0 {
+			t.Errorf("exp %v is not whole seconds", c.ExpiresAt)
 		}
 	}
 }
