@@ -1,0 +1,96 @@
+package refresh
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+)
+
+// Hash is the SHA-256 of a refresh token: all a Store keeps of it. A
+// token carries 256 random bits, so a fast hash is as strong as a slow
+// one here, and a stolen database yields no usable token.
+type Hash [sha256.Size]byte
+
+// HashToken returns the hash of a raw refresh token.
+func HashToken(raw string) Hash { return sha256.Sum256([]byte(raw)) }
+
+// Grant is what a family of refresh tokens grants: the access tokens
+// minted from it are for Subject, ClientID and Scope.
+type Grant struct {
+	Subject  string
+	ClientID string
+	Scope    string // space-separated
+}
+
+// AccessToken names an access token issued together with a refresh token,
+// so that revoking the family revokes it too.
+type AccessToken struct {
+	Issuer    string
+	ID        string // jti
+	ExpiresAt time.Time
+}
+
+// Record is one refresh token as stored. Every token of a family has a
+// record; rotating spends the presented one and adds its successor, so
+// the spent records are what detects reuse.
+type Record struct {
+	Hash   Hash
+	Family string
+	Grant  Grant
+	// FamilyCreated is when the family's first token was issued: the
+	// absolute lifetime counts from it.
+	FamilyCreated time.Time
+	// IssuedAt is when this token was issued, which is when its family was
+	// last used: the idle lifetime counts from the newest token's.
+	IssuedAt time.Time
+	// SpentAt is when the token was rotated; zero while it is usable.
+	SpentAt time.Time
+	// RevokedAt is when the family was revoked; zero while it is not.
+	RevokedAt time.Time
+	// Access is the access token issued with this refresh token.
+	Access AccessToken
+}
+
+// Errors of a [Store].
+var (
+	// ErrNotFound: no token has this hash (or its family was purged).
+	ErrNotFound = errors.New("refresh: unknown refresh token")
+	// ErrSpent: the token was rotated already. Presenting it again is
+	// reuse (RFC 9700 §4.14): its family must be revoked.
+	ErrSpent = errors.New("refresh: refresh token already used")
+	// ErrRevoked: the token's family was revoked.
+	ErrRevoked = errors.New("refresh: refresh token revoked")
+	// ErrExists: a record with this hash exists already.
+	ErrExists = errors.New("refresh: refresh token exists")
+)
+
+// Store keeps refresh token records. storetest is its conformance suite;
+// [MemoryStore] and sqlstore (SQLite, PostgreSQL) implement it.
+// Implementations must be safe for concurrent use, and Rotate must be
+// atomic across every instance sharing the store: of two concurrent
+// rotations of one token exactly one succeeds.
+type Store interface {
+	// Create stores rec, the first token of a new family, or fails with
+	// ErrExists.
+	Create(ctx context.Context, rec Record) error
+	// Get returns the record with hash h, spent and revoked ones included,
+	// or an error wrapping ErrNotFound.
+	Get(ctx context.Context, h Hash) (Record, error)
+	// Rotate spends the token with hash old at now and stores next (same
+	// family, not spent) in one atomic step. It fails, changing nothing,
+	// with ErrNotFound, ErrRevoked (family revoked) or ErrSpent (spent
+	// already, even by a concurrent Rotate).
+	Rotate(ctx context.Context, old Hash, now time.Time, next Record) error
+	// RevokeFamily marks every token of family revoked at now and returns
+	// the access tokens issued with the tokens that were not revoked yet.
+	// Revoking a revoked or unknown family returns nothing and no error.
+	RevokeFamily(ctx context.Context, family string, now time.Time) ([]AccessToken, error)
+	// RevokeSubject marks every token of every family of subject revoked
+	// at now.
+	RevokeSubject(ctx context.Context, subject string, now time.Time) error
+	// Purge deletes the families created at or before createdBefore, and
+	// those whose newest token was issued at or before lastUsedBefore:
+	// they are past their absolute or idle lifetime.
+	Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) error
+}
