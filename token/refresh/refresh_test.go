@@ -1,0 +1,295 @@
+package refresh_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// revoker records the access tokens revoked.
+type revoker struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *revoker) RevokeToken(_ context.Context, _, jti string, _ time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, jti)
+	return nil
+}
+
+func (r *revoker) revoked() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ids...)
+}
+
+type fixture struct {
+	m     *refresh.Manager
+	store *countingStore
+	clock *clock
+	rev   *revoker
+	mints atomic.Int64
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{store: &countingStore{Store: refresh.NewMemoryStore()}, clock: &clock{t: t0}, rev: &revoker{}}
+	m, err := refresh.New(refresh.Config{Store: f.store, Revoker: f.rev, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.m = m
+	return f
+}
+
+var grant = refresh.Grant{Subject: "usr_1", ClientID: "demo", Scope: "a b"}
+
+// mint returns a mint function whose access tokens are "at-1", "at-2", …
+func (f *fixture) mint(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
+	n := f.mints.Add(1)
+	return refresh.AccessToken{Issuer: "iss", ID: "at-" + string(rune('0'+n)), ExpiresAt: f.clock.Now().Add(15 * time.Minute)}, nil
+}
+
+func (f *fixture) issue(t *testing.T) string {
+	t.Helper()
+	raw, err := f.m.Issue(context.Background(), grant, refresh.AccessToken{Issuer: "iss", ID: "at-0", ExpiresAt: t0.Add(15 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func (f *fixture) rotate(t *testing.T, raw string) (string, error) {
+	t.Helper()
+	next, g, err := f.m.Rotate(context.Background(), raw, f.mint)
+	if err == nil && g != grant {
+		t.Errorf("Rotate returned grant %+v, want %+v", g, grant)
+	}
+	return next, err
+}
+
+// countingStore counts the calls that reach the store.
+type countingStore struct {
+	refresh.Store
+	gets atomic.Int64
+	fail atomic.Bool
+}
+
+var errDown = errors.New("store down")
+
+func (s *countingStore) Get(ctx context.Context, h refresh.Hash) (refresh.Record, error) {
+	s.gets.Add(1)
+	if s.fail.Load() {
+		return refresh.Record{}, errDown
+	}
+	return s.Store.Get(ctx, h)
+}
+
+func TestIssueStoresOnlyTheHash(t *testing.T) {
+	f := newFixture(t)
+	raw := f.issue(t)
+	if !strings.HasPrefix(raw, refresh.Prefix) || len(raw) != 46 || refresh.Check(raw) != nil {
+		t.Fatalf("token %q is not rt_ + 43 base64url characters", raw)
+	}
+	rec, err := f.store.Get(context.Background(), refresh.HashToken(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Grant != grant || !rec.IssuedAt.Equal(t0) || !rec.FamilyCreated.Equal(t0) || rec.Access.ID != "at-0" {
+		t.Errorf("stored record %+v", rec)
+	}
+	if raw2 := f.issue(t); raw2 == raw {
+		t.Error("two tokens are equal")
+	}
+}
+
+func TestRotateAndReuse(t *testing.T) {
+	f := newFixture(t)
+	r1 := f.issue(t)
+	f.clock.Advance(time.Minute)
+	r2, err := f.rotate(t, r1)
+	if err != nil || r2 == r1 {
+		t.Fatalf("Rotate = %q, %v", r2, err)
+	}
+	f.clock.Advance(time.Minute)
+	r3, err := f.rotate(t, r2)
+	if err != nil {
+		t.Fatalf("second Rotate: %v", err)
+	}
+	if len(f.rev.revoked()) != 0 {
+		t.Fatalf("rotation revoked access tokens %v", f.rev.revoked())
+	}
+
+	// An attacker replays r1: reuse. The family and its access tokens go.
+	_, err = f.rotate(t, r1)
+	if !errors.Is(err, refresh.ErrReused) || !errors.Is(err, refresh.ErrInvalidGrant) {
+		t.Fatalf("reuse = %v, want ErrReused and ErrInvalidGrant", err)
+	}
+	if got := strings.Join(f.rev.revoked(), ","); !containsAll(got, "at-0", "at-1", "at-2") {
+		t.Errorf("revoked access tokens %q, want at-0, at-1 and at-2", got)
+	}
+	// The legitimate client's newest token is dead too.
+	if _, err := f.rotate(t, r3); !errors.Is(err, refresh.ErrRevoked) || !errors.Is(err, refresh.ErrInvalidGrant) {
+		t.Errorf("newest token after reuse = %v, want ErrRevoked", err)
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLifetimes(t *testing.T) {
+	tests := []struct {
+		name    string
+		steps   []time.Duration // wait before each rotation
+		wantErr error
+	}{
+		{"idle just under 7 days", []time.Duration{7*24*time.Hour - time.Nanosecond}, nil},
+		{"idle 7 days", []time.Duration{7 * 24 * time.Hour}, refresh.ErrExpired},
+		{"used every 6 days until day 24", []time.Duration{6 * 24 * time.Hour, 6 * 24 * time.Hour, 6 * 24 * time.Hour, 6 * 24 * time.Hour}, nil},
+		{"used every 6 days, day 30 is past the absolute lifetime", []time.Duration{6 * 24 * time.Hour, 6 * 24 * time.Hour, 6 * 24 * time.Hour, 6 * 24 * time.Hour, 6 * 24 * time.Hour}, refresh.ErrExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			raw := f.issue(t)
+			var err error
+			for _, d := range tt.steps {
+				f.clock.Advance(d)
+				var next string
+				if next, err = f.rotate(t, raw); err != nil {
+					break
+				}
+				raw = next
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
+				t.Errorf("%v does not wrap ErrInvalidGrant", err)
+			}
+		})
+	}
+}
+
+func TestMalformedNeverReachesTheStore(t *testing.T) {
+	f := newFixture(t)
+	good := f.issue(t)
+	for _, raw := range []string{
+		"", "rt_", "rt_short", good[:len(good)-1], good + "A", "xx" + good[2:],
+		"rt_" + strings.Repeat("+", 43), "rt_" + strings.Repeat("A", 42) + "=",
+		"rt_" + strings.Repeat("A", 42) + "B", // non-canonical: the last character carries 4 bits
+		strings.Repeat("A", 1<<20), "rt_" + strings.Repeat("é", 21) + "A",
+	} {
+		_, err := f.rotate(t, raw)
+		if !errors.Is(err, refresh.ErrMalformed) || !errors.Is(err, refresh.ErrInvalidGrant) {
+			t.Errorf("Rotate(%.20q) = %v, want ErrMalformed", raw, err)
+		}
+	}
+	if n := f.store.gets.Load(); n != 0 {
+		t.Errorf("malformed tokens reached the store %d times", n)
+	}
+	if n := f.mints.Load(); n != 0 {
+		t.Errorf("malformed tokens minted %d access tokens", n)
+	}
+	if _, err := f.rotate(t, "rt_"+strings.Repeat("A", 43)); !errors.Is(err, refresh.ErrNotFound) || !errors.Is(err, refresh.ErrInvalidGrant) {
+		t.Errorf("well-formed unknown token = %v, want ErrNotFound", err)
+	}
+}
+
+func TestConcurrentRotationIsReuse(t *testing.T) {
+	f := newFixture(t)
+	raw := f.issue(t)
+	const n = 8
+	var wg sync.WaitGroup
+	var ok, reused atomic.Int64
+	for range n {
+		wg.Go(func() {
+			_, _, err := f.m.Rotate(context.Background(), raw, f.mint)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, refresh.ErrReused), errors.Is(err, refresh.ErrRevoked):
+				reused.Add(1)
+			default:
+				t.Errorf("Rotate: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 1 || reused.Load() != n-1 {
+		t.Errorf("%d succeeded and %d were refused as reuse, want 1 and %d", ok.Load(), reused.Load(), n-1)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	f := newFixture(t)
+	raw := f.issue(t)
+	ctx := context.Background()
+	if err := f.m.Revoke(ctx, raw, "usr_other"); !errors.Is(err, refresh.ErrInvalidGrant) {
+		t.Errorf("Revoke by another subject = %v", err)
+	}
+	if len(f.rev.revoked()) != 0 {
+		t.Fatal("another subject's Revoke revoked something")
+	}
+	if err := f.m.Revoke(ctx, raw, grant.Subject); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.rev.revoked(); len(got) != 1 || got[0] != "at-0" {
+		t.Errorf("revoked access tokens %v, want [at-0]", got)
+	}
+	if _, err := f.rotate(t, raw); !errors.Is(err, refresh.ErrRevoked) {
+		t.Errorf("Rotate after Revoke = %v", err)
+	}
+
+	raw2 := f.issue(t)
+	if err := f.m.RevokeSubject(ctx, grant.Subject); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.rotate(t, raw2); !errors.Is(err, refresh.ErrRevoked) {
+		t.Errorf("Rotate after RevokeSubject = %v", err)
+	}
+}
+
+func TestStoreDownIsNotInvalidGrant(t *testing.T) {
+	f := newFixture(t)
+	raw := f.issue(t)
+	f.store.fail.Store(true)
+	_, err := f.rotate(t, raw)
+	if err == nil || errors.Is(err, refresh.ErrInvalidGrant) {
+		t.Errorf("Rotate with the store down = %v; want an error that is not invalid_grant", err)
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	f.Add("rt_" + strings.Repeat("A", 43))
+	f.Add("rt_")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, raw string) {
+		if refresh.Check(raw) == nil && (len(raw) != 46 || !strings.HasPrefix(raw, refresh.Prefix)) {
+			t.Fatalf("Check accepted %q", raw)
+		}
+	})
+}
