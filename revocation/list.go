@@ -26,9 +26,8 @@ var (
 	// synced with the store for longer than Config.Staleness (fail
 	// closed): an HTTP server answers 503.
 	ErrStale = errors.New("revocation: the revocation list is stale: the store cannot be reached")
-	// ErrStore wraps the error of a revocation that was applied to this
-	// instance but could not be written to the shared store, so other
-	// instances do not know it.
+	// ErrStore wraps the error of a revocation that could not be written
+	// to the store, and of a first sync that did not happen.
 	ErrStore = errors.New("revocation: the store cannot be reached")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("revocation: list closed")
@@ -210,11 +209,11 @@ func (l *List) RevokePrincipal(ctx context.Context, p *identity.Principal) error
 	return l.RevokeToken(ctx, p.Issuer, p.TokenID, p.ExpiresAt)
 }
 
-// Revoke adds e: to this instance's mirror at once, then to the store.
-// When the store fails the error wraps [ErrStore]: the revocation holds
-// here but other instances may not know it, so the caller should report
-// a failure (HTTP 503) and let the client retry. An entry that has
-// already expired is a no-op.
+// Revoke adds e to the store, then to this instance's mirror at once
+// (other instances get it from the store). When the store fails, nothing
+// is revoked anywhere and the error wraps [ErrStore]: the caller reports
+// a failure (HTTP 503) and the client retries, so no revocation is half
+// done. An entry that has already expired is a no-op.
 func (l *List) Revoke(ctx context.Context, e Entry) error {
 	if l.closed.Load() {
 		return ErrClosed
@@ -225,10 +224,10 @@ func (l *List) Revoke(ctx context.Context, e Entry) error {
 	if !e.Expires.After(l.now()) {
 		return nil
 	}
-	l.apply(e)
 	if err := l.store.Add(ctx, e); err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
+	l.apply(e)
 	return nil
 }
 
