@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -75,8 +76,13 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: issuer or key too long", ErrInvalidEntry)
 	case !utf8.ValidString(e.Key) || !utf8.ValidString(e.Issuer):
 		return fmt.Errorf("%w: issuer or key is not UTF-8", ErrInvalidEntry)
+	case strings.IndexByte(e.Key, 0) >= 0 || strings.IndexByte(e.Issuer, 0) >= 0:
+		// PostgreSQL text cannot hold NUL: refuse it on every backend alike.
+		return fmt.Errorf("%w: issuer or key contains NUL", ErrInvalidEntry)
 	case e.Expires.IsZero():
 		return fmt.Errorf("%w: no expiry", ErrInvalidEntry)
+	case !inRange(e.Expires) || (!e.Before.IsZero() && !inRange(e.Before)):
+		return fmt.Errorf("%w: times must be between 1970 and 2261", ErrInvalidEntry)
 	case e.Kind == KindSubject && e.Before.IsZero():
 		return fmt.Errorf("%w: a subject entry needs Before", ErrInvalidEntry)
 	case e.Kind == KindToken && !e.Before.IsZero():
@@ -84,6 +90,10 @@ func (e Entry) Validate() error {
 	}
 	return nil
 }
+
+// inRange reports whether t is between 1970 and 2261, so that its Unix
+// nanoseconds fit an int64 on every backend.
+func inRange(t time.Time) bool { y := t.Year(); return y >= 1970 && y <= 2261 }
 
 // Store keeps revocation entries where every instance of a service sees
 // them. The backends are [MemoryStore] (one process), sqlstore (SQLite,

@@ -132,6 +132,10 @@ func testValidate(t *testing.T, open Open) {
 		{Kind: revocation.KindSubject, Key: "k", Expires: Base},
 		{Kind: revocation.KindToken, Key: strings.Repeat("k", revocation.MaxKeyLen+1), Expires: Base},
 		{Kind: revocation.KindToken, Key: "\xff", Expires: Base},
+		{Kind: revocation.KindToken, Key: "a\x00b", Expires: Base},
+		{Kind: revocation.KindToken, Issuer: "\x00", Key: "k", Expires: Base},
+		{Kind: revocation.KindToken, Key: "k", Expires: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Kind: revocation.KindSubject, Key: "k", Before: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Expires: Base},
 	}
 	for _, e := range bad {
 		if err := a.Add(context.Background(), e); !errors.Is(err, revocation.ErrInvalidEntry) {

@@ -1,0 +1,66 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/revocation/sqlstore"
+)
+
+func Example() {
+	dir, err := os.MkdirTemp("", "sqlstore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// The application's database: the store adds its table next to the
+	// application's own. The caller owns and closes db.
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	store, err := sqlstore.New(ctx, db, sqlstore.Config{Dialect: sqlstore.SQLite})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Usually a revocation.List does the following.
+	sub, err := store.Subscribe(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	now := time.Date(2026, 1, 2, 15, 4, 5, 123456789, time.UTC)
+	err = store.Add(ctx, revocation.Entry{
+		Kind: revocation.KindSubject, Issuer: "https://issuer.example", Key: "usr_42",
+		Before: now, Expires: now.Add(24 * time.Hour),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, ok, err := sub.Next(ctx, time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ok, e.Kind, e.Key, e.Before.Format(time.RFC3339Nano))
+
+	entries, err := store.Snapshot(ctx, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(entries), "entry in force")
+	// Output:
+	// true subject usr_42 2026-01-02T15:04:05.123456789Z
+	// 1 entry in force
+}

@@ -1,0 +1,562 @@
+// Package sqlstore is a [revocation.Store] over database/sql, on SQLite or
+// PostgreSQL, meant to live in the database that already holds an
+// application's users. The caller opens the *sql.DB with the driver of
+// its choice (for example modernc.org/sqlite's "sqlite" or pgx's "pgx")
+// and keeps owning it: this package imports no driver and never closes
+// the database.
+//
+// # Schema
+//
+// [New] creates, if missing, one append-only table (named by
+// Config.Table, "revocations" by default) and an index on its expiry:
+//
+//	seq        INTEGER PRIMARY KEY AUTOINCREMENT  -- SQLite
+//	seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY  -- PostgreSQL
+//	kind       SMALLINT  -- revocation.Kind
+//	issuer     TEXT
+//	key        TEXT      -- jti or sub
+//	before_ns  BIGINT    -- Entry.Before in unix nanoseconds, 0 for a token
+//	expires_ns BIGINT    -- Entry.Expires in unix nanoseconds
+//
+// Add inserts one row per call and never updates one: adding the same
+// entry twice leaves two rows; Snapshot returns both and the
+// [revocation.List] merges them. Times are kept as integer nanoseconds, so
+// they round-trip exactly (entries must lie between the years 1678 and
+// 2262). Purge deletes the rows that have expired.
+//
+// # Subscriptions
+//
+// SQL databases have no portable notification, so a subscription polls:
+// it remembers the largest seq it has seen (at Subscribe, the largest in
+// the table) and asks for the rows with a larger seq, in seq order,
+// every Config.PollInterval. A quiet poll is the heartbeat of
+// [revocation.Subscription.Next].
+//
+// Polling on "seq > last" is exact only if rows become visible in seq
+// order: a row with a smaller seq committing after a reader has seen a
+// larger one would be skipped for good. On SQLite writers are serialized
+// by the database lock, so seq order is commit order. AUTOINCREMENT
+// keeps SQLite from reusing the seq of a purged row. On PostgreSQL
+// concurrent transactions may commit out of seq order, so Add runs in a
+// transaction that first takes LOCK TABLE ... IN SHARE ROW EXCLUSIVE
+// MODE, which serializes the writers of the table (it conflicts with
+// itself and with INSERT, UPDATE and DELETE) but not its readers; the
+// seq is then drawn under the lock, and the lock is released only after
+// the commit is visible, so seq order is commit order there too.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionless/sessionless/revocation"
+)
+
+// Dialect is the SQL database a [Store] runs on.
+type Dialect int
+
+// Dialects. The zero value is no dialect: [New] refuses it.
+const (
+	// SQLite, with a driver such as modernc.org/sqlite. Open the file with
+	// a busy timeout and in WAL mode, for example with the DSN parameters
+	// ?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL).
+	SQLite Dialect = iota + 1
+	// Postgres is PostgreSQL, with a driver such as pgx's stdlib ("pgx").
+	Postgres
+)
+
+// String returns the name of the database.
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "SQLite"
+	case Postgres:
+		return "PostgreSQL"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
+// Defaults of [Config].
+const (
+	DefaultTable        = "revocations"
+	DefaultPollInterval = 200 * time.Millisecond
+)
+
+// maxTableLen is PostgreSQL's limit on identifiers.
+const maxTableLen = 63
+
+// pollBatch is how many rows one poll reads at most.
+const pollBatch = 1000
+
+// minPollTimeout bounds a poll query that does not answer: Next then
+// fails (and the caller resubscribes) rather than hanging on a dead
+// connection. A poll may take max(wait, minPollTimeout).
+const minPollTimeout = 5 * time.Second
+
+// Config configures a [Store].
+type Config struct {
+	// Dialect is the database of the *sql.DB. Required.
+	Dialect Dialect
+	// Table is the name of the table, created if missing. It must match
+	// [a-z_][a-z0-9_]* and have at most 63 characters. Empty means
+	// DefaultTable ("revocations"). The table lives in the default schema
+	// of the connection (PostgreSQL's search_path).
+	Table string
+	// PollInterval is how often a subscription asks the database for new
+	// entries while Next waits. Zero means DefaultPollInterval (200ms).
+	PollInterval time.Duration
+}
+
+// Store is a [revocation.Store] in a SQL database. It is safe for
+// concurrent use. It has no Close: the caller owns the *sql.DB.
+type Store struct {
+	db   *sql.DB
+	d    Dialect
+	poll time.Duration
+
+	qLock, qInsert, qSnapshot, qPurge, qMaxSeq, qPoll string
+}
+
+var _ revocation.Store = (*Store)(nil)
+
+// New returns a Store over db, creating its table and index if missing.
+// Calling it again on the same database, from this process or another,
+// is harmless.
+func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	if cfg.Dialect != SQLite && cfg.Dialect != Postgres {
+		return nil, fmt.Errorf("sqlstore: unknown dialect %v: use SQLite or Postgres", cfg.Dialect)
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if err := checkTable(cfg.Table); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.PollInterval == 0:
+		cfg.PollInterval = DefaultPollInterval
+	case cfg.PollInterval < 0:
+		return nil, fmt.Errorf("sqlstore: negative PollInterval %v", cfg.PollInterval)
+	}
+
+	// The table name is interpolated only after checkTable; it is quoted
+	// all the same, so that a name such as "order" is not a keyword.
+	t := `"` + cfg.Table + `"`
+	const cols = `kind, issuer, key, before_ns, expires_ns`
+	s := &Store{
+		db:        db,
+		d:         cfg.Dialect,
+		poll:      cfg.PollInterval,
+		qLock:     `LOCK TABLE ` + t + ` IN SHARE ROW EXCLUSIVE MODE`,
+		qInsert:   `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?)`,
+		qSnapshot: `SELECT ` + cols + ` FROM ` + t + ` WHERE expires_ns > ?`,
+		qPurge:    `DELETE FROM ` + t + ` WHERE expires_ns <= ?`,
+		qMaxSeq:   `SELECT COALESCE(MAX(seq), 0) FROM ` + t,
+		qPoll: `SELECT seq, ` + cols + ` FROM ` + t + ` WHERE seq > ? ORDER BY seq LIMIT ` +
+			strconv.Itoa(pollBatch),
+	}
+	if s.d == Postgres {
+		for _, q := range []*string{&s.qInsert, &s.qSnapshot, &s.qPurge, &s.qPoll} {
+			*q = numbered(*q)
+		}
+	}
+	if err := s.createSchema(ctx, cfg.Table); err != nil {
+		return nil, err
+	}
+	// An existing table of the same name but another shape would fail
+	// every later query: say so now.
+	if _, err := s.db.ExecContext(ctx, `SELECT seq, `+cols+` FROM `+t+` WHERE 1 = 0`); err != nil {
+		return nil, fmt.Errorf("sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
+	}
+	return s, nil
+}
+
+// createSchema creates the table and its index if missing.
+func (s *Store) createSchema(ctx context.Context, table string) error {
+	t, idx := `"`+table+`"`, `"`+indexName(table)+`"`
+	if s.d == SQLite {
+		for _, q := range []string{
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind       INTEGER NOT NULL,
+	issuer     TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	before_ns  INTEGER NOT NULL,
+	expires_ns INTEGER NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`,
+		} {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("sqlstore: creating the SQLite schema: %w", err)
+			}
+		}
+		return nil
+	}
+	// Two instances starting together would race on CREATE ... IF NOT
+	// EXISTS, which on PostgreSQL can fail with a unique violation in the
+	// catalog; a transaction-scoped advisory lock keyed on the table
+	// name serializes them.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: creating the PostgreSQL schema: %w", err)
+	}
+	defer tx.Rollback()
+	h := fnv.New64a()
+	h.Write([]byte("sessionless/revocation/sqlstore:" + table))
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`SELECT pg_advisory_xact_lock($1)`, []any{int64(h.Sum64())}},
+		{`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	seq        BIGINT   GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	kind       SMALLINT NOT NULL,
+	issuer     TEXT     NOT NULL,
+	key        TEXT     NOT NULL,
+	before_ns  BIGINT   NOT NULL,
+	expires_ns BIGINT   NOT NULL
+)`, nil},
+		{`CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`, nil},
+	} {
+		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("sqlstore: creating the PostgreSQL schema: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: creating the PostgreSQL schema: %w", err)
+	}
+	return nil
+}
+
+// checkTable reports whether name is a table name New accepts.
+func checkTable(name string) error {
+	ok := len(name) <= maxTableLen
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c == '_' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("sqlstore: invalid table name %q: want [a-z_][a-z0-9_]*, at most %d characters",
+			name, maxTableLen)
+	}
+	return nil
+}
+
+// indexName is the name of the index on expires_ns. PostgreSQL would
+// truncate a name longer than 63 characters, possibly onto the name of
+// another relation (CREATE INDEX IF NOT EXISTS would then do nothing), so
+// a long table name is shortened and made unique with a hash.
+func indexName(table string) string {
+	const suffix = "_expires_idx"
+	if len(table)+len(suffix) <= maxTableLen {
+		return table + suffix
+	}
+	h := fnv.New32a()
+	h.Write([]byte(table))
+	tag := fmt.Sprintf("_%08x", h.Sum32())
+	return table[:maxTableLen-len(suffix)-len(tag)] + tag + suffix
+}
+
+// numbered rewrites the ? placeholders of q as $1, $2, … for PostgreSQL.
+// The queries of this package have no '?' elsewhere.
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// The range of times that unix nanoseconds in an int64 can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// clampNanos returns t in unix nanoseconds, clamped to the int64 range
+// (a zero time is before every stored one).
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// Add implements [revocation.Store]. [revocation.Entry.Validate] refuses
+// what the columns cannot hold: NUL bytes (PostgreSQL text) and times
+// outside int64 unix nanoseconds.
+func (s *Store) Add(ctx context.Context, e revocation.Entry) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	var before int64
+	for _, t := range []time.Time{e.Before, e.Expires} {
+		if !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
+			return fmt.Errorf("%w: time %v out of range (years 1678 to 2262)", revocation.ErrInvalidEntry, t)
+		}
+	}
+	if e.Kind == revocation.KindSubject {
+		before = e.Before.UnixNano()
+	}
+	args := []any{int64(e.Kind), e.Issuer, e.Key, before, e.Expires.UnixNano()}
+	if s.d == SQLite {
+		// SQLite serializes writers: seq order is commit order.
+		if _, err := s.db.ExecContext(ctx, s.qInsert, args...); err != nil {
+			return fmt.Errorf("sqlstore: adding an entry: %w", err)
+		}
+		return nil
+	}
+	return s.addPostgres(ctx, args)
+}
+
+// addPostgres inserts a row on PostgreSQL. Without the table lock, two
+// concurrent Adds could draw seq 7 and 8 and commit 8 first; a poll in
+// between would see 8, move past 7 and never deliver it. SHARE ROW
+// EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock of
+// INSERT and DELETE, so the writers of the table take turns, while
+// SELECT (ACCESS SHARE) is not blocked: polls and snapshots go on. The
+// seq is drawn after the lock is taken, and PostgreSQL releases the lock
+// only once the commit is visible, so any reader that sees seq 8 also
+// sees every smaller seq that will ever commit.
+func (s *Store) addPostgres(ctx context.Context, args []any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: adding an entry: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.qLock); err != nil {
+		return fmt.Errorf("sqlstore: adding an entry: locking the table: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
+		return fmt.Errorf("sqlstore: adding an entry: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: adding an entry: %w", err)
+	}
+	return nil
+}
+
+// Snapshot implements [revocation.Store]. It may return several entries
+// for one kind, issuer and key. Rows that do not decode to a valid entry
+// (an unknown kind, written by a newer version or by hand) are skipped.
+func (s *Store) Snapshot(ctx context.Context, now time.Time) ([]revocation.Entry, error) {
+	rows, err := s.db.QueryContext(ctx, s.qSnapshot, clampNanos(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
+	}
+	defer rows.Close()
+	var out []revocation.Entry
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.kind, &r.issuer, &r.key, &r.before, &r.expires); err != nil {
+			return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
+		}
+		if e, ok := r.entry(); ok {
+			out = append(out, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
+	}
+	return out, nil
+}
+
+// Purge implements [revocation.Store].
+func (s *Store) Purge(ctx context.Context, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, s.qPurge, clampNanos(now)); err != nil {
+		return fmt.Errorf("sqlstore: purge: %w", err)
+	}
+	return nil
+}
+
+// Subscribe implements [revocation.Store]. The subscription delivers the
+// rows whose seq is above the largest one at the time of the call.
+func (s *Store) Subscribe(ctx context.Context) (revocation.Subscription, error) {
+	var last int64
+	if err := s.db.QueryRowContext(ctx, s.qMaxSeq).Scan(&last); err != nil {
+		return nil, fmt.Errorf("sqlstore: subscribe: %w", err)
+	}
+	return &subscription{s: s, last: last, closed: make(chan struct{})}, nil
+}
+
+// row is a row of the table as scanned.
+type row struct {
+	seq             int64
+	kind            int64
+	issuer, key     string
+	before, expires int64
+}
+
+// entry decodes r, reporting false for a row that is not a valid entry.
+func (r row) entry() (revocation.Entry, bool) {
+	if r.kind < 0 || r.kind > math.MaxUint8 {
+		return revocation.Entry{}, false
+	}
+	e := revocation.Entry{
+		Kind:    revocation.Kind(r.kind),
+		Issuer:  r.issuer,
+		Key:     r.key,
+		Expires: time.Unix(0, r.expires).UTC(),
+	}
+	if e.Kind == revocation.KindSubject {
+		e.Before = time.Unix(0, r.before).UTC()
+	}
+	if e.Validate() != nil {
+		return revocation.Entry{}, false
+	}
+	return e, true
+}
+
+var errClosed = errors.New("sqlstore: subscription closed")
+
+// subscription polls the table for rows above last.
+type subscription struct {
+	s         *Store
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu   sync.Mutex // serializes Next
+	last int64      // largest seq read
+	buf  []revocation.Entry
+}
+
+// Next implements [revocation.Subscription]. It returns the entries
+// already read first; otherwise it polls, and polls again every
+// PollInterval until an entry arrives or wait has passed. When the last
+// poll, begun after the call, finds nothing, every entry committed before
+// the call has been delivered: that is the heartbeat (false, nil). A
+// failed poll returns its error.
+func (sub *subscription) Next(ctx context.Context, wait time.Duration) (revocation.Entry, bool, error) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.isClosed() {
+		return revocation.Entry{}, false, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return revocation.Entry{}, false, err
+	}
+	if e, ok := sub.pop(); ok {
+		return e, true, nil
+	}
+	deadline := time.Now().Add(wait)
+	timeout := max(wait, minPollTimeout)
+	var timer *time.Timer
+	for {
+		full, err := sub.poll(ctx, timeout)
+		if err != nil {
+			return revocation.Entry{}, false, err
+		}
+		if e, ok := sub.pop(); ok {
+			return e, true, nil
+		}
+		if full {
+			// A whole batch of skipped rows: there may be more.
+			continue
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return revocation.Entry{}, false, nil
+		}
+		d := min(sub.s.poll, left)
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return revocation.Entry{}, false, ctx.Err()
+		case <-sub.closed:
+			return revocation.Entry{}, false, errClosed
+		}
+	}
+}
+
+// pop returns the first buffered entry.
+func (sub *subscription) pop() (revocation.Entry, bool) {
+	if len(sub.buf) == 0 {
+		return revocation.Entry{}, false
+	}
+	e := sub.buf[0]
+	sub.buf[0] = revocation.Entry{}
+	sub.buf = sub.buf[1:]
+	return e, true
+}
+
+// poll reads the rows above last into buf, reporting whether it read a
+// whole batch.
+func (sub *subscription) poll(ctx context.Context, timeout time.Duration) (full bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rows, err := sub.s.db.QueryContext(ctx, sub.s.qPoll, sub.last)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: polling: %w", err)
+	}
+	defer rows.Close()
+	var (
+		n    int
+		last = sub.last
+		got  []revocation.Entry
+	)
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.seq, &r.kind, &r.issuer, &r.key, &r.before, &r.expires); err != nil {
+			return false, fmt.Errorf("sqlstore: polling: %w", err)
+		}
+		n++
+		if r.seq <= last {
+			// Not possible with this package's queries; a misbehaving
+			// database must not make the subscription go backwards.
+			continue
+		}
+		last = r.seq
+		if e, ok := r.entry(); ok {
+			got = append(got, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("sqlstore: polling: %w", err)
+	}
+	// Only a complete read moves the subscription on.
+	sub.last = last
+	sub.buf = append(sub.buf, got...)
+	return n == pollBatch, nil
+}
+
+func (sub *subscription) isClosed() bool {
+	select {
+	case <-sub.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close implements [revocation.Subscription]. It interrupts a Next that
+// is waiting between polls.
+func (sub *subscription) Close() error {
+	sub.closeOnce.Do(func() { close(sub.closed) })
+	return nil
+}
