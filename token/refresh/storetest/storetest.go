@@ -235,7 +235,7 @@ func testPurge(t *testing.T, open Open) {
 	a, b := open(t)
 	ctx := context.Background()
 	old := NewRecord("usr", Base.Add(-31*24*time.Hour)) // past the absolute lifetime
-	oldNext := Successor(old, Base.Add(-time.Hour))    // used recently, still too old
+	oldNext := Successor(old, Base.Add(-time.Hour))     // used recently, still too old
 	idle := NewRecord("usr", Base.Add(-8*24*time.Hour)) // unused for 8 days
 	live := NewRecord("usr", Base.Add(-10*24*time.Hour))
 	liveNext := Successor(live, Base.Add(-time.Hour))

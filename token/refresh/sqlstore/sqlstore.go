@@ -1,0 +1,563 @@
+// Package sqlstore is a [refresh.Store] over database/sql, on SQLite or
+// PostgreSQL, meant to live in the database that already holds an
+// application's users. The caller opens the *sql.DB with the driver of
+// its choice (for example modernc.org/sqlite's "sqlite" or pgx's "pgx")
+// and keeps owning it: this package imports no driver and never closes
+// the database.
+//
+// # Schema
+//
+// [New] creates, if missing, one table (named by Config.Table,
+// "refresh_tokens" by default) with one row per refresh token, and
+// indexes on its family and subject columns:
+//
+//	hash              BLOB PRIMARY KEY  -- SHA-256 of the token; BYTEA on PostgreSQL
+//	family            TEXT
+//	subject           TEXT
+//	client_id         TEXT
+//	scope             TEXT
+//	family_created_ns BIGINT
+//	issued_ns         BIGINT
+//	spent_ns          BIGINT DEFAULT 0  -- 0: not spent
+//	revoked_ns        BIGINT DEFAULT 0  -- 0: not revoked
+//	access_issuer     TEXT
+//	access_id         TEXT
+//	access_expires_ns BIGINT
+//
+// Every column is NOT NULL. Times are unix nanoseconds, so they
+// round-trip exactly; a zero time.Time is 0. Other times must lie after
+// the epoch (whose 0 stands for the zero time) and before 2262-04-12 (the
+// end of int64 nanoseconds): the store refuses to write any other, which
+// also keeps the order of the columns the order of the times.
+//
+// The refusals of the store are the errors of package refresh themselves
+// (refresh.ErrNotFound, ErrSpent, ErrRevoked, ErrExists), as
+// [refresh.MemoryStore] returns them; database failures are wrapped.
+//
+// # Atomic rotation
+//
+// Rotate runs in one transaction whose first statement is
+//
+//	UPDATE ... SET spent_ns = now WHERE hash = old AND spent_ns = 0 AND revoked_ns = 0
+//
+// and which inserts the successor only when that UPDATE changed a row.
+// Of two concurrent rotations of one token only one UPDATE can change
+// the row: on SQLite the UPDATE takes the database's write lock (waiting
+// for it under the connection's busy timeout) and the second one runs
+// after the first has committed; on PostgreSQL the second UPDATE waits
+// for the row lock of the first and, once it commits, re-checks its WHERE
+// clause against the new row version (transactions run at READ
+// COMMITTED), which no longer matches. The loser then reads the row to
+// tell ErrNotFound, ErrRevoked and ErrSpent apart, and rolls back.
+// RevokeFamily is one UPDATE ... RETURNING, so two concurrent calls never
+// both return the same access tokens.
+//
+// Open a SQLite database with a busy timeout and in WAL mode, for
+// example with the modernc.org/sqlite DSN parameters
+// ?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+// Dialect is the SQL database a [Store] runs on.
+type Dialect int
+
+// Dialects. The zero value is no dialect: [New] refuses it.
+const (
+	// SQLite, with a driver such as modernc.org/sqlite (3.35 or later,
+	// for RETURNING). Open the file with a busy timeout and in WAL mode.
+	SQLite Dialect = iota + 1
+	// Postgres is PostgreSQL, with a driver such as pgx's stdlib ("pgx").
+	Postgres
+)
+
+// String returns the name of the database.
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "SQLite"
+	case Postgres:
+		return "PostgreSQL"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
+// DefaultTable is the table name of a [Config] that names none.
+const DefaultTable = "refresh_tokens"
+
+// maxTableLen is PostgreSQL's limit on identifiers.
+const maxTableLen = 63
+
+// Config configures a [Store].
+type Config struct {
+	// Dialect is the database of the *sql.DB. Required.
+	Dialect Dialect
+	// Table is the name of the table, created if missing. It must match
+	// [a-z_][a-z0-9_]* and have at most 63 characters. Empty means
+	// DefaultTable ("refresh_tokens"). The table lives in the default
+	// schema of the connection (PostgreSQL's search_path).
+	Table string
+}
+
+// Store is a [refresh.Store] in a SQL database. It is safe for concurrent
+// use, and any number of Stores, in any number of processes, may share
+// one table. It has no Close: the caller owns the *sql.DB.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+
+	qInsert, qGet, qSpend, qState, qRevokeFamily, qRevokeSubject, qPurge string
+}
+
+var _ refresh.Store = (*Store)(nil)
+
+// columns are the columns of the table, in the order of the queries'
+// arguments and results.
+const columns = `hash, family, subject, client_id, scope, family_created_ns, issued_ns, spent_ns, revoked_ns, ` +
+	`access_issuer, access_id, access_expires_ns`
+
+// New returns a Store over db, creating its table and indexes if missing.
+// Calling it again on the same database, from this process or another,
+// is harmless and keeps the rows.
+func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("refresh/sqlstore: nil *sql.DB")
+	}
+	if cfg.Dialect != SQLite && cfg.Dialect != Postgres {
+		return nil, fmt.Errorf("refresh/sqlstore: unknown dialect %v: use SQLite or Postgres", cfg.Dialect)
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if err := checkTable(cfg.Table); err != nil {
+		return nil, err
+	}
+
+	// The table name is interpolated only after checkTable; it is quoted
+	// all the same, so that a name such as "order" is not a keyword.
+	t := `"` + cfg.Table + `"`
+	s := &Store{
+		db: db,
+		d:  cfg.Dialect,
+		qInsert: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (hash) DO NOTHING`,
+		qGet:   `SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
+		qSpend: `UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`,
+		qState: `SELECT spent_ns, revoked_ns FROM ` + t + ` WHERE hash = ?`,
+		qRevokeFamily: `UPDATE ` + t + ` SET revoked_ns = ? WHERE family = ? AND revoked_ns = 0
+RETURNING access_issuer, access_id, access_expires_ns`,
+		qRevokeSubject: `UPDATE ` + t + ` SET revoked_ns = ? WHERE subject = ? AND revoked_ns = 0`,
+		qPurge: `DELETE FROM ` + t + ` WHERE family_created_ns <= ?
+OR family IN (SELECT family FROM ` + t + ` GROUP BY family HAVING MAX(issued_ns) <= ?)`,
+	}
+	if s.d == Postgres {
+		for _, q := range []*string{&s.qInsert, &s.qGet, &s.qSpend, &s.qState, &s.qRevokeFamily, &s.qRevokeSubject, &s.qPurge} {
+			*q = numbered(*q)
+		}
+	}
+	if err := s.createSchema(ctx, cfg.Table); err != nil {
+		return nil, err
+	}
+	// An existing table of the same name but another shape would fail
+	// every later query: say so now.
+	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+` FROM `+t+` WHERE 1 = 0`); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
+	}
+	return s, nil
+}
+
+// createSchema creates the table and its indexes if missing.
+func (s *Store) createSchema(ctx context.Context, table string) error {
+	hashType := "BLOB"
+	if s.d == Postgres {
+		hashType = "BYTEA"
+	}
+	t := `"` + table + `"`
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	hash              ` + hashType + ` NOT NULL PRIMARY KEY,
+	family            TEXT   NOT NULL,
+	subject           TEXT   NOT NULL,
+	client_id         TEXT   NOT NULL,
+	scope             TEXT   NOT NULL,
+	family_created_ns BIGINT NOT NULL,
+	issued_ns         BIGINT NOT NULL,
+	spent_ns          BIGINT NOT NULL DEFAULT 0,
+	revoked_ns        BIGINT NOT NULL DEFAULT 0,
+	access_issuer     TEXT   NOT NULL,
+	access_id         TEXT   NOT NULL,
+	access_expires_ns BIGINT NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS "` + indexName(table, "family") + `" ON ` + t + ` (family)`,
+		`CREATE INDEX IF NOT EXISTS "` + indexName(table, "subject") + `" ON ` + t + ` (subject)`,
+	}
+	if s.d == SQLite {
+		for _, q := range stmts {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("refresh/sqlstore: creating the SQLite schema: %w", err)
+			}
+		}
+		return nil
+	}
+	// Two instances starting together would race on CREATE ... IF NOT
+	// EXISTS, which on PostgreSQL can fail with a unique violation in the
+	// catalog; a transaction-scoped advisory lock keyed on the table name
+	// serializes them.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
+	}
+	defer tx.Rollback()
+	h := fnv.New64a()
+	h.Write([]byte("sessionless/token/refresh/sqlstore:" + table))
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+		return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
+	}
+	return nil
+}
+
+// checkTable reports whether name is a table name New accepts.
+func checkTable(name string) error {
+	ok := len(name) <= maxTableLen
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c == '_' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("refresh/sqlstore: invalid table name %q: want [a-z_][a-z0-9_]*, at most %d characters",
+			name, maxTableLen)
+	}
+	return nil
+}
+
+// indexName is the name of the index on column. PostgreSQL would truncate
+// a name longer than 63 characters, possibly onto the name of another
+// relation (CREATE INDEX IF NOT EXISTS would then do nothing), so a long
+// table name is shortened and made unique with a hash.
+func indexName(table, column string) string {
+	suffix := "_" + column + "_idx"
+	if len(table)+len(suffix) <= maxTableLen {
+		return table + suffix
+	}
+	h := fnv.New32a()
+	h.Write([]byte(table))
+	tag := fmt.Sprintf("_%08x", h.Sum32())
+	return table[:maxTableLen-len(suffix)-len(tag)] + tag + suffix
+}
+
+// numbered rewrites the ? placeholders of q as $1, $2, … for PostgreSQL.
+// The queries of this package have no '?' elsewhere.
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// The range of the non-zero times the store writes: after the epoch (whose
+// 0 nanoseconds mean a zero time) and within int64 nanoseconds.
+var (
+	epoch   = time.Unix(0, 0)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos returns t in unix nanoseconds, 0 for a zero time, or an error for
+// a time outside the range the column holds.
+func nanos(t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	if !t.After(epoch) || t.After(maxTime) {
+		return 0, fmt.Errorf("refresh/sqlstore: time %v out of range: want a zero time or one after 1970-01-01 and before 2262-04-12 UTC", t)
+	}
+	return t.UnixNano(), nil
+}
+
+// bound returns the largest stored value that is at or before t, for the
+// comparisons of Purge. Stored values are 0 (the zero time, before every
+// other) or the positive nanoseconds of a time after the epoch.
+func bound(t time.Time) int64 {
+	switch {
+	case t.Before(time.Time{}):
+		return -1 // before even the zero time
+	case !t.After(epoch):
+		return 0
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos.
+func fromNanos(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// pgText reports whether s can be a PostgreSQL text value: valid UTF-8
+// without NUL bytes.
+func pgText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// args returns the values of the columns of rec, in the order of columns.
+func (s *Store) args(rec refresh.Record) ([]any, error) {
+	if s.d == Postgres {
+		for _, v := range []string{rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, rec.Access.Issuer, rec.Access.ID} {
+			if !pgText(v) {
+				return nil, fmt.Errorf("refresh/sqlstore: PostgreSQL text cannot hold %q (invalid UTF-8 or NUL)", v)
+			}
+		}
+	}
+	var ns [5]int64
+	for i, t := range []time.Time{rec.FamilyCreated, rec.IssuedAt, rec.SpentAt, rec.RevokedAt, rec.Access.ExpiresAt} {
+		n, err := nanos(t)
+		if err != nil {
+			return nil, err
+		}
+		ns[i] = n
+	}
+	return []any{
+		rec.Hash[:], rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, ns[0], ns[1], ns[2], ns[3],
+		rec.Access.Issuer, rec.Access.ID, ns[4],
+	}, nil
+}
+
+// execer is what a *sql.DB and a *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insert stores rec through e, or fails with ErrExists.
+func (s *Store) insert(ctx context.Context, e execer, args []any) error {
+	res, err := e.ExecContext(ctx, s.qInsert, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refresh.ErrExists
+	}
+	return nil
+}
+
+// Create implements [refresh.Store].
+func (s *Store) Create(ctx context.Context, rec refresh.Record) error {
+	args, err := s.args(rec)
+	if err != nil {
+		return err
+	}
+	if err := s.insert(ctx, s.db, args); err != nil {
+		if errors.Is(err, refresh.ErrExists) {
+			return err
+		}
+		return fmt.Errorf("refresh/sqlstore: creating a token: %w", err)
+	}
+	return nil
+}
+
+// Get implements [refresh.Store].
+func (s *Store) Get(ctx context.Context, h refresh.Hash) (refresh.Record, error) {
+	var (
+		rec                                    refresh.Record
+		hash                                   []byte
+		created, issued, spent, revoked, until int64
+	)
+	err := s.db.QueryRowContext(ctx, s.qGet, h[:]).Scan(&hash, &rec.Family, &rec.Grant.Subject, &rec.Grant.ClientID,
+		&rec.Grant.Scope, &created, &issued, &spent, &revoked, &rec.Access.Issuer, &rec.Access.ID, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return refresh.Record{}, refresh.ErrNotFound
+	}
+	if err != nil {
+		return refresh.Record{}, fmt.Errorf("refresh/sqlstore: reading a token: %w", err)
+	}
+	if len(hash) != len(rec.Hash) {
+		return refresh.Record{}, fmt.Errorf("refresh/sqlstore: reading a token: the stored hash has %d bytes, want %d",
+			len(hash), len(rec.Hash))
+	}
+	copy(rec.Hash[:], hash)
+	rec.FamilyCreated, rec.IssuedAt = fromNanos(created), fromNanos(issued)
+	rec.SpentAt, rec.RevokedAt = fromNanos(spent), fromNanos(revoked)
+	rec.Access.ExpiresAt = fromNanos(until)
+	return rec, nil
+}
+
+// beginTx starts a transaction. On PostgreSQL it runs at READ COMMITTED
+// whatever the server's default, for the re-check of Rotate's UPDATE.
+func (s *Store) beginTx(ctx context.Context) (*sql.Tx, error) {
+	var opts *sql.TxOptions
+	if s.d == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return s.db.BeginTx(ctx, opts)
+}
+
+// Rotate implements [refresh.Store]. See the package documentation for
+// why it is atomic.
+func (s *Store) Rotate(ctx context.Context, old refresh.Hash, now time.Time, next refresh.Record) error {
+	at, err := nanos(now)
+	if err != nil {
+		return err
+	}
+	args, err := s.args(next)
+	if err != nil {
+		return err
+	}
+	tx, err := s.beginTx(ctx)
+	if err != nil {
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.qSpend, at, old[:])
+	if err != nil {
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
+	if n == 0 {
+		return s.refusal(ctx, tx, old)
+	}
+	if err := s.insert(ctx, tx, args); err != nil {
+		if errors.Is(err, refresh.ErrExists) {
+			return err
+		}
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
+	return nil
+}
+
+// refusal tells why the UPDATE of Rotate changed no row: there is no such
+// token, or its family is revoked, or it is spent.
+func (s *Store) refusal(ctx context.Context, tx *sql.Tx, old refresh.Hash) error {
+	var spent, revoked int64
+	err := tx.QueryRowContext(ctx, s.qState, old[:]).Scan(&spent, &revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return refresh.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	case revoked != 0:
+		return refresh.ErrRevoked
+	case spent != 0:
+		return refresh.ErrSpent
+	}
+	// The row did not match the UPDATE but matches now: it changed in
+	// between, which this package's statements never do (spent_ns and
+	// revoked_ns are never reset). Refuse rather than guess.
+	return errors.New("refresh/sqlstore: rotating a token: the token changed during the rotation; try again")
+}
+
+// RevokeFamily implements [refresh.Store]. Its single UPDATE ... RETURNING
+// revokes and reads the same rows, so concurrent calls never return the
+// same access token twice.
+func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) ([]refresh.AccessToken, error) {
+	at, err := nanos(now)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.d == Postgres && !pgText(family) {
+		return nil, nil // no family has this name
+	}
+	// A transaction, so that a failure while reading the returned rows
+	// revokes nothing rather than losing the access tokens to revoke.
+	tx, err := s.beginTx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.qRevokeFamily, at, family)
+	if err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	defer rows.Close()
+	var out []refresh.AccessToken
+	for rows.Next() {
+		var a refresh.AccessToken
+		var until int64
+		if err := rows.Scan(&a.Issuer, &a.ID, &until); err != nil {
+			return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+		}
+		a.ExpiresAt = fromNanos(until)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeSubject implements [refresh.Store].
+func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) error {
+	at, err := nanos(now)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.d == Postgres && !pgText(subject) {
+		return nil // no token has this subject
+	}
+	if _, err := s.db.ExecContext(ctx, s.qRevokeSubject, at, subject); err != nil {
+		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+	}
+	return nil
+}
+
+// Purge implements [refresh.Store]. A record goes when its family was
+// created at or before createdBefore, or when the newest record of its
+// family was issued at or before lastUsedBefore; the spent records of a
+// live family stay, to detect reuse.
+func (s *Store) Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) error {
+	if _, err := s.db.ExecContext(ctx, s.qPurge, bound(createdBefore), bound(lastUsedBefore)); err != nil {
+		return fmt.Errorf("refresh/sqlstore: purging: %w", err)
+	}
+	return nil
+}
