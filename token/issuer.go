@@ -93,7 +93,13 @@ func (i *Issuer) Issue(c Claims) (string, Claims, error) {
 	// tokens issued later in the same second.
 	c.IssuedAt = c.IssuedAt.Truncate(time.Millisecond)
 	if c.ExpiresAt.IsZero() {
-		c.ExpiresAt = c.IssuedAt.Add(i.cfg.TTL)
+		// Whole seconds, rounded up: the token lives at least TTL, so
+		// expires_in = exp - iat in whole seconds is the TTL.
+		exp := c.IssuedAt.Add(i.cfg.TTL)
+		if t := exp.Truncate(time.Second); t.Before(exp) {
+			exp = t.Add(time.Second)
+		}
+		c.ExpiresAt = exp
 	}
 	c.ExpiresAt = c.ExpiresAt.Truncate(time.Second)
 	if !c.ExpiresAt.After(c.IssuedAt) {

@@ -2,8 +2,8 @@ package token_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -206,6 +206,9 @@ func TestIssueSubSecondIat(t *testing.T) {
 		}
 		if c.ExpiresAt.Nanosecond() != 0 {
 			t.Errorf("exp %v is not whole seconds", c.ExpiresAt)
+		}
+		if life := c.ExpiresAt.Sub(c.IssuedAt); life < 10*time.Minute || life >= 10*time.Minute+time.Second {
+			t.Errorf("lifetime %v, want the TTL (10m) rounded up to whole seconds", life)
 		}
 	}
 }
