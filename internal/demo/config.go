@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,11 +28,28 @@ type Config struct {
 	// Addr is the TCP listen address (-addr, DEMO_ADDR). Port 0 picks a
 	// free port; the actual address is printed on start.
 	Addr string
-	// DatabaseURL names the database (-db, DATABASE_URL): a SQLite file
-	// path, "sqlite:PATH", "sqlite:///abs/path" or a SQLite "file:" URI.
-	// A plain path or sqlite: URL without a query gets busy_timeout(5000)
-	// and journal_mode(WAL). postgres:// URLs are refused for now.
+	// DatabaseURL names the database that holds the users, the refresh
+	// tokens and, without RedisURL, the revocations (-db, DATABASE_URL): a
+	// SQLite file path, "sqlite:PATH", "sqlite:///abs/path", a SQLite
+	// "file:" URI, or a PostgreSQL "postgres://" URL (pgx). A plain path
+	// or sqlite: URL without a query gets busy_timeout(5000) and
+	// journal_mode(WAL).
 	DatabaseURL string
+	// RedisURL, when set, shares revocations through Redis (pub/sub to
+	// every instance) instead of the database (-redis, REDIS_URL):
+	// redis://[user:password@]host:port/db or rediss:// for TLS.
+	RedisURL string
+	// RevocationStaleness is how long an instance may go without syncing
+	// its revocation list before authenticated requests get 503
+	// (-revocation-staleness, DEMO_REVOCATION_STALENESS; default 5s).
+	RevocationStaleness time.Duration
+	// RevocationFailOpen keeps serving from a stale revocation list
+	// instead (-revocation-fail-open, DEMO_REVOCATION_FAIL_OPEN).
+	RevocationFailOpen bool
+	// RefreshLifetime and RefreshIdle are the absolute and idle lifetimes
+	// of refresh token families (-refresh-lifetime, DEMO_REFRESH_LIFETIME,
+	// default 720h; -refresh-idle, DEMO_REFRESH_IDLE, default 168h).
+	RefreshLifetime, RefreshIdle time.Duration
 	// KeyFile is the PEM private key that signs tokens (-key-file,
 	// DEMO_KEY_FILE). Its key type decides the algorithm (Ed25519 → EdDSA,
 	// P-256 → ES256, P-384 → ES384, P-521 → ES512, RSA → RS256). When the
@@ -81,16 +99,28 @@ const (
 	optIssuer
 	optAudience
 	optTTL
+	optRedis
+	optStaleness
+	optFailOpen
+	optRefreshLifetime
+	optRefreshIdle
 )
 
 var options = []option{
 	optAddr:     {"addr", "DEMO_ADDR", "host:port", defaultAddr, "listen address; port 0 picks a free port"},
-	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database: a SQLite file path, sqlite:PATH or a SQLite file: URI\n(postgres:// is not supported yet)"},
+	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database of users, refresh tokens and revocations: a SQLite file path,\nsqlite:PATH, a SQLite file: URI, or postgres://user:pw@host/db"},
 	optKeyFile:  {"key-file", "DEMO_KEY_FILE", "path", defaultKeyFile, "PEM private key that signs tokens; its type picks the algorithm;\nan Ed25519 key is generated there when the file does not exist"},
 	optVerify:   {"verify-key-file", "DEMO_VERIFY_KEY_FILES", "path", "", "PEM key of a retired signing key whose tokens are still accepted;\nrepeatable (the variable takes a comma-separated list)"},
 	optIssuer:   {"issuer", "DEMO_ISSUER", "url", "", "token issuer (iss); default http://<actual listen address>"},
 	optAudience: {"audience", "DEMO_AUDIENCE", "name", defaultAudience, "token audience (aud)"},
 	optTTL:      {"access-ttl", "DEMO_ACCESS_TTL", "duration", "15m", "access token lifetime, 1s to 24h"},
+	optRedis:    {"redis", "REDIS_URL", "url", "", "share revocations through Redis (redis://host:port/db) instead of the database"},
+	optStaleness: {"revocation-staleness", "DEMO_REVOCATION_STALENESS", "duration", "5s",
+		"answer 503 once the revocation list has not synced for this long (100ms to 1h)"},
+	optFailOpen: {"revocation-fail-open", "DEMO_REVOCATION_FAIL_OPEN", "bool", "false",
+		"keep serving from a stale revocation list instead of answering 503\n(revocations made elsewhere meanwhile are missed)"},
+	optRefreshLifetime: {"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "duration", "720h", "absolute lifetime of a refresh token family (30 days)"},
+	optRefreshIdle:     {"refresh-idle", "DEMO_REFRESH_IDLE", "duration", "168h", "idle lifetime of a refresh token family (7 days)"},
 }
 
 // envPassword is the one setting without a flag.
@@ -160,11 +190,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	raw := make([]string, len(options))
 	var verify stringList
 	for i, o := range options {
-		if i == optVerify {
+		switch i {
+		case optVerify:
 			fs.Var(&verify, o.flag, o.help)
-			continue
+		case optFailOpen:
+			fs.Var(boolString{&raw[i]}, o.flag, o.help)
+		default:
+			fs.StringVar(&raw[i], o.flag, "", o.help)
 		}
-		fs.StringVar(&raw[i], o.flag, "", o.help)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -221,5 +254,53 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return Config{}, fmt.Errorf("%s: %s is not between 1s and 24h", source[optTTL], raw[optTTL])
 	}
 	cfg.AccessTTL = ttl
+	cfg.RedisURL = raw[optRedis]
+	durations := []struct {
+		i        int
+		min, max time.Duration
+		dst      *time.Duration
+	}{
+		{optStaleness, 100 * time.Millisecond, time.Hour, &cfg.RevocationStaleness},
+		{optRefreshLifetime, time.Minute, 365 * 24 * time.Hour, &cfg.RefreshLifetime},
+		{optRefreshIdle, time.Minute, 365 * 24 * time.Hour, &cfg.RefreshIdle},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(raw[d.i])
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %q is not a duration such as 5s or 720h", source[d.i], raw[d.i])
+		}
+		if v < d.min || v > d.max {
+			return Config{}, fmt.Errorf("%s: %s is not between %v and %v", source[d.i], raw[d.i], d.min, d.max)
+		}
+		*d.dst = v
+	}
+	if cfg.RefreshIdle > cfg.RefreshLifetime {
+		return Config{}, fmt.Errorf("%s (%v) is longer than %s (%v)", source[optRefreshIdle], cfg.RefreshIdle,
+			source[optRefreshLifetime], cfg.RefreshLifetime)
+	}
+	if cfg.RevocationFailOpen, err = strconv.ParseBool(raw[optFailOpen]); err != nil {
+		return Config{}, fmt.Errorf("%s: %q is not true or false", source[optFailOpen], raw[optFailOpen])
+	}
 	return cfg, nil
 }
+
+// boolString is a boolean flag (-name, -name=false) stored as a string,
+// like the other options, so the environment can fill it too.
+type boolString struct{ s *string }
+
+func (b boolString) String() string {
+	if b.s == nil {
+		return ""
+	}
+	return *b.s
+}
+
+func (b boolString) Set(v string) error {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return errors.New("not true or false")
+	}
+	*b.s = v
+	return nil
+}
+
+func (boolString) IsBoolFlag() bool { return true }

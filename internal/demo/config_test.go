@@ -137,13 +137,53 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"issuer", "DEMO_ISSUER", "https://x"},
 	{"audience", "DEMO_AUDIENCE", "x"},
 	{"access-ttl", "DEMO_ACCESS_TTL", "1m"},
+	{"redis", "REDIS_URL", "redis://127.0.0.1:6379/0"},
+	{"revocation-staleness", "DEMO_REVOCATION_STALENESS", "2s"},
+	{"revocation-fail-open", "DEMO_REVOCATION_FAIL_OPEN", "true"},
+	{"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "240h"},
+	{"refresh-idle", "DEMO_REFRESH_IDLE", "24h"},
+}
+
+// TestRevocationAndRefreshSettings checks their parsing, bounds and
+// precedence.
+func TestRevocationAndRefreshSettings(t *testing.T) {
+	cfg, err := ParseConfig(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RedisURL != "" || cfg.RevocationStaleness != 5*time.Second || cfg.RevocationFailOpen ||
+		cfg.RefreshLifetime != 30*24*time.Hour || cfg.RefreshIdle != 7*24*time.Hour {
+		t.Errorf("defaults %+v", cfg)
+	}
+	cfg, err = ParseConfig([]string{"-revocation-fail-open", "-revocation-staleness", "250ms"},
+		env(map[string]string{"REDIS_URL": "redis://r:1/0", "DEMO_REFRESH_IDLE": "1h", "DEMO_REVOCATION_FAIL_OPEN": "false"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RedisURL != "redis://r:1/0" || !cfg.RevocationFailOpen || cfg.RevocationStaleness != 250*time.Millisecond || cfg.RefreshIdle != time.Hour {
+		t.Errorf("parsed %+v", cfg)
+	}
+	for _, bad := range [][]string{
+		{"-revocation-staleness", "10ms"},
+		{"-revocation-staleness", "soon"},
+		{"-refresh-idle", "800h"},
+		{"-refresh-lifetime", "30s"},
+		{"-revocation-fail-open=maybe"},
+	} {
+		if _, err := ParseConfig(bad, env(nil), io.Discard); err == nil {
+			t.Errorf("ParseConfig(%q) succeeded", bad)
+		}
+	}
+	if _, err := ParseConfig(nil, env(map[string]string{"DEMO_REVOCATION_FAIL_OPEN": "yes"}), io.Discard); err == nil {
+		t.Error("DEMO_REVOCATION_FAIL_OPEN=yes accepted")
+	}
 }
 
 // TestFlagsAreDocumented checks that the flag set and the usage text agree:
 // every specified flag exists, and every flag has an environment variable.
 func TestFlagsAreDocumented(t *testing.T) {
 	for _, f := range documentedFlags {
-		if _, err := ParseConfig([]string{"-" + f.flag, f.value}, env(nil), io.Discard); err != nil {
+		if _, err := ParseConfig([]string{"-" + f.flag + "=" + f.value}, env(nil), io.Discard); err != nil {
 			t.Errorf("-%s: %v", f.flag, err)
 		}
 	}

@@ -82,9 +82,11 @@ type testEnv struct {
 	srv   *server
 	store *sqlStore
 	keys  *token.KeySet
-	clock *testClock
-	logs  *syncBuffer
-	seed  string // what seeding printed
+
+	backends *backends
+	clock    *testClock
+	logs     *syncBuffer
+	seed     string // what seeding printed
 }
 
 // newTestEnv starts the API for cfg (see testConfig), seeded, with a test
@@ -115,7 +117,11 @@ func newTestEnv(t *testing.T, cfg Config) *testEnv {
 	if e.keys, err = loadKeys(cfg, log); err != nil {
 		t.Fatal(err)
 	}
-	if e.srv, err = newServer(e.cfg, e.store, e.store.Ping, e.keys, pw, log); err != nil {
+	if e.backends, err = openBackends(ctx, e.cfg, e.store, log); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.backends.Close() })
+	if e.srv, err = newServer(e.cfg, deps{users: e.store, ping: e.store.Ping, keys: e.keys, passwords: pw, backends: e.backends, log: log}); err != nil {
 		t.Fatal(err)
 	}
 	e.ts = httptest.NewServer(e.srv.routes())

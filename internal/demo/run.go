@@ -22,6 +22,8 @@ const (
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 16 << 10
 	shutdownTimeout   = 10 * time.Second
+
+	refreshPurgeInterval = time.Hour
 )
 
 // Run runs the demo API until ctx is cancelled, then shuts it down
@@ -60,6 +62,12 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	b, err := openBackends(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	go b.purgeRefresh(ctx, refreshPurgeInterval, log)
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -69,7 +77,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if cfg.Issuer == "" {
 		cfg.Issuer = defaultIssuer(ln.Addr())
 	}
-	srv, err := newServer(cfg, store, store.Ping, keys, pw, log)
+	srv, err := newServer(cfg, deps{users: store, ping: store.Ping, keys: keys, passwords: pw, backends: b, log: log})
 	if err != nil {
 		return err
 	}
@@ -85,7 +93,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "demo-api listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
-		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1)
+		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1,
+		"database", store.d.name, "revocations", b.where, "revocation_staleness", cfg.RevocationStaleness,
+		"revocation_fail_open", cfg.RevocationFailOpen)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {

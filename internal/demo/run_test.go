@@ -265,7 +265,7 @@ func TestRunFails(t *testing.T) {
 		edit    func(*Config)
 		mention string
 	}{
-		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://demo:pw@localhost/demo" }, "PostgreSQL support arrives with the revocation issue"},
+		{"postgres unreachable", func(c *Config) { c.DatabaseURL = "postgres://demo:pw@127.0.0.1:1/demo?connect_timeout=2" }, "connecting to PostgreSQL"},
 		{"address in use", func(c *Config) { c.Addr = busy.Addr().String() }, "address already in use"},
 		{"public signing key", func(c *Config) {
 			os.WriteFile(c.KeyFile+".pub", []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"), 0o600)

@@ -13,7 +13,9 @@ import (
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/refresh"
 )
 
 const (
@@ -28,19 +30,32 @@ const (
 
 // server holds the handlers of the demo API.
 type server struct {
+	users       UserStore
+	ping        func(context.Context) error
+	keys        token.KeySource
+	issuer      *token.Issuer
+	auth        *middleware.Authenticator
+	revocations *revocation.List
+	refresh     *refresh.Manager
+	widgets     *widgetStore
+	passwords   *passwords
+	now         func() time.Time
+	log         *slog.Logger
+}
+
+// deps are what the server is built on.
+type deps struct {
 	users     UserStore
-	ping      func(context.Context) error
+	ping      func(context.Context) error // checks the database for /healthz
 	keys      token.KeySource
-	issuer    *token.Issuer
-	auth      *middleware.Authenticator
-	widgets   *widgetStore
 	passwords *passwords
+	backends  *backends
 	log       *slog.Logger
 }
 
-// newServer returns the API for cfg; cfg.Issuer must be set. ping checks
-// the database for /healthz.
-func newServer(cfg Config, users UserStore, ping func(context.Context) error, keys token.KeySource, pw *passwords, log *slog.Logger) (*server, error) {
+// newServer returns the API for cfg; cfg.Issuer must be set.
+func newServer(cfg Config, d deps) (*server, error) {
+	keys, log := d.keys, d.log
 	issuer, err := token.NewIssuer(keys, token.IssuerConfig{
 		Issuer:   cfg.Issuer,
 		Audience: []string{cfg.Audience},
@@ -59,22 +74,31 @@ func newServer(cfg Config, users UserStore, ping func(context.Context) error, ke
 		return nil, err
 	}
 	auth, err := middleware.New(middleware.Config{
-		JWT:    map[string]middleware.Verifier{cfg.Issuer: verifier},
-		Realm:  realm,
-		Logger: log,
-		Now:    cfg.Now,
+		JWT:        map[string]middleware.Verifier{cfg.Issuer: verifier},
+		Revocation: d.backends.revocations,
+		Realm:      realm,
+		Logger:     log,
+		Now:        cfg.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &server{users: users, ping: ping, keys: keys, issuer: issuer, auth: auth, widgets: newWidgetStore(),
-		passwords: pw, log: log}, nil
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &server{users: d.users, ping: d.ping, keys: keys, issuer: issuer, auth: auth,
+		revocations: d.backends.revocations, refresh: d.backends.refresh, widgets: newWidgetStore(),
+		passwords: d.passwords, now: now, log: log}, nil
 }
 
 // routes returns the handler of the whole API, request logging included.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle(mux, "/auth/login", route{http.MethodPost, http.HandlerFunc(s.login)})
+	handle(mux, "/auth/token", route{http.MethodPost, http.HandlerFunc(s.token)})
+	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(http.HandlerFunc(s.logout))})
+	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(http.HandlerFunc(s.logoutAll))})
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
@@ -152,67 +176,11 @@ type loginRequest struct {
 
 // tokenResponse is a successful access token response (RFC 6749 §5.1).
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
-}
-
-// login trades a username and password for an access token. Unknown users
-// and wrong passwords get the same answer after the same amount of work.
-func (s *server) login(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	var req loginRequest
-	if err := decodeJSON(w, r, &req, maxLoginBody); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
-	if req.Username == "" || req.Password == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
-		return
-	}
-	u, err := s.users.UserByUsername(ctx, req.Username)
-	if err != nil && !errors.Is(err, ErrUserNotFound) {
-		// The store cannot answer: never a 401 (the credentials may be
-		// right), never a 200.
-		s.log.ErrorContext(ctx, "login: user store failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the user store is unavailable")
-		return
-	}
-	ok := false
-	switch {
-	case errors.Is(err, ErrUserNotFound):
-		err = s.passwords.verifyDummy(ctx, req.Password)
-	case err == nil:
-		ok, err = s.passwords.verify(ctx, u.PasswordHash, req.Password)
-	}
-	if err != nil {
-		s.serverError(w, r, "login", err)
-		return
-	}
-	if !ok {
-		s.log.InfoContext(ctx, "login failed")
-		writeError(w, http.StatusUnauthorized, "invalid_grant", "invalid username or password")
-		return
-	}
-	raw, claims, err := s.issuer.Issue(token.Claims{
-		Subject:  u.ID,
-		Scope:    strings.Join(u.Scopes, " "),
-		Roles:    u.Roles,
-		ClientID: clientID,
-	})
-	if err != nil {
-		s.serverError(w, r, "issuing a token", err)
-		return
-	}
-	s.log.InfoContext(ctx, "login", "sub", claims.Subject, "jti", claims.ID)
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, tokenResponse{
-		AccessToken: raw,
-		TokenType:   "Bearer",
-		ExpiresIn:   int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second),
-		Scope:       claims.Scope,
-	})
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
 }
 
 // decodeJSON reads one JSON value of at most limit bytes from the body.
@@ -291,13 +259,18 @@ func unixOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-// healthz reports whether the database answers.
+// healthz reports whether the database answers and the revocation list
+// is in sync.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
 	if err := s.ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
+		return
+	}
+	if s.revocations.Stale() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "revocations": "stale"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
+	"unicode/utf8"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
 )
 
 // User is an account that can log in.
@@ -42,6 +45,9 @@ type UserStore interface {
 	// UserByUsername returns the user with exactly this username, or an
 	// error wrapping ErrUserNotFound.
 	UserByUsername(ctx context.Context, username string) (User, error)
+	// UserByID returns the user with this ID, or an error wrapping
+	// ErrUserNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
 	// CreateUsers adds users atomically: all of them, or, when a username
 	// is taken (an error wrapping ErrUserExists) or anything else fails,
 	// none.
@@ -51,10 +57,10 @@ type UserStore interface {
 }
 
 // dialect is everything that differs between the SQL databases the store
-// runs on. Only SQLite exists so far; PostgreSQL (pgx's "pgx" driver) needs
-// a dialect with numbered placeholders and a case in openStore.
+// runs on: SQLite (modernc) and PostgreSQL (pgx's database/sql driver).
 type dialect struct {
-	name     string   // for messages
+	name     string // for messages
+	postgres bool
 	driver   string   // database/sql driver name
 	numbered bool     // placeholders are $1, $2, … rather than ?
 	schema   []string // idempotent DDL, run in order on open
@@ -75,6 +81,17 @@ var sqliteDialect = dialect{
 )`},
 	insertUser: `INSERT INTO users (id, username, password_hash, scopes, roles) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (username) DO NOTHING`,
+}
+
+// postgresDialect: the same schema and upsert work on PostgreSQL; only
+// the placeholders differ.
+var postgresDialect = dialect{
+	name:       "PostgreSQL",
+	postgres:   true,
+	driver:     "pgx",
+	numbered:   true,
+	schema:     sqliteDialect.schema,
+	insertUser: sqliteDialect.insertUser,
 }
 
 // rebind rewrites the ? placeholders of q for d. The store's queries have
@@ -102,15 +119,16 @@ type sqlStore struct {
 	db *sql.DB
 	d  dialect
 
-	qUserByUsername, qInsertUser, qCountUsers string
+	qUserByUsername, qUserByID, qInsertUser, qCountUsers string
 }
-
-var errPostgres = errors.New("PostgreSQL support arrives with the revocation issue; use a SQLite path for now")
 
 // openStore opens the database that databaseURL names (see
 // [Config.DatabaseURL]), creating the directory of a SQLite file (0700)
 // and the file (0600) when missing, and the schema.
 func openStore(ctx context.Context, databaseURL string) (*sqlStore, error) {
+	if isPostgres(databaseURL) {
+		return openPostgres(ctx, strings.TrimSpace(databaseURL))
+	}
 	dsn, path, err := sqliteSource(databaseURL)
 	if err != nil {
 		return nil, err
@@ -143,6 +161,57 @@ func openStore(ctx context.Context, databaseURL string) (*sqlStore, error) {
 	return s, nil
 }
 
+// isPostgres reports whether databaseURL is a postgres:// or
+// postgresql:// URL.
+func isPostgres(databaseURL string) bool {
+	lower := strings.ToLower(strings.TrimSpace(databaseURL))
+	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
+}
+
+// Pool limits of the PostgreSQL connection pool.
+const (
+	pgMaxOpenConns    = 20
+	pgMaxIdleConns    = 10
+	pgConnMaxIdleTime = 5 * time.Minute
+	pgConnectTimeout  = 10 * time.Second
+)
+
+// openPostgres opens a PostgreSQL database and checks that it answers.
+// Errors never include the URL: it may hold a password.
+func openPostgres(ctx context.Context, databaseURL string) (*sqlStore, error) {
+	if _, err := url.Parse(databaseURL); err != nil {
+		return nil, errors.New("the PostgreSQL URL does not parse")
+	}
+	db, err := sql.Open(postgresDialect.driver, databaseURL)
+	if err != nil {
+		return nil, errors.New("the PostgreSQL URL is not valid")
+	}
+	db.SetMaxOpenConns(pgMaxOpenConns)
+	db.SetMaxIdleConns(pgMaxIdleConns)
+	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	pctx, cancel := context.WithTimeout(ctx, pgConnectTimeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", redactURL(err, databaseURL))
+	}
+	s, err := newSQLStore(ctx, db, postgresDialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redactURL returns err with any copy of databaseURL in its message
+// replaced, so that a password never reaches a log.
+func redactURL(err error, databaseURL string) error {
+	if msg := err.Error(); strings.Contains(msg, databaseURL) {
+		return errors.New(strings.ReplaceAll(msg, databaseURL, "postgres://…"))
+	}
+	return err
+}
+
 // sqliteSource turns a database URL into a modernc.org/sqlite DSN and the
 // path of the database file, empty for an in-memory database. It never
 // puts the URL in an error: it may hold a password.
@@ -152,8 +221,6 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 	switch {
 	case s == "":
 		return "", "", errors.New("no database URL")
-	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return "", "", errPostgres
 	case strings.HasPrefix(lower, "file:"):
 		// A SQLite URI, passed on whole (https://sqlite.org/uri.html).
 		rest, query, _ := strings.Cut(s[len("file:"):], "?")
@@ -175,7 +242,7 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 		s = strings.TrimPrefix(s[len("sqlite:"):], "//") // sqlite:///abs/path → /abs/path
 	case strings.Contains(s, "://"):
 		scheme, _, _ := strings.Cut(s, "://")
-		return "", "", fmt.Errorf("unsupported database URL scheme %q: use a SQLite path", scheme)
+		return "", "", fmt.Errorf("unsupported database URL scheme %q: use a SQLite path or postgres://", scheme)
 	}
 	// A plain path, optionally with driver parameters after '?'.
 	path, query, hasQuery := strings.Cut(s, "?")
@@ -204,15 +271,27 @@ func newSQLStore(ctx context.Context, db *sql.DB, d dialect) (*sqlStore, error) 
 		db:              db,
 		d:               d,
 		qUserByUsername: d.rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE username = ?`),
+		qUserByID:       d.rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE id = ?`),
 		qInsertUser:     d.rebind(d.insertUser),
 		qCountUsers:     `SELECT COUNT(*) FROM users`,
 	}, nil
 }
 
 func (s *sqlStore) UserByUsername(ctx context.Context, username string) (User, error) {
+	return s.user(ctx, s.qUserByUsername, username)
+}
+
+func (s *sqlStore) UserByID(ctx context.Context, id string) (User, error) {
+	return s.user(ctx, s.qUserByID, id)
+}
+
+func (s *sqlStore) user(ctx context.Context, query, arg string) (User, error) {
+	if !utf8.ValidString(arg) || strings.IndexByte(arg, 0) >= 0 {
+		return User{}, ErrUserNotFound // PostgreSQL text cannot hold them: no user has them
+	}
 	var u User
 	var scopes, roles string
-	err := s.db.QueryRowContext(ctx, s.qUserByUsername, username).Scan(&u.ID, &u.Username, &u.PasswordHash, &scopes, &roles)
+	err := s.db.QueryRowContext(ctx, query, arg).Scan(&u.ID, &u.Username, &u.PasswordHash, &scopes, &roles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrUserNotFound
 	}

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/internal/testenv"
 )
 
 var _ UserStore = (*sqlStore)(nil)
@@ -20,8 +23,12 @@ func TestSQLStore(t *testing.T) {
 		"sqlite:" + filepath.Join(t.TempDir(), "demo.db"),
 		"file:" + filepath.Join(t.TempDir(), "demo.db") + "?_pragma=busy_timeout(1000)",
 		"sqlite::memory:",
+		"postgres",
 	} {
 		t.Run(url, func(t *testing.T) {
+			if url == "postgres" {
+				url = testenv.PostgresDB(t)
+			}
 			s, err := openStore(ctx, url)
 			if err != nil {
 				t.Fatal(err)
@@ -39,6 +46,14 @@ func TestSQLStore(t *testing.T) {
 			if err != nil || got.ID != alice.ID || got.PasswordHash != alice.PasswordHash ||
 				!slices.Equal(got.Scopes, alice.Scopes) || !slices.Equal(got.Roles, alice.Roles) {
 				t.Errorf("UserByUsername(alice) = %+v, %v", got, err)
+			}
+			if byID, err := s.UserByID(ctx, alice.ID); err != nil || byID.Username != "alice" || !slices.Equal(byID.Scopes, alice.Scopes) {
+				t.Errorf("UserByID(%s) = %+v, %v", alice.ID, byID, err)
+			}
+			for _, id := range []string{"usr_9", "", "usr_1\x00", "\xff"} {
+				if _, err := s.UserByID(ctx, id); !errors.Is(err, ErrUserNotFound) {
+					t.Errorf("UserByID(%q) err = %v, want ErrUserNotFound", id, err)
+				}
 			}
 			if got, err := s.UserByUsername(ctx, "bob"); err != nil || len(got.Scopes) != 0 || len(got.Roles) != 0 {
 				t.Errorf("UserByUsername(bob) = %+v, %v", got, err)
@@ -128,9 +143,6 @@ func TestSQLiteSource(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ url, mention string }{
-		{"postgres://demo:s3cret@db.example/demo", "PostgreSQL support arrives with the revocation issue"},
-		{"postgresql://demo:s3cret@db.example/demo?sslmode=require", "PostgreSQL support arrives with the revocation issue"},
-		{"POSTGRES://demo:s3cret@db.example/demo", "PostgreSQL support arrives with the revocation issue"},
 		{"mysql://demo:s3cret@db.example/demo", `"mysql"`},
 		{"", "no database"},
 		{"sqlite:", "no file"},
@@ -144,8 +156,11 @@ func TestSQLiteSource(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
-	if _, err := openStore(context.Background(), "postgres://u:p@h/db"); !errors.Is(err, errPostgres) {
-		t.Errorf("openStore(postgres) err = %v", err)
+	// An unreachable PostgreSQL fails fast, without the password.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := openStore(ctx, "postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=2"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("openStore(unreachable postgres) err = %v", err)
 	}
 }
 

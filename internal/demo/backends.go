@@ -1,0 +1,122 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/revocation/redisstore"
+	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
+	"github.com/sessionless/sessionless/token/refresh"
+	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
+)
+
+// firstSyncTimeout bounds the first sync of the revocation list at start.
+const firstSyncTimeout = 15 * time.Second
+
+// backends are the revocation list and the refresh tokens, on the
+// database of the users, or with the revocations in Redis.
+type backends struct {
+	revocations *revocation.List
+	refresh     *refresh.Manager
+	where       string // where revocations are shared, for the log
+	closers     []func() error
+}
+
+// openBackends opens the revocation list (synced once before it returns)
+// and the refresh token manager for cfg, on db.
+func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logger) (_ *backends, err error) {
+	b := &backends{}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	var store revocation.Store
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			// Not the URL itself: it may hold a password.
+			return nil, errors.New("the Redis URL does not parse: use redis://[user:password@]host:port/db")
+		}
+		client := redis.NewClient(opt)
+		b.closers = append(b.closers, client.Close)
+		if store, err = redisstore.New(client, redisstore.Config{}); err != nil {
+			return nil, err
+		}
+		b.where = "Redis"
+	} else {
+		d := revsql.SQLite
+		if db.d.postgres {
+			d = revsql.Postgres
+		}
+		if store, err = revsql.New(ctx, db.db, revsql.Config{Dialect: d}); err != nil {
+			return nil, err
+		}
+		b.where = db.d.name
+	}
+	sctx, cancel := context.WithTimeout(ctx, firstSyncTimeout)
+	defer cancel()
+	b.revocations, err = revocation.Open(sctx, revocation.Config{
+		Store:     store,
+		Staleness: cfg.RevocationStaleness,
+		FailOpen:  cfg.RevocationFailOpen,
+		Now:       cfg.Now,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revocation list (%s): %w", b.where, err)
+	}
+	b.closers = append(b.closers, b.revocations.Close)
+
+	d := refreshsql.SQLite
+	if db.d.postgres {
+		d = refreshsql.Postgres
+	}
+	rs, err := refreshsql.New(ctx, db.db, refreshsql.Config{Dialect: d})
+	if err != nil {
+		return nil, err
+	}
+	b.refresh, err = refresh.New(refresh.Config{
+		Store:            rs,
+		AbsoluteLifetime: cfg.RefreshLifetime,
+		IdleLifetime:     cfg.RefreshIdle,
+		Revoker:          b.revocations,
+		Now:              cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// purgeRefresh deletes expired refresh token families every interval
+// until ctx ends.
+func (b *backends) purgeRefresh(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.refresh.Purge(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("purging refresh tokens failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close closes the list and the Redis client, in reverse order.
+func (b *backends) Close() error {
+	var errs []error
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		errs = append(errs, b.closers[i]())
+	}
+	return errors.Join(errs...)
+}
