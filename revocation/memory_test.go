@@ -13,3 +13,10 @@ func TestMemoryStore(t *testing.T) {
 		return s, s
 	})
 }
+
+func BenchmarkPropagationMemory(b *testing.B) {
+	storetest.BenchmarkPropagation(b, func(b *testing.B) (a, c revocation.Store) {
+		s := revocation.NewMemoryStore()
+		return s, s
+	})
+}

@@ -226,11 +226,18 @@ func (in *instance) waitStatus(tok string, want int, limit time.Duration) time.D
 // the other within a second, and a refresh token is one token whichever
 // instance sees it.
 func TestTwoInstancesSharePostgresAndRedis(t *testing.T) {
-	db := testenv.PostgresDB(t)
-	redisURL := testenv.RedisURL(t)
+	twoInstances(t, "DATABASE_URL="+testenv.PostgresDB(t), "REDIS_URL="+testenv.RedisURL(t))
+}
+
+// TestTwoInstancesSharePostgres is the same without Redis: the
+// revocations are in PostgreSQL, polled every 200ms.
+func TestTwoInstancesSharePostgres(t *testing.T) {
+	twoInstances(t, "DATABASE_URL="+testenv.PostgresDB(t))
+}
+
+func twoInstances(t *testing.T, shared ...string) {
 	keyDir := t.TempDir()
-	env := []string{"DATABASE_URL=" + db, "REDIS_URL=" + redisURL, "DEMO_ISSUER=http://demo.test",
-		"DEMO_KEY_FILE=" + filepath.Join(keyDir, "signing-key.pem")}
+	env := append(shared, "DEMO_ISSUER=http://demo.test", "DEMO_KEY_FILE="+filepath.Join(keyDir, "signing-key.pem"))
 	a := startInstance(t, "A", t.TempDir(), env)
 	b := startInstance(t, "B", t.TempDir(), env)
 
@@ -254,7 +261,12 @@ func TestTwoInstancesSharePostgresAndRedis(t *testing.T) {
 		}
 	}
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
-	t.Logf("logout propagation A<->B over Redis: median %v, max %v", delays[len(delays)/2], delays[len(delays)-1])
+	var names []string
+	for _, kv := range shared {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	t.Logf("logout propagation A<->B sharing %v: median %v, max %v", names, delays[len(delays)/2], delays[len(delays)-1])
 
 	// Logout everywhere on B: A rejects every earlier token of the user.
 	t1, t2 := a.login("demo"), b.login("demo")

@@ -452,4 +452,3 @@ func TestSubscriptionClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
-
