@@ -17,8 +17,9 @@ const (
 	defaultKeyFile     = "./demo-data/signing-key.pem"
 	defaultAudience    = "demo-api"
 
-	// maxAccessTTL bounds -access-ttl: access tokens cannot be revoked
-	// here, so they should be short-lived.
+	// maxAccessTTL bounds -access-ttl. It is also how long the revocation
+	// list keeps a "log out everywhere" (revocation.DefaultMaxTokenLifetime),
+	// so that every token it revokes has expired when it is dropped.
 	maxAccessTTL = 24 * time.Hour
 )
 
@@ -132,7 +133,9 @@ func usage(w io.Writer) {
 	b.WriteString(`Usage: demo-api [flags]
 
 demo-api is the sessionless demo API: POST /auth/login trades a username and
-password for a signed JWT access token, GET /api/me verifies it statelessly,
+password for a signed JWT access token and a rotating refresh token,
+POST /auth/token refreshes (OAuth 2.0), POST /auth/logout and /auth/logout-all
+revoke on every instance, GET /api/me verifies a token statelessly,
 GET /.well-known/jwks.json publishes the verification keys.
 
 Each flag has an environment variable; a flag wins over its variable, and the

@@ -5,7 +5,13 @@
 //
 // Endpoints:
 //
-//	POST /auth/login             {"username","password"} → {"access_token","token_type","expires_in","scope"}
+//	POST /auth/login             {"username","password"} → {"access_token","token_type","expires_in",
+//	                             "refresh_token","scope"}
+//	POST /auth/token             OAuth 2.0 token endpoint (form): grant_type=refresh_token rotates
+//	                             a refresh token, grant_type=password as /auth/login (RFC 6749)
+//	POST /auth/logout            Bearer; optional {"refresh_token"} → 204: that access token and
+//	                             that refresh family stop working on every instance
+//	POST /auth/logout-all        Bearer → 204: every token of the user issued before now stops
 //	GET  /.well-known/jwks.json  the public signing keys (JWK Set)
 //	GET  /api/me                 who the bearer token is about: sub, iss, aud, exp, iat, jti,
 //	                             client_id, scopes, roles, auth_method
@@ -13,7 +19,8 @@
 //	GET  /api/widgets/{id}       one widget, or 404 (scope widgets:read)
 //	POST /api/widgets            {"name"} (1 to 100 characters) → 201 and Location, the
 //	                             widget recording "created_by": the sub (scope widgets:write)
-//	GET  /healthz                {"status":"ok"} once the database answers
+//	GET  /healthz                {"status":"ok"} once the database answers and the revocation
+//	                             list is in sync
 //
 // Every /api/ route goes through the authentication middleware (package
 // middleware): no token is a 401 with the challenge Bearer realm="demo-api",
@@ -29,10 +36,16 @@
 // slow work, to show that one token serves parallel requests in parallel.
 //
 // With no configuration it listens on 127.0.0.1:8080 and keeps its state in
-// ./demo-data/: a SQLite database (demo.db) and an Ed25519 signing key
+// ./demo-data/: a SQLite database (demo.db: users, refresh tokens and
+// revocations, so a logout survives a restart) and an Ed25519 signing key
 // (signing-key.pem, PKCS#8 PEM, mode 0600), both created on first start.
 // The first start also seeds two users, demo and viewer; see [Config] for
 // the password.
+//
+// Several instances share a PostgreSQL database (-db postgres://…) and,
+// optionally, Redis for revocations (-redis); each keeps a local copy of
+// the revocation list (package revocation), and answers 503 when that copy
+// is older than -revocation-staleness.
 //
 // A token's "sub" is the user's stable, opaque ID ("usr_" and 26 random
 // base32 characters, fixed when the user is created), never the username,
