@@ -89,9 +89,10 @@ type List struct {
 	synced  chan struct{} // closed after the first sync
 	once    sync.Once
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	closed atomic.Bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	closed  atomic.Bool
+	lastErr atomic.Pointer[error] // the last sync failure, for Open's error
 }
 
 // Open returns a List over cfg.Store and starts syncing it in the
@@ -144,6 +145,9 @@ func Open(ctx context.Context, cfg Config) (*List, error) {
 		return l, nil
 	case <-ctx.Done():
 		l.Close()
+		if last := l.lastErr.Load(); last != nil {
+			return nil, fmt.Errorf("%w: first sync: %w (last attempt: %w)", ErrStore, ctx.Err(), *last)
+		}
 		return nil, fmt.Errorf("%w: first sync: %w", ErrStore, ctx.Err())
 	}
 }
@@ -301,6 +305,7 @@ func (l *List) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		l.lastErr.Store(&err)
 		if !failing {
 			l.log.Warn("revocation list lost its store; retrying", "err", err)
 			failing = true
