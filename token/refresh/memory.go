@@ -83,11 +83,14 @@ func (s *MemoryStore) RevokeFamily(ctx context.Context, family string, now time.
 	defer s.mu.Unlock()
 	var out []AccessToken
 	for h, r := range s.recs {
-		if r.Family == family && r.RevokedAt.IsZero() {
+		if r.Family != family {
+			continue
+		}
+		if r.RevokedAt.IsZero() {
 			r.RevokedAt = now
 			s.recs[h] = r
-			out = append(out, r.Access)
 		}
+		out = append(out, r.Access)
 	}
 	return out, nil
 }

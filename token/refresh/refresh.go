@@ -156,10 +156,13 @@ func (m *Manager) Rotate(ctx context.Context, raw string, mint func(context.Cont
 	}
 	now := m.cfg.Now()
 	switch {
+	case !rec.SpentAt.IsZero():
+		// Reuse, also in a family revoked already: revoking it again
+		// repeats the revocation of its access tokens, in case an earlier
+		// attempt failed half-way (the store of revocations was down).
+		return "", Grant{}, m.reused(ctx, rec.Family)
 	case !rec.RevokedAt.IsZero():
 		return "", Grant{}, fmt.Errorf("%w: %w", ErrInvalidGrant, ErrRevoked)
-	case !rec.SpentAt.IsZero():
-		return "", Grant{}, m.reused(ctx, rec.Family)
 	case !now.Before(rec.FamilyCreated.Add(m.cfg.AbsoluteLifetime)), !now.Before(rec.IssuedAt.Add(m.cfg.IdleLifetime)):
 		return "", Grant{}, fmt.Errorf("%w: %w", ErrInvalidGrant, ErrExpired)
 	}

@@ -293,3 +293,63 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// failingRevoker fails while down is set.
+type failingRevoker struct {
+	revoker
+	down atomic.Bool
+}
+
+func (r *failingRevoker) RevokeToken(ctx context.Context, iss, jti string, exp time.Time) error {
+	if r.down.Load() {
+		return errDown
+	}
+	return r.revoker.RevokeToken(ctx, iss, jti, exp)
+}
+
+// TestReuseRetriedAfterRevokerFailure: when revoking the access tokens of
+// a reused family fails, the request fails (503) and a retry finishes the
+// job, although the family itself was revoked by the first attempt.
+func TestReuseRetriedAfterRevokerFailure(t *testing.T) {
+	rev := &failingRevoker{}
+	m, err := refresh.New(refresh.Config{Revoker: rev, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	raw, err := m.Issue(ctx, grant, refresh.AccessToken{Issuer: "iss", ID: "at-0", ExpiresAt: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(context.Context, refresh.Grant) (refresh.AccessToken, error) {
+		return refresh.AccessToken{Issuer: "iss", ID: "at-1", ExpiresAt: t0.Add(time.Hour)}, nil
+	}
+	if _, _, err := m.Rotate(ctx, raw, mint); err != nil {
+		t.Fatal(err)
+	}
+	rev.down.Store(true)
+	_, _, err = m.Rotate(ctx, raw, mint)
+	if err == nil || errors.Is(err, refresh.ErrInvalidGrant) {
+		t.Fatalf("reuse with the revoker down = %v; want a failure that is not invalid_grant", err)
+	}
+	rev.down.Store(false)
+	if _, _, err = m.Rotate(ctx, raw, mint); !errors.Is(err, refresh.ErrReused) {
+		t.Fatalf("retried reuse = %v, want ErrReused", err)
+	}
+	if got := strings.Join(rev.revoked(), ","); !containsAll(got, "at-0", "at-1") {
+		t.Errorf("after the retry the revoked access tokens are %q, want at-0 and at-1", got)
+	}
+	// Logout is retryable the same way.
+	raw2, _ := m.Issue(ctx, grant, refresh.AccessToken{Issuer: "iss", ID: "at-9", ExpiresAt: t0.Add(time.Hour)})
+	rev.down.Store(true)
+	if err := m.Revoke(ctx, raw2, grant.Subject); err == nil {
+		t.Fatal("Revoke with the revoker down succeeded")
+	}
+	rev.down.Store(false)
+	if err := m.Revoke(ctx, raw2, grant.Subject); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rev.revoked(), ","), "at-9") {
+		t.Error("a retried Revoke did not revoke the access token")
+	}
+}

@@ -82,12 +82,16 @@ type Store interface {
 	// with ErrNotFound, ErrRevoked (family revoked) or ErrSpent (spent
 	// already, even by a concurrent Rotate).
 	Rotate(ctx context.Context, old Hash, now time.Time, next Record) error
-	// RevokeFamily marks every token of family revoked at now and returns
-	// the access tokens issued with the tokens that were not revoked yet.
-	// Revoking a revoked or unknown family returns nothing and no error.
+	// RevokeFamily marks every token of family that is not revoked yet
+	// revoked at now, and returns the access tokens issued with every
+	// token of the family, revoked before or now: revoking them again is
+	// harmless, and a caller whose revocation of them failed can retry.
+	// An unknown family returns nothing and no error. It must not miss a
+	// token stored by a concurrent Rotate in the family: either the
+	// rotation fails with ErrRevoked, or its successor is revoked too.
 	RevokeFamily(ctx context.Context, family string, now time.Time) ([]AccessToken, error)
 	// RevokeSubject marks every token of every family of subject revoked
-	// at now.
+	// at now; like RevokeFamily, it must not miss a concurrent rotation.
 	RevokeSubject(ctx context.Context, subject string, now time.Time) error
 	// Purge deletes the families created at or before createdBefore, and
 	// those whose newest token was issued at or before lastUsedBefore:

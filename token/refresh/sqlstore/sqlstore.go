@@ -116,10 +116,11 @@ type Config struct {
 // use, and any number of Stores, in any number of processes, may share
 // one table. It has no Close: the caller owns the *sql.DB.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	db    *sql.DB
+	d     Dialect
+	table string
 
-	qInsert, qGet, qSpend, qState, qRevokeFamily, qRevokeSubject, qPurge string
+	qInsert, qGet, qSpend, qState, qRevokeFamily, qFamilyAccess, qLock, qRevokeSubject, qPurge string
 }
 
 var _ refresh.Store = (*Store)(nil)
@@ -150,21 +151,23 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	// all the same, so that a name such as "order" is not a keyword.
 	t := `"` + cfg.Table + `"`
 	s := &Store{
-		db: db,
-		d:  cfg.Dialect,
+		db:    db,
+		d:     cfg.Dialect,
+		table: cfg.Table,
 		qInsert: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (hash) DO NOTHING`,
-		qGet:   `SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
-		qSpend: `UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`,
-		qState: `SELECT spent_ns, revoked_ns FROM ` + t + ` WHERE hash = ?`,
-		qRevokeFamily: `UPDATE ` + t + ` SET revoked_ns = ? WHERE family = ? AND revoked_ns = 0
-RETURNING access_issuer, access_id, access_expires_ns`,
+		qGet:           `SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
+		qSpend:         `UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`,
+		qState:         `SELECT spent_ns, revoked_ns FROM ` + t + ` WHERE hash = ?`,
+		qRevokeFamily:  `UPDATE ` + t + ` SET revoked_ns = ? WHERE family = ? AND revoked_ns = 0`,
+		qFamilyAccess:  `SELECT access_issuer, access_id, access_expires_ns FROM ` + t + ` WHERE family = ?`,
+		qLock:          `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
 		qRevokeSubject: `UPDATE ` + t + ` SET revoked_ns = ? WHERE subject = ? AND revoked_ns = 0`,
 		qPurge: `DELETE FROM ` + t + ` WHERE family_created_ns <= ?
 OR family IN (SELECT family FROM ` + t + ` GROUP BY family HAVING MAX(issued_ns) <= ?)`,
 	}
 	if s.d == Postgres {
-		for _, q := range []*string{&s.qInsert, &s.qGet, &s.qSpend, &s.qState, &s.qRevokeFamily, &s.qRevokeSubject, &s.qPurge} {
+		for _, q := range []*string{&s.qInsert, &s.qGet, &s.qSpend, &s.qState, &s.qRevokeFamily, &s.qFamilyAccess, &s.qLock, &s.qRevokeSubject, &s.qPurge} {
 			*q = numbered(*q)
 		}
 	}
@@ -441,6 +444,14 @@ func (s *Store) Rotate(ctx context.Context, old refresh.Hash, now time.Time, nex
 		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
 	}
 	defer tx.Rollback()
+	// Subject, then family: the order RevokeSubject and RevokeFamily
+	// take them in (one each), so no two of them wait on each other.
+	if err := s.lock(ctx, tx, "s", next.Grant.Subject); err != nil {
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
+	if err := s.lock(ctx, tx, "f", next.Family); err != nil {
+		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, s.qSpend, at, old[:])
 	if err != nil {
 		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
@@ -499,14 +510,18 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 	if s.d == Postgres && !pgText(family) {
 		return nil, nil // no family has this name
 	}
-	// A transaction, so that a failure while reading the returned rows
-	// revokes nothing rather than losing the access tokens to revoke.
 	tx, err := s.beginTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, s.qRevokeFamily, at, family)
+	if err := s.lock(ctx, tx, "f", family); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.qRevokeFamily, at, family); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, s.qFamilyAccess, family)
 	if err != nil {
 		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
 	}
@@ -533,7 +548,21 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 	return out, nil
 }
 
-// RevokeSubject implements [refresh.Store].
+// lock takes, on PostgreSQL, a transaction-scoped advisory lock on a
+// subject ("s") or family ("f") of this table. Rotate holds both while
+// it spends a token and inserts its successor; RevokeSubject and
+// RevokeFamily hold theirs while they revoke. Without them, under READ
+// COMMITTED, a revocation racing a rotation would not see the successor
+// the rotation has not committed yet, and the successor would stay live
+// in a revoked family. SQLite needs none: its writers are serialized.
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, kind, name string) error {
+	if s.d != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.qLock, kind+":"+s.table+":"+name)
+	return err
+}
+
 func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) error {
 	at, err := nanos(now)
 	if err != nil {
@@ -545,7 +574,18 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 	if s.d == Postgres && !pgText(subject) {
 		return nil // no token has this subject
 	}
-	if _, err := s.db.ExecContext(ctx, s.qRevokeSubject, at, subject); err != nil {
+	tx, err := s.beginTx(ctx)
+	if err != nil {
+		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.lock(ctx, tx, "s", subject); err != nil {
+		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.qRevokeSubject, at, subject); err != nil {
+		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
 	}
 	return nil
