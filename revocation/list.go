@@ -91,6 +91,7 @@ type List struct {
 
 	cancel  context.CancelFunc
 	done    chan struct{}
+	workers sync.WaitGroup // watch and purge
 	closed  atomic.Bool
 	lastErr atomic.Pointer[error] // the last sync failure, for Open's error
 }
@@ -225,8 +226,8 @@ func (l *List) Revoke(ctx context.Context, e Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	if !e.Expires.After(l.now()) {
-		return nil
+	if !e.Expires.After(l.now()) || l.covered(e) {
+		return nil // nothing to add: no write, so repeating a revocation is cheap
 	}
 	if err := l.store.Add(ctx, e); err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
@@ -248,6 +249,22 @@ func (l *List) SyncedAt() time.Time {
 		return time.Unix(0, ns)
 	}
 	return time.Time{}
+}
+
+// covered reports whether the mirror holds e already: the same key with
+// an expiry at least as late (and, for a subject, a Before at least as
+// late). The mirror only holds what the store holds.
+func (l *List) covered(e Entry) bool {
+	ix := (*l.issuers.Load())[e.Issuer]
+	if ix == nil {
+		return false
+	}
+	target := ix.tokens
+	if e.Kind == KindSubject {
+		target = ix.subjects
+	}
+	r := target.get(e.Key)
+	return r != nil && r.expires >= e.Expires.UnixNano() && r.before >= e.Before.UnixNano()
 }
 
 // apply merges entries into the mirror.
@@ -281,6 +298,9 @@ func (l *List) applyLocked(e Entry) {
 	l.size.Add(int64(target.n - n))
 }
 
+// purgeTimeout bounds one purge of the store.
+const purgeTimeout = 30 * time.Second
+
 // applyBatch is the size of the batches a snapshot is applied in, so
 // that readers are never held up for long.
 const applyBatch = 4096
@@ -290,8 +310,9 @@ const applyBatch = 4096
 // start over with a backoff. Staleness is watched alongside.
 func (l *List) run(ctx context.Context) {
 	defer close(l.done)
-	go l.watch(ctx)
-	go l.purge(ctx)
+	l.workers.Go(func() { l.watch(ctx) })
+	l.workers.Go(func() { l.purge(ctx) })
+	defer l.workers.Wait()
 	backoff := 50 * time.Millisecond
 	failing := false
 	for ctx.Err() == nil {
@@ -351,16 +372,26 @@ func (l *List) sync(ctx context.Context, ok func()) error {
 		if got {
 			l.apply(e)
 		}
+		// An entry, like a heartbeat, shows the connection alive; a stream
+		// of entries may keep heartbeats from coming.
 		l.markFresh(start)
 	}
 }
 
+// markFresh records that the mirror was in sync with the store at t. It
+// clears the stale flag only when t is within the staleness bound: a sync
+// that took too long does not make an old mirror count as fresh.
 func (l *List) markFresh(t time.Time) {
 	ns := t.UnixNano()
-	if ns > l.freshAt.Load() {
-		l.freshAt.Store(ns)
+	for {
+		old := l.freshAt.Load()
+		if ns <= old || l.freshAt.CompareAndSwap(old, ns) {
+			break
+		}
 	}
-	l.stale.Store(false)
+	if l.now().UnixNano()-l.freshAt.Load() <= int64(l.cfg.Staleness) {
+		l.stale.Store(false)
+	}
 }
 
 // watch flips the stale flag once the last confirmed sync is older than
@@ -375,8 +406,15 @@ func (l *List) watch(ctx context.Context) {
 		case <-tick.C:
 		}
 		fresh := l.freshAt.Load()
-		if fresh != 0 && l.now().UnixNano()-fresh > int64(l.cfg.Staleness) && !l.stale.Swap(true) {
+		if fresh == 0 || l.now().UnixNano()-fresh <= int64(l.cfg.Staleness) {
+			continue
+		}
+		if !l.stale.Swap(true) {
 			l.log.Error("revocation list is stale", "synced_at", time.Unix(0, fresh), "fail_open", l.cfg.FailOpen)
+		}
+		// A markFresh between the check and the swap must not be undone.
+		if l.freshAt.Load() != fresh {
+			l.markFresh(time.Unix(0, l.freshAt.Load()))
 		}
 	}
 }
@@ -393,7 +431,10 @@ func (l *List) purge(ctx context.Context) {
 		}
 		now := l.now()
 		l.Purge(now)
-		if err := l.store.Purge(ctx, now); err != nil && ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, purgeTimeout)
+		err := l.store.Purge(pctx, now)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			l.log.Warn("revocation store purge failed", "err", err)
 		}
 	}

@@ -344,3 +344,44 @@ func TestInvalid(t *testing.T) {
 		t.Errorf("RevokeToken after Close = %v", err)
 	}
 }
+
+// countingStore counts Adds.
+type countingStore struct {
+	*revocation.MemoryStore
+	adds atomic.Int64
+}
+
+func (c *countingStore) Add(ctx context.Context, e revocation.Entry) error {
+	c.adds.Add(1)
+	return c.MemoryStore.Add(ctx, e)
+}
+
+// TestRepeatedRevocationWritesOnce: revoking what the list holds already
+// writes nothing, so retries and replays cost no store write.
+func TestRepeatedRevocationWritesOnce(t *testing.T) {
+	c := newClock()
+	store := &countingStore{MemoryStore: revocation.NewMemoryStore()}
+	l := open(t, revocation.Config{Store: store, Now: c.Now})
+	ctx := context.Background()
+	for range 3 {
+		if err := l.RevokeToken(ctx, iss, "jti", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.RevokeSubject(ctx, iss, "usr", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := store.adds.Load(); n != 2 {
+		t.Errorf("%d store writes for 2 revocations repeated 3 times, want 2", n)
+	}
+	// Later expiry or a later moment is new information: written.
+	if err := l.RevokeToken(ctx, iss, "jti", t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RevokeSubject(ctx, iss, "usr", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.adds.Load(); n != 4 {
+		t.Errorf("%d store writes, want 4", n)
+	}
+}
