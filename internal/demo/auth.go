@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -22,6 +23,24 @@ const maxFormBody = 64 << 10
 
 // errBadCredentials: unknown user or wrong password (the same answer).
 var errBadCredentials = errors.New("invalid username or password")
+
+// internalError marks a failure that retrying cannot fix (a broken
+// password hash, a signing error): 500, where a store outage is 503.
+type internalError struct{ err error }
+
+func (e internalError) Error() string { return e.err.Error() }
+func (e internalError) Unwrap() error { return e.err }
+
+// fail answers err: 500 for an internalError, else 503 (a store cannot
+// answer; the client may retry).
+func (s *server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	var ie internalError
+	if errors.As(err, &ie) {
+		s.serverError(w, r, what, err)
+		return
+	}
+	s.storeError(w, r, what, err)
+}
 
 // checkPassword returns the user with this username and password. Unknown
 // users and wrong passwords get errBadCredentials after the same amount
@@ -38,7 +57,7 @@ func (s *server) checkPassword(ctx context.Context, username, password string) (
 		ok, err = s.passwords.verify(ctx, u.PasswordHash, password)
 	}
 	if err != nil {
-		return User{}, err
+		return User{}, internalError{err}
 	}
 	if !ok {
 		return User{}, errBadCredentials
@@ -51,7 +70,7 @@ func (s *server) checkPassword(ctx context.Context, username, password string) (
 func (s *server) issueTokens(ctx context.Context, u User, scope string) (tokenResponse, error) {
 	raw, claims, err := s.issueAccess(u, scope)
 	if err != nil {
-		return tokenResponse{}, err
+		return tokenResponse{}, internalError{err}
 	}
 	rt, err := s.refresh.Issue(ctx, refresh.Grant{Subject: u.ID, ClientID: clientID, Scope: scope}, accessOf(claims))
 	if err != nil {
@@ -113,12 +132,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.storeError(w, r, "login", err)
+		s.fail(w, r, "login", err)
 		return
 	}
 	resp, err := s.issueTokens(ctx, u, strings.Join(u.Scopes, " "))
 	if err != nil {
-		s.storeError(w, r, "login: issuing tokens", err)
+		s.fail(w, r, "login: issuing tokens", err)
 		return
 	}
 	writeTokens(w, resp)
@@ -172,7 +191,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.storeError(w, r, "token endpoint", err)
+		s.fail(w, r, "token endpoint", err)
 		return
 	}
 	writeTokens(w, resp)
@@ -270,7 +289,7 @@ func (s *server) refreshGrant(ctx context.Context, form map[string]string) (toke
 			return refresh.AccessToken{}, err
 		}
 		if access, claims, err = s.issueAccess(u, scope); err != nil {
-			return refresh.AccessToken{}, err
+			return refresh.AccessToken{}, internalError{err}
 		}
 		return accessOf(claims), nil
 	})
@@ -358,7 +377,10 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.revocations.RevokePrincipal(ctx, p); err != nil {
-		s.storeError(w, r, "logout: revoking the access token", err)
+		if errors.Is(err, revocation.ErrInvalidEntry) { // a token this API could not have issued
+			err = internalError{err}
+		}
+		s.fail(w, r, "logout: revoking the access token", err)
 		return
 	}
 	s.log.InfoContext(ctx, "logout", "sub", p.Subject, "jti", p.TokenID)
@@ -371,11 +393,14 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, _ := identity.FromContext(ctx)
-	now := s.now()
 	if err := s.refresh.RevokeSubject(ctx, p.Subject); err != nil {
 		s.storeError(w, r, "logout-all: revoking refresh tokens", err)
 		return
 	}
+	// The moment is taken once the refresh tokens are revoked: an access
+	// token minted by a refresh racing this request is older than it, and
+	// so revoked too.
+	now := s.now()
 	if err := s.revocations.RevokeSubject(ctx, p.Issuer, p.Subject, now); err != nil {
 		s.storeError(w, r, "logout-all: revoking access tokens", err)
 		return

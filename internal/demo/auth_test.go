@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -433,5 +434,56 @@ func TestAuthStoreDown(t *testing.T) {
 	}
 	if code, body := e.bearer(http.MethodPost, "/auth/logout-all", tr.AccessToken, ""); code != 503 {
 		t.Errorf("logout-all with the database down: %d %s", code, body)
+	}
+}
+
+// TestBrokenPasswordHashIs500: a stored hash that does not parse is a
+// server fault (500), not an outage to retry (503) nor bad credentials.
+func TestBrokenPasswordHashIs500(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	if err := e.store.CreateUsers(context.Background(), User{ID: "usr_broken", Username: "broken", PasswordHash: "$argon2id$garbage"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.do(t, http.MethodPost, "/auth/login", `{"username":"broken","password":"whatever-it-is"}`, nil)
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("login with a broken hash: %s %s", resp.Status, b)
+	}
+	resp, b = e.tokenRequest(t, url.Values{"grant_type": {"password"}, "username": {"broken"}, "password": {"whatever-it-is"}}, nil)
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("password grant with a broken hash: %s %s", resp.Status, b)
+	}
+}
+
+// TestHealthzRevocationStale: a revocation list that cannot sync makes
+// /healthz 503, unless the list fails open on purpose (200, "degraded").
+func TestHealthzRevocationStale(t *testing.T) {
+	for _, failOpen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail-open=%v", failOpen), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.RevocationStaleness = 200 * time.Millisecond
+			cfg.RevocationFailOpen = failOpen
+			e := newTestEnv(t, cfg)
+			tr := e.login(t, "demo", testPassword)
+			e.srv.ping = func(context.Context) error { return nil } // the database "answers"
+			e.store.db.Close()                                      // but the revocation list cannot sync
+			deadline := time.Now().Add(10 * time.Second)
+			for !e.backends.revocations.Stale() {
+				if time.Now().After(deadline) {
+					t.Fatal("the list never went stale")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			resp, b := e.do(t, http.MethodGet, "/healthz", "", nil)
+			want, wantMe := http.StatusServiceUnavailable, http.StatusServiceUnavailable
+			if failOpen {
+				want, wantMe = http.StatusOK, http.StatusOK
+			}
+			if resp.StatusCode != want || !strings.Contains(string(b), `"revocations":"stale"`) {
+				t.Errorf("healthz: %s %s, want %d", resp.Status, b, want)
+			}
+			if got := e.status(t, tr.AccessToken); got != wantMe {
+				t.Errorf("/api/me on a stale list: %d, want %d", got, wantMe)
+			}
+		})
 	}
 }

@@ -39,6 +39,7 @@ type server struct {
 	refresh     *refresh.Manager
 	widgets     *widgetStore
 	passwords   *passwords
+	failOpen    bool // the revocation list fails open
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -89,7 +90,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	}
 	return &server{users: d.users, ping: d.ping, keys: keys, issuer: issuer, auth: auth,
 		revocations: d.backends.revocations, refresh: d.backends.refresh, widgets: newWidgetStore(),
-		passwords: d.passwords, now: now, log: log}, nil
+		passwords: d.passwords, failOpen: cfg.RevocationFailOpen, now: now, log: log}, nil
 }
 
 // routes returns the handler of the whole API, request logging included.
@@ -270,6 +271,10 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.revocations.Stale() {
+		if s.failOpen { // serving on purpose: not a reason to be taken out of rotation
+			writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "revocations": "stale"})
+			return
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "revocations": "stale"})
 		return
 	}
