@@ -64,8 +64,8 @@ func TestRevocationSurvivesReencoding(t *testing.T) {
 	s := new(big.Int).SetBytes(sig[32:])
 	high := append(append([]byte{}, sig[:32]...), new(big.Int).Sub(n, s).FillBytes(make([]byte, 32))...)
 	variants := map[string]string{
-		"original":       tok,
-		"(r, n-s)":       tok[:i+1] + tokentest.Encode(high),
+		"original":                       tok,
+		"(r, n-s)":                       tok[:i+1] + tokentest.Encode(high),
 		"non-canonical base64 signature": tok[:len(tok)-1] + flipUnusedBits(tok[len(tok)-1:]),
 	}
 	accepted := map[string]bool{}
