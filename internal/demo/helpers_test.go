@@ -60,7 +60,7 @@ func testLogger(w io.Writer) *slog.Logger {
 
 // testConfig is a configuration for tests: defaults, with every file in a
 // temporary directory and cheap password hashing.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	cfg, err := ParseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -91,7 +91,7 @@ type testEnv struct {
 
 // newTestEnv starts the API for cfg (see testConfig), seeded, with a test
 // clock unless cfg.Now is set.
-func newTestEnv(t *testing.T, cfg Config) *testEnv {
+func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &testEnv{cfg: cfg, logs: &syncBuffer{}}
