@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +15,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+
+	"github.com/sessionless/sessionless/internal/sqlschema"
 )
 
 // User is an account that can log in.
@@ -100,17 +101,7 @@ func (d dialect) rebind(q string) string {
 	if !d.numbered {
 		return q
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlschema.Numbered(q)
 }
 
 // sqlStore is a [UserStore] over database/sql. Scopes and roles are stored
@@ -262,10 +253,8 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 
 // newSQLStore creates the schema of d in db and returns the store.
 func newSQLStore(ctx context.Context, db *sql.DB, d dialect) (*sqlStore, error) {
-	for _, stmt := range d.schema {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("creating the %s schema: %w", d.name, err)
-		}
+	if err := sqlschema.Create(ctx, db, d.postgres, "sessionless/internal/demo:users", d.schema...); err != nil {
+		return nil, fmt.Errorf("creating the %s schema: %w", d.name, err)
 	}
 	return &sqlStore{
 		db:              db,

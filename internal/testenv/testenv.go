@@ -14,11 +14,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 )
 
 // PostgresURL returns TEST_POSTGRES_URL.
@@ -160,4 +162,56 @@ func (s *RedisServer) Stop() {
 		<-done
 	}
 	s.cmd = nil
+}
+
+// DBOpener opens handles on one test database; each handle is closed when
+// the test that opened it ends.
+type DBOpener func(t testing.TB) *sql.DB
+
+// SQLiteDB is a SQLite file of its own in a temporary directory, opened
+// with a busy timeout and in WAL mode.
+func SQLiteDB(t testing.TB) DBOpener {
+	path := filepath.Join(t.TempDir(), "test.db")
+	return func(t testing.TB) *sql.DB {
+		return openDB(t, "sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	}
+}
+
+// SharedPostgres is the shared test PostgreSQL database (it skips without
+// one, see PostgresURL): tests isolate themselves with tables of their own
+// (UniqueTable, DropTableAtEnd).
+func SharedPostgres(t testing.TB) DBOpener {
+	url := PostgresURL(t)
+	return func(t testing.TB) *sql.DB { return openDB(t, "pgx", url) }
+}
+
+func openDB(t testing.TB, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatalf("sql.Open: %v", err)
+	}
+	// The PostgreSQL server is shared; stay well below max_connections.
+	db.SetMaxOpenConns(8)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// UniqueTable returns a table name starting with prefix that no other test
+// uses.
+func UniqueTable(prefix string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// DropTableAtEnd drops table through db when the test ends (before db
+// closes, if db was opened earlier in the test: cleanups run last
+// registered first).
+func DropTableAtEnd(t testing.TB, db *sql.DB, table string) {
+	t.Cleanup(func() {
+		if _, err := db.Exec(`DROP TABLE IF EXISTS "` + table + `"`); err != nil {
+			t.Errorf("dropping %s: %v", table, err)
+		}
+	})
 }

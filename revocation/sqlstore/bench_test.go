@@ -25,7 +25,7 @@ func BenchmarkPropagation(b *testing.B) {
 }
 
 func benchPropagation(b *testing.B, driver, dsn string, d sqlstore.Dialect) {
-	table := uniqueTable()
+	table := testenv.UniqueTable("revocations_bench")
 	var stores []revocation.Store
 	for range 2 {
 		db, err := sql.Open(driver, dsn)

@@ -50,13 +50,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/revocation"
 )
 
@@ -89,9 +88,6 @@ const (
 	DefaultTable        = "revocations"
 	DefaultPollInterval = 200 * time.Millisecond
 )
-
-// maxTableLen is PostgreSQL's limit on identifiers.
-const maxTableLen = 63
 
 // pollBatch is how many rows one poll reads at most.
 const pollBatch = 1000
@@ -140,8 +136,8 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	if cfg.Table == "" {
 		cfg.Table = DefaultTable
 	}
-	if err := checkTable(cfg.Table); err != nil {
-		return nil, err
+	if err := sqlschema.CheckTable(cfg.Table); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	switch {
 	case cfg.PollInterval == 0:
@@ -150,7 +146,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: negative PollInterval %v", cfg.PollInterval)
 	}
 
-	// The table name is interpolated only after checkTable; it is quoted
+	// The table name is interpolated only after CheckTable; it is quoted
 	// all the same, so that a name such as "order" is not a keyword.
 	t := `"` + cfg.Table + `"`
 	const cols = `kind, issuer, key, before_ns, expires_ns`
@@ -168,7 +164,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	}
 	if s.d == Postgres {
 		for _, q := range []*string{&s.qInsert, &s.qSnapshot, &s.qPurge, &s.qPoll} {
-			*q = numbered(*q)
+			*q = sqlschema.Numbered(*q)
 		}
 	}
 	if err := s.createSchema(ctx, cfg.Table); err != nil {
@@ -184,104 +180,33 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 
 // createSchema creates the table and its index if missing.
 func (s *Store) createSchema(ctx context.Context, table string) error {
-	t, idx := `"`+table+`"`, `"`+indexName(table)+`"`
-	if s.d == SQLite {
-		for _, q := range []string{
-			`CREATE TABLE IF NOT EXISTS ` + t + ` (
-	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-	kind       INTEGER NOT NULL,
-	issuer     TEXT    NOT NULL,
-	key        TEXT    NOT NULL,
-	before_ns  INTEGER NOT NULL,
-	expires_ns INTEGER NOT NULL
-)`,
-			`CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`,
-		} {
-			if _, err := s.db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("sqlstore: creating the SQLite schema: %w", err)
-			}
-		}
-		return nil
-	}
-	// Two instances starting together would race on CREATE ... IF NOT
-	// EXISTS, which on PostgreSQL can fail with a unique violation in the
-	// catalog; a transaction-scoped advisory lock keyed on the table
-	// name serializes them.
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlstore: creating the PostgreSQL schema: %w", err)
-	}
-	defer tx.Rollback()
-	h := fnv.New64a()
-	h.Write([]byte("sessionless/revocation/sqlstore:" + table))
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`SELECT pg_advisory_xact_lock($1)`, []any{int64(h.Sum64())}},
-		{`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	t, idx := `"`+table+`"`, `"`+sqlschema.IndexName(table, "expires")+`"`
+	create := `CREATE TABLE IF NOT EXISTS ` + t + ` (
 	seq        BIGINT   GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	kind       SMALLINT NOT NULL,
 	issuer     TEXT     NOT NULL,
 	key        TEXT     NOT NULL,
 	before_ns  BIGINT   NOT NULL,
 	expires_ns BIGINT   NOT NULL
-)`, nil},
-		{`CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`, nil},
-	} {
-		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("sqlstore: creating the PostgreSQL schema: %w", err)
-		}
+)`
+	if s.d == SQLite {
+		// AUTOINCREMENT: a purged seq is never reused, which polling for
+		// seq > last relies on.
+		create = `CREATE TABLE IF NOT EXISTS ` + t + ` (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind       INTEGER NOT NULL,
+	issuer     TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	before_ns  INTEGER NOT NULL,
+	expires_ns INTEGER NOT NULL
+)`
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: creating the PostgreSQL schema: %w", err)
-	}
-	return nil
-}
-
-// checkTable reports whether name is a table name New accepts.
-func checkTable(name string) error {
-	ok := len(name) <= maxTableLen
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = c == '_' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9'
-	}
-	if !ok {
-		return fmt.Errorf("sqlstore: invalid table name %q: want [a-z_][a-z0-9_]*, at most %d characters",
-			name, maxTableLen)
+	err := sqlschema.Create(ctx, s.db, s.d == Postgres, "sessionless/revocation/sqlstore:"+table,
+		create, `CREATE INDEX IF NOT EXISTS `+idx+` ON `+t+` (expires_ns)`)
+	if err != nil {
+		return fmt.Errorf("sqlstore: creating the %v schema: %w", s.d, err)
 	}
 	return nil
-}
-
-// indexName is the name of the index on expires_ns. PostgreSQL would
-// truncate a name longer than 63 characters, possibly onto the name of
-// another relation (CREATE INDEX IF NOT EXISTS would then do nothing), so
-// a long table name is shortened and made unique with a hash.
-func indexName(table string) string {
-	const suffix = "_expires_idx"
-	if len(table)+len(suffix) <= maxTableLen {
-		return table + suffix
-	}
-	h := fnv.New32a()
-	h.Write([]byte(table))
-	tag := fmt.Sprintf("_%08x", h.Sum32())
-	return table[:maxTableLen-len(suffix)-len(tag)] + tag + suffix
-}
-
-// numbered rewrites the ? placeholders of q as $1, $2, … for PostgreSQL.
-// The queries of this package have no '?' elsewhere.
-func numbered(q string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // The range of times that unix nanoseconds in an int64 can hold.

@@ -2,12 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,61 +19,16 @@ import (
 	"github.com/sessionless/sessionless/revocation/storetest"
 )
 
-// sqliteBackend gives each test a file in a temporary directory.
-func sqliteBackend(t *testing.T) func(t *testing.T) *sql.DB {
-	path := filepath.Join(t.TempDir(), "revocations.db")
-	return func(t *testing.T) *sql.DB {
-		return openDB(t, "sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	}
-}
-
-// postgresBackend uses the shared test server (and skips without one):
-// tests isolate themselves with a table of their own (uniqueTable),
-// dropped at the end of the test (dropTable).
-func postgresBackend(t *testing.T) func(t *testing.T) *sql.DB {
-	url := testenv.PostgresURL(t)
-	return func(t *testing.T) *sql.DB { return openDB(t, "pgx", url) }
-}
-
-func openDB(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatalf("sql.Open: %v", err)
-	}
-	// The PostgreSQL server is shared; stay well below max_connections.
-	db.SetMaxOpenConns(8)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // backends are the databases the tests run on. open prepares a database
 // for one test and returns a function opening handles on it, each closed
 // at the end of the test.
 var backends = []struct {
 	name    string
 	dialect sqlstore.Dialect
-	open    func(t *testing.T) func(t *testing.T) *sql.DB
+	open    func(t testing.TB) testenv.DBOpener
 }{
-	{"SQLite", sqlstore.SQLite, sqliteBackend},
-	{"Postgres", sqlstore.Postgres, postgresBackend},
-}
-
-// uniqueTable returns a table name no other test uses.
-func uniqueTable() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return "revocations_test_" + hex.EncodeToString(b[:])
-}
-
-// dropTable drops the table at the end of the test (before the handles
-// close: cleanups run last registered first).
-func dropTable(t *testing.T, db *sql.DB, table string) {
-	t.Cleanup(func() {
-		if _, err := db.Exec(`DROP TABLE IF EXISTS "` + table + `"`); err != nil {
-			t.Errorf("dropping %s: %v", table, err)
-		}
-	})
+	{"SQLite", sqlstore.SQLite, testenv.SQLiteDB},
+	{"Postgres", sqlstore.Postgres, testenv.SharedPostgres},
 }
 
 func newStore(t *testing.T, db *sql.DB, cfg sqlstore.Config) *sqlstore.Store {
@@ -97,13 +49,13 @@ type fixture struct {
 	table string // quoted
 }
 
-func pair(t *testing.T, open func(t *testing.T) func(t *testing.T) *sql.DB, cfg sqlstore.Config) fixture {
+func pair(t *testing.T, open func(testing.TB) testenv.DBOpener, cfg sqlstore.Config) fixture {
 	t.Helper()
 	conn := open(t)
-	cfg.Table = uniqueTable()
+	cfg.Table = testenv.UniqueTable("revocations_test")
 	dbA, dbB := conn(t), conn(t)
 	a := newStore(t, dbA, cfg)
-	dropTable(t, dbA, cfg.Table)
+	testenv.DropTableAtEnd(t, dbA, cfg.Table)
 	b := newStore(t, dbB, cfg)
 	return fixture{a: a, b: b, raw: conn(t), table: `"` + cfg.Table + `"`}
 }
@@ -213,11 +165,11 @@ func TestClosedDatabase(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			conn := be.open(t)
-			table := uniqueTable()
+			table := testenv.UniqueTable("revocations_test")
 			keep := conn(t)
 			db := conn(t)
 			s := newStore(t, db, sqlstore.Config{Dialect: be.dialect, Table: table})
-			dropTable(t, keep, table)
+			testenv.DropTableAtEnd(t, keep, table)
 			sub, err := s.Subscribe(context.Background())
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
@@ -250,7 +202,7 @@ func TestClosedDatabase(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
-	db := openDB(t, "sqlite", filepath.Join(t.TempDir(), "x.db"))
+	db := testenv.SQLiteDB(t)(t)
 	ctx := context.Background()
 	for _, name := range []string{
 		"Revocations", "1st", "a-b", "a b", "a;drop table users", `a"b`, "a.b", "ré", "revocations\x00",
@@ -285,7 +237,7 @@ func TestNewIdempotent(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			conn := be.open(t)
-			suffix := uniqueTable()[len("revocations_test_"):]
+			suffix := testenv.UniqueTable("revocations_test")[len("revocations_test_"):]
 			for _, table := range []string{
 				"", // the default
 				"order_" + suffix,
@@ -300,7 +252,7 @@ func TestNewIdempotent(t *testing.T) {
 				}
 				cfg := sqlstore.Config{Dialect: be.dialect, Table: table}
 				db1, db2 := conn(t), conn(t)
-				dropTable(t, db1, name)
+				testenv.DropTableAtEnd(t, db1, name)
 				var wg sync.WaitGroup
 				errs := make(chan error, 8)
 				for i := range 8 {
@@ -394,7 +346,7 @@ func TestForeignRows(t *testing.T) {
 // TestTimeRange: times that do not fit int64 nanoseconds are refused as
 // invalid; extreme instants that fit round-trip.
 func TestTimeRange(t *testing.T) {
-	a := pair(t, sqliteBackend, sqlstore.Config{Dialect: sqlstore.SQLite}).a
+	a := pair(t, testenv.SQLiteDB, sqlstore.Config{Dialect: sqlstore.SQLite}).a
 	ctx := context.Background()
 	far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, e := range []revocation.Entry{
@@ -425,7 +377,7 @@ func TestTimeRange(t *testing.T) {
 }
 
 func TestSubscriptionClose(t *testing.T) {
-	a := pair(t, sqliteBackend, sqlstore.Config{Dialect: sqlstore.SQLite, PollInterval: time.Hour}).a
+	a := pair(t, testenv.SQLiteDB, sqlstore.Config{Dialect: sqlstore.SQLite, PollInterval: time.Hour}).a
 	sub, err := a.Subscribe(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -62,13 +62,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -97,9 +97,6 @@ func (d Dialect) String() string {
 
 // DefaultTable is the table name of a [Config] that names none.
 const DefaultTable = "refresh_tokens"
-
-// maxTableLen is PostgreSQL's limit on identifiers.
-const maxTableLen = 63
 
 // Config configures a [Store].
 type Config struct {
@@ -143,11 +140,11 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	if cfg.Table == "" {
 		cfg.Table = DefaultTable
 	}
-	if err := checkTable(cfg.Table); err != nil {
-		return nil, err
+	if err := sqlschema.CheckTable(cfg.Table); err != nil {
+		return nil, fmt.Errorf("refresh/sqlstore: %w", err)
 	}
 
-	// The table name is interpolated only after checkTable; it is quoted
+	// The table name is interpolated only after CheckTable; it is quoted
 	// all the same, so that a name such as "order" is not a keyword.
 	t := `"` + cfg.Table + `"`
 	s := &Store{
@@ -168,7 +165,7 @@ OR family IN (SELECT family FROM ` + t + ` GROUP BY family HAVING MAX(issued_ns)
 	}
 	if s.d == Postgres {
 		for _, q := range []*string{&s.qInsert, &s.qGet, &s.qSpend, &s.qState, &s.qRevokeFamily, &s.qFamilyAccess, &s.qLock, &s.qRevokeSubject, &s.qPurge} {
-			*q = numbered(*q)
+			*q = sqlschema.Numbered(*q)
 		}
 	}
 	if err := s.createSchema(ctx, cfg.Table); err != nil {
@@ -204,85 +201,13 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	access_id         TEXT   NOT NULL,
 	access_expires_ns BIGINT NOT NULL
 )`,
-		`CREATE INDEX IF NOT EXISTS "` + indexName(table, "family") + `" ON ` + t + ` (family)`,
-		`CREATE INDEX IF NOT EXISTS "` + indexName(table, "subject") + `" ON ` + t + ` (subject)`,
+		`CREATE INDEX IF NOT EXISTS "` + sqlschema.IndexName(table, "family") + `" ON ` + t + ` (family)`,
+		`CREATE INDEX IF NOT EXISTS "` + sqlschema.IndexName(table, "subject") + `" ON ` + t + ` (subject)`,
 	}
-	if s.d == SQLite {
-		for _, q := range stmts {
-			if _, err := s.db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("refresh/sqlstore: creating the SQLite schema: %w", err)
-			}
-		}
-		return nil
-	}
-	// Two instances starting together would race on CREATE ... IF NOT
-	// EXISTS, which on PostgreSQL can fail with a unique violation in the
-	// catalog; a transaction-scoped advisory lock keyed on the table name
-	// serializes them.
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
-	}
-	defer tx.Rollback()
-	h := fnv.New64a()
-	h.Write([]byte("sessionless/token/refresh/sqlstore:" + table))
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
-		return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
-	}
-	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("refresh/sqlstore: creating the PostgreSQL schema: %w", err)
+	if err := sqlschema.Create(ctx, s.db, s.d == Postgres, "sessionless/token/refresh/sqlstore:"+table, stmts...); err != nil {
+		return fmt.Errorf("refresh/sqlstore: creating the %v schema: %w", s.d, err)
 	}
 	return nil
-}
-
-// checkTable reports whether name is a table name New accepts.
-func checkTable(name string) error {
-	ok := len(name) <= maxTableLen
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = c == '_' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9'
-	}
-	if !ok {
-		return fmt.Errorf("refresh/sqlstore: invalid table name %q: want [a-z_][a-z0-9_]*, at most %d characters",
-			name, maxTableLen)
-	}
-	return nil
-}
-
-// indexName is the name of the index on column. PostgreSQL would truncate
-// a name longer than 63 characters, possibly onto the name of another
-// relation (CREATE INDEX IF NOT EXISTS would then do nothing), so a long
-// table name is shortened and made unique with a hash.
-func indexName(table, column string) string {
-	suffix := "_" + column + "_idx"
-	if len(table)+len(suffix) <= maxTableLen {
-		return table + suffix
-	}
-	h := fnv.New32a()
-	h.Write([]byte(table))
-	tag := fmt.Sprintf("_%08x", h.Sum32())
-	return table[:maxTableLen-len(suffix)-len(tag)] + tag + suffix
-}
-
-// numbered rewrites the ? placeholders of q as $1, $2, … for PostgreSQL.
-// The queries of this package have no '?' elsewhere.
-func numbered(q string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // The range of the non-zero times the store writes: after the epoch (whose

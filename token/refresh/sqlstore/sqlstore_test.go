@@ -2,13 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,61 +21,16 @@ import (
 	"github.com/sessionless/sessionless/token/refresh/storetest"
 )
 
-// sqliteBackend gives each test a file in a temporary directory.
-func sqliteBackend(t *testing.T) func(t *testing.T) *sql.DB {
-	path := filepath.Join(t.TempDir(), "refresh.db")
-	return func(t *testing.T) *sql.DB {
-		return openDB(t, "sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	}
-}
-
-// postgresBackend uses the shared test server (and skips without one):
-// tests isolate themselves with a table of their own (uniqueTable),
-// dropped at the end of the test (dropTable).
-func postgresBackend(t *testing.T) func(t *testing.T) *sql.DB {
-	url := testenv.PostgresURL(t)
-	return func(t *testing.T) *sql.DB { return openDB(t, "pgx", url) }
-}
-
-func openDB(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatalf("sql.Open: %v", err)
-	}
-	// The PostgreSQL server is shared; stay well below max_connections.
-	db.SetMaxOpenConns(8)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // backends are the databases the tests run on. open prepares a database
 // for one test and returns a function opening handles on it, each closed
 // at the end of the test.
 var backends = []struct {
 	name    string
 	dialect sqlstore.Dialect
-	open    func(t *testing.T) func(t *testing.T) *sql.DB
+	open    func(t testing.TB) testenv.DBOpener
 }{
-	{"SQLite", sqlstore.SQLite, sqliteBackend},
-	{"Postgres", sqlstore.Postgres, postgresBackend},
-}
-
-// uniqueTable returns a table name no other test uses.
-func uniqueTable() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return "refresh_test_" + hex.EncodeToString(b[:])
-}
-
-// dropTable drops the table at the end of the test (before the handles
-// close: cleanups run last registered first).
-func dropTable(t *testing.T, db *sql.DB, table string) {
-	t.Cleanup(func() {
-		if _, err := db.Exec(`DROP TABLE IF EXISTS "` + table + `"`); err != nil {
-			t.Errorf("dropping %s: %v", table, err)
-		}
-	})
+	{"SQLite", sqlstore.SQLite, testenv.SQLiteDB},
+	{"Postgres", sqlstore.Postgres, testenv.SharedPostgres},
 }
 
 func newStore(t *testing.T, db *sql.DB, cfg sqlstore.Config) *sqlstore.Store {
@@ -100,13 +52,13 @@ type fixture struct {
 	dialect sqlstore.Dialect
 }
 
-func pair(t *testing.T, open func(t *testing.T) func(t *testing.T) *sql.DB, d sqlstore.Dialect) fixture {
+func pair(t *testing.T, open func(testing.TB) testenv.DBOpener, d sqlstore.Dialect) fixture {
 	t.Helper()
 	conn := open(t)
-	cfg := sqlstore.Config{Dialect: d, Table: uniqueTable()}
+	cfg := sqlstore.Config{Dialect: d, Table: testenv.UniqueTable("refresh_test")}
 	dbA, dbB := conn(t), conn(t)
 	a := newStore(t, dbA, cfg)
-	dropTable(t, dbA, cfg.Table)
+	testenv.DropTableAtEnd(t, dbA, cfg.Table)
 	b := newStore(t, dbB, cfg)
 	return fixture{a: a, b: b, raw: conn(t), table: `"` + cfg.Table + `"`, dialect: d}
 }
@@ -547,11 +499,11 @@ func TestClosedDatabase(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			conn := be.open(t)
-			table := uniqueTable()
+			table := testenv.UniqueTable("refresh_test")
 			keep := conn(t)
 			db := conn(t)
 			s := newStore(t, db, sqlstore.Config{Dialect: be.dialect, Table: table})
-			dropTable(t, keep, table)
+			testenv.DropTableAtEnd(t, keep, table)
 			db.Close()
 
 			ctx := context.Background()
@@ -582,7 +534,7 @@ func TestClosedDatabase(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	f := pair(t, sqliteBackend, sqlstore.SQLite)
+	f := pair(t, testenv.SQLiteDB, sqlstore.SQLite)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := storetest.NewRecord("usr", storetest.Base)
 	if err := f.a.Create(context.Background(), r); err != nil {
@@ -601,7 +553,7 @@ func TestCanceledContext(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
-	db := openDB(t, "sqlite", filepath.Join(t.TempDir(), "x.db"))
+	db := testenv.SQLiteDB(t)(t)
 	ctx := context.Background()
 	for _, name := range []string{
 		"Refresh", "1st", "a-b", "a b", "a;drop table users", `a"b`, "a.b", "ré", "refresh\x00",
@@ -640,7 +592,7 @@ func TestNewIdempotent(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			conn := be.open(t)
-			suffix := uniqueTable()[len("refresh_test_"):]
+			suffix := testenv.UniqueTable("refresh_test")[len("refresh_test_"):]
 			for _, table := range []string{
 				"", // the default
 				"order_" + suffix,
@@ -655,7 +607,7 @@ func TestNewIdempotent(t *testing.T) {
 				}
 				cfg := sqlstore.Config{Dialect: be.dialect, Table: table}
 				db1, db2 := conn(t), conn(t)
-				dropTable(t, db1, name)
+				testenv.DropTableAtEnd(t, db1, name)
 				var wg sync.WaitGroup
 				errs := make(chan error, 8)
 				for i := range 8 {
@@ -692,7 +644,7 @@ func TestNewIdempotent(t *testing.T) {
 // TestIndexes: both indexes exist, under distinct names even for a table
 // name of 63 characters.
 func TestIndexes(t *testing.T) {
-	f := pair(t, sqliteBackend, sqlstore.SQLite)
+	f := pair(t, testenv.SQLiteDB, sqlstore.SQLite)
 	long := "t_" + strings.Repeat("y", 61)
 	newStore(t, f.raw, sqlstore.Config{Dialect: sqlstore.SQLite, Table: long})
 	for _, table := range []string{strings.Trim(f.table, `"`), long} {
