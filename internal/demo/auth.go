@@ -77,13 +77,19 @@ func (s *server) issueTokens(ctx context.Context, u User, scope string) (tokenRe
 		return tokenResponse{}, err
 	}
 	s.log.InfoContext(ctx, "tokens issued", "sub", claims.Subject, "jti", claims.ID)
+	return newTokenResponse(raw, claims, rt), nil
+}
+
+// newTokenResponse is the response for an access token and the refresh
+// token issued with it.
+func newTokenResponse(access string, c token.Claims, refreshToken string) tokenResponse {
 	return tokenResponse{
-		AccessToken:  raw,
+		AccessToken:  access,
 		TokenType:    "Bearer",
-		ExpiresIn:    int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second),
-		RefreshToken: rt,
-		Scope:        claims.Scope,
-	}, nil
+		ExpiresIn:    int64(c.ExpiresAt.Sub(c.IssuedAt) / time.Second),
+		RefreshToken: refreshToken,
+		Scope:        c.Scope,
+	}
 }
 
 func (s *server) issueAccess(u User, scope string) (string, token.Claims, error) {
@@ -303,13 +309,7 @@ func (s *server) refreshGrant(ctx context.Context, form map[string]string) (toke
 		return tokenResponse{}, err
 	}
 	s.log.InfoContext(ctx, "refresh token rotated", "sub", claims.Subject, "jti", claims.ID)
-	return tokenResponse{
-		AccessToken:  access,
-		TokenType:    "Bearer",
-		ExpiresIn:    int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second),
-		RefreshToken: next,
-		Scope:        claims.Scope,
-	}, nil
+	return newTokenResponse(access, claims, next), nil
 }
 
 // grantDescription says why a refresh token was refused.

@@ -51,14 +51,10 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 		}
 		b.where = "Redis"
 	} else {
-		d := revsql.SQLite
-		if db.d.postgres {
-			d = revsql.Postgres
-		}
-		if store, err = revsql.New(ctx, db.db, revsql.Config{Dialect: d}); err != nil {
+		if store, err = revsql.New(ctx, db.db, revsql.Config{Dialect: db.d}); err != nil {
 			return nil, err
 		}
-		b.where = db.d.name
+		b.where = db.d.String()
 	}
 	sctx, cancel := context.WithTimeout(ctx, firstSyncTimeout)
 	defer cancel()
@@ -75,11 +71,7 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 	}
 	b.closers = append(b.closers, b.revocations.Close)
 
-	d := refreshsql.SQLite
-	if db.d.postgres {
-		d = refreshsql.Postgres
-	}
-	rs, err := refreshsql.New(ctx, db.db, refreshsql.Config{Dialect: d})
+	rs, err := refreshsql.New(ctx, db.db, refreshsql.Config{Dialect: db.d})
 	if err != nil {
 		return nil, err
 	}

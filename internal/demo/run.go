@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "demo-api listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
 		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1,
-		"database", store.d.name, "revocations", b.where, "revocation_staleness", cfg.RevocationStaleness,
+		"database", store.d.String(), "revocations", b.where, "revocation_staleness", cfg.RevocationStaleness,
 		"revocation_fail_open", cfg.RevocationFailOpen)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -57,58 +57,37 @@ type UserStore interface {
 	CountUsers(ctx context.Context) (int, error)
 }
 
-// dialect is everything that differs between the SQL databases the store
-// runs on: SQLite (modernc) and PostgreSQL (pgx's database/sql driver).
-type dialect struct {
-	name     string // for messages
-	postgres bool
-	driver   string   // database/sql driver name
-	numbered bool     // placeholders are $1, $2, … rather than ?
-	schema   []string // idempotent DDL, run in order on open
-	// insertUser adds a user unless the username is taken, in which case it
-	// changes nothing: the upsert syntax.
-	insertUser string
-}
-
-var sqliteDialect = dialect{
-	name:   "SQLite",
-	driver: "sqlite",
-	schema: []string{`CREATE TABLE IF NOT EXISTS users (
+// The users table and its upsert are the same on SQLite (modernc, driver
+// "sqlite") and PostgreSQL (pgx, driver "pgx"); only the placeholders
+// differ (see rebind).
+const (
+	usersSchema = `CREATE TABLE IF NOT EXISTS users (
 	id            TEXT PRIMARY KEY,
 	username      TEXT NOT NULL UNIQUE,
 	password_hash TEXT NOT NULL,
 	scopes        TEXT NOT NULL DEFAULT '',
 	roles         TEXT NOT NULL DEFAULT ''
-)`},
-	insertUser: `INSERT INTO users (id, username, password_hash, scopes, roles) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (username) DO NOTHING`,
-}
-
-// postgresDialect: the same schema and upsert work on PostgreSQL; only
-// the placeholders differ.
-var postgresDialect = dialect{
-	name:       "PostgreSQL",
-	postgres:   true,
-	driver:     "pgx",
-	numbered:   true,
-	schema:     sqliteDialect.schema,
-	insertUser: sqliteDialect.insertUser,
-}
+)`
+	// insertUser adds a user unless the username is taken, in which case
+	// it changes nothing.
+	insertUser = `INSERT INTO users (id, username, password_hash, scopes, roles) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (username) DO NOTHING`
+)
 
 // rebind rewrites the ? placeholders of q for d. The store's queries have
 // no string literals containing '?'.
-func (d dialect) rebind(q string) string {
-	if !d.numbered {
-		return q
+func rebind(d sqlschema.Dialect, q string) string {
+	if d == sqlschema.Postgres {
+		return sqlschema.Numbered(q)
 	}
-	return sqlschema.Numbered(q)
+	return q
 }
 
 // sqlStore is a [UserStore] over database/sql. Scopes and roles are stored
 // space-separated.
 type sqlStore struct {
 	db *sql.DB
-	d  dialect
+	d  sqlschema.Dialect
 
 	qUserByUsername, qUserByID, qInsertUser, qCountUsers string
 }
@@ -136,7 +115,7 @@ func openStore(ctx context.Context, databaseURL string) (*sqlStore, error) {
 		}
 		f.Close()
 	}
-	db, err := sql.Open(sqliteDialect.driver, dsn)
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
@@ -144,7 +123,7 @@ func openStore(ctx context.Context, databaseURL string) (*sqlStore, error) {
 		// Each connection to an in-memory database is a database of its own.
 		db.SetMaxOpenConns(1)
 	}
-	s, err := newSQLStore(ctx, db, sqliteDialect)
+	s, err := newSQLStore(ctx, db, sqlschema.SQLite)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -173,7 +152,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*sqlStore, error) {
 	if _, err := url.Parse(databaseURL); err != nil {
 		return nil, errors.New("the PostgreSQL URL does not parse")
 	}
-	db, err := sql.Open(postgresDialect.driver, databaseURL)
+	db, err := sql.Open("pgx", databaseURL)
 	if err != nil {
 		return nil, errors.New("the PostgreSQL URL is not valid")
 	}
@@ -186,7 +165,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*sqlStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", redactURL(err, databaseURL))
 	}
-	s, err := newSQLStore(ctx, db, postgresDialect)
+	s, err := newSQLStore(ctx, db, sqlschema.Postgres)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -251,17 +230,17 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 	return s, path, nil
 }
 
-// newSQLStore creates the schema of d in db and returns the store.
-func newSQLStore(ctx context.Context, db *sql.DB, d dialect) (*sqlStore, error) {
-	if err := sqlschema.Create(ctx, db, d.postgres, "sessionless/internal/demo:users", d.schema...); err != nil {
-		return nil, fmt.Errorf("creating the %s schema: %w", d.name, err)
+// newSQLStore creates the users table in db and returns the store.
+func newSQLStore(ctx context.Context, db *sql.DB, d sqlschema.Dialect) (*sqlStore, error) {
+	if err := sqlschema.Create(ctx, db, d, "sessionless/internal/demo:users", usersSchema); err != nil {
+		return nil, fmt.Errorf("creating the %v schema: %w", d, err)
 	}
 	return &sqlStore{
 		db:              db,
 		d:               d,
-		qUserByUsername: d.rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE username = ?`),
-		qUserByID:       d.rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE id = ?`),
-		qInsertUser:     d.rebind(d.insertUser),
+		qUserByUsername: rebind(d, `SELECT id, username, password_hash, scopes, roles FROM users WHERE username = ?`),
+		qUserByID:       rebind(d, `SELECT id, username, password_hash, scopes, roles FROM users WHERE id = ?`),
+		qInsertUser:     rebind(d, insertUser),
 		qCountUsers:     `SELECT COUNT(*) FROM users`,
 	}, nil
 }

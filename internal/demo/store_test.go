@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/internal/testenv"
 )
 
@@ -164,13 +165,12 @@ func TestSQLiteSource(t *testing.T) {
 	}
 }
 
-func TestDialectRebind(t *testing.T) {
+func TestRebind(t *testing.T) {
 	q := "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
-	if got := sqliteDialect.rebind(q); got != q {
-		t.Errorf("sqlite rebind = %q", got)
+	if got := rebind(sqlschema.SQLite, q); got != q {
+		t.Errorf("SQLite rebind = %q", got)
 	}
-	pg := dialect{numbered: true}
-	if got, want := pg.rebind(q), "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO NOTHING"; got != want {
-		t.Errorf("numbered rebind = %q, want %q", got, want)
+	if got, want := rebind(sqlschema.Postgres, q), "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO NOTHING"; got != want {
+		t.Errorf("PostgreSQL rebind = %q, want %q", got, want)
 	}
 }

@@ -14,6 +14,27 @@ import (
 	"strings"
 )
 
+// Dialect is a SQL database the stores run on; revocation/sqlstore and
+// token/refresh/sqlstore export it as their own Dialect.
+type Dialect int
+
+// Dialects. The zero value is no dialect: the stores refuse it.
+const (
+	SQLite Dialect = iota + 1
+	Postgres
+)
+
+// String returns the name of the database.
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "SQLite"
+	case Postgres:
+		return "PostgreSQL"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
 // MaxNameLen is PostgreSQL's limit on identifiers.
 const MaxNameLen = 63
 
@@ -68,8 +89,8 @@ func Numbered(q string) string {
 // advisory lock on lockKey: two instances starting together would
 // otherwise race on CREATE … IF NOT EXISTS, which can fail there with a
 // unique violation in the catalog. SQLite serializes them by itself.
-func Create(ctx context.Context, db *sql.DB, postgres bool, lockKey string, stmts ...string) error {
-	if !postgres {
+func Create(ctx context.Context, db *sql.DB, d Dialect, lockKey string, stmts ...string) error {
+	if d != Postgres {
 		for _, q := range stmts {
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return err

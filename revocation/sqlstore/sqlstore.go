@@ -60,28 +60,17 @@ import (
 )
 
 // Dialect is the SQL database a [Store] runs on.
-type Dialect int
+type Dialect = sqlschema.Dialect
 
 // Dialects. The zero value is no dialect: [New] refuses it.
 const (
 	// SQLite, with a driver such as modernc.org/sqlite. Open the file with
 	// a busy timeout and in WAL mode, for example with the DSN parameters
 	// ?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL).
-	SQLite Dialect = iota + 1
+	SQLite = sqlschema.SQLite
 	// Postgres is PostgreSQL, with a driver such as pgx's stdlib ("pgx").
-	Postgres
+	Postgres = sqlschema.Postgres
 )
-
-// String returns the name of the database.
-func (d Dialect) String() string {
-	switch d {
-	case SQLite:
-		return "SQLite"
-	case Postgres:
-		return "PostgreSQL"
-	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
-}
 
 // Defaults of [Config].
 const (
@@ -201,7 +190,7 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	expires_ns INTEGER NOT NULL
 )`
 	}
-	err := sqlschema.Create(ctx, s.db, s.d == Postgres, "sessionless/revocation/sqlstore:"+table,
+	err := sqlschema.Create(ctx, s.db, s.d, "sessionless/revocation/sqlstore:"+table,
 		create, `CREATE INDEX IF NOT EXISTS `+idx+` ON `+t+` (expires_ns)`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: creating the %v schema: %w", s.d, err)

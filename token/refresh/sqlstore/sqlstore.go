@@ -63,7 +63,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -73,27 +72,16 @@ import (
 )
 
 // Dialect is the SQL database a [Store] runs on.
-type Dialect int
+type Dialect = sqlschema.Dialect
 
 // Dialects. The zero value is no dialect: [New] refuses it.
 const (
 	// SQLite, with a driver such as modernc.org/sqlite (3.35 or later,
 	// for RETURNING). Open the file with a busy timeout and in WAL mode.
-	SQLite Dialect = iota + 1
+	SQLite = sqlschema.SQLite
 	// Postgres is PostgreSQL, with a driver such as pgx's stdlib ("pgx").
-	Postgres
+	Postgres = sqlschema.Postgres
 )
-
-// String returns the name of the database.
-func (d Dialect) String() string {
-	switch d {
-	case SQLite:
-		return "SQLite"
-	case Postgres:
-		return "PostgreSQL"
-	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
-}
 
 // DefaultTable is the table name of a [Config] that names none.
 const DefaultTable = "refresh_tokens"
@@ -204,7 +192,7 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 		`CREATE INDEX IF NOT EXISTS "` + sqlschema.IndexName(table, "family") + `" ON ` + t + ` (family)`,
 		`CREATE INDEX IF NOT EXISTS "` + sqlschema.IndexName(table, "subject") + `" ON ` + t + ` (subject)`,
 	}
-	if err := sqlschema.Create(ctx, s.db, s.d == Postgres, "sessionless/token/refresh/sqlstore:"+table, stmts...); err != nil {
+	if err := sqlschema.Create(ctx, s.db, s.d, "sessionless/token/refresh/sqlstore:"+table, stmts...); err != nil {
 		return fmt.Errorf("refresh/sqlstore: creating the %v schema: %w", s.d, err)
 	}
 	return nil
