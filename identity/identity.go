@@ -6,9 +6,16 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 )
+
+// ErrUnavailable is what a verifier or a revocation checker wraps to say
+// "cannot tell now": the database of API tokens, a provider's keys or the
+// revocation list cannot be reached. HTTP servers answer 503, never 401 and
+// never 200. Verifiers return it without importing the middleware.
+var ErrUnavailable = errors.New("identity: cannot tell now: a backing store or provider is unavailable")
 
 // Method names how a principal authenticated.
 type Method string
@@ -20,8 +27,13 @@ const (
 	APIToken Method = "apitoken" // an opaque API token
 )
 
-// Principal is who made a request, whatever the credential. Principals
-// are shared (the middleware caches them): treat them as read-only.
+// Principal is who made a request, whatever the credential.
+//
+// The middleware caches principals and gives every request its own copy
+// through [NewContext]: a handler may change the fields of the principal it
+// reads from its context (even append to Scopes or Roles) without affecting
+// other requests. The elements of the slices and what Claims points to are
+// shared: treat them as read-only.
 type Principal struct {
 	Subject   string
 	Issuer    string
@@ -45,9 +57,34 @@ func (p *Principal) HasRole(r string) bool { return p != nil && slices.Contains(
 
 type ctxKey struct{}
 
-// NewContext returns a copy of ctx carrying p.
+// principalCtx is a context carrying its own copy of a principal: the
+// context node and the copy are one allocation.
+type principalCtx struct {
+	context.Context
+	p Principal
+}
+
+func (c *principalCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return &c.p
+	}
+	return c.Context.Value(key)
+}
+
+func (c *principalCtx) String() string { return "identity.NewContext(" + c.p.Subject + ")" }
+
+// NewContext returns a copy of ctx carrying a copy of p, so the principal
+// [FromContext] returns belongs to this context alone. The copy's Scopes
+// and Roles have no spare capacity: appending to them allocates instead of
+// writing into the arrays p shares. A nil p hides any principal of ctx.
 func NewContext(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, p)
+	if p == nil {
+		return context.WithValue(ctx, ctxKey{}, (*Principal)(nil))
+	}
+	c := &principalCtx{Context: ctx, p: *p}
+	c.p.Scopes = slices.Clip(c.p.Scopes)
+	c.p.Roles = slices.Clip(c.p.Roles)
+	return c
 }
 
 // FromContext returns the principal in ctx, if any.

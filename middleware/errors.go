@@ -1,6 +1,10 @@
 package middleware
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/sessionless/sessionless/identity"
+)
 
 // The reasons a request is refused. Errors from [Authenticator.Authenticate]
 // and those passed to an [ErrorHandler] wrap exactly one of them.
@@ -21,7 +25,8 @@ var (
 	// 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")
 	// ErrUnavailable: a backing store (revocation list, API token
-	// database) cannot answer. 503: never 401, never 200. Verifiers and
-	// revocation checkers wrap it to ask for a 503.
-	ErrUnavailable = errors.New("middleware: backing store unavailable")
+	// database) or a provider cannot answer. 503: never 401, never 200.
+	// It is [identity.ErrUnavailable] itself, so verifiers and revocation
+	// checkers wrap it without importing this package.
+	ErrUnavailable = identity.ErrUnavailable
 )
