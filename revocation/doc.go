@@ -6,8 +6,9 @@
 // per-request check ([List.Revoked]) is a map lookup without a network
 // round trip. Stores push new entries to every instance's mirror, and the
 // mirror resyncs in full after a reconnect. When the store cannot be
-// reached for longer than the staleness bound, Revoked fails (the
-// middleware answers 503) unless the List is configured to fail open.
+// reached for longer than the staleness bound (measured on the monotonic
+// clock), Revoked fails with an error wrapping identity.ErrUnavailable
+// (the middleware answers 503) unless the List is configured to fail open.
 //
 // Backends: [MemoryStore] (one process), sqlstore (SQLite, PostgreSQL)
 // and redisstore (Redis), all checked by the storetest conformance suite.

@@ -20,15 +20,16 @@ const (
 	DefaultPurgeInterval    = time.Minute
 )
 
-// Errors of a [List].
+// Errors of a [List]. ErrStale and ErrStore wrap [identity.ErrUnavailable]
+// ("cannot tell now"), so callers answer 503 without knowing this package.
 var (
 	// ErrStale is returned by [List.Revoked] when the mirror has not been
 	// synced with the store for longer than Config.Staleness (fail
 	// closed): an HTTP server answers 503.
-	ErrStale = errors.New("revocation: the revocation list is stale: the store cannot be reached")
+	ErrStale = fmt.Errorf("revocation: the revocation list is stale: %w", identity.ErrUnavailable)
 	// ErrStore wraps the error of a revocation that could not be written
 	// to the store, and of a first sync that did not happen.
-	ErrStore = errors.New("revocation: the store cannot be reached")
+	ErrStore = fmt.Errorf("revocation: the store cannot be reached: %w", identity.ErrUnavailable)
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("revocation: list closed")
 )
@@ -53,10 +54,12 @@ type Config struct {
 	// Zero means DefaultLeeway (5m, the largest token.VerifierConfig
 	// allows).
 	Leeway time.Duration
-	// MaxTokenLifetime is the longest lifetime (exp - iat) of the tokens
-	// checked: a subject revocation is kept that long (plus Leeway), after
-	// which every token it revokes has expired. Zero means
-	// DefaultMaxTokenLifetime (24h).
+	// MaxTokenLifetime is the longest lifetime of the tokens checked: at
+	// least the longest the verifiers accept
+	// (token.VerifierConfig.MaxTokenLifetime). A subject revocation is
+	// kept that long (plus Leeway), after which every token it revokes
+	// has expired; [List.RevokeToken] keeps a token at most that long
+	// (plus twice Leeway). Zero means DefaultMaxTokenLifetime (24h).
 	MaxTokenLifetime time.Duration
 	// PurgeInterval is how often expired entries are dropped from the
 	// mirror and purged from the store. Zero means DefaultPurgeInterval.
@@ -84,7 +87,11 @@ type List struct {
 	issuers atomic.Pointer[map[string]*issuerIndexes]
 	size    atomic.Int64 // records in the mirror
 
-	freshAt atomic.Int64 // unix ns of the last confirmed sync; 0 never
+	// epoch is l.now() at Open. Freshness is measured as offsets from
+	// it, with Time.Sub: on the monotonic clock with time.Now, so a step
+	// of the wall clock does not make a stale mirror look fresh.
+	epoch   time.Time
+	freshAt atomic.Pointer[syncMark] // the last confirmed sync; nil before the first
 	stale   atomic.Bool
 	synced  chan struct{} // closed after the first sync
 	once    sync.Once
@@ -133,6 +140,7 @@ func Open(ctx context.Context, cfg Config) (*List, error) {
 		heartbeat: cfg.Staleness / 4,
 		now:       cfg.Now,
 		log:       cfg.Logger,
+		epoch:     cfg.Now(),
 		synced:    make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -187,10 +195,16 @@ func (l *List) Revoked(_ context.Context, p *identity.Principal) (bool, error) {
 
 // RevokeToken revokes the token with this issuer and jti until exp (plus
 // Config.Leeway). It takes effect on this instance at once, and on the
-// others when the store delivers it.
+// others when the store delivers it. An exp later than now +
+// Config.MaxTokenLifetime + Config.Leeway, which verifiers refuse (year
+// 9999, say), is clamped to that bound rather than refused, so logout does
+// not fail; a zero exp means now + Config.MaxTokenLifetime.
 func (l *List) RevokeToken(ctx context.Context, issuer, jti string, exp time.Time) error {
-	if exp.IsZero() {
-		exp = l.now().Add(l.cfg.MaxTokenLifetime)
+	now := l.now()
+	if limit := now.Add(l.cfg.MaxTokenLifetime + l.cfg.Leeway); exp.After(limit) {
+		exp = limit
+	} else if exp.IsZero() {
+		exp = now.Add(l.cfg.MaxTokenLifetime)
 	}
 	return l.Revoke(ctx, Entry{Kind: KindToken, Issuer: issuer, Key: jti, Expires: exp.Add(l.cfg.Leeway)})
 }
@@ -243,10 +257,10 @@ func (l *List) Len() int { return int(l.size.Load()) }
 func (l *List) Stale() bool { return l.stale.Load() }
 
 // SyncedAt returns when the mirror was last confirmed in sync with the
-// store; zero before the first sync.
+// store, by the wall clock; zero before the first sync.
 func (l *List) SyncedAt() time.Time {
-	if ns := l.freshAt.Load(); ns != 0 {
-		return time.Unix(0, ns)
+	if m := l.freshAt.Load(); m != nil {
+		return m.at
 	}
 	return time.Time{}
 }
@@ -378,18 +392,36 @@ func (l *List) sync(ctx context.Context, ok func()) error {
 	}
 }
 
+// syncMark is a confirmed sync. It is never modified once published.
+type syncMark struct {
+	at  time.Time     // when it happened, by the wall clock: SyncedAt
+	off time.Duration // its offset from l.epoch: monotonic with time.Now
+}
+
+// fresh reports whether m is within the staleness bound now. Elapsed time
+// is measured from the epoch, so with time.Now it is monotonic. A clock
+// without a monotonic reading (an injected one) that reads before m has
+// stepped back: that counts as stale, never as fresh.
+func (l *List) fresh(m *syncMark) bool {
+	if m == nil {
+		return false
+	}
+	at := l.now().Sub(l.epoch)
+	if at < m.off {
+		return false
+	}
+	d := at - m.off // negative only on overflow: very old
+	return d >= 0 && d <= l.cfg.Staleness
+}
+
 // markFresh records that the mirror was in sync with the store at t. It
 // clears the stale flag only when t is within the staleness bound: a sync
-// that took too long does not make an old mirror count as fresh.
+// that took too long does not make an old mirror count as fresh. Only the
+// sync loop calls it, in order, so the latest call is the last sync.
 func (l *List) markFresh(t time.Time) {
-	ns := t.UnixNano()
-	for {
-		old := l.freshAt.Load()
-		if ns <= old || l.freshAt.CompareAndSwap(old, ns) {
-			break
-		}
-	}
-	if l.now().UnixNano()-l.freshAt.Load() <= int64(l.cfg.Staleness) {
+	m := &syncMark{at: t.Round(0), off: t.Sub(l.epoch)}
+	l.freshAt.Store(m)
+	if l.fresh(m) {
 		l.stale.Store(false)
 	}
 }
@@ -405,16 +437,16 @@ func (l *List) watch(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		fresh := l.freshAt.Load()
-		if fresh == 0 || l.now().UnixNano()-fresh <= int64(l.cfg.Staleness) {
+		m := l.freshAt.Load()
+		if m == nil || l.fresh(m) {
 			continue
 		}
 		if !l.stale.Swap(true) {
-			l.log.Error("revocation list is stale", "synced_at", time.Unix(0, fresh), "fail_open", l.cfg.FailOpen)
+			l.log.Error("revocation list is stale", "synced_at", m.at, "fail_open", l.cfg.FailOpen)
 		}
 		// A markFresh between the check and the swap must not be undone.
-		if l.freshAt.Load() != fresh {
-			l.markFresh(time.Unix(0, l.freshAt.Load()))
+		if cur := l.freshAt.Load(); cur != m && l.fresh(cur) {
+			l.stale.Store(false)
 		}
 	}
 }

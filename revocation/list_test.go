@@ -3,6 +3,7 @@ package revocation_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,5 +384,149 @@ func TestRepeatedRevocationWritesOnce(t *testing.T) {
 	}
 	if n := store.adds.Load(); n != 4 {
 		t.Errorf("%d store writes, want 4", n)
+	}
+}
+
+// TestStaleWhenClockStepsBack: staleness does not trust the wall clock.
+// With an injected clock (no monotonic reading) that steps back an hour
+// while the store is down, the list still goes stale within the bound
+// (before, it counted as fresh for the hour: fail closed became fail
+// open), and it is fresh again once the store is back, the clock still
+// behind.
+func TestStaleWhenClockStepsBack(t *testing.T) {
+	c := newClock()
+	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
+	p := principal("usr_1", "jti", t0)
+	if revoked(t, l, p) {
+		t.Fatal("revoked at start")
+	}
+	synced := l.SyncedAt()
+	if synced.IsZero() || synced.Before(t0) {
+		t.Fatalf("SyncedAt = %v, want the wall time of the sync (at or after %v)", synced, t0)
+	}
+
+	f.down.Store(true)
+	c.Advance(-time.Hour)
+	eventually(t, "ErrStale after the clock stepped back with the store down", func() bool {
+		_, err := l.Revoked(context.Background(), p)
+		return errors.Is(err, revocation.ErrStale) && l.Stale()
+	})
+	if got := l.SyncedAt(); !got.Equal(synced) {
+		t.Errorf("SyncedAt while down = %v, want the last sync's %v", got, synced)
+	}
+
+	f.down.Store(false)
+	eventually(t, "recovery with the clock still an hour back", func() bool {
+		_, err := l.Revoked(context.Background(), p)
+		return err == nil && !l.Stale()
+	})
+	if got := l.SyncedAt(); !got.Before(synced) {
+		t.Errorf("SyncedAt after recovery = %v, want the wall time of the new sync, before %v", got, synced)
+	}
+}
+
+// TestRevokeTokenClampsFarExpiry: a token whose exp is beyond what any
+// verifier accepts (now + MaxTokenLifetime + Leeway) is revoked until
+// that bound (plus Leeway) instead of failing: entries past 2261 cannot
+// be stored, and logout must not fail.
+func TestRevokeTokenClampsFarExpiry(t *testing.T) {
+	const (
+		leeway   = time.Minute
+		lifetime = time.Hour
+	)
+	clamped := t0.Add(lifetime + 2*leeway)
+	tests := []struct {
+		name    string
+		exp     time.Time
+		expires time.Time // of the stored entry
+	}{
+		{"year 2300", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), clamped},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), clamped},
+		{"just past the bound", t0.Add(lifetime + leeway + time.Nanosecond), clamped},
+		{"at the bound: kept", t0.Add(lifetime + leeway), clamped},
+		{"within the bound: kept", t0.Add(30 * time.Minute), t0.Add(30*time.Minute + leeway)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClock()
+			store := revocation.NewMemoryStore()
+			l := open(t, revocation.Config{Store: store, Now: c.Now, Leeway: leeway, MaxTokenLifetime: lifetime})
+			ctx := context.Background()
+			p := principal("usr_1", "far", t0)
+			before := l.Len()
+			if err := l.RevokeToken(ctx, iss, p.TokenID, tt.exp); err != nil {
+				t.Fatalf("RevokeToken(exp %v): %v", tt.exp, err)
+			}
+			if !revoked(t, l, p) {
+				t.Error("the token is not revoked")
+			}
+			if n := l.Len(); n != before+1 {
+				t.Errorf("Len = %d, want %d", n, before+1)
+			}
+			snap, err := store.Snapshot(ctx, t0)
+			if err != nil || len(snap) != 1 {
+				t.Fatalf("store snapshot = %v, %v; want 1 entry", snap, err)
+			}
+			if !snap[0].Expires.Equal(tt.expires) {
+				t.Errorf("stored entry expires %v, want %v", snap[0].Expires, tt.expires)
+			}
+			l.Purge(tt.expires.Add(-time.Nanosecond))
+			if !revoked(t, l, p) || l.Len() != before+1 {
+				t.Errorf("purged before %v", tt.expires)
+			}
+			c.Advance(tt.expires.Sub(t0))
+			l.Purge(c.Now())
+			if n := l.Len(); n != before {
+				t.Errorf("Len after purging at %v = %d, want %d", tt.expires, n, before)
+			}
+		})
+	}
+}
+
+// TestErrorsAreUnavailable: every error of a List that means "cannot tell
+// now" wraps identity.ErrUnavailable, so callers answer 503 without
+// knowing this package.
+func TestErrorsAreUnavailable(t *testing.T) {
+	c := newClock()
+	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
+	ctx := context.Background()
+
+	f.down.Store(true)
+	writeErr := l.RevokeToken(ctx, iss, "jti", t0.Add(time.Hour))
+	c.Advance(2 * time.Second)
+	eventually(t, "the mirror to go stale", l.Stale)
+	_, staleErr := l.Revoked(ctx, principal("usr_1", "jti", t0))
+	octx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, openErr := revocation.Open(octx, revocation.Config{Store: f})
+
+	tests := []struct {
+		name string
+		err  error
+		is   error
+	}{
+		{"ErrStale", revocation.ErrStale, revocation.ErrStale},
+		{"ErrStore", revocation.ErrStore, revocation.ErrStore},
+		{"Revoked when stale", staleErr, revocation.ErrStale},
+		{"a failed write", writeErr, revocation.ErrStore},
+		{"a failed first sync", openErr, revocation.ErrStore},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, tt.is) {
+				t.Fatalf("err = %v, want it to wrap %v", tt.err, tt.is)
+			}
+			if !errors.Is(tt.err, identity.ErrUnavailable) {
+				t.Errorf("err = %v, does not wrap identity.ErrUnavailable", tt.err)
+			}
+			if !strings.HasPrefix(tt.err.Error(), "revocation: ") {
+				t.Errorf("message %q does not start with %q", tt.err, "revocation: ")
+			}
+		})
+	}
+	if errors.Is(revocation.ErrClosed, identity.ErrUnavailable) || errors.Is(revocation.ErrInvalidEntry, identity.ErrUnavailable) {
+		t.Error("ErrClosed or ErrInvalidEntry wraps identity.ErrUnavailable: they are not outages")
 	}
 }
