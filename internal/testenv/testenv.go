@@ -169,12 +169,16 @@ func (s *RedisServer) Stop() {
 type DBOpener func(t testing.TB) *sql.DB
 
 // SQLiteDB is a SQLite file of its own in a temporary directory, opened
-// with a busy timeout and in WAL mode.
+// with a busy timeout and in WAL mode. The file is switched to WAL once,
+// here: connections that open a new file at the same moment and each ask
+// for WAL can fail with SQLITE_BUSY, which the busy timeout does not cover.
 func SQLiteDB(t testing.TB) DBOpener {
-	path := filepath.Join(t.TempDir(), "test.db")
-	return func(t testing.TB) *sql.DB {
-		return openDB(t, "sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	if err := openDB(t, "sqlite", dsn).Ping(); err != nil {
+		t.Fatalf("creating the SQLite file: %v", err)
 	}
+	return func(t testing.TB) *sql.DB { return openDB(t, "sqlite", dsn) }
 }
 
 // SharedPostgres is the shared test PostgreSQL database (it skips without
