@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/sessionless/sessionless/internal/strictjson"
 )
 
 // Claims are the claims of an access token in the JWT profile for OAuth 2.0
@@ -32,7 +35,9 @@ type Claims struct {
 	// Verify leaves Extra nil: read custom claims with [Claims.Decode].
 	Extra map[string]any
 
-	payload []byte // the verified JSON payload
+	// payload is the verified JSON payload, in its own allocation: the
+	// strings above are slices of it, and the token itself is not kept.
+	payload string
 }
 
 // registered are the claim names Claims owns; Extra may not use them in
@@ -59,49 +64,138 @@ func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 // HasRole reports whether the roles claim contains r.
 func (c *Claims) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
 
-// Decode unmarshals the verified payload into v, for custom claims:
+// Decode unmarshals the verified payload into v with encoding/json, for
+// custom claims:
 //
 //	var custom struct{ TenantID string `json:"tenant_id"` }
 //	err := claims.Decode(&custom)
 //
-// It fails on Claims that did not come from [Verifier.Verify].
+// encoding/json matches member names to struct fields case-insensitively,
+// so Decode refuses (ErrMalformed) a payload with two member names in one
+// object that differ only in case or Unicode folding ("tenant_id" and
+// "TENANT_ID"): either could end up in the field. It fails on Claims that
+// did not come from [Verifier.Verify].
 func (c *Claims) Decode(v any) error {
-	if c.payload == nil {
+	if c.payload == "" {
 		return errors.New("token: claims have no verified payload")
 	}
-	return json.Unmarshal(c.payload, v)
+	p := []byte(c.payload)
+	if err := strictjson.FoldCollision(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return json.Unmarshal(p, v)
 }
 
-// wireClaims is the payload as encoded. The dates are float64 so that the
-// decoder rejects anything but a JSON number, and NaN marks "absent".
-type wireClaims struct {
-	Iss      string   `json:"iss,omitempty"`
-	Sub      string   `json:"sub,omitempty"`
-	Aud      Audience `json:"aud,omitempty"`
-	Exp      float64  `json:"exp"`
-	Nbf      float64  `json:"nbf"`
-	Iat      float64  `json:"iat"`
-	Jti      string   `json:"jti,omitempty"`
-	ClientID string   `json:"client_id,omitempty"`
-	Scope    string   `json:"scope,omitempty"`
-	Roles    []string `json:"roles,omitempty"`
+// decodeClaims reads the registered claims of a JSON payload into c with
+// exact member names (RFC 7519 §4: "EXP" is not "exp"), refusing a name
+// given twice at any depth. The strings of c are slices of payload, which
+// must not change afterwards. A claim that is null counts as absent.
+func decodeClaims(c *Claims, payload []byte) (hasExp, hasIat bool, err error) {
+	m := strictjson.Object(payload)
+	var exp, nbf, iat float64
+	hasNbf := false
+	for m.Next() {
+		v := m.Value()
+		if strictjson.IsNull(v) {
+			continue
+		}
+		switch string(m.Name()) {
+		case "iss":
+			c.Issuer, err = str(v)
+		case "sub":
+			c.Subject, err = str(v)
+		case "jti":
+			c.ID, err = str(v)
+		case "client_id":
+			c.ClientID, err = str(v)
+		case "scope":
+			c.Scope, err = str(v)
+		case "aud":
+			if v[0] == '"' {
+				var a string
+				a, err = str(v)
+				c.Audience = Audience{a}
+			} else {
+				c.Audience, err = strs(v)
+			}
+		case "roles":
+			c.Roles, err = strs(v)
+		case "exp":
+			exp, err = strictjson.Float(v)
+			hasExp = true
+		case "nbf":
+			nbf, err = strictjson.Float(v)
+			hasNbf = true
+		case "iat":
+			iat, err = strictjson.Float(v)
+			hasIat = true
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("%w: claim %q: %w", ErrMalformed, m.Name(), err)
+		}
+	}
+	if err := m.Err(); err != nil {
+		return false, false, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+	}
+	var err1, err2, err3 error
+	if hasExp {
+		c.ExpiresAt, err1 = toTime(exp)
+	}
+	if hasNbf {
+		c.NotBefore, err2 = toTime(nbf)
+	}
+	if hasIat {
+		c.IssuedAt, err3 = toTime(iat)
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
+		return false, false, fmt.Errorf("%w: exp, nbf and iat must be numbers of seconds between 1970 and 9999", ErrMalformed)
+	}
+	if len(payload) > 0 {
+		c.payload = unsafe.String(&payload[0], len(payload))
+	}
+	return hasExp, hasIat, nil
+}
+
+// str returns the string value v as a string sharing v's memory (or that
+// of its unescaped copy).
+func str(v []byte) (string, error) {
+	b, err := strictjson.String(v)
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	return unsafe.String(&b[0], len(b)), nil
+}
+
+// strs returns an array of strings, with no spare capacity.
+func strs(v []byte) ([]string, error) {
+	n := strictjson.Len(v)
+	if n < 0 {
+		return nil, errors.New("not an array of strings")
+	}
+	out := make([]string, 0, n)
+	e := strictjson.Array(v)
+	for e.Next() {
+		s, err := str(e.Value())
+		if err != nil {
+			return nil, errors.New("not an array of strings")
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // maxDate is 9999-12-31T23:59:59Z. Dates outside [0, maxDate] are
 // malformed, so a huge "nbf" cannot wrap around into the past.
 const maxDate = 253402300799
 
-func toTime(f float64) (t time.Time, present bool, err error) {
-	if math.IsNaN(f) {
-		return time.Time{}, false, nil
-	}
+func toTime(f float64) (time.Time, error) {
 	if !(f >= 0 && f <= maxDate) {
-		return time.Time{}, true, fmt.Errorf("%w: date %g out of range", ErrMalformed, f)
+		return time.Time{}, fmt.Errorf("%w: date %g out of range", ErrMalformed, f)
 	}
 	// A float64 near today's dates resolves about 0.2µs: round the
 	// fraction to whole microseconds, so 1795348800.123 is exactly .123.
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), true, nil
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
 }
 
 // MarshalJSON encodes the claims as a JWT payload: dates as seconds since

@@ -8,7 +8,8 @@ import "errors"
 var (
 	// ErrMalformed: the token is not a compact JWS of the accepted form
 	// (too long, wrong number of segments, non-strict base64url, invalid
-	// JSON, a date that is not a JSON number in range, ...).
+	// JSON, a header or payload that is not a JSON object or names a member
+	// twice, a date that is not a JSON number in range, ...).
 	ErrMalformed = errors.New("token: malformed")
 	// ErrUnsupported: the header asks for something this package refuses to
 	// process, such as a "crit" extension.
@@ -33,6 +34,9 @@ var (
 	ErrExpired = errors.New("token: expired")
 	// ErrNotYetValid: "nbf" or "iat" lies in the future (beyond the leeway).
 	ErrNotYetValid = errors.New("token: not yet valid")
+	// ErrLifetime: the token lives longer than the verifier's
+	// MaxTokenLifetime: exp is too far after iat, or too far from now.
+	ErrLifetime = errors.New("token: lifetime too long")
 )
 
 // Construction errors, returned when keys, key sets, issuers and verifiers

@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -44,6 +45,48 @@ func FuzzVerify(f *testing.F) {
 		}
 		if c == nil || c.Issuer != tokentest.Issuer || !c.ExpiresAt.After(now.Add(-time.Minute)) {
 			t.Fatalf("accepted %q with claims %+v", raw, c)
+		}
+	})
+}
+
+// FuzzVerifyPayload signs arbitrary payloads, so the claims decoder sees
+// every input a trusted issuer could sign: Verify never panics, fails with
+// a sentinel, and what it accepts agrees with encoding/json reading the
+// same payload into a map (exact names there), names given twice being
+// refused.
+func FuzzVerifyPayload(f *testing.F) {
+	hs := tokentest.MustSigner(token.HS256)
+	v := tokentest.Verifier(tokentest.KeySet(hs), now)
+	header := []byte(mustHeader(hs))
+	for _, seed := range []string{
+		payloadJSON(""), payloadJSON(`,"SUB":"admin"`), payloadJSON(`,"ſub":"admin"`), payloadJSON(`,"sub":"a","sub":"b"`),
+		payloadJSON(`,"exp":1,"EXP":9999999999`), payloadJSON(`,"aud":["x","` + tokentest.Audience + `"],"roles":["a","b"]`),
+		payloadJSON(`,"iat":1795348800.123,"nbf":null,"x":{"y":[1,{"z":"\u00e9"}]}`), `null`, `{}`, `[]`, `{"exp":1e400}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		c, err := v.Verify(hs.Sign(header, payload))
+		if err != nil {
+			if c != nil || !isSentinel(err) {
+				t.Fatalf("Verify() = %v, %v", c, err)
+			}
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(payload, &m); err != nil {
+			t.Fatalf("accepted a payload encoding/json refuses: %v", err)
+		}
+		for name, got := range map[string]string{"iss": c.Issuer, "sub": c.Subject, "jti": c.ID, "scope": c.Scope, "client_id": c.ClientID} {
+			if want, _ := m[name].(string); want != got {
+				t.Fatalf("%s = %q, encoding/json reads %q", name, got, want)
+			}
+		}
+		if exp, _ := m["exp"].(float64); c.ExpiresAt.Unix() != int64(exp) {
+			t.Fatalf("exp = %v, encoding/json reads %v", c.ExpiresAt, exp)
+		}
+		if !c.ExpiresAt.After(now.Add(-time.Minute)) || c.ExpiresAt.Sub(c.IssuedAt) > token.DefaultMaxTokenLifetime {
+			t.Fatalf("accepted exp %v, iat %v", c.ExpiresAt, c.IssuedAt)
 		}
 	})
 }

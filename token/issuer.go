@@ -16,8 +16,13 @@ type IssuerConfig struct {
 	// Audience is written to "aud" when the claims name none. Required.
 	Audience []string
 	// TTL is the lifetime of tokens whose ExpiresAt is zero.
-	// Zero means DefaultTTL (15 minutes).
+	// Zero means DefaultTTL (15 minutes). At most MaxTokenLifetime.
 	TTL time.Duration
+	// MaxTokenLifetime is the longest lifetime (exp − iat) Issue writes:
+	// a longer TTL is refused by NewIssuer, a longer ExpiresAt by Issue.
+	// Zero means DefaultMaxTokenLifetime (24h), what verifiers accept by
+	// default.
+	MaxTokenLifetime time.Duration
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -45,6 +50,13 @@ func NewIssuer(keys KeySource, cfg IssuerConfig) (*Issuer, error) {
 	}
 	if cfg.TTL < 0 {
 		return nil, fmt.Errorf("%w: negative TTL", ErrConfig)
+	}
+	var err error
+	if cfg.MaxTokenLifetime, err = maxLifetime(cfg.MaxTokenLifetime); err != nil {
+		return nil, err
+	}
+	if cfg.TTL > cfg.MaxTokenLifetime {
+		return nil, fmt.Errorf("%w: TTL %v exceeds MaxTokenLifetime %v", ErrConfig, cfg.TTL, cfg.MaxTokenLifetime)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -94,9 +106,10 @@ func (i *Issuer) Issue(c Claims) (string, Claims, error) {
 	c.IssuedAt = c.IssuedAt.Truncate(time.Millisecond)
 	if c.ExpiresAt.IsZero() {
 		// Whole seconds, rounded up: the token lives at least TTL, so
-		// expires_in = exp - iat in whole seconds is the TTL.
+		// expires_in = exp - iat in whole seconds is the TTL; rounded down
+		// where up would exceed MaxTokenLifetime.
 		exp := c.IssuedAt.Add(i.cfg.TTL)
-		if t := exp.Truncate(time.Second); t.Before(exp) {
+		if t := exp.Truncate(time.Second); t.Before(exp) && t.Add(time.Second).Sub(c.IssuedAt) <= i.cfg.MaxTokenLifetime {
 			exp = t.Add(time.Second)
 		}
 		c.ExpiresAt = exp
@@ -105,10 +118,13 @@ func (i *Issuer) Issue(c Claims) (string, Claims, error) {
 	if !c.ExpiresAt.After(c.IssuedAt) {
 		return "", Claims{}, fmt.Errorf("%w: ExpiresAt is not after IssuedAt", ErrConfig)
 	}
+	if life := c.ExpiresAt.Sub(c.IssuedAt); life > i.cfg.MaxTokenLifetime {
+		return "", Claims{}, fmt.Errorf("%w: lifetime %v exceeds MaxTokenLifetime %v", ErrConfig, life, i.cfg.MaxTokenLifetime)
+	}
 	if c.ID == "" {
 		c.ID = NewID()
 	}
-	c.payload = nil
+	c.payload = ""
 	payload, err := c.MarshalJSON()
 	if err != nil {
 		return "", Claims{}, err

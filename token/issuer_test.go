@@ -84,6 +84,8 @@ func TestIssueRefuses(t *testing.T) {
 		{"custom exp", token.Claims{Subject: "u", Extra: map[string]any{"exp": 1}}},
 		{"custom EXP in upper case", token.Claims{Subject: "u", Extra: map[string]any{"EXP": 9999999999}}},
 		{"custom Scope", token.Claims{Subject: "u", Extra: map[string]any{"Scope": "admin"}}},
+		{"lives over 24 h", token.Claims{Subject: "u", ExpiresAt: now.Add(24*time.Hour + time.Second)}},
+		{"expires in year 9999", token.Claims{Subject: "u", ExpiresAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +112,9 @@ func TestIssuerConfig(t *testing.T) {
 		{"no issuer", tokentest.KeySet(s), token.IssuerConfig{Audience: []string{"a"}}},
 		{"no audience", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i"}},
 		{"negative TTL", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, TTL: -time.Second}},
+		{"TTL over the default 24 h maximum", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, TTL: 72 * time.Hour}},
+		{"TTL over MaxTokenLifetime", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, TTL: 2 * time.Hour, MaxTokenLifetime: time.Hour}},
+		{"negative MaxTokenLifetime", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, MaxTokenLifetime: -time.Hour}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +214,46 @@ func TestIssueSubSecondIat(t *testing.T) {
 		}
 		if life := c.ExpiresAt.Sub(c.IssuedAt); life < 10*time.Minute || life >= 10*time.Minute+time.Second {
 			t.Errorf("lifetime %v, want the TTL (10m) rounded up to whole seconds", life)
+		}
+	}
+}
+
+// TestIssueLongestLifetime: a TTL of exactly MaxTokenLifetime issues
+// tokens a verifier with the same maximum accepts, even when iat has
+// milliseconds (exp is rounded down then, not up past the maximum), and a
+// raised maximum on both sides allows longer tokens.
+func TestIssueLongestLifetime(t *testing.T) {
+	s := tokentest.MustSigner(token.EdDSA)
+	at := now.Add(123 * time.Millisecond)
+	for _, max := range []time.Duration{0, 72 * time.Hour} {
+		ttl := max
+		if ttl == 0 {
+			ttl = token.DefaultMaxTokenLifetime
+		}
+		iss, err := token.NewIssuer(tokentest.KeySet(s), token.IssuerConfig{Issuer: tokentest.Issuer,
+			Audience: []string{tokentest.Audience}, TTL: ttl, MaxTokenLifetime: max, Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, c, err := iss.Issue(token.Claims{Subject: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if life := c.ExpiresAt.Sub(c.IssuedAt); life > ttl || life < ttl-time.Second {
+			t.Fatalf("lifetime %v, want within a second below %v", life, ttl)
+		}
+		v, err := token.NewVerifier(tokentest.KeySet(s), token.VerifierConfig{Issuer: tokentest.Issuer, Audience: tokentest.Audience,
+			MaxTokenLifetime: max, Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(raw); err != nil {
+			t.Fatalf("MaxTokenLifetime %v: %v", max, err)
+		}
+		if max > token.DefaultMaxTokenLifetime {
+			if _, err := tokentest.Verifier(tokentest.KeySet(s), at).Verify(raw); !errors.Is(err, token.ErrLifetime) {
+				t.Fatalf("a default verifier accepted a %v token: %v", ttl, err)
+			}
 		}
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
+
+	"github.com/sessionless/sessionless/internal/strictjson"
 )
 
 // jwk is the JSON form of a key (RFC 7517, RFC 7518 §6, RFC 8037).
@@ -89,16 +92,76 @@ func (k *Key) MarshalJSON() ([]byte, error) {
 
 var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
 
-// ParseJWK reads one JWK (RFC 7517): "OKP" Ed25519, "EC" P-256/P-384/P-521,
-// "RSA" or "oct", public or private. Its "kid" and "alg" members are used
-// unless opts sets them; a JWK whose "use" is not "sig" is refused.
-func ParseJWK(data []byte, opts KeyOptions) (*Key, error) {
+// parseJWKMembers reads the members of a JWK with exact names, refusing a
+// member named twice; unknown members (x5c, ...) are ignored.
+func parseJWKMembers(data []byte) (jwk, []string, error) {
 	var j jwk
-	if err := json.Unmarshal(data, &j); err != nil {
-		return nil, fmt.Errorf("%w: JWK: %v", ErrInvalidKey, err)
+	var ops []string
+	fields := map[string]*string{
+		"kty": &j.Kty, "use": &j.Use, "alg": &j.Alg, "kid": &j.Kid, "crv": &j.Crv, "x": &j.X, "y": &j.Y,
+		"n": &j.N, "e": &j.E, "k": &j.K, "d": &j.D, "p": &j.P, "q": &j.Q, "dp": &j.DP, "dq": &j.DQ, "qi": &j.QI,
+	}
+	m := strictjson.Object(data)
+	for m.Next() {
+		name := string(m.Name())
+		if name == "key_ops" {
+			var err error
+			if ops, err = strs(m.Value()); err != nil {
+				return jwk{}, nil, fmt.Errorf("%w: JWK key_ops: %v", ErrInvalidKey, err)
+			}
+			continue
+		}
+		f, ok := fields[name]
+		if !ok {
+			continue
+		}
+		b, err := strictjson.String(m.Value())
+		if err != nil {
+			return jwk{}, nil, fmt.Errorf("%w: JWK %q is not a string", ErrInvalidKey, name)
+		}
+		*f = string(b)
+	}
+	if err := m.Err(); err != nil {
+		return jwk{}, nil, fmt.Errorf("%w: JWK: %v", ErrInvalidKey, err)
+	}
+	return j, ops, nil
+}
+
+// checkKeyOps applies "key_ops" (RFC 7517 §4.3): when present, the key
+// must be meant for verifying signatures ("verify"; a private key may say
+// "sign" instead), and no operation may be listed twice.
+func checkKeyOps(ops []string, private bool) error {
+	if ops == nil {
+		return nil
+	}
+	ok := false
+	for i, op := range ops {
+		if slices.Contains(ops[:i], op) {
+			return fmt.Errorf("%w: JWK key_ops lists %q twice", ErrInvalidKey, op)
+		}
+		ok = ok || op == "verify" || private && op == "sign"
+	}
+	if !ok {
+		return fmt.Errorf("%w: JWK key_ops %q does not include \"verify\"", ErrInvalidKey, ops)
+	}
+	return nil
+}
+
+// ParseJWK reads one JWK (RFC 7517): "OKP" Ed25519, "EC" P-256/P-384/P-521,
+// "RSA" or "oct", public or private. Member names are matched exactly and
+// may not repeat. Its "kid" and "alg" members are used unless opts sets
+// them; a JWK whose "use" is not "sig", or whose "key_ops" does not
+// include "verify" ("sign" for a private key), is refused.
+func ParseJWK(data []byte, opts KeyOptions) (*Key, error) {
+	j, ops, err := parseJWKMembers(data)
+	if err != nil {
+		return nil, err
 	}
 	if j.Use != "" && j.Use != "sig" {
 		return nil, fmt.Errorf("%w: JWK use %q is not \"sig\"", ErrInvalidKey, j.Use)
+	}
+	if err := checkKeyOps(ops, j.D != "" || j.Kty == "oct"); err != nil {
+		return nil, err
 	}
 	if opts.ID == "" {
 		opts.ID = j.Kid

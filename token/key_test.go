@@ -232,6 +232,35 @@ func TestParseJWK(t *testing.T) {
 		"oct too short":      `{"kty":"oct","k":"` + tokentest.Encode(make([]byte, 16)) + `"}`,
 		"padded base64":      `{"kty":"OKP","crv":"Ed25519","x":"` + m["x"].(string) + `="}`,
 		"alg mismatch":       `{"kty":"OKP","crv":"Ed25519","alg":"ES256","x":"` + m["x"].(string) + `"}`,
+
+		// key_ops (RFC 7517 §4.3; Wycheproof rejectWrongKeyOps).
+		"key_ops encrypt only":     `{"kty":"OKP","crv":"Ed25519","key_ops":["encrypt"],"x":"` + m["x"].(string) + `"}`,
+		"key_ops sign, public key": `{"kty":"OKP","crv":"Ed25519","key_ops":["sign"],"x":"` + m["x"].(string) + `"}`,
+		"key_ops empty":            `{"kty":"OKP","crv":"Ed25519","key_ops":[],"x":"` + m["x"].(string) + `"}`,
+		"key_ops repeated":         `{"kty":"OKP","crv":"Ed25519","key_ops":["verify","verify"],"x":"` + m["x"].(string) + `"}`,
+		"key_ops a string":         `{"kty":"OKP","crv":"Ed25519","key_ops":"verify","x":"` + m["x"].(string) + `"}`,
+		"key_ops with a number":    `{"kty":"OKP","crv":"Ed25519","key_ops":["verify",1],"x":"` + m["x"].(string) + `"}`,
+		"key_ops wrapKey":          `{"kty":"OKP","crv":"Ed25519","key_ops":["wrapKey"],"x":"` + m["x"].(string) + `"}`,
+
+		// Exact, unique member names.
+		"use twice":               `{"kty":"OKP","crv":"Ed25519","use":"sig","use":"enc","x":"` + m["x"].(string) + `"}`,
+		"x twice":                 `{"kty":"OKP","crv":"Ed25519","x":"` + m["x"].(string) + `","x":"AAAA"}`,
+		"KTY in upper case only":  `{"KTY":"OKP","crv":"Ed25519","x":"` + m["x"].(string) + `"}`,
+		"use enc beside USE sig":  `{"kty":"OKP","crv":"Ed25519","use":"enc","x":"` + m["x"].(string) + `","USE":"sig"}`,
+		"kid not a string":        `{"kty":"OKP","crv":"Ed25519","kid":1,"x":"` + m["x"].(string) + `"}`,
+		"trailing data after JWK": `{"kty":"OKP","crv":"Ed25519","x":"` + m["x"].(string) + `"} {}`,
+	}
+	good := map[string]string{
+		"key_ops verify":                `{"kty":"OKP","crv":"Ed25519","key_ops":["verify"],"x":"` + m["x"].(string) + `"}`,
+		"key_ops verify and others":     `{"kty":"OKP","crv":"Ed25519","key_ops":["encrypt","verify"],"x":"` + m["x"].(string) + `"}`,
+		"key_ops sign on a private key": `{"kty":"OKP","crv":"Ed25519","key_ops":["sign"],"x":"` + m["x"].(string) + `","d":"` + m["d"].(string) + `"}`,
+		"use sig with key_ops verify":   `{"kty":"OKP","crv":"Ed25519","use":"sig","key_ops":["verify"],"x":"` + m["x"].(string) + `"}`,
+		"unknown members ignored":       `{"kty":"OKP","crv":"Ed25519","x5c":["AAAA"],"Use":"enc","x":"` + m["x"].(string) + `"}`,
+	}
+	for name, j := range good {
+		if _, err := token.ParseJWK([]byte(j), token.KeyOptions{}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 	for name, j := range bad {
 		if k, err := token.ParseJWK([]byte(j), token.KeyOptions{}); err == nil {

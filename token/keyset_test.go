@@ -189,3 +189,35 @@ func TestJWKSHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyGeneration: a verifier's key generation changes with every key
+// set its source hands out (a key added or retired), and only then.
+func TestKeyGeneration(t *testing.T) {
+	a, b := tokentest.MustSigner(token.EdDSA), tokentest.MustSigner(token.ES256)
+	set := tokentest.KeySet(a)
+	ring, err := token.NewKeyRing(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := tokentest.Verifier(ring, now)
+	g0 := v.KeyGeneration()
+	if v.KeyGeneration() != g0 {
+		t.Fatal("generation changed without a new set")
+	}
+	both, _ := set.WithVerificationKey(b.Key)
+	ring.Store(both)
+	g1 := v.KeyGeneration()
+	retired, _ := both.Without(b.Key.ID())
+	ring.Store(retired)
+	g2 := v.KeyGeneration()
+	if g1 == g0 || g2 == g1 || g2 == g0 {
+		t.Fatalf("generations %d, %d, %d: want three different", g0, g1, g2)
+	}
+	ring.Store(both) // back to an earlier set: its generation again
+	if v.KeyGeneration() != g1 {
+		t.Fatal("a set's generation is not its own")
+	}
+	if tokentest.Verifier(set, now).KeyGeneration() != g0 {
+		t.Fatal("a fixed set has another generation")
+	}
+}

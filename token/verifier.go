@@ -1,13 +1,14 @@
 package token
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"github.com/sessionless/sessionless/internal/strictjson"
 )
 
 // Defaults and limits of [VerifierConfig].
@@ -15,6 +16,11 @@ const (
 	DefaultLeeway         = 30 * time.Second
 	MaxLeeway             = 5 * time.Minute
 	DefaultMaxTokenLength = 8 << 10
+	// DefaultMaxTokenLifetime bounds exp − iat of the tokens a Verifier
+	// accepts and an Issuer issues. It is also the revocation list's
+	// default (revocation.DefaultMaxTokenLifetime), so that "log out
+	// everywhere" covers every token that can still be valid.
+	DefaultMaxTokenLifetime = 24 * time.Hour
 )
 
 // VerifierConfig configures a [Verifier]. Issuer and Audience are required.
@@ -30,6 +36,14 @@ type VerifierConfig struct {
 	// MaxTokenLength is the longest token accepted, in bytes, checked
 	// before anything else. Zero means DefaultMaxTokenLength (8 KiB).
 	MaxTokenLength int
+	// MaxTokenLifetime is the longest lifetime accepted: a token whose exp
+	// is more than this after its iat fails with ErrLifetime. Since iat
+	// may be at most Leeway in the future, no accepted token expires more
+	// than MaxTokenLifetime + Leeway from now. Zero means
+	// DefaultMaxTokenLifetime (24h). A revocation list checked with this
+	// verifier must keep entries at least as long
+	// (revocation.Config.MaxTokenLifetime).
+	MaxTokenLifetime time.Duration
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -37,12 +51,13 @@ type VerifierConfig struct {
 // Verifier verifies access tokens signed by the keys of a [KeySource].
 // It is safe for concurrent use; it does no I/O and never fetches keys.
 type Verifier struct {
-	keys   KeySource
-	iss    string
-	aud    string
-	leeway time.Duration
-	maxLen int
-	now    func() time.Time
+	keys    KeySource
+	iss     string
+	aud     string
+	leeway  time.Duration
+	maxLen  int
+	maxLife time.Duration
+	now     func() time.Time
 
 	// headers caches parsed header segments of tokens that verified, so
 	// the common case skips decoding the header. Copy-on-write, bounded.
@@ -59,9 +74,9 @@ type header struct {
 }
 
 // NewVerifier returns a verifier for tokens from keys. It checks cfg once:
-// a missing issuer or audience, an out-of-range leeway or length, or an
-// empty key set is an error.
-func NewVerifier(keys KeySource, cfg VerifierConfig) (*Verifier, error) {
+// a missing issuer or audience, an out-of-range leeway, length or
+// lifetime, or an empty key set is an error.
+func NewVerifier(keys KeySource, cfg VerifierConfig) (_ *Verifier, err error) {
 	if keys == nil || keys.KeySet() == nil {
 		return nil, fmt.Errorf("%w: no keys", ErrConfig)
 	}
@@ -85,25 +100,42 @@ func NewVerifier(keys KeySource, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxTokenLength < 64 {
 		return nil, fmt.Errorf("%w: MaxTokenLength %d is too small", ErrConfig, cfg.MaxTokenLength)
 	}
+	if cfg.MaxTokenLifetime, err = maxLifetime(cfg.MaxTokenLifetime); err != nil {
+		return nil, err
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Verifier{keys: keys, iss: cfg.Issuer, aud: cfg.Audience, leeway: cfg.Leeway, maxLen: cfg.MaxTokenLength, now: cfg.Now}
+	v := &Verifier{keys: keys, iss: cfg.Issuer, aud: cfg.Audience, leeway: cfg.Leeway, maxLen: cfg.MaxTokenLength,
+		maxLife: cfg.MaxTokenLifetime, now: cfg.Now}
 	v.headers.Store(&map[string]*header{})
 	return v, nil
 }
 
-// verified is allocated once per Verify: the decoding target and the
-// returned claims side by side.
-type verified struct {
-	claims Claims
-	wire   wireClaims
+// maxLifetime applies the default to a configured maximum lifetime.
+func maxLifetime(d time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return DefaultMaxTokenLifetime, nil
+	case d < 0:
+		return 0, fmt.Errorf("%w: negative MaxTokenLifetime", ErrConfig)
+	}
+	return d, nil
 }
+
+// KeyGeneration identifies the key set the verifier trusts now: it changes
+// whenever the [KeySource] hands out another [KeySet] (a key added,
+// retired or swapped). A cache of verified tokens keeps an entry only
+// while the generation it was verified under is current, so a token
+// signed by a retired key is not served after the retirement.
+func (v *Verifier) KeyGeneration() uint64 { return v.keys.KeySet().gen }
 
 // Verify checks a compact JWS access token and returns its claims. Checks
 // run cheapest first: length, structure and encoding, header (typ, crit,
 // kid, alg), payload decoding; then the signature; then the claims. Every
 // error wraps one of the package's sentinels; on error the claims are nil.
+// The claims keep the decoded payload (for [Claims.Decode]) but not the
+// token.
 func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if len(raw) > v.maxLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, v.maxLen)
@@ -142,30 +174,21 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: header says %q, key %q is %s", ErrAlgorithm, h.alg, key.id, key.alg)
 	}
 
-	// One allocation holds a copy of the token (the signing input) and the
-	// decoded payload, and the claims hold on to it for Claims.Decode.
-	plen := b64.DecodedLen(d2 - d1 - 1)
-	buf := make([]byte, len(raw)+plen)
-	copy(buf, raw)
-	n, err := b64.Decode(buf[len(raw):], buf[d1+1:d2])
+	// The payload is decoded into its own allocation, which the claims
+	// keep; their strings are slices of it.
+	pseg := readOnly(raw[d1+1 : d2])
+	buf := make([]byte, b64.DecodedLen(len(pseg)))
+	n, err := b64.Decode(buf, pseg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
-	payload := buf[len(raw) : len(raw)+n]
-
-	out := &verified{wire: wireClaims{Exp: math.NaN(), Nbf: math.NaN(), Iat: math.NaN()}}
-	w := &out.wire
-	if err := json.Unmarshal(payload, w); err != nil {
-		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
-	}
-	exp, hasExp, err1 := toTime(w.Exp)
-	nbf, _, err2 := toTime(w.Nbf)
-	iat, hasIat, err3 := toTime(w.Iat)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return nil, fmt.Errorf("%w: exp, nbf and iat must be numbers of seconds between 1970 and 9999", ErrMalformed)
+	c := &Claims{}
+	hasExp, hasIat, err := decodeClaims(c, buf[:n])
+	if err != nil {
+		return nil, err
 	}
 
-	if !key.verify(buf[:d2], buf[d2+1:len(raw)]) {
+	if !key.verify(readOnly(raw[:d2]), readOnly(raw[d2+1:])) {
 		return nil, ErrSignature
 	}
 	if !cached {
@@ -173,77 +196,72 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	}
 
 	switch {
-	case w.Iss == "" || w.Sub == "" || len(w.Aud) == 0 || !hasExp || !hasIat || w.Jti == "":
+	case c.Issuer == "" || c.Subject == "" || len(c.Audience) == 0 || !hasExp || !hasIat || c.ID == "":
 		return nil, fmt.Errorf("%w: iss, sub, aud, exp, iat and jti are required", ErrMissingClaim)
-	case w.Iss != v.iss:
+	case c.Issuer != v.iss:
 		return nil, ErrIssuer
-	case !w.Aud.Contains(v.aud):
+	case !c.Audience.Contains(v.aud):
 		return nil, ErrAudience
 	}
 	now := v.now()
 	switch {
-	case !now.Before(exp.Add(v.leeway)):
+	case !now.Before(c.ExpiresAt.Add(v.leeway)):
 		return nil, ErrExpired
-	case !nbf.IsZero() && now.Add(v.leeway).Before(nbf):
+	case !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore):
 		return nil, fmt.Errorf("%w: nbf is in the future", ErrNotYetValid)
-	case now.Add(v.leeway).Before(iat):
+	case now.Add(v.leeway).Before(c.IssuedAt):
 		return nil, fmt.Errorf("%w: iat is in the future", ErrNotYetValid)
+	case c.ExpiresAt.Sub(c.IssuedAt) > v.maxLife:
+		// With iat at most now + leeway, exp is at most now + leeway +
+		// maxLife: no accepted token outlives what a revocation list
+		// keeps.
+		return nil, fmt.Errorf("%w: exp is more than %v after iat", ErrLifetime, v.maxLife)
 	}
-
-	out.claims = Claims{
-		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud,
-		ExpiresAt: exp, NotBefore: nbf, IssuedAt: iat,
-		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope, Roles: w.Roles,
-		payload: payload,
-	}
-	return &out.claims, nil
+	return c, nil
 }
 
-// parseHeader decodes a JOSE header with exact member names.
+// readOnly returns the bytes of s without copying them. The slice must
+// never be written to: it is only handed to decoders and to signature
+// checks, which read their input.
+func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// parseHeader decodes a JOSE header with exact member names, refusing a
+// member named twice (RFC 7515 §4).
 func parseHeader(seg string) (*header, error) {
 	b, err := b64.DecodeString(seg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
-	}
-	str := func(name string) (string, error) {
-		raw, ok := m[name]
-		if !ok {
-			return "", nil
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", fmt.Errorf("%w: header %q is not a string", ErrMalformed, name)
-		}
-		return s, nil
-	}
-	// RFC 7515 §4.1.11: extensions listed in crit must be understood; this
-	// package understands none. b64 (RFC 7797) changes the signing input
-	// and is refused with or without crit.
-	for _, name := range []string{"crit", "b64"} {
-		if _, ok := m[name]; ok {
-			return nil, fmt.Errorf("%w: %q", ErrUnsupported, name)
-		}
-	}
 	h := &header{}
-	alg, err := str("alg")
-	if err != nil {
-		return nil, err
+	var alg, typ string
+	m := strictjson.Object(b)
+	for m.Next() {
+		var err error
+		switch name := string(m.Name()); name {
+		// RFC 7515 §4.1.11: extensions listed in crit must be understood;
+		// this package understands none. b64 (RFC 7797) changes the
+		// signing input and is refused with or without crit.
+		case "crit", "b64":
+			return nil, fmt.Errorf("%w: %q", ErrUnsupported, name)
+		case "alg":
+			alg, err = str(m.Value())
+		case "kid":
+			h.kid, err = str(m.Value())
+		case "typ":
+			typ, err = str(m.Value())
+		}
+		// jku, x5u, jwk and x5c are ignored: keys come only from the
+		// KeySource.
+		if err != nil {
+			return nil, fmt.Errorf("%w: header %q is not a string", ErrMalformed, m.Name())
+		}
+	}
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
 	if alg == "" {
 		return nil, fmt.Errorf("%w: header has no alg", ErrMalformed)
 	}
-	if h.kid, err = str("kid"); err != nil {
-		return nil, err
-	}
-	typ, err := str("typ")
-	if err != nil {
-		return nil, err
-	}
-	// jku, x5u, jwk and x5c are ignored: keys come only from the KeySource.
 	h.alg = Algorithm(alg)
 	h.typOK = strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 	return h, nil

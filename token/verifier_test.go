@@ -7,6 +7,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +24,7 @@ var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 var sentinels = []error{
 	token.ErrMalformed, token.ErrUnsupported, token.ErrWrongType, token.ErrUnknownKey,
 	token.ErrAlgorithm, token.ErrSignature, token.ErrMissingClaim, token.ErrIssuer,
-	token.ErrAudience, token.ErrExpired, token.ErrNotYetValid,
+	token.ErrAudience, token.ErrExpired, token.ErrNotYetValid, token.ErrLifetime,
 }
 
 func isSentinel(err error) bool {
@@ -112,8 +114,9 @@ func TestVerify(t *testing.T) {
 		{"header JSON array", enc([]byte(`["alg"]`)) + "." + p + "." + sig, token.ErrMalformed},
 		{"no alg", mint(set(map[string]any{"alg": nil}, nil)), token.ErrMalformed},
 		{"alg not a string", mint(set(map[string]any{"alg": 256}, nil)), token.ErrMalformed},
-		{"alg none", s.SignJSON(map[string]any{"alg": "none", "kid": s.Key.ID(), "typ": "at+jwt"}, tokentest.Claims(now)), token.ErrAlgorithm},
-		{"alg none unsigned", enc([]byte(`{"alg":"none","kid":"`+s.Key.ID()+`","typ":"at+jwt"}`)) + "." + p + ".x", token.ErrAlgorithm},
+		{"alg none, signed", s.SignJSON(map[string]any{"alg": "none", "kid": s.Key.ID(), "typ": "at+jwt"}, tokentest.Claims(now)), token.ErrAlgorithm},
+		{"alg none, junk signature", enc([]byte(`{"alg":"none","kid":"`+s.Key.ID()+`","typ":"at+jwt"}`)) + "." + p + ".x", token.ErrAlgorithm},
+		{"alg none, unsigned (RFC 7519 §6)", enc([]byte(`{"alg":"none","kid":"`+s.Key.ID()+`","typ":"at+jwt"}`)) + "." + p + ".", token.ErrMalformed},
 		{"alg of another family", mint(set(map[string]any{"alg": "RS256"}, nil)), token.ErrAlgorithm},
 		{"alg of the same family", mint(set(map[string]any{"alg": "ES384"}, nil)), token.ErrAlgorithm},
 		{"HMAC header naming an ECDSA key", hs.Mint(now, set(map[string]any{"kid": s.Key.ID()}, nil)), token.ErrAlgorithm},
@@ -132,12 +135,42 @@ func TestVerify(t *testing.T) {
 		{"jku, x5u ignored", mint(set(map[string]any{"jku": "http://127.0.0.1:1/jwks", "x5u": "http://127.0.0.1:1/x"}, nil)), nil},
 		{"embedded jwk of the attacker's key", other.Mint(now, set(map[string]any{"kid": s.Key.ID(), "jwk": other.Key}, nil)), token.ErrSignature},
 		{"embedded jwk without kid", other.Mint(now, set(map[string]any{"kid": nil, "jwk": other.Key}, nil)), token.ErrUnknownKey},
+		{"header null", s.Sign([]byte(`null`), []byte(payloadJSON(""))), token.ErrMalformed},
+		{"header names alg twice", s.Sign([]byte(`{"alg":"`+string(s.Key.Algorithm())+`","kid":"`+s.Key.ID()+`","typ":"at+jwt","alg":"`+string(s.Key.Algorithm())+`"}`), []byte(payloadJSON(""))), token.ErrMalformed},
+		{"header names kid twice", s.Sign([]byte(`{"alg":"`+string(s.Key.Algorithm())+`","kid":"nope","typ":"at+jwt","kid":"`+s.Key.ID()+`"}`), []byte(payloadJSON(""))), token.ErrMalformed},
+		{"header names typ twice through an escape", s.Sign([]byte(`{"alg":"`+string(s.Key.Algorithm())+`","kid":"`+s.Key.ID()+`","typ":"JWT","\u0074yp":"at+jwt"}`), []byte(payloadJSON(""))), token.ErrMalformed},
+		{"header ALG in upper case only", s.Sign([]byte(`{"ALG":"`+string(s.Key.Algorithm())+`","kid":"`+s.Key.ID()+`","typ":"at+jwt"}`), []byte(payloadJSON(""))), token.ErrMalformed},
+		{"header TYP beside typ JWT", s.Sign([]byte(`{"alg":"`+string(s.Key.Algorithm())+`","kid":"`+s.Key.ID()+`","typ":"JWT","TYP":"at+jwt"}`), []byte(payloadJSON(""))), token.ErrWrongType},
+		{"header CRIT in upper case is not crit", s.Sign([]byte(`{"alg":"`+string(s.Key.Algorithm())+`","kid":"`+s.Key.ID()+`","typ":"at+jwt","CRIT":["x"]}`), []byte(payloadJSON(""))), nil},
 
 		// Payload.
 		{"payload not JSON", h + "." + enc([]byte("sub=x")) + "." + sig, token.ErrMalformed},
 		{"payload JSON array", s.Sign([]byte(mustHeader(s)), []byte(`[1]`)), token.ErrMalformed},
 		{"payload JSON string", s.Sign([]byte(mustHeader(s)), []byte(`"x"`)), token.ErrMalformed},
 		{"trailing data after payload", s.Sign([]byte(mustHeader(s)), []byte(`{"sub":"x"} {}`)), token.ErrMalformed},
+		{"payload null", s.Sign([]byte(mustHeader(s)), []byte(`null`)), token.ErrMalformed},
+		{"payload empty", s.Sign([]byte(mustHeader(s)), []byte(` `)), token.ErrMalformed},
+		{"payload invalid UTF-8", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"name":"`+"\xff"+`"`))), token.ErrMalformed},
+		{"payload nested 100 deep", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"x":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)))), token.ErrMalformed},
+
+		// Claim names are exact and unique (RFC 7519 §4).
+		{"exp past, EXP future", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(fmt.Sprintf(`,"exp":%d,"EXP":%d`, now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix())))), token.ErrExpired},
+		{"EXP future, exp past", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(fmt.Sprintf(`,"EXP":%d,"exp":%d`, now.Add(time.Hour).Unix(), now.Add(-time.Hour).Unix())))), token.ErrExpired},
+		{"only EXP", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(fmt.Sprintf(`,"EXP":%d`, now.Add(time.Hour).Unix())))), token.ErrMissingClaim},
+		{"exp twice", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(fmt.Sprintf(`,"exp":%d,"exp":%d`, now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix())))), token.ErrMalformed},
+		{"exp twice through an escape", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(fmt.Sprintf(`,"exp":%d,"\u0065xp":%d`, now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix())))), token.ErrMalformed},
+		{"sub twice", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"sub":"alice","sub":"admin"`))), token.ErrMalformed},
+		{"custom claim twice", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"sub":"alice","tenant":"a","tenant":"b"`))), token.ErrMalformed},
+		{"nested member twice", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"sub":"alice","cnf":{"jkt":"a","jkt":"b"}`))), token.ErrMalformed},
+		{"only ISS", s.Sign([]byte(mustHeader(s)), []byte(strings.Replace(payloadJSON(`,"sub":"alice"`), `"iss"`, `"ISS"`, 1))), token.ErrMissingClaim},
+
+		// Lifetimes are bounded (default 24 h).
+		{"lives 24 h", mint(set(nil, map[string]any{"exp": now.Add(24 * time.Hour).Unix()})), nil},
+		{"lives 24 h and 1 s", mint(set(nil, map[string]any{"exp": now.Add(24*time.Hour + time.Second).Unix()})), token.ErrLifetime},
+		{"lives 72 h", mint(set(nil, map[string]any{"exp": now.Add(72 * time.Hour).Unix()})), token.ErrLifetime},
+		{"expires in year 9999", mint(set(nil, map[string]any{"exp": 253402300799})), token.ErrLifetime},
+		{"issued 30 days ago, expires in an hour", mint(set(nil, map[string]any{"iat": now.Add(-30 * 24 * time.Hour).Unix()})), token.ErrLifetime},
+		{"issued at the leeway's edge, lives 24 h", mint(set(nil, map[string]any{"iat": now.Add(leeway).Unix(), "exp": now.Add(leeway + 24*time.Hour).Unix()})), nil},
 		{"exp as a string", mint(set(nil, map[string]any{"exp": "9999999999"})), token.ErrMalformed},
 		{"exp as a boolean", mint(set(nil, map[string]any{"exp": true})), token.ErrMalformed},
 		{"exp 1e300", mint(set(nil, map[string]any{"exp": 1e300})), token.ErrMalformed},
@@ -218,6 +251,98 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// payloadJSON is the JSON text of valid claims issued at now for an hour,
+// with sub "alice", then members (text starting with a comma) appended
+// verbatim, so a test can repeat a name or change its case.
+func payloadJSON(members string) string {
+	base := fmt.Sprintf(`{"iss":%q,"aud":%q,"iat":%d,"jti":"j1","scope":"widgets:read"`, tokentest.Issuer, tokentest.Audience, now.Unix())
+	if !strings.Contains(members, `"exp"`) && !strings.Contains(members, `\u0065xp"`) && !strings.Contains(members, `"EXP"`) {
+		base += fmt.Sprintf(`,"exp":%d`, now.Add(time.Hour).Unix())
+	}
+	if !strings.Contains(members, `"sub"`) {
+		base += `,"sub":"alice"`
+	}
+	return base + members + "}"
+}
+
+// TestVerifyExactClaimNames: members whose names differ from a registered
+// claim only in case or by Unicode folding are custom claims, never the
+// registered one, whichever comes first.
+func TestVerifyExactClaimNames(t *testing.T) {
+	s := tokentest.MustSigner(token.EdDSA)
+	v := tokentest.Verifier(tokentest.KeySet(s), now)
+	for _, members := range []string{
+		`,"sub":"alice","SUB":"admin"`,
+		`,"SUB":"admin","sub":"alice"`,
+		`,"Sub":"admin","sub":"alice"`,
+		`,"ſub":"admin","sub":"alice"`, // U+017F LATIN SMALL LETTER LONG S folds to s
+		`,"sub":"alice","ſub":"admin"`,
+		`,"sub":"alice","SCOPE":"admin","Roles":["admin"],"\u0053ub":"admin"`,
+	} {
+		c, err := v.Verify(s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(members))))
+		if err != nil {
+			t.Fatalf("%s: %v", members, err)
+		}
+		if c.Subject != "alice" || c.Scope != "widgets:read" || c.HasRole("admin") {
+			t.Errorf("%s: sub %q, scope %q, roles %q", members, c.Subject, c.Scope, c.Roles)
+		}
+		// Decode cannot read such a payload unambiguously into a struct.
+		var custom struct {
+			Sub string `json:"sub"`
+		}
+		if err := c.Decode(&custom); !errors.Is(err, token.ErrMalformed) {
+			t.Errorf("%s: Decode = %v (sub %q), want ErrMalformed", members, err, custom.Sub)
+		}
+	}
+	// Escaped values are decoded; unescaped ones share the payload.
+	c, err := v.Verify(s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"sub":"al\u0069ce\n","roles":["a\"b",""]`))))
+	if err != nil || c.Subject != "alice\n" || len(c.Roles) != 2 || c.Roles[0] != `a"b` || c.Roles[1] != "" || cap(c.Roles) != 2 {
+		t.Fatalf("claims %+v, %v", c, err)
+	}
+}
+
+// TestVerifiedClaimsKeepNoToken: the claims Verify returns (what a cache
+// of verified tokens holds) keep the decoded payload, not the token: a
+// token with a 4 KiB header costs the claims nothing of it.
+func TestVerifiedClaimsKeepNoToken(t *testing.T) {
+	s := tokentest.MustSigner(token.HS256)
+	v := tokentest.Verifier(tokentest.KeySet(s), now)
+	h := s.Header()
+	h["x5c"] = []string{strings.Repeat("A", 4<<10)} // ignored, but part of the token
+	const n = 2000
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = s.SignJSON(h, tokentest.Claims(now))
+	}
+	if _, err := v.Verify(toks[0]); err != nil { // caches the header once
+		t.Fatal(err)
+	}
+	kept := make([]*token.Claims, n)
+	for i, raw := range toks {
+		c, err := v.Verify(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[i] = c
+	}
+	toks = nil
+	heap := func() int64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	with := heap()
+	runtime.KeepAlive(kept)
+	kept = nil
+	perClaims := (with - heap()) / n
+	// The claims and their payload take well under 1 KiB; a copy of the
+	// token would add more than 4 KiB each.
+	if perClaims > 2<<10 {
+		t.Fatalf("%d bytes retained per verified token of %d bytes", perClaims, len(s.SignJSON(h, tokentest.Claims(now))))
+	}
+}
+
 func mustHeader(s *tokentest.Signer) string {
 	return `{"alg":"` + string(s.Key.Algorithm()) + `","kid":"` + s.Key.ID() + `","typ":"at+jwt"}`
 }
@@ -289,6 +414,7 @@ func TestVerifierConfig(t *testing.T) {
 		{"no audience", keys, token.VerifierConfig{Issuer: "i"}},
 		{"leeway over 5 minutes", keys, token.VerifierConfig{Issuer: "i", Audience: "a", Leeway: 6 * time.Minute}},
 		{"tiny max length", keys, token.VerifierConfig{Issuer: "i", Audience: "a", MaxTokenLength: 10}},
+		{"negative max lifetime", keys, token.VerifierConfig{Issuer: "i", Audience: "a", MaxTokenLifetime: -time.Hour}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,6 +448,8 @@ func TestVerifierOptions(t *testing.T) {
 		{"2 minute leeway", token.VerifierConfig{Leeway: 2 * time.Minute}, s.Mint(now, set(nil, map[string]any{"iat": now.Add(90 * time.Second).Unix()})), nil},
 		{"max length lowered", token.VerifierConfig{MaxTokenLength: 100}, s.Mint(now, nil), token.ErrMalformed},
 		{"max length raised", token.VerifierConfig{MaxTokenLength: 64 << 10}, s.Mint(now, set(nil, map[string]any{"pad": strings.Repeat("a", 10<<10)})), nil},
+		{"max lifetime lowered", token.VerifierConfig{MaxTokenLifetime: 30 * time.Minute}, s.Mint(now, nil), token.ErrLifetime},
+		{"max lifetime raised", token.VerifierConfig{MaxTokenLifetime: 72 * time.Hour}, s.Mint(now, set(nil, map[string]any{"exp": now.Add(72 * time.Hour).Unix()})), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
