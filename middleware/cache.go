@@ -1,75 +1,239 @@
 package middleware
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
 )
 
-// cacheKey is the SHA-256 of the raw token: the cache never holds tokens,
-// and a collision-resistant hash means one token cannot be served
-// another's principal.
-type cacheKey [sha256.Size]byte
+// DefaultOpaqueCacheAge is how long a principal from an opaque-token
+// (prefix) verifier that does not implement [CachePolicy], or one without
+// an expiry from any verifier, is served from the cache: such tokens are
+// usually looked up in a database, which the cache must not hide for long.
+const DefaultOpaqueCacheAge = time.Minute
 
-func keyOf(raw string) cacheKey {
-	// Hashing []byte(raw) directly would allocate a copy on every request.
-	bp := keyBufs.Get().(*[]byte)
-	buf := append((*bp)[:0], raw...)
-	k := sha256.Sum256(buf)
-	*bp = buf
-	keyBufs.Put(bp)
-	return k
+// CachePolicy is an optional interface of a [Verifier]: MaxCacheAge is how
+// long a principal it returned may be served from the verified-token cache
+// before the verifier is asked again. Zero or less keeps its principals
+// out of the cache. An entry never outlives its principal's ExpiresAt
+// either. Verifiers without it are cached until ExpiresAt when they verify
+// JWTs (signed, self-contained; revocation is checked on every hit), and
+// for at most [DefaultOpaqueCacheAge] when they verify opaque tokens.
+type CachePolicy interface {
+	MaxCacheAge() time.Duration
 }
 
-var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// KeyGenerations is an optional interface of a [Verifier] whose trusted
+// keys change (*token.Verifier over a key ring, a provider's key set):
+// KeyGeneration returns a value that changes whenever a key it trusted may
+// no longer be trusted. A cached principal stands only while the
+// generation read before it was verified is current; otherwise the token
+// is verified again, so a token signed by a retired key is refused at once.
+// KeyGeneration runs on every cache hit: it must be cheap.
+type KeyGenerations interface {
+	KeyGeneration() uint64
+}
 
-// maxUncheckedAge bounds how long a principal without an expiry (an API
-// token) is served from the cache.
-const maxUncheckedAge = time.Minute
+// cacheKey names a token in the cache without holding it: a 128-bit
+// secret-keyed hash (see keyer).
+type cacheKey [16]byte
+
+// keyer computes cache keys. With AES-GCM available it is GMAC under a
+// random key drawn per Authenticator: the GCM tag of the token as
+// additional data, with a fixed nonce. GHASH is a universal hash: two
+// different tokens of up to L bytes collide for at most L/16+1 of the
+// 2^128 hash keys, and the hash key and the tags never leave the process,
+// so a crafted token hits an entry of another token with probability
+// below 2^-110 per entry, whatever the attacker sends — the guarantee a
+// cache key needs, at a third of the cost of SHA-256. (The fixed nonce
+// would be fatal to GMAC as a MAC whose tags are seen; these are not.)
+// In FIPS 140-only mode, which refuses GCM with chosen nonces, it falls
+// back to SHA-256 truncated to 128 bits.
+type keyer struct {
+	gcm   cipher.AEAD
+	nonce [12]byte
+}
+
+func newKeyer() keyer {
+	var secret [16]byte
+	rand.Read(secret[:])
+	block, err := aes.NewCipher(secret[:])
+	if err != nil {
+		return keyer{}
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return keyer{} // FIPS 140-only mode
+	}
+	return keyer{gcm: gcm}
+}
+
+func (k *keyer) key(raw string) cacheKey {
+	var out cacheKey
+	if k.gcm == nil {
+		sum := sha256.Sum256(readOnly(raw))
+		copy(out[:], sum[:])
+		return out
+	}
+	// Seal is an interface call, so its destination escapes: take it
+	// from a pool rather than allocate 16 bytes per request.
+	buf := tags.Get().(*[16]byte)
+	copy(out[:], k.gcm.Seal(buf[:0], k.nonce[:], nil, readOnly(raw)))
+	tags.Put(buf)
+	return out
+}
+
+var tags = sync.Pool{New: func() any { return new([16]byte) }}
+
+// readOnly returns the bytes of s without copying them, for functions
+// that only read their input.
+func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 type cacheEntry struct {
 	p     *identity.Principal
 	until time.Time
+	keys  KeyGenerations // nil: the verifier's keys never change
+	gen   uint64
 }
 
-// cache is a bounded LRU of verified principals.
+// cache is a bounded cache of verified principals, split in shards that
+// each evict by CLOCK (second chance, an approximation of LRU): a hit
+// takes a shard's read lock and sets a bit, an insert allocates nothing
+// once the shard is full.
 type cache struct {
-	lru *lru.Cache[cacheKey, cacheEntry]
+	shards []cacheShard
 }
+
+type cacheShard struct {
+	mu    sync.RWMutex
+	index map[cacheKey]int32
+	slots []cacheSlot // at most max
+	max   int
+	hand  int
+}
+
+type cacheSlot struct {
+	key  cacheKey
+	e    cacheEntry
+	live bool
+	used atomic.Bool // hit since the hand last passed
+}
+
+const maxCacheShards = 16
 
 func newCache(size int) *cache {
-	l, _ := lru.New[cacheKey, cacheEntry](size) // size > 0
-	return &cache{lru: l}
+	n := min(size, maxCacheShards)
+	c := &cache{shards: make([]cacheShard, n)}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.max = size / n
+		if i < size%n {
+			sh.max++
+		}
+		sh.index = make(map[cacheKey]int32, sh.max)
+	}
+	return c
 }
 
+func (c *cache) shard(k cacheKey) *cacheShard { return &c.shards[int(k[0])%len(c.shards)] }
+
+// get returns the principal cached under k, if its entry is neither past
+// its time nor verified under keys that have changed since.
 func (c *cache) get(k cacheKey, now time.Time) (*identity.Principal, bool) {
-	e, ok := c.lru.Get(k)
+	sh := c.shard(k)
+	sh.mu.RLock()
+	i, ok := sh.index[k]
+	var e cacheEntry
+	if ok {
+		s := &sh.slots[i]
+		e = s.e
+		if !s.used.Load() {
+			s.used.Store(true)
+		}
+	}
+	sh.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	if !now.Before(e.until) {
-		c.lru.Remove(k)
+	if !now.Before(e.until) || e.keys != nil && e.keys.KeyGeneration() != e.gen {
+		sh.remove(k, e.p)
 		return nil, false
 	}
 	return e.p, true
 }
 
-func (c *cache) add(k cacheKey, p *identity.Principal, now time.Time) {
-	until := p.ExpiresAt
-	if until.IsZero() || until.After(now.Add(maxUncheckedAge)) && p.Method == identity.APIToken {
-		until = now.Add(maxUncheckedAge)
+// remove drops the entry of k if it still holds p.
+func (sh *cacheShard) remove(k cacheKey, p *identity.Principal) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if i, ok := sh.index[k]; ok && sh.slots[i].e.p == p {
+		delete(sh.index, k)
+		sh.slots[i] = cacheSlot{}
 	}
-	c.lru.Add(k, cacheEntry{p: p, until: until})
 }
 
-// peekIssuer reads the unverified "iss" of a JWT, only to route it.
+// put stores e under k, in a free slot or in place of the first entry the
+// clock hand finds not hit since it last passed.
+func (sh *cacheShard) put(k cacheKey, e cacheEntry) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	i, ok := sh.index[k]
+	switch {
+	case ok:
+	case len(sh.slots) < sh.max:
+		i = int32(len(sh.slots))
+		sh.slots = append(sh.slots, cacheSlot{})
+	default:
+		for {
+			s := &sh.slots[sh.hand]
+			i = int32(sh.hand)
+			sh.hand = (sh.hand + 1) % len(sh.slots)
+			if !s.live {
+				break
+			}
+			if s.used.Load() {
+				s.used.Store(false)
+				continue
+			}
+			delete(sh.index, s.key)
+			break
+		}
+	}
+	s := &sh.slots[i]
+	s.key, s.e, s.live = k, e, true
+	s.used.Store(false)
+	sh.index[k] = i
+}
+
+// add caches p, verified through r under key generation gen, until the
+// earlier of its expiry and the route's cache age.
+func (c *cache) add(k cacheKey, p *identity.Principal, r *route, gen uint64, now time.Time) {
+	until, age := p.ExpiresAt, r.maxAge
+	if age < 0 && until.IsZero() {
+		age = DefaultOpaqueCacheAge // a principal that never expires is checked again
+	}
+	if age >= 0 && (until.IsZero() || until.After(now.Add(age))) {
+		until = now.Add(age)
+	}
+	if !now.Before(until) {
+		return
+	}
+	c.shard(k).put(k, cacheEntry{p: p, until: until, keys: r.keys, gen: gen})
+}
+
+// peekIssuer reads the unverified "iss" of a JWT, only to route it. The
+// payload must be a JSON object naming iss once, exactly.
 func peekIssuer(raw string) (string, error) {
 	_, rest, _ := strings.Cut(raw, ".")
 	payload, _, _ := strings.Cut(rest, ".")
@@ -77,11 +241,15 @@ func peekIssuer(raw string) (string, error) {
 	if err != nil {
 		return "", errors.New("payload is not base64url")
 	}
-	var c struct {
-		Iss string `json:"iss"`
+	var iss []byte
+	m := strictjson.Object(b)
+	for m.Next() {
+		if string(m.Name()) == "iss" {
+			iss, _ = strictjson.String(m.Value())
+		}
 	}
-	if err := json.Unmarshal(b, &c); err != nil || c.Iss == "" {
+	if m.Err() != nil || len(iss) == 0 {
 		return "", errors.New("no issuer")
 	}
-	return c.Iss, nil
+	return string(iss), nil
 }

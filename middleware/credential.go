@@ -8,16 +8,18 @@ import (
 
 // credential finds the one bearer token of r (RFC 6750 §2): in the
 // Authorization header, and, when enabled, in a cookie or a query
-// parameter. A token in two places, two Authorization headers, or a
-// malformed header is ErrInvalidRequest; no token at all is
-// ErrNoCredentials. Sizes are checked before anything is parsed.
+// parameter. A token in two places, two Authorization headers, two
+// cookies or query parameters of the configured name, or a malformed
+// header is ErrInvalidRequest; no token at all is ErrNoCredentials. The
+// token's length is checked by authenticate: too long is invalid_token,
+// wherever it came from.
 func (a *Authenticator) credential(r *http.Request) (string, error) {
 	var tok string
 	n := 0 // places a token was found in
 	switch hs := r.Header["Authorization"]; len(hs) {
 	case 0:
 	case 1:
-		t, ok, err := parseAuthorization(hs[0], a.maxLen)
+		t, ok, err := parseAuthorization(hs[0])
 		if err != nil {
 			return "", err
 		}
@@ -28,17 +30,17 @@ func (a *Authenticator) credential(r *http.Request) (string, error) {
 		return "", fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
 	}
 	if a.cfg.CookieName != "" {
-		if c, err := r.Cookie(a.cfg.CookieName); err == nil && c.Value != "" {
-			if len(c.Value) > a.maxLen {
-				return "", fmt.Errorf("%w: cookie too large", ErrInvalidRequest)
-			}
-			tok, n = c.Value, n+1
+		switch cs := r.CookiesNamed(a.cfg.CookieName); {
+		case len(cs) > 1:
+			// Cookie tossing: a sibling subdomain sets a second cookie of
+			// the name; which one the browser sends first is not ours to
+			// guess.
+			return "", fmt.Errorf("%w: more than one %s cookie", ErrInvalidRequest, a.cfg.CookieName)
+		case len(cs) == 1 && cs[0].Value != "":
+			tok, n = cs[0].Value, n+1
 		}
 	}
 	if a.cfg.QueryParam != "" && r.URL.RawQuery != "" {
-		if len(r.URL.RawQuery) > a.maxLen+len(a.cfg.QueryParam)+1 && strings.Contains(r.URL.RawQuery, a.cfg.QueryParam+"=") {
-			return "", fmt.Errorf("%w: query too large", ErrInvalidRequest)
-		}
 		if vs := r.URL.Query()[a.cfg.QueryParam]; len(vs) > 0 {
 			if len(vs) > 1 {
 				return "", fmt.Errorf("%w: more than one %s parameter", ErrInvalidRequest, a.cfg.QueryParam)
@@ -50,25 +52,23 @@ func (a *Authenticator) credential(r *http.Request) (string, error) {
 	case 0:
 		return "", ErrNoCredentials
 	case 1:
-		return tok, nil // its characters are checked on a cache miss
+		return tok, nil // its length and characters are checked next
 	}
 	return "", fmt.Errorf("%w: a token in more than one place", ErrInvalidRequest)
 }
 
 // parseAuthorization reads "Bearer <token>" (RFC 6750 §2.1): the scheme in
-// any letter case, one or more spaces, one b64token. Another scheme is not
-// a bearer credential (ok false); a Bearer header without exactly one
-// token is ErrInvalidRequest.
-func parseAuthorization(h string, maxLen int) (tok string, ok bool, err error) {
-	if len(h) > maxLen+len("Bearer ")+16 {
-		return "", false, fmt.Errorf("%w: Authorization header too large", ErrInvalidRequest)
-	}
+// any letter case, one or more spaces, then the credential. Another scheme
+// is not a bearer credential (ok false); "Bearer" alone is
+// ErrInvalidRequest. The credential is one b64token or it is refused
+// (ErrInvalidRequest, by authenticate before any verifier runs): white
+// space inside it, as in "Bearer a b", is not a b64token character.
+func parseAuthorization(h string) (tok string, ok bool, err error) {
 	scheme, rest, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", false, nil
 	}
-	rest = strings.TrimLeft(rest, " ")
-	if rest == "" || strings.IndexByte(rest, ' ') >= 0 || strings.IndexByte(rest, '\t') >= 0 {
+	if rest = strings.TrimLeft(rest, " "); rest == "" {
 		return "", false, fmt.Errorf("%w: want Authorization: Bearer <token>", ErrInvalidRequest)
 	}
 	return rest, true, nil
@@ -76,24 +76,39 @@ func parseAuthorization(h string, maxLen int) (tok string, ok bool, err error) {
 
 // isB64Token reports whether s is a b64token (RFC 6750 §2.1):
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// The loop has no branch per byte and reads eight at a time.
 func isB64Token(s string) bool {
-	i := 0
-	for ; i < len(s) && b64tokenChars[s[i]]; i++ {
+	end := len(s)
+	if i := strings.IndexByte(s, '='); i >= 0 {
+		for _, c := range []byte(s[i:]) {
+			if c != '=' {
+				return false
+			}
+		}
+		end = i
 	}
-	if i == 0 {
+	if end == 0 {
 		return false
 	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
+	b := s[:end]
+	var bad uint8
+	for len(b) >= 8 {
+		bad |= notB64token[b[0]] | notB64token[b[1]] | notB64token[b[2]] | notB64token[b[3]] |
+			notB64token[b[4]] | notB64token[b[5]] | notB64token[b[6]] | notB64token[b[7]]
+		b = b[8:]
 	}
-	return true
+	for i := 0; i < len(b); i++ {
+		bad |= notB64token[b[i]]
+	}
+	return bad == 0
 }
 
-var b64tokenChars = func() (t [256]bool) {
+var notB64token = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = 1
+	}
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
-		t[c] = true
+		t[c] = 0
 	}
 	return t
 }()

@@ -1,11 +1,13 @@
 package middleware
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,10 +15,12 @@ import (
 )
 
 // Verifier verifies one kind of credential and returns its principal.
-// Verify must be safe for concurrent use. An error wrapping
-// [ErrUnavailable] means "cannot tell now" and becomes a 503; any other
-// error means the token is invalid. *token.Verifier implements it through
-// its Authenticate method: see [VerifierFunc].
+// Authenticate must be safe for concurrent use. An error wrapping
+// [ErrUnavailable] (identity.ErrUnavailable) means "cannot tell now" and
+// becomes a 503; any other error means the token is invalid.
+// *token.Verifier implements it. A verifier may also implement
+// [CachePolicy] and [KeyGenerations] to tell the cache how long its
+// answers stand.
 type Verifier interface {
 	Authenticate(ctx context.Context, raw string) (*identity.Principal, error)
 }
@@ -57,8 +61,12 @@ type Config struct {
 	// one entry the iss is not read here: that verifier checks it.
 	JWT map[string]Verifier
 	// Prefixes routes opaque tokens by prefix (e.g. "sl_") to their
-	// verifier (API tokens). A token matching no prefix and not shaped
-	// like a JWT is invalid.
+	// verifier (API tokens). When prefixes overlap ("sl_" and
+	// "sl_live_"), the longest that matches wins. A prefix must be
+	// b64token characters without "." or "=", and must not be a possible
+	// start of a JWT ("e" followed by w–z, 0–9, "-" or "_", as in "eyJ"):
+	// New refuses it. A token matching no prefix and not shaped like a
+	// JWT is invalid.
 	Prefixes map[string]Verifier
 	// Revocation is checked after verification. Nil: nothing is revoked.
 	Revocation RevocationChecker
@@ -66,13 +74,18 @@ type Config struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "api".
 	Realm string
 	// CookieName, when set, also reads the token from this cookie (for
-	// browser clients). Default: off.
+	// browser clients). Default: off. Two cookies of this name (a sibling
+	// subdomain can set one: cookie tossing) are refused with 400; name it
+	// with the "__Host-" prefix (e.g. "__Host-access_token") so that
+	// browsers accept it only from this host, Secure, for path "/".
 	CookieName string
 	// QueryParam, when set, also reads the token from this query parameter.
 	// Default: off; RFC 6750 §2.3 explains why (URLs end up in logs,
 	// histories and Referer headers).
 	QueryParam string
-	// MaxTokenLength bounds the token, checked before parsing. Default 8 KiB.
+	// MaxTokenLength bounds the token, checked before parsing: a longer
+	// token, wherever it is sent, is refused with 401 invalid_token.
+	// Default 8 KiB.
 	MaxTokenLength int
 	// Optional lets requests without any credential through without a
 	// principal. Invalid credentials are still rejected. Default: off,
@@ -80,9 +93,10 @@ type Config struct {
 	Optional bool
 
 	// CacheSize is the number of verified tokens kept, so a token sent
-	// again skips signature verification. An entry never outlives its
-	// token's exp, and revocation is re-checked on every hit. Default
-	// 10000; negative turns the cache off.
+	// again skips verification. An entry never outlives its token's exp
+	// nor its verifier's [CachePolicy], is dropped when the verifier's
+	// keys change ([KeyGenerations]), and revocation is re-checked on
+	// every hit. Default 10000; negative turns the cache off.
 	CacheSize int
 	// ErrorHandler writes refusals. Default [WriteError].
 	ErrorHandler ErrorHandler
@@ -98,13 +112,40 @@ type Config struct {
 // for concurrent use and holds no per-user state beyond the cache of
 // verified tokens.
 type Authenticator struct {
-	cfg    Config
-	maxLen int
-	single Verifier // the only JWT verifier, when there is one
-	cache  *cache
-	errh   ErrorHandler
-	log    *slog.Logger
-	now    func() time.Time
+	cfg      Config
+	maxLen   int
+	prefixes []prefixRoute     // longest prefix first
+	jwt      map[string]*route // by issuer
+	single   *route            // the only JWT route, when there is one
+	cache    *cache
+	keyer    keyer
+	errh     ErrorHandler
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// route is one verifier with what the cache needs to know of it.
+type route struct {
+	v      Verifier
+	maxAge time.Duration  // longest a principal is cached; -1: until it expires
+	keys   KeyGenerations // nil: its keys never change
+}
+
+type prefixRoute struct {
+	prefix string
+	*route
+}
+
+func newRoute(v Verifier, opaque bool) *route {
+	r := &route{v: v, maxAge: -1}
+	if opaque {
+		r.maxAge = DefaultOpaqueCacheAge
+	}
+	if p, ok := v.(CachePolicy); ok {
+		r.maxAge = max(p.MaxCacheAge(), 0)
+	}
+	r.keys, _ = v.(KeyGenerations)
+	return r
 }
 
 // New checks cfg and returns an authenticator.
@@ -112,17 +153,29 @@ func New(cfg Config) (*Authenticator, error) {
 	if len(cfg.JWT) == 0 && len(cfg.Prefixes) == 0 {
 		return nil, errors.New("middleware: no verifiers configured")
 	}
+	a := &Authenticator{cfg: cfg, maxLen: cfg.MaxTokenLength, jwt: map[string]*route{}, errh: cfg.ErrorHandler, log: cfg.Logger, now: cfg.Now}
 	for iss, v := range cfg.JWT {
 		if iss == "" || v == nil {
 			return nil, errors.New("middleware: JWT verifiers need an issuer and a verifier")
 		}
+		a.jwt[iss] = newRoute(v, false)
+		a.single = a.jwt[iss]
+	}
+	if len(a.jwt) != 1 {
+		a.single = nil
 	}
 	for p, v := range cfg.Prefixes {
-		if p == "" || v == nil || strings.Count(p, ".") > 0 {
-			return nil, fmt.Errorf("middleware: bad prefix %q", p)
+		if v == nil {
+			return nil, fmt.Errorf("middleware: prefix %q has no verifier", p)
 		}
+		if err := checkPrefix(p); err != nil {
+			return nil, err
+		}
+		a.prefixes = append(a.prefixes, prefixRoute{p, newRoute(v, true)})
 	}
-	a := &Authenticator{cfg: cfg, maxLen: cfg.MaxTokenLength, errh: cfg.ErrorHandler, log: cfg.Logger, now: cfg.Now}
+	slices.SortFunc(a.prefixes, func(x, y prefixRoute) int {
+		return cmp.Or(cmp.Compare(len(y.prefix), len(x.prefix)), strings.Compare(x.prefix, y.prefix))
+	})
 	if a.maxLen == 0 {
 		a.maxLen = 8 << 10
 	}
@@ -141,29 +194,46 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if len(cfg.JWT) == 1 {
-		for _, v := range cfg.JWT {
-			a.single = v
-		}
-	}
 	size := cfg.CacheSize
 	if size == 0 {
 		size = 10000
 	}
 	if size > 0 {
 		a.cache = newCache(size)
+		a.keyer = newKeyer()
 	}
 	return a, nil
 }
 
-// Authenticate verifies raw (a token taken from anywhere: a websocket's
-// init payload, gRPC metadata) exactly as the middleware does: routing,
-// cache, revocation. Errors wrap the package's sentinels.
-func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*identity.Principal, error) {
-	p, _, err := a.authenticate(ctx, raw)
-	return p, err
+// checkPrefix refuses a prefix that is not b64token characters, contains
+// "." or "=", or could be the start of a JWT: every JWS header is a JSON
+// object, "{" followed by a quote, white space or "}", which base64url
+// encodes as "e" followed by one of w–z, 0–9, "-", "_" ("eyJ" for `{"`).
+func checkPrefix(p string) error {
+	switch {
+	case p == "" || !isB64Token(p) || strings.ContainsAny(p, ".="):
+		return fmt.Errorf("middleware: bad prefix %q: want b64token characters without . or =", p)
+	case p[0] == 'e' && (len(p) == 1 || strings.IndexByte("wxyz0123456789-_", p[1]) >= 0):
+		return fmt.Errorf("middleware: prefix %q could capture JWTs (their header encodes as e%c…)", p, p[min(1, len(p)-1)])
+	}
+	return nil
 }
 
+// Authenticate verifies raw (a token taken from anywhere: a websocket's
+// init payload, gRPC metadata) exactly as the middleware does: routing,
+// cache, revocation. Errors wrap the package's sentinels. The principal
+// is the caller's own copy.
+func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*identity.Principal, error) {
+	p, _, err := a.authenticate(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	own := *p
+	own.Scopes, own.Roles = slices.Clip(own.Scopes), slices.Clip(own.Roles)
+	return &own, nil
+}
+
+// authenticate returns the principal of raw, shared with the cache.
 func (a *Authenticator) authenticate(ctx context.Context, raw string) (*identity.Principal, bool, error) {
 	if len(raw) > a.maxLen {
 		return nil, false, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, a.maxLen)
@@ -171,7 +241,7 @@ func (a *Authenticator) authenticate(ctx context.Context, raw string) (*identity
 	now := a.now()
 	var key cacheKey
 	if a.cache != nil {
-		key = keyOf(raw)
+		key = a.keyer.key(raw)
 		if p, ok := a.cache.get(key, now); ok {
 			if err := a.checkRevoked(ctx, p); err != nil {
 				return nil, true, err
@@ -183,11 +253,17 @@ func (a *Authenticator) authenticate(ctx context.Context, raw string) (*identity
 	if !isB64Token(raw) {
 		return nil, false, fmt.Errorf("%w: the token has characters outside b64token", ErrInvalidRequest)
 	}
-	v, err := a.route(raw)
+	r, err := a.route(raw)
 	if err != nil {
 		return nil, false, err
 	}
-	p, err := v.Authenticate(ctx, raw)
+	// The generation is read before verifying: if the keys change during
+	// the verification, the entry is dropped at its first hit.
+	var gen uint64
+	if r.keys != nil {
+		gen = r.keys.KeyGeneration()
+	}
+	p, err := r.v.Authenticate(ctx, raw)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			return nil, false, err
@@ -200,8 +276,8 @@ func (a *Authenticator) authenticate(ctx context.Context, raw string) (*identity
 	if err := a.checkRevoked(ctx, p); err != nil {
 		return nil, false, err
 	}
-	if a.cache != nil {
-		a.cache.add(key, p, now)
+	if a.cache != nil && r.maxAge != 0 {
+		a.cache.add(key, p, r, gen, now)
 	}
 	return p, false, nil
 }
@@ -222,14 +298,15 @@ func (a *Authenticator) checkRevoked(ctx context.Context, p *identity.Principal)
 	return nil
 }
 
-// route picks the verifier by the token's shape, without verifying.
-func (a *Authenticator) route(raw string) (Verifier, error) {
-	for prefix, v := range a.cfg.Prefixes {
-		if strings.HasPrefix(raw, prefix) {
-			return v, nil
+// route picks the verifier by the token's shape, without verifying: the
+// longest matching prefix, else a JWT's issuer.
+func (a *Authenticator) route(raw string) (*route, error) {
+	for _, p := range a.prefixes {
+		if strings.HasPrefix(raw, p.prefix) {
+			return p.route, nil
 		}
 	}
-	if strings.Count(raw, ".") != 2 || len(a.cfg.JWT) == 0 {
+	if strings.Count(raw, ".") != 2 || len(a.jwt) == 0 {
 		return nil, fmt.Errorf("%w: unrecognized token kind", ErrInvalidToken)
 	}
 	if a.single != nil {
@@ -239,11 +316,11 @@ func (a *Authenticator) route(raw string) (Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	v, ok := a.cfg.JWT[iss]
+	r, ok := a.jwt[iss]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown issuer", ErrInvalidToken)
 	}
-	return v, nil
+	return r, nil
 }
 
 // Middleware authenticates every request and puts the principal in its
@@ -266,10 +343,13 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			a.reject(w, r, err)
 			return
 		}
+		// The request gets its own copy of the cached principal.
+		ctx := identity.NewContext(r.Context(), p)
 		if h := a.cfg.Hooks.OnAuthenticated; h != nil {
-			h(r, p, cached)
+			own, _ := identity.FromContext(ctx)
+			h(r, own, cached)
 		}
-		next.ServeHTTP(w, r.WithContext(identity.NewContext(r.Context(), p)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -161,7 +161,11 @@ func TestMiddleware(t *testing.T) {
 		{"token in header and query", "/me?access_token=" + good, bearer(good), 200, "", "user-1"}, // query is off: ignored
 		{"query only, query off", "/me?access_token=" + good, nil, 401, `Bearer realm="test"`, ""},
 		{"cookie only, cookie off", "/me", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "at", Value: good}) }, 401, `Bearer realm="test"`, ""},
-		{"oversized header", "/me", bearer(strings.Repeat("a", 9000)), 400, badReq, ""},
+		// A token over the 8 KiB limit is invalid_token however long it is.
+		{"token of 8 KiB + 1", "/me", bearer(strings.Repeat("a", 8<<10+1)), 401, invalid, ""},
+		{"token of 15 KB", "/me", bearer(strings.Repeat("a", 15000)), 401, invalid, ""},
+		{"token of 15 KB then junk", "/me", bearer(strings.Repeat("a", 15000) + " b"), 401, invalid, ""},
+		{"token of exactly 8 KiB", "/me", bearer(strings.Repeat("a", 8<<10)), 401, invalid, ""},
 
 		// Tokens.
 		{"garbage token", "/me", bearer("x.y.z"), 401, invalid, ""},
@@ -272,6 +276,20 @@ func TestCredentialPlaces(t *testing.T) {
 		{"header and query", "/me?access_token=" + good, bearer(good), 400},
 		{"cookie and query", "/me?access_token=" + good, cookie, 400},
 		{"query twice", "/me?access_token=" + good + "&access_token=" + good, nil, 400},
+		// Cookie tossing: a second cookie of the name from a sibling
+		// subdomain must not decide who the request acts as.
+		{"two cookies", "/me", func(r *http.Request) { r.Header.Set("Cookie", "at="+good+"; at=x.y.z") }, 400},
+		{"two cookies, the valid one second", "/me", func(r *http.Request) { r.Header.Set("Cookie", "at=x.y.z; at="+good) }, 400},
+		{"the same cookie twice", "/me", func(r *http.Request) { r.Header.Set("Cookie", "at="+good+"; at="+good) }, 400},
+		{"an empty cookie and a valid one", "/me", func(r *http.Request) { r.Header.Set("Cookie", "at=; at="+good) }, 400},
+		{"two Cookie headers", "/me", func(r *http.Request) {
+			r.Header.Add("Cookie", "at="+good)
+			r.Header.Add("Cookie", "at=x.y.z")
+		}, 400},
+		{"other cookies beside it", "/me", func(r *http.Request) { r.Header.Set("Cookie", "theme=dark; at="+good+"; AT=x; at_=y") }, 200},
+		{"an empty cookie alone", "/me", func(r *http.Request) { r.Header.Set("Cookie", "at=") }, 401},
+		{"oversized cookie", "/me", func(r *http.Request) { r.Header.Set("Cookie", "at="+strings.Repeat("a", 9000)) }, 401},
+		{"oversized query", "/me?access_token=" + strings.Repeat("a", 9000), nil, 401},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if r := get(t, e.chi, tt.path, tt.edit); r.status != tt.status {
@@ -406,15 +424,96 @@ func TestHooksAndLogs(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	v := middleware.VerifierFunc(func(context.Context, string) (*identity.Principal, error) { return nil, nil })
+	prefix := func(p string) middleware.Config {
+		return middleware.Config{Prefixes: map[string]middleware.Verifier{p: v}}
+	}
 	for name, cfg := range map[string]middleware.Config{
-		"no verifiers": {},
-		"empty issuer": {JWT: map[string]middleware.Verifier{"": v}},
-		"empty prefix": {Prefixes: map[string]middleware.Verifier{"": v}},
-		"quoted realm": {JWT: map[string]middleware.Verifier{"i": v}, Realm: `a"b`},
-		"nil verifier": {JWT: map[string]middleware.Verifier{"i": nil}},
+		"no verifiers":          {},
+		"empty issuer":          {JWT: map[string]middleware.Verifier{"": v}},
+		"empty prefix":          prefix(""),
+		"quoted realm":          {JWT: map[string]middleware.Verifier{"i": v}, Realm: `a"b`},
+		"nil verifier":          {JWT: map[string]middleware.Verifier{"i": nil}},
+		"nil prefix verifier":   {Prefixes: map[string]middleware.Verifier{"sl_": nil}},
+		"prefix eyJ":            prefix("eyJ"),
+		"prefix ey":             prefix("ey"),
+		"prefix e":              prefix("e"),
+		"prefix ew (`{` + ws)":  prefix("ew"),
+		"prefix e3 (`{}`)":      prefix("e3_"),
+		"prefix ex_":            prefix("ex_"),
+		"prefix with a dot":     prefix("sl."),
+		"prefix with =":         prefix("sl=_"),
+		"prefix with a space":   prefix("sl _"),
+		"prefix with a quote":   prefix(`sl"`),
+		"prefix with non-ASCII": prefix("sλ_"),
 	} {
 		if _, err := middleware.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	for _, p := range []string{"sl_", "sk_live_", "ghp_", "E", "eu_", "ea", "x-y~z+/"} {
+		if _, err := middleware.New(prefix(p)); err != nil {
+			t.Errorf("prefix %q refused: %v", p, err)
+		}
+	}
+}
+
+// TestLongestPrefixWins: overlapping prefixes route deterministically to
+// the longest that matches, whatever the map order.
+func TestLongestPrefixWins(t *testing.T) {
+	named := func(name string) middleware.Verifier {
+		return middleware.VerifierFunc(func(_ context.Context, raw string) (*identity.Principal, error) {
+			return &identity.Principal{Subject: name, Method: identity.APIToken}, nil
+		})
+	}
+	for i := range 50 {
+		a, err := middleware.New(middleware.Config{
+			Prefixes:  map[string]middleware.Verifier{"sl_": named("sl"), "sl_live_": named("live"), "sl_live_x_": named("x"), "s": named("s")},
+			CacheSize: -1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for tok, want := range map[string]string{"sl_live_abc": "live", "sl_abc": "sl", "sl_live_x_1": "x", "sl_livex": "sl", "sx": "s"} {
+			if p, err := a.Authenticate(context.Background(), tok); err != nil || p.Subject != want {
+				t.Fatalf("run %d: %s went to %v (%v), want %s", i, tok, p, err, want)
+			}
+		}
+	}
+}
+
+// TestPeekIssuerExact: with several issuers, a JWT is routed by its exact
+// "iss" member; a case variant is not iss, and iss given twice is refused
+// before any verifier runs.
+func TestPeekIssuerExact(t *testing.T) {
+	s := tokentest.MustSigner(token.EdDSA)
+	var calls atomic.Int64
+	trusted := middleware.VerifierFunc(func(ctx context.Context, raw string) (*identity.Principal, error) {
+		calls.Add(1)
+		return &identity.Principal{Subject: "x"}, nil
+	})
+	a, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{
+		"https://idp.example": trusted, tokentest.Issuer: tokentest.Verifier(tokentest.KeySet(s), now),
+	}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []byte(`{"alg":"EdDSA","kid":"` + s.Key.ID() + `","typ":"at+jwt"}`)
+	for name, payload := range map[string]string{
+		"ISS names the trusted issuer": `{"ISS":"https://idp.example","iss":"https://evil.example"}`,
+		"iss twice":                    `{"iss":"https://evil.example","iss":"https://idp.example"}`,
+		"iss through an escape twice":  `{"iss":"https://evil.example","\u0069ss":"https://idp.example"}`,
+		"only ISS":                     `{"ISS":"https://idp.example"}`,
+		"iss not a string":             `{"iss":["https://idp.example"]}`,
+		"payload null":                 `null`,
+	} {
+		if _, err := a.Authenticate(context.Background(), s.Sign(header, []byte(payload))); !errors.Is(err, middleware.ErrInvalidToken) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Fatalf("the verifier of another issuer was called %d times", calls.Load())
+	}
+	if _, err := a.Authenticate(context.Background(), s.Sign(header, []byte(`{"iss":"https://idp.example","ISS":"x"}`))); err != nil || calls.Load() != 1 {
+		t.Fatalf("exact iss: %v, %d calls", err, calls.Load())
 	}
 }
