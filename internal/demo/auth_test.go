@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/token"
 	"golang.org/x/oauth2"
 )
 
@@ -297,6 +299,53 @@ func TestLogout(t *testing.T) {
 	}
 	if code, _ := e.bearer(http.MethodPost, "/auth/logout", "", ""); code != 401 {
 		t.Errorf("logout without a token: %d", code)
+	}
+}
+
+// TestLogoutOfLongLivedTokens: tokens signed with the demo's own key but
+// living longer than 24 h (a 72 h token would outlive "log out
+// everywhere", one expiring in year 9999 could not be revoked) are refused
+// with 401, at the API and at logout; one living exactly 24 h logs out.
+// Logout never answers 500 for a token that verified.
+func TestLogoutOfLongLivedTokens(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	u, err := e.store.UserByUsername(context.Background(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(life time.Duration, exp time.Time) string {
+		iss, err := token.NewIssuer(e.keys, token.IssuerConfig{Issuer: e.cfg.Issuer, Audience: []string{e.cfg.Audience},
+			MaxTokenLifetime: math.MaxInt64, Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := token.Claims{Subject: u.ID, Scope: "widgets:read", ExpiresAt: exp}
+		if exp.IsZero() {
+			c.ExpiresAt = e.clock.Now().Add(life)
+		}
+		raw, _, err := iss.Issue(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	for name, tok := range map[string]string{
+		"72 h":      mint(72*time.Hour, time.Time{}),
+		"year 9999": mint(0, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)),
+	} {
+		if got := e.status(t, tok); got != 401 {
+			t.Errorf("%s token at /api/me: %d, want 401", name, got)
+		}
+		if code, resp := e.bearer(http.MethodPost, "/auth/logout", tok, ""); code != 401 {
+			t.Errorf("%s token at logout: %d %s, want 401", name, code, resp)
+		}
+	}
+	day := mint(24*time.Hour, time.Time{})
+	if code, resp := e.bearer(http.MethodPost, "/auth/logout", day, ""); code != http.StatusNoContent {
+		t.Fatalf("logout of a 24 h token: %d %s", code, resp)
+	}
+	if got := e.status(t, day); got != 401 {
+		t.Errorf("24 h token after logout: %d", got)
 	}
 }
 

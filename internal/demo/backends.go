@@ -59,9 +59,10 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 	sctx, cancel := context.WithTimeout(ctx, firstSyncTimeout)
 	defer cancel()
 	b.revocations, err = revocation.Open(sctx, revocation.Config{
-		Store:     store,
-		Staleness: cfg.RevocationStaleness,
-		FailOpen:  cfg.RevocationFailOpen,
+		Store:            store,
+		Staleness:        cfg.RevocationStaleness,
+		FailOpen:         cfg.RevocationFailOpen,
+		MaxTokenLifetime: maxAccessTTL,
 		// No cfg.Now: staleness is measured on the wall clock, also when
 		// tests move the clock of the tokens by days.
 		Logger: log,

@@ -17,9 +17,10 @@ const (
 	defaultKeyFile     = "./demo-data/signing-key.pem"
 	defaultAudience    = "demo-api"
 
-	// maxAccessTTL bounds -access-ttl. It is also how long the revocation
-	// list keeps a "log out everywhere" (revocation.DefaultMaxTokenLifetime),
-	// so that every token it revokes has expired when it is dropped.
+	// maxAccessTTL bounds -access-ttl. It is the MaxTokenLifetime of the
+	// issuer, the verifier (which refuses longer-lived tokens) and the
+	// revocation list (how long it keeps a "log out everywhere"), so that
+	// every token a revocation names has expired when it is dropped.
 	maxAccessTTL = 24 * time.Hour
 )
 

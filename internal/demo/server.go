@@ -57,19 +57,23 @@ type deps struct {
 // newServer returns the API for cfg; cfg.Issuer must be set.
 func newServer(cfg Config, d deps) (*server, error) {
 	keys, log := d.keys, d.log
+	// One maximum lifetime for the issuer, the verifier and the revocation
+	// list (backends.go): no token that verifies outlives a revocation.
 	issuer, err := token.NewIssuer(keys, token.IssuerConfig{
-		Issuer:   cfg.Issuer,
-		Audience: []string{cfg.Audience},
-		TTL:      cfg.AccessTTL,
-		Now:      cfg.Now,
+		Issuer:           cfg.Issuer,
+		Audience:         []string{cfg.Audience},
+		TTL:              cfg.AccessTTL,
+		MaxTokenLifetime: maxAccessTTL,
+		Now:              cfg.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	verifier, err := token.NewVerifier(keys, token.VerifierConfig{
-		Issuer:   cfg.Issuer,
-		Audience: cfg.Audience,
-		Now:      cfg.Now,
+		Issuer:           cfg.Issuer,
+		Audience:         cfg.Audience,
+		MaxTokenLifetime: maxAccessTTL,
+		Now:              cfg.Now,
 	})
 	if err != nil {
 		return nil, err
