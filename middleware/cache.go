@@ -130,10 +130,14 @@ type cacheSlot struct {
 	used atomic.Bool // hit since the hand last passed
 }
 
-const maxCacheShards = 16
+// Shards: up to 16, of at least 64 entries each.
+const (
+	maxCacheShards     = 16
+	minCacheShardSlots = 64
+)
 
 func newCache(size int) *cache {
-	n := min(size, maxCacheShards)
+	n := min(max(size/minCacheShardSlots, 1), maxCacheShards)
 	c := &cache{shards: make([]cacheShard, n)}
 	for i := range c.shards {
 		sh := &c.shards[i]

@@ -23,10 +23,13 @@
 // parameter ([Config.QueryParam]). It is routed to one [Verifier] by its
 // shape: opaque tokens by prefix ([Config.Prefixes]), JWTs by their
 // unverified "iss" ([Config.JWT]; an unknown issuer is rejected without a
-// call). A [RevocationChecker] runs after verification. Verified tokens are
-// cached (LRU keyed by SHA-256 of the token; never past exp; revocation
-// re-checked on every hit). [Authenticator.Authenticate] does the same for
-// tokens from outside HTTP.
+// call; overlapping prefixes: the longest wins). A [RevocationChecker] runs
+// after verification. Verified tokens are cached, keyed by a secret-keyed
+// 128-bit hash of the token (the cache holds no token): never past exp,
+// nor past a verifier's [CachePolicy], nor after its keys change
+// ([KeyGenerations]); revocation is re-checked on every hit. Each request
+// gets its own copy of the principal. [Authenticator.Authenticate] does
+// the same for tokens from outside HTTP.
 //
 // Refusals are mapped in one place ([Status], [WriteError]): 401 with a
 // bare challenge without credentials, 401 invalid_token, 400

@@ -43,12 +43,16 @@
 // as access tokens), any "crit" header, a "kid" not in the key set, and an
 // "alg" other than that key's. The header never chooses a key or an
 // algorithm, and keys named or carried in it (jku, x5u, jwk, x5c) are
-// ignored. Dates must be JSON numbers between 1970 and 9999. After the
-// signature it requires iss, sub, aud, exp, iat and jti, matches iss
-// exactly, requires the configured audience in aud, and checks exp, nbf and
-// iat against [VerifierConfig.Now] with a leeway (30 s by default). Every
-// error wraps one sentinel (ErrMalformed, ErrExpired, ...); a failed
-// verification never returns claims.
+// ignored. Header and payload are JSON objects read with exact member
+// names ("EXP" is not "exp", RFC 7519 §4), none repeated at any depth.
+// Dates must be JSON numbers between 1970 and 9999. After the signature it
+// requires iss, sub, aud, exp, iat and jti, matches iss exactly, requires
+// the configured audience in aud, checks exp, nbf and iat against
+// [VerifierConfig.Now] with a leeway (30 s by default), and refuses a
+// lifetime (exp − iat) over [VerifierConfig.MaxTokenLifetime] (24 h by
+// default). Every error wraps one sentinel (ErrMalformed, ErrExpired,
+// ...); a failed verification never returns claims, and the claims it
+// returns keep the decoded payload but not the token.
 //
 // Package tokentest mints valid and hostile tokens for tests.
 package token
