@@ -3,10 +3,12 @@ package middleware
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,15 +36,17 @@ type CachePolicy interface {
 	MaxCacheAge() time.Duration
 }
 
-// KeyGenerations is an optional interface of a [Verifier] whose trusted
-// keys change (*token.Verifier over a key ring, a provider's key set):
-// KeyGeneration returns a value that changes whenever a key it trusted may
-// no longer be trusted. A cached principal stands only while the
-// generation read before it was verified is current; otherwise the token
-// is verified again, so a token signed by a retired key is refused at once.
-// KeyGeneration runs on every cache hit: it must be cheap.
-type KeyGenerations interface {
-	KeyGeneration() uint64
+// TrustChecker is an optional interface of a principal's Claims:
+// StillTrusted reports whether the key that verified the credential is
+// still trusted by its verifier. The cache serves a principal only while
+// it holds; otherwise the token is verified again, so a token signed by a
+// key retired since (from a token.KeyRing, or a provider's key set) is
+// refused at once rather than served until its exp. *token.Claims
+// implements it. It sits on the claims, not the verifier, so that it
+// survives verifiers wrapped for logging or metrics. It runs on every
+// cache hit: it must be cheap.
+type TrustChecker interface {
+	StillTrusted() bool
 }
 
 // cacheKey names a token in the cache without holding it: a 128-bit
@@ -58,32 +62,34 @@ type cacheKey [16]byte
 // below 2^-110 per entry, whatever the attacker sends — the guarantee a
 // cache key needs, at a third of the cost of SHA-256. (The fixed nonce
 // would be fatal to GMAC as a MAC whose tags are seen; these are not.)
-// In FIPS 140-only mode, which refuses GCM with chosen nonces, it falls
-// back to SHA-256 truncated to 128 bits.
+// In FIPS 140-only mode, which refuses GCM with chosen nonces, it is
+// HMAC-SHA-256 under the same random key, truncated to 128 bits.
 type keyer struct {
-	gcm   cipher.AEAD
-	nonce [12]byte
+	gcm    cipher.AEAD
+	nonce  [12]byte
+	secret []byte // for the HMAC fallback
+	macs   sync.Pool
 }
 
-func newKeyer() keyer {
-	var secret [16]byte
-	rand.Read(secret[:])
-	block, err := aes.NewCipher(secret[:])
-	if err != nil {
-		return keyer{}
+func newKeyer() *keyer {
+	k := &keyer{secret: make([]byte, 32)}
+	rand.Read(k.secret)
+	if block, err := aes.NewCipher(k.secret[:16]); err == nil {
+		k.gcm, _ = cipher.NewGCM(block) // nil in FIPS 140-only mode
 	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return keyer{} // FIPS 140-only mode
-	}
-	return keyer{gcm: gcm}
+	k.macs.New = func() any { return hmac.New(sha256.New, k.secret) }
+	return k
 }
 
 func (k *keyer) key(raw string) cacheKey {
 	var out cacheKey
 	if k.gcm == nil {
-		sum := sha256.Sum256(readOnly(raw))
-		copy(out[:], sum[:])
+		mac := k.macs.Get().(hash.Hash)
+		mac.Reset()
+		mac.Write(readOnly(raw))
+		var sum [sha256.Size]byte
+		copy(out[:], mac.Sum(sum[:0]))
+		k.macs.Put(mac)
 		return out
 	}
 	// Seal is an interface call, so its destination escapes: take it
@@ -103,8 +109,6 @@ func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s
 type cacheEntry struct {
 	p     *identity.Principal
 	until time.Time
-	keys  KeyGenerations // nil: the verifier's keys never change
-	gen   uint64
 }
 
 // cache is a bounded cache of verified principals, split in shards that
@@ -152,8 +156,8 @@ func newCache(size int) *cache {
 
 func (c *cache) shard(k cacheKey) *cacheShard { return &c.shards[int(k[0])%len(c.shards)] }
 
-// get returns the principal cached under k, if its entry is neither past
-// its time nor verified under keys that have changed since.
+// get returns the principal cached under k, if its entry is not past its
+// time and the key that verified it is still trusted.
 func (c *cache) get(k cacheKey, now time.Time) (*identity.Principal, bool) {
 	sh := c.shard(k)
 	sh.mu.RLock()
@@ -170,7 +174,7 @@ func (c *cache) get(k cacheKey, now time.Time) (*identity.Principal, bool) {
 	if !ok {
 		return nil, false
 	}
-	if !now.Before(e.until) || e.keys != nil && e.keys.KeyGeneration() != e.gen {
+	if !now.Before(e.until) || !stillTrusted(e.p) {
 		sh.remove(k, e.p)
 		return nil, false
 	}
@@ -220,9 +224,14 @@ func (sh *cacheShard) put(k cacheKey, e cacheEntry) {
 	sh.index[k] = i
 }
 
-// add caches p, verified through r under key generation gen, until the
-// earlier of its expiry and the route's cache age.
-func (c *cache) add(k cacheKey, p *identity.Principal, r *route, gen uint64, now time.Time) {
+func stillTrusted(p *identity.Principal) bool {
+	tc, ok := p.Claims.(TrustChecker)
+	return !ok || tc.StillTrusted()
+}
+
+// add caches p, verified through r, until the earlier of its expiry and
+// the route's cache age.
+func (c *cache) add(k cacheKey, p *identity.Principal, r *route, now time.Time) {
 	until, age := p.ExpiresAt, r.maxAge
 	if age < 0 && until.IsZero() {
 		age = DefaultOpaqueCacheAge // a principal that never expires is checked again
@@ -233,7 +242,7 @@ func (c *cache) add(k cacheKey, p *identity.Principal, r *route, gen uint64, now
 	if !now.Before(until) {
 		return
 	}
-	c.shard(k).put(k, cacheEntry{p: p, until: until, keys: r.keys, gen: gen})
+	c.shard(k).put(k, cacheEntry{p: p, until: until})
 }
 
 // peekIssuer reads the unverified "iss" of a JWT, only to route it. The

@@ -48,7 +48,7 @@ func BenchmarkCacheGet(b *testing.B) {
 	c := newCache(10000)
 	k := newKeyer()
 	key := k.key("token")
-	c.add(key, &identity.Principal{Subject: "x", ExpiresAt: time.Unix(3600, 0)}, &route{maxAge: -1}, 0, time.Unix(0, 0))
+	c.add(key, &identity.Principal{Subject: "x", ExpiresAt: time.Unix(3600, 0)}, &route{maxAge: -1}, time.Unix(0, 0))
 	now := time.Unix(1, 0)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -41,7 +41,7 @@ func TestCacheBounded(t *testing.T) {
 	for _, size := range []int{1, 10, 64, 100, 1000, 10000} {
 		c := newCache(size)
 		for i := range 3 * size {
-			c.add(keyN(i), principal(i), forever, 0, t0)
+			c.add(keyN(i), principal(i), forever, t0)
 			if n := c.len(); n > size {
 				t.Fatalf("size %d: %d entries after %d puts", size, n, i+1)
 			}
@@ -60,12 +60,12 @@ func TestCacheBounded(t *testing.T) {
 func TestCacheSecondChance(t *testing.T) {
 	c := newCache(minCacheShardSlots) // one shard
 	for i := range minCacheShardSlots {
-		c.add(keyN(i), principal(i), forever, 0, t0)
+		c.add(keyN(i), principal(i), forever, t0)
 	}
 	if _, ok := c.get(keyN(0), t0); !ok {
 		t.Fatal("miss")
 	}
-	c.add(keyN(1000), principal(1000), forever, 0, t0)
+	c.add(keyN(1000), principal(1000), forever, t0)
 	if _, ok := c.get(keyN(0), t0); !ok {
 		t.Error("the entry that was hit was evicted")
 	}
@@ -82,7 +82,7 @@ func TestCacheSecondChance(t *testing.T) {
 func TestCacheExpiryAndRemoval(t *testing.T) {
 	c := newCache(64)
 	p := principal(1)
-	c.add(keyN(1), p, forever, 0, t0)
+	c.add(keyN(1), p, forever, t0)
 	if got, ok := c.get(keyN(1), t0.Add(59*time.Minute)); !ok || got != p {
 		t.Fatal("miss before expiry")
 	}
@@ -90,13 +90,13 @@ func TestCacheExpiryAndRemoval(t *testing.T) {
 		t.Fatalf("hit at expiry, %d entries", c.len())
 	}
 	q := principal(2)
-	c.add(keyN(2), p, forever, 0, t0)
-	c.add(keyN(2), q, forever, 0, t0)
+	c.add(keyN(2), p, forever, t0)
+	c.add(keyN(2), q, forever, t0)
 	if got, _ := c.get(keyN(2), t0); got != q || c.len() != 1 {
 		t.Fatalf("put again: %v, %d entries", got, c.len())
 	}
 	// An already expired principal is not cached.
-	c.add(keyN(3), &identity.Principal{ExpiresAt: t0}, forever, 0, t0)
+	c.add(keyN(3), &identity.Principal{ExpiresAt: t0}, forever, t0)
 	if c.len() != 1 {
 		t.Fatal("cached an expired principal")
 	}
@@ -115,7 +115,7 @@ func TestCacheConcurrent(t *testing.T) {
 					t.Error("nil principal")
 				}
 				if i%3 == 0 {
-					c.add(k, principal(i), forever, 0, t0)
+					c.add(k, principal(i), forever, t0)
 				}
 			}
 		})
@@ -123,5 +123,34 @@ func TestCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := c.len(); n > 128 {
 		t.Fatalf("%d entries", n)
+	}
+}
+
+// TestCacheKeys: keys are the same for the same token under one keyer,
+// differ between tokens, and depend on the keyer's secret, with GMAC and
+// with the HMAC-SHA-256 of FIPS 140-only mode alike.
+func TestCacheKeys(t *testing.T) {
+	gmac1, gmac2 := newKeyer(), newKeyer()
+	if gmac1.gcm == nil {
+		t.Skip("AES-GCM unavailable (FIPS 140-only mode)")
+	}
+	hmac1, hmac2 := newKeyer(), newKeyer()
+	hmac1.gcm, hmac2.gcm = nil, nil
+	for _, pair := range [][2]*keyer{{gmac1, gmac2}, {hmac1, hmac2}} {
+		a, b := pair[0], pair[1]
+		for _, tok := range []string{"", "a", "eyJ.eyJ.sig", string(make([]byte, 8<<10))} {
+			if k := a.key(tok); a.key(tok) != k {
+				t.Fatalf("%q: two keys", tok)
+			}
+			if a.key(tok) == b.key(tok) {
+				t.Fatalf("%q: the same key under two secrets", tok)
+			}
+			if a.key(tok) == a.key(tok+"x") || a.key(tok+"\x00") == a.key(tok) {
+				t.Fatalf("%q: collides with a longer token", tok)
+			}
+		}
+	}
+	if gmac1.key("x") == hmac1.key("x") {
+		t.Fatal("GMAC and HMAC keys agree")
 	}
 }

@@ -26,8 +26,8 @@
 // call; overlapping prefixes: the longest wins). A [RevocationChecker] runs
 // after verification. Verified tokens are cached, keyed by a secret-keyed
 // 128-bit hash of the token (the cache holds no token): never past exp,
-// nor past a verifier's [CachePolicy], nor after its keys change
-// ([KeyGenerations]); revocation is re-checked on every hit. Each request
+// nor past a verifier's [CachePolicy], nor once the key that verified it
+// is retired ([TrustChecker]); revocation is re-checked on every hit. Each request
 // gets its own copy of the principal. [Authenticator.Authenticate] does
 // the same for tokens from outside HTTP.
 //

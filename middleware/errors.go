@@ -12,8 +12,10 @@ var (
 	// ErrNoCredentials: the request carries no bearer token. 401 with a
 	// bare challenge (RFC 6750 §3.1).
 	ErrNoCredentials = errors.New("middleware: no credentials")
-	// ErrInvalidRequest: a malformed Authorization header, a token in more
-	// than one place, or a header over the size limit. 400 invalid_request.
+	// ErrInvalidRequest: a malformed Authorization header, a token with
+	// characters outside b64token, or a token in more than one place (two
+	// headers, cookies or query parameters). 400 invalid_request. A token
+	// over the size limit is ErrInvalidToken.
 	ErrInvalidRequest = errors.New("middleware: invalid request")
 	// ErrInvalidToken: the token is malformed, forged, expired, of an
 	// unknown kind or issuer. 401 invalid_token. The verifier's cause is

@@ -19,8 +19,9 @@ import (
 // [ErrUnavailable] (identity.ErrUnavailable) means "cannot tell now" and
 // becomes a 503; any other error means the token is invalid.
 // *token.Verifier implements it. A verifier may also implement
-// [CachePolicy] and [KeyGenerations] to tell the cache how long its
-// answers stand.
+// [CachePolicy] to tell the cache how long its answers stand (a wrapper
+// around a verifier should forward it), and its principals' Claims
+// [TrustChecker], to say when the key that verified them is retired.
 type Verifier interface {
 	Authenticate(ctx context.Context, raw string) (*identity.Principal, error)
 }
@@ -64,9 +65,9 @@ type Config struct {
 	// verifier (API tokens). When prefixes overlap ("sl_" and
 	// "sl_live_"), the longest that matches wins. A prefix must be
 	// b64token characters without "." or "=", and must not be a possible
-	// start of a JWT ("e" followed by w–z, 0–9, "-" or "_", as in "eyJ"):
-	// New refuses it. A token matching no prefix and not shaped like a
-	// JWT is invalid.
+	// start of a JWT ("e" alone, or "e" followed by "w", "y" or "3", as in
+	// "eyJ"): New refuses it. A token matching no prefix and not shaped
+	// like a JWT is invalid.
 	Prefixes map[string]Verifier
 	// Revocation is checked after verification. Nil: nothing is revoked.
 	Revocation RevocationChecker
@@ -94,9 +95,9 @@ type Config struct {
 
 	// CacheSize is the number of verified tokens kept, so a token sent
 	// again skips verification. An entry never outlives its token's exp
-	// nor its verifier's [CachePolicy], is dropped when the verifier's
-	// keys change ([KeyGenerations]), and revocation is re-checked on
-	// every hit. Default 10000; negative turns the cache off.
+	// nor its verifier's [CachePolicy], is dropped once the key that
+	// verified it is retired ([TrustChecker]), and revocation is
+	// re-checked on every hit. Default 10000; negative turns the cache off.
 	CacheSize int
 	// ErrorHandler writes refusals. Default [WriteError].
 	ErrorHandler ErrorHandler
@@ -118,7 +119,7 @@ type Authenticator struct {
 	jwt      map[string]*route // by issuer
 	single   *route            // the only JWT route, when there is one
 	cache    *cache
-	keyer    keyer
+	keyer    *keyer
 	errh     ErrorHandler
 	log      *slog.Logger
 	now      func() time.Time
@@ -127,8 +128,7 @@ type Authenticator struct {
 // route is one verifier with what the cache needs to know of it.
 type route struct {
 	v      Verifier
-	maxAge time.Duration  // longest a principal is cached; -1: until it expires
-	keys   KeyGenerations // nil: its keys never change
+	maxAge time.Duration // longest a principal is cached; -1: until it expires
 }
 
 type prefixRoute struct {
@@ -144,7 +144,6 @@ func newRoute(v Verifier, opaque bool) *route {
 	if p, ok := v.(CachePolicy); ok {
 		r.maxAge = max(p.MaxCacheAge(), 0)
 	}
-	r.keys, _ = v.(KeyGenerations)
 	return r
 }
 
@@ -206,15 +205,15 @@ func New(cfg Config) (*Authenticator, error) {
 }
 
 // checkPrefix refuses a prefix that is not b64token characters, contains
-// "." or "=", or could be the start of a JWT: every JWS header is a JSON
-// object, "{" followed by a quote, white space or "}", which base64url
-// encodes as "e" followed by one of w–z, 0–9, "-", "_" ("eyJ" for `{"`).
+// "." or "=", or could be the start of a JWT: a JWS header is a JSON
+// object, "{" followed by white space, a quote or "}", which base64url
+// encodes as "e" followed by "w", "y" or "3" ("eyJ" for `{"`).
 func checkPrefix(p string) error {
 	switch {
 	case p == "" || !isB64Token(p) || strings.ContainsAny(p, ".="):
 		return fmt.Errorf("middleware: bad prefix %q: want b64token characters without . or =", p)
-	case p[0] == 'e' && (len(p) == 1 || strings.IndexByte("wxyz0123456789-_", p[1]) >= 0):
-		return fmt.Errorf("middleware: prefix %q could capture JWTs (their header encodes as e%c…)", p, p[min(1, len(p)-1)])
+	case p == "e" || p[0] == 'e' && strings.IndexByte("wy3", p[1]) >= 0:
+		return fmt.Errorf("middleware: prefix %q could capture JWTs (their headers start ew, ey or e3)", p)
 	}
 	return nil
 }
@@ -257,12 +256,6 @@ func (a *Authenticator) authenticate(ctx context.Context, raw string) (*identity
 	if err != nil {
 		return nil, false, err
 	}
-	// The generation is read before verifying: if the keys change during
-	// the verification, the entry is dropped at its first hit.
-	var gen uint64
-	if r.keys != nil {
-		gen = r.keys.KeyGeneration()
-	}
 	p, err := r.v.Authenticate(ctx, raw)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
@@ -277,7 +270,7 @@ func (a *Authenticator) authenticate(ctx context.Context, raw string) (*identity
 		return nil, false, err
 	}
 	if a.cache != nil && r.maxAge != 0 {
-		a.cache.add(key, p, r, gen, now)
+		a.cache.add(key, p, r, now)
 	}
 	return p, false, nil
 }

@@ -18,6 +18,11 @@ const (
 	DefaultLeeway           = 5 * time.Minute
 	DefaultMaxTokenLifetime = 24 * time.Hour
 	DefaultPurgeInterval    = time.Minute
+
+	// Limits of [Config], so that entries stay within what the stores
+	// hold (the year 2261).
+	MaxLeeway           = 24 * time.Hour
+	MaxMaxTokenLifetime = 100 * 365 * 24 * time.Hour
 )
 
 // Errors of a [List]. ErrStale and ErrStore wrap [identity.ErrUnavailable]
@@ -58,8 +63,8 @@ type Config struct {
 	// least the longest the verifiers accept
 	// (token.VerifierConfig.MaxTokenLifetime). A subject revocation is
 	// kept that long (plus Leeway), after which every token it revokes
-	// has expired; [List.RevokeToken] keeps a token at most that long
-	// (plus twice Leeway). Zero means DefaultMaxTokenLifetime (24h).
+	// has expired. Zero means DefaultMaxTokenLifetime (24h); at most
+	// MaxMaxTokenLifetime (100 years).
 	MaxTokenLifetime time.Duration
 	// PurgeInterval is how often expired entries are dropped from the
 	// mirror and purged from the store. Zero means DefaultPurgeInterval.
@@ -128,6 +133,9 @@ func Open(ctx context.Context, cfg Config) (*List, error) {
 	if cfg.Leeway < 0 || cfg.MaxTokenLifetime < 0 || cfg.PurgeInterval < 0 {
 		return nil, errors.New("revocation: negative Leeway, MaxTokenLifetime or PurgeInterval")
 	}
+	if cfg.Leeway > MaxLeeway || cfg.MaxTokenLifetime > MaxMaxTokenLifetime {
+		return nil, fmt.Errorf("revocation: Leeway over %v or MaxTokenLifetime over %v", MaxLeeway, MaxMaxTokenLifetime)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -195,18 +203,22 @@ func (l *List) Revoked(_ context.Context, p *identity.Principal) (bool, error) {
 
 // RevokeToken revokes the token with this issuer and jti until exp (plus
 // Config.Leeway). It takes effect on this instance at once, and on the
-// others when the store delivers it. An exp later than now +
-// Config.MaxTokenLifetime + Config.Leeway, which verifiers refuse (year
-// 9999, say), is clamped to that bound rather than refused, so logout does
-// not fail; a zero exp means now + Config.MaxTokenLifetime.
+// others when the store delivers it. A zero exp means now +
+// Config.MaxTokenLifetime. An entry that would last past what every store
+// can hold (the end of 2261: exp in year 9999, say) is kept until then
+// rather than refused, so a logout does not fail; the verifiers refuse
+// such tokens anyway (token.VerifierConfig.MaxTokenLifetime), and nothing
+// shorter than the store allows is cut, so a verifier configured for
+// longer lifetimes than this list still finds its tokens revoked.
 func (l *List) RevokeToken(ctx context.Context, issuer, jti string, exp time.Time) error {
-	now := l.now()
-	if limit := now.Add(l.cfg.MaxTokenLifetime + l.cfg.Leeway); exp.After(limit) {
-		exp = limit
-	} else if exp.IsZero() {
-		exp = now.Add(l.cfg.MaxTokenLifetime)
+	if exp.IsZero() {
+		exp = l.now().Add(l.cfg.MaxTokenLifetime)
 	}
-	return l.Revoke(ctx, Entry{Kind: KindToken, Issuer: issuer, Key: jti, Expires: exp.Add(l.cfg.Leeway)})
+	expires := exp.Add(l.cfg.Leeway)
+	if expires.After(lastStorable) {
+		expires = lastStorable
+	}
+	return l.Revoke(ctx, Entry{Kind: KindToken, Issuer: issuer, Key: jti, Expires: expires})
 }
 
 // RevokeSubject revokes every token of subject from issuer issued before

@@ -3,6 +3,7 @@ package revocation_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -426,26 +427,28 @@ func TestStaleWhenClockStepsBack(t *testing.T) {
 	}
 }
 
-// TestRevokeTokenClampsFarExpiry: a token whose exp is beyond what any
-// verifier accepts (now + MaxTokenLifetime + Leeway) is revoked until
-// that bound (plus Leeway) instead of failing: entries past 2261 cannot
-// be stored, and logout must not fail.
+// TestRevokeTokenClampsFarExpiry: a token whose exp is past what the
+// stores hold (2261) is revoked until then instead of failing (logout must
+// not fail); any earlier exp is kept as it is, even past this list's
+// MaxTokenLifetime, since a verifier may accept longer-lived tokens than
+// the list was told.
 func TestRevokeTokenClampsFarExpiry(t *testing.T) {
 	const (
 		leeway   = time.Minute
 		lifetime = time.Hour
 	)
-	clamped := t0.Add(lifetime + 2*leeway)
+	last := time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)
 	tests := []struct {
 		name    string
 		exp     time.Time
 		expires time.Time // of the stored entry
 	}{
-		{"year 2300", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), clamped},
-		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), clamped},
-		{"just past the bound", t0.Add(lifetime + leeway + time.Nanosecond), clamped},
-		{"at the bound: kept", t0.Add(lifetime + leeway), clamped},
-		{"within the bound: kept", t0.Add(30 * time.Minute), t0.Add(30*time.Minute + leeway)},
+		{"year 2300", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), last},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), last},
+		{"at the last storable moment", last.Add(-leeway), last},
+		{"72 h, past MaxTokenLifetime: kept", t0.Add(72 * time.Hour), t0.Add(72*time.Hour + leeway)},
+		{"30 minutes", t0.Add(30 * time.Minute), t0.Add(30*time.Minute + leeway)},
+		{"zero: MaxTokenLifetime", time.Time{}, t0.Add(lifetime + leeway)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,16 +474,37 @@ func TestRevokeTokenClampsFarExpiry(t *testing.T) {
 			if !snap[0].Expires.Equal(tt.expires) {
 				t.Errorf("stored entry expires %v, want %v", snap[0].Expires, tt.expires)
 			}
+			// Still revoked a day after MaxTokenLifetime, until it expires.
+			c.Advance(25 * time.Hour)
+			l.Purge(c.Now())
+			if want := tt.expires.After(c.Now()); revoked(t, l, p) != want {
+				t.Errorf("revoked 25 h later = %v, want %v", !want, want)
+			}
 			l.Purge(tt.expires.Add(-time.Nanosecond))
-			if !revoked(t, l, p) || l.Len() != before+1 {
+			if tt.expires.After(c.Now()) && !revoked(t, l, p) {
 				t.Errorf("purged before %v", tt.expires)
 			}
-			c.Advance(tt.expires.Sub(t0))
-			l.Purge(c.Now())
+			l.Purge(tt.expires)
 			if n := l.Len(); n != before {
 				t.Errorf("Len after purging at %v = %d, want %d", tt.expires, n, before)
 			}
 		})
+	}
+}
+
+// TestOpenRefusesAbsurdLimits: lifetimes and leeways that would push
+// entries past what the stores hold are configuration errors.
+func TestOpenRefusesAbsurdLimits(t *testing.T) {
+	for _, cfg := range []revocation.Config{
+		{MaxTokenLifetime: math.MaxInt64},
+		{MaxTokenLifetime: revocation.MaxMaxTokenLifetime + 1},
+		{Leeway: revocation.MaxLeeway + 1},
+		{Leeway: -1},
+	} {
+		if l, err := revocation.Open(context.Background(), cfg); err == nil {
+			l.Close()
+			t.Errorf("Open(%+v) accepted", cfg)
+		}
 	}
 }
 

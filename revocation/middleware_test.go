@@ -184,3 +184,20 @@ func BenchmarkMiddlewareWithRevocation(b *testing.B) {
 		})
 	}
 }
+
+// TestEveryVerifiedTokenIsRevocable: the token package accepts no iss, sub
+// or jti an entry could not name.
+func TestEveryVerifiedTokenIsRevocable(t *testing.T) {
+	if token.MaxIDLength > revocation.MaxKeyLen || token.MaxIDLength > revocation.MaxIssuerLen {
+		t.Fatalf("token.MaxIDLength %d exceeds revocation's %d / %d", token.MaxIDLength, revocation.MaxKeyLen, revocation.MaxIssuerLen)
+	}
+	long := strings.Repeat("x", token.MaxIDLength)
+	for _, e := range []revocation.Entry{
+		{Kind: revocation.KindToken, Issuer: long, Key: long, Expires: time.Now().Add(time.Hour)},
+		{Kind: revocation.KindSubject, Issuer: long, Key: long, Before: time.Now(), Expires: time.Now().Add(time.Hour)},
+	} {
+		if err := e.Validate(); err != nil {
+			t.Fatalf("an entry naming the longest ids: %v", err)
+		}
+	}
+}

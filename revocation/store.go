@@ -95,6 +95,9 @@ func (e Entry) Validate() error {
 // nanoseconds fit an int64 on every backend.
 func inRange(t time.Time) bool { y := t.Year(); return y >= 1970 && y <= 2261 }
 
+// lastStorable is the latest moment inRange accepts, to the second.
+var lastStorable = time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // Store keeps revocation entries where every instance of a service sees
 // them. The backends are [MemoryStore] (one process), sqlstore (SQLite,
 // PostgreSQL) and redisstore (Redis); storetest checks them all the same

@@ -38,6 +38,29 @@ type Claims struct {
 	// payload is the verified JSON payload, in its own allocation: the
 	// strings above are slices of it, and the token itself is not kept.
 	payload string
+	// keys, set and key are where the key that verified the claims came
+	// from: see StillTrusted.
+	keys KeySource
+	set  *KeySet
+	key  *Key
+}
+
+// StillTrusted reports whether the key that verified these claims is
+// still in the current key set of the verifier's [KeySource] (a
+// [KeyRing] may have retired it since). A cache of verified tokens serves
+// the claims only while it holds (the middleware checks it on every hit),
+// so a token signed by a retired key is refused at once. Claims that did
+// not come from [Verifier.Verify] are trusted.
+func (c *Claims) StillTrusted() bool {
+	if c.keys == nil {
+		return true
+	}
+	cur := c.keys.KeySet()
+	if cur == c.set {
+		return true
+	}
+	k, ok := cur.byID[c.key.id]
+	return ok && k == c.key
 }
 
 // registered are the claim names Claims owns; Extra may not use them in
@@ -235,10 +258,15 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: custom claims: %w", err)
 	}
-	if len(b) == 2 { // "{}"
-		return extra, nil
+	if len(b) > 2 { // not "{}"
+		extra = append(append(b[:len(b)-1], ','), extra[1:]...)
 	}
-	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
+	// Custom names that differ only in case ("tenant", "TENANT"), at any
+	// depth, would make Claims.Decode refuse the token.
+	if err := strictjson.FoldCollision(extra); err != nil {
+		return nil, fmt.Errorf("%w: custom claims: %w", ErrConfig, err)
+	}
+	return extra, nil
 }
 
 // Audience is the "aud" claim: a list of recipients, encoded as a string

@@ -35,7 +35,7 @@ var (
 	// ErrNotYetValid: "nbf" or "iat" lies in the future (beyond the leeway).
 	ErrNotYetValid = errors.New("token: not yet valid")
 	// ErrLifetime: the token lives longer than the verifier's
-	// MaxTokenLifetime: exp is too far after iat, or too far from now.
+	// MaxTokenLifetime: exp is too far after iat.
 	ErrLifetime = errors.New("token: lifetime too long")
 )
 

@@ -45,6 +45,9 @@ func NewIssuer(keys KeySource, cfg IssuerConfig) (*Issuer, error) {
 	if len(cfg.Audience) == 0 {
 		return nil, fmt.Errorf("%w: Audience is required", ErrConfig)
 	}
+	if !validID(cfg.Issuer) {
+		return nil, fmt.Errorf("%w: Issuer is longer than %d bytes or contains NUL", ErrConfig, MaxIDLength)
+	}
 	if cfg.TTL == 0 {
 		cfg.TTL = DefaultTTL
 	}
@@ -124,7 +127,10 @@ func (i *Issuer) Issue(c Claims) (string, Claims, error) {
 	if c.ID == "" {
 		c.ID = NewID()
 	}
-	c.payload = ""
+	if !validID(c.Subject) || !validID(c.ID) {
+		return "", Claims{}, fmt.Errorf("%w: Subject and ID must be at most %d bytes, without NUL", ErrConfig, MaxIDLength)
+	}
+	c.payload, c.keys, c.set, c.key = "", nil, nil, nil
 	payload, err := c.MarshalJSON()
 	if err != nil {
 		return "", Claims{}, err

@@ -85,6 +85,11 @@ func TestIssueRefuses(t *testing.T) {
 		{"custom EXP in upper case", token.Claims{Subject: "u", Extra: map[string]any{"EXP": 9999999999}}},
 		{"custom Scope", token.Claims{Subject: "u", Extra: map[string]any{"Scope": "admin"}}},
 		{"lives over 24 h", token.Claims{Subject: "u", ExpiresAt: now.Add(24*time.Hour + time.Second)}},
+		{"subject of 1025 bytes", token.Claims{Subject: strings.Repeat("u", token.MaxIDLength+1)}},
+		{"ID with NUL", token.Claims{Subject: "u", ID: "a\x00b"}},
+		{"subject with NUL", token.Claims{Subject: "u\x00"}},
+		{"custom names differing in case", token.Claims{Subject: "u", Extra: map[string]any{"tenant": "a", "TENANT": "b"}}},
+		{"custom nested names differing in case", token.Claims{Subject: "u", Extra: map[string]any{"cnf": map[string]any{"jkt": "a", "JKT": "b"}}}},
 		{"expires in year 9999", token.Claims{Subject: "u", ExpiresAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	}
 	for _, tt := range tests {
@@ -115,6 +120,8 @@ func TestIssuerConfig(t *testing.T) {
 		{"TTL over the default 24 h maximum", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, TTL: 72 * time.Hour}},
 		{"TTL over MaxTokenLifetime", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, TTL: 2 * time.Hour, MaxTokenLifetime: time.Hour}},
 		{"negative MaxTokenLifetime", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i", Audience: []string{"a"}, MaxTokenLifetime: -time.Hour}},
+		{"issuer with NUL", tokentest.KeySet(s), token.IssuerConfig{Issuer: "i\x00", Audience: []string{"a"}}},
+		{"issuer of 1025 bytes", tokentest.KeySet(s), token.IssuerConfig{Issuer: strings.Repeat("i", 1025), Audience: []string{"a"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,12 +30,7 @@ type KeySet struct {
 	byID    map[string]*Key
 	jwks    []byte // the public JWK Set document
 	etag    string
-	gen     uint64 // unique to this set: see Verifier.KeyGeneration
 }
-
-// generations numbers key sets, so a cache can tell a set from its
-// successors.
-var generations atomic.Uint64
 
 // NewKeySet builds a set. signing may be nil for a verification-only set;
 // otherwise it must hold private or secret material.
@@ -56,7 +51,7 @@ func NewKeySet(signing *Key, verifyOnly ...*Key) (*KeySet, error) {
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%w: a key set needs at least one key", ErrConfig)
 	}
-	s := &KeySet{signing: signing, keys: all, byID: make(map[string]*Key, len(all)), gen: generations.Add(1)}
+	s := &KeySet{signing: signing, keys: all, byID: make(map[string]*Key, len(all))}
 	type doc struct {
 		Keys []*Key `json:"keys"`
 	}

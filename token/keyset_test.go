@@ -190,34 +190,48 @@ func TestJWKSHandler(t *testing.T) {
 	}
 }
 
-// TestKeyGeneration: a verifier's key generation changes with every key
-// set its source hands out (a key added or retired), and only then.
-func TestKeyGeneration(t *testing.T) {
+// TestStillTrusted: verified claims stay trusted while the key that
+// verified them is in the ring's current set (keys added around it or not),
+// and stop being trusted once it is retired.
+func TestStillTrusted(t *testing.T) {
 	a, b := tokentest.MustSigner(token.EdDSA), tokentest.MustSigner(token.ES256)
 	set := tokentest.KeySet(a)
 	ring, err := token.NewKeyRing(set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := tokentest.Verifier(ring, now)
-	g0 := v.KeyGeneration()
-	if v.KeyGeneration() != g0 {
-		t.Fatal("generation changed without a new set")
+	c, err := tokentest.Verifier(ring, now).Verify(a.Mint(now, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.StillTrusted() {
+		t.Fatal("not trusted under the set that verified it")
 	}
 	both, _ := set.WithVerificationKey(b.Key)
 	ring.Store(both)
-	g1 := v.KeyGeneration()
-	retired, _ := both.Without(b.Key.ID())
+	if !c.StillTrusted() {
+		t.Fatal("not trusted after a key was added")
+	}
+	signing, _ := both.WithSigningKey(b.Key)
+	retired, _ := signing.Without(a.Key.ID())
 	ring.Store(retired)
-	g2 := v.KeyGeneration()
-	if g1 == g0 || g2 == g1 || g2 == g0 {
-		t.Fatalf("generations %d, %d, %d: want three different", g0, g1, g2)
+	if c.StillTrusted() {
+		t.Fatal("trusted after its key was retired")
 	}
-	ring.Store(both) // back to an earlier set: its generation again
-	if v.KeyGeneration() != g1 {
-		t.Fatal("a set's generation is not its own")
+	ring.Store(both)
+	if !c.StillTrusted() {
+		t.Fatal("not trusted with its key back")
 	}
-	if tokentest.Verifier(set, now).KeyGeneration() != g0 {
-		t.Fatal("a fixed set has another generation")
+	// Another key under the same kid is not the key that verified it.
+	impostor, err := token.NewKey(tokentest.MustSigner(token.EdDSA).Private, token.KeyOptions{ID: a.Key.ID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.Store(tokentest.KeySet(&tokentest.Signer{Key: impostor}))
+	if c.StillTrusted() {
+		t.Fatal("trusted under another key with its kid")
+	}
+	if !(&token.Claims{}).StillTrusted() {
+		t.Fatal("claims not from Verify are not trusted")
 	}
 }

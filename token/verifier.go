@@ -21,6 +21,11 @@ const (
 	// default (revocation.DefaultMaxTokenLifetime), so that "log out
 	// everywhere" covers every token that can still be valid.
 	DefaultMaxTokenLifetime = 24 * time.Hour
+	// MaxIDLength is the longest "iss", "sub" and "jti" accepted (and
+	// written by an Issuer), which may not contain NUL either: what a
+	// revocation entry can name (revocation.MaxKeyLen), so that every
+	// token that verifies can be revoked.
+	MaxIDLength = 1024
 )
 
 // VerifierConfig configures a [Verifier]. Issuer and Audience are required.
@@ -86,6 +91,9 @@ func NewVerifier(keys KeySource, cfg VerifierConfig) (_ *Verifier, err error) {
 	if cfg.Audience == "" {
 		return nil, fmt.Errorf("%w: Audience is required", ErrConfig)
 	}
+	if !validID(cfg.Issuer) {
+		return nil, fmt.Errorf("%w: Issuer is longer than %d bytes or contains NUL", ErrConfig, MaxIDLength)
+	}
 	switch {
 	case cfg.Leeway == 0:
 		cfg.Leeway = DefaultLeeway
@@ -123,13 +131,6 @@ func maxLifetime(d time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// KeyGeneration identifies the key set the verifier trusts now: it changes
-// whenever the [KeySource] hands out another [KeySet] (a key added,
-// retired or swapped). A cache of verified tokens keeps an entry only
-// while the generation it was verified under is current, so a token
-// signed by a retired key is not served after the retirement.
-func (v *Verifier) KeyGeneration() uint64 { return v.keys.KeySet().gen }
-
 // Verify checks a compact JWS access token and returns its claims. Checks
 // run cheapest first: length, structure and encoding, header (typ, crit,
 // kid, alg), payload decoding; then the signature; then the claims. Every
@@ -166,7 +167,8 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if !h.typOK {
 		return nil, fmt.Errorf("%w: typ is not at+jwt", ErrWrongType)
 	}
-	key, ok := v.keys.KeySet().byID[h.kid]
+	set := v.keys.KeySet()
+	key, ok := set.byID[h.kid]
 	if !ok {
 		return nil, ErrUnknownKey
 	}
@@ -182,10 +184,13 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
-	c := &Claims{}
+	c := &Claims{keys: v.keys, set: set, key: key}
 	hasExp, hasIat, err := decodeClaims(c, buf[:n])
 	if err != nil {
 		return nil, err
+	}
+	if !validID(c.Subject) || !validID(c.ID) {
+		return nil, fmt.Errorf("%w: sub and jti must be at most %d bytes, without NUL", ErrMalformed, MaxIDLength)
 	}
 
 	if !key.verify(readOnly(raw[:d2]), readOnly(raw[d2+1:])) {
@@ -219,6 +224,10 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	}
 	return c, nil
 }
+
+// validID reports whether an iss, sub or jti can be named by a
+// revocation entry.
+func validID(s string) bool { return len(s) <= MaxIDLength && strings.IndexByte(s, 0) < 0 }
 
 // readOnly returns the bytes of s without copying them. The slice must
 // never be written to: it is only handed to decoders and to signature

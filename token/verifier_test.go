@@ -164,6 +164,14 @@ func TestVerify(t *testing.T) {
 		{"nested member twice", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"sub":"alice","cnf":{"jkt":"a","jkt":"b"}`))), token.ErrMalformed},
 		{"only ISS", s.Sign([]byte(mustHeader(s)), []byte(strings.Replace(payloadJSON(`,"sub":"alice"`), `"iss"`, `"ISS"`, 1))), token.ErrMissingClaim},
 
+		// Every sub and jti that verifies can be revoked: at most 1024
+		// bytes, no NUL (revocation.MaxKeyLen; PostgreSQL text has no NUL).
+		{"sub of 1024 bytes", mint(set(nil, map[string]any{"sub": strings.Repeat("s", 1024)})), nil},
+		{"sub of 1025 bytes", mint(set(nil, map[string]any{"sub": strings.Repeat("s", 1025)})), token.ErrMalformed},
+		{"jti of 1025 bytes", mint(set(nil, map[string]any{"jti": strings.Repeat("j", 1025)})), token.ErrMalformed},
+		{"jti with NUL", mint(set(nil, map[string]any{"jti": "a\x00b"})), token.ErrMalformed},
+		{"sub with an escaped NUL", s.Sign([]byte(mustHeader(s)), []byte(payloadJSON(`,"sub":"a\u0000"`))), token.ErrMalformed},
+
 		// Lifetimes are bounded (default 24 h).
 		{"lives 24 h", mint(set(nil, map[string]any{"exp": now.Add(24 * time.Hour).Unix()})), nil},
 		{"lives 24 h and 1 s", mint(set(nil, map[string]any{"exp": now.Add(24*time.Hour + time.Second).Unix()})), token.ErrLifetime},
@@ -415,6 +423,7 @@ func TestVerifierConfig(t *testing.T) {
 		{"leeway over 5 minutes", keys, token.VerifierConfig{Issuer: "i", Audience: "a", Leeway: 6 * time.Minute}},
 		{"tiny max length", keys, token.VerifierConfig{Issuer: "i", Audience: "a", MaxTokenLength: 10}},
 		{"negative max lifetime", keys, token.VerifierConfig{Issuer: "i", Audience: "a", MaxTokenLifetime: -time.Hour}},
+		{"issuer with NUL", keys, token.VerifierConfig{Issuer: "i\x00", Audience: "a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -345,6 +345,19 @@ func (s *server) passwordGrant(ctx context.Context, form map[string]string) (tok
 	return s.issueTokens(ctx, u, scope)
 }
 
+// revokeError answers a failed revocation: 503 when the store cannot be
+// reached. An entry the list refuses cannot come from a token the verifier
+// accepted (token.MaxIDLength keeps sub and jti revocable): 400, never
+// 500.
+func (s *server) revokeError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, revocation.ErrInvalidEntry) {
+		s.log.WarnContext(r.Context(), what, "err", err)
+		writeError(w, http.StatusBadRequest, "invalid_request", "this token cannot be revoked")
+		return
+	}
+	s.storeError(w, r, what, err)
+}
+
 type logoutRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
@@ -377,10 +390,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.revocations.RevokePrincipal(ctx, p); err != nil {
-		if errors.Is(err, revocation.ErrInvalidEntry) { // a token this API could not have issued
-			err = internalError{err}
-		}
-		s.fail(w, r, "logout: revoking the access token", err)
+		s.revokeError(w, r, "logout: revoking the access token", err)
 		return
 	}
 	s.log.InfoContext(ctx, "logout", "sub", p.Subject, "jti", p.TokenID)
@@ -402,7 +412,7 @@ func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	// so revoked too.
 	now := s.now()
 	if err := s.revocations.RevokeSubject(ctx, p.Issuer, p.Subject, now); err != nil {
-		s.storeError(w, r, "logout-all: revoking access tokens", err)
+		s.revokeError(w, r, "logout-all: revoking access tokens", err)
 		return
 	}
 	s.log.InfoContext(ctx, "logout everywhere", "sub", p.Subject)

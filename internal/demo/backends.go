@@ -63,8 +63,8 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 		Staleness:        cfg.RevocationStaleness,
 		FailOpen:         cfg.RevocationFailOpen,
 		MaxTokenLifetime: maxAccessTTL,
-		// No cfg.Now: staleness is measured on the wall clock, also when
-		// tests move the clock of the tokens by days.
+		// No cfg.Now: the list keeps real time (staleness on the monotonic
+		// clock), also when tests move the clock of the tokens by days.
 		Logger: log,
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -399,7 +400,7 @@ func FuzzObject(f *testing.F) {
 				}
 			}
 			if n, ok := v.(float64); ok {
-				if f, err := strictjson.Float(raw); err != nil || f != n {
+				if f, err := strictjson.Float(raw); err != nil || math.Float64bits(f) != math.Float64bits(n) {
 					t.Fatalf("Float(%s) = %v, %v; encoding/json %v", raw, f, err, n)
 				}
 			}
