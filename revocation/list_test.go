@@ -446,6 +446,7 @@ func TestRevokeTokenClampsFarExpiry(t *testing.T) {
 		{"year 2300", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), last},
 		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), last},
 		{"at the last storable moment", last.Add(-leeway), last},
+		{"the last moment, in UTC+14 (local year 2262)", last.Add(-leeway).In(time.FixedZone("+14", 14*3600)), last},
 		{"72 h, past MaxTokenLifetime: kept", t0.Add(72 * time.Hour), t0.Add(72*time.Hour + leeway)},
 		{"30 minutes", t0.Add(30 * time.Minute), t0.Add(30*time.Minute + leeway)},
 		{"zero: MaxTokenLifetime", time.Time{}, t0.Add(lifetime + leeway)},

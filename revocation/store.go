@@ -93,7 +93,7 @@ func (e Entry) Validate() error {
 
 // inRange reports whether t is between 1970 and 2261, so that its Unix
 // nanoseconds fit an int64 on every backend.
-func inRange(t time.Time) bool { y := t.Year(); return y >= 1970 && y <= 2261 }
+func inRange(t time.Time) bool { y := t.UTC().Year(); return y >= 1970 && y <= 2261 }
 
 // lastStorable is the latest moment inRange accepts, to the second.
 var lastStorable = time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)

@@ -49,10 +49,12 @@ type Claims struct {
 // still in the current key set of the verifier's [KeySource] (a
 // [KeyRing] may have retired it since). A cache of verified tokens serves
 // the claims only while it holds (the middleware checks it on every hit),
-// so a token signed by a retired key is refused at once. Claims that did
-// not come from [Verifier.Verify] are trusted.
+// so a token signed by a retired key is refused at once. "That key" is the
+// same *Key value: build new sets from old ones ([KeySet.WithSigningKey],
+// [KeySet.Without], ...) rather than from keys parsed anew. Claims that
+// did not come from [Verifier.Verify] are trusted.
 func (c *Claims) StillTrusted() bool {
-	if c.keys == nil {
+	if c == nil || c.keys == nil {
 		return true
 	}
 	cur := c.keys.KeySet()

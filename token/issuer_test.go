@@ -88,6 +88,8 @@ func TestIssueRefuses(t *testing.T) {
 		{"subject of 1025 bytes", token.Claims{Subject: strings.Repeat("u", token.MaxIDLength+1)}},
 		{"ID with NUL", token.Claims{Subject: "u", ID: "a\x00b"}},
 		{"subject with NUL", token.Claims{Subject: "u\x00"}},
+		{"ID not UTF-8", token.Claims{Subject: "u", ID: "\xff"}},
+		{"subject not UTF-8", token.Claims{Subject: "a\xfe"}},
 		{"custom names differing in case", token.Claims{Subject: "u", Extra: map[string]any{"tenant": "a", "TENANT": "b"}}},
 		{"custom nested names differing in case", token.Claims{Subject: "u", Extra: map[string]any{"cnf": map[string]any{"jkt": "a", "JKT": "b"}}}},
 		{"expires in year 9999", token.Claims{Subject: "u", ExpiresAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}},

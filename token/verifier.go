@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/sessionless/sessionless/internal/strictjson"
@@ -22,7 +23,7 @@ const (
 	// everywhere" covers every token that can still be valid.
 	DefaultMaxTokenLifetime = 24 * time.Hour
 	// MaxIDLength is the longest "iss", "sub" and "jti" accepted (and
-	// written by an Issuer), which may not contain NUL either: what a
+	// written by an Issuer), which must be valid UTF-8 without NUL: what a
 	// revocation entry can name (revocation.MaxKeyLen), so that every
 	// token that verifies can be revoked.
 	MaxIDLength = 1024
@@ -226,8 +227,11 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 }
 
 // validID reports whether an iss, sub or jti can be named by a
-// revocation entry.
-func validID(s string) bool { return len(s) <= MaxIDLength && strings.IndexByte(s, 0) < 0 }
+// revocation entry: valid UTF-8 (what JSON carries unchanged), at most
+// MaxIDLength bytes, no NUL.
+func validID(s string) bool {
+	return len(s) <= MaxIDLength && strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+}
 
 // readOnly returns the bytes of s without copying them. The slice must
 // never be written to: it is only handed to decoders and to signature
