@@ -239,6 +239,22 @@ func (m *Manager) Revoke(ctx context.Context, raw, subject string) error {
 	return nil
 }
 
+// Lookup returns the grant of raw, a refresh token of any state (spent,
+// revoked or expired families included), without changing anything: for
+// a revocation endpoint (RFC 7009) that must check whose token it is
+// before revoking it with [Manager.Revoke]. An unknown or malformed token
+// is an error wrapping ErrInvalidGrant.
+func (m *Manager) Lookup(ctx context.Context, raw string) (Grant, error) {
+	if err := Check(raw); err != nil {
+		return Grant{}, err
+	}
+	rec, err := m.cfg.Store.Get(ctx, HashToken(raw))
+	if err != nil {
+		return Grant{}, m.refusal(err)
+	}
+	return rec.Grant, nil
+}
+
 // RevokeSubject revokes every refresh token of subject ("log out
 // everywhere"). Revoke the subject's access tokens with the revocation
 // list.

@@ -273,6 +273,32 @@ func TestRevoke(t *testing.T) {
 	}
 }
 
+// TestLookup: the grant of a token in any state, without side effects;
+// unknown and malformed tokens are invalid grants.
+func TestLookup(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	raw := f.issue(t)
+	if g, err := f.m.Lookup(ctx, raw); err != nil || g != grant {
+		t.Fatalf("Lookup = %+v, %v", g, err)
+	}
+	next, err := f.rotate(t, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := f.m.Lookup(ctx, raw); err != nil || g != grant { // spent
+		t.Fatalf("Lookup of a spent token = %+v, %v", g, err)
+	}
+	if _, err := f.rotate(t, next); err != nil {
+		t.Fatalf("Lookup changed the family: %v", err)
+	}
+	for _, bad := range []string{"", "rt_x", strings.Repeat("a", 46), "rt_" + strings.Repeat("A", 43)} {
+		if _, err := f.m.Lookup(ctx, bad); !errors.Is(err, refresh.ErrInvalidGrant) {
+			t.Errorf("Lookup(%q) = %v", bad, err)
+		}
+	}
+}
+
 func TestStoreDownIsNotInvalidGrant(t *testing.T) {
 	f := newFixture(t)
 	raw := f.issue(t)

@@ -1,0 +1,200 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessionless/sessionless/password"
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+// Users is the application's user store: the one part of logging in this
+// package cannot own. Methods must be safe for concurrent use. An error
+// that is not ErrUnknownUser means the store cannot answer now: the
+// endpoints answer 503, never 401 and never 200.
+type Users interface {
+	// UserByName returns the user who logs in with name, with its
+	// password hash (a PHC string from password.Hasher.Hash).
+	UserByName(ctx context.Context, name string) (User, error)
+	// UserBySubject returns the user whose tokens carry subject, as it is
+	// now: a refreshed access token gets the user's current roles, and
+	// only the granted scopes the user still holds. PasswordHash may be
+	// empty.
+	UserBySubject(ctx context.Context, subject string) (User, error)
+}
+
+// User is an account as [Users] returns it.
+type User struct {
+	// Subject is the tokens' "sub": stable and unique, never reused (not
+	// a login name that can change).
+	Subject string
+	// PasswordHash is the argon2id PHC string of the password.
+	PasswordHash string
+	// Scopes are what the user may be granted; a token request may ask
+	// for fewer. Roles go into the access token as they are.
+	Scopes, Roles []string
+}
+
+// ErrUnknownUser is what [Users] returns for a name or subject without a
+// user.
+var ErrUnknownUser = errors.New("endpoint: unknown user")
+
+// EventKind says what an [Event] reports.
+type EventKind string
+
+// The events [Hooks.Audit] receives.
+const (
+	LoginSucceeded EventKind = "login"         // a password checked (login or password grant), tokens issued
+	LoginFailed    EventKind = "login_failed"  // unknown user or wrong password
+	Refreshed      EventKind = "refresh"       // a refresh token rotated
+	RefreshReused  EventKind = "refresh_reuse" // a spent refresh token presented: its family was revoked
+	LoggedOut      EventKind = "logout"        // an access token (and maybe its refresh family) revoked
+	LoggedOutAll   EventKind = "logout_all"    // every token of a subject revoked
+	Revoked        EventKind = "revoke"        // a token revoked at the revocation endpoint (RFC 7009)
+)
+
+// Event is one outcome worth an audit log. It never carries a password or
+// a token, only the access token's ID.
+type Event struct {
+	Kind     EventKind
+	Username string // login attempts
+	Subject  string // empty for a failed login
+	TokenID  string // the "jti" of the access token issued or revoked
+}
+
+// Hooks let the application watch and throttle the endpoints. Nil fields
+// are skipped; hooks run on the request's goroutine.
+type Hooks struct {
+	// Allow runs before a password is checked (login and the password
+	// grant), with the username asked for. When it returns false the
+	// request is refused with 429 Too Many Requests and a Retry-After of
+	// retryAfter (at least one second), and no password is checked.
+	Allow func(r *http.Request, username string) (ok bool, retryAfter time.Duration)
+	// Audit receives one event per outcome (see EventKind).
+	Audit func(r *http.Request, e Event)
+}
+
+// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is
+// zero.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Config configures a [Server]. Issuer, Users, Refresh, Revocation,
+// Verifier and ClientID are required.
+type Config struct {
+	// Issuer signs the access tokens.
+	Issuer *token.Issuer
+	// Verifier verifies access tokens presented to the revocation
+	// endpoint: the issuer's own.
+	Verifier *token.Verifier
+	// Users finds users and their password hashes.
+	Users Users
+	// Refresh issues, rotates and revokes refresh tokens.
+	Refresh *refresh.Manager
+	// Revocation revokes access tokens (logout, logout-all, RFC 7009).
+	Revocation *revocation.List
+	// ClientID is the one OAuth 2.0 client of these endpoints, a public
+	// client (RFC 6749 §2.1: no secret; a client_secret is refused). It
+	// goes into the tokens' "client_id". Required.
+	ClientID string
+	// Passwords verifies passwords. Nil means password.New with its
+	// defaults (argon2id, RFC 9106 parameters).
+	Passwords *password.Hasher
+	// MaxBodyBytes bounds request bodies. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Realm is the realm of the Basic challenge of an invalid_client
+	// answer. Default "api".
+	Realm string
+	Hooks Hooks
+	// Logger receives one line per outcome, never a secret. Nil discards.
+	Logger *slog.Logger
+	// Now returns the current time (the moment of a logout-all). Nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// Server holds the endpoints. Build it with [New]; it is safe for
+// concurrent use.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New checks cfg and returns the endpoints.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Issuer == nil || cfg.Verifier == nil:
+		return nil, errors.New("endpoint: Issuer and Verifier are required")
+	case cfg.Users == nil || cfg.Refresh == nil || cfg.Revocation == nil:
+		return nil, errors.New("endpoint: Users, Refresh and Revocation are required")
+	case cfg.ClientID == "" || strings.ContainsAny(cfg.ClientID, "\"\\\r\n:"):
+		return nil, errors.New("endpoint: ClientID is required, without quotes, backslashes, colons or line breaks")
+	case cfg.MaxBodyBytes < 0:
+		return nil, errors.New("endpoint: negative MaxBodyBytes")
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "api"
+	}
+	if strings.ContainsAny(cfg.Realm, "\"\\\r\n") {
+		return nil, errors.New("endpoint: Realm must not contain quotes, backslashes or line breaks")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Passwords == nil {
+		var err error
+		if cfg.Passwords, err = password.New(password.Config{}); err != nil {
+			return nil, fmt.Errorf("endpoint: %w", err)
+		}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Mount registers the endpoints on mux under prefix ("/auth"):
+// POST prefix/login, /token, /revoke, and, behind authenticate (the
+// middleware that puts the caller's principal in the context),
+// POST prefix/logout and /logout-all.
+func (s *Server) Mount(mux *http.ServeMux, prefix string, authenticate func(http.Handler) http.Handler) {
+	prefix = strings.TrimRight(prefix, "/")
+	mux.Handle("POST "+prefix+"/login", s.Login())
+	mux.Handle("POST "+prefix+"/token", s.Token())
+	mux.Handle("POST "+prefix+"/revoke", s.Revoke())
+	mux.Handle("POST "+prefix+"/logout", authenticate(s.Logout()))
+	mux.Handle("POST "+prefix+"/logout-all", authenticate(s.LogoutAll()))
+}
+
+func (s *Server) audit(r *http.Request, e Event) {
+	if h := s.cfg.Hooks.Audit; h != nil {
+		h(r, e)
+	}
+}
+
+// allow applies Hooks.Allow; false means it answered 429.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, username string) bool {
+	h := s.cfg.Hooks.Allow
+	if h == nil {
+		return true
+	}
+	ok, after := h(r, username)
+	if ok {
+		return true
+	}
+	secs := max(int64((after+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	writeError(w, http.StatusTooManyRequests, "slow_down", "too many attempts; retry later")
+	return false
+}

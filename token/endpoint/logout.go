@@ -1,0 +1,116 @@
+package endpoint
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"net/http"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+// Logout returns the logout endpoint, to be mounted behind the
+// authentication middleware: the access token the request was
+// authenticated with is revoked (on every instance sharing the revocation
+// store), and, when the body names one ({"refresh_token": …},
+// application/json), the family of a refresh token of the same user. An
+// unknown or someone else's refresh token is ignored (as RFC 7009 §2.2
+// does). The refresh family goes first: if the access token then fails to
+// be revoked (503), the client retries with it. 204 on success.
+func (s *Server) Logout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.principal(w, r)
+		if !ok {
+			return
+		}
+		rt, oerr := s.logoutBody(w, r)
+		if oerr != nil {
+			s.fail(w, r, "logout", oerr)
+			return
+		}
+		ctx := r.Context()
+		if rt != "" {
+			if err := s.cfg.Refresh.Revoke(ctx, rt, p.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
+				s.fail(w, r, "logout: revoking the refresh family", err)
+				return
+			}
+		}
+		if err := s.cfg.Revocation.RevokePrincipal(ctx, p); err != nil {
+			s.fail(w, r, "logout: revoking the access token", err)
+			return
+		}
+		s.log.InfoContext(ctx, "logout", "sub", p.Subject, "jti", p.TokenID)
+		s.audit(r, Event{Kind: LoggedOut, Subject: p.Subject, TokenID: p.TokenID})
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// LogoutAll returns the "log out everywhere" endpoint, to be mounted
+// behind the authentication middleware: every refresh token of the user,
+// and every access token of the user issued before now, stop working on
+// every instance. 204 on success.
+func (s *Server) LogoutAll() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.principal(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		if err := s.cfg.Refresh.RevokeSubject(ctx, p.Subject); err != nil {
+			s.fail(w, r, "logout-all: revoking refresh tokens", err)
+			return
+		}
+		// The moment is taken once the refresh tokens are revoked: an
+		// access token minted by a refresh racing this request is older
+		// than it, and so revoked too.
+		if err := s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, s.now()); err != nil {
+			s.fail(w, r, "logout-all: revoking access tokens", err)
+			return
+		}
+		s.log.InfoContext(ctx, "logout everywhere", "sub", p.Subject)
+		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject})
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// principal returns the caller's principal, which the authentication
+// middleware put in the context; without one it answers 401.
+func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*identity.Principal, bool) {
+	if !post(w, r) {
+		return nil, false
+	}
+	p, ok := identity.FromContext(r.Context())
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`"`)
+		writeError(w, http.StatusUnauthorized, "invalid_token", "authentication required")
+		return nil, false
+	}
+	return p, true
+}
+
+// logoutBody reads an empty body or {"refresh_token": …}.
+func (s *Server) logoutBody(w http.ResponseWriter, r *http.Request) (string, *oauthError) {
+	body, oerr := s.readBody(w, r)
+	if oerr != nil || len(bytes.TrimSpace(body)) == 0 {
+		return "", oerr
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return "", &oauthError{http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json"}
+	}
+	var rt []byte
+	m := strictjson.Object(body)
+	for m.Next() {
+		if string(m.Name()) == "refresh_token" {
+			var err error
+			if rt, err = strictjson.String(m.Value()); err != nil {
+				return "", invalidRequest("refresh_token must be a string")
+			}
+		}
+	}
+	if m.Err() != nil {
+		return "", invalidRequest(`the body must be empty or one JSON object {"refresh_token": "..."}`)
+	}
+	return string(rt), nil
+}

@@ -1,0 +1,167 @@
+package endpoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+// tokenResponse is a successful access token response (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+func newTokenResponse(access string, c token.Claims, refreshToken string) tokenResponse {
+	return tokenResponse{
+		AccessToken:  access,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(c.ExpiresAt.Sub(c.IssuedAt) / time.Second),
+		RefreshToken: refreshToken,
+		Scope:        c.Scope,
+	}
+}
+
+// errorResponse is an error response (RFC 6749 §5.2), for every endpoint.
+type errorResponse struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeJSON writes v as the body. Nothing here may be cached: the
+// responses hold tokens (RFC 6749 §5.1: Cache-Control no-store, Pragma
+// no-cache).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, description string) {
+	writeJSON(w, status, errorResponse{Error: code, Description: description})
+}
+
+// oauthError is a refusal the client is told about (RFC 6749 §5.2).
+type oauthError struct {
+	status      int
+	code        string
+	description string
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.description }
+
+func invalidRequest(format string, args ...any) *oauthError {
+	return &oauthError{http.StatusBadRequest, "invalid_request", fmt.Sprintf(format, args...)}
+}
+
+// internalError marks a failure that retrying cannot fix (a malformed
+// stored password hash, a signing error): 500, where a store that cannot
+// answer is 503.
+type internalError struct{ err error }
+
+func (e internalError) Error() string { return e.err.Error() }
+func (e internalError) Unwrap() error { return e.err }
+
+// fail answers err: the refusal it carries, 500 for an internal error, an
+// unrevocable entry as 400, anything else as a store that cannot answer
+// now: 503 with Retry-After, never a 4xx that makes the client give up
+// and never a 200.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	var oerr *oauthError
+	var ie internalError
+	switch {
+	case errors.As(err, &oerr):
+		if oerr.code == "invalid_client" { // RFC 6749 §5.2: with the scheme the client may use
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`"`)
+		}
+		s.log.InfoContext(r.Context(), what+" refused", "error", oerr.code)
+		writeError(w, oerr.status, oerr.code, oerr.description)
+	case errors.As(err, &ie):
+		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+	case errors.Is(err, revocation.ErrInvalidEntry):
+		// A token the verifier accepts can always be revoked
+		// (token.MaxIDLength); one from elsewhere may not.
+		s.log.WarnContext(r.Context(), what+" refused", "err", err)
+		writeError(w, http.StatusBadRequest, "invalid_request", "this token cannot be revoked")
+	case r.Context().Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+	default:
+		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "a backing store is unavailable; retry later")
+	}
+}
+
+// errBadCredentials: unknown user or wrong password, the same answer.
+var errBadCredentials = errors.New("endpoint: invalid username or password")
+
+// checkPassword returns the user with this name and password. Unknown
+// users and wrong passwords get errBadCredentials after the same amount
+// of work; another error means the store cannot answer (or, as an
+// internalError, that the stored hash is broken).
+func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
+	ctx := r.Context()
+	u, err := s.cfg.Users.UserByName(ctx, name)
+	if err != nil && !errors.Is(err, ErrUnknownUser) {
+		return User{}, err
+	}
+	ok := false
+	if errors.Is(err, ErrUnknownUser) {
+		err = s.cfg.Passwords.VerifyNone(ctx, pw)
+	} else {
+		ok, err = s.cfg.Passwords.Verify(ctx, u.PasswordHash, pw)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return User{}, err // 503: the request ended while waiting
+		}
+		return User{}, internalError{err}
+	}
+	if !ok {
+		s.audit(r, Event{Kind: LoginFailed, Username: name})
+		return User{}, errBadCredentials
+	}
+	return u, nil
+}
+
+// issueTokens issues an access token for u with scope, and the first
+// refresh token of a new family.
+func (s *Server) issueTokens(r *http.Request, u User, username, scope string) (tokenResponse, error) {
+	raw, claims, err := s.issueAccess(u, scope)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	rt, err := s.cfg.Refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope}, accessOf(claims))
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	s.log.InfoContext(r.Context(), "tokens issued", "sub", claims.Subject, "jti", claims.ID)
+	s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: claims.ID})
+	return newTokenResponse(raw, claims, rt), nil
+}
+
+func (s *Server) issueAccess(u User, scope string) (string, token.Claims, error) {
+	raw, c, err := s.cfg.Issuer.Issue(token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID})
+	if err != nil {
+		return "", token.Claims{}, internalError{err}
+	}
+	return raw, c, nil
+}
+
+func accessOf(c token.Claims) refresh.AccessToken {
+	return refresh.AccessToken{Issuer: c.Issuer, ID: c.ID, ExpiresAt: c.ExpiresAt}
+}

@@ -1,0 +1,211 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+// Token returns the OAuth 2.0 token endpoint (RFC 6749 §3.2) of the
+// public client Config.ClientID, form-encoded:
+//
+//   - grant_type=password (§4.3): username, password, optional scope (a
+//     subset of the user's scopes);
+//   - grant_type=refresh_token (§6): refresh_token, optional scope (a
+//     subset of the family's). The token is spent and a new one returned
+//     in the same family; presenting a spent token revokes the family
+//     and its access tokens (RFC 9700 §4.14).
+//
+// Answers are §5.1 responses and §5.2 errors (invalid_request,
+// invalid_client with a Basic challenge, invalid_grant, invalid_scope,
+// unsupported_grant_type); a store that cannot answer is 503.
+func (s *Server) Token() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !post(w, r) {
+			return
+		}
+		form, err := s.form(w, r)
+		if err == nil {
+			err = s.checkClient(r, form)
+		}
+		var resp tokenResponse
+		if err == nil {
+			switch form.Get("grant_type") {
+			case "refresh_token":
+				resp, err = s.refreshGrant(r, form)
+			case "password":
+				resp, err = s.passwordGrant(w, r, form)
+				if errors.Is(err, errThrottled) {
+					return // answered
+				}
+			case "":
+				err = invalidRequest("grant_type is required")
+			default:
+				err = &oauthError{http.StatusBadRequest, "unsupported_grant_type", "use refresh_token or password"}
+			}
+		}
+		if err != nil {
+			s.fail(w, r, "token request", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+// form reads a form-encoded body. Parameters may appear once (RFC 6749
+// §3.2); those in the URL query are not read.
+func (s *Server) form(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, &oauthError{http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/x-www-form-urlencoded"}
+	}
+	body, oerr := s.readBody(w, r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, invalidRequest("the body is not a valid form")
+	}
+	for k, v := range form {
+		if len(v) > 1 {
+			return nil, invalidRequest("parameter %q is repeated", k)
+		}
+	}
+	return form, nil
+}
+
+// checkClient authenticates the client: the one public client, with no
+// secret. client_id may come as a parameter or as the user of HTTP Basic
+// authentication (RFC 6749 §2.3.1), not both.
+func (s *Server) checkClient(r *http.Request, form url.Values) error {
+	user, pass, basic := r.BasicAuth()
+	if basic && (form.Has("client_id") || form.Has("client_secret")) {
+		return invalidRequest("use one client authentication method")
+	}
+	id, secret := form.Get("client_id"), form.Get("client_secret")
+	if basic {
+		id, secret = user, pass
+	}
+	if (id != "" || basic) && id != s.cfg.ClientID || secret != "" {
+		return &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or unexpected secret: the public client is " + s.cfg.ClientID}
+	}
+	return nil
+}
+
+// narrowScope returns the scope a token request asks for: all of granted
+// when requested is empty, else requested, which must be a subset of
+// granted (RFC 6749 §3.3, §6).
+func narrowScope(requested string, granted []string) (string, error) {
+	if requested == "" {
+		return strings.Join(granted, " "), nil
+	}
+	want := strings.Fields(requested)
+	for _, sc := range want {
+		if !slices.Contains(granted, sc) {
+			return "", &oauthError{http.StatusBadRequest, "invalid_scope", "scope " + sc + " is not granted"}
+		}
+	}
+	return strings.Join(want, " "), nil
+}
+
+// errThrottled: Hooks.Allow refused the request, which has been answered.
+var errThrottled = errors.New("endpoint: throttled")
+
+// passwordGrant is the resource owner password credentials grant (RFC
+// 6749 §4.3), with the rules of Login; a wrong password is 400
+// invalid_grant (§5.2).
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values) (tokenResponse, error) {
+	name, pw := form.Get("username"), form.Get("password")
+	if name == "" || pw == "" {
+		return tokenResponse{}, invalidRequest("username and password are required")
+	}
+	if !s.allow(w, r, name) {
+		return tokenResponse{}, errThrottled
+	}
+	u, err := s.checkPassword(r, name, pw)
+	if errors.Is(err, errBadCredentials) {
+		return tokenResponse{}, &oauthError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
+	}
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	scope, err := narrowScope(form.Get("scope"), u.Scopes)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return s.issueTokens(r, u, name, scope)
+}
+
+var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user of this refresh token no longer exists"}
+
+// refreshGrant rotates a refresh token (RFC 6749 §6). The new access
+// token carries the user's current roles and the scopes both granted to
+// the family and still held by the user, narrowed by the scope parameter.
+func (s *Server) refreshGrant(r *http.Request, form url.Values) (tokenResponse, error) {
+	ctx := r.Context()
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return tokenResponse{}, invalidRequest("refresh_token is required")
+	}
+	var access string
+	var claims token.Claims
+	next, g, err := s.cfg.Refresh.Rotate(ctx, rt, func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
+		if g.ClientID != s.cfg.ClientID {
+			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was issued to another client"}
+		}
+		u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
+		if errors.Is(err, ErrUnknownUser) {
+			return refresh.AccessToken{}, errUserGone
+		}
+		if err != nil {
+			return refresh.AccessToken{}, err
+		}
+		var held []string
+		for sc := range strings.FieldsSeq(g.Scope) {
+			if slices.Contains(u.Scopes, sc) {
+				held = append(held, sc)
+			}
+		}
+		scope, err := narrowScope(form.Get("scope"), held)
+		if err != nil {
+			return refresh.AccessToken{}, err
+		}
+		if access, claims, err = s.issueAccess(u, scope); err != nil {
+			return refresh.AccessToken{}, err
+		}
+		return accessOf(claims), nil
+	})
+	if errors.Is(err, refresh.ErrInvalidGrant) {
+		if errors.Is(err, refresh.ErrReused) {
+			s.log.WarnContext(ctx, "refresh token reused: family revoked")
+			s.audit(r, Event{Kind: RefreshReused})
+		}
+		return tokenResponse{}, &oauthError{http.StatusBadRequest, "invalid_grant", grantDescription(err)}
+	}
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	s.log.InfoContext(ctx, "refresh token rotated", "sub", claims.Subject, "jti", claims.ID)
+	s.audit(r, Event{Kind: Refreshed, Subject: g.Subject, TokenID: claims.ID})
+	return newTokenResponse(access, claims, next), nil
+}
+
+// grantDescription says why a refresh token was refused.
+func grantDescription(err error) string {
+	switch {
+	case errors.Is(err, refresh.ErrReused):
+		return "the refresh token was already used; its family has been revoked"
+	case errors.Is(err, refresh.ErrExpired):
+		return "the refresh token has expired"
+	case errors.Is(err, refresh.ErrRevoked):
+		return "the refresh token has been revoked"
+	}
+	return "the refresh token is invalid"
+}

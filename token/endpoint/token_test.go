@@ -1,0 +1,171 @@
+package endpoint_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/token/endpoint"
+)
+
+func vals(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
+}
+
+func TestPasswordGrant(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		e := newEnv(t, be, nil)
+		r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "scope", "read"), nil)
+		if r.status != 200 || r.json["scope"] != "read" || r.json["refresh_token"] == nil {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		wantError(t, e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", "nope"), nil), 400, "invalid_grant")
+		wantError(t, e.form(t, "/auth/token", vals("grant_type", "password", "username", "bob", "password", secret, "scope", "write"), nil), 400, "invalid_scope")
+	})
+}
+
+// TestRefreshRotation: a refresh token is spent and replaced; replaying
+// the spent one revokes the family and the access tokens issued from it,
+// on the API too (RFC 9700 §4.14).
+func TestRefreshRotation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		e := newEnv(t, be, nil)
+		access, rt := e.tokens(t, "alice")
+		r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
+		if r.status != 200 || r.json["refresh_token"] == rt || r.json["scope"] != "read write" {
+			t.Fatalf("refresh: %d %s", r.status, r.body)
+		}
+		access2, rt2 := r.json["access_token"].(string), r.json["refresh_token"].(string)
+		if e.me(t, access2) != 200 {
+			t.Fatal("the refreshed access token does not work")
+		}
+		// Narrowing, not widening.
+		r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt2, "scope", "read"), nil)
+		if r.status != 200 || r.json["scope"] != "read" {
+			t.Fatalf("narrowed refresh: %d %s", r.status, r.body)
+		}
+		rt3 := r.json["refresh_token"].(string)
+		wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt3, "scope", "admin"), nil), 400, "invalid_scope")
+
+		// Reuse of the first token: the family and its access tokens go.
+		r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
+		wantError(t, r, 400, "invalid_grant")
+		if r.json["error_description"] != "the refresh token was already used; its family has been revoked" {
+			t.Fatalf("%s", r.body)
+		}
+		waitFor(t, "the family's access tokens are revoked", func() bool { return e.me(t, access) == 401 && e.me(t, access2) == 401 })
+		wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt3), nil), 400, "invalid_grant")
+		if !slices.Contains(e.eventKinds(), endpoint.RefreshReused) {
+			t.Fatalf("events %v", e.eventKinds())
+		}
+	})
+}
+
+// waitFor polls cond for up to 2 s: the SQL revocation stores reach the
+// list by polling.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting: %s", what)
+}
+
+// TestRefreshFollowsTheUser: a refreshed token carries the user's current
+// scopes (only those still held) and roles; a deleted user's refresh
+// token is refused.
+func TestRefreshFollowsTheUser(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	_, rt := e.tokens(t, "alice")
+	u, _ := e.users.UserByName(t.Context(), "alice")
+	u.Scopes, u.Roles = []string{"read"}, []string{"viewer"}
+	e.users.set("alice", u)
+	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
+	if r.status != 200 || r.json["scope"] != "read" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	c, err := e.verifier.Verify(r.json["access_token"].(string))
+	if err != nil || !c.HasRole("viewer") || c.HasRole("admin") {
+		t.Fatalf("%+v %v", c, err)
+	}
+	e.users.remove("alice")
+	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string)), nil)
+	wantError(t, r, 400, "invalid_grant")
+}
+
+func TestRefreshExpiry(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	_, rt := e.tokens(t, "alice")
+	e.clock.Advance(8 * 24 * time.Hour) // past the 7-day idle lifetime
+	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
+	wantError(t, r, 400, "invalid_grant")
+	if r.json["error_description"] != "the refresh token has expired" {
+		t.Fatal(r.body)
+	}
+}
+
+func TestTokenEndpointErrors(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	_, rt := e.tokens(t, "alice")
+	basic := func(id, pw string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(id, pw) } }
+	tests := []struct {
+		name   string
+		form   url.Values
+		edit   func(*http.Request)
+		ctype  string
+		status int
+		code   string
+	}{
+		{"no grant_type", vals("refresh_token", rt), nil, "", 400, "invalid_request"},
+		{"unknown grant_type", vals("grant_type", "client_credentials"), nil, "", 400, "unsupported_grant_type"},
+		{"authorization_code", vals("grant_type", "authorization_code", "code", "x"), nil, "", 400, "unsupported_grant_type"},
+		{"no refresh_token", vals("grant_type", "refresh_token"), nil, "", 400, "invalid_request"},
+		{"unknown refresh token", vals("grant_type", "refresh_token", "refresh_token", "rt_"+rt[3:len(rt)-2]+"AA"), nil, "", 400, "invalid_grant"},
+		{"malformed refresh token", vals("grant_type", "refresh_token", "refresh_token", "x"), nil, "", 400, "invalid_grant"},
+		{"repeated parameter", vals("grant_type", "refresh_token", "refresh_token", rt, "refresh_token", rt), nil, "", 400, "invalid_request"},
+		{"other client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", "evil"), nil, "", 401, "invalid_client"},
+		{"a client secret", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client, "client_secret", "s"), nil, "", 401, "invalid_client"},
+		{"Basic with another client", vals("grant_type", "refresh_token", "refresh_token", rt), basic("evil", ""), "", 401, "invalid_client"},
+		{"Basic and client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client), basic(client, ""), "", 400, "invalid_request"},
+		{"JSON body", nil, nil, "application/json", 415, "invalid_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctype := tt.ctype
+			if ctype == "" {
+				ctype = "application/x-www-form-urlencoded"
+			}
+			r := e.do(t, "POST", "/auth/token", ctype, tt.form.Encode(), tt.edit)
+			wantError(t, r, tt.status, tt.code)
+			if tt.status == 401 && r.header.Get("WWW-Authenticate") != `Basic realm="api"` {
+				t.Fatalf("challenge %q", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	// None of the refusals spent the token; the client may name itself.
+	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), basic(client, ""))
+	if r.status != 200 {
+		t.Fatalf("refresh after refusals: %d %s", r.status, r.body)
+	}
+}
+
+// TestRefreshStoreDown: a refresh store that cannot answer is 503.
+func TestRefreshStoreDown(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	_, rt := e.tokens(t, "alice")
+	e.users.down.Store(true)
+	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
+	wantError(t, r, 503, "temporarily_unavailable")
+	e.users.down.Store(false)
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil); r.status != 200 {
+		t.Fatalf("the token was spent by a failed refresh: %d %s", r.status, r.body)
+	}
+}
