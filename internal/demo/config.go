@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessionless/sessionless/password"
 )
 
 // Defaults of [Config]; the access token lifetime defaults to 15m (see options).
@@ -82,9 +84,9 @@ type Config struct {
 	// Nil means time.Now. It exists for tests.
 	Now func() time.Time
 
-	// argon2 is the password hashing cost; the zero value means
-	// defaultArgon2. Tests lower it to stay fast.
-	argon2 argon2Params
+	// passwords is the password hashing cost; the zero value means
+	// password.DefaultParams. Tests lower it to stay fast.
+	passwords password.Config
 }
 
 // option is one setting: a flag and the environment variable behind it.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionless/sessionless/password"
 )
 
 func env(m map[string]string) func(string) string {
@@ -73,7 +75,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 			if got.Addr != tt.want.Addr || got.DatabaseURL != tt.want.DatabaseURL || got.KeyFile != tt.want.KeyFile ||
 				!slices.Equal(got.VerifyKeyFiles, tt.want.VerifyKeyFiles) || got.Issuer != tt.want.Issuer ||
 				got.Audience != tt.want.Audience || got.AccessTTL != tt.want.AccessTTL || got.SeedPassword != tt.want.SeedPassword ||
-				got.Now != nil || got.argon2 != (argon2Params{}) {
+				got.Now != nil || got.passwords != (password.Config{}) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})

@@ -15,12 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/token"
 )
 
-// cheapArgon2 keeps the suite fast under -race; production uses
-// defaultArgon2.
-var cheapArgon2 = argon2Params{memory: 64, time: 1, threads: 1}
+// cheapPasswords keeps the suite fast under -race; production uses
+// password.DefaultParams.
+var cheapPasswords = password.Config{Params: password.Params{Memory: 64, Time: 1, Threads: 1}}
 
 const testPassword = "correct horse battery staple"
 
@@ -71,7 +72,7 @@ func testConfig(t testing.TB) Config {
 	cfg.KeyFile = filepath.Join(dir, "data", "signing-key.pem")
 	cfg.Issuer = "http://demo.test"
 	cfg.SeedPassword = testPassword
-	cfg.argon2 = cheapArgon2
+	cfg.passwords = cheapPasswords
 	return cfg
 }
 
@@ -83,10 +84,11 @@ type testEnv struct {
 	store *sqlStore
 	keys  *token.KeySet
 
-	backends *backends
-	clock    *testClock
-	logs     *syncBuffer
-	seed     string // what seeding printed
+	backends  *backends
+	passwords *password.Hasher
+	clock     *testClock
+	logs      *syncBuffer
+	seed      string // what seeding printed
 }
 
 // newTestEnv starts the API for cfg (see testConfig), seeded, with a test
@@ -105,10 +107,11 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.store.Close() })
-	pw, err := newPasswords(cfg.argon2)
+	pw, err := password.New(cfg.passwords)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.passwords = pw
 	var out bytes.Buffer
 	if err := seedUsers(ctx, e.store, pw, cfg.SeedPassword, &out, log); err != nil {
 		t.Fatal(err)
@@ -200,4 +203,18 @@ func decodeInto[T any](t *testing.T, b []byte) T {
 		t.Fatalf("decoding %s: %v", b, err)
 	}
 	return v
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// tokenResponse is a successful access token response (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
 }

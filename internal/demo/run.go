@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sessionless/sessionless/password"
 )
 
 // Server limits.
@@ -51,7 +53,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer store.Close()
-	pw, err := newPasswords(cfg.argon2)
+	pw, err := password.New(cfg.passwords)
 	if err != nil {
 		return err
 	}
@@ -146,25 +148,25 @@ var seedAccounts = []seedAccount{
 // seedUsers creates the seed accounts when there are no users at all, with
 // password, or a random password that it prints to stdout: this first
 // start is the only time it is shown.
-func seedUsers(ctx context.Context, users UserStore, pw *passwords, password string, stdout io.Writer, log *slog.Logger) error {
+func seedUsers(ctx context.Context, users UserStore, pw *password.Hasher, seed string, stdout io.Writer, log *slog.Logger) error {
 	n, err := users.CountUsers(ctx)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		if password != "" {
+		if seed != "" {
 			log.Info(envPassword + " is ignored: users exist already, it only applies on first start")
 		}
 		return nil
 	}
-	random := password == ""
+	random := seed == ""
 	if random {
-		password = rand.Text()
+		seed = rand.Text()
 	}
 	var list []User
 	var names []string
 	for _, a := range seedAccounts {
-		hash, err := pw.hash(ctx, password)
+		hash, err := pw.Hash(ctx, seed)
 		if err != nil {
 			return err
 		}
@@ -180,7 +182,7 @@ func seedUsers(ctx context.Context, users UserStore, pw *passwords, password str
 	}
 	who := strings.Join(names, " and ")
 	if random {
-		fmt.Fprintf(stdout, "seeded users %s with password: %s\n", who, password)
+		fmt.Fprintf(stdout, "seeded users %s with password: %s\n", who, seed)
 	} else {
 		fmt.Fprintf(stdout, "seeded users %s with the password from %s\n", who, envPassword)
 	}

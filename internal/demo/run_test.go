@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionless/sessionless/password"
 )
 
 // running is a demo API started by run in the background.
@@ -216,7 +218,7 @@ func TestSeedUsersOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	pw, _ := newPasswords(cheapArgon2)
+	pw, _ := password.New(cheapPasswords)
 	var out strings.Builder
 	if err := seedUsers(ctx, store, pw, "", &out, testLogger(io.Discard)); err != nil {
 		t.Fatal(err)
@@ -240,7 +242,7 @@ func TestSeedUsersOnce(t *testing.T) {
 		t.Errorf("scopes %v, %v", demo.Scopes, viewer.Scopes)
 	}
 	for _, u := range []User{demo, viewer} {
-		if ok, err := pw.verify(ctx, u.PasswordHash, password); !ok || err != nil {
+		if ok, err := pw.Verify(ctx, u.PasswordHash, password); !ok || err != nil {
 			t.Errorf("%s: the printed password does not match: %v", u.Username, err)
 		}
 	}

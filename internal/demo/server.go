@@ -13,34 +13,30 @@ import (
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
-	"github.com/sessionless/sessionless/token/refresh"
+	"github.com/sessionless/sessionless/token/endpoint"
 )
 
 const (
-	clientID     = "demo-api" // "client_id" of the tokens /auth/login issues
-	realm        = "demo-api" // of the WWW-Authenticate challenge
-	scopeRead    = "widgets:read"
-	scopeWrite   = "widgets:write"
-	maxLoginBody = 64 << 10
-	jwksMaxAge   = 5 * time.Minute
-	pingTimeout  = 2 * time.Second
+	clientID    = "demo-api" // "client_id" of the tokens /auth/login issues
+	realm       = "demo-api" // of the WWW-Authenticate challenge
+	scopeRead   = "widgets:read"
+	scopeWrite  = "widgets:write"
+	jwksMaxAge  = 5 * time.Minute
+	pingTimeout = 2 * time.Second
 )
 
 // server holds the handlers of the demo API.
 type server struct {
-	users       UserStore
 	ping        func(context.Context) error
 	keys        token.KeySource
-	issuer      *token.Issuer
 	auth        *middleware.Authenticator
+	endpoints   *endpoint.Server
 	revocations *revocation.List
-	refresh     *refresh.Manager
 	widgets     *widgetStore
-	passwords   *passwords
 	failOpen    bool // the revocation list fails open
-	now         func() time.Time
 	log         *slog.Logger
 }
 
@@ -49,7 +45,7 @@ type deps struct {
 	users     UserStore
 	ping      func(context.Context) error // checks the database for /healthz
 	keys      token.KeySource
-	passwords *passwords
+	passwords *password.Hasher
 	backends  *backends
 	log       *slog.Logger
 }
@@ -88,22 +84,35 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
+	endpoints, err := endpoint.New(endpoint.Config{
+		Issuer:     issuer,
+		Verifier:   verifier,
+		Users:      endpointUsers{d.users},
+		Refresh:    d.backends.refresh,
+		Revocation: d.backends.revocations,
+		ClientID:   clientID,
+		Passwords:  d.passwords,
+		Realm:      realm,
+		Logger:     log,
+		Now:        cfg.Now,
+	})
+	if err != nil {
+		return nil, err
 	}
-	return &server{users: d.users, ping: d.ping, keys: keys, issuer: issuer, auth: auth,
-		revocations: d.backends.revocations, refresh: d.backends.refresh, widgets: newWidgetStore(),
-		passwords: d.passwords, failOpen: cfg.RevocationFailOpen, now: now, log: log}, nil
+	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints,
+		revocations: d.backends.revocations, widgets: newWidgetStore(),
+		failOpen: cfg.RevocationFailOpen, log: log}, nil
 }
 
 // routes returns the handler of the whole API, request logging included.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	handle(mux, "/auth/login", route{http.MethodPost, http.HandlerFunc(s.login)})
-	handle(mux, "/auth/token", route{http.MethodPost, http.HandlerFunc(s.token)})
-	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(http.HandlerFunc(s.logout))})
-	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(http.HandlerFunc(s.logoutAll))})
+	// Login, tokens and logout: package token/endpoint.
+	handle(mux, "/auth/login", route{http.MethodPost, s.endpoints.Login()})
+	handle(mux, "/auth/token", route{http.MethodPost, s.endpoints.Token()})
+	handle(mux, "/auth/revoke", route{http.MethodPost, s.endpoints.Revoke()})
+	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(s.endpoints.Logout())})
+	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(s.endpoints.LogoutAll())})
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
@@ -172,20 +181,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, errorResponse{Error: code, Description: description})
-}
-
-type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// tokenResponse is a successful access token response (RFC 6749 §5.1).
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
 }
 
 // decodeJSON reads one JSON value of at most limit bytes from the body.

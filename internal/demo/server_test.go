@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/endpoint"
 )
 
 // fetchJWKS reads /.well-known/jwks.json into a verification-only key set.
@@ -122,7 +123,7 @@ func TestLoginViewer(t *testing.T) {
 
 func TestLoginRejects(t *testing.T) {
 	e := newTestEnv(t, testConfig(t))
-	big := `{"username":"demo","password":"` + strings.Repeat("x", maxLoginBody) + `"}`
+	big := `{"username":"demo","password":"` + strings.Repeat("x", endpoint.DefaultMaxBodyBytes) + `"}`
 	tests := []struct {
 		name, method, body string
 		status             int
@@ -165,11 +166,11 @@ func TestLoginRejects(t *testing.T) {
 
 func TestLoginSameAnswerForUnknownUserAndWrongPassword(t *testing.T) {
 	e := newTestEnv(t, testConfig(t))
-	n := e.srv.passwords.verifications.Load()
+	n := e.passwords.Verifications()
 	r1, wrongPassword := e.do(t, "POST", "/auth/login", `{"username":"demo","password":"nope"}`, nil)
 	r2, unknownUser := e.do(t, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`, nil)
 	// Same work: an unknown user costs an argon2id verification too.
-	if got := e.srv.passwords.verifications.Load() - n; got != 2 {
+	if got := e.passwords.Verifications() - n; got != 2 {
 		t.Errorf("%d argon2id verifications for two failed logins, want 2", got)
 	}
 	if r1.StatusCode != 401 || r2.StatusCode != 401 || string(wrongPassword) != string(unknownUser) {
