@@ -29,7 +29,9 @@
 // Guarantees, tested here: a store that cannot answer is 503 with
 // Retry-After, never 401 and never 200; nothing but hashes of secrets is
 // stored (refresh tokens as SHA-256, passwords as argon2id) and no secret
-// is logged or put in an event; bodies are bounded (64 KiB), of the
-// declared type (415 otherwise), and read with exact, unique member names;
-// parameters may not repeat; responses are never cached.
+// is logged or put in an event; bodies are bounded (64 KiB) and of the
+// right type (a JSON body that is not application/json is 415; the OAuth
+// endpoints answer every refusal 400 invalid_request, as RFC 6749 §5.2
+// has it), JSON is read with exact, unique member names, form parameters
+// may not repeat; responses are never cached.
 package endpoint

@@ -2,7 +2,6 @@ package endpoint
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -61,12 +60,15 @@ func post(w http.ResponseWriter, r *http.Request) bool {
 // names, none repeated (so no second "username" can stand in for the
 // first), both non-empty strings.
 func (s *Server) loginBody(w http.ResponseWriter, r *http.Request) (name, pw string, _ *oauthError) {
+	body, oerr := s.readBody(w, r)
+	switch {
+	case oerr != nil:
+		return "", "", oerr
+	case len(body) == 0:
+		return "", "", invalidRequest("the request body is empty")
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return "", "", &oauthError{http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json"}
-	}
-	body, oerr := s.readBody(w, r)
-	if oerr != nil {
-		return "", "", oerr
 	}
 	m := strictjson.Object(body)
 	for m.Next() {
@@ -99,7 +101,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *oaut
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return nil, &oauthError{http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes)}
+		return nil, invalidRequest("the body is larger than %d bytes", s.cfg.MaxBodyBytes)
 	case err != nil:
 		return nil, invalidRequest("the body could not be read")
 	}

@@ -54,9 +54,10 @@ func TestLoginRefusals(t *testing.T) {
 		{"not JSON", "application/json", `username=alice`, 400, "invalid_request"},
 		{"two objects", "application/json", `{"username":"alice","password":"x"} {}`, 400, "invalid_request"},
 		{"empty body", "application/json", ``, 400, "invalid_request"},
+		{"empty body, no content type", "", ``, 400, "invalid_request"},
 		{"a form", "application/x-www-form-urlencoded", `username=alice&password=x`, 415, "invalid_request"},
 		{"no content type", "", `{"username":"alice","password":"x"}`, 415, "invalid_request"},
-		{"body over 64 KiB", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 64<<10) + `"}`, 413, "invalid_request"},
+		{"body over 64 KiB", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 64<<10) + `"}`, 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

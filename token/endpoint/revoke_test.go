@@ -60,7 +60,7 @@ func TestRevokeInvalidTokens(t *testing.T) {
 	wantError(t, e.form(t, "/auth/revoke", vals(), nil), 400, "invalid_request")
 	wantError(t, e.form(t, "/auth/revoke", vals("token", rt, "client_id", "evil"), nil), 401, "invalid_client")
 	wantError(t, e.form(t, "/auth/revoke", vals("token", rt, "token", rt), nil), 400, "invalid_request")
-	wantError(t, e.do(t, "POST", "/auth/revoke", "application/json", `{"token":"x"}`, nil), 415, "invalid_request")
+	wantError(t, e.do(t, "POST", "/auth/revoke", "application/json", `{"token":"x"}`, nil), 400, "invalid_request")
 }
 
 // TestRevokeOtherClient: a token issued to another client is not revoked.

@@ -60,10 +60,11 @@ func (s *Server) Token() http.Handler {
 }
 
 // form reads a form-encoded body. Parameters may appear once (RFC 6749
-// §3.2); those in the URL query are not read.
+// §3.2); those in the URL query are not read. Like every refusal of the
+// OAuth endpoints, another media type is 400 invalid_request (§5.2).
 func (s *Server) form(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, &oauthError{http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/x-www-form-urlencoded"}
+		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
 	}
 	body, oerr := s.readBody(w, r)
 	if oerr != nil {

@@ -135,7 +135,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"a client secret", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client, "client_secret", "s"), nil, "", 401, "invalid_client"},
 		{"Basic with another client", vals("grant_type", "refresh_token", "refresh_token", rt), basic("evil", ""), "", 401, "invalid_client"},
 		{"Basic and client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client), basic(client, ""), "", 400, "invalid_request"},
-		{"JSON body", nil, nil, "application/json", 415, "invalid_request"},
+		{"JSON body", nil, nil, "application/json", 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
