@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -252,6 +255,25 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 			return Config{}, fmt.Errorf("%s: must not be empty", source[i])
 		}
 	}
+	if cfg.Issuer != "" {
+		if err := checkIssuer(cfg.Issuer); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", source[optIssuer], err)
+		}
+	}
+	if !isPostgres(cfg.DatabaseURL) {
+		_, path, err := sqliteSource(cfg.DatabaseURL)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", source[optDB], err)
+		}
+		if path != "" {
+			if err := checkDir(path); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", source[optDB], err)
+			}
+		}
+	}
+	if err := checkDir(cfg.KeyFile); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", source[optKeyFile], err)
+	}
 	ttl, err := time.ParseDuration(raw[optTTL])
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %q is not a duration such as 15m or 1h", source[optTTL], raw[optTTL])
@@ -288,6 +310,38 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return Config{}, fmt.Errorf("%s: %q is not true or false", source[optFailOpen], raw[optFailOpen])
 	}
 	return cfg, nil
+}
+
+// checkIssuer accepts an absolute http or https URL with a host and
+// without user info, query or fragment (an issuer identifier, RFC 8414
+// §2).
+func checkIssuer(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("%q is not an absolute http(s) URL such as https://api.example", s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		return fmt.Errorf("%q: an issuer has no user info, query or fragment", s)
+	}
+	return nil
+}
+
+// defaultDataDir is the one directory the demo creates by itself.
+const defaultDataDir = "demo-data"
+
+// checkDir refuses a file path whose directory does not exist, except the
+// default ./demo-data, which the demo creates: a typo in a path is an
+// error, not a new directory.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	if filepath.Clean(dir) == defaultDataDir {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("directory %s does not exist (only ./%s is created)", dir, defaultDataDir)
+	}
+	return nil
 }
 
 // boolString is a boolean flag (-name, -name=false) stored as a string,

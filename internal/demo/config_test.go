@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +100,22 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty addr flag", []string{"-addr="}, map[string]string{"DEMO_ADDR": "127.0.0.1:1"}, "-addr"},
 		{"empty audience", []string{"-audience", " "}, nil, "-audience"},
 		{"empty verify key file", []string{"-verify-key-file="}, nil, "verify-key-file"},
+
+		// Typos are refused instead of creating things.
+		{"issuer without scheme", []string{"-issuer", "api.example"}, nil, "-issuer"},
+		{"issuer ftp", []string{"-issuer", "ftp://api.example"}, nil, "-issuer"},
+		{"issuer without host", []string{"-issuer", "https://"}, nil, "-issuer"},
+		{"issuer a path", []string{"-issuer", "/api"}, nil, "-issuer"},
+		{"issuer with a query", nil, map[string]string{"DEMO_ISSUER": "https://api.example?x=1"}, "DEMO_ISSUER"},
+		{"issuer with a fragment", []string{"-issuer", "https://api.example#x"}, nil, "-issuer"},
+		{"issuer with user info", []string{"-issuer", "https://u:p@api.example"}, nil, "-issuer"},
+		{"db host:port", []string{"-db", "localhost:5432/app"}, nil, "-db"},
+		{"db postgres with one slash", []string{"-db", "postgres:/app"}, nil, "-db"},
+		{"db a word", nil, map[string]string{"DATABASE_URL": "demo"}, "DATABASE_URL"},
+		{"db mysql", []string{"-db", "mysql://u@h/db"}, nil, "-db"},
+		{"db in a missing directory", []string{"-db", "/nonexistent-dir/demo.db"}, nil, "does not exist"},
+		{"db in a mistyped directory", []string{"-db", "./demo-dta/demo.db"}, nil, "-db"},
+		{"key file in a missing directory", []string{"-key-file", "/nonexistent-dir/key.pem"}, nil, "-key-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,5 +223,27 @@ func TestRunHelpPrintsUsageAndSucceeds(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "Usage: demo-api") || stderr.Len() != 0 {
 		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+}
+
+// TestParseConfigAcceptsPlausibleValues: what the checks above must not
+// refuse.
+func TestParseConfigAcceptsPlausibleValues(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-issuer", "https://api.example"},
+		{"-issuer", "http://127.0.0.1:8080/tenant/1"},
+		{"-db", filepath.Join(dir, "x.db")},
+		{"-db", filepath.Join(dir, "x.SQLITE3")},
+		{"-db", "sqlite:" + filepath.Join(dir, "x.sqlite")},
+		{"-db", "file:" + filepath.Join(dir, "x.db") + "?mode=rwc"},
+		{"-db", ":memory:"},
+		{"-db", "postgres://u:p@db.internal/app"},
+		{"-db", "./demo-data/other.db", "-key-file", "./demo-data/other.pem"},
+		{"-key-file", filepath.Join(dir, "k.pem")},
+	} {
+		if _, err := ParseConfig(args, env(nil), io.Discard); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }

@@ -3,12 +3,13 @@
 // access tokens (package token), which its protected endpoints then verify
 // without any server-side session.
 //
-// Endpoints:
+// Endpoints (the /auth ones are package token/endpoint, mounted):
 //
 //	POST /auth/login             {"username","password"} → {"access_token","token_type","expires_in",
 //	                             "refresh_token","scope"}
 //	POST /auth/token             OAuth 2.0 token endpoint (form): grant_type=refresh_token rotates
 //	                             a refresh token, grant_type=password as /auth/login (RFC 6749)
+//	POST /auth/revoke            token revocation (form, RFC 7009): token=… → 200
 //	POST /auth/logout            Bearer; optional {"refresh_token"} → 204: that access token and
 //	                             that refresh family stop working on every instance
 //	POST /auth/logout-all        Bearer → 204: every token of the user issued before now stops
@@ -39,8 +40,13 @@
 // ./demo-data/: a SQLite database (demo.db: users, refresh tokens and
 // revocations, so a logout survives a restart) and an Ed25519 signing key
 // (signing-key.pem, PKCS#8 PEM, mode 0600), both created on first start.
-// The first start also seeds two users, demo and viewer; see [Config] for
-// the password.
+// The first start also seeds two users, demo and viewer, once the server
+// can listen; see [Config] for the password. "demo-api users set-password
+// [-db URL] USERNAME" sets a new one when it is lost. Paths are not
+// created on a typo: a -db or -key-file whose directory does not exist is
+// an error (only ./demo-data is created), as is a -db that is neither a
+// postgres:// URL nor a SQLite file (.db, .sqlite, .sqlite3) and an
+// -issuer that is not an absolute http(s) URL.
 //
 // Several instances share a PostgreSQL database (-db postgres://…) and,
 // optionally, Redis for revocations (-redis); each keeps a local copy of

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/password"
+	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
 )
 
 // Server limits.
@@ -35,6 +36,9 @@ const (
 // "demo-api listening on http://ADDR" to stdout, and logs to stderr. -h
 // prints the usage to stdout and returns nil.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "users" {
+		return runUsers(ctx, args[1:], getenv, stdout)
+	}
 	cfg, err := ParseConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -55,9 +59,6 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer store.Close()
 	pw, err := password.New(cfg.passwords)
 	if err != nil {
-		return err
-	}
-	if err := seedUsers(ctx, store, pw, cfg.SeedPassword, stdout, log); err != nil {
 		return err
 	}
 	keys, err := loadKeys(cfg, log)
@@ -81,6 +82,11 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	srv, err := newServer(cfg, deps{users: store, ping: store.Ping, keys: keys, passwords: pw, backends: b, log: log})
 	if err != nil {
+		return err
+	}
+	// Seeding waits until the server can serve: a first start that fails
+	// (a port taken, a bad key file) must not swallow the printed password.
+	if err := seedUsers(ctx, store, pw, cfg.SeedPassword, stdout, log); err != nil {
 		return err
 	}
 	hs := &http.Server{
@@ -187,6 +193,68 @@ func seedUsers(ctx context.Context, users UserStore, pw *password.Hasher, seed s
 		fmt.Fprintf(stdout, "seeded users %s with the password from %s\n", who, envPassword)
 	}
 	log.Info("seeded users", "users", names)
+	return nil
+}
+
+const usersUsage = `usage: demo-api users set-password [-db URL] USERNAME
+
+Sets the password of USERNAME to $DEMO_PASSWORD, or to a random one it
+prints, and revokes the user's refresh tokens: the way back in when the
+password printed at the first start is lost. Access tokens already issued
+expire within -access-ttl. -db (DATABASE_URL) names the database as for
+the server.`
+
+// runUsers runs "demo-api users set-password [flags] USERNAME".
+func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) < 2 || args[0] != "set-password" || strings.HasPrefix(args[len(args)-1], "-") {
+		fmt.Fprintln(stdout, usersUsage)
+		return errors.New("users: want set-password and a username")
+	}
+	name := args[len(args)-1]
+	cfg, err := ParseConfig(args[1:len(args)-1], getenv, io.Discard)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer store.Close()
+	u, err := store.UserByUsername(ctx, name)
+	if errors.Is(err, ErrUserNotFound) {
+		return fmt.Errorf("users: no user %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	pw, err := password.New(cfg.passwords)
+	if err != nil {
+		return err
+	}
+	secret, random := getenv(envPassword), false
+	if secret == "" {
+		secret, random = rand.Text(), true
+	}
+	hash, err := pw.Hash(ctx, secret)
+	if err != nil {
+		return err
+	}
+	if err := store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return fmt.Errorf("users: setting the password: %w", err)
+	}
+	rs, err := refreshsql.New(ctx, store.db, refreshsql.Config{Dialect: store.d})
+	if err != nil {
+		return err
+	}
+	if err := rs.RevokeSubject(ctx, u.ID, time.Now()); err != nil {
+		return fmt.Errorf("users: revoking refresh tokens: %w", err)
+	}
+	if random {
+		fmt.Fprintf(stdout, "password of %s set to: %s\n", name, secret)
+	} else {
+		fmt.Fprintf(stdout, "password of %s set from %s\n", name, envPassword)
+	}
+	fmt.Fprintf(stdout, "its refresh tokens are revoked\n")
 	return nil
 }
 

@@ -289,6 +289,76 @@ func TestRunFails(t *testing.T) {
 	}
 }
 
+// TestFailedFirstStartSeedsNothing: when the first start fails (here: the
+// port is taken) nothing is seeded and no password printed, so the next
+// start seeds and prints it.
+func TestFailedFirstStartSeedsNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig(t)
+	cfg.Addr, cfg.SeedPassword = busy.Addr().String(), ""
+	var out strings.Builder
+	if err := run(t.Context(), cfg, &out, io.Discard); err == nil {
+		t.Fatal("run succeeded on a busy port")
+	}
+	if out.Len() != 0 {
+		t.Fatalf("a failed start printed %q", out.String())
+	}
+	cfg.Addr = "127.0.0.1:0"
+	r := startRun(t, cfg)
+	if len(r.before) != 1 || !strings.HasPrefix(r.before[0], "seeded users demo and viewer with password: ") {
+		t.Fatalf("the next start printed %q", r.before)
+	}
+}
+
+// TestSetPassword: "demo-api users set-password" recovers access: the new
+// password logs in, the old one does not, and the user's refresh tokens
+// are revoked.
+func TestSetPassword(t *testing.T) {
+	cfg := testConfig(t)
+	e := newTestEnv(t, cfg)
+	old := e.login(t, "demo", testPassword)
+	args := []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "demo"}
+	for _, tt := range []struct {
+		password string // DEMO_PASSWORD; empty: a random one is printed
+		printed  string
+	}{
+		{"a new password from the environment", "password of demo set from DEMO_PASSWORD\n"},
+		{"", "password of demo set to: "},
+	} {
+		var out strings.Builder
+		if err := Run(t.Context(), args, env(map[string]string{envPassword: tt.password}), &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out.String(), tt.printed) || !strings.HasSuffix(out.String(), "its refresh tokens are revoked\n") {
+			t.Fatalf("printed %q", out.String())
+		}
+		pw := tt.password
+		if pw == "" {
+			pw, _, _ = strings.Cut(strings.TrimPrefix(out.String(), tt.printed), "\n")
+		}
+		e.login(t, "demo", pw)
+	}
+	if resp, _ := e.do(t, "POST", "/auth/login", `{"username":"demo","password":"`+testPassword+`"}`, nil); resp.StatusCode != 401 {
+		t.Fatalf("the old password works: %s", resp.Status)
+	}
+	if _, oerr := e.refresh(t, old.RefreshToken, 400); oerr.Error != "invalid_grant" {
+		t.Fatalf("the old refresh token works: %+v", oerr)
+	}
+	for _, bad := range [][]string{{"users"}, {"users", "set-password"}, {"users", "delete", "demo"}, {"users", "set-password", "-db"}} {
+		if err := Run(t.Context(), bad, env(nil), io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+	if err := Run(t.Context(), append(args[:len(args)-1:len(args)-1], "nobody"), env(nil), io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), `no user "nobody"`) {
+		t.Errorf("unknown user: %v", err)
+	}
+}
+
 func TestDefaultIssuer(t *testing.T) {
 	for addr, want := range map[string]string{
 		"127.0.0.1:8080": "http://127.0.0.1:8080",

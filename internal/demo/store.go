@@ -89,7 +89,7 @@ type sqlStore struct {
 	db *sql.DB
 	d  sqlschema.Dialect
 
-	qUserByUsername, qUserByID, qInsertUser, qCountUsers string
+	qUserByUsername, qUserByID, qInsertUser, qCountUsers, qSetPassword string
 }
 
 // openStore opens the database that databaseURL names (see
@@ -182,6 +182,10 @@ func redactURL(err error, databaseURL string) error {
 	return err
 }
 
+// sqliteExts are the extensions a SQLite file path must have, so that a
+// mistyped URL is refused rather than created as a file.
+var sqliteExts = map[string]bool{".db": true, ".sqlite": true, ".sqlite3": true}
+
 // sqliteSource turns a database URL into a modernc.org/sqlite DSN and the
 // path of the database file, empty for an in-memory database. It never
 // puts the URL in an error: it may hold a password.
@@ -219,6 +223,11 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 	if path == "" {
 		return "", "", errors.New("database URL names no file")
 	}
+	if path != ":memory:" && !sqliteExts[strings.ToLower(filepath.Ext(path))] {
+		// "localhost:5432/app", "postgres:/db", "demo": a typo, not a file
+		// to create.
+		return "", "", errors.New("not a postgres:// URL, and not a SQLite file path ending in .db, .sqlite or .sqlite3")
+	}
 	if !hasQuery {
 		s += "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
 	} else if query == "" {
@@ -242,6 +251,7 @@ func newSQLStore(ctx context.Context, db *sql.DB, d sqlschema.Dialect) (*sqlStor
 		qUserByID:       rebind(d, `SELECT id, username, password_hash, scopes, roles FROM users WHERE id = ?`),
 		qInsertUser:     rebind(d, insertUser),
 		qCountUsers:     `SELECT COUNT(*) FROM users`,
+		qSetPassword:    rebind(d, `UPDATE users SET password_hash = ? WHERE id = ?`),
 	}, nil
 }
 
@@ -313,6 +323,18 @@ func (s *sqlStore) CountUsers(ctx context.Context) (int, error) {
 
 // Ping checks that the database answers.
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// SetPasswordHash replaces the password hash of the user with this ID.
+func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
+	res, err := s.db.ExecContext(ctx, s.qSetPassword, hash, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrUserNotFound
+	}
+	return err
+}
 
 // Close closes the database.
 func (s *sqlStore) Close() error { return s.db.Close() }

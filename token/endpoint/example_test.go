@@ -1,0 +1,82 @@
+package endpoint_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+
+	"github.com/sessionless/sessionless"
+	"github.com/sessionless/sessionless/password"
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/token/endpoint"
+	"github.com/sessionless/sessionless/token/refresh"
+)
+
+// myUsers is the application's user store: here a map, usually a table.
+type myUsers map[string]endpoint.User
+
+func (u myUsers) UserByName(_ context.Context, name string) (endpoint.User, error) {
+	if x, ok := u[name]; ok {
+		return x, nil
+	}
+	return endpoint.User{}, endpoint.ErrUnknownUser
+}
+
+func (u myUsers) UserBySubject(_ context.Context, sub string) (endpoint.User, error) {
+	for _, x := range u {
+		if x.Subject == sub {
+			return x, nil
+		}
+	}
+	return endpoint.User{}, endpoint.ErrUnknownUser
+}
+
+// Mount login, token, revocation and logout endpoints beside an API.
+func Example() {
+	ctx := context.Background()
+	auth, err := sessionless.New(sessionless.Config{Issuer: "https://api.example", Audience: "api",
+		HMACSecret: []byte("at least 32 random bytes, from your vault")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	passwords, _ := password.New(password.Config{})
+	hash, _ := passwords.Hash(ctx, "correct horse battery staple") // at sign-up
+	users := myUsers{"alice": {Subject: "usr_1", PasswordHash: hash, Scopes: []string{"widgets:read"}}}
+
+	revocations, err := revocation.Open(ctx, revocation.Config{}) // memory; sqlstore or redisstore to share
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer revocations.Close()
+	refreshTokens, _ := refresh.New(refresh.Config{Store: refresh.NewMemoryStore(), Revoker: revocations})
+	srv, err := endpoint.New(endpoint.Config{Issuer: auth.Issuer, Verifier: auth.Verifier, Users: users,
+		Refresh: refreshTokens, Revocation: revocations, Passwords: passwords, ClientID: "my-app"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Mount(mux, "/auth", auth.Middleware)
+
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse battery staple"}}
+	resp, err := http.Post(ts.URL+"/auth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tokens struct {
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int    `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+		Scope        string `json:"scope"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tokens)
+	fmt.Println(resp.StatusCode, tokens.TokenType, tokens.ExpiresIn, tokens.Scope, strings.HasPrefix(tokens.RefreshToken, "rt_"))
+	// Output: 200 Bearer 900 widgets:read true
+}
