@@ -30,13 +30,18 @@ func get(url, bearer string) {
 	fmt.Printf("%d %s", resp.StatusCode, body)
 }
 
+func init() { // the examples' secret; yours comes from your vault
+	os.Setenv("TOKEN_SECRET", "Vh2WnqHb7Q0cZk1xT9uRjLpA4sYdE6gM")
+}
+
 // Protect a net/http ServeMux API with tokens signed by an HMAC secret.
 func ExampleNew() {
-	secret := []byte("at least 32 random bytes, from your vault") // every instance shares it
+	secret := []byte(os.Getenv("TOKEN_SECRET")) // 32+ random bytes, the same on every instance
 	auth, err := sessionless.New(sessionless.Config{Issuer: "https://api.example", Audience: "api", HMACSecret: secret})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer auth.Close()
 	mux := http.NewServeMux()
 	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := middleware.PrincipalFrom(r.Context())
@@ -69,6 +74,7 @@ func ExampleNew_keyFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer auth.Close()
 	r := chi.NewRouter()
 	r.Handle("/.well-known/jwks.json", auth.JWKS())
 	r.Group(func(r chi.Router) {

@@ -8,17 +8,19 @@
 //		Audience: "api",
 //		KeyFile:  "signing-key.pem", // or HMACSecret: secret
 //	})
+//	defer auth.Close()
 //	mux.Handle("GET /widgets", auth.Middleware(auth.RequireScopes("widgets:read")(list)))
 //	raw, _, err := auth.Issuer.Issue(token.Claims{Subject: "user-42", Scope: "widgets:read"})
 //
 // The parts stay at hand for everything else: [Auth.Keys] for rotation,
-// [Auth.Verifier] and [Auth.Issuer] for the endpoints of package
-// token/endpoint (login, refresh, logout), [Auth.JWKS] to publish the
-// public keys. The packages token, middleware, revocation and
+// [Auth.Verifier], [Auth.Issuer] and [Auth.Revocations] for the endpoints
+// of package token/endpoint (login, refresh, logout), [Auth.JWKS] to
+// publish the public keys. The packages token, middleware, revocation and
 // token/endpoint hold the details.
 package sessionless
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 )
 
@@ -42,7 +45,8 @@ type Config struct {
 	HMACSecret []byte
 	// KeyFile is a PEM private key (PKCS#8, SEC 1 or PKCS#1: Ed25519,
 	// ECDSA or RSA of 2048 bits or more), whose type picks the algorithm.
-	// token.GenerateKey and Key.MarshalPEM make one.
+	// token.GenerateKey and Key.MarshalPEM make one; keep it readable by
+	// the service alone (mode 0600).
 	KeyFile string
 	// Key is a signing key already loaded.
 	Key *token.Key
@@ -50,8 +54,14 @@ type Config struct {
 	// TTL is the lifetime of the access tokens. Zero means 15 minutes;
 	// at most 24 hours (token.DefaultMaxTokenLifetime).
 	TTL time.Duration
-	// Middleware holds the other settings of the middleware (revocation
-	// list, cookie, realm, cache, hooks); its JWT routes are set by New.
+	// Revocations is the revocation list the middleware checks on every
+	// request, so that a logout stops a token at once. Nil means New opens
+	// one in memory, for one process; with several instances give it a
+	// list over a shared store (revocation/sqlstore, revocation/redisstore).
+	Revocations *revocation.List
+	// Middleware holds the other settings of the middleware (cookie,
+	// realm, cache, hooks); its JWT routes and its Revocation are set by
+	// New.
 	Middleware middleware.Config
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
@@ -65,10 +75,19 @@ type Auth struct {
 	Keys     *token.KeyRing
 	Issuer   *token.Issuer
 	Verifier *token.Verifier
+	// Revocations is the list the middleware checks: revoke tokens with
+	// it, and hand it to token/endpoint and token/refresh.
+	Revocations *revocation.List
+
+	opened bool // New opened Revocations
 }
 
-// New builds the key ring, issuer, verifier and middleware of cfg.
+// New builds the key ring, issuer, verifier, revocation list and
+// middleware of cfg. Call Close when done.
 func New(cfg Config) (*Auth, error) {
+	if cfg.Middleware.Revocation != nil || len(cfg.Middleware.JWT) != 0 {
+		return nil, errors.New("sessionless: Config.Middleware.JWT and .Revocation are set by New (use Config.Revocations)")
+	}
 	key, err := signingKey(cfg)
 	if err != nil {
 		return nil, err
@@ -87,18 +106,33 @@ func New(cfg Config) (*Auth, error) {
 	if a.Verifier, err = token.NewVerifier(a.Keys, token.VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Now: cfg.Now}); err != nil {
 		return nil, err
 	}
-	mc := cfg.Middleware
-	if len(mc.JWT) != 0 {
-		return nil, errors.New("sessionless: Config.Middleware.JWT is set by New")
+	a.Revocations = cfg.Revocations
+	if a.Revocations == nil {
+		if a.Revocations, err = revocation.Open(context.Background(), revocation.Config{}); err != nil {
+			return nil, err
+		}
+		a.opened = true
 	}
+	mc := cfg.Middleware
 	mc.JWT = map[string]middleware.Verifier{cfg.Issuer: a.Verifier}
+	mc.Revocation = a.Revocations
 	if mc.Now == nil {
 		mc.Now = cfg.Now
 	}
 	if a.Authenticator, err = middleware.New(mc); err != nil {
+		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// Close stops the revocation list New opened (a list from
+// Config.Revocations belongs to the caller).
+func (a *Auth) Close() error {
+	if a.opened {
+		return a.Revocations.Close()
+	}
+	return nil
 }
 
 func signingKey(cfg Config) (*token.Key, error) {

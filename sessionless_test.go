@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 )
 
@@ -30,6 +31,7 @@ func TestNewRefuses(t *testing.T) {
 		"public key file":    {Issuer: "i", Audience: "a", KeyFile: pub},
 		"TTL over 24 h":      {Issuer: "i", Audience: "a", HMACSecret: secret, TTL: 25 * 3600e9},
 		"JWT routes set":     {Issuer: "i", Audience: "a", HMACSecret: secret, Middleware: middleware.Config{JWT: map[string]middleware.Verifier{"x": nil}}},
+		"revocation set":     {Issuer: "i", Audience: "a", HMACSecret: secret, Middleware: middleware.Config{Revocation: &revocation.List{}}},
 		"bad middleware cfg": {Issuer: "i", Audience: "a", HMACSecret: secret, Middleware: middleware.Config{Realm: `a"b`}},
 		"public key as Key":  {Issuer: "i", Audience: "a", Key: key.Public()},
 		"empty HMAC secret":  {Issuer: "i", Audience: "a", HMACSecret: []byte{}},
@@ -68,6 +70,17 @@ func TestIssuedTokensVerify(t *testing.T) {
 	}
 	if auth.Keys.KeySet().SigningKey() != key {
 		t.Fatal("another signing key")
+	}
+	// The middleware checks the list New opened: a logout works.
+	c, _ := auth.Verifier.Verify(raw)
+	if err := auth.Revocations.RevokeToken(t.Context(), c.Issuer, c.ID, c.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Authenticate(t.Context(), raw); !errors.Is(err, middleware.ErrRevoked) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if err := auth.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

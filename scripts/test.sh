@@ -28,7 +28,7 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 # go.mod's go directive is the oldest Go the module supports (its
 # dependencies need 1.26.0): prove it builds and passes there too. The go
 # command fetches that release from the module proxy the first time
-# (about 76 MB).
+# (about 70 MB).
 min=$(sed -n 's/^go //p' go.mod)
 echo "== go $min (go.mod's go directive): vet and go test -short"
 GOTOOLCHAIN="go$min" go vet ./...

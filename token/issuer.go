@@ -68,6 +68,9 @@ func NewIssuer(keys KeySource, cfg IssuerConfig) (*Issuer, error) {
 	return &Issuer{keys: keys, cfg: cfg}, nil
 }
 
+// Name returns the "iss" the issuer writes.
+func (i *Issuer) Name() string { return i.cfg.Issuer }
+
 // NewID returns a random token ID: 128 bits, base64url.
 func NewID() string {
 	var b [16]byte

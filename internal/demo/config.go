@@ -115,7 +115,7 @@ const (
 
 var options = []option{
 	optAddr:     {"addr", "DEMO_ADDR", "host:port", defaultAddr, "listen address; port 0 picks a free port"},
-	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database of users, refresh tokens and revocations: a SQLite file path,\nsqlite:PATH, a SQLite file: URI, or postgres://user:pw@host/db"},
+	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database of users, refresh tokens and revocations: a SQLite file path\n(.db, .sqlite or .sqlite3), sqlite:PATH, a SQLite file: URI, or postgres://user:pw@host/db"},
 	optKeyFile:  {"key-file", "DEMO_KEY_FILE", "path", defaultKeyFile, "PEM private key that signs tokens; its type picks the algorithm;\nan Ed25519 key is generated there when the file does not exist"},
 	optVerify:   {"verify-key-file", "DEMO_VERIFY_KEY_FILES", "path", "", "PEM key of a retired signing key whose tokens are still accepted;\nrepeatable (the variable takes a comma-separated list)"},
 	optIssuer:   {"issuer", "DEMO_ISSUER", "url", "", "token issuer (iss); default http://<actual listen address>"},
@@ -140,9 +140,12 @@ func usage(w io.Writer) {
 
 demo-api is the sessionless demo API: POST /auth/login trades a username and
 password for a signed JWT access token and a rotating refresh token,
-POST /auth/token refreshes (OAuth 2.0), POST /auth/logout and /auth/logout-all
-revoke on every instance, GET /api/me verifies a token statelessly,
-GET /.well-known/jwks.json publishes the verification keys.
+POST /auth/token refreshes (OAuth 2.0), POST /auth/revoke revokes a token
+(RFC 7009), POST /auth/logout and /auth/logout-all revoke on every instance,
+GET /api/me verifies a token statelessly, GET /.well-known/jwks.json
+publishes the verification keys.
+
+demo-api users set-password [-db URL] USERNAME sets a lost password.
 
 Each flag has an environment variable; a flag wins over its variable, and the
 variable over the default.

@@ -113,6 +113,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"db postgres with one slash", []string{"-db", "postgres:/app"}, nil, "-db"},
 		{"db a word", nil, map[string]string{"DATABASE_URL": "demo"}, "DATABASE_URL"},
 		{"db mysql", []string{"-db", "mysql://u@h/db"}, nil, "-db"},
+		{"db file: URI without an extension", []string{"-db", "file:/tmp/typo"}, nil, "-db"},
 		{"db in a missing directory", []string{"-db", "/nonexistent-dir/demo.db"}, nil, "does not exist"},
 		{"db in a mistyped directory", []string{"-db", "./demo-dta/demo.db"}, nil, "-db"},
 		{"key file in a missing directory", []string{"-key-file", "/nonexistent-dir/key.pem"}, nil, "-key-file"},
@@ -239,6 +240,7 @@ func TestParseConfigAcceptsPlausibleValues(t *testing.T) {
 		{"-db", "file:" + filepath.Join(dir, "x.db") + "?mode=rwc"},
 		{"-db", ":memory:"},
 		{"-db", "postgres://u:p@db.internal/app"},
+		{"-db", "POSTGRESQL://u:p@db.internal/app"},
 		{"-db", "./demo-data/other.db", "-key-file", "./demo-data/other.pem"},
 		{"-key-file", filepath.Join(dir, "k.pem")},
 	} {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -214,6 +215,15 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	cfg, err := ParseConfig(args[1:len(args)-1], getenv, io.Discard)
 	if err != nil {
 		return err
+	}
+	// The database must exist: run from the wrong directory, this must
+	// not create an empty one.
+	if !isPostgres(cfg.DatabaseURL) {
+		if _, path, err := sqliteSource(cfg.DatabaseURL); err == nil && path != "" {
+			if _, err := os.Stat(path); err != nil {
+				return fmt.Errorf("users: no database at %s (run from the server's directory, or give -db)", path)
+			}
+		}
 	}
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {

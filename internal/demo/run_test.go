@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -356,6 +357,15 @@ func TestSetPassword(t *testing.T) {
 	if err := Run(t.Context(), append(args[:len(args)-1:len(args)-1], "nobody"), env(nil), io.Discard, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), `no user "nobody"`) {
 		t.Errorf("unknown user: %v", err)
+	}
+	// A database that does not exist is not created.
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	if err := Run(t.Context(), []string{"users", "set-password", "-db", missing, "-key-file", cfg.KeyFile, "demo"}, env(nil), io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "no database") {
+		t.Errorf("missing database: %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("set-password created a database")
 	}
 }
 

@@ -149,9 +149,12 @@ const (
 // openPostgres opens a PostgreSQL database and checks that it answers.
 // Errors never include the URL: it may hold a password.
 func openPostgres(ctx context.Context, databaseURL string) (*sqlStore, error) {
-	if _, err := url.Parse(databaseURL); err != nil {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
 		return nil, errors.New("the PostgreSQL URL does not parse")
 	}
+	u.Scheme = strings.ToLower(u.Scheme) // POSTGRES:// is postgres://
+	databaseURL = u.String()
 	db, err := sql.Open("pgx", databaseURL)
 	if err != nil {
 		return nil, errors.New("the PostgreSQL URL is not valid")
@@ -210,6 +213,9 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 		q, _ := url.ParseQuery(query)
 		if rest == "" || rest == ":memory:" || q.Get("mode") == "memory" {
 			return s, "", nil
+		}
+		if !sqliteExts[strings.ToLower(filepath.Ext(rest))] {
+			return "", "", errors.New("a SQLite file: URI must name a file ending in .db, .sqlite or .sqlite3")
 		}
 		return s, rest, nil
 	case strings.HasPrefix(lower, "sqlite:"):

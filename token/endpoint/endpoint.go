@@ -35,7 +35,10 @@ type User struct {
 	// Subject is the tokens' "sub": stable and unique, never reused (not
 	// a login name that can change).
 	Subject string
-	// PasswordHash is the argon2id PHC string of the password.
+	// PasswordHash is the argon2id PHC string of the password. An empty
+	// one, or one that is not argon2id ("!locked"), means the user
+	// cannot log in with a password: the answer is a wrong password's,
+	// after the same work.
 	PasswordHash string
 	// Scopes are what the user may be granted; a token request may ask
 	// for fewer. Roles go into the access token as they are.
@@ -73,9 +76,10 @@ type Event struct {
 // are skipped; hooks run on the request's goroutine.
 type Hooks struct {
 	// Allow runs before a password is checked (login and the password
-	// grant), with the username asked for. When it returns false the
-	// request is refused with 429 Too Many Requests and a Retry-After of
-	// retryAfter (at least one second), and no password is checked.
+	// grant), with the username as sent (normalize it as Users does, so
+	// that variants of one name share a budget). When it returns false
+	// the request is refused with 429 Too Many Requests and a Retry-After
+	// of retryAfter (at least one second), and no password is checked.
 	Allow func(r *http.Request, username string) (ok bool, retryAfter time.Duration)
 	// Audit receives one event per outcome (see EventKind).
 	Audit func(r *http.Request, e Event)
@@ -95,7 +99,9 @@ type Config struct {
 	Verifier *token.Verifier
 	// Users finds users and their password hashes.
 	Users Users
-	// Refresh issues, rotates and revokes refresh tokens.
+	// Refresh issues, rotates and revokes refresh tokens. Its Revoker
+	// must be set (to Revocation): a revoked family takes its access
+	// tokens with it.
 	Refresh *refresh.Manager
 	// Revocation revokes access tokens (logout, logout-all, RFC 7009).
 	Revocation *revocation.List
@@ -111,6 +117,7 @@ type Config struct {
 	// Realm is the realm of the Basic challenge of an invalid_client
 	// answer. Default "api".
 	Realm string
+	// Hooks throttle password attempts and report outcomes.
 	Hooks Hooks
 	// Logger receives one line per outcome, never a secret. Nil discards.
 	Logger *slog.Logger
@@ -134,6 +141,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("endpoint: Issuer and Verifier are required")
 	case cfg.Users == nil || cfg.Refresh == nil || cfg.Revocation == nil:
 		return nil, errors.New("endpoint: Users, Refresh and Revocation are required")
+	case cfg.Refresh.Revoker() == nil:
+		return nil, errors.New("endpoint: the refresh.Manager has no Revoker: revoked families would leave their access tokens valid")
 	case cfg.ClientID == "" || strings.ContainsAny(cfg.ClientID, "\"\\\r\n:"):
 		return nil, errors.New("endpoint: ClientID is required, without quotes, backslashes, colons or line breaks")
 	case cfg.MaxBodyBytes < 0:
@@ -164,11 +173,18 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Router is where [Server.Mount] registers the endpoints: an
+// *http.ServeMux or a chi.Router (both take "POST /path" patterns).
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // Mount registers the endpoints on mux under prefix ("/auth"):
 // POST prefix/login, /token, /revoke, and, behind authenticate (the
-// middleware that puts the caller's principal in the context),
-// POST prefix/logout and /logout-all.
-func (s *Server) Mount(mux *http.ServeMux, prefix string, authenticate func(http.Handler) http.Handler) {
+// middleware that puts the caller's principal in the context; its
+// revocation list must be Config.Revocation, or logouts do not stop
+// tokens), POST prefix/logout and /logout-all.
+func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler) http.Handler) {
 	prefix = strings.TrimRight(prefix, "/")
 	mux.Handle("POST "+prefix+"/login", s.Login())
 	mux.Handle("POST "+prefix+"/token", s.Token())

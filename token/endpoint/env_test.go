@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -321,4 +322,8 @@ func wantError(t *testing.T, r reply, status int, code string) {
 	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("headers %v", r.header)
 	}
+}
+
+func init() { // the examples' secret; yours comes from your vault
+	os.Setenv("TOKEN_SECRET", "Vh2WnqHb7Q0cZk1xT9uRjLpA4sYdE6gM")
 }

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/password"
-	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -40,27 +40,25 @@ func (u myUsers) UserBySubject(_ context.Context, sub string) (endpoint.User, er
 func Example() {
 	ctx := context.Background()
 	auth, err := sessionless.New(sessionless.Config{Issuer: "https://api.example", Audience: "api",
-		HMACSecret: []byte("at least 32 random bytes, from your vault")})
+		HMACSecret: []byte(os.Getenv("TOKEN_SECRET"))})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer auth.Close()
 	passwords, _ := password.New(password.Config{})
 	hash, _ := passwords.Hash(ctx, "correct horse battery staple") // at sign-up
 	users := myUsers{"alice": {Subject: "usr_1", PasswordHash: hash, Scopes: []string{"widgets:read"}}}
 
-	revocations, err := revocation.Open(ctx, revocation.Config{}) // memory; sqlstore or redisstore to share
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer revocations.Close()
-	refreshTokens, _ := refresh.New(refresh.Config{Store: refresh.NewMemoryStore(), Revoker: revocations})
+	refreshTokens, _ := refresh.New(refresh.Config{Store: refresh.NewMemoryStore(), Revoker: auth.Revocations})
 	srv, err := endpoint.New(endpoint.Config{Issuer: auth.Issuer, Verifier: auth.Verifier, Users: users,
-		Refresh: refreshTokens, Revocation: revocations, Passwords: passwords, ClientID: "my-app"})
+		Refresh: refreshTokens, Revocation: auth.Revocations, Passwords: passwords, ClientID: "my-app"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	srv.Mount(mux, "/auth", auth.Middleware)
+	mux.Handle("GET /widgets", auth.Middleware(auth.RequireScopes("widgets:read")(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "widgets") }))))
 
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
@@ -71,6 +69,7 @@ func Example() {
 	}
 	defer resp.Body.Close()
 	var tokens struct {
+		AccessToken  string `json:"access_token"`
 		TokenType    string `json:"token_type"`
 		ExpiresIn    int    `json:"expires_in"`
 		RefreshToken string `json:"refresh_token"`
@@ -78,5 +77,19 @@ func Example() {
 	}
 	json.NewDecoder(resp.Body).Decode(&tokens)
 	fmt.Println(resp.StatusCode, tokens.TokenType, tokens.ExpiresIn, tokens.Scope, strings.HasPrefix(tokens.RefreshToken, "rt_"))
-	// Output: 200 Bearer 900 widgets:read true
+
+	call := func(method, path string) int {
+		req, _ := http.NewRequest(method, ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tokens.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	fmt.Println(call("GET", "/widgets"), call("POST", "/auth/logout"), call("GET", "/widgets"))
+	// Output:
+	// 200 Bearer 900 widgets:read true
+	// 200 204 401
 }

@@ -92,6 +92,9 @@ func (s *Server) loginBody(w http.ResponseWriter, r *http.Request) (name, pw str
 	if name == "" || pw == "" {
 		return "", "", invalidRequest("username and password are required")
 	}
+	if oerr := checkUsername(name); oerr != nil {
+		return "", "", oerr
+	}
 	return name, pw, nil
 }
 

@@ -58,6 +58,8 @@ func TestLoginRefusals(t *testing.T) {
 		{"a form", "application/x-www-form-urlencoded", `username=alice&password=x`, 415, "invalid_request"},
 		{"no content type", "", `{"username":"alice","password":"x"}`, 415, "invalid_request"},
 		{"body over 64 KiB", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 64<<10) + `"}`, 400, "invalid_request"},
+		{"username with NUL", "application/json", `{"username":"alice\u0000","password":"x"}`, 400, "invalid_request"},
+		{"username over 1 KiB", "application/json", `{"username":"` + strings.Repeat("a", 1025) + `","password":"x"}`, 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,8 +99,34 @@ func TestLoginStoreDown(t *testing.T) {
 	wantError(t, r, 503, "temporarily_unavailable")
 	e.users.down.Store(false)
 
-	e.users.set("carol", endpoint.User{Subject: "usr_carol", PasswordHash: "plaintext"})
-	wantError(t, e.login(t, "carol", "plaintext"), 500, "server_error")
+	// A corrupt argon2id hash is the operator's problem: 500.
+	e.users.set("carol", endpoint.User{Subject: "usr_carol", PasswordHash: "$argon2id$garbage"})
+	wantError(t, e.login(t, "carol", "x"), 500, "server_error")
+}
+
+// TestNoPasswordLogin: a user without a password hash, or a hash that is
+// not argon2id ("!locked"), cannot log in with a password, and the answer
+// is a wrong password's, after the same work.
+func TestNoPasswordLogin(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	wrong := e.login(t, "alice", "nope")
+	for _, hash := range []string{"", "!locked", "plaintext", "$2a$10$bcrypt"} {
+		e.users.set("sso", endpoint.User{Subject: "usr_sso", PasswordHash: hash})
+		before := e.passwords.Verifications()
+		for _, pw := range []string{hash, "x", "!locked"} {
+			if pw == "" {
+				continue
+			}
+			r := e.login(t, "sso", pw)
+			wantError(t, r, 401, "invalid_grant")
+			if r.body != wrong.body {
+				t.Fatalf("%q: %s, a wrong password gets %s", hash, r.body, wrong.body)
+			}
+		}
+		if e.passwords.Verifications() == before {
+			t.Fatalf("%q: no argon2id work", hash)
+		}
+	}
 }
 
 // TestLoginThrottled: Hooks.Allow refuses before any password is checked,

@@ -15,7 +15,8 @@ import (
 // authentication middleware: the access token the request was
 // authenticated with is revoked (on every instance sharing the revocation
 // store), and, when the body names one ({"refresh_token": …},
-// application/json), the family of a refresh token of the same user. An
+// application/json) and the access token is this issuer's, the family of a
+// refresh token of the same user. An
 // unknown or someone else's refresh token is ignored (as RFC 7009 §2.2
 // does). The refresh family goes first: if the access token then fails to
 // be revoked (503), the client retries with it. 204 on success.
@@ -31,7 +32,10 @@ func (s *Server) Logout() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		if rt != "" {
+		// Refresh tokens are keyed by subject: only a token of this issuer
+		// speaks for their owner (another trusted issuer may use the same
+		// sub for someone else).
+		if rt != "" && s.ours(p) {
 			if err := s.cfg.Refresh.Revoke(ctx, rt, p.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
 				s.fail(w, r, "logout: revoking the refresh family", err)
 				return
@@ -48,9 +52,10 @@ func (s *Server) Logout() http.Handler {
 }
 
 // LogoutAll returns the "log out everywhere" endpoint, to be mounted
-// behind the authentication middleware: every refresh token of the user,
-// and every access token of the user issued before now, stop working on
-// every instance. 204 on success.
+// behind the authentication middleware: every access token of the user
+// (of the issuer of the caller's token) issued before now, and, when that
+// issuer is this server's, every refresh token of the user, stop working
+// on every instance. 204 on success.
 func (s *Server) LogoutAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.principal(w, r)
@@ -58,9 +63,11 @@ func (s *Server) LogoutAll() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		if err := s.cfg.Refresh.RevokeSubject(ctx, p.Subject); err != nil {
-			s.fail(w, r, "logout-all: revoking refresh tokens", err)
-			return
+		if s.ours(p) {
+			if err := s.cfg.Refresh.RevokeSubject(ctx, p.Subject); err != nil {
+				s.fail(w, r, "logout-all: revoking refresh tokens", err)
+				return
+			}
 		}
 		// The moment is taken once the refresh tokens are revoked: an
 		// access token minted by a refresh racing this request is older
@@ -74,6 +81,10 @@ func (s *Server) LogoutAll() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
+
+// ours reports whether p was authenticated with an access token of this
+// server's issuer, whose subjects are the subjects of its refresh tokens.
+func (s *Server) ours(p *identity.Principal) bool { return p.Issuer == s.cfg.Issuer.Name() }
 
 // principal returns the caller's principal, which the authentication
 // middleware put in the context; without one it answers 401.

@@ -4,11 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -138,36 +143,47 @@ func (f flakyRefresh) RevokeSubject(ctx context.Context, sub string, at time.Tim
 
 // TestStoresDown: revocations or refresh tokens that cannot be stored are
 // 503 with Retry-After, never 204 or 200; the access token keeps working
-// (its revocation did not happen) and a retry once the store is back
-// finishes the job.
+// (its revocation did not happen), and a retry once the store is back
+// finishes the job, the access token included where the operation revokes
+// it.
 func TestStoresDown(t *testing.T) {
 	var revDown, refDown atomic.Bool
 	be := backend{"flaky", func(testing.TB) (refresh.Store, revocation.Store) {
 		return flakyRefresh{refresh.NewMemoryStore(), &refDown}, flakyRevocations{revocation.NewMemoryStore(), &revDown}
 	}}
 	e := newEnv(t, be, nil)
+	logoutWith := func(a, rt string) reply {
+		body, _ := json.Marshal(map[string]string{"refresh_token": rt})
+		return e.do(t, "POST", "/auth/logout", "application/json", string(body), bearer(a))
+	}
+	refreshWith := func(_, rt string) reply {
+		return e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
+	}
 	for _, tt := range []struct {
-		name  string
-		down  *atomic.Bool
-		do    func(a, rt string) reply
-		after int // status of a retry with the store back
+		name    string
+		down    *atomic.Bool
+		prepare func(rt string) // before the store goes down
+		do      func(a, rt string) reply
+		after   int  // status of the retry with the store back
+		revokes bool // the access token is refused after the retry
 	}{
-		{"logout, revocations down", &revDown, func(a, _ string) reply { return e.do(t, "POST", "/auth/logout", "", "", bearer(a)) }, 204},
-		{"logout with a refresh token, refresh store down", &refDown, func(a, rt string) reply {
-			body, _ := json.Marshal(map[string]string{"refresh_token": rt})
-			return e.do(t, "POST", "/auth/logout", "application/json", string(body), bearer(a))
-		}, 204},
-		{"logout-all, refresh store down", &refDown, func(a, _ string) reply { return e.do(t, "POST", "/auth/logout-all", "", "", bearer(a)) }, 204},
-		{"logout-all, revocations down", &revDown, func(a, _ string) reply { return e.do(t, "POST", "/auth/logout-all", "", "", bearer(a)) }, 204},
-		{"refresh, refresh store down", &refDown, func(_, rt string) reply {
-			return e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil)
-		}, 200},
-		{"revoke a refresh token, refresh store down", &refDown, func(_, rt string) reply { return e.form(t, "/auth/revoke", vals("token", rt), nil) }, 200},
-		{"revoke an access token, revocations down", &revDown, func(a, _ string) reply { return e.form(t, "/auth/revoke", vals("token", a), nil) }, 200},
+		{"logout, revocations down", &revDown, nil, func(a, _ string) reply { return e.do(t, "POST", "/auth/logout", "", "", bearer(a)) }, 204, true},
+		{"logout with a refresh token, refresh store down", &refDown, nil, logoutWith, 204, true},
+		{"logout with a refresh token, revocations down", &revDown, nil, logoutWith, 204, true},
+		{"logout-all, refresh store down", &refDown, nil, func(a, _ string) reply { return e.do(t, "POST", "/auth/logout-all", "", "", bearer(a)) }, 204, true},
+		{"logout-all, revocations down", &revDown, nil, func(a, _ string) reply { return e.do(t, "POST", "/auth/logout-all", "", "", bearer(a)) }, 204, true},
+		{"refresh, refresh store down", &refDown, nil, refreshWith, 200, false},
+		{"reuse, revocations down", &revDown, func(rt string) { refreshWith("", rt) }, refreshWith, 400, true},
+		{"revoke a refresh token, refresh store down", &refDown, nil, func(_, rt string) reply { return e.form(t, "/auth/revoke", vals("token", rt), nil) }, 200, true},
+		{"revoke a refresh token, revocations down", &revDown, nil, func(_, rt string) reply { return e.form(t, "/auth/revoke", vals("token", rt), nil) }, 200, true},
+		{"revoke an access token, revocations down", &revDown, nil, func(a, _ string) reply { return e.form(t, "/auth/revoke", vals("token", a), nil) }, 200, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e.clock.Advance(time.Second) // after any earlier logout-all
 			a, rt := e.tokens(t, "alice")
+			if tt.prepare != nil {
+				tt.prepare(rt)
+			}
 			tt.down.Store(true)
 			r := tt.do(a, rt)
 			tt.down.Store(false)
@@ -181,6 +197,44 @@ func TestStoresDown(t *testing.T) {
 			if r := tt.do(a, rt); r.status != tt.after {
 				t.Fatalf("retry: %d %s", r.status, r.body)
 			}
+			if got := e.me(t, a); tt.revokes && got != 401 || !tt.revokes && got != 200 {
+				t.Fatalf("the access token after the retry: %d", got)
+			}
 		})
+	}
+}
+
+// TestOtherIssuersTouchNoRefreshTokens: a token of another trusted issuer
+// with the same sub logs out its own token only: refresh tokens belong to
+// the subjects of this issuer. A principal without a token ID cannot be
+// logged out: 400, never 500.
+func TestOtherIssuersTouchNoRefreshTokens(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	_, rt := e.tokens(t, "alice")
+	srv, err := endpoint.New(endpoint.Config{Issuer: e.issuer, Verifier: e.verifier, Users: e.users,
+		Refresh: e.refresh, Revocation: e.list, ClientID: client, Passwords: e.passwords})
+	if err != nil {
+		t.Fatal(err)
+	}
+	partner := &identity.Principal{Issuer: "https://partner.example", Subject: "usr_alice", TokenID: "p1",
+		ExpiresAt: e.clock.Now().Add(time.Hour), IssuedAt: e.clock.Now()}
+	body, _ := json.Marshal(map[string]string{"refresh_token": rt})
+	for _, h := range []http.Handler{srv.LogoutAll(), srv.Logout()} {
+		req := httptest.NewRequest("POST", "/", strings.NewReader(string(body))).WithContext(identity.NewContext(t.Context(), partner))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 204 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil); r.status != 200 {
+		t.Fatalf("a partner's token revoked alice's refresh token: %d %s", r.status, r.body)
+	}
+	req := httptest.NewRequest("POST", "/", nil).WithContext(identity.NewContext(t.Context(), &identity.Principal{Issuer: issuer, Subject: "usr_alice"}))
+	w := httptest.NewRecorder()
+	srv.Logout().ServeHTTP(w, req)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "cannot be revoked") {
+		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -106,6 +108,19 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 	}
 }
 
+// maxUsernameLen bounds usernames, checked before any store sees them.
+const maxUsernameLen = 1024
+
+// checkUsername refuses, before the user store or the throttle sees it, a
+// username no store should be asked about: not UTF-8, with NUL, or
+// longer than 1 KiB.
+func checkUsername(name string) *oauthError {
+	if len(name) > maxUsernameLen || strings.IndexByte(name, 0) >= 0 || !utf8.ValidString(name) {
+		return invalidRequest("the username must be UTF-8 without NUL, at most %d bytes", maxUsernameLen)
+	}
+	return nil
+}
+
 // errBadCredentials: unknown user or wrong password, the same answer.
 var errBadCredentials = errors.New("endpoint: invalid username or password")
 
@@ -120,16 +135,19 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 		return User{}, err
 	}
 	ok := false
-	if errors.Is(err, ErrUnknownUser) {
+	switch {
+	case errors.Is(err, ErrUnknownUser) || !strings.HasPrefix(u.PasswordHash, "$argon2id$"):
+		// No user, or no password login for this one ("", "!locked"):
+		// the work of a wrong password, so timing tells nothing.
 		err = s.cfg.Passwords.VerifyNone(ctx, pw)
-	} else {
+	default:
 		ok, err = s.cfg.Passwords.Verify(ctx, u.PasswordHash, pw)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return User{}, err // 503: the request ended while waiting
 		}
-		return User{}, internalError{err}
+		return User{}, internalError{err} // an argon2id hash that is corrupt
 	}
 	if !ok {
 		s.audit(r, Event{Kind: LoginFailed, Username: name})

@@ -92,7 +92,13 @@ func (s *Server) checkClient(r *http.Request, form url.Values) error {
 	}
 	id, secret := form.Get("client_id"), form.Get("client_secret")
 	if basic {
-		id, secret = user, pass
+		// §2.3.1: the client id and secret are form-urlencoded first.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(user)
+		secret, err2 = url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return invalidRequest("the Basic credentials are not form-urlencoded")
+		}
 	}
 	if (id != "" || basic) && id != s.cfg.ClientID || secret != "" {
 		return &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or unexpected secret: the public client is " + s.cfg.ClientID}
@@ -107,10 +113,13 @@ func narrowScope(requested string, granted []string) (string, error) {
 	if requested == "" {
 		return strings.Join(granted, " "), nil
 	}
-	want := strings.Fields(requested)
-	for _, sc := range want {
+	var want []string
+	for sc := range strings.FieldsSeq(requested) {
 		if !slices.Contains(granted, sc) {
 			return "", &oauthError{http.StatusBadRequest, "invalid_scope", "scope " + sc + " is not granted"}
+		}
+		if !slices.Contains(want, sc) {
+			want = append(want, sc)
 		}
 	}
 	return strings.Join(want, " "), nil
@@ -126,6 +135,9 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	name, pw := form.Get("username"), form.Get("password")
 	if name == "" || pw == "" {
 		return tokenResponse{}, invalidRequest("username and password are required")
+	}
+	if oerr := checkUsername(name); oerr != nil {
+		return tokenResponse{}, oerr
 	}
 	if !s.allow(w, r, name) {
 		return tokenResponse{}, errThrottled

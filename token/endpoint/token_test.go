@@ -1,6 +1,7 @@
 package endpoint_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/token/endpoint"
+	"github.com/sessionless/sessionless/token/refresh"
 )
 
 func vals(kv ...string) url.Values {
@@ -154,6 +156,42 @@ func TestTokenEndpointErrors(t *testing.T) {
 	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), basic(client, ""))
 	if r.status != 200 {
 		t.Fatalf("refresh after refusals: %d %s", r.status, r.body)
+	}
+}
+
+// TestOtherClientsRefreshTokens: a refresh token issued to another client
+// is neither rotated nor revoked here.
+func TestOtherClientsRefreshTokens(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	rt, err := e.refresh.Issue(t.Context(), refresh.Grant{Subject: "usr_alice", ClientID: "other-app", Scope: "read"}, refresh.AccessToken{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil), 400, "invalid_grant")
+	wantError(t, e.form(t, "/auth/revoke", vals("token", rt), nil), 400, "invalid_request")
+	if _, _, err := e.refresh.Rotate(t.Context(), rt, func(context.Context, refresh.Grant) (refresh.AccessToken, error) {
+		return refresh.AccessToken{}, nil
+	}); err != nil {
+		t.Fatalf("the token was spent or revoked here: %v", err)
+	}
+}
+
+// TestClientIDForms: a client id in Basic credentials is form-urlencoded
+// (RFC 6749 §2.3.1); scopes asked twice are granted once; a username that
+// is not UTF-8 or holds NUL is refused before any store sees it.
+func TestClientIDForms(t *testing.T) {
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.ClientID = "my app" })
+	basic := func(r *http.Request) { r.SetBasicAuth("my+app", "") }
+	r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "scope", "read read"), basic)
+	if r.status != 200 || r.json["scope"] != "read" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	for _, name := range []string{"\xff", "a\x00b"} {
+		before := e.passwords.Verifications()
+		wantError(t, e.form(t, "/auth/token", vals("grant_type", "password", "username", name, "password", "x"), nil), 400, "invalid_request")
+		if e.passwords.Verifications() != before {
+			t.Fatal("a password was checked")
+		}
 	}
 }
 

@@ -87,6 +87,10 @@ func New(cfg Config) (*Manager, error) {
 	return &Manager{cfg: cfg}, nil
 }
 
+// Revoker returns Config.Revoker: nil when the access tokens of revoked
+// families are not revoked with them.
+func (m *Manager) Revoker() Revoker { return m.cfg.Revoker }
+
 // Lifetimes returns the absolute and idle lifetimes of families.
 func (m *Manager) Lifetimes() (absolute, idle time.Duration) {
 	return m.cfg.AbsoluteLifetime, m.cfg.IdleLifetime
