@@ -247,7 +247,7 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 
 // newSQLStore creates the users table in db and returns the store.
 func newSQLStore(ctx context.Context, db *sql.DB, d sqlschema.Dialect) (*sqlStore, error) {
-	if err := sqlschema.Create(ctx, db, d, "sessionless/internal/demo:users", usersSchema); err != nil {
+	if err := sqlschema.Migrate(ctx, db, d, "demo:users", []string{usersSchema}); err != nil {
 		return nil, fmt.Errorf("creating the %v schema: %w", d, err)
 	}
 	return &sqlStore{

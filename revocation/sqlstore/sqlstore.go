@@ -7,6 +7,12 @@
 //
 // # Schema
 //
+// The schema is versioned: New applies the migrations this release has
+// and the database lacks, recorded under "revocation/sqlstore:<table>" in the table
+// sessionless_schema_versions, in one transaction that instances starting
+// together take in turn; it refuses a database migrated by a newer
+// release.
+//
 // [New] creates, if missing, one append-only table (named by
 // Config.Table, "revocations" by default) and an index on its expiry:
 //
@@ -112,9 +118,10 @@ type Store struct {
 
 var _ revocation.Store = (*Store)(nil)
 
-// New returns a Store over db, creating its table and index if missing.
-// Calling it again on the same database, from this process or another,
-// is harmless.
+// New returns a Store over db, migrating its schema to the version this
+// release knows (creating its table and index if missing).
+// Calling it again on the same database, from this process or
+// another, is harmless.
 func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: nil *sql.DB")
@@ -190,8 +197,8 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	expires_ns INTEGER NOT NULL
 )`
 	}
-	err := sqlschema.Create(ctx, s.db, s.d, "sessionless/revocation/sqlstore:"+table,
-		create, `CREATE INDEX IF NOT EXISTS `+idx+` ON `+t+` (expires_ns)`)
+	err := sqlschema.Migrate(ctx, s.db, s.d, "revocation/sqlstore:"+table,
+		[]string{create, `CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`})
 	if err != nil {
 		return fmt.Errorf("sqlstore: creating the %v schema: %w", s.d, err)
 	}

@@ -7,6 +7,12 @@
 //
 // # Schema
 //
+// The schema is versioned: New applies the migrations this release has
+// and the database lacks, recorded under "token/refresh/sqlstore:<table>" in the table
+// sessionless_schema_versions, in one transaction that instances starting
+// together take in turn; it refuses a database migrated by a newer
+// release.
+//
 // [New] creates, if missing, one table (named by Config.Table,
 // "refresh_tokens" by default) with one row per refresh token, and
 // indexes on its family and subject columns:
@@ -115,9 +121,10 @@ var _ refresh.Store = (*Store)(nil)
 const columns = `hash, family, subject, client_id, scope, family_created_ns, issued_ns, spent_ns, revoked_ns, ` +
 	`access_issuer, access_id, access_expires_ns`
 
-// New returns a Store over db, creating its table and indexes if missing.
-// Calling it again on the same database, from this process or another,
-// is harmless and keeps the rows.
+// New returns a Store over db, migrating its schema to the version this
+// release knows (creating its table and indexes if missing).
+// Calling it again on the same database, from this process or
+// another, is harmless and keeps the rows.
 func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("refresh/sqlstore: nil *sql.DB")
@@ -192,7 +199,7 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 		`CREATE INDEX IF NOT EXISTS "` + sqlschema.IndexName(table, "family") + `" ON ` + t + ` (family)`,
 		`CREATE INDEX IF NOT EXISTS "` + sqlschema.IndexName(table, "subject") + `" ON ` + t + ` (subject)`,
 	}
-	if err := sqlschema.Create(ctx, s.db, s.d, "sessionless/token/refresh/sqlstore:"+table, stmts...); err != nil {
+	if err := sqlschema.Migrate(ctx, s.db, s.d, "token/refresh/sqlstore:"+table, stmts); err != nil {
 		return fmt.Errorf("refresh/sqlstore: creating the %v schema: %w", s.d, err)
 	}
 	return nil
