@@ -34,7 +34,7 @@ func schema(t testing.TB, db *sql.DB) (name, table string, migrations [][]string
 	table = testenv.UniqueTable("migrate")
 	testenv.DropTableAtEnd(t, db, table)
 	t.Cleanup(func() {
-		db.Exec(`DELETE FROM `+sqlschema.VersionTable+` WHERE name = 'test:`+table+`'`)
+		db.Exec(`DELETE FROM ` + sqlschema.VersionTable + ` WHERE name = 'test:` + table + `'`)
 	})
 	return "test:" + table, table, [][]string{
 		{`CREATE TABLE ` + table + ` (id INTEGER PRIMARY KEY)`, `INSERT INTO ` + table + ` (id) VALUES (1)`},
