@@ -1,0 +1,550 @@
+package apitoken
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sessionless/sessionless/identity"
+)
+
+// Defaults and limits of a [Config].
+const (
+	// DefaultIssuer is the Issuer of API token principals: what the
+	// revocation list keys their entries on.
+	DefaultIssuer = "sessionless:apitoken"
+	// DefaultCacheAge is how long the middleware may keep a verified
+	// token ([Manager.MaxCacheAge]).
+	DefaultCacheAge = time.Minute
+	// DefaultFlushInterval is how often last-use times are written.
+	DefaultFlushInterval = time.Minute
+	// DefaultMaxLifetime is the longest lifetime of a token, and the
+	// lifetime of one created without any.
+	DefaultMaxLifetime = 365 * 24 * time.Hour
+	// DefaultMaxPerOwner bounds the tokens of one owner.
+	DefaultMaxPerOwner = 100
+	// MinPepperLen is the shortest Config.Pepper.
+	MinPepperLen = 32
+	// Limits on what a token is created with.
+	MaxNameLen     = 100 // bytes
+	MaxScopes      = 50
+	MaxScopeLen    = 128 // bytes
+	MaxSubjectLen  = 1024
+	flushTimeout   = 30 * time.Second
+	revokedLingers = 2 // × the cache age: how long a revocation list entry lasts
+)
+
+// lastExpiry is the latest expiry a token can have: what every store
+// holds (int64 nanoseconds end in April 2262).
+var lastExpiry = time.Date(2261, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// Revoker is where revocations of API tokens are pushed so that the
+// middleware's cache, which checks it on every hit, drops them at once,
+// on every instance sharing it. *revocation.List implements it.
+type Revoker interface {
+	RevokeToken(ctx context.Context, issuer, jti string, exp time.Time) error
+}
+
+// Config configures a [Manager]. The zero value of each optional field is
+// the strict default.
+type Config struct {
+	// Store keeps the tokens. Required.
+	Store Store
+	// Prefix starts every token: [a-z][a-z0-9_]*_, at most MaxPrefixLen
+	// bytes. Default DefaultPrefix ("sl_"). Register the manager in
+	// middleware.Config.Prefixes under the same prefix.
+	Prefix string
+	// Issuer is the Issuer of the principals, which the revocation list
+	// keys on. Default DefaultIssuer.
+	Issuer string
+	// Pepper, when set, is a server-side secret of at least MinPepperLen
+	// bytes: the store then holds HMAC-SHA256(Pepper, token) instead of
+	// SHA-256(token), so a copy of the database alone cannot even confirm
+	// a guessed token. Changing it invalidates every token.
+	Pepper []byte
+	// Revoker receives every revocation (by Issuer and token id), so that
+	// the middleware's cache refuses a revoked token at once, and on other
+	// instances as soon as the list reaches them. Nil: a revoked token
+	// stays in the caches that hold it for up to CacheAge.
+	Revoker Revoker
+	// CacheAge is how long the middleware may serve a verified token from
+	// its cache ([Manager.MaxCacheAge]) before asking the store again: the
+	// longest a deleted token, or a revoked one without a Revoker, keeps
+	// working. Default DefaultCacheAge (1 min); negative: no caching.
+	CacheAge time.Duration
+	// FlushInterval is how often the last-use times noted in memory are
+	// written, in one write for all tokens: each token's row is written
+	// at most once per interval by each instance. Default
+	// DefaultFlushInterval (1 min); at least 1 s.
+	FlushInterval time.Duration
+	// MaxLifetime is the longest lifetime a token can be created with,
+	// and the lifetime of one created without any. Default
+	// DefaultMaxLifetime (365 days); negative: no limit, and tokens
+	// created without a lifetime never expire.
+	MaxLifetime time.Duration
+	// MaxPerOwner bounds how many tokens one owner can have (revoked and
+	// expired ones count until pruned). Default DefaultMaxPerOwner.
+	MaxPerOwner int
+	// Logger receives failures of background writes. Default: discard.
+	Logger *slog.Logger
+	// Now returns the current time. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Manager creates, authenticates and revokes API tokens. It implements
+// middleware.Verifier and middleware.CachePolicy. It is safe for
+// concurrent use; Close it to write the last uses.
+type Manager struct {
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	hashes sync.Pool // of hash.Hash, for a pepper
+
+	mu      sync.Mutex
+	pending map[string]time.Time // last uses not written yet
+	closed  bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New checks cfg and returns a manager whose background writer of last
+// uses runs until Close.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("apitoken: Config.Store is required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if err := checkPrefix(cfg.Prefix); err != nil {
+		return nil, err
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = DefaultIssuer
+	}
+	if cfg.Pepper != nil && len(cfg.Pepper) < MinPepperLen {
+		return nil, fmt.Errorf("apitoken: Config.Pepper has %d bytes, want at least %d", len(cfg.Pepper), MinPepperLen)
+	}
+	switch {
+	case cfg.CacheAge == 0:
+		cfg.CacheAge = DefaultCacheAge
+	case cfg.CacheAge < 0:
+		cfg.CacheAge = 0
+	}
+	switch {
+	case cfg.FlushInterval == 0:
+		cfg.FlushInterval = DefaultFlushInterval
+	case cfg.FlushInterval < time.Second:
+		return nil, errors.New("apitoken: Config.FlushInterval must be at least 1s")
+	}
+	switch {
+	case cfg.MaxLifetime == 0:
+		cfg.MaxLifetime = DefaultMaxLifetime
+	case cfg.MaxLifetime > 100*365*24*time.Hour:
+		return nil, errors.New("apitoken: Config.MaxLifetime over 100 years: use a negative one for no limit")
+	}
+	if cfg.MaxPerOwner <= 0 {
+		cfg.MaxPerOwner = DefaultMaxPerOwner
+	}
+	m := &Manager{cfg: cfg, now: cfg.Now, log: cfg.Logger, pending: map[string]time.Time{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Pepper != nil {
+		pepper := append([]byte(nil), cfg.Pepper...)
+		m.hashes.New = func() any { return hmac.New(sha256.New, pepper) }
+	}
+	go m.flushLoop()
+	return m, nil
+}
+
+// Prefix returns the prefix of the manager's tokens.
+func (m *Manager) Prefix() string { return m.cfg.Prefix }
+
+// Issuer returns the Issuer of the manager's principals.
+func (m *Manager) Issuer() string { return m.cfg.Issuer }
+
+// MaxCacheAge implements middleware.CachePolicy: Config.CacheAge.
+func (m *Manager) MaxCacheAge() time.Duration { return m.cfg.CacheAge }
+
+// Pattern returns the regular expression of the manager's tokens, for
+// secret scanners (see [Pattern]).
+func (m *Manager) Pattern() string { return Pattern(m.cfg.Prefix) }
+
+// hash returns the hash the store keeps for raw.
+func (m *Manager) hash(raw string) []byte {
+	if m.cfg.Pepper == nil {
+		sum := sha256.Sum256([]byte(raw))
+		return sum[:]
+	}
+	h := m.hashes.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(raw))
+	sum := h.Sum(nil)
+	m.hashes.Put(h)
+	return sum
+}
+
+// CreateRequest describes a token to create.
+type CreateRequest struct {
+	// Owner is the subject the token acts for. Required.
+	Owner string
+	// Name says what the token is for ("CI deploy"): 1 to MaxNameLen
+	// bytes of UTF-8 without control characters.
+	Name string
+	// Scopes are the token's scopes: RFC 6749 scope tokens, at most
+	// MaxScopes of at most MaxScopeLen bytes; duplicates are dropped.
+	Scopes []string
+	// Lifetime is how long the token lives. Zero: Config.MaxLifetime (or
+	// never expires when that is negative). More than Config.MaxLifetime:
+	// ErrInvalid.
+	Lifetime time.Duration
+}
+
+// Create makes a token for req and returns its plaintext, which exists
+// nowhere else: show it once and forget it. The store keeps its hash.
+// Refusals wrap ErrInvalid.
+func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token, error) {
+	scopes, err := m.check(req)
+	if err != nil {
+		return "", Token{}, err
+	}
+	n, err := m.cfg.Store.Count(ctx, req.Owner)
+	if err != nil {
+		return "", Token{}, unavailable(err)
+	}
+	if n >= m.cfg.MaxPerOwner {
+		return "", Token{}, fmt.Errorf("%w: the owner has %d tokens, the most allowed (revoke and prune some)", ErrInvalid, n)
+	}
+	now := m.now()
+	t := Token{Owner: req.Owner, Name: req.Name, Scopes: scopes, CreatedAt: now}
+	switch {
+	case req.Lifetime > 0:
+		t.ExpiresAt = now.Add(req.Lifetime)
+	case m.cfg.MaxLifetime > 0:
+		t.ExpiresAt = now.Add(m.cfg.MaxLifetime)
+	}
+	for range 3 { // a collision of 128 random bits is not going to happen; a retry costs nothing
+		var id [16]byte
+		rand.Read(id[:])
+		t.ID = hex.EncodeToString(id[:])
+		raw := generate(m.cfg.Prefix)
+		err = m.cfg.Store.Insert(ctx, Record{Token: t, Hash: m.hash(raw)})
+		if err == nil {
+			return raw, own(t), nil
+		}
+		if errors.Is(err, ErrInvalid) {
+			return "", Token{}, err
+		}
+		if !errors.Is(err, ErrExists) {
+			return "", Token{}, unavailable(err)
+		}
+	}
+	return "", Token{}, fmt.Errorf("apitoken: creating a token: %w", err)
+}
+
+// CreateFor makes a token for creator, the authenticated principal asking
+// for it (from the request's context): its owner is creator's subject,
+// and it can hold no scope creator lacks (ErrScope). A token created by
+// an API token cannot outlive it: without a Lifetime it expires with its
+// creator, and a longer Lifetime is ErrInvalid.
+func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, req CreateRequest) (string, Token, error) {
+	if creator == nil || creator.Subject == "" {
+		return "", Token{}, fmt.Errorf("%w: no creator", ErrInvalid)
+	}
+	req.Owner = creator.Subject
+	for _, s := range req.Scopes {
+		if !creator.HasScope(s) {
+			return "", Token{}, fmt.Errorf("%w: %q", ErrScope, s)
+		}
+	}
+	if creator.Method == identity.APIToken && !creator.ExpiresAt.IsZero() {
+		left := creator.ExpiresAt.Sub(m.now())
+		switch {
+		case left <= 0:
+			return "", Token{}, fmt.Errorf("%w: the creating token has expired", ErrInvalid)
+		case req.Lifetime > left:
+			return "", Token{}, fmt.Errorf("%w: the lifetime is longer than the creating token has left", ErrInvalid)
+		case req.Lifetime == 0 && (m.cfg.MaxLifetime < 0 || left < m.cfg.MaxLifetime):
+			req.Lifetime = left
+		}
+	}
+	return m.Create(ctx, req)
+}
+
+// check validates req and returns its scopes without duplicates.
+func (m *Manager) check(req CreateRequest) ([]string, error) {
+	switch {
+	case req.Owner == "" || len(req.Owner) > MaxSubjectLen || !utf8.ValidString(req.Owner) || strings.IndexByte(req.Owner, 0) >= 0:
+		return nil, fmt.Errorf("%w: the owner must be 1 to %d bytes of UTF-8 without NUL", ErrInvalid, MaxSubjectLen)
+	case req.Name == "" || len(req.Name) > MaxNameLen || !utf8.ValidString(req.Name) || strings.ContainsFunc(req.Name, unicode.IsControl):
+		return nil, fmt.Errorf("%w: the name must be 1 to %d bytes of UTF-8 without control characters", ErrInvalid, MaxNameLen)
+	case req.Lifetime < 0:
+		return nil, fmt.Errorf("%w: a negative lifetime", ErrInvalid)
+	case m.cfg.MaxLifetime > 0 && req.Lifetime > m.cfg.MaxLifetime:
+		return nil, fmt.Errorf("%w: the lifetime is longer than the maximum, %v", ErrInvalid, m.cfg.MaxLifetime)
+	case req.Lifetime > 0 && m.now().Add(req.Lifetime).After(lastExpiry):
+		return nil, fmt.Errorf("%w: the token would expire after %d", ErrInvalid, lastExpiry.Year())
+	case len(req.Scopes) > MaxScopes:
+		return nil, fmt.Errorf("%w: more than %d scopes", ErrInvalid, MaxScopes)
+	}
+	scopes := make([]string, 0, len(req.Scopes))
+	for _, s := range req.Scopes {
+		if !validScope(s) {
+			return nil, fmt.Errorf("%w: scope %q is not an RFC 6749 scope token of at most %d bytes", ErrInvalid, s, MaxScopeLen)
+		}
+		if !contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	return scopes, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validScope reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ), within MaxScopeLen.
+func validScope(s string) bool {
+	if s == "" || len(s) > MaxScopeLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Authenticate implements middleware.Verifier: it returns the principal
+// of raw (Method identity.APIToken, Subject the owner, TokenID the
+// token's id, the token's scopes), refusing a malformed token before the
+// store, and notes the use for the background writer (no write here).
+// Errors wrap ErrMalformed, ErrNotFound, ErrRevoked or ErrExpired, or
+// identity.ErrUnavailable when the store cannot answer.
+func (m *Manager) Authenticate(ctx context.Context, raw string) (*identity.Principal, error) {
+	if err := Check(m.cfg.Prefix, raw); err != nil {
+		return nil, err
+	}
+	h := m.hash(raw)
+	r, err := m.cfg.Store.ByHash(ctx, h)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, unavailable(err)
+	case subtle.ConstantTimeCompare(r.Hash, h) != 1: // a store that matched loosely
+		return nil, ErrNotFound
+	case !r.RevokedAt.IsZero():
+		return nil, ErrRevoked
+	}
+	now := m.now()
+	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+		return nil, ErrExpired
+	}
+	m.noteUse(r.ID, now)
+	t := r.Token
+	return &identity.Principal{
+		Subject:   t.Owner,
+		Issuer:    m.cfg.Issuer,
+		Method:    identity.APIToken,
+		Scopes:    t.Scopes,
+		TokenID:   t.ID,
+		IssuedAt:  t.CreatedAt,
+		ExpiresAt: t.ExpiresAt,
+		Claims:    &t,
+	}, nil
+}
+
+// List returns the tokens of owner, oldest first, without secrets or
+// hashes; revoked and expired ones too, until pruned.
+func (m *Manager) List(ctx context.Context, owner string) ([]Token, error) {
+	ts, err := m.cfg.Store.List(ctx, owner)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return ts, nil
+}
+
+// Get returns the token with this id, whoever owns it (for operators).
+func (m *Manager) Get(ctx context.Context, id string) (Token, error) {
+	t, err := m.cfg.Store.Get(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Token{}, unavailable(err)
+	}
+	return t, err
+}
+
+// Revoke revokes the token id of owner: in the store, which refuses it
+// from then on, then on the Revoker, so that caches drop it at once.
+// Someone else's token, or no token: ErrNotFound. Revoking a revoked
+// token again succeeds (and pushes it to the Revoker again, so a call
+// that failed there can be retried).
+func (m *Manager) Revoke(ctx context.Context, owner, id string) (Token, error) {
+	t, err := m.cfg.Store.Revoke(ctx, owner, id, m.now())
+	if errors.Is(err, ErrNotFound) {
+		return Token{}, err
+	}
+	if err != nil {
+		return Token{}, unavailable(err)
+	}
+	return t, m.push(ctx, t)
+}
+
+// RevokeID revokes the token id whoever owns it (for operators).
+func (m *Manager) RevokeID(ctx context.Context, id string) (Token, error) {
+	t, err := m.Get(ctx, id)
+	if err != nil {
+		return Token{}, err
+	}
+	return m.Revoke(ctx, t.Owner, id)
+}
+
+// RevokeOwner revokes every token of owner and returns how many it
+// revoked.
+func (m *Manager) RevokeOwner(ctx context.Context, owner string) (int, error) {
+	ts, err := m.cfg.Store.RevokeOwner(ctx, owner, m.now())
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	var errs []error
+	for _, t := range ts {
+		errs = append(errs, m.push(ctx, t))
+	}
+	return len(ts), errors.Join(errs...)
+}
+
+// push tells the Revoker that t is revoked, for as long as a cache could
+// still hold it: twice the cache age after the revocation (the margin
+// covers clocks of instances that disagree), or until it expires.
+func (m *Manager) push(ctx context.Context, t Token) error {
+	if m.cfg.Revoker == nil || m.cfg.CacheAge == 0 {
+		return nil
+	}
+	until := t.RevokedAt.Add(revokedLingers * m.cfg.CacheAge)
+	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(until) {
+		until = t.ExpiresAt
+	}
+	if !until.After(m.now()) {
+		return nil // no cache holds it any more
+	}
+	if err := m.cfg.Revoker.RevokeToken(ctx, m.cfg.Issuer, t.ID, until); err != nil {
+		return fmt.Errorf("apitoken: the token is revoked in the store, but caches may keep it for up to %v: %w", m.cfg.CacheAge, err)
+	}
+	return nil
+}
+
+// Prune deletes the tokens that expired or were revoked more than
+// retention ago, and returns how many.
+func (m *Manager) Prune(ctx context.Context, retention time.Duration) (int64, error) {
+	n, err := m.cfg.Store.Prune(ctx, m.now().Add(-retention))
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, identity.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", identity.ErrUnavailable, err)
+}
+
+// noteUse remembers that id was used at at, for the next flush.
+func (m *Manager) noteUse(id string, at time.Time) {
+	m.mu.Lock()
+	if prev, ok := m.pending[id]; !ok || at.After(prev) {
+		m.pending[id] = at
+	}
+	m.mu.Unlock()
+}
+
+// Flush writes the last uses noted since the previous flush, in one
+// Store.Touch. On failure they are kept for the next one.
+func (m *Manager) Flush(ctx context.Context) error {
+	m.mu.Lock()
+	if len(m.pending) == 0 {
+		m.mu.Unlock()
+		return nil
+	}
+	batch := m.pending
+	m.pending = map[string]time.Time{}
+	m.mu.Unlock()
+	uses := make([]Use, 0, len(batch))
+	for id, at := range batch {
+		uses = append(uses, Use{ID: id, At: at})
+	}
+	err := m.cfg.Store.Touch(ctx, uses)
+	if err != nil {
+		m.mu.Lock()
+		for id, at := range batch { // keep them, unless newer uses came in
+			if prev, ok := m.pending[id]; !ok || at.After(prev) {
+				m.pending[id] = at
+			}
+		}
+		m.mu.Unlock()
+		return fmt.Errorf("apitoken: writing last uses: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) flushLoop() {
+	defer close(m.done)
+	t := time.NewTicker(m.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			if err := m.Flush(ctx); err != nil {
+				m.log.Warn("writing the last uses of API tokens failed; retrying at the next flush", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops the background writer and writes the last uses still in
+// memory (within 30 s). Authenticate keeps working after Close, but its
+// uses are no longer written.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.stop)
+	<-m.done
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	return m.Flush(ctx)
+}

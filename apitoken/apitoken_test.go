@@ -1,0 +1,456 @@
+package apitoken_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/apitoken/storetest"
+	"github.com/sessionless/sessionless/identity"
+)
+
+func TestMemoryStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (a, b apitoken.Store) {
+		s := apitoken.NewMemoryStore()
+		return s, s
+	})
+}
+
+// clock is a settable clock for Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: storetest.Base} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// countingStore counts the calls to its store, and fails them on demand.
+type countingStore struct {
+	apitoken.Store
+	lookups, touches, touched atomic.Int64
+	down                      atomic.Bool
+}
+
+var errDown = errors.New("database down")
+
+func (s *countingStore) ByHash(ctx context.Context, h []byte) (apitoken.Record, error) {
+	s.lookups.Add(1)
+	if s.down.Load() {
+		return apitoken.Record{}, errDown
+	}
+	return s.Store.ByHash(ctx, h)
+}
+
+func (s *countingStore) Touch(ctx context.Context, uses []apitoken.Use) error {
+	s.touches.Add(1)
+	if s.down.Load() {
+		return errDown
+	}
+	s.touched.Add(int64(len(uses)))
+	return s.Store.Touch(ctx, uses)
+}
+
+func (s *countingStore) Count(ctx context.Context, owner string) (int, error) {
+	if s.down.Load() {
+		return 0, errDown
+	}
+	return s.Store.Count(ctx, owner)
+}
+
+func newManager(t testing.TB, cfg apitoken.Config) *apitoken.Manager {
+	t.Helper()
+	if cfg.Store == nil {
+		cfg.Store = apitoken.NewMemoryStore()
+	}
+	m, err := apitoken.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func user(sub string, scopes ...string) *identity.Principal {
+	return &identity.Principal{Subject: sub, Scopes: scopes, Method: identity.JWT, Issuer: "https://issuer.example"}
+}
+
+func mustCreate(t testing.TB, m *apitoken.Manager, creator *identity.Principal, req apitoken.CreateRequest) (string, apitoken.Token) {
+	t.Helper()
+	if req.Name == "" {
+		req.Name = "test"
+	}
+	raw, tok, err := m.CreateFor(context.Background(), creator, req)
+	if err != nil {
+		t.Fatalf("CreateFor: %v", err)
+	}
+	return raw, tok
+}
+
+func TestFormat(t *testing.T) {
+	m := newManager(t, apitoken.Config{})
+	re := regexp.MustCompile(apitoken.Pattern("sl_"))
+	if got := apitoken.Pattern("sl_"); got != `\bsl_[0-9A-Za-z]{36}\b` {
+		t.Errorf("Pattern = %s", got)
+	}
+	seen := map[string]bool{}
+	for i := range 200 {
+		raw, _ := mustCreate(t, m, user(strconv.Itoa(i)), apitoken.CreateRequest{})
+		if len(raw) != 3+apitoken.SecretLen+apitoken.ChecksumLen || !re.MatchString("leaked: "+raw+".") {
+			t.Fatalf("token %q: wrong length or not matched by %s", raw, re)
+		}
+		if err := apitoken.Check("sl_", raw); err != nil {
+			t.Fatalf("Check(a fresh token) = %v", err)
+		}
+		if seen[raw] {
+			t.Fatal("the same token twice")
+		}
+		seen[raw] = true
+	}
+}
+
+func TestCheck(t *testing.T) {
+	m := newManager(t, apitoken.Config{})
+	good, _ := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'a' {
+			b[i] = 'b'
+		} else {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	upper := []byte(good)
+	for i := 3; i < len(upper); i++ {
+		if 'a' <= upper[i] && upper[i] <= 'z' {
+			upper[i] -= 'a' - 'A'
+			break
+		}
+	}
+	for _, tc := range []struct{ name, raw string }{
+		{"empty", ""},
+		{"prefix only", "sl_"},
+		{"wrong prefix", "gh_" + good[3:]},
+		{"no prefix", good[3:]},
+		{"prefix in capitals", "SL_" + good[3:]},
+		{"one character short", good[:len(good)-1]},
+		{"one character more", good + "a"},
+		{"a typo in the secret", flip(good, 10)},
+		{"a typo in the checksum", flip(good, len(good)-1)},
+		{"one letter's case changed", string(upper)},
+		{"two characters swapped", good[:5] + good[6:7] + good[5:6] + good[7:]},
+		{"a character outside base62", good[:10] + "-" + good[11:]},
+		{"a non-ASCII character", good[:10] + "é" + good[12:]},
+		{"a NUL", good[:10] + "\x00" + good[11:]},
+	} {
+		if tc.raw == good {
+			continue // a swap of two equal characters
+		}
+		if err := apitoken.Check("sl_", tc.raw); !errors.Is(err, apitoken.ErrMalformed) {
+			t.Errorf("%s: Check(%q) = %v, want ErrMalformed", tc.name, tc.raw, err)
+		}
+	}
+}
+
+// failingStore fails the test on any call.
+type failingStore struct{ t *testing.T }
+
+func (s failingStore) fail() { s.t.Helper(); s.t.Fatal("the store was called") }
+func (s failingStore) Insert(context.Context, apitoken.Record) error {
+	s.fail()
+	return nil
+}
+func (s failingStore) ByHash(context.Context, []byte) (apitoken.Record, error) {
+	s.fail()
+	return apitoken.Record{}, nil
+}
+func (s failingStore) Get(context.Context, string) (apitoken.Token, error) {
+	s.fail()
+	return apitoken.Token{}, nil
+}
+func (s failingStore) List(context.Context, string) ([]apitoken.Token, error) {
+	s.fail()
+	return nil, nil
+}
+func (s failingStore) Count(context.Context, string) (int, error) { s.fail(); return 0, nil }
+func (s failingStore) Revoke(context.Context, string, string, time.Time) (apitoken.Token, error) {
+	s.fail()
+	return apitoken.Token{}, nil
+}
+func (s failingStore) RevokeOwner(context.Context, string, time.Time) ([]apitoken.Token, error) {
+	s.fail()
+	return nil, nil
+}
+func (s failingStore) Touch(context.Context, []apitoken.Use) error { s.fail(); return nil }
+func (s failingStore) Prune(context.Context, time.Time) (int64, error) {
+	s.fail()
+	return 0, nil
+}
+
+// TestMalformedNeverReachesTheStore: a wrong prefix, length or checksum
+// is refused by a manager whose store fails the test if called.
+func TestMalformedNeverReachesTheStore(t *testing.T) {
+	real := newManager(t, apitoken.Config{})
+	good, _ := mustCreate(t, real, user("alice"), apitoken.CreateRequest{})
+	m := newManager(t, apitoken.Config{Store: failingStore{t}})
+	bad := []byte(good)
+	bad[len(bad)-1] ^= 1
+	for _, raw := range []string{"", "sl_", "xx_" + good[3:], good[:len(good)-1], good + "0", string(bad),
+		"eyJhbGciOiJIUzI1NiJ9.e30.sig", strings.Repeat("A", 8192)} {
+		if _, err := m.Authenticate(context.Background(), raw); !errors.Is(err, apitoken.ErrMalformed) {
+			t.Errorf("Authenticate(%.20q…) = %v, want ErrMalformed", raw, err)
+		}
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	store := &countingStore{Store: apitoken.NewMemoryStore()}
+	m := newManager(t, apitoken.Config{Store: store, Now: c.Now})
+	raw, tok := mustCreate(t, m, user("alice", "widgets:read", "widgets:write"),
+		apitoken.CreateRequest{Name: "deploy", Scopes: []string{"widgets:read", "widgets:read"}, Lifetime: time.Hour})
+
+	p, err := m.Authenticate(ctx, raw)
+	if err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	if p.Subject != "alice" || p.Method != identity.APIToken || p.Issuer != apitoken.DefaultIssuer ||
+		p.TokenID != tok.ID || strings.Join(p.Scopes, " ") != "widgets:read" ||
+		!p.IssuedAt.Equal(storetest.Base) || !p.ExpiresAt.Equal(storetest.Base.Add(time.Hour)) {
+		t.Fatalf("principal = %+v", p)
+	}
+	if got, ok := p.Claims.(*apitoken.Token); !ok || got.Name != "deploy" {
+		t.Errorf("Claims = %#v, want the *apitoken.Token", p.Claims)
+	}
+
+	// A well-formed token that was never issued.
+	other := newManager(t, apitoken.Config{})
+	stranger, _ := mustCreate(t, other, user("mallory"), apitoken.CreateRequest{})
+	if _, err := m.Authenticate(ctx, stranger); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Errorf("unknown token: %v, want ErrNotFound", err)
+	}
+	// The store down: ErrUnavailable (a 503), not an invalid token.
+	store.down.Store(true)
+	if _, err := m.Authenticate(ctx, raw); !errors.Is(err, identity.ErrUnavailable) || errors.Is(err, apitoken.ErrNotFound) {
+		t.Errorf("store down: %v, want identity.ErrUnavailable", err)
+	}
+	store.down.Store(false)
+
+	// Expiry, to the nanosecond.
+	c.Add(time.Hour - time.Nanosecond)
+	if _, err := m.Authenticate(ctx, raw); err != nil {
+		t.Fatalf("a nanosecond before expiry: %v", err)
+	}
+	c.Add(time.Nanosecond)
+	if _, err := m.Authenticate(ctx, raw); !errors.Is(err, apitoken.ErrExpired) {
+		t.Fatalf("at expiry: %v, want ErrExpired", err)
+	}
+	// A token of another prefix is malformed for this manager.
+	live := newManager(t, apitoken.Config{Prefix: "sl_live_", Store: apitoken.NewMemoryStore()})
+	lraw, _ := mustCreate(t, live, user("alice"), apitoken.CreateRequest{})
+	if _, err := m.Authenticate(ctx, lraw); !errors.Is(err, apitoken.ErrMalformed) {
+		t.Errorf("an sl_live_ token at the sl_ manager: %v, want ErrMalformed", err)
+	}
+	if _, err := live.Authenticate(ctx, lraw); err != nil {
+		t.Errorf("sl_live_ token: %v", err)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apitoken.Config{})
+	raw, tok := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	raw2, _ := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	bobs, _ := mustCreate(t, m, user("bob"), apitoken.CreateRequest{})
+	if _, err := m.Revoke(ctx, "bob", tok.ID); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Fatalf("bob revoking alice's token: %v, want ErrNotFound", err)
+	}
+	if _, err := m.Authenticate(ctx, raw); err != nil {
+		t.Fatalf("after a refused revocation: %v", err)
+	}
+	if _, err := m.Revoke(ctx, "alice", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Authenticate(ctx, raw); !errors.Is(err, apitoken.ErrRevoked) {
+		t.Fatalf("revoked token: %v, want ErrRevoked", err)
+	}
+	if _, err := m.Revoke(ctx, "alice", tok.ID); err != nil {
+		t.Errorf("revoking again: %v", err)
+	}
+	if n, err := m.RevokeOwner(ctx, "alice"); n != 1 || err != nil {
+		t.Errorf("RevokeOwner = %d, %v; want 1 (the other was revoked already)", n, err)
+	}
+	if _, err := m.Authenticate(ctx, raw2); !errors.Is(err, apitoken.ErrRevoked) {
+		t.Errorf("after RevokeOwner: %v, want ErrRevoked", err)
+	}
+	if _, err := m.Authenticate(ctx, bobs); err != nil {
+		t.Errorf("bob's token after alice's were revoked: %v", err)
+	}
+	if _, err := m.RevokeID(ctx, "no-such-id"); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Errorf("RevokeID(unknown) = %v", err)
+	}
+}
+
+func TestCreateRefuses(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	m := newManager(t, apitoken.Config{Now: c.Now, MaxPerOwner: 3})
+	alice := user("alice", "widgets:read", "tokens:manage")
+	for _, tc := range []struct {
+		name string
+		req  apitoken.CreateRequest
+		want error
+	}{
+		{"no name", apitoken.CreateRequest{}, apitoken.ErrInvalid},
+		{"a name of 101 bytes", apitoken.CreateRequest{Name: strings.Repeat("n", 101)}, apitoken.ErrInvalid},
+		{"a control character in the name", apitoken.CreateRequest{Name: "a\nb"}, apitoken.ErrInvalid},
+		{"a name not UTF-8", apitoken.CreateRequest{Name: "\xff"}, apitoken.ErrInvalid},
+		{"a scope the creator lacks", apitoken.CreateRequest{Name: "x", Scopes: []string{"widgets:write"}}, apitoken.ErrScope},
+		{"admin", apitoken.CreateRequest{Name: "x", Scopes: []string{"widgets:read", "admin"}}, apitoken.ErrScope},
+		{"a lifetime over the maximum", apitoken.CreateRequest{Name: "x", Lifetime: apitoken.DefaultMaxLifetime + time.Second}, apitoken.ErrInvalid},
+		{"a negative lifetime", apitoken.CreateRequest{Name: "x", Lifetime: -time.Second}, apitoken.ErrInvalid},
+	} {
+		if _, _, err := m.CreateFor(ctx, alice, tc.req); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// Scopes that are not scope tokens, even when the creator "holds" them.
+	odd := user("alice", "a b", `q"`, "")
+	for _, s := range odd.Scopes {
+		if _, _, err := m.CreateFor(ctx, odd, apitoken.CreateRequest{Name: "x", Scopes: []string{s}}); !errors.Is(err, apitoken.ErrInvalid) {
+			t.Errorf("scope %q: %v, want ErrInvalid", s, err)
+		}
+	}
+	if _, _, err := m.CreateFor(ctx, nil, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrInvalid) {
+		t.Errorf("no creator: %v", err)
+	}
+	// At most MaxPerOwner tokens.
+	for range 3 {
+		mustCreate(t, m, alice, apitoken.CreateRequest{})
+	}
+	if _, _, err := m.CreateFor(ctx, alice, apitoken.CreateRequest{Name: "fourth"}); !errors.Is(err, apitoken.ErrInvalid) {
+		t.Errorf("a fourth token with MaxPerOwner 3: %v", err)
+	}
+}
+
+// TestCreatedByAnAPIToken: an API token mints only narrower tokens that
+// die with it.
+func TestCreatedByAnAPIToken(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	m := newManager(t, apitoken.Config{Now: c.Now})
+	parentRaw, _ := mustCreate(t, m, user("alice", "widgets:read", "widgets:write", "tokens:manage"),
+		apitoken.CreateRequest{Scopes: []string{"widgets:read", "tokens:manage"}, Lifetime: 24 * time.Hour})
+	parent, err := m.Authenticate(ctx, parentRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x", Scopes: []string{"widgets:write"}}); !errors.Is(err, apitoken.ErrScope) {
+		t.Errorf("a scope the parent token lacks (its owner has it): %v, want ErrScope", err)
+	}
+	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x", Lifetime: 25 * time.Hour}); !errors.Is(err, apitoken.ErrInvalid) {
+		t.Errorf("outliving the parent: %v, want ErrInvalid", err)
+	}
+	_, child := mustCreate(t, m, parent, apitoken.CreateRequest{Scopes: []string{"widgets:read"}})
+	if !child.ExpiresAt.Equal(parent.ExpiresAt) || child.Owner != "alice" {
+		t.Errorf("child = %+v, want owner alice, expiring with its parent at %v", child, parent.ExpiresAt)
+	}
+	c.Add(24 * time.Hour)
+	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrInvalid) {
+		t.Errorf("an expired parent: %v, want ErrInvalid", err)
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	s := apitoken.NewMemoryStore()
+	for name, cfg := range map[string]apitoken.Config{
+		"no store":             {},
+		"a short pepper":       {Store: s, Pepper: make([]byte, 31)},
+		"an upper-case prefix": {Store: s, Prefix: "SL_"},
+		"a prefix without _":   {Store: s, Prefix: "sl"},
+		"a JWT-like prefix":    {Store: s, Prefix: "ey_"},
+		"a prefix with a dot":  {Store: s, Prefix: "s.l_"},
+		"a long prefix":        {Store: s, Prefix: strings.Repeat("a", 32) + "_"},
+		"flushing too often":   {Store: s, FlushInterval: time.Millisecond},
+		"a 101-year lifetime":  {Store: s, MaxLifetime: 101 * 365 * 24 * time.Hour},
+	} {
+		if m, err := apitoken.New(cfg); err == nil {
+			m.Close()
+			t.Errorf("%s: New accepted it", name)
+		}
+	}
+}
+
+// TestLastUseCoalesced: 10,000 authentications of one token write its
+// last use once, at the flush; a failed write is retried.
+func TestLastUseCoalesced(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	store := &countingStore{Store: apitoken.NewMemoryStore()}
+	m := newManager(t, apitoken.Config{Store: store, Now: c.Now})
+	raw, tok := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	for range 10000 {
+		c.Add(time.Millisecond)
+		if _, err := m.Authenticate(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := store.touches.Load(); n != 0 {
+		t.Fatalf("%d writes during the requests, want none", n)
+	}
+	last := c.Now()
+	store.down.Store(true)
+	if err := m.Flush(ctx); err == nil {
+		t.Fatal("Flush with the store down reported success")
+	}
+	store.down.Store(false)
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.touched.Load(); n != 1 {
+		t.Fatalf("%d rows written, want 1", n)
+	}
+	got, _ := store.Get(ctx, tok.ID)
+	if !got.LastUsedAt.Equal(last) {
+		t.Errorf("LastUsedAt = %v, want the last use %v", got.LastUsedAt, last)
+	}
+	// Close writes what is left.
+	c.Add(time.Second)
+	m.Authenticate(ctx, raw)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := store.Get(ctx, tok.ID); !got.LastUsedAt.Equal(c.Now()) {
+		t.Errorf("after Close: LastUsedAt = %v, want %v", got.LastUsedAt, c.Now())
+	}
+}
+
+func TestPrune(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	m := newManager(t, apitoken.Config{Now: c.Now})
+	_, short := mustCreate(t, m, user("alice"), apitoken.CreateRequest{Lifetime: time.Hour})
+	_, long := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	c.Add(2 * time.Hour)
+	if n, err := m.Prune(ctx, time.Hour); n != 1 || err != nil {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	if _, err := m.Get(ctx, short.ID); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Error("the expired token is still there")
+	}
+	if _, err := m.Get(ctx, long.ID); err != nil {
+		t.Error("the live token was pruned")
+	}
+}

@@ -1,0 +1,306 @@
+package apitoken
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
+)
+
+// DefaultManageScope is the scope the management handlers require.
+const DefaultManageScope = "tokens:manage"
+
+// HandlerConfig configures [Manager.Handler].
+type HandlerConfig struct {
+	// Scope is what the caller's principal must hold to create, list or
+	// revoke its tokens. Default DefaultManageScope ("tokens:manage").
+	// An API token can manage tokens only if it holds it itself.
+	Scope string
+	// MaxBodyBytes bounds a request body. Default 16 KiB.
+	MaxBodyBytes int64
+	// WriteError writes a refusal: status, a machine-readable code
+	// ("invalid_request", "insufficient_scope", "not_found",
+	// "temporarily_unavailable", …) and a description fit for the client.
+	// Default: a JSON object {"error": code, "error_description":
+	// description}.
+	WriteError func(w http.ResponseWriter, r *http.Request, status int, code, description string)
+	// Logger receives unexpected failures (never a token). Default:
+	// discard.
+	Logger *slog.Logger
+}
+
+// Handlers serve the management API of API tokens for the authenticated
+// caller (the principal an authentication middleware put in the
+// request's context): create, list and revoke its own tokens.
+type Handlers struct {
+	m   *Manager
+	cfg HandlerConfig
+	log *slog.Logger
+}
+
+// Handlers returns the management handlers of m.
+func (m *Manager) Handlers(cfg HandlerConfig) *Handlers {
+	if cfg.Scope == "" {
+		cfg.Scope = DefaultManageScope
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 10
+	}
+	if cfg.WriteError == nil {
+		cfg.WriteError = writeError
+	}
+	h := &Handlers{m: m, cfg: cfg, log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// Router is where [Handlers.Mount] registers the handlers: an
+// *http.ServeMux or a chi.Router.
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Mount registers, behind authenticate (the middleware that puts the
+// caller's principal in the context):
+//
+//	POST   prefix         Create
+//	GET    prefix         List
+//	DELETE prefix/{id}    Revoke
+func (h *Handlers) Mount(mux Router, prefix string, authenticate func(http.Handler) http.Handler) {
+	prefix = strings.TrimRight(prefix, "/")
+	mux.Handle("POST "+prefix, authenticate(h.Create()))
+	mux.Handle("GET "+prefix, authenticate(h.List()))
+	mux.Handle("DELETE "+prefix+"/{id}", authenticate(h.Revoke()))
+}
+
+// TokenJSON is a token in the management API's responses. The secret
+// appears only in the answer to its creation.
+type TokenJSON struct {
+	ID         string     `json:"id"`
+	Token      string     `json:"token,omitempty"`
+	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+func tokenJSON(t Token) TokenJSON {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	j := TokenJSON{ID: t.ID, Name: t.Name, Scopes: t.Scopes, CreatedAt: t.CreatedAt.UTC(),
+		ExpiresAt: opt(t.ExpiresAt), LastUsedAt: opt(t.LastUsedAt), RevokedAt: opt(t.RevokedAt)}
+	if j.Scopes == nil {
+		j.Scopes = []string{}
+	}
+	return j
+}
+
+// caller returns the request's principal if it holds the scope, or
+// writes the refusal.
+func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (*identity.Principal, bool) {
+	p, ok := identity.FromContext(r.Context())
+	switch {
+	case !ok:
+		h.cfg.WriteError(w, r, http.StatusUnauthorized, "invalid_token", "authentication required")
+		return nil, false
+	case !p.HasScope(h.cfg.Scope):
+		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", "managing API tokens needs the scope "+h.cfg.Scope)
+		return nil, false
+	}
+	return p, true
+}
+
+// Create answers POST with a JSON body {"name": …, "scopes": […],
+// "expires_in": seconds} (application/json; only name is required; each
+// member at most once, no others): 201 with the token, its secret
+// included, created for the caller with [Manager.CreateFor]. A scope the
+// caller lacks is 403 insufficient_scope, any other refusal 400
+// invalid_request.
+func (h *Handlers) Create() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.caller(w, r)
+		if !ok {
+			return
+		}
+		req, status, msg := h.createBody(w, r)
+		if msg != "" {
+			h.cfg.WriteError(w, r, status, "invalid_request", msg)
+			return
+		}
+		raw, t, err := h.m.CreateFor(r.Context(), p, req)
+		if err != nil {
+			h.fail(w, r, "creating an API token", err)
+			return
+		}
+		j := tokenJSON(t)
+		j.Token = raw
+		writeJSON(w, http.StatusCreated, j)
+	})
+}
+
+// createBody reads the body of Create; a refusal is a status and a
+// message.
+func (h *Handlers) createBody(w http.ResponseWriter, r *http.Request) (CreateRequest, int, string) {
+	var req CreateRequest
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return req, http.StatusUnsupportedMediaType, "the body must be application/json"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return req, http.StatusRequestEntityTooLarge, "the body is too large"
+	case err != nil:
+		return req, http.StatusBadRequest, "the body could not be read"
+	}
+	const shape = `the body must be one JSON object {"name": string, "scopes": [string], "expires_in": seconds}, each member at most once`
+	m := strictjson.Object(body)
+	var haveName bool
+	for m.Next() {
+		v := m.Value()
+		switch string(m.Name()) {
+		case "name":
+			s, err := strictjson.String(v)
+			if err != nil {
+				return req, http.StatusBadRequest, "name must be a string"
+			}
+			req.Name, haveName = string(s), true
+		case "scopes":
+			if strictjson.IsNull(v) {
+				continue
+			}
+			if n := strictjson.Len(v); n < 0 || n > MaxScopes {
+				return req, http.StatusBadRequest, "scopes must be an array of at most 50 strings"
+			}
+			req.Scopes = []string{}
+			e := strictjson.Array(v)
+			for e.Next() {
+				s, err := strictjson.String(e.Value())
+				if err != nil {
+					return req, http.StatusBadRequest, "scopes must be an array of strings"
+				}
+				req.Scopes = append(req.Scopes, string(s))
+			}
+			if e.Err() != nil {
+				return req, http.StatusBadRequest, "scopes must be an array of strings"
+			}
+		case "expires_in":
+			if strictjson.IsNull(v) {
+				continue
+			}
+			f, err := strictjson.Float(v)
+			if err != nil || f != math.Trunc(f) || f < 1 || f > float64(math.MaxInt64/int64(time.Second)) {
+				return req, http.StatusBadRequest, "expires_in must be a whole number of seconds, at least 1"
+			}
+			req.Lifetime = time.Duration(f) * time.Second
+		default:
+			return req, http.StatusBadRequest, "unknown member " + jsonQuote(m.Name()) + ": " + shape
+		}
+	}
+	switch {
+	case m.Err() != nil:
+		return req, http.StatusBadRequest, shape
+	case !haveName:
+		return req, http.StatusBadRequest, "name is required"
+	}
+	return req, 0, ""
+}
+
+func jsonQuote(b []byte) string {
+	q, _ := json.Marshal(string(b))
+	return string(q)
+}
+
+// List answers GET: 200 {"tokens": […]}, the caller's tokens, oldest
+// first, without secrets or hashes; revoked and expired ones too, until
+// pruned.
+func (h *Handlers) List() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.caller(w, r)
+		if !ok {
+			return
+		}
+		ts, err := h.m.List(r.Context(), p.Subject)
+		if err != nil {
+			h.fail(w, r, "listing API tokens", err)
+			return
+		}
+		out := struct {
+			Tokens []TokenJSON `json:"tokens"`
+		}{Tokens: make([]TokenJSON, 0, len(ts))}
+		for _, t := range ts {
+			out.Tokens = append(out.Tokens, tokenJSON(t))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// Revoke answers DELETE …/{id} (the path value "id"): 204 once the
+// caller's token is revoked (again, if it was already); 404 for an id
+// that is not one of the caller's tokens.
+func (h *Handlers) Revoke() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.caller(w, r)
+		if !ok {
+			return
+		}
+		if _, err := h.m.Revoke(r.Context(), p.Subject, r.PathValue("id")); err != nil {
+			h.fail(w, r, "revoking an API token", err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// fail writes the answer to a failed operation.
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	switch {
+	case errors.Is(err, ErrScope):
+		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", "a token cannot hold a scope its creator lacks")
+	case errors.Is(err, ErrInvalid):
+		h.cfg.WriteError(w, r, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	case errors.Is(err, ErrNotFound):
+		h.cfg.WriteError(w, r, http.StatusNotFound, "not_found", "no such token")
+	case r.Context().Err() != nil:
+		h.cfg.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+	default:
+		// The store, or the revocation list after the store revoked.
+		h.log.ErrorContext(r.Context(), what+" failed", "err", err)
+		w.Header().Set("Retry-After", "1")
+		h.cfg.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "the token store cannot answer; retry")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
+	writeJSON(w, status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{code, description})
+}

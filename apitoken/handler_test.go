@@ -1,0 +1,262 @@
+package apitoken_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/revocation"
+)
+
+// api is an HTTP API with API tokens and, standing in for logins, user
+// tokens "usr_<name>" whose principals the users map holds.
+type api struct {
+	*httptest.Server
+	m     *apitoken.Manager
+	store *countingStore
+	clock *clock
+}
+
+var users = map[string]*identity.Principal{
+	"usr_alice": user("alice", "widgets:read", "widgets:write", "tokens:manage"),
+	"usr_bob":   user("bob", "widgets:read", "tokens:manage"),
+	"usr_carol": user("carol", "widgets:read"), // cannot manage tokens
+}
+
+func newAPI(t *testing.T, withRevoker bool) *api {
+	t.Helper()
+	c := newClock()
+	list, err := revocation.Open(context.Background(), revocation.Config{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { list.Close() })
+	store := &countingStore{Store: apitoken.NewMemoryStore()}
+	cfg := apitoken.Config{Store: store, Now: c.Now}
+	if withRevoker {
+		cfg.Revoker = list
+	}
+	m := newManager(t, cfg)
+	auth, err := middleware.New(middleware.Config{
+		Prefixes: map[string]middleware.Verifier{
+			"sl_": m,
+			"usr_": middleware.VerifierFunc(func(_ context.Context, raw string) (*identity.Principal, error) {
+				if p := users[raw]; p != nil {
+					return p, nil
+				}
+				return nil, errors.New("no such user token")
+			}),
+		},
+		Revocation: list,
+		Now:        c.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	m.Handlers(apitoken.HandlerConfig{}).Mount(mux, "/api/tokens", auth.Middleware)
+	mux.Handle("GET /api/me", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := identity.FromContext(r.Context())
+		json.NewEncoder(w).Encode(map[string]any{"sub": p.Subject, "auth_method": p.Method, "scopes": p.Scopes, "jti": p.TokenID})
+	})))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &api{Server: srv, m: m, store: store, clock: c}
+}
+
+func (a *api) do(t *testing.T, method, path, bearer, contentType, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// create creates a token as bearer and returns the response.
+func (a *api) create(t *testing.T, bearer, body string) apitoken.TokenJSON {
+	t.Helper()
+	status, _, resp := a.do(t, "POST", "/api/tokens", bearer, "application/json", body)
+	if status != http.StatusCreated {
+		t.Fatalf("POST /api/tokens %s: %d %s", body, status, resp)
+	}
+	var tok apitoken.TokenJSON
+	if err := json.Unmarshal([]byte(resp), &tok); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestHTTP(t *testing.T) {
+	a := newAPI(t, true)
+	tok := a.create(t, "usr_alice", `{"name": "CI deploy", "scopes": ["widgets:read"], "expires_in": 3600}`)
+	if tok.Token == "" || tok.ID == "" || tok.Name != "CI deploy" || strings.Join(tok.Scopes, " ") != "widgets:read" ||
+		!tok.CreatedAt.Equal(a.clock.Now()) || tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(a.clock.Now().Add(time.Hour)) {
+		t.Fatalf("created %+v", tok)
+	}
+	// The token authenticates /api/me as alice, by API token.
+	status, _, body := a.do(t, "GET", "/api/me", tok.Token, "", "")
+	var me struct {
+		Sub        string   `json:"sub"`
+		AuthMethod string   `json:"auth_method"`
+		Scopes     []string `json:"scopes"`
+		JTI        string   `json:"jti"`
+	}
+	json.Unmarshal([]byte(body), &me)
+	if status != 200 || me.Sub != "alice" || me.AuthMethod != "apitoken" || strings.Join(me.Scopes, " ") != "widgets:read" || me.JTI != tok.ID {
+		t.Fatalf("/api/me with the API token: %d %s", status, body)
+	}
+	// The list: alice's tokens, no secret, no hash.
+	a.create(t, "usr_bob", `{"name": "bob's"}`)
+	status, _, body = a.do(t, "GET", "/api/tokens", "usr_alice", "", "")
+	if status != 200 || strings.Contains(body, tok.Token) || strings.Contains(body, tok.Token[3:13]) ||
+		strings.Contains(body, "hash") || strings.Contains(body, `"token"`) || strings.Contains(body, "bob's") {
+		t.Fatalf("GET /api/tokens: %d %s", status, body)
+	}
+	var list struct{ Tokens []apitoken.TokenJSON }
+	if json.Unmarshal([]byte(body), &list); len(list.Tokens) != 1 || list.Tokens[0].ID != tok.ID || list.Tokens[0].RevokedAt != nil {
+		t.Fatalf("list = %s", body)
+	}
+	// Someone else's id: 404, and the token still works.
+	if status, _, body := a.do(t, "DELETE", "/api/tokens/"+tok.ID, "usr_bob", "", ""); status != 404 {
+		t.Fatalf("bob deleting alice's token: %d %s", status, body)
+	}
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 200 {
+		t.Fatal("the token stopped working after bob's refused DELETE")
+	}
+	lookups := a.store.lookups.Load()
+	// Revoked: 204, then refused at once, though the middleware caches it.
+	if status, _, body := a.do(t, "DELETE", "/api/tokens/"+tok.ID, "usr_alice", "", ""); status != 204 {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	status, hdr, _ := a.do(t, "GET", "/api/me", tok.Token, "", "")
+	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("a revoked token: %d %q, want 401 invalid_token", status, hdr.Get("WWW-Authenticate"))
+	}
+	if n := a.store.lookups.Load(); n != lookups {
+		t.Errorf("%d database lookups for cached requests, want 0 (the cache and the revocation list answer)", n-lookups)
+	}
+	if status, _, _ := a.do(t, "DELETE", "/api/tokens/"+tok.ID, "usr_alice", "", ""); status != 204 {
+		t.Errorf("DELETE again: %d, want 204", status)
+	}
+	status, _, body = a.do(t, "GET", "/api/tokens", "usr_alice", "", "")
+	if json.Unmarshal([]byte(body), &list); status != 200 || len(list.Tokens) != 1 || list.Tokens[0].RevokedAt == nil {
+		t.Fatalf("list after revocation: %s", body)
+	}
+	// Once the cache and the list have forgotten it, the database still
+	// refuses it.
+	a.clock.Add(10 * time.Minute)
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 401 {
+		t.Fatalf("a revoked token after the list entry expired: %d", status)
+	}
+}
+
+// TestHTTPRevokeWithoutRevoker: without a revocation list a revoked token
+// stays in the cache for at most the cache age.
+func TestHTTPRevokeWithoutRevoker(t *testing.T) {
+	a := newAPI(t, false)
+	tok := a.create(t, "usr_alice", `{"name": "x"}`)
+	a.do(t, "GET", "/api/me", tok.Token, "", "")
+	a.do(t, "DELETE", "/api/tokens/"+tok.ID, "usr_alice", "", "")
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 200 {
+		t.Fatalf("cached, no revocation list: %d, want 200 until the cache age passes", status)
+	}
+	a.clock.Add(apitoken.DefaultCacheAge)
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 401 {
+		t.Fatalf("after the cache age: %d, want 401", status)
+	}
+}
+
+func TestHTTPExpiredAndUnavailable(t *testing.T) {
+	a := newAPI(t, true)
+	tok := a.create(t, "usr_alice", `{"name": "x", "expires_in": 60}`)
+	a.store.down.Store(true)
+	if status, hdr, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 503 || hdr.Get("Retry-After") == "" {
+		t.Fatalf("database down: %d, want 503 with Retry-After", status)
+	}
+	if status, _, _ := a.do(t, "POST", "/api/tokens", "usr_alice", "application/json", `{"name":"y"}`); status != 503 {
+		t.Fatalf("creating with the database down: %d, want 503", status)
+	}
+	a.store.down.Store(false)
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 200 {
+		t.Fatalf("database back: %d", status)
+	}
+	a.clock.Add(time.Minute)
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 401 {
+		t.Fatalf("expired (and cached before): %d, want 401", status)
+	}
+}
+
+func TestHTTPCreateRefusals(t *testing.T) {
+	a := newAPI(t, true)
+	parent := a.create(t, "usr_alice", `{"name": "parent", "scopes": ["widgets:read", "tokens:manage"], "expires_in": 86400}`)
+	plain := a.create(t, "usr_alice", `{"name": "plain", "scopes": ["widgets:read", "widgets:write"]}`)
+	for _, tc := range []struct {
+		name, bearer, contentType, body string
+		status                          int
+	}{
+		{"no credentials", "", "application/json", `{"name":"x"}`, 401},
+		{"a user without tokens:manage", "usr_carol", "application/json", `{"name":"x"}`, 403},
+		{"an API token without tokens:manage, though its owner has it", plain.Token, "application/json", `{"name":"x"}`, 403},
+		{"a scope the user lacks", "usr_bob", "application/json", `{"name":"x","scopes":["widgets:write"]}`, 403},
+		{"a scope the API token lacks", parent.Token, "application/json", `{"name":"x","scopes":["widgets:write"]}`, 403},
+		{"outliving the API token", parent.Token, "application/json", `{"name":"x","expires_in":86401}`, 400},
+		{"form body", "usr_alice", "application/x-www-form-urlencoded", `name=x`, 415},
+		{"no content type", "usr_alice", "", `{"name":"x"}`, 415},
+		{"empty body", "usr_alice", "application/json", ``, 400},
+		{"not an object", "usr_alice", "application/json", `["x"]`, 400},
+		{"no name", "usr_alice", "application/json", `{"scopes":[]}`, 400},
+		{"name twice", "usr_alice", "application/json", `{"name":"x","name":"y"}`, 400},
+		{"scopes twice", "usr_alice", "application/json", `{"name":"x","scopes":[],"scopes":["widgets:write"]}`, 400},
+		{"Name in capitals", "usr_alice", "application/json", `{"Name":"x"}`, 400},
+		{"an unknown member", "usr_alice", "application/json", `{"name":"x","expires":60}`, 400},
+		{"scopes a string", "usr_alice", "application/json", `{"name":"x","scopes":"widgets:read"}`, 400},
+		{"a scope not a string", "usr_alice", "application/json", `{"name":"x","scopes":[1]}`, 400},
+		{"a scope with a space", "usr_alice", "application/json", `{"name":"x","scopes":["widgets:read widgets:write"]}`, 403},
+		{"expires_in 0", "usr_alice", "application/json", `{"name":"x","expires_in":0}`, 400},
+		{"expires_in 1.5", "usr_alice", "application/json", `{"name":"x","expires_in":1.5}`, 400},
+		{"expires_in negative", "usr_alice", "application/json", `{"name":"x","expires_in":-60}`, 400},
+		{"expires_in a string", "usr_alice", "application/json", `{"name":"x","expires_in":"60"}`, 400},
+		{"expires_in over a year", "usr_alice", "application/json", `{"name":"x","expires_in":31622400}`, 400},
+		{"expires_in 1e300", "usr_alice", "application/json", `{"name":"x","expires_in":1e300}`, 400},
+		{"trailing data", "usr_alice", "application/json", `{"name":"x"} {}`, 400},
+		{"a body over 16 KiB", "usr_alice", "application/json", `{"name":"` + strings.Repeat("x", 16<<10) + `"}`, 413},
+		{"a name with a newline", "usr_alice", "application/json", `{"name":"a\nb"}`, 400},
+	} {
+		status, _, body := a.do(t, "POST", "/api/tokens", tc.bearer, tc.contentType, tc.body)
+		if status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, status, body, tc.status)
+		}
+	}
+	// What an API token with tokens:manage may do: a narrower token that
+	// dies with it.
+	child := a.create(t, parent.Token, `{"name": "child", "scopes": ["widgets:read"]}`)
+	if child.ExpiresAt == nil || !child.ExpiresAt.Equal(*parent.ExpiresAt) {
+		t.Errorf("child expires %v, want with its parent at %v", child.ExpiresAt, parent.ExpiresAt)
+	}
+	// Methods and paths the handlers do not serve.
+	if status, _, _ := a.do(t, "DELETE", "/api/tokens/", "usr_alice", "", ""); status != 404 && status != 405 {
+		t.Errorf("DELETE /api/tokens/: %d", status)
+	}
+}

@@ -1,0 +1,392 @@
+// Package sqlstore is an [apitoken.Store] over database/sql, on SQLite or
+// PostgreSQL, meant to live in the database that already holds an
+// application's users. The caller opens the *sql.DB with the driver of
+// its choice (modernc.org/sqlite's "sqlite", pgx's "pgx") and keeps
+// owning it: this package imports no driver and never closes the
+// database.
+//
+// # Schema
+//
+// [New] migrates the schema to the version this release knows, recorded
+// under "apitoken/sqlstore:<table>" in the table
+// sessionless_schema_versions, in one transaction that instances starting
+// together take in turn; it refuses a database migrated by a newer
+// release. Version 1 is one table (Config.Table, "api_tokens" by
+// default), a unique index on the hash and an index on the owner:
+//
+//	id           TEXT PRIMARY KEY
+//	hash         BLOB UNIQUE      -- SHA-256 or HMAC-SHA256 of the token; BYTEA on PostgreSQL
+//	owner        TEXT
+//	name         TEXT
+//	scopes       TEXT             -- space-separated
+//	created_ns   BIGINT
+//	expires_ns   BIGINT DEFAULT 0 -- 0: never
+//	last_used_ns BIGINT DEFAULT 0 -- 0: never
+//	revoked_ns   BIGINT DEFAULT 0 -- 0: not revoked
+//
+// Every column is NOT NULL; times are unix nanoseconds. The plaintext of
+// a token is never written: only its hash, which authentication looks up
+// through the unique index.
+//
+// Open a SQLite database with a busy timeout and in WAL mode, for
+// example with the modernc.org/sqlite DSN parameters
+// ?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/internal/sqlschema"
+)
+
+// Dialect is the SQL database a [Store] runs on.
+type Dialect = sqlschema.Dialect
+
+// Dialects. The zero value is no dialect: [New] refuses it.
+const (
+	// SQLite, with a driver such as modernc.org/sqlite (3.35 or later,
+	// for RETURNING).
+	SQLite = sqlschema.SQLite
+	// Postgres is PostgreSQL, with a driver such as pgx's stdlib ("pgx").
+	Postgres = sqlschema.Postgres
+)
+
+// DefaultTable is the table name of a [Config] that names none.
+const DefaultTable = "api_tokens"
+
+// Config configures a [Store].
+type Config struct {
+	// Dialect is the database of the *sql.DB. Required.
+	Dialect Dialect
+	// Table is the name of the table: [a-z_][a-z0-9_]*, at most 63
+	// characters. Empty means DefaultTable ("api_tokens").
+	Table string
+}
+
+// Store is an [apitoken.Store] in a SQL database, safe for concurrent use
+// by any number of Stores in any number of processes. It has no Close:
+// the caller owns the *sql.DB.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+
+	qInsert, qByHash, qGet, qList, qCount, qRevoke, qRevokeOwner, qTouch, qPrune string
+}
+
+var _ apitoken.Store = (*Store)(nil)
+
+const columns = `id, owner, name, scopes, created_ns, expires_ns, last_used_ns, revoked_ns`
+
+// New returns a Store over db, migrating its schema first. Calling it
+// again, from this process or another, is harmless and keeps the rows.
+func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("apitoken/sqlstore: nil *sql.DB")
+	}
+	if cfg.Dialect != SQLite && cfg.Dialect != Postgres {
+		return nil, fmt.Errorf("apitoken/sqlstore: unknown dialect %v: use SQLite or Postgres", cfg.Dialect)
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if err := sqlschema.CheckTable(cfg.Table); err != nil {
+		return nil, fmt.Errorf("apitoken/sqlstore: %w", err)
+	}
+	t := `"` + cfg.Table + `"`
+	s := &Store{
+		db: db,
+		d:  cfg.Dialect,
+		qInsert: `INSERT INTO ` + t + ` (hash, ` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING`,
+		qByHash: `SELECT hash, ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
+		qGet:    `SELECT ` + columns + ` FROM ` + t + ` WHERE id = ?`,
+		qList:   `SELECT ` + columns + ` FROM ` + t + ` WHERE owner = ? ORDER BY created_ns, id`,
+		qCount:  `SELECT COUNT(*) FROM ` + t + ` WHERE owner = ?`,
+		qRevoke: `UPDATE ` + t + ` SET revoked_ns = CASE WHEN revoked_ns = 0 THEN ? ELSE revoked_ns END
+WHERE id = ? AND owner = ? RETURNING ` + columns,
+		qRevokeOwner: `UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns,
+		qTouch:       `UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`,
+		qPrune: `DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
+OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
+	}
+	if s.d == Postgres {
+		for _, q := range []*string{&s.qInsert, &s.qByHash, &s.qGet, &s.qList, &s.qCount, &s.qRevoke, &s.qRevokeOwner, &s.qTouch, &s.qPrune} {
+			*q = sqlschema.Numbered(*q)
+		}
+	}
+	hashType := "BLOB"
+	if s.d == Postgres {
+		hashType = "BYTEA"
+	}
+	err := sqlschema.Migrate(ctx, db, s.d, "apitoken/sqlstore:"+cfg.Table, []string{
+		`CREATE TABLE ` + t + ` (
+	id           TEXT   NOT NULL PRIMARY KEY,
+	hash         ` + hashType + ` NOT NULL,
+	owner        TEXT   NOT NULL,
+	name         TEXT   NOT NULL,
+	scopes       TEXT   NOT NULL,
+	created_ns   BIGINT NOT NULL,
+	expires_ns   BIGINT NOT NULL DEFAULT 0,
+	last_used_ns BIGINT NOT NULL DEFAULT 0,
+	revoked_ns   BIGINT NOT NULL DEFAULT 0
+)`,
+		`CREATE UNIQUE INDEX "` + sqlschema.IndexName(cfg.Table, "hash") + `" ON ` + t + ` (hash)`,
+		`CREATE INDEX "` + sqlschema.IndexName(cfg.Table, "owner") + `" ON ` + t + ` (owner)`,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apitoken/sqlstore: migrating the %v schema: %w", s.d, err)
+	}
+	// A table dropped or replaced by hand behind the version table's back
+	// would fail every later query: say so now.
+	if _, err := db.ExecContext(ctx, `SELECT hash, `+columns+` FROM `+t+` WHERE 1 = 0`); err != nil {
+		return nil, fmt.Errorf("apitoken/sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
+	}
+	return s, nil
+}
+
+// The range of the non-zero times the store writes.
+var (
+	epoch   = time.Unix(0, 0)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func nanos(t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	if !t.After(epoch) || t.After(maxTime) {
+		return 0, fmt.Errorf("%w: time %v out of range: want one after 1970 and before 2262-04-11", apitoken.ErrInvalid, t)
+	}
+	return t.UnixNano(), nil
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// text reports whether s can be stored in a TEXT column of both
+// databases: valid UTF-8 without NUL (PostgreSQL refuses both). No row
+// holds any other string, so a lookup by one finds nothing.
+func text(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Insert implements [apitoken.Store].
+func (s *Store) Insert(ctx context.Context, r apitoken.Record) error {
+	if !text(append([]string{r.ID, r.Owner, r.Name}, r.Scopes...)...) || r.ID == "" || len(r.Hash) == 0 {
+		return fmt.Errorf("%w: an id, a hash, and strings of UTF-8 without NUL", apitoken.ErrInvalid)
+	}
+	var ns [4]int64
+	for i, t := range []time.Time{r.CreatedAt, r.ExpiresAt, r.LastUsedAt, r.RevokedAt} {
+		var err error
+		if ns[i], err = nanos(t); err != nil {
+			return err
+		}
+	}
+	res, err := s.db.ExecContext(ctx, s.qInsert, r.Hash, r.ID, r.Owner, r.Name, strings.Join(r.Scopes, " "),
+		ns[0], ns[1], ns[2], ns[3])
+	if err != nil {
+		return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err)
+	} else if n == 0 {
+		return apitoken.ErrExists
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scan reads the columns (after the hash, when hash is not nil).
+func scan(row scanner, hash *[]byte) (apitoken.Token, error) {
+	var t apitoken.Token
+	var scopes string
+	var ns [4]int64
+	dest := []any{&t.ID, &t.Owner, &t.Name, &scopes, &ns[0], &ns[1], &ns[2], &ns[3]}
+	if hash != nil {
+		dest = append([]any{hash}, dest...)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return t, err
+	}
+	if scopes != "" {
+		t.Scopes = strings.Split(scopes, " ")
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromNanos(ns[0]), fromNanos(ns[1]), fromNanos(ns[2]), fromNanos(ns[3])
+	return t, nil
+}
+
+// ByHash implements [apitoken.Store]: one lookup through the unique index.
+func (s *Store) ByHash(ctx context.Context, hash []byte) (apitoken.Record, error) {
+	var r apitoken.Record
+	t, err := scan(s.db.QueryRowContext(ctx, s.qByHash, hash), &r.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, apitoken.ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("apitoken/sqlstore: looking a token up: %w", err)
+	}
+	r.Token = t
+	return r, nil
+}
+
+// Get implements [apitoken.Store].
+func (s *Store) Get(ctx context.Context, id string) (apitoken.Token, error) {
+	if !text(id) {
+		return apitoken.Token{}, apitoken.ErrNotFound
+	}
+	t, err := scan(s.db.QueryRowContext(ctx, s.qGet, id), nil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, apitoken.ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("apitoken/sqlstore: reading a token: %w", err)
+	}
+	return t, nil
+}
+
+// query runs a query returning tokens.
+func (s *Store) query(ctx context.Context, what, q string, args ...any) ([]apitoken.Token, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("apitoken/sqlstore: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var ts []apitoken.Token
+	for rows.Next() {
+		t, err := scan(rows, nil)
+		if err != nil {
+			return nil, fmt.Errorf("apitoken/sqlstore: %s: %w", what, err)
+		}
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("apitoken/sqlstore: %s: %w", what, err)
+	}
+	return ts, nil
+}
+
+// List implements [apitoken.Store].
+func (s *Store) List(ctx context.Context, owner string) ([]apitoken.Token, error) {
+	if !text(owner) {
+		return nil, nil
+	}
+	return s.query(ctx, "listing tokens", s.qList, owner)
+}
+
+// Count implements [apitoken.Store].
+func (s *Store) Count(ctx context.Context, owner string) (int, error) {
+	if !text(owner) {
+		return 0, nil
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.qCount, owner).Scan(&n); err != nil {
+		return 0, fmt.Errorf("apitoken/sqlstore: counting tokens: %w", err)
+	}
+	return n, nil
+}
+
+// Revoke implements [apitoken.Store]: one UPDATE … RETURNING.
+func (s *Store) Revoke(ctx context.Context, owner, id string, at time.Time) (apitoken.Token, error) {
+	if !text(owner, id) {
+		return apitoken.Token{}, apitoken.ErrNotFound
+	}
+	n, err := nanos(at)
+	if err != nil {
+		return apitoken.Token{}, err
+	}
+	ts, err := s.query(ctx, "revoking a token", s.qRevoke, n, id, owner)
+	if err != nil {
+		return apitoken.Token{}, err
+	}
+	if len(ts) == 0 {
+		return apitoken.Token{}, apitoken.ErrNotFound
+	}
+	return ts[0], nil
+}
+
+// RevokeOwner implements [apitoken.Store]: one UPDATE … RETURNING.
+func (s *Store) RevokeOwner(ctx context.Context, owner string, at time.Time) ([]apitoken.Token, error) {
+	if !text(owner) {
+		return nil, nil
+	}
+	n, err := nanos(at)
+	if err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "revoking tokens", s.qRevokeOwner, n, owner)
+}
+
+// Touch implements [apitoken.Store]: one transaction of one UPDATE per
+// token.
+func (s *Store) Touch(ctx context.Context, uses []apitoken.Use) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, s.qTouch)
+	if err != nil {
+		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+	}
+	defer stmt.Close()
+	for _, u := range uses {
+		n, err := nanos(u.At)
+		if err != nil || n == 0 || !text(u.ID) {
+			continue // nothing a token could have been used at, or no such token
+		}
+		if _, err := stmt.ExecContext(ctx, n, u.ID, n); err != nil {
+			return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+	}
+	return nil
+}
+
+// Prune implements [apitoken.Store].
+func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+	b := bound(before)
+	res, err := s.db.ExecContext(ctx, s.qPrune, b, b)
+	if err != nil {
+		return 0, fmt.Errorf("apitoken/sqlstore: pruning tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("apitoken/sqlstore: pruning tokens: %w", err)
+	}
+	return n, nil
+}
+
+// bound returns the largest stored value at or before t, for Prune
+// (whose conditions already skip the 0 of "never").
+func bound(t time.Time) int64 {
+	switch {
+	case !t.After(epoch):
+		return 0
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}

@@ -1,0 +1,242 @@
+package apitoken
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Errors. Authentication failures wrap exactly one of ErrMalformed,
+// ErrNotFound, ErrRevoked and ErrExpired (a 401 invalid_token), or
+// identity.ErrUnavailable (a 503) when the store cannot answer.
+var (
+	// ErrMalformed: not a token of this prefix, a wrong length or
+	// character, or a bad checksum. Decided without the store.
+	ErrMalformed = errors.New("apitoken: malformed token")
+	// ErrNotFound: no token has this hash or id (for this owner).
+	ErrNotFound = errors.New("apitoken: no such token")
+	// ErrRevoked: the token has been revoked.
+	ErrRevoked = errors.New("apitoken: token revoked")
+	// ErrExpired: the token has expired.
+	ErrExpired = errors.New("apitoken: token expired")
+	// ErrInvalid: a request to create a token the manager refuses: a bad
+	// name, scope or lifetime, or too many tokens for one owner.
+	ErrInvalid = errors.New("apitoken: invalid request")
+	// ErrScope: a token was asked for with a scope its creator lacks.
+	ErrScope = errors.New("apitoken: scope not held by the creator")
+	// ErrExists: a store already holds a token with this id or hash.
+	ErrExists = errors.New("apitoken: token exists")
+)
+
+// Token is what is known of an API token, never its secret: what List
+// returns and a store keeps beside the hash.
+type Token struct {
+	ID        string
+	Owner     string // the subject the token acts for
+	Name      string
+	Scopes    []string
+	CreatedAt time.Time
+	// ExpiresAt is zero for a token that does not expire.
+	ExpiresAt time.Time
+	// LastUsedAt is when the token last authenticated, to within
+	// Config.FlushInterval and the middleware's cache age; zero: never.
+	LastUsedAt time.Time
+	// RevokedAt is zero while the token is not revoked.
+	RevokedAt time.Time
+}
+
+// Record is a token as a store keeps it: the metadata and the hash of the
+// secret (SHA-256, or HMAC-SHA256 under Config.Pepper).
+type Record struct {
+	Token
+	Hash []byte
+}
+
+// Use is one coalesced use of a token, for [Store.Touch].
+type Use struct {
+	ID string
+	At time.Time
+}
+
+// Store keeps API tokens. Implementations must be safe for concurrent use
+// and return ErrNotFound and ErrExists themselves; any other error means
+// the store cannot answer (the manager wraps it in
+// identity.ErrUnavailable). storetest.Run checks an implementation.
+type Store interface {
+	// Insert adds a token. A token with the same id or hash: ErrExists.
+	Insert(ctx context.Context, r Record) error
+	// ByHash returns the token with this hash, or ErrNotFound. It runs on
+	// every authentication that misses the middleware's cache: an index
+	// lookup.
+	ByHash(ctx context.Context, hash []byte) (Record, error)
+	// Get returns the token with this id, or ErrNotFound.
+	Get(ctx context.Context, id string) (Token, error)
+	// List returns the tokens of owner, oldest first (by CreatedAt, then
+	// ID).
+	List(ctx context.Context, owner string) ([]Token, error)
+	// Count returns the number of tokens of owner, revoked and expired
+	// ones included (until pruned).
+	Count(ctx context.Context, owner string) (int, error)
+	// Revoke marks the token id of owner revoked at at, unless it is
+	// already, and returns it as it now is. No such token of this owner:
+	// ErrNotFound.
+	Revoke(ctx context.Context, owner, id string, at time.Time) (Token, error)
+	// RevokeOwner revokes every token of owner not revoked yet, at at,
+	// and returns those it revoked.
+	RevokeOwner(ctx context.Context, owner string, at time.Time) ([]Token, error)
+	// Touch sets the LastUsedAt of each token to its use's At, unless it
+	// is later already. Unknown ids are skipped. One call is one write
+	// (one transaction).
+	Touch(ctx context.Context, uses []Use) error
+	// Prune deletes the tokens that expired or were revoked at or before
+	// before, and returns how many.
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}
+
+// MemoryStore is a [Store] in memory, for tests and single-process
+// programs that can lose their tokens on restart.
+type MemoryStore struct {
+	mu     sync.Mutex
+	byID   map[string]*Record
+	byHash map[string]*Record
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{byID: map[string]*Record{}, byHash: map[string]*Record{}}
+}
+
+// own returns a copy of t that shares nothing with the store.
+func own(t Token) Token {
+	t.Scopes = slices.Clone(t.Scopes)
+	return t
+}
+
+// Insert implements [Store].
+func (s *MemoryStore) Insert(_ context.Context, r Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byID[r.ID] != nil || s.byHash[string(r.Hash)] != nil {
+		return ErrExists
+	}
+	c := &Record{Token: own(r.Token), Hash: slices.Clone(r.Hash)}
+	s.byID[r.ID], s.byHash[string(r.Hash)] = c, c
+	return nil
+}
+
+// ByHash implements [Store].
+func (s *MemoryStore) ByHash(_ context.Context, hash []byte) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.byHash[string(hash)]
+	if r == nil || subtle.ConstantTimeCompare(r.Hash, hash) != 1 {
+		return Record{}, ErrNotFound
+	}
+	return Record{Token: own(r.Token), Hash: slices.Clone(r.Hash)}, nil
+}
+
+// Get implements [Store].
+func (s *MemoryStore) Get(_ context.Context, id string) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.byID[id]
+	if r == nil {
+		return Token{}, ErrNotFound
+	}
+	return own(r.Token), nil
+}
+
+// List implements [Store].
+func (s *MemoryStore) List(_ context.Context, owner string) ([]Token, error) {
+	s.mu.Lock()
+	var ts []Token
+	for _, r := range s.byID {
+		if r.Owner == owner {
+			ts = append(ts, own(r.Token))
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(ts, func(a, b Token) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return ts, nil
+}
+
+// Count implements [Store].
+func (s *MemoryStore) Count(_ context.Context, owner string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.byID {
+		if r.Owner == owner {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Revoke implements [Store].
+func (s *MemoryStore) Revoke(_ context.Context, owner, id string, at time.Time) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.byID[id]
+	if r == nil || r.Owner != owner {
+		return Token{}, ErrNotFound
+	}
+	if r.RevokedAt.IsZero() {
+		r.RevokedAt = at
+	}
+	return own(r.Token), nil
+}
+
+// RevokeOwner implements [Store].
+func (s *MemoryStore) RevokeOwner(_ context.Context, owner string, at time.Time) ([]Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ts []Token
+	for _, r := range s.byID {
+		if r.Owner == owner && r.RevokedAt.IsZero() {
+			r.RevokedAt = at
+			ts = append(ts, own(r.Token))
+		}
+	}
+	return ts, nil
+}
+
+// Touch implements [Store].
+func (s *MemoryStore) Touch(_ context.Context, uses []Use) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range uses {
+		if r := s.byID[u.ID]; r != nil && u.At.After(r.LastUsedAt) {
+			r.LastUsedAt = u.At
+		}
+	}
+	return nil
+}
+
+// Prune implements [Store].
+func (s *MemoryStore) Prune(_ context.Context, before time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for id, r := range s.byID {
+		if gone(r.Token, before) {
+			delete(s.byID, id)
+			delete(s.byHash, string(r.Hash))
+			n++
+		}
+	}
+	return n, nil
+}
+
+// gone reports whether Prune(before) deletes t.
+func gone(t Token, before time.Time) bool {
+	return !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(before) || !t.RevokedAt.IsZero() && !t.RevokedAt.After(before)
+}
