@@ -268,6 +268,37 @@ func twoInstances(t *testing.T, shared ...string) {
 	}
 	t.Logf("logout propagation A<->B sharing %v: median %v, max %v", names, delays[len(delays)/2], delays[len(delays)-1])
 
+	// API tokens: created on one instance and cached by the other (which
+	// then answers without the database), revoked on the first: the other
+	// refuses it within a second, through the shared revocation list.
+	delays = delays[:0]
+	for i := range 6 {
+		from, to := a, b
+		if i%2 == 1 {
+			from, to = b, a
+		}
+		user := from.login("demo")
+		code, _, body := from.send("POST", "/api/tokens", "application/json", `{"name":"ci","scopes":["widgets:read"]}`, user.AccessToken)
+		var created struct{ ID, Token string }
+		if code != 201 || json.Unmarshal(body, &created) != nil || created.Token == "" {
+			t.Fatalf("POST /api/tokens on %s: %d %s", from.name, code, body)
+		}
+		for range 2 {
+			if got := to.me(created.Token); got != 200 {
+				t.Fatalf("%s refuses %s's API token: %d", to.name, from.name, got)
+			}
+		}
+		if code, _, body := from.send("DELETE", "/api/tokens/"+created.ID, "", "", user.AccessToken); code != 204 {
+			t.Fatalf("DELETE /api/tokens on %s: %d %s", from.name, code, body)
+		}
+		if got := from.me(created.Token); got != 401 {
+			t.Fatalf("the revoking instance %s still accepts the API token: %d", from.name, got)
+		}
+		delays = append(delays, to.waitStatus(created.Token, 401, time.Second))
+	}
+	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
+	t.Logf("API token revocation A<->B sharing %v: median %v, max %v", names, delays[len(delays)/2], delays[len(delays)-1])
+
 	// Logout everywhere on B: A rejects every earlier token of the user.
 	t1, t2 := a.login("demo"), b.login("demo")
 	viewer := a.login("viewer")
@@ -372,5 +403,51 @@ func TestRevokedStaysRevokedAcrossRestart(t *testing.T) {
 	}
 	if code, next := second.refresh(live.RefreshToken); code != 200 || next.AccessToken == "" {
 		t.Errorf("a live refresh token after a restart: %d", code)
+	}
+}
+
+// TestAPITokenLastUseWrittenOnShutdown: the last use of an API token,
+// kept in memory between flushes, is written when demo-api stops, and an
+// operator's "demo-api tokens list" on the same database shows it.
+func TestAPITokenLastUseWrittenOnShutdown(t *testing.T) {
+	dir := t.TempDir()
+	in := startInstance(t, "demo", dir, []string{"DEMO_ISSUER=http://demo.test"})
+	user := in.login("demo")
+	code, _, body := in.send("POST", "/api/tokens", "application/json", `{"name":"nightly"}`, user.AccessToken)
+	var created struct{ ID, Token string }
+	if code != 201 || json.Unmarshal(body, &created) != nil {
+		t.Fatalf("POST /api/tokens: %d %s", code, body)
+	}
+	list := func() string {
+		t.Helper()
+		cmd := exec.Command(demoBinary(t), "tokens", "list", "demo")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("demo-api tokens list: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	row := func(out string) []string {
+		for line := range strings.SplitSeq(out, "\n") {
+			if strings.HasPrefix(line, created.ID) {
+				return strings.Fields(line)
+			}
+		}
+		t.Fatalf("token %s not listed:\n%s", created.ID, out)
+		return nil
+	}
+	if f := row(list()); f[3] != "-" {
+		t.Fatalf("last used before any use: %v", f)
+	}
+	if in.me(created.Token) != 200 {
+		t.Fatal("the API token is refused")
+	}
+	in.stop()
+	f := row(list())
+	used, err := time.Parse(time.RFC3339, f[3])
+	if err != nil || time.Since(used) > time.Minute || f[4] != "active" {
+		t.Fatalf("after shutdown: last used %q (%v), state %q; want the use just made", f[3], err, f[4])
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionless/sessionless/apitoken"
+	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/revocation/redisstore"
 	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
@@ -19,11 +21,12 @@ import (
 // firstSyncTimeout bounds the first sync of the revocation list at start.
 const firstSyncTimeout = 15 * time.Second
 
-// backends are the revocation list and the refresh tokens, on the
-// database of the users, or with the revocations in Redis.
+// backends are the revocation list, the refresh tokens and the API
+// tokens, on the database of the users, or with the revocations in Redis.
 type backends struct {
 	revocations *revocation.List
 	refresh     *refresh.Manager
+	apiTokens   *apitoken.Manager
 	where       string // where revocations are shared, for the log
 	closers     []func() error
 }
@@ -86,12 +89,36 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+
+	// API tokens: revocations go through the list the middleware checks
+	// on every cache hit, so they stop a cached token at once here and
+	// as soon as the list reaches the other instances.
+	as, err := apitokensql.New(ctx, db.db, apitokensql.Config{Dialect: db.d})
+	if err != nil {
+		return nil, err
+	}
+	b.apiTokens, err = apitoken.New(apitoken.Config{
+		Store:   as,
+		Revoker: b.revocations,
+		Logger:  log,
+		Now:     cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Closed before the list: Close writes the last uses.
+	b.closers = append(b.closers, b.apiTokens.Close)
 	return b, nil
 }
 
-// purgeRefresh deletes expired refresh token families every interval
-// until ctx ends.
-func (b *backends) purgeRefresh(ctx context.Context, interval time.Duration, log *slog.Logger) {
+// apiTokenRetention is how long expired and revoked API tokens stay
+// listed before they are pruned.
+const apiTokenRetention = 30 * 24 * time.Hour
+
+// purge deletes expired refresh token families, and the API tokens
+// expired or revoked more than apiTokenRetention ago, every interval until
+// ctx ends.
+func (b *backends) purge(ctx context.Context, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -101,6 +128,9 @@ func (b *backends) purgeRefresh(ctx context.Context, interval time.Duration, log
 		case <-t.C:
 			if err := b.refresh.Purge(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("purging refresh tokens failed", "err", err)
+			}
+			if _, err := b.apiTokens.Prune(ctx, apiTokenRetention); err != nil && ctx.Err() == nil {
+				log.Warn("pruning API tokens failed", "err", err)
 			}
 		}
 	}

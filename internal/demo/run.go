@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ const (
 	maxHeaderBytes    = 16 << 10
 	shutdownTimeout   = 10 * time.Second
 
-	refreshPurgeInterval = time.Hour
+	purgeInterval = time.Hour
 )
 
 // Run runs the demo API until ctx is cancelled, then shuts it down
@@ -39,6 +38,9 @@ const (
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "users" {
 		return runUsers(ctx, args[1:], getenv, stdout)
+	}
+	if len(args) > 0 && args[0] == "tokens" {
+		return runTokens(ctx, args[1:], getenv, stdout)
 	}
 	cfg, err := ParseConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -71,7 +73,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	go b.purgeRefresh(ctx, refreshPurgeInterval, log)
+	go b.purge(ctx, purgeInterval, log)
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -216,14 +218,8 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	// The database must exist: run from the wrong directory, this must
-	// not create an empty one.
-	if !isPostgres(cfg.DatabaseURL) {
-		if _, path, err := sqliteSource(cfg.DatabaseURL); err == nil && path != "" {
-			if _, err := os.Stat(path); err != nil {
-				return fmt.Errorf("users: no database at %s (run from the server's directory, or give -db)", path)
-			}
-		}
+	if err := databaseExists(cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("users: %w", err)
 	}
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/password"
@@ -20,12 +21,15 @@ import (
 )
 
 const (
-	clientID    = "demo-api" // "client_id" of the tokens /auth/login issues
-	realm       = "demo-api" // of the WWW-Authenticate challenge
-	scopeRead   = "widgets:read"
-	scopeWrite  = "widgets:write"
-	jwksMaxAge  = 5 * time.Minute
-	pingTimeout = 2 * time.Second
+	clientID   = "demo-api" // "client_id" of the tokens /auth/login issues
+	realm      = "demo-api" // of the WWW-Authenticate challenge
+	scopeRead  = "widgets:read"
+	scopeWrite = "widgets:write"
+	// scopeManageTokens lets a caller create, list and revoke its API
+	// tokens.
+	scopeManageTokens = "tokens:manage"
+	jwksMaxAge        = 5 * time.Minute
+	pingTimeout       = 2 * time.Second
 )
 
 // server holds the handlers of the demo API.
@@ -35,6 +39,7 @@ type server struct {
 	auth        *middleware.Authenticator
 	endpoints   *endpoint.Server
 	revocations *revocation.List
+	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
 	failOpen    bool // the revocation list fails open
 	log         *slog.Logger
@@ -75,7 +80,9 @@ func newServer(cfg Config, d deps) (*server, error) {
 		return nil, err
 	}
 	auth, err := middleware.New(middleware.Config{
-		JWT:        map[string]middleware.Verifier{cfg.Issuer: verifier},
+		JWT: map[string]middleware.Verifier{cfg.Issuer: verifier},
+		// API tokens (sl_…) are told from JWTs by their prefix.
+		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
 		Revocation: d.backends.revocations,
 		Realm:      realm,
 		Logger:     log,
@@ -101,6 +108,13 @@ func newServer(cfg Config, d deps) (*server, error) {
 	}
 	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints,
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
+		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
+			Scope: scopeManageTokens,
+			WriteError: func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
+				writeError(w, status, code, description)
+			},
+			Logger: log,
+		}),
 		failOpen: cfg.RevocationFailOpen, log: log}, nil
 }
 
@@ -123,6 +137,12 @@ func (s *server) routes() http.Handler {
 		route{http.MethodGet, s.api(s.listWidgets, scopeRead)},
 		route{http.MethodPost, s.api(s.createWidget, scopeWrite)})
 	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
+	// API tokens of the caller: package apitoken's handlers, which check
+	// the tokens:manage scope and narrow what a new token may hold.
+	handle(mux, "/api/tokens",
+		route{http.MethodPost, s.auth.Middleware(s.apiTokens.Create())},
+		route{http.MethodGet, s.auth.Middleware(s.apiTokens.List())})
+	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.auth.Middleware(s.apiTokens.Revoke())})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})

@@ -1,0 +1,192 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/identity"
+)
+
+const tokensUsage = `usage:
+  demo-api tokens create [-name NAME] [-scopes S1,S2] [-expires-in DURATION] [server flags] USERNAME
+  demo-api tokens list [server flags] USERNAME
+  demo-api tokens revoke [server flags] ID
+
+API tokens for operators, on the server's database. create prints a new
+token of USERNAME once (it is stored only hashed): -name defaults to
+"cli", -scopes to all the user's scopes (a token never holds a scope its
+user lacks), -expires-in (e.g. 720h) to a year. list shows a user's
+tokens, without secrets. revoke revokes the token ID whoever owns it; the
+running servers refuse it at once through the revocation list, so give
+the same -db and -redis as the servers. The server flags (-db, -redis, …)
+are those of demo-api -h.`
+
+// tokenFlags are the flags of "tokens create", taken out of the
+// arguments before the server flags are parsed.
+var tokenFlags = map[string]bool{"name": true, "scopes": true, "expires-in": true}
+
+// splitTokenFlags takes "-name X", "--name=X" (and the other tokenFlags)
+// out of args.
+func splitTokenFlags(args []string) (map[string]string, []string, error) {
+	got := map[string]string{}
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || !tokenFlags[name] {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, nil, fmt.Errorf("tokens: flag -%s needs a value", name)
+			}
+			i++
+			value = args[i]
+		}
+		if _, dup := got[name]; dup {
+			return nil, nil, fmt.Errorf("tokens: flag -%s given twice", name)
+		}
+		got[name] = value
+	}
+	return got, rest, nil
+}
+
+// runTokens runs "demo-api tokens create|list|revoke".
+func runTokens(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) < 2 || strings.HasPrefix(args[len(args)-1], "-") {
+		fmt.Fprintln(stdout, tokensUsage)
+		return errors.New("tokens: want create, list or revoke, and a username or token id")
+	}
+	verb, target := args[0], args[len(args)-1]
+	flags, rest, err := splitTokenFlags(args[1 : len(args)-1])
+	if err != nil {
+		return err
+	}
+	if verb != "create" && len(flags) > 0 {
+		return fmt.Errorf("tokens %s: -name, -scopes and -expires-in are for create", verb)
+	}
+	switch verb {
+	case "create", "list", "revoke":
+	default:
+		fmt.Fprintln(stdout, tokensUsage)
+		return fmt.Errorf("tokens: unknown command %q: want create, list or revoke", verb)
+	}
+	cfg, err := ParseConfig(rest, getenv, io.Discard)
+	if err != nil {
+		return err
+	}
+	if err := databaseExists(cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer store.Close()
+	b, err := openBackends(ctx, cfg, store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	m := b.apiTokens
+
+	if verb == "revoke" {
+		t, err := m.RevokeID(ctx, target)
+		if errors.Is(err, apitoken.ErrNotFound) {
+			return fmt.Errorf("tokens: no token %q", target)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "token %s (%q) of %s revoked at %s\n", t.ID, t.Name, t.Owner, t.RevokedAt.UTC().Format(time.RFC3339))
+		return nil
+	}
+	u, err := store.UserByUsername(ctx, target)
+	if errors.Is(err, ErrUserNotFound) {
+		return fmt.Errorf("tokens: no user %q", target)
+	}
+	if err != nil {
+		return err
+	}
+	if verb == "list" {
+		ts, err := m.List(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-32s  %-20s  %-20s  %-20s  %-8s  %s\n", "ID", "CREATED", "EXPIRES", "LAST USED", "STATE", "NAME / SCOPES")
+		for _, t := range ts {
+			fmt.Fprintf(stdout, "%-32s  %-20s  %-20s  %-20s  %-8s  %q %s\n", t.ID, stamp(t.CreatedAt), stamp(t.ExpiresAt),
+				stamp(t.LastUsedAt), state(t, time.Now()), t.Name, strings.Join(t.Scopes, " "))
+		}
+		return nil
+	}
+
+	req := apitoken.CreateRequest{Name: "cli", Scopes: u.Scopes}
+	if v, ok := flags["name"]; ok {
+		req.Name = v
+	}
+	if v, ok := flags["scopes"]; ok {
+		req.Scopes = nil
+		for s := range strings.SplitSeq(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				req.Scopes = append(req.Scopes, s)
+			}
+		}
+	}
+	if v, ok := flags["expires-in"]; ok {
+		if req.Lifetime, err = time.ParseDuration(v); err != nil || req.Lifetime <= 0 {
+			return fmt.Errorf("tokens: -expires-in %q: want a positive duration such as 720h", v)
+		}
+	}
+	owner := &identity.Principal{Subject: u.ID, Scopes: u.Scopes}
+	raw, t, err := m.CreateFor(ctx, owner, req)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	fmt.Fprintf(stdout, "token %s of %s (%s), expires %s, scopes %q:\n%s\n", t.ID, target, u.ID, stamp(t.ExpiresAt),
+		strings.Join(t.Scopes, " "), raw)
+	fmt.Fprintln(stdout, "it is shown only now: the database keeps its hash")
+	return nil
+}
+
+// stamp formats t for the token list; "-" for none.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// state is what the list says of t at now.
+func state(t apitoken.Token, now time.Time) string {
+	switch {
+	case !t.RevokedAt.IsZero():
+		return "revoked"
+	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+// databaseExists refuses a SQLite database that does not exist: an
+// operator command run from the wrong directory must not create an empty
+// one.
+func databaseExists(dbURL string) error {
+	if isPostgres(dbURL) {
+		return nil
+	}
+	if _, path, err := sqliteSource(dbURL); err == nil && path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("no database at %s (run from the server's directory, or give -db)", path)
+		}
+	}
+	return nil
+}
