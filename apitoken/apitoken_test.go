@@ -454,3 +454,11 @@ func TestPrune(t *testing.T) {
 		t.Error("the live token was pruned")
 	}
 }
+
+// TestDocumentedToken: the token shown in the package documentation is
+// well formed.
+func TestDocumentedToken(t *testing.T) {
+	if err := apitoken.Check("sl_", "sl_7Vq2cQ0yN8wF3kTzB5mA1sLhD9rXo410rwUC"); err != nil {
+		t.Fatal(err)
+	}
+}
