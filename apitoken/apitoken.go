@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,14 @@ type Revoker interface {
 type Config struct {
 	// Store keeps the tokens. Required.
 	Store Store
+	// OwnerIssuer is the "iss" of the principals whose subjects own
+	// tokens: the application's own access tokens (token.Issuer.Name()).
+	// Required. [Manager.CreateFor] and the handlers serve only principals
+	// of this issuer and the manager's own API tokens (which act for such
+	// an owner): another trusted issuer (an OpenID Connect provider) may
+	// use the same subject for someone else, so its principals get
+	// ErrForeignIssuer.
+	OwnerIssuer string
 	// Prefix starts every token: [a-z][a-z0-9_]*_, at most MaxPrefixLen
 	// bytes. Default DefaultPrefix ("sl_"). Register the manager in
 	// middleware.Config.Prefixes under the same prefix.
@@ -94,8 +103,8 @@ type Config struct {
 	// DefaultMaxLifetime (365 days); negative: no limit, and tokens
 	// created without a lifetime never expire.
 	MaxLifetime time.Duration
-	// MaxPerOwner bounds how many tokens one owner can have (revoked and
-	// expired ones count until pruned). Default DefaultMaxPerOwner.
+	// MaxPerOwner bounds how many active tokens (neither revoked nor
+	// expired) one owner can have. Default DefaultMaxPerOwner.
 	MaxPerOwner int
 	// Logger receives failures of background writes. Default: discard.
 	Logger *slog.Logger
@@ -114,7 +123,9 @@ type Manager struct {
 
 	mu      sync.Mutex
 	pending map[string]time.Time // last uses not written yet
-	closed  bool
+
+	closeOnce sync.Once
+	closeErr  error
 
 	stop chan struct{}
 	done chan struct{}
@@ -126,6 +137,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("apitoken: Config.Store is required")
 	}
+	if cfg.OwnerIssuer == "" {
+		return nil, errors.New("apitoken: Config.OwnerIssuer is required: the issuer of the principals that own tokens")
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
@@ -134,6 +148,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = DefaultIssuer
+	}
+	if cfg.Issuer == cfg.OwnerIssuer {
+		return nil, errors.New("apitoken: Config.Issuer must differ from OwnerIssuer: revocations key on it")
 	}
 	if cfg.Pepper != nil && len(cfg.Pepper) < MinPepperLen {
 		return nil, fmt.Errorf("apitoken: Config.Pepper has %d bytes, want at least %d", len(cfg.Pepper), MinPepperLen)
@@ -177,6 +194,9 @@ func New(cfg Config) (*Manager, error) {
 
 // Prefix returns the prefix of the manager's tokens.
 func (m *Manager) Prefix() string { return m.cfg.Prefix }
+
+// OwnerIssuer returns Config.OwnerIssuer.
+func (m *Manager) OwnerIssuer() string { return m.cfg.OwnerIssuer }
 
 // Issuer returns the Issuer of the manager's principals.
 func (m *Manager) Issuer() string { return m.cfg.Issuer }
@@ -226,13 +246,6 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 	if err != nil {
 		return "", Token{}, err
 	}
-	n, err := m.cfg.Store.Count(ctx, req.Owner)
-	if err != nil {
-		return "", Token{}, unavailable(err)
-	}
-	if n >= m.cfg.MaxPerOwner {
-		return "", Token{}, fmt.Errorf("%w: the owner has %d tokens, the most allowed (revoke and prune some)", ErrInvalid, n)
-	}
 	now := m.now()
 	t := Token{Owner: req.Owner, Name: req.Name, Scopes: scopes, CreatedAt: now}
 	switch {
@@ -246,9 +259,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 		rand.Read(id[:])
 		t.ID = hex.EncodeToString(id[:])
 		raw := generate(m.cfg.Prefix)
-		err = m.cfg.Store.Insert(ctx, Record{Token: t, Hash: m.hash(raw)})
+		err = m.cfg.Store.Insert(ctx, Record{Token: t, Hash: m.hash(raw)}, m.cfg.MaxPerOwner)
 		if err == nil {
 			return raw, own(t), nil
+		}
+		if errors.Is(err, ErrTooMany) {
+			return "", Token{}, fmt.Errorf("%w: %w: the owner has %d active tokens, the most allowed (revoke some)", ErrInvalid, err, m.cfg.MaxPerOwner)
 		}
 		if errors.Is(err, ErrInvalid) {
 			return "", Token{}, err
@@ -266,10 +282,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 // an API token cannot outlive it: without a Lifetime it expires with its
 // creator, and a longer Lifetime is ErrInvalid.
 func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, req CreateRequest) (string, Token, error) {
-	if creator == nil || creator.Subject == "" {
-		return "", Token{}, fmt.Errorf("%w: no creator", ErrInvalid)
+	owner, err := m.OwnerOf(creator)
+	if err != nil {
+		return "", Token{}, err
 	}
-	req.Owner = creator.Subject
+	req.Owner = owner
 	for _, s := range req.Scopes {
 		if !creator.HasScope(s) {
 			return "", Token{}, fmt.Errorf("%w: %q", ErrScope, s)
@@ -287,6 +304,21 @@ func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, re
 		}
 	}
 	return m.Create(ctx, req)
+}
+
+// OwnerOf returns the owner whose tokens p may manage: its subject, when
+// p is a principal of Config.OwnerIssuer or one of the manager's API
+// tokens (which acts for its owner). Any other principal: an error
+// wrapping ErrForeignIssuer.
+func (m *Manager) OwnerOf(p *identity.Principal) (string, error) {
+	switch {
+	case p == nil || p.Subject == "":
+		return "", fmt.Errorf("%w: no principal", ErrForeignIssuer)
+	case p.Issuer == m.cfg.OwnerIssuer && p.Method != identity.APIToken,
+		p.Issuer == m.cfg.Issuer && p.Method == identity.APIToken:
+		return p.Subject, nil
+	}
+	return "", fmt.Errorf("%w: tokens belong to subjects of %q, not %q", ErrForeignIssuer, m.cfg.OwnerIssuer, p.Issuer)
 }
 
 // check validates req and returns its scopes without duplicates.
@@ -412,7 +444,9 @@ func (m *Manager) Revoke(ctx context.Context, owner, id string) (Token, error) {
 	if err != nil {
 		return Token{}, unavailable(err)
 	}
-	return t, m.push(ctx, t)
+	// The store has revoked it: tell the caches even if the client that
+	// asked is gone.
+	return t, m.push(context.WithoutCancel(ctx), t)
 }
 
 // RevokeID revokes the token id whoever owns it (for operators).
@@ -425,17 +459,29 @@ func (m *Manager) RevokeID(ctx context.Context, id string) (Token, error) {
 }
 
 // RevokeOwner revokes every token of owner and returns how many it
-// revoked.
+// revoked. It pushes to the Revoker every token of owner revoked recently
+// enough for a cache to hold it, not only those it revoked: calling it
+// again after a failure there completes the job.
 func (m *Manager) RevokeOwner(ctx context.Context, owner string) (int, error) {
-	ts, err := m.cfg.Store.RevokeOwner(ctx, owner, m.now())
+	revoked, err := m.cfg.Store.RevokeOwner(ctx, owner, m.now())
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	var errs []error
-	for _, t := range ts {
-		errs = append(errs, m.push(ctx, t))
+	if m.cfg.Revoker == nil || m.cfg.CacheAge == 0 {
+		return len(revoked), nil
 	}
-	return len(ts), errors.Join(errs...)
+	ctx = context.WithoutCancel(ctx)
+	all, err := m.cfg.Store.List(ctx, owner)
+	if err != nil {
+		return len(revoked), fmt.Errorf("apitoken: the tokens are revoked in the store, but caches may keep them for up to %v: %w", m.cfg.CacheAge, err)
+	}
+	var errs []error
+	for _, t := range all {
+		if !t.RevokedAt.IsZero() {
+			errs = append(errs, m.push(ctx, t))
+		}
+	}
+	return len(revoked), errors.Join(errs...)
 }
 
 // push tells the Revoker that t is revoked, for as long as a cache could
@@ -461,6 +507,9 @@ func (m *Manager) push(ctx context.Context, t Token) error {
 // Prune deletes the tokens that expired or were revoked more than
 // retention ago, and returns how many.
 func (m *Manager) Prune(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention < 0 {
+		return 0, errors.New("apitoken: negative retention")
+	}
 	n, err := m.cfg.Store.Prune(ctx, m.now().Add(-retention))
 	if err != nil {
 		return 0, unavailable(err)
@@ -499,6 +548,9 @@ func (m *Manager) Flush(ctx context.Context) error {
 	for id, at := range batch {
 		uses = append(uses, Use{ID: id, At: at})
 	}
+	// In the order of the ids: instances flushing at once then lock the
+	// rows in one order and never deadlock.
+	slices.SortFunc(uses, func(a, b Use) int { return strings.Compare(a.ID, b.ID) })
 	err := m.cfg.Store.Touch(ctx, uses)
 	if err != nil {
 		m.mu.Lock()
@@ -533,18 +585,15 @@ func (m *Manager) flushLoop() {
 
 // Close stops the background writer and writes the last uses still in
 // memory (within 30 s). Authenticate keeps working after Close, but its
-// uses are no longer written.
+// uses are no longer written. Every call waits for that last write and
+// returns its error.
 func (m *Manager) Close() error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil
-	}
-	m.closed = true
-	m.mu.Unlock()
-	close(m.stop)
-	<-m.done
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
-	return m.Flush(ctx)
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		<-m.done
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		m.closeErr = m.Flush(ctx)
+	})
+	return m.closeErr
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,17 +62,20 @@ func (s *countingStore) Touch(ctx context.Context, uses []apitoken.Use) error {
 	return s.Store.Touch(ctx, uses)
 }
 
-func (s *countingStore) Count(ctx context.Context, owner string) (int, error) {
+func (s *countingStore) Insert(ctx context.Context, r apitoken.Record, max int) error {
 	if s.down.Load() {
-		return 0, errDown
+		return errDown
 	}
-	return s.Store.Count(ctx, owner)
+	return s.Store.Insert(ctx, r, max)
 }
 
 func newManager(t testing.TB, cfg apitoken.Config) *apitoken.Manager {
 	t.Helper()
 	if cfg.Store == nil {
 		cfg.Store = apitoken.NewMemoryStore()
+	}
+	if cfg.OwnerIssuer == "" {
+		cfg.OwnerIssuer = ownerIssuer
 	}
 	m, err := apitoken.New(cfg)
 	if err != nil {
@@ -81,8 +85,12 @@ func newManager(t testing.TB, cfg apitoken.Config) *apitoken.Manager {
 	return m
 }
 
+// ownerIssuer is the issuer of the principals that own tokens in these
+// tests.
+const ownerIssuer = "https://issuer.example"
+
 func user(sub string, scopes ...string) *identity.Principal {
-	return &identity.Principal{Subject: sub, Scopes: scopes, Method: identity.JWT, Issuer: "https://issuer.example"}
+	return &identity.Principal{Subject: sub, Scopes: scopes, Method: identity.JWT, Issuer: ownerIssuer}
 }
 
 func mustCreate(t testing.TB, m *apitoken.Manager, creator *identity.Principal, req apitoken.CreateRequest) (string, apitoken.Token) {
@@ -167,7 +175,7 @@ func TestCheck(t *testing.T) {
 type failingStore struct{ t *testing.T }
 
 func (s failingStore) fail() { s.t.Helper(); s.t.Fatal("the store was called") }
-func (s failingStore) Insert(context.Context, apitoken.Record) error {
+func (s failingStore) Insert(context.Context, apitoken.Record, int) error {
 	s.fail()
 	return nil
 }
@@ -183,7 +191,6 @@ func (s failingStore) List(context.Context, string) ([]apitoken.Token, error) {
 	s.fail()
 	return nil, nil
 }
-func (s failingStore) Count(context.Context, string) (int, error) { s.fail(); return 0, nil }
 func (s failingStore) Revoke(context.Context, string, string, time.Time) (apitoken.Token, error) {
 	s.fail()
 	return apitoken.Token{}, nil
@@ -333,15 +340,28 @@ func TestCreateRefuses(t *testing.T) {
 			t.Errorf("scope %q: %v, want ErrInvalid", s, err)
 		}
 	}
-	if _, _, err := m.CreateFor(ctx, nil, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrInvalid) {
+	if _, _, err := m.CreateFor(ctx, nil, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("no creator: %v", err)
 	}
-	// At most MaxPerOwner tokens.
+	// At most MaxPerOwner active tokens: revoked and expired ones do not
+	// count.
+	var ids []string
 	for range 3 {
-		mustCreate(t, m, alice, apitoken.CreateRequest{})
+		_, tok := mustCreate(t, m, alice, apitoken.CreateRequest{Lifetime: time.Hour})
+		ids = append(ids, tok.ID)
 	}
-	if _, _, err := m.CreateFor(ctx, alice, apitoken.CreateRequest{Name: "fourth"}); !errors.Is(err, apitoken.ErrInvalid) {
+	if _, _, err := m.CreateFor(ctx, alice, apitoken.CreateRequest{Name: "fourth"}); !errors.Is(err, apitoken.ErrInvalid) ||
+		!errors.Is(err, apitoken.ErrTooMany) {
 		t.Errorf("a fourth token with MaxPerOwner 3: %v", err)
+	}
+	if _, err := m.Revoke(ctx, "alice", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, m, alice, apitoken.CreateRequest{Name: "after a revocation"})
+	c.Add(time.Hour)
+	mustCreate(t, m, alice, apitoken.CreateRequest{Name: "after two expired"})
+	if _, err := m.Prune(ctx, -time.Second); err == nil {
+		t.Error("Prune accepted a negative retention")
 	}
 }
 
@@ -376,20 +396,62 @@ func TestCreatedByAnAPIToken(t *testing.T) {
 func TestNewRefuses(t *testing.T) {
 	s := apitoken.NewMemoryStore()
 	for name, cfg := range map[string]apitoken.Config{
-		"no store":             {},
-		"a short pepper":       {Store: s, Pepper: make([]byte, 31)},
-		"an upper-case prefix": {Store: s, Prefix: "SL_"},
-		"a prefix without _":   {Store: s, Prefix: "sl"},
-		"a JWT-like prefix":    {Store: s, Prefix: "ey_"},
-		"a prefix with a dot":  {Store: s, Prefix: "s.l_"},
-		"a long prefix":        {Store: s, Prefix: strings.Repeat("a", 32) + "_"},
-		"flushing too often":   {Store: s, FlushInterval: time.Millisecond},
-		"a 101-year lifetime":  {Store: s, MaxLifetime: 101 * 365 * 24 * time.Hour},
+		"no store":                    {OwnerIssuer: ownerIssuer},
+		"no owner issuer":             {Store: s},
+		"Issuer equal to OwnerIssuer": {Store: s, OwnerIssuer: ownerIssuer, Issuer: ownerIssuer},
+		"a short pepper":              {Store: s, OwnerIssuer: ownerIssuer, Pepper: make([]byte, 31)},
+		"an upper-case prefix":        {Store: s, OwnerIssuer: ownerIssuer, Prefix: "SL_"},
+		"a prefix without _":          {Store: s, OwnerIssuer: ownerIssuer, Prefix: "sl"},
+		"a JWT-like prefix":           {Store: s, OwnerIssuer: ownerIssuer, Prefix: "ey_"},
+		"a prefix with a dot":         {Store: s, OwnerIssuer: ownerIssuer, Prefix: "s.l_"},
+		"a long prefix":               {Store: s, OwnerIssuer: ownerIssuer, Prefix: strings.Repeat("a", 32) + "_"},
+		"flushing too often":          {Store: s, OwnerIssuer: ownerIssuer, FlushInterval: time.Millisecond},
+		"a 101-year lifetime":         {Store: s, OwnerIssuer: ownerIssuer, MaxLifetime: 101 * 365 * 24 * time.Hour},
 	} {
 		if m, err := apitoken.New(cfg); err == nil {
 			m.Close()
 			t.Errorf("%s: New accepted it", name)
 		}
+	}
+	m, err := apitoken.New(apitoken.Config{Store: s, OwnerIssuer: ownerIssuer})
+	if err != nil {
+		t.Fatalf("the minimal configuration: %v", err)
+	}
+	m.Close()
+}
+
+// TestForeignIssuer: a principal of another issuer with the same subject
+// manages nothing, and an API token of another manager neither.
+func TestForeignIssuer(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, apitoken.Config{})
+	raw, tok := mustCreate(t, m, user("1234", "tokens:manage"), apitoken.CreateRequest{Scopes: []string{"tokens:manage"}})
+	foreign := &identity.Principal{Subject: "1234", Issuer: "https://idp.other", Method: identity.OIDC, Scopes: []string{"tokens:manage"}}
+	if _, _, err := m.CreateFor(ctx, foreign, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrForeignIssuer) {
+		t.Errorf("CreateFor by a foreign issuer's principal: %v, want ErrForeignIssuer", err)
+	}
+	if _, err := m.OwnerOf(foreign); !errors.Is(err, apitoken.ErrForeignIssuer) {
+		t.Errorf("OwnerOf(foreign) = %v", err)
+	}
+	// An API-token-like principal claiming the owner issuer, and one of
+	// another manager: refused.
+	fake := &identity.Principal{Subject: "1234", Issuer: ownerIssuer, Method: identity.APIToken}
+	other := &identity.Principal{Subject: "1234", Issuer: "other:apitoken", Method: identity.APIToken}
+	for _, p := range []*identity.Principal{fake, other, nil, {Issuer: ownerIssuer}} {
+		if _, err := m.OwnerOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
+			t.Errorf("OwnerOf(%+v) = %v, want ErrForeignIssuer", p, err)
+		}
+	}
+	// The manager's own API token acts for its owner.
+	p, err := m.Authenticate(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner, err := m.OwnerOf(p); owner != "1234" || err != nil {
+		t.Errorf("OwnerOf(own API token) = %q, %v", owner, err)
+	}
+	if _, err := m.Revoke(ctx, "1234", tok.ID); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -461,4 +523,100 @@ func TestDocumentedToken(t *testing.T) {
 	if err := apitoken.Check("sl_", "sl_7Vq2cQ0yN8wF3kTzB5mA1sLhD9rXo410rwUC"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// flakyRevoker fails while down, and records what it was told.
+type flakyRevoker struct {
+	mu   sync.Mutex
+	down bool
+	got  []string
+}
+
+func (r *flakyRevoker) RevokeToken(ctx context.Context, _, jti string, _ time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down || ctx.Err() != nil {
+		return errDown
+	}
+	r.got = append(r.got, jti)
+	return nil
+}
+
+// TestRevokeRetries: after the Revoker failed, revoking again pushes the
+// tokens the store had already revoked.
+func TestRevokeRetries(t *testing.T) {
+	ctx := context.Background()
+	rv := &flakyRevoker{down: true}
+	m := newManager(t, apitoken.Config{Revoker: rv})
+	_, t1 := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	_, t2 := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	if n, err := m.RevokeOwner(ctx, "alice"); n != 2 || err == nil {
+		t.Fatalf("RevokeOwner with the list down = %d, %v; want 2 and an error", n, err)
+	}
+	rv.down = false
+	if n, err := m.RevokeOwner(ctx, "alice"); n != 0 || err != nil {
+		t.Fatalf("RevokeOwner again = %d, %v", n, err)
+	}
+	slices.Sort(rv.got)
+	want := []string{t1.ID, t2.ID}
+	slices.Sort(want)
+	if !slices.Equal(rv.got, want) {
+		t.Errorf("pushed %v on the retry, want %v", rv.got, want)
+	}
+	// A request cancelled once the store has revoked still pushes.
+	cs := &cancelOnRevoke{Store: apitoken.NewMemoryStore()}
+	m2 := newManager(t, apitoken.Config{Store: cs, Revoker: rv})
+	_, t3 := mustCreate(t, m2, user("bob"), apitoken.CreateRequest{})
+	cctx, cancel := context.WithCancel(ctx)
+	cs.cancel = cancel
+	if _, err := m2.Revoke(cctx, "bob", t3.ID); err != nil {
+		t.Fatalf("Revoke with the request cancelled after the store: %v", err)
+	}
+	if !slices.Contains(rv.got, t3.ID) {
+		t.Error("not pushed to the revocation list")
+	}
+}
+
+// cancelOnRevoke cancels the request's context once it has revoked.
+type cancelOnRevoke struct {
+	apitoken.Store
+	cancel func()
+}
+
+func (s *cancelOnRevoke) Revoke(ctx context.Context, owner, id string, at time.Time) (apitoken.Token, error) {
+	t, err := s.Store.Revoke(ctx, owner, id, at)
+	s.cancel()
+	return t, err
+}
+
+// slowTouch makes Touch take a while.
+type slowTouch struct {
+	apitoken.Store
+	touched atomic.Int64
+}
+
+func (s *slowTouch) Touch(ctx context.Context, uses []apitoken.Use) error {
+	time.Sleep(50 * time.Millisecond) // a slow database, for the second Close to wait on
+	s.touched.Add(1)
+	return s.Store.Touch(ctx, uses)
+}
+
+// TestCloseTwice: every Close returns once the last write is done.
+func TestCloseTwice(t *testing.T) {
+	store := &slowTouch{Store: apitoken.NewMemoryStore()}
+	m := newManager(t, apitoken.Config{Store: store})
+	raw, _ := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+	m.Authenticate(context.Background(), raw)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if err := m.Close(); err != nil {
+				t.Error(err)
+			}
+			if store.touched.Load() != 1 {
+				t.Error("Close returned before the last write")
+			}
+		})
+	}
+	wg.Wait()
 }

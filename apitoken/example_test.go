@@ -27,13 +27,17 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer list.Close()
-	tokens, err := apitoken.New(apitoken.Config{Store: apitoken.NewMemoryStore(), Revoker: list})
+	tokens, err := apitoken.New(apitoken.Config{
+		Store:       apitoken.NewMemoryStore(),
+		OwnerIssuer: "https://api.example", // whose subjects own tokens: the application's logins
+		Revoker:     list,
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer tokens.Close()
 
-	alice := &identity.Principal{Subject: "alice", Method: identity.JWT,
+	alice := &identity.Principal{Subject: "alice", Issuer: "https://api.example", Method: identity.JWT,
 		Scopes: []string{"widgets:read", "widgets:write", "tokens:manage"}}
 	auth, err := middleware.New(middleware.Config{
 		Prefixes: map[string]middleware.Verifier{

@@ -77,10 +77,14 @@ type Router interface {
 //	GET    prefix         List
 //	DELETE prefix/{id}    Revoke
 func (h *Handlers) Mount(mux Router, prefix string, authenticate func(http.Handler) http.Handler) {
-	prefix = strings.TrimRight(prefix, "/")
-	mux.Handle("POST "+prefix, authenticate(h.Create()))
-	mux.Handle("GET "+prefix, authenticate(h.List()))
-	mux.Handle("DELETE "+prefix+"/{id}", authenticate(h.Revoke()))
+	base := strings.TrimRight(prefix, "/")
+	collection := base
+	if collection == "" {
+		collection = "/"
+	}
+	mux.Handle("POST "+collection, authenticate(h.Create()))
+	mux.Handle("GET "+collection, authenticate(h.List()))
+	mux.Handle("DELETE "+base+"/{id}", authenticate(h.Revoke()))
 }
 
 // TokenJSON is a token in the management API's responses. The secret
@@ -92,8 +96,8 @@ type TokenJSON struct {
 	Scopes     []string   `json:"scopes"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
 func tokenJSON(t Token) TokenJSON {
@@ -112,19 +116,33 @@ func tokenJSON(t Token) TokenJSON {
 	return j
 }
 
-// caller returns the request's principal if it holds the scope, or
-// writes the refusal.
-func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (*identity.Principal, bool) {
+// caller returns the owner whose tokens the request's principal manages,
+// and the principal, if it holds the scope; or writes the refusal, with
+// an RFC 6750 challenge.
+func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (string, *identity.Principal, bool) {
 	p, ok := identity.FromContext(r.Context())
-	switch {
-	case !ok:
+	if !ok {
+		w.Header().Set("WWW-Authenticate", "Bearer")
 		h.cfg.WriteError(w, r, http.StatusUnauthorized, "invalid_token", "authentication required")
-		return nil, false
-	case !p.HasScope(h.cfg.Scope):
-		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", "managing API tokens needs the scope "+h.cfg.Scope)
-		return nil, false
+		return "", nil, false
 	}
-	return p, true
+	if !p.HasScope(h.cfg.Scope) {
+		h.insufficientScope(w, r, "managing API tokens needs the scope "+h.cfg.Scope)
+		return "", nil, false
+	}
+	owner, err := h.m.OwnerOf(p)
+	if err != nil {
+		h.cfg.WriteError(w, r, http.StatusForbidden, "forbidden", "API tokens belong to this API's own users; this credential's issuer is not theirs")
+		return "", nil, false
+	}
+	return owner, p, true
+}
+
+// insufficientScope writes a 403 insufficient_scope with its challenge
+// (RFC 6750 §3.1).
+func (h *Handlers) insufficientScope(w http.ResponseWriter, r *http.Request, description string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+h.cfg.Scope+`"`)
+	h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", description)
 }
 
 // Create answers POST with a JSON body {"name": …, "scopes": […],
@@ -135,7 +153,7 @@ func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (*identity.Pri
 // invalid_request.
 func (h *Handlers) Create() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := h.caller(w, r)
+		_, p, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
@@ -207,7 +225,7 @@ func (h *Handlers) createBody(w http.ResponseWriter, r *http.Request) (CreateReq
 			}
 			f, err := strictjson.Float(v)
 			if err != nil || f != math.Trunc(f) || f < 1 || f > float64(math.MaxInt64/int64(time.Second)) {
-				return req, http.StatusBadRequest, "expires_in must be a whole number of seconds, at least 1"
+				return req, http.StatusBadRequest, "expires_in must be a whole number of seconds, from 1 to the maximum lifetime"
 			}
 			req.Lifetime = time.Duration(f) * time.Second
 		default:
@@ -233,11 +251,11 @@ func jsonQuote(b []byte) string {
 // pruned.
 func (h *Handlers) List() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := h.caller(w, r)
+		owner, _, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
-		ts, err := h.m.List(r.Context(), p.Subject)
+		ts, err := h.m.List(r.Context(), owner)
 		if err != nil {
 			h.fail(w, r, "listing API tokens", err)
 			return
@@ -257,11 +275,11 @@ func (h *Handlers) List() http.Handler {
 // that is not one of the caller's tokens.
 func (h *Handlers) Revoke() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := h.caller(w, r)
+		owner, _, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
-		if _, err := h.m.Revoke(r.Context(), p.Subject, r.PathValue("id")); err != nil {
+		if _, err := h.m.Revoke(r.Context(), owner, r.PathValue("id")); err != nil {
 			h.fail(w, r, "revoking an API token", err)
 			return
 		}
@@ -274,7 +292,10 @@ func (h *Handlers) Revoke() http.Handler {
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	switch {
 	case errors.Is(err, ErrScope):
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
 		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", "a token cannot hold a scope its creator lacks")
+	case errors.Is(err, ErrForeignIssuer):
+		h.cfg.WriteError(w, r, http.StatusForbidden, "forbidden", "API tokens belong to this API's own users; this credential's issuer is not theirs")
 	case errors.Is(err, ErrInvalid):
 		h.cfg.WriteError(w, r, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case errors.Is(err, ErrNotFound):

@@ -260,3 +260,59 @@ func TestHTTPCreateRefusals(t *testing.T) {
 		t.Errorf("DELETE /api/tokens/: %d", status)
 	}
 }
+
+// TestHTTPForeignIssuer: a principal of another trusted issuer with the
+// same subject cannot list, revoke or mint the owner's tokens.
+func TestHTTPForeignIssuer(t *testing.T) {
+	users["usr_foreign_alice"] = &identity.Principal{Subject: "alice", Issuer: "https://idp.other", Method: identity.OIDC,
+		Scopes: []string{"widgets:read", "tokens:manage"}}
+	t.Cleanup(func() { delete(users, "usr_foreign_alice") })
+	a := newAPI(t, true)
+	tok := a.create(t, "usr_alice", `{"name": "x"}`)
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/api/tokens", ""},
+		{"DELETE", "/api/tokens/" + tok.ID, ""},
+		{"POST", "/api/tokens", `{"name":"y"}`},
+	} {
+		status, _, body := a.do(t, tc.method, tc.path, "usr_foreign_alice", "application/json", tc.body)
+		if status != 403 || strings.Contains(body, tok.ID) {
+			t.Errorf("%s %s by a foreign issuer's alice: %d %s, want 403", tc.method, tc.path, status, body)
+		}
+	}
+	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 200 {
+		t.Error("the token was revoked by a foreign principal")
+	}
+}
+
+// TestHTTPChallenges: refusals carry RFC 6750 challenges, and a token
+// list always has every member.
+func TestHTTPChallenges(t *testing.T) {
+	a := newAPI(t, true)
+	_, hdr, _ := a.do(t, "GET", "/api/tokens", "usr_carol", "", "")
+	if got := hdr.Get("WWW-Authenticate"); got != `Bearer error="insufficient_scope", scope="tokens:manage"` {
+		t.Errorf("403 challenge: %q", got)
+	}
+	status, hdr, _ := a.do(t, "POST", "/api/tokens", "usr_bob", "application/json", `{"name":"x","scopes":["widgets:write"]}`)
+	if status != 403 || !strings.Contains(hdr.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Errorf("a scope bob lacks: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+	a.create(t, "usr_alice", `{"name": "x"}`)
+	_, _, body := a.do(t, "GET", "/api/tokens", "usr_alice", "", "")
+	for _, member := range []string{`"expires_at":`, `"last_used_at":null`, `"revoked_at":null`} {
+		if !strings.Contains(body, member) {
+			t.Errorf("list %s lacks %s", body, member)
+		}
+	}
+}
+
+// TestMountAtRoot: the handlers mount at "/" on a ServeMux.
+func TestMountAtRoot(t *testing.T) {
+	m := newManager(t, apitoken.Config{})
+	mux := http.NewServeMux()
+	m.Handlers(apitoken.HandlerConfig{}).Mount(mux, "/", func(h http.Handler) http.Handler { return h })
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 401 {
+		t.Errorf("GET / without a principal: %d, want 401", rec.Code)
+	}
+}

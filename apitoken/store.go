@@ -30,6 +30,11 @@ var (
 	ErrScope = errors.New("apitoken: scope not held by the creator")
 	// ErrExists: a store already holds a token with this id or hash.
 	ErrExists = errors.New("apitoken: token exists")
+	// ErrTooMany: the owner already has as many active tokens as allowed.
+	ErrTooMany = errors.New("apitoken: too many tokens")
+	// ErrForeignIssuer: a principal of an issuer other than
+	// Config.OwnerIssuer asked to manage tokens.
+	ErrForeignIssuer = errors.New("apitoken: principal of a foreign issuer")
 )
 
 // Token is what is known of an API token, never its secret: what List
@@ -67,8 +72,12 @@ type Use struct {
 // the store cannot answer (the manager wraps it in
 // identity.ErrUnavailable). storetest.Run checks an implementation.
 type Store interface {
-	// Insert adds a token. A token with the same id or hash: ErrExists.
-	Insert(ctx context.Context, r Record) error
+	// Insert adds a token, unless its owner already has max or more
+	// active tokens (neither revoked nor expired at r.CreatedAt):
+	// ErrTooMany. The count and the insert are one atomic step, so
+	// concurrent inserts never exceed max. A token with the same id or
+	// hash: ErrExists.
+	Insert(ctx context.Context, r Record, max int) error
 	// ByHash returns the token with this hash, or ErrNotFound. It runs on
 	// every authentication that misses the middleware's cache: an index
 	// lookup.
@@ -78,9 +87,6 @@ type Store interface {
 	// List returns the tokens of owner, oldest first (by CreatedAt, then
 	// ID).
 	List(ctx context.Context, owner string) ([]Token, error)
-	// Count returns the number of tokens of owner, revoked and expired
-	// ones included (until pruned).
-	Count(ctx context.Context, owner string) (int, error)
 	// Revoke marks the token id of owner revoked at at, unless it is
 	// already, and returns it as it now is. No such token of this owner:
 	// ErrNotFound.
@@ -90,7 +96,8 @@ type Store interface {
 	RevokeOwner(ctx context.Context, owner string, at time.Time) ([]Token, error)
 	// Touch sets the LastUsedAt of each token to its use's At, unless it
 	// is later already. Unknown ids are skipped. One call is one write
-	// (one transaction).
+	// (one transaction), which updates the rows in the order of their ids,
+	// so that instances flushing at once do not deadlock.
 	Touch(ctx context.Context, uses []Use) error
 	// Prune deletes the tokens that expired or were revoked at or before
 	// before, and returns how many.
@@ -119,11 +126,20 @@ func own(t Token) Token {
 }
 
 // Insert implements [Store].
-func (s *MemoryStore) Insert(_ context.Context, r Record) error {
+func (s *MemoryStore) Insert(_ context.Context, r Record, max int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byID[r.ID] != nil || s.byHash[string(r.Hash)] != nil {
 		return ErrExists
+	}
+	n := 0
+	for _, x := range s.byID {
+		if x.Owner == r.Owner && active(x.Token, r.CreatedAt) {
+			n++
+		}
+	}
+	if n >= max {
+		return ErrTooMany
 	}
 	c := &Record{Token: own(r.Token), Hash: slices.Clone(r.Hash)}
 	s.byID[r.ID], s.byHash[string(r.Hash)] = c, c
@@ -166,19 +182,6 @@ func (s *MemoryStore) List(_ context.Context, owner string) ([]Token, error) {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return ts, nil
-}
-
-// Count implements [Store].
-func (s *MemoryStore) Count(_ context.Context, owner string) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.byID {
-		if r.Owner == owner {
-			n++
-		}
-	}
-	return n, nil
 }
 
 // Revoke implements [Store].
@@ -234,6 +237,11 @@ func (s *MemoryStore) Prune(_ context.Context, before time.Time) (int64, error) 
 		}
 	}
 	return n, nil
+}
+
+// active reports whether t is neither revoked nor expired at now.
+func active(t Token, now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || t.ExpiresAt.After(now))
 }
 
 // gone reports whether Prune(before) deletes t.

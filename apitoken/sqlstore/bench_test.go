@@ -14,7 +14,7 @@ func BenchmarkAuthenticateMiss(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			s, _, _, _ := pair(b, be.open, be.dialect)
-			m, err := apitoken.New(apitoken.Config{Store: s})
+			m, err := apitoken.New(apitoken.Config{Store: s, OwnerIssuer: ownerIssuer})
 			if err != nil {
 				b.Fatal(err)
 			}

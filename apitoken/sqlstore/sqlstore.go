@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -78,7 +79,7 @@ type Store struct {
 	db *sql.DB
 	d  Dialect
 
-	qInsert, qByHash, qGet, qList, qCount, qRevoke, qRevokeOwner, qTouch, qPrune string
+	qInsert, qByHash, qGet, qList, qActive, qRevoke, qRevokeOwner, qTouch, qPrune string
 }
 
 var _ apitoken.Store = (*Store)(nil)
@@ -104,12 +105,16 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	s := &Store{
 		db: db,
 		d:  cfg.Dialect,
-		qInsert: `INSERT INTO ` + t + ` (hash, ` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		// The limit and the insert are one statement: SQLite runs it
+		// under the database's write lock; PostgreSQL takes an advisory
+		// lock on the owner first (Insert).
+		qInsert: `INSERT INTO ` + t + ` (hash, ` + columns + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE (SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)) < ?
 ON CONFLICT DO NOTHING`,
+		qActive: `SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)`,
 		qByHash: `SELECT hash, ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
 		qGet:    `SELECT ` + columns + ` FROM ` + t + ` WHERE id = ?`,
 		qList:   `SELECT ` + columns + ` FROM ` + t + ` WHERE owner = ? ORDER BY created_ns, id`,
-		qCount:  `SELECT COUNT(*) FROM ` + t + ` WHERE owner = ?`,
 		qRevoke: `UPDATE ` + t + ` SET revoked_ns = CASE WHEN revoked_ns = 0 THEN ? ELSE revoked_ns END
 WHERE id = ? AND owner = ? RETURNING ` + columns,
 		qRevokeOwner: `UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns,
@@ -118,7 +123,7 @@ WHERE id = ? AND owner = ? RETURNING ` + columns,
 OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
 	}
 	if s.d == Postgres {
-		for _, q := range []*string{&s.qInsert, &s.qByHash, &s.qGet, &s.qList, &s.qCount, &s.qRevoke, &s.qRevokeOwner, &s.qTouch, &s.qPrune} {
+		for _, q := range []*string{&s.qInsert, &s.qByHash, &s.qGet, &s.qList, &s.qActive, &s.qRevoke, &s.qRevokeOwner, &s.qTouch, &s.qPrune} {
 			*q = sqlschema.Numbered(*q)
 		}
 	}
@@ -187,8 +192,11 @@ func text(ss ...string) bool {
 	return true
 }
 
-// Insert implements [apitoken.Store].
-func (s *Store) Insert(ctx context.Context, r apitoken.Record) error {
+// Insert implements [apitoken.Store]: one INSERT … SELECT … WHERE the
+// owner's active tokens are fewer than max. On PostgreSQL it runs in a
+// transaction holding an advisory lock on the owner, since two
+// transactions at READ COMMITTED would otherwise count the same rows.
+func (s *Store) Insert(ctx context.Context, r apitoken.Record, max int) error {
 	if !text(append([]string{r.ID, r.Owner, r.Name}, r.Scopes...)...) || r.ID == "" || len(r.Hash) == 0 {
 		return fmt.Errorf("%w: an id, a hash, and strings of UTF-8 without NUL", apitoken.ErrInvalid)
 	}
@@ -199,15 +207,39 @@ func (s *Store) Insert(ctx context.Context, r apitoken.Record) error {
 			return err
 		}
 	}
-	res, err := s.db.ExecContext(ctx, s.qInsert, r.Hash, r.ID, r.Owner, r.Name, strings.Join(r.Scopes, " "),
-		ns[0], ns[1], ns[2], ns[3])
+	fail := func(err error) error { return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err) }
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err)
+		return fail(err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err)
-	} else if n == 0 {
+	defer tx.Rollback()
+	if s.d == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "apitoken:"+r.Owner); err != nil {
+			return fail(err)
+		}
+	}
+	res, err := tx.ExecContext(ctx, s.qInsert, r.Hash, r.ID, r.Owner, r.Name, strings.Join(r.Scopes, " "),
+		ns[0], ns[1], ns[2], ns[3], r.Owner, ns[0], max)
+	if err != nil {
+		return fail(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail(err)
+	}
+	if n == 0 {
+		// The id or hash exists, or the owner is at the limit.
+		var active int
+		if err := tx.QueryRowContext(ctx, s.qActive, r.Owner, ns[0]).Scan(&active); err != nil {
+			return fail(err)
+		}
+		if active >= max {
+			return apitoken.ErrTooMany
+		}
 		return apitoken.ErrExists
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
 	}
 	return nil
 }
@@ -291,18 +323,6 @@ func (s *Store) List(ctx context.Context, owner string) ([]apitoken.Token, error
 	return s.query(ctx, "listing tokens", s.qList, owner)
 }
 
-// Count implements [apitoken.Store].
-func (s *Store) Count(ctx context.Context, owner string) (int, error) {
-	if !text(owner) {
-		return 0, nil
-	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, s.qCount, owner).Scan(&n); err != nil {
-		return 0, fmt.Errorf("apitoken/sqlstore: counting tokens: %w", err)
-	}
-	return n, nil
-}
-
 // Revoke implements [apitoken.Store]: one UPDATE … RETURNING.
 func (s *Store) Revoke(ctx context.Context, owner, id string, at time.Time) (apitoken.Token, error) {
 	if !text(owner, id) {
@@ -335,11 +355,13 @@ func (s *Store) RevokeOwner(ctx context.Context, owner string, at time.Time) ([]
 }
 
 // Touch implements [apitoken.Store]: one transaction of one UPDATE per
-// token.
+// token, in the order of the ids.
 func (s *Store) Touch(ctx context.Context, uses []apitoken.Use) error {
 	if len(uses) == 0 {
 		return nil
 	}
+	uses = slices.Clone(uses)
+	slices.SortFunc(uses, func(a, b apitoken.Use) int { return strings.Compare(a.ID, b.ID) })
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)

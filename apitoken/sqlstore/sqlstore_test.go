@@ -67,7 +67,7 @@ func TestPlaintextNeverStored(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			for _, pepper := range [][]byte{nil, []byte(strings.Repeat("p", 32))} {
 				s, _, raw, table := pair(t, b.open, b.dialect)
-				m, err := apitoken.New(apitoken.Config{Store: s, Pepper: pepper})
+				m, err := apitoken.New(apitoken.Config{Store: s, OwnerIssuer: ownerIssuer, Pepper: pepper})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -144,8 +144,10 @@ func TestPlaintextNeverStored(t *testing.T) {
 	}
 }
 
+const ownerIssuer = "https://issuer.example"
+
 func principal(sub string, scopes ...string) *identity.Principal {
-	return &identity.Principal{Subject: sub, Scopes: scopes, Method: identity.JWT}
+	return &identity.Principal{Subject: sub, Scopes: scopes, Method: identity.JWT, Issuer: ownerIssuer}
 }
 
 // TestNewRefuses checks the configuration and the table's shape.

@@ -30,7 +30,10 @@ func Run(t *testing.T, open Open) {
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, open) })
 	t.Run("RevokeOwner", func(t *testing.T) { testRevokeOwner(t, open) })
 	t.Run("ConcurrentRevoke", func(t *testing.T) { testConcurrentRevoke(t, open) })
+	t.Run("Limit", func(t *testing.T) { testLimit(t, open) })
+	t.Run("ConcurrentLimit", func(t *testing.T) { testConcurrentLimit(t, open) })
 	t.Run("Touch", func(t *testing.T) { testTouch(t, open) })
+	t.Run("ConcurrentTouch", func(t *testing.T) { testConcurrentTouch(t, open) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, open) })
 	t.Run("HostileStrings", func(t *testing.T) { testHostileStrings(t, open) })
 }
@@ -51,7 +54,7 @@ func NewRecord(owner string, at time.Time) apitoken.Record {
 func insert(t *testing.T, s apitoken.Store, recs ...apitoken.Record) {
 	t.Helper()
 	for _, r := range recs {
-		if err := s.Insert(context.Background(), r); err != nil {
+		if err := s.Insert(context.Background(), r, 1000); err != nil {
 			t.Fatalf("Insert: %v", err)
 		}
 	}
@@ -100,7 +103,7 @@ func testInsertLookup(t *testing.T, open Open) {
 	sameHash := NewRecord("bob", Base)
 	sameHash.Hash = r.Hash
 	for name, dup := range map[string]apitoken.Record{"same id": sameID, "same hash": sameHash} {
-		if err := b.Insert(ctx, dup); !errors.Is(err, apitoken.ErrExists) {
+		if err := b.Insert(ctx, dup, 1000); !errors.Is(err, apitoken.ErrExists) {
 			t.Errorf("Insert of a token with the %s: %v, want ErrExists", name, err)
 		}
 	}
@@ -128,15 +131,9 @@ func testListCount(t *testing.T, open Open) {
 	if err != nil || len(ts) != 2 || !Same(ts[0], r2.Token) || !Same(ts[1], r1.Token) {
 		t.Fatalf("List(alice) = %+v, %v; want r2 then r1 (oldest first)", ts, err)
 	}
-	if n, err := b.Count(ctx, "alice"); n != 2 || err != nil {
-		t.Errorf("Count(alice) = %d, %v; want 2", n, err)
-	}
 	for _, owner := range []string{"carol", "Alice", ""} {
 		if ts, err := a.List(ctx, owner); len(ts) != 0 || err != nil {
 			t.Errorf("List(%q) = %+v, %v; want none", owner, ts, err)
-		}
-		if n, err := a.Count(ctx, owner); n != 0 || err != nil {
-			t.Errorf("Count(%q) = %d, %v; want 0", owner, n, err)
 		}
 	}
 }
@@ -311,5 +308,99 @@ func testHostileStrings(t *testing.T, open Open) {
 		if err := a.Touch(ctx, []apitoken.Use{{ID: s, At: Base}}); err != nil {
 			t.Errorf("Touch(%q) = %v", s, err)
 		}
+	}
+}
+
+func testLimit(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b := open(t)
+	now := Base.Add(time.Hour)
+	revoked, expired, expiring := NewRecord("alice", Base), NewRecord("alice", Base), NewRecord("alice", Base)
+	expired.ExpiresAt = now
+	expiring.ExpiresAt = now.Add(time.Nanosecond)
+	insert(t, a, revoked, expired, expiring, NewRecord("bob", Base), NewRecord("bob", Base))
+	if _, err := a.Revoke(ctx, "alice", revoked.ID, Base); err != nil {
+		t.Fatal(err)
+	}
+	// alice has one active token at now (expiring); the limit is 2.
+	r := NewRecord("alice", now)
+	if err := b.Insert(ctx, r, 2); err != nil {
+		t.Fatalf("a second active token with limit 2: %v (revoked and expired ones must not count)", err)
+	}
+	third := NewRecord("alice", now)
+	if err := a.Insert(ctx, third, 2); !errors.Is(err, apitoken.ErrTooMany) {
+		t.Fatalf("a third active token with limit 2: %v, want ErrTooMany", err)
+	}
+	if _, err := a.Get(ctx, third.ID); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Fatal("a refused Insert stored the token")
+	}
+	// A duplicate at the limit is still ErrTooMany or ErrExists, never
+	// stored twice; below it, ErrExists.
+	dup := NewRecord("carol", now)
+	dup.ID = r.ID
+	if err := a.Insert(ctx, dup, 2); !errors.Is(err, apitoken.ErrExists) {
+		t.Errorf("an existing id for another owner: %v, want ErrExists", err)
+	}
+}
+
+// testConcurrentLimit: 16 concurrent inserts for one owner with limit 5
+// store exactly 5.
+func testConcurrentLimit(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b := open(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() { errs[i] = s.Insert(ctx, NewRecord("alice", Base), 5) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, apitoken.ErrTooMany):
+			t.Errorf("concurrent Insert: %v", err)
+		}
+	}
+	ts, err := a.List(ctx, "alice")
+	if err != nil || ok != 5 || len(ts) != 5 {
+		t.Fatalf("%d inserts succeeded, %d stored (%v); want 5 and 5", ok, len(ts), err)
+	}
+}
+
+// testConcurrentTouch: two instances writing the same uses in opposite
+// orders, at once, both succeed (no deadlock).
+func testConcurrentTouch(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b := open(t)
+	var uses []apitoken.Use
+	for i := range 200 {
+		r := NewRecord("alice"+string(rune('a'+i%20)), Base)
+		insert(t, a, r)
+		uses = append(uses, apitoken.Use{ID: r.ID, At: Base.Add(time.Minute)})
+	}
+	reversed := slices.Clone(uses)
+	slices.Reverse(reversed)
+	for round := range 5 {
+		var wg sync.WaitGroup
+		var errA, errB error
+		at := Base.Add(time.Duration(round+2) * time.Minute)
+		for i := range uses {
+			uses[i].At, reversed[i].At = at, at
+		}
+		wg.Go(func() { errA = a.Touch(ctx, uses) })
+		wg.Go(func() { errB = b.Touch(ctx, reversed) })
+		wg.Wait()
+		if errA != nil || errB != nil {
+			t.Fatalf("round %d: concurrent Touch: %v, %v", round, errA, errB)
+		}
+	}
+	if got := get(t, a, uses[0].ID).LastUsedAt; !got.Equal(Base.Add(6 * time.Minute)) {
+		t.Errorf("LastUsedAt = %v", got)
 	}
 }

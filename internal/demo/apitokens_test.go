@@ -9,16 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionless/sessionless/apitoken"
 )
 
-type createdToken struct {
-	ID        string    `json:"id"`
-	Token     string    `json:"token"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+// createdToken is the answer to POST /api/tokens.
+type createdToken = apitoken.TokenJSON
 
 func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 
@@ -41,7 +37,7 @@ func TestAPITokens(t *testing.T) {
 	tok := e.createToken(t, demo, `{"name": "CI deploy", "scopes": ["widgets:read"], "expires_in": 3600}`)
 	if !regexp.MustCompile(`^sl_[0-9A-Za-z]{36}$`).MatchString(tok.Token) || tok.Name != "CI deploy" ||
 		strings.Join(tok.Scopes, " ") != "widgets:read" || !tok.CreatedAt.Equal(e.clock.Now()) ||
-		!tok.ExpiresAt.Equal(e.clock.Now().Add(time.Hour)) || tok.ID == "" {
+		tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(e.clock.Now().Add(time.Hour)) || tok.ID == "" {
 		t.Fatalf("created %+v", tok)
 	}
 	resp, b := e.me(t, "Bearer "+tok.Token)
@@ -80,6 +76,24 @@ func TestAPITokens(t *testing.T) {
 	if resp.StatusCode != 200 || len(list.Tokens) != 3 || bytes.Contains(b, []byte(tok.Token[3:])) || bytes.Contains(b, []byte(`"token"`)) ||
 		bytes.Contains(b, []byte("hash")) {
 		t.Fatalf("GET /api/tokens: %s %s", resp.Status, b)
+	}
+
+	// An API token is no login: it cannot log out (not even "everywhere",
+	// which would end its owner's other tokens outside their database).
+	for _, path := range []string{"/auth/logout", "/auth/logout-all"} {
+		if resp, b := e.do(t, "POST", path, "", bearer(tok.Token)); resp.StatusCode != 400 {
+			t.Errorf("POST %s with an API token: %s %s, want 400", path, resp.Status, b)
+		}
+	}
+	if resp, _ := e.me(t, "Bearer "+manager.Token); resp.StatusCode != 200 {
+		t.Fatal("an API token's logout ended its owner's other API token")
+	}
+	// Refusals of /api/tokens have the shape and challenge of every /api
+	// route.
+	resp, b = e.do(t, "GET", "/api/tokens", "", bearer(viewer))
+	checkProblem(t, resp, b, 403, "insufficient_scope")
+	if !strings.Contains(resp.Header.Get("WWW-Authenticate"), `scope="tokens:manage"`) {
+		t.Errorf("403 challenge: %q", resp.Header.Get("WWW-Authenticate"))
 	}
 
 	// Another user's token id: 404.
@@ -136,7 +150,15 @@ func TestTokensCommand(t *testing.T) {
 		return out.String(), err
 	}
 	db := []string{"-db", cfg.DatabaseURL}
-	out, err := run(append(append([]string{"create", "-name", "nightly", "-scopes", "widgets:read", "-expires-in", "48h"}, db...), "demo")...)
+	// By default a token gets the user's scopes but tokens:manage.
+	out, err := run(append(append([]string{"create"}, db...), "demo")...)
+	if err != nil || !strings.Contains(out, `scopes "widgets:read widgets:write"`) {
+		t.Fatalf("tokens create with the default scopes: %v\n%s", err, out)
+	}
+	if out, err := run("list", "-h", "demo"); err != nil || !strings.Contains(out, "usage:") {
+		t.Errorf("tokens list -h: %v\n%s", err, out)
+	}
+	out, err = run(append(append([]string{"create", "-name", "nightly", "-scopes", "widgets:read", "-expires-in", "48h"}, db...), "demo")...)
 	if err != nil {
 		t.Fatalf("tokens create: %v\n%s", err, out)
 	}

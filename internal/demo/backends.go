@@ -31,8 +31,9 @@ type backends struct {
 	closers     []func() error
 }
 
-// openBackends opens the revocation list (synced once before it returns)
-// and the refresh token manager for cfg, on db.
+// openBackends opens the revocation list (synced once before it returns),
+// the refresh token manager and the API token manager for cfg, on db;
+// cfg.Issuer must be set.
 func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logger) (_ *backends, err error) {
 	b := &backends{}
 	defer func() {
@@ -98,10 +99,13 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 		return nil, err
 	}
 	b.apiTokens, err = apitoken.New(apitoken.Config{
-		Store:   as,
-		Revoker: b.revocations,
-		Logger:  log,
-		Now:     cfg.Now,
+		Store: as,
+		// The owners of API tokens are the users of the demo's own
+		// access tokens.
+		OwnerIssuer: cfg.Issuer,
+		Revoker:     b.revocations,
+		Logger:      log,
+		Now:         cfg.Now,
 	})
 	if err != nil {
 		return nil, err

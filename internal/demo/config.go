@@ -115,7 +115,7 @@ const (
 
 var options = []option{
 	optAddr:     {"addr", "DEMO_ADDR", "host:port", defaultAddr, "listen address; port 0 picks a free port"},
-	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database of users, refresh tokens and revocations: a SQLite file path\n(.db, .sqlite or .sqlite3), sqlite:PATH, a SQLite file: URI, or postgres://user:pw@host/db"},
+	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database of users, refresh tokens, API tokens and revocations: a SQLite file path\n(.db, .sqlite or .sqlite3), sqlite:PATH, a SQLite file: URI, or postgres://user:pw@host/db"},
 	optKeyFile:  {"key-file", "DEMO_KEY_FILE", "path", defaultKeyFile, "PEM private key that signs tokens; its type picks the algorithm;\nan Ed25519 key is generated there when the file does not exist"},
 	optVerify:   {"verify-key-file", "DEMO_VERIFY_KEY_FILES", "path", "", "PEM key of a retired signing key whose tokens are still accepted;\nrepeatable (the variable takes a comma-separated list)"},
 	optIssuer:   {"issuer", "DEMO_ISSUER", "url", "", "token issuer (iss); default http://<actual listen address>"},
@@ -143,9 +143,12 @@ password for a signed JWT access token and a rotating refresh token,
 POST /auth/token refreshes (OAuth 2.0), POST /auth/revoke revokes a token
 (RFC 7009), POST /auth/logout and /auth/logout-all revoke on every instance,
 GET /api/me verifies a token statelessly, GET /.well-known/jwks.json
-publishes the verification keys.
+publishes the verification keys. POST/GET /api/tokens and DELETE
+/api/tokens/{id} manage API tokens (sl_…) for scripts, which work on the
+same /api routes.
 
 demo-api users set-password [-db URL] USERNAME sets a lost password.
+demo-api tokens create|list|revoke … manages API tokens (demo-api tokens -h).
 
 Each flag has an environment variable; a flag wins over its variable, and the
 variable over the default.

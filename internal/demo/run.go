@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/password"
-	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
 )
 
 // Server limits.
@@ -68,13 +67,6 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBackends(ctx, cfg, store, log)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	go b.purge(ctx, purgeInterval, log)
-
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -83,6 +75,17 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if cfg.Issuer == "" {
 		cfg.Issuer = defaultIssuer(ln.Addr())
 	}
+	b, err := openBackends(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Writes the last uses of API tokens: say so if that fails.
+		if err := b.Close(); err != nil {
+			log.Error("closing the backends", "err", err)
+		}
+	}()
+	go b.purge(ctx, purgeInterval, log)
 	srv, err := newServer(cfg, deps{users: store, ping: store.Ping, keys: keys, passwords: pw, backends: b, log: log})
 	if err != nil {
 		return err
@@ -248,19 +251,27 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err := store.SetPasswordHash(ctx, u.ID, hash); err != nil {
 		return fmt.Errorf("users: setting the password: %w", err)
 	}
-	rs, err := refreshsql.New(ctx, store.db, refreshsql.Config{Dialect: store.d})
+	// Whoever had the password may have made refresh and API tokens:
+	// revoke them all (the API tokens on every running server at once,
+	// through the revocation list).
+	b, err := openOperatorBackends(ctx, cfg, store)
 	if err != nil {
 		return err
 	}
-	if err := rs.RevokeSubject(ctx, u.ID, time.Now()); err != nil {
+	defer b.Close()
+	if err := b.refresh.RevokeSubject(ctx, u.ID); err != nil {
 		return fmt.Errorf("users: revoking refresh tokens: %w", err)
+	}
+	n, err := b.apiTokens.RevokeOwner(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("users: revoking API tokens: %w", err)
 	}
 	if random {
 		fmt.Fprintf(stdout, "password of %s set to: %s\n", name, secret)
 	} else {
 		fmt.Fprintf(stdout, "password of %s set from %s\n", name, envPassword)
 	}
-	fmt.Fprintf(stdout, "its refresh tokens are revoked\n")
+	fmt.Fprintf(stdout, "its refresh tokens and its %d API tokens are revoked\n", n)
 	return nil
 }
 

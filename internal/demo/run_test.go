@@ -316,14 +316,15 @@ func TestFailedFirstStartSeedsNothing(t *testing.T) {
 }
 
 // TestSetPassword: "demo-api users set-password" recovers access: the new
-// password logs in, the old one does not, and the user's refresh tokens
-// are revoked.
+// password logs in, the old one does not, and the user's refresh and API
+// tokens are revoked.
 func TestSetPassword(t *testing.T) {
 	cfg := testConfig(t)
 	e := newTestEnv(t, cfg)
 	old := e.login(t, "demo", testPassword)
+	apiTok := e.createToken(t, old.AccessToken, `{"name": "made with the stolen password"}`)
 	args := []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "demo"}
-	for _, tt := range []struct {
+	for i, tt := range []struct {
 		password string // DEMO_PASSWORD; empty: a random one is printed
 		printed  string
 	}{
@@ -334,7 +335,8 @@ func TestSetPassword(t *testing.T) {
 		if err := Run(t.Context(), args, env(map[string]string{envPassword: tt.password}), &out, io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(out.String(), tt.printed) || !strings.HasSuffix(out.String(), "its refresh tokens are revoked\n") {
+		revoked := []string{"1", "0"}[i]
+		if !strings.HasPrefix(out.String(), tt.printed) || !strings.HasSuffix(out.String(), "its refresh tokens and its "+revoked+" API tokens are revoked\n") {
 			t.Fatalf("printed %q", out.String())
 		}
 		pw := tt.password
@@ -348,6 +350,9 @@ func TestSetPassword(t *testing.T) {
 	}
 	if _, oerr := e.refresh(t, old.RefreshToken, 400); oerr.Error != "invalid_grant" {
 		t.Fatalf("the old refresh token works: %+v", oerr)
+	}
+	if resp, _ := e.me(t, "Bearer "+apiTok.Token); resp.StatusCode != 401 {
+		t.Fatalf("the API token made before the password was reset: %s, want 401", resp.Status)
 	}
 	for _, bad := range [][]string{{"users"}, {"users", "set-password"}, {"users", "delete", "demo"}, {"users", "set-password", "-db"}} {
 		if err := Run(t.Context(), bad, env(nil), io.Discard, io.Discard); err == nil {

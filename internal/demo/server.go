@@ -139,10 +139,12 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
 	// API tokens of the caller: package apitoken's handlers, which check
 	// the tokens:manage scope and narrow what a new token may hold.
+	// The scope is checked by the middleware first, so that its refusal
+	// has the shape and challenge of every other /api route.
 	handle(mux, "/api/tokens",
-		route{http.MethodPost, s.auth.Middleware(s.apiTokens.Create())},
-		route{http.MethodGet, s.auth.Middleware(s.apiTokens.List())})
-	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.auth.Middleware(s.apiTokens.Revoke())})
+		route{http.MethodPost, s.api(s.apiTokens.Create().ServeHTTP, scopeManageTokens)},
+		route{http.MethodGet, s.api(s.apiTokens.List().ServeHTTP, scopeManageTokens)})
+	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.api(s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})

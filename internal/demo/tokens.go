@@ -21,10 +21,12 @@ const tokensUsage = `usage:
 
 API tokens for operators, on the server's database. create prints a new
 token of USERNAME once (it is stored only hashed): -name defaults to
-"cli", -scopes to all the user's scopes (a token never holds a scope its
-user lacks), -expires-in (e.g. 720h) to a year. list shows a user's
-tokens, without secrets. revoke revokes the token ID whoever owns it; the
-running servers refuse it at once through the revocation list, so give
+"cli", -scopes (comma-separated) to the user's scopes but tokens:manage (a
+token never holds a scope its user lacks; ask for tokens:manage to let the
+token mint tokens), -expires-in (e.g. 720h) to a year. list shows a
+user's tokens, without secrets. revoke revokes the token ID whoever owns
+it; the running servers refuse it within their revocation list's
+propagation (at once with Redis, within 200 ms with a database), so give
 the same -db and -redis as the servers. The server flags (-db, -redis, …)
 are those of demo-api -h.`
 
@@ -61,6 +63,12 @@ func splitTokenFlags(args []string) (map[string]string, []string, error) {
 
 // runTokens runs "demo-api tokens create|list|revoke".
 func runTokens(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "help" {
+			fmt.Fprintln(stdout, tokensUsage)
+			return nil
+		}
+	}
 	if len(args) < 2 || strings.HasPrefix(args[len(args)-1], "-") {
 		fmt.Fprintln(stdout, tokensUsage)
 		return errors.New("tokens: want create, list or revoke, and a username or token id")
@@ -91,7 +99,7 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("database: %w", err)
 	}
 	defer store.Close()
-	b, err := openBackends(ctx, cfg, store, slog.New(slog.DiscardHandler))
+	b, err := openOperatorBackends(ctx, cfg, store)
 	if err != nil {
 		return err
 	}
@@ -129,7 +137,12 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 		return nil
 	}
 
-	req := apitoken.CreateRequest{Name: "cli", Scopes: u.Scopes}
+	req := apitoken.CreateRequest{Name: "cli"}
+	for _, sc := range u.Scopes {
+		if sc != scopeManageTokens {
+			req.Scopes = append(req.Scopes, sc)
+		}
+	}
 	if v, ok := flags["name"]; ok {
 		req.Name = v
 	}
@@ -146,7 +159,8 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("tokens: -expires-in %q: want a positive duration such as 720h", v)
 		}
 	}
-	owner := &identity.Principal{Subject: u.ID, Scopes: u.Scopes}
+	// The user, as its own access token would present it.
+	owner := &identity.Principal{Subject: u.ID, Issuer: m.OwnerIssuer(), Method: identity.JWT, Scopes: u.Scopes}
 	raw, t, err := m.CreateFor(ctx, owner, req)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
@@ -155,6 +169,22 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 		strings.Join(t.Scopes, " "), raw)
 	fmt.Fprintln(stdout, "it is shown only now: the database keeps its hash")
 	return nil
+}
+
+// operatorIssuer stands in for the servers' issuer in operator commands,
+// which run without one: their API token manager only needs to know the
+// owners' issuer to serve principals of it, which these commands build
+// themselves.
+const operatorIssuer = "demo-api:operator"
+
+// openOperatorBackends opens the backends as the servers do, for an
+// operator command: the same revocation list, so that what it revokes
+// reaches the running servers.
+func openOperatorBackends(ctx context.Context, cfg Config, store *sqlStore) (*backends, error) {
+	if cfg.Issuer == "" {
+		cfg.Issuer = operatorIssuer
+	}
+	return openBackends(ctx, cfg, store, slog.New(slog.DiscardHandler))
 }
 
 // stamp formats t for the token list; "-" for none.

@@ -12,7 +12,8 @@ import (
 )
 
 // Logout returns the logout endpoint, to be mounted behind the
-// authentication middleware: the access token the request was
+// authentication middleware (a request authenticated with an API token is
+// 400: those are revoked through package apitoken): the access token the request was
 // authenticated with is revoked (on every instance sharing the revocation
 // store), and, when the body names one ({"refresh_token": …},
 // application/json) and the access token is this issuer's, the family of a
@@ -96,6 +97,13 @@ func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*identity.Pr
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`"`)
 		writeError(w, http.StatusUnauthorized, "invalid_token", "authentication required")
+		return nil, false
+	}
+	if p.Method == identity.APIToken {
+		// An API token is not a login: its revocation must reach its
+		// database, and a token without any scope must not end its
+		// owner's other tokens.
+		writeError(w, http.StatusBadRequest, "invalid_request", "logout takes an access token; API tokens are revoked through their own API")
 		return nil, false
 	}
 	return p, true
