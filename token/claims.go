@@ -111,6 +111,32 @@ func (c *Claims) Decode(v any) error {
 	return json.Unmarshal(p, v)
 }
 
+// Payload returns the verified JSON payload the claims were read from, or
+// "" for claims that did not come from [Verifier.Verify].
+func (c *Claims) Payload() string { return c.payload }
+
+// Member returns the raw JSON value of the payload's top-level member
+// name, matched exactly, or nil when there is none (or it is null). The
+// bytes share the claims' memory: read them, never write them. It walks
+// the payload, without allocating: for custom claims read one at a time
+// (a provider's "realm_access"); [Claims.Decode] reads many into a
+// struct.
+func (c *Claims) Member(name string) []byte {
+	if c.payload == "" {
+		return nil
+	}
+	m := strictjson.Object(readOnly(c.payload))
+	for m.Next() {
+		if string(m.Name()) == name {
+			if v := m.Value(); !strictjson.IsNull(v) {
+				return v
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // decodeClaims reads the registered claims of a JSON payload into c with
 // exact member names (RFC 7519 §4: "EXP" is not "exp"), refusing a name
 // given twice at any depth. The strings of c are slices of payload, which

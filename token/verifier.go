@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,12 +30,22 @@ const (
 	MaxIDLength = 1024
 )
 
-// VerifierConfig configures a [Verifier]. Issuer and Audience are required.
+// VerifierConfig configures a [Verifier]. Issuer and an audience are
+// required.
 type VerifierConfig struct {
 	// Issuer is the exact "iss" a token must carry. Required.
 	Issuer string
-	// Audience must be one of the token's "aud" values. Required.
+	// Audience must be one of the token's "aud" values. Required, unless
+	// Audiences is set.
 	Audience string
+	// Audiences, when set, are accepted besides Audience: a token is for
+	// this verifier when its "aud" holds any of them (an API known under
+	// two identifiers, a provider's "account" audience).
+	Audiences []string
+	// Profile says what a token may leave out, for tokens minted by other
+	// issuers (OpenID Connect providers, gateways, other libraries). The
+	// zero value requires all of it: first-party access tokens (RFC 9068).
+	Profile Profile
 	// Leeway tolerates clock skew when checking exp, nbf and iat.
 	// Zero means DefaultLeeway (30s); a negative value means none.
 	// At most MaxLeeway.
@@ -54,12 +65,33 @@ type VerifierConfig struct {
 	Now func() time.Time
 }
 
+// Profile lists what a [Verifier] lets a token leave out. The zero value
+// requires everything; set only what the issuer of the tokens really
+// omits.
+type Profile struct {
+	// AnyType accepts a "typ" header other than "at+jwt", or none
+	// (Keycloak and Auth0 write "JWT"). An ID token can then be told from
+	// an access token only by its audience and claims.
+	AnyType bool
+	// NoJTI accepts tokens without "jti" (Auth0's often have none): they
+	// can be revoked by subject only.
+	NoJTI bool
+	// NoIAT accepts tokens without "iat": the lifetime bound then applies
+	// to exp − now.
+	NoIAT bool
+	// NoSub accepts tokens without "sub" that carry a "jti", so that each
+	// can still be revoked.
+	NoSub bool
+}
+
 // Verifier verifies access tokens signed by the keys of a [KeySource].
 // It is safe for concurrent use; it does no I/O and never fetches keys.
 type Verifier struct {
 	keys    KeySource
 	iss     string
 	aud     string
+	auds    []string // Audiences
+	profile Profile
 	leeway  time.Duration
 	maxLen  int
 	maxLife time.Duration
@@ -89,8 +121,11 @@ func NewVerifier(keys KeySource, cfg VerifierConfig) (_ *Verifier, err error) {
 	if cfg.Issuer == "" {
 		return nil, fmt.Errorf("%w: Issuer is required", ErrConfig)
 	}
-	if cfg.Audience == "" {
+	if cfg.Audience == "" && len(cfg.Audiences) == 0 {
 		return nil, fmt.Errorf("%w: Audience is required", ErrConfig)
+	}
+	if slices.Contains(cfg.Audiences, "") {
+		return nil, fmt.Errorf("%w: an empty audience", ErrConfig)
 	}
 	if !validID(cfg.Issuer) {
 		return nil, fmt.Errorf("%w: Issuer is longer than %d bytes or contains NUL", ErrConfig, MaxIDLength)
@@ -115,8 +150,8 @@ func NewVerifier(keys KeySource, cfg VerifierConfig) (_ *Verifier, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Verifier{keys: keys, iss: cfg.Issuer, aud: cfg.Audience, leeway: cfg.Leeway, maxLen: cfg.MaxTokenLength,
-		maxLife: cfg.MaxTokenLifetime, now: cfg.Now}
+	v := &Verifier{keys: keys, iss: cfg.Issuer, aud: cfg.Audience, auds: slices.Clone(cfg.Audiences), profile: cfg.Profile,
+		leeway: cfg.Leeway, maxLen: cfg.MaxTokenLength, maxLife: cfg.MaxTokenLifetime, now: cfg.Now}
 	v.headers.Store(&map[string]*header{})
 	return v, nil
 }
@@ -165,7 +200,7 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 			return nil, err
 		}
 	}
-	if !h.typOK {
+	if !h.typOK && !v.profile.AnyType {
 		return nil, fmt.Errorf("%w: typ is not at+jwt", ErrWrongType)
 	}
 	set := v.keys.KeySet()
@@ -201,12 +236,14 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 		v.cacheHeader(hseg, h)
 	}
 
+	p := &v.profile
 	switch {
-	case c.Issuer == "" || c.Subject == "" || len(c.Audience) == 0 || !hasExp || !hasIat || c.ID == "":
+	case c.Issuer == "" || len(c.Audience) == 0 || !hasExp ||
+		c.Subject == "" && (!p.NoSub || c.ID == "") || !hasIat && !p.NoIAT || c.ID == "" && !p.NoJTI:
 		return nil, fmt.Errorf("%w: iss, sub, aud, exp, iat and jti are required", ErrMissingClaim)
 	case c.Issuer != v.iss:
 		return nil, ErrIssuer
-	case !c.Audience.Contains(v.aud):
+	case !v.forUs(c.Audience):
 		return nil, ErrAudience
 	}
 	now := v.now()
@@ -215,15 +252,30 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 		return nil, ErrExpired
 	case !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore):
 		return nil, fmt.Errorf("%w: nbf is in the future", ErrNotYetValid)
-	case now.Add(v.leeway).Before(c.IssuedAt):
+	case hasIat && now.Add(v.leeway).Before(c.IssuedAt):
 		return nil, fmt.Errorf("%w: iat is in the future", ErrNotYetValid)
-	case c.ExpiresAt.Sub(c.IssuedAt) > v.maxLife:
+	case hasIat && c.ExpiresAt.Sub(c.IssuedAt) > v.maxLife:
 		// With iat at most now + leeway, exp is at most now + leeway +
 		// maxLife: no accepted token outlives what a revocation list
 		// keeps.
 		return nil, fmt.Errorf("%w: exp is more than %v after iat", ErrLifetime, v.maxLife)
+	case !hasIat && c.ExpiresAt.Sub(now) > v.maxLife:
+		return nil, fmt.Errorf("%w: exp is more than %v from now", ErrLifetime, v.maxLife)
 	}
 	return c, nil
+}
+
+// forUs reports whether aud holds one of the verifier's audiences.
+func (v *Verifier) forUs(aud Audience) bool {
+	if v.aud != "" && aud.Contains(v.aud) {
+		return true
+	}
+	for _, a := range v.auds {
+		if aud.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // validID reports whether an iss, sub or jti can be named by a

@@ -1,0 +1,151 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionless/sessionless/token"
+)
+
+// remoteKeys is a provider's JWK Set, fetched when needed and kept: a
+// token.KeySource whose set changes when the provider's does.
+//
+// Fetches are deduplicated (one at a time; callers wait for the one in
+// flight) and rate-limited (at most one attempt per minInterval): a flood
+// of tokens with unknown kids causes O(1) fetches, and a request that the
+// limiter turns away does not wait. Keys are fetched again in the
+// background once older than maxAge, so that a rotation or a removal at
+// the provider is seen without a request waiting. When a fetch fails, the
+// last keys keep working.
+type remoteKeys struct {
+	jwksURL     func(context.Context) (string, error)
+	client      *http.Client
+	algs        []token.Algorithm
+	minInterval time.Duration
+	maxAge      time.Duration
+	maxSize     int64
+	now         func() time.Time
+	log         *slog.Logger
+
+	set       atomic.Pointer[token.KeySet]
+	fetchedAt atomic.Int64 // unix nanoseconds of the last successful fetch
+	fetches   atomic.Int64 // attempts, for tests and metrics
+
+	mu          sync.Mutex
+	inflight    chan struct{} // closed when the fetch in flight ends; nil: none
+	lastAttempt time.Time
+	lastErr     error
+}
+
+// KeySet implements token.KeySource: the last keys fetched, or nil.
+func (k *remoteKeys) KeySet() *token.KeySet { return k.set.Load() }
+
+// errRateLimited: the keys were fetched (or tried) too recently.
+var errRateLimited = errors.New("oidc: keys fetched less than the minimum interval ago")
+
+// refresh fetches the keys now, unless a fetch is in flight (it waits for
+// that one) or the last attempt was less than minInterval ago
+// (errRateLimited at once, with the last error if it failed). It returns
+// the error of the fetch it waited for.
+func (k *remoteKeys) refresh(ctx context.Context) error {
+	k.mu.Lock()
+	if ch := k.inflight; ch != nil {
+		k.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		k.mu.Lock()
+		err := k.lastErr
+		k.mu.Unlock()
+		return err
+	}
+	if !k.lastAttempt.IsZero() && k.now().Sub(k.lastAttempt) < k.minInterval {
+		err := k.lastErr
+		k.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("%w (last attempt: %w)", errRateLimited, err)
+		}
+		return errRateLimited
+	}
+	ch := make(chan struct{})
+	k.inflight, k.lastAttempt = ch, k.now()
+	k.mu.Unlock()
+
+	// The fetch is not the caller's: it runs to its end (bounded by the
+	// client's timeout) even if the request that started it goes away,
+	// and others may be waiting for it.
+	err := k.fetch(context.WithoutCancel(ctx))
+
+	k.mu.Lock()
+	k.inflight, k.lastErr = nil, err
+	k.mu.Unlock()
+	close(ch)
+	return err
+}
+
+// refreshInBackground starts a refresh when the keys are older than
+// maxAge, without waiting for it.
+func (k *remoteKeys) refreshInBackground() {
+	at := k.fetchedAt.Load()
+	if at == 0 || k.now().Sub(time.Unix(0, at)) < k.maxAge {
+		return
+	}
+	k.mu.Lock()
+	due := k.inflight == nil && k.now().Sub(k.lastAttempt) >= k.minInterval
+	k.mu.Unlock()
+	if due {
+		go func() {
+			if err := k.refresh(context.Background()); err != nil && !errors.Is(err, errRateLimited) {
+				k.log.Warn("refreshing a provider's keys failed; the last keys stay in use", "err", err)
+			}
+		}()
+	}
+}
+
+// fetch gets the JWK Set and swaps it in.
+func (k *remoteKeys) fetch(ctx context.Context) error {
+	k.fetches.Add(1)
+	url, err := k.jwksURL(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("oidc: JWKS URL: %w", err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("oidc: fetching the JWK Set: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("oidc: fetching the JWK Set: %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, k.maxSize+1))
+	if err != nil {
+		return fmt.Errorf("oidc: reading the JWK Set: %w", err)
+	}
+	if int64(len(body)) > k.maxSize {
+		return fmt.Errorf("oidc: the JWK Set is larger than %d bytes", k.maxSize)
+	}
+	set, skipped, err := token.ParseJWKSet(body, token.JWKSetOptions{Algorithms: k.algs, Previous: k.set.Load()})
+	if err != nil {
+		return fmt.Errorf("oidc: the JWK Set: %w", err)
+	}
+	for _, s := range skipped {
+		k.log.Debug("a key of the provider's JWK Set is skipped", "reason", s)
+	}
+	k.set.Store(set)
+	k.fetchedAt.Store(k.now().UnixNano())
+	return nil
+}

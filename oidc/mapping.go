@@ -1,0 +1,189 @@
+package oidc
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/token"
+)
+
+// Claims are the verified claims of a provider's token, with what the
+// mapping read besides the principal's fields. It embeds *token.Claims:
+// [token.Claims.Member] and [token.Claims.Decode] read any other claim,
+// and StillTrusted tells the middleware's cache whether the key that
+// verified the token is still published by the provider.
+type Claims struct {
+	*token.Claims
+	// Username is preferred_username (Keycloak, generic) or nickname, when
+	// the token carries one.
+	Username string
+	// Groups are the "groups" claim, when the token carries one.
+	Groups []string
+}
+
+// Mapping turns a provider's verified claims into the principal.
+type Mapping struct {
+	// Name names the mapping in logs ("keycloak", "auth0", "generic").
+	Name string
+	// Map fills p (Subject, Issuer, TokenID, times and ClientID are set
+	// already) from c: Scopes, Roles, ClientID, and c's own fields. An
+	// error refuses the token.
+	Map func(c *Claims, p *identity.Principal) error
+	// Profile is what the provider's access tokens leave out (typ at+jwt,
+	// jti, …); Config.Profile overrides it.
+	Profile token.Profile
+}
+
+// stringClaim returns the string claim name of c.
+func stringClaim(c *token.Claims, name string) (string, bool) {
+	v := c.Member(name)
+	if v == nil {
+		return "", false
+	}
+	s, err := strictjson.String(v)
+	if err != nil {
+		return "", false
+	}
+	return string(s), true
+}
+
+// stringsOf reads v, a JSON array of strings (non-strings skipped) or a
+// string of space-separated values.
+func stringsOf(v []byte) []string {
+	if v == nil {
+		return nil
+	}
+	if s, err := strictjson.String(v); err == nil {
+		return strings.Fields(string(s))
+	}
+	var out []string
+	e := strictjson.Array(v)
+	for e.Next() {
+		if s, err := strictjson.String(e.Value()); err == nil && len(s) > 0 {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}
+
+// path returns the value at the nested members names of v (an object), or
+// nil.
+func path(v []byte, names ...string) []byte {
+	for _, n := range names {
+		if v == nil {
+			return nil
+		}
+		var next []byte
+		m := strictjson.Object(v)
+		for m.Next() {
+			if string(m.Name()) == n {
+				next = m.Value()
+				break
+			}
+		}
+		if strictjson.IsNull(next) {
+			return nil
+		}
+		v = next
+	}
+	return v
+}
+
+// union appends to a the strings of b it lacks.
+func union(a []string, b ...string) []string {
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			a = append(a, s)
+		}
+	}
+	return a
+}
+
+// clientOf sets p.ClientID from azp when the token has one (OIDC), else
+// client_id (RFC 9068) as token.Claims read it.
+func clientOf(c *Claims, p *identity.Principal) {
+	if azp, ok := stringClaim(c.Claims, "azp"); ok && azp != "" {
+		p.ClientID = azp
+	}
+}
+
+// Generic maps what most providers (Dex, Okta, Zitadel, Entra ID, …)
+// write: scopes from "scope" (space-separated) or "scp" (an array, or a
+// string), roles from "roles" and "groups" (both become Roles; Groups
+// keeps the groups alone), the client from "azp" or "client_id",
+// preferred_username as Username. Its profile requires everything but a
+// typ of at+jwt; set Config.Profile for tokens without jti or iat.
+func Generic() Mapping {
+	return Mapping{
+		Name:    "generic",
+		Profile: token.Profile{AnyType: true},
+		Map: func(c *Claims, p *identity.Principal) error {
+			p.Scopes = union(c.Scopes(), stringsOf(c.Member("scp"))...)
+			p.Roles = union(slices.Clone(c.Roles), stringsOf(c.Member("groups"))...)
+			c.Groups = stringsOf(c.Member("groups"))
+			c.Username, _ = stringClaim(c.Claims, "preferred_username")
+			clientOf(c, p)
+			return nil
+		},
+	}
+}
+
+// Keycloak maps Keycloak's access tokens: realm roles
+// (realm_access.roles) and the roles of the API's own client
+// (resource_access.<clientID>.roles: clientID is the client of the API,
+// usually its audience) become Roles; "scope" becomes Scopes;
+// preferred_username the Username; "azp" the ClientID. Keycloak writes
+// "typ": "Bearer" in its access tokens and "ID" in its ID tokens: a token
+// whose typ claim is anything but Bearer is refused (ErrNotAccessToken).
+// Its profile accepts the "JWT" typ header.
+func Keycloak(clientID string) Mapping {
+	return Mapping{
+		Name:    "keycloak",
+		Profile: token.Profile{AnyType: true},
+		Map: func(c *Claims, p *identity.Principal) error {
+			if typ, ok := stringClaim(c.Claims, "typ"); ok && typ != "Bearer" {
+				return fmt.Errorf("%w: Keycloak token of typ %q", ErrNotAccessToken, typ)
+			}
+			p.Scopes = c.Scopes()
+			p.Roles = stringsOf(path(c.Member("realm_access"), "roles"))
+			if clientID != "" {
+				p.Roles = union(p.Roles, stringsOf(path(c.Member("resource_access"), clientID, "roles"))...)
+			}
+			c.Username, _ = stringClaim(c.Claims, "preferred_username")
+			c.Groups = stringsOf(c.Member("groups"))
+			clientOf(c, p)
+			return nil
+		},
+	}
+}
+
+// Auth0 maps Auth0's access tokens: "scope" and "permissions" (RBAC with
+// "Add Permissions in the Access Token") become Scopes; the namespaced
+// custom claim namespace+"roles" (an Action adds it, e.g.
+// "https://example.com/roles") becomes Roles; "azp" the ClientID. Auth0
+// access tokens often have no jti (revoked by subject then) and a "JWT"
+// typ header: its profile accepts both.
+func Auth0(namespace string) Mapping {
+	return Mapping{
+		Name:    "auth0",
+		Profile: token.Profile{AnyType: true, NoJTI: true},
+		Map: func(c *Claims, p *identity.Principal) error {
+			p.Scopes = union(c.Scopes(), stringsOf(c.Member("permissions"))...)
+			if namespace != "" {
+				p.Roles = stringsOf(c.Member(namespace + "roles"))
+			}
+			c.Username, _ = stringClaim(c.Claims, "nickname")
+			clientOf(c, p)
+			return nil
+		},
+	}
+}
+
+// Func is a custom mapping: f fills the principal from the claims, on the
+// given profile.
+func Func(name string, profile token.Profile, f func(c *Claims, p *identity.Principal) error) Mapping {
+	return Mapping{Name: name, Profile: profile, Map: f}
+}

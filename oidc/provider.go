@@ -1,0 +1,359 @@
+package oidc
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/token"
+)
+
+// Defaults of a [Config].
+const (
+	// DefaultRefreshInterval is the least time between two fetches of a
+	// provider's keys, however many tokens with unknown kids arrive.
+	DefaultRefreshInterval = 30 * time.Second
+	// DefaultKeyMaxAge is how old the keys may get before they are
+	// fetched again in the background (to see keys removed at the
+	// provider).
+	DefaultKeyMaxAge = 5 * time.Minute
+	// DefaultHTTPTimeout bounds a fetch of the discovery document or the
+	// keys.
+	DefaultHTTPTimeout = 10 * time.Second
+	// DefaultMaxDocumentSize bounds the discovery document and the JWK Set.
+	DefaultMaxDocumentSize = 1 << 20
+)
+
+// Errors. Authenticate wraps one of them, a token package sentinel
+// (token.ErrExpired, token.ErrAudience, …), or identity.ErrUnavailable.
+var (
+	// ErrWrongIssuer: the token's unverified "iss" is not the provider's;
+	// refused before any network call.
+	ErrWrongIssuer = errors.New("oidc: token of another issuer")
+	// ErrUnauthorizedParty: "azp" (or "client_id") is not in
+	// Config.AuthorizedParties.
+	ErrUnauthorizedParty = errors.New("oidc: token issued to a client that is not allowed")
+	// ErrNotAccessToken: the token is an ID token (or another token that
+	// is not an access token), as far as the mapping can tell.
+	ErrNotAccessToken = errors.New("oidc: not an access token")
+)
+
+// Config configures a [Provider]: one trusted issuer.
+type Config struct {
+	// Issuer is the provider's issuer identifier, the exact "iss" of its
+	// tokens (Keycloak: https://host/realms/REALM; Auth0:
+	// https://TENANT.auth0.com/ with its trailing slash). Required.
+	Issuer string
+	// JWKSURL, when set, is where the provider's keys are; discovery
+	// (Issuer + "/.well-known/openid-configuration") is then not used.
+	// For issuers without discovery: gateways, other libraries.
+	JWKSURL string
+	// Audiences: a token must have one of them in "aud" (the API's
+	// identifier: Auth0's API identifier, the Keycloak client of the API
+	// made an audience by a mapper, or Keycloak's default "account").
+	// Required.
+	Audiences []string
+	// AuthorizedParties, when set, is the allow-list of the clients whose
+	// tokens are accepted: "azp", or "client_id" (RFC 9068) when there is
+	// no azp.
+	AuthorizedParties []string
+	// Algorithms are those accepted, asymmetric only. Default RS256 (what
+	// Keycloak, Auth0 and Dex sign with). A key of the provider without
+	// "alg" gets the one of these that fits it.
+	Algorithms []token.Algorithm
+	// Mapping turns the provider's claims into the principal. Default
+	// Generic(). Its Profile says what the provider's tokens may leave
+	// out, unless Profile is set.
+	Mapping Mapping
+	// Profile, when set, replaces the mapping's: what a token may leave
+	// out (typ at+jwt, jti, iat, sub).
+	Profile *token.Profile
+	// Leeway tolerates clock skew for exp, nbf and iat (token.Verifier's
+	// rules: default 30 s, at most 5 min, negative for none).
+	Leeway time.Duration
+	// MaxTokenLifetime is the longest lifetime accepted (exp − iat).
+	// Default 24 h (Auth0's default access token lifetime; Keycloak's is
+	// 5 min). The revocation list checked with this provider must keep
+	// entries at least as long (revocation.Config.MaxTokenLifetime).
+	MaxTokenLifetime time.Duration
+	// RefreshInterval is the least time between two fetches of the keys
+	// (a token with an unknown kid triggers one). Default
+	// DefaultRefreshInterval (30 s); at least 1 s.
+	RefreshInterval time.Duration
+	// KeyMaxAge: keys older than this are fetched again in the
+	// background. Default DefaultKeyMaxAge (5 min).
+	KeyMaxAge time.Duration
+	// HTTPClient fetches the discovery document and the keys. Default: a
+	// client with a DefaultHTTPTimeout timeout.
+	HTTPClient *http.Client
+	// Logger receives failures of background fetches. Default: discard.
+	Logger *slog.Logger
+	// Now returns the current time. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Provider verifies the access tokens of one OpenID Connect provider,
+// locally: after the keys are fetched, no request calls the provider. It
+// implements middleware.Verifier (register it in middleware.Config.JWT
+// under its issuer) and is safe for concurrent use.
+type Provider struct {
+	cfg     Config
+	keys    *remoteKeys
+	tcfg    token.VerifierConfig
+	profile token.Profile
+	v       atomic.Pointer[token.Verifier]
+	log     *slog.Logger
+
+	discoverMu sync.Mutex
+	jwksURL    string // from discovery, once it succeeded
+}
+
+// New checks cfg and returns a provider. It does no I/O: the keys are
+// fetched by the first token that needs them, or by [Provider.Warm].
+func New(cfg Config) (*Provider, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("oidc: Config.Issuer is required")
+	}
+	if len(cfg.Audiences) == 0 || slices.Contains(cfg.Audiences, "") {
+		return nil, errors.New("oidc: Config.Audiences is required: the API's identifiers its tokens carry in aud")
+	}
+	if cfg.JWKSURL != "" {
+		if u, err := url.Parse(cfg.JWKSURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("oidc: Config.JWKSURL %q is not an http(s) URL", cfg.JWKSURL)
+		}
+	}
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = []token.Algorithm{token.RS256}
+	}
+	for _, a := range cfg.Algorithms {
+		if strings.HasPrefix(string(a), "HS") || !slices.Contains(token.Algorithms, a) {
+			return nil, fmt.Errorf("oidc: algorithm %q: want an asymmetric one (RS256, PS256, ES256, EdDSA, …)", a)
+		}
+	}
+	if cfg.Mapping.Map == nil {
+		cfg.Mapping = Generic()
+	}
+	switch {
+	case cfg.RefreshInterval == 0:
+		cfg.RefreshInterval = DefaultRefreshInterval
+	case cfg.RefreshInterval < time.Second:
+		return nil, errors.New("oidc: Config.RefreshInterval must be at least 1s")
+	}
+	if cfg.KeyMaxAge <= 0 {
+		cfg.KeyMaxAge = DefaultKeyMaxAge
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Provider{cfg: cfg, log: cfg.Logger, profile: cfg.Mapping.Profile}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Profile != nil {
+		p.profile = *cfg.Profile
+	}
+	p.tcfg = token.VerifierConfig{
+		Issuer:           cfg.Issuer,
+		Audiences:        cfg.Audiences,
+		Profile:          p.profile,
+		Leeway:           cfg.Leeway,
+		MaxTokenLifetime: cfg.MaxTokenLifetime,
+		Now:              cfg.Now,
+	}
+	// Checked now: a bad leeway or lifetime is a configuration error.
+	if err := checkVerifierConfig(p.tcfg); err != nil {
+		return nil, err
+	}
+	p.keys = &remoteKeys{
+		jwksURL: p.jwks, client: cfg.HTTPClient, algs: cfg.Algorithms,
+		minInterval: cfg.RefreshInterval, maxAge: cfg.KeyMaxAge, maxSize: DefaultMaxDocumentSize,
+		now: cfg.Now, log: p.log,
+	}
+	return p, nil
+}
+
+// checkVerifierConfig builds a verifier on a throwaway key, to check cfg.
+func checkVerifierConfig(cfg token.VerifierConfig) error {
+	k, err := token.GenerateKey(token.EdDSA)
+	if err != nil {
+		return err
+	}
+	set, err := token.NewKeySet(nil, k.Public())
+	if err != nil {
+		return err
+	}
+	_, err = token.NewVerifier(set, cfg)
+	return err
+}
+
+// Issuer returns the provider's issuer identifier.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// MaxTokenLifetime returns the longest token lifetime the provider
+// accepts, for sizing a revocation list.
+func (p *Provider) MaxTokenLifetime() time.Duration {
+	if p.cfg.MaxTokenLifetime == 0 {
+		return token.DefaultMaxTokenLifetime
+	}
+	return p.cfg.MaxTokenLifetime
+}
+
+// KeyFetches returns how many times the keys were fetched (or tried).
+func (p *Provider) KeyFetches() int64 { return p.keys.fetches.Load() }
+
+// Warm fetches the keys now (discovery first, when used), so that the
+// first request does not wait for them. An error is not fatal: requests
+// try again, at most once per RefreshInterval.
+func (p *Provider) Warm(ctx context.Context) error {
+	if p.keys.KeySet() != nil {
+		return nil
+	}
+	return p.keys.refresh(ctx)
+}
+
+// Refresh fetches the keys again now, unless they were fetched less than
+// RefreshInterval ago: an operator's "the provider rotated its keys", or
+// a test's.
+func (p *Provider) Refresh(ctx context.Context) error {
+	return p.keys.refresh(ctx)
+}
+
+// jwks returns the JWKS URL: configured, or found by discovery (once).
+func (p *Provider) jwks(ctx context.Context) (string, error) {
+	if p.cfg.JWKSURL != "" {
+		return p.cfg.JWKSURL, nil
+	}
+	p.discoverMu.Lock()
+	defer p.discoverMu.Unlock()
+	if p.jwksURL != "" {
+		return p.jwksURL, nil
+	}
+	gp, err := gooidc.NewProvider(gooidc.ClientContext(ctx, p.cfg.HTTPClient), p.cfg.Issuer)
+	if err != nil {
+		return "", fmt.Errorf("oidc: discovery: %w", err)
+	}
+	var doc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := gp.Claims(&doc); err != nil || doc.JWKSURI == "" {
+		return "", fmt.Errorf("oidc: discovery: no jwks_uri (%v)", err)
+	}
+	p.jwksURL = doc.JWKSURI
+	return p.jwksURL, nil
+}
+
+// verifier returns the token verifier on the provider's keys, fetching
+// them first if none are known; when they cannot be fetched, an error
+// wrapping identity.ErrUnavailable.
+func (p *Provider) verifier(ctx context.Context) (*token.Verifier, error) {
+	if v := p.v.Load(); v != nil {
+		return v, nil
+	}
+	if p.keys.KeySet() == nil {
+		if err := p.keys.refresh(ctx); err != nil && p.keys.KeySet() == nil {
+			return nil, fmt.Errorf("%w: the provider's keys: %w", identity.ErrUnavailable, err)
+		}
+	}
+	v, err := token.NewVerifier(p.keys, p.tcfg)
+	if err != nil {
+		return nil, err
+	}
+	p.v.CompareAndSwap(nil, v)
+	return p.v.Load(), nil
+}
+
+// Authenticate implements middleware.Verifier: it verifies raw locally
+// with the provider's keys and returns its mapped principal (Method
+// identity.OIDC; Claims a *Claims, which the middleware asks whether its
+// key is still published). A token of another issuer is refused before
+// any network call; a token signed with a key not known yet makes the keys
+// be fetched again (at most once per RefreshInterval). No keys at all and
+// no way to fetch them: identity.ErrUnavailable (a 503).
+func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Principal, error) {
+	// Only what could lead to a fetch looks at the unverified iss first:
+	// a token of another issuer never causes a network call.
+	v := p.v.Load()
+	if v == nil {
+		if peekIssuer(raw) != p.cfg.Issuer {
+			return nil, ErrWrongIssuer
+		}
+		var err error
+		if v, err = p.verifier(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c, err := v.Verify(raw)
+	if errors.Is(err, token.ErrUnknownKey) && peekIssuer(raw) == p.cfg.Issuer {
+		// A key the provider may have added since: fetch (rate-limited).
+		if rerr := p.keys.refresh(ctx); rerr == nil {
+			c, err = v.Verify(raw)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.keys.refreshInBackground()
+	if len(p.cfg.AuthorizedParties) > 0 {
+		party := c.ClientID
+		if azp, ok := stringClaim(c, "azp"); ok {
+			party = azp
+		}
+		if !slices.Contains(p.cfg.AuthorizedParties, party) {
+			return nil, ErrUnauthorizedParty
+		}
+	}
+	claims := &Claims{Claims: c}
+	pr := &identity.Principal{
+		Subject: c.Subject, Issuer: c.Issuer, Method: identity.OIDC,
+		TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, ClientID: c.ClientID,
+		Claims: claims,
+	}
+	if err := p.cfg.Mapping.Map(claims, pr); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// peekIssuer returns the unverified "iss" of a compact JWS, or "".
+func peekIssuer(raw string) string {
+	d1 := strings.IndexByte(raw, '.')
+	if d1 < 0 {
+		return ""
+	}
+	rest := raw[d1+1:]
+	d2 := strings.IndexByte(rest, '.')
+	if d2 < 0 || d2 > 8<<10 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(rest[:d2])
+	if err != nil {
+		return ""
+	}
+	m := strictjson.Object(payload)
+	for m.Next() {
+		if string(m.Name()) == "iss" {
+			s, err := strictjson.String(m.Value())
+			if err != nil {
+				return ""
+			}
+			return string(s)
+		}
+	}
+	return ""
+}
