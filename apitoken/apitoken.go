@@ -23,9 +23,10 @@ import (
 
 // Defaults and limits of a [Config].
 const (
-	// DefaultIssuer is the Issuer of API token principals: what the
-	// revocation list keys their entries on.
-	DefaultIssuer = "sessionless:apitoken"
+	// DefaultIssuer, followed by the prefix ("sessionless:apitoken:sl_"),
+	// is the Issuer of API token principals: what the revocation list keys
+	// their entries on, and how a manager knows its own tokens.
+	DefaultIssuer = "sessionless:apitoken:"
 	// DefaultCacheAge is how long the middleware may keep a verified
 	// token ([Manager.MaxCacheAge]).
 	DefaultCacheAge = time.Minute
@@ -44,7 +45,8 @@ const (
 	MaxScopeLen    = 128 // bytes
 	MaxSubjectLen  = 1024
 	flushTimeout   = 30 * time.Second
-	revokedLingers = 2 // × the cache age: how long a revocation list entry lasts
+	pushTimeout    = 10 * time.Second // a revocation's push to the Revoker, once the store has it
+	revokedLingers = 2                // × the cache age: how long a revocation list entry lasts
 )
 
 // lastExpiry is the latest expiry a token can have: what every store
@@ -76,7 +78,10 @@ type Config struct {
 	// middleware.Config.Prefixes under the same prefix.
 	Prefix string
 	// Issuer is the Issuer of the principals, which the revocation list
-	// keys on. Default DefaultIssuer.
+	// keys on, and by which [Manager.OwnerOf] knows the manager's own API
+	// tokens: managers sharing a middleware or a revocation list need
+	// distinct ones. Default DefaultIssuer + Prefix
+	// ("sessionless:apitoken:sl_"), distinct for distinct prefixes.
 	Issuer string
 	// Pepper, when set, is a server-side secret of at least MinPepperLen
 	// bytes: the store then holds HMAC-SHA256(Pepper, token) instead of
@@ -147,7 +152,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	if cfg.Issuer == "" {
-		cfg.Issuer = DefaultIssuer
+		cfg.Issuer = DefaultIssuer + cfg.Prefix
 	}
 	if cfg.Issuer == cfg.OwnerIssuer {
 		return nil, errors.New("apitoken: Config.Issuer must differ from OwnerIssuer: revocations key on it")
@@ -446,7 +451,9 @@ func (m *Manager) Revoke(ctx context.Context, owner, id string) (Token, error) {
 	}
 	// The store has revoked it: tell the caches even if the client that
 	// asked is gone.
-	return t, m.push(context.WithoutCancel(ctx), t)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
+	defer cancel()
+	return t, m.push(pctx, t)
 }
 
 // RevokeID revokes the token id whoever owns it (for operators).
@@ -470,7 +477,8 @@ func (m *Manager) RevokeOwner(ctx context.Context, owner string) (int, error) {
 	if m.cfg.Revoker == nil || m.cfg.CacheAge == 0 {
 		return len(revoked), nil
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
+	defer cancel()
 	all, err := m.cfg.Store.List(ctx, owner)
 	if err != nil {
 		return len(revoked), fmt.Errorf("apitoken: the tokens are revoked in the store, but caches may keep them for up to %v: %w", m.cfg.CacheAge, err)

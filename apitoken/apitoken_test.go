@@ -233,7 +233,7 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
-	if p.Subject != "alice" || p.Method != identity.APIToken || p.Issuer != apitoken.DefaultIssuer ||
+	if p.Subject != "alice" || p.Method != identity.APIToken || p.Issuer != apitoken.DefaultIssuer+"sl_" ||
 		p.TokenID != tok.ID || strings.Join(p.Scopes, " ") != "widgets:read" ||
 		!p.IssuedAt.Equal(storetest.Base) || !p.ExpiresAt.Equal(storetest.Base.Add(time.Hour)) {
 		t.Fatalf("principal = %+v", p)

@@ -80,7 +80,7 @@ func (h *Handlers) Mount(mux Router, prefix string, authenticate func(http.Handl
 	base := strings.TrimRight(prefix, "/")
 	collection := base
 	if collection == "" {
-		collection = "/"
+		collection = "/{$}" // "/" alone would match every path
 	}
 	mux.Handle("POST "+collection, authenticate(h.Create()))
 	mux.Handle("GET "+collection, authenticate(h.List()))

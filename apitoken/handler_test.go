@@ -310,9 +310,40 @@ func TestMountAtRoot(t *testing.T) {
 	m := newManager(t, apitoken.Config{})
 	mux := http.NewServeMux()
 	m.Handlers(apitoken.HandlerConfig{}).Mount(mux, "/", func(h http.Handler) http.Handler { return h })
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	if rec.Code != 401 {
-		t.Errorf("GET / without a principal: %d, want 401", rec.Code)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/", 401},            // the list, without a principal
+		{"POST", "/", 401},           // create
+		{"DELETE", "/abc", 401},      // revoke
+		{"GET", "/favicon.ico", 405}, // not the list: only DELETE /{id} matches it
+		{"POST", "/x/y", 404},
+	} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+		}
+	}
+}
+
+// TestTwoManagers: an API token of one manager does not manage the
+// tokens of another (two prefixes, one middleware).
+func TestTwoManagers(t *testing.T) {
+	store := apitoken.NewMemoryStore()
+	sl := newManager(t, apitoken.Config{Store: store})
+	svc := newManager(t, apitoken.Config{Prefix: "svc_", Store: apitoken.NewMemoryStore(), OwnerIssuer: "https://other.example"})
+	raw, _ := mustCreate(t, svc, &identity.Principal{Subject: "alice", Issuer: "https://other.example", Method: identity.JWT,
+		Scopes: []string{"tokens:manage"}}, apitoken.CreateRequest{Scopes: []string{"tokens:manage"}})
+	p, err := svc.Authenticate(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Issuer == sl.Issuer() {
+		t.Fatalf("two managers share the issuer %q", p.Issuer)
+	}
+	if _, err := sl.OwnerOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
+		t.Errorf("the sl_ manager takes a svc_ token as alice: %v", err)
 	}
 }

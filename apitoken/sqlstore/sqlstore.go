@@ -79,7 +79,7 @@ type Store struct {
 	db *sql.DB
 	d  Dialect
 
-	qInsert, qByHash, qGet, qList, qActive, qRevoke, qRevokeOwner, qTouch, qPrune string
+	qInsert, qByHash, qGet, qList, qActive, qRevoke, qRevokeOwner, qRevokeOwnerPG, qTouch, qPrune string
 }
 
 var _ apitoken.Store = (*Store)(nil)
@@ -118,11 +118,16 @@ ON CONFLICT DO NOTHING`,
 		qRevoke: `UPDATE ` + t + ` SET revoked_ns = CASE WHEN revoked_ns = 0 THEN ? ELSE revoked_ns END
 WHERE id = ? AND owner = ? RETURNING ` + columns,
 		qRevokeOwner: `UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns,
-		qTouch:       `UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`,
+		// PostgreSQL: the rows are locked in the order of their ids, as
+		// Touch locks them, so that the two never deadlock.
+		qRevokeOwnerPG: `WITH l AS MATERIALIZED (SELECT id FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 ORDER BY id FOR UPDATE)
+UPDATE ` + t + ` SET revoked_ns = ? FROM l WHERE ` + t + `.id = l.id RETURNING ` + prefixed(t, columns),
+		qTouch: `UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`,
 		qPrune: `DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
 OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
 	}
 	if s.d == Postgres {
+		s.qRevokeOwner = s.qRevokeOwnerPG
 		for _, q := range []*string{&s.qInsert, &s.qByHash, &s.qGet, &s.qList, &s.qActive, &s.qRevoke, &s.qRevokeOwner, &s.qTouch, &s.qPrune} {
 			*q = sqlschema.Numbered(*q)
 		}
@@ -155,6 +160,15 @@ OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
 		return nil, fmt.Errorf("apitoken/sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
 	}
 	return s, nil
+}
+
+// prefixed qualifies each of the comma-separated columns with table t.
+func prefixed(t, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = t + "." + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 // The range of the non-zero times the store writes.
@@ -208,7 +222,14 @@ func (s *Store) Insert(ctx context.Context, r apitoken.Record, max int) error {
 		}
 	}
 	fail := func(err error) error { return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err) }
-	tx, err := s.db.BeginTx(ctx, nil)
+	// READ COMMITTED whatever the server's default: under REPEATABLE
+	// READ the snapshot would predate the lock (and the count miss what
+	// the previous holder inserted), under SERIALIZABLE inserts would fail.
+	var opts *sql.TxOptions
+	if s.d == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -350,6 +371,9 @@ func (s *Store) RevokeOwner(ctx context.Context, owner string, at time.Time) ([]
 	n, err := nanos(at)
 	if err != nil {
 		return nil, err
+	}
+	if s.d == Postgres {
+		return s.query(ctx, "revoking tokens", s.qRevokeOwner, owner, n)
 	}
 	return s.query(ctx, "revoking tokens", s.qRevokeOwner, n, owner)
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConcurrentLimit", func(t *testing.T) { testConcurrentLimit(t, open) })
 	t.Run("Touch", func(t *testing.T) { testTouch(t, open) })
 	t.Run("ConcurrentTouch", func(t *testing.T) { testConcurrentTouch(t, open) })
+	t.Run("TouchWhileRevoking", func(t *testing.T) { testTouchWhileRevoking(t, open) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, open) })
 	t.Run("HostileStrings", func(t *testing.T) { testHostileStrings(t, open) })
 }
@@ -402,5 +403,30 @@ func testConcurrentTouch(t *testing.T, open Open) {
 	}
 	if got := get(t, a, uses[0].ID).LastUsedAt; !got.Equal(Base.Add(6 * time.Minute)) {
 		t.Errorf("LastUsedAt = %v", got)
+	}
+}
+
+// testTouchWhileRevoking: last uses written while the owner's tokens are
+// revoked, at once: both succeed (no deadlock), and the tokens end
+// revoked.
+func testTouchWhileRevoking(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b := open(t)
+	for round := range 8 {
+		var uses []apitoken.Use
+		for range 60 {
+			r := NewRecord("alice", Base)
+			insert(t, a, r)
+			uses = append(uses, apitoken.Use{ID: r.ID, At: Base.Add(time.Duration(round+1) * time.Minute)})
+		}
+		var wg sync.WaitGroup
+		var errT, errR error
+		var revoked []apitoken.Token
+		wg.Go(func() { errT = a.Touch(ctx, uses) })
+		wg.Go(func() { revoked, errR = b.RevokeOwner(ctx, "alice", Base.Add(time.Hour)) })
+		wg.Wait()
+		if errT != nil || errR != nil || len(revoked) != 60 {
+			t.Fatalf("round %d: Touch: %v; RevokeOwner: %d revoked, %v", round, errT, len(revoked), errR)
+		}
 	}
 }

@@ -202,13 +202,14 @@ func seedUsers(ctx context.Context, users UserStore, pw *password.Hasher, seed s
 	return nil
 }
 
-const usersUsage = `usage: demo-api users set-password [-db URL] USERNAME
+const usersUsage = `usage: demo-api users set-password [-db URL] [-redis URL] USERNAME
 
 Sets the password of USERNAME to $DEMO_PASSWORD, or to a random one it
-prints, and revokes the user's refresh tokens: the way back in when the
-password printed at the first start is lost. Access tokens already issued
-expire within -access-ttl. -db (DATABASE_URL) names the database as for
-the server.`
+prints, and revokes the user's refresh tokens and API tokens: the way back
+in when the password printed at the first start is lost, or was stolen.
+Access tokens already issued expire within -access-ttl. -db (DATABASE_URL)
+and -redis (REDIS_URL) name the database and the revocation store as for
+the servers, which then refuse the API tokens at once.`
 
 // runUsers runs "demo-api users set-password [flags] USERNAME".
 func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -240,6 +241,13 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// The backends first: if they cannot be opened (Redis down), nothing
+	// has changed yet.
+	b, err := openOperatorBackends(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
 	secret, random := getenv(envPassword), false
 	if secret == "" {
 		secret, random = rand.Text(), true
@@ -251,25 +259,21 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err := store.SetPasswordHash(ctx, u.ID, hash); err != nil {
 		return fmt.Errorf("users: setting the password: %w", err)
 	}
-	// Whoever had the password may have made refresh and API tokens:
-	// revoke them all (the API tokens on every running server at once,
-	// through the revocation list).
-	b, err := openOperatorBackends(ctx, cfg, store)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if err := b.refresh.RevokeSubject(ctx, u.ID); err != nil {
-		return fmt.Errorf("users: revoking refresh tokens: %w", err)
-	}
-	n, err := b.apiTokens.RevokeOwner(ctx, u.ID)
-	if err != nil {
-		return fmt.Errorf("users: revoking API tokens: %w", err)
-	}
+	// Shown as soon as it is stored: whatever fails next, it is not lost.
 	if random {
 		fmt.Fprintf(stdout, "password of %s set to: %s\n", name, secret)
 	} else {
 		fmt.Fprintf(stdout, "password of %s set from %s\n", name, envPassword)
+	}
+	// Whoever had the password may have made refresh and API tokens:
+	// revoke them all (the API tokens on every running server too,
+	// through the revocation list).
+	if err := b.refresh.RevokeSubject(ctx, u.ID); err != nil {
+		return fmt.Errorf("users: the password is set, but revoking refresh tokens failed (run the command again): %w", err)
+	}
+	n, err := b.apiTokens.RevokeOwner(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("users: the password is set, but revoking API tokens failed (run the command again): %w", err)
 	}
 	fmt.Fprintf(stdout, "its refresh tokens and its %d API tokens are revoked\n", n)
 	return nil

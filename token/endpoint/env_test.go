@@ -131,6 +131,7 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // (GET /api/me) behind the same middleware, on one backend.
 type env struct {
 	ts        *httptest.Server
+	srv       *endpoint.Server
 	users     *users
 	passwords *password.Hasher
 	issuer    *token.Issuer
@@ -216,6 +217,7 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.srv = srv
 	auth, err := middleware.New(middleware.Config{
 		JWT: map[string]middleware.Verifier{issuer: e.verifier}, Revocation: e.list, Now: e.clock.Now, Logger: log,
 	})

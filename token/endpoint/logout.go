@@ -53,7 +53,8 @@ func (s *Server) Logout() http.Handler {
 }
 
 // LogoutAll returns the "log out everywhere" endpoint, to be mounted
-// behind the authentication middleware: every access token of the user
+// behind the authentication middleware (an API token is 400, as for
+// Logout): every access token of the user
 // (of the issuer of the caller's token) issued before now, and, when that
 // issuer is this server's, every refresh token of the user, stop working
 // on every instance. 204 on success.

@@ -238,3 +238,24 @@ func TestOtherIssuersTouchNoRefreshTokens(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
+
+// TestLogoutRefusesAPITokens: a request authenticated with an API token
+// cannot log out: not the token (its database must revoke it), not its
+// owner everywhere.
+func TestLogoutRefusesAPITokens(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	c, _ := e.tokens(t, "alice")
+	p := &identity.Principal{Subject: "usr_alice", Issuer: "sessionless:apitoken:sl_", Method: identity.APIToken, TokenID: "0123"}
+	for _, h := range []http.Handler{e.srv.Logout(), e.srv.LogoutAll()} {
+		req := httptest.NewRequest("POST", "/auth/logout", nil)
+		req = req.WithContext(identity.NewContext(req.Context(), p))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "invalid_request") {
+			t.Errorf("logout with an API token: %d %s, want 400 invalid_request", rec.Code, rec.Body)
+		}
+	}
+	if e.me(t, c) != 200 {
+		t.Fatal("an API token's refused logout-all revoked its owner's access token")
+	}
+}
