@@ -5,7 +5,7 @@ go 1.26.0
 replace github.com/sessionless/sessionless => ../
 
 require (
-	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/lestrrat-go/jwx/v3 v3.3.0
 	github.com/sessionless/sessionless v0.0.0-00010101000000-000000000000
 )
