@@ -13,13 +13,14 @@ import (
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/oidc"
+	"github.com/sessionless/sessionless/oidc/oidctest"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 )
 
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
-func newProvider(t testing.TB, f *fakeIdP, c *clock, cfg oidc.Config) *oidc.Provider {
+func newProvider(t testing.TB, f *oidctest.Provider, c *clock, cfg oidc.Config) *oidc.Provider {
 	t.Helper()
 	if cfg.Issuer == "" {
 		cfg.Issuer = f.Issuer()
@@ -36,7 +37,7 @@ func newProvider(t testing.TB, f *fakeIdP, c *clock, cfg oidc.Config) *oidc.Prov
 }
 
 // keycloakToken is an access token as Keycloak 26 writes it.
-func keycloakToken(f *fakeIdP, now time.Time, edit func(map[string]any)) string {
+func keycloakToken(f *oidctest.Provider, now time.Time, edit func(map[string]any)) string {
 	c := map[string]any{
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "onrtac:8f0b2c1e-5d7a-4c4b-9a51-2f3f3b0d9c11",
 		"iss": f.Issuer(), "aud": []string{"api", "account"}, "sub": "5d0c3c36-1f0e-4c3e-9a1e-6a5b2f0f7c21",
@@ -48,11 +49,11 @@ func keycloakToken(f *fakeIdP, now time.Time, edit func(map[string]any)) string 
 	if edit != nil {
 		edit(c)
 	}
-	return f.mint(c)
+	return f.Mint(c)
 }
 
 // auth0Token is an access token as Auth0 writes it for an API with RBAC.
-func auth0Token(f *fakeIdP, now time.Time, edit func(map[string]any)) string {
+func auth0Token(f *oidctest.Provider, now time.Time, edit func(map[string]any)) string {
 	c := map[string]any{
 		"iss": f.Issuer(), "sub": "auth0|6650c0ffee", "aud": []string{"https://api.example", f.Issuer() + "/userinfo"},
 		"iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix(), "scope": "openid profile read:widgets",
@@ -62,11 +63,11 @@ func auth0Token(f *fakeIdP, now time.Time, edit func(map[string]any)) string {
 	if edit != nil {
 		edit(c)
 	}
-	return f.mint(c)
+	return f.Mint(c)
 }
 
 func TestKeycloakToken(t *testing.T) {
-	f := newFakeIdP(t)
+	f := oidctest.New(t)
 	c := &clock{t: t0}
 	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api"), AuthorizedParties: []string{"web"}})
 	pr, err := p.Authenticate(ctx, keycloakToken(f, t0, nil))
@@ -113,7 +114,7 @@ func flip(s string) string {
 }
 
 func TestAuth0Token(t *testing.T) {
-	f := newFakeIdP(t)
+	f := oidctest.New(t)
 	c := &clock{t: t0}
 	p := newProvider(t, f, c, oidc.Config{Audiences: []string{"https://api.example"}, Mapping: oidc.Auth0("https://example.com/")})
 	pr, err := p.Authenticate(ctx, auth0Token(f, t0, nil))
@@ -144,7 +145,7 @@ func TestAuth0Token(t *testing.T) {
 
 // TestHostileHeaders: the provider's keys decide the algorithm.
 func TestHostileHeaders(t *testing.T) {
-	f := newFakeIdP(t)
+	f := oidctest.New(t)
 	c := &clock{t: t0}
 	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	claims := map[string]any{"iss": f.Issuer(), "sub": "x", "aud": "api", "iat": t0.Unix(), "exp": t0.Add(time.Minute).Unix(), "jti": "j"}
@@ -155,11 +156,11 @@ func TestHostileHeaders(t *testing.T) {
 		"crit":                     {"alg": "RS256", "kid": "k1", "crit": []string{"exp"}},
 		"jku elsewhere":            {"alg": "RS256", "kid": "evil", "jku": "https://evil.example/jwks"},
 	} {
-		if _, err := p.Authenticate(ctx, f.mint(claims, h)); err == nil {
+		if _, err := p.Authenticate(ctx, f.Mint(claims, h)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if n := f.jwksFetches.Load(); n > 2 {
+	if n := f.JWKSFetches.Load(); n > 2 {
 		t.Errorf("%d key fetches for 5 hostile tokens", n)
 	}
 }
@@ -167,7 +168,7 @@ func TestHostileHeaders(t *testing.T) {
 // TestUnknownKidFlood: 50 tokens with random kids cause O(1) fetches, and
 // none of them waits for the limiter.
 func TestUnknownKidFlood(t *testing.T) {
-	f := newFakeIdP(t)
+	f := oidctest.New(t)
 	c := &clock{t: t0}
 	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	if _, err := p.Authenticate(ctx, keycloakToken(f, t0, nil)); err != nil {
@@ -177,24 +178,24 @@ func TestUnknownKidFlood(t *testing.T) {
 	for i := range 50 {
 		wg.Go(func() {
 			claims := map[string]any{"iss": f.Issuer(), "sub": "x", "aud": "api", "iat": t0.Unix(), "exp": t0.Add(time.Minute).Unix(), "jti": "j"}
-			raw := signRS256(t, testKey(t, 1), map[string]any{"alg": "RS256", "kid": fmt.Sprintf("forged-%d", i)}, claims)
+			raw := oidctest.SignRS256(t, oidctest.Key(1), map[string]any{"alg": "RS256", "kid": fmt.Sprintf("forged-%d", i)}, claims)
 			if _, err := p.Authenticate(ctx, raw); !errors.Is(err, token.ErrUnknownKey) {
 				t.Errorf("forged kid: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	if n := f.jwksFetches.Load(); n > 2 {
+	if n := f.JWKSFetches.Load(); n > 2 {
 		t.Errorf("%d JWKS fetches for 50 forged kids, want at most 2 (the first, and one refresh)", n)
 	}
-	t.Logf("50 forged kids: %d JWKS fetches in all", f.jwksFetches.Load())
+	t.Logf("50 forged kids: %d JWKS fetches in all", f.JWKSFetches.Load())
 }
 
 // TestRotation: a key added at the provider is picked up by the first
 // token that uses it (once the refresh interval has passed); a key removed
 // stops verifying, also tokens the middleware had cached.
 func TestRotation(t *testing.T) {
-	f := newFakeIdP(t)
+	f := oidctest.New(t)
 	c := &clock{t: t0}
 	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{f.Issuer(): p}, Now: c.Now})
@@ -206,8 +207,8 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Add(oidc.DefaultRefreshInterval)
-	f.publish("k2", testKey(t, 2))
-	f.signWith("k2")
+	f.Publish("k2", oidctest.Key(2))
+	f.SignWith("k2")
 	fresh := keycloakToken(f, c.Now(), nil)
 	if _, err := auth.Authenticate(ctx, fresh); err != nil {
 		t.Fatalf("a token of the new key: %v", err)
@@ -215,7 +216,7 @@ func TestRotation(t *testing.T) {
 	if _, err := auth.Authenticate(ctx, old); err != nil {
 		t.Fatalf("the old key's token, cached, while the key is still published: %v", err)
 	}
-	f.retire("k1")
+	f.Retire("k1")
 	c.Add(oidc.DefaultRefreshInterval)
 	if err := p.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -231,7 +232,7 @@ func TestRotation(t *testing.T) {
 // TestOutage: with keys known, an outage changes nothing; with none, the
 // middleware answers 503, never 401 or 200, and recovers.
 func TestOutage(t *testing.T) {
-	f := newFakeIdP(t)
+	f := oidctest.New(t)
 	c := &clock{t: t0}
 	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{f.Issuer(): p}, Now: c.Now, CacheSize: -1})
@@ -246,7 +247,7 @@ func TestOutage(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec.Code
 	}
-	f.down.Store(true)
+	f.Down.Store(true)
 	raw := keycloakToken(f, t0, nil)
 	if code := get(raw); code != 503 {
 		t.Fatalf("provider down, no keys: %d, want 503", code)
@@ -254,8 +255,8 @@ func TestOutage(t *testing.T) {
 	if code := get(raw); code != 503 {
 		t.Fatalf("again, within the refresh interval (rate-limited, no wait): %d, want 503", code)
 	}
-	fetches := f.jwksFetches.Load() + f.discoveryHits.Load()
-	f.down.Store(false)
+	fetches := f.JWKSFetches.Load() + f.DiscoveryHits.Load()
+	f.Down.Store(false)
 	c.Add(oidc.DefaultRefreshInterval)
 	if code := get(raw); code != 200 {
 		t.Fatalf("provider back: %d", code)
@@ -263,7 +264,7 @@ func TestOutage(t *testing.T) {
 	if fetches > 1 {
 		t.Errorf("%d requests to the provider while it was down, want 1 (rate-limited)", fetches)
 	}
-	f.down.Store(true)
+	f.Down.Store(true)
 	c.Add(oidc.DefaultKeyMaxAge + time.Minute)
 	for range 3 {
 		if code := get(keycloakToken(f, c.Now(), nil)); code != 200 {
@@ -275,7 +276,7 @@ func TestOutage(t *testing.T) {
 // TestIssuers: several providers behind one middleware, each token routed
 // by its issuer; a token of an unknown issuer costs no network call.
 func TestIssuers(t *testing.T) {
-	kc, a0 := newFakeIdP(t), newFakeIdP(t)
+	kc, a0 := oidctest.New(t), oidctest.New(t)
 	c := &clock{t: t0}
 	pk := newProvider(t, kc, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	pa := newProvider(t, a0, c, oidc.Config{Audiences: []string{"https://api.example"}, Mapping: oidc.Auth0("https://example.com/"),
@@ -290,7 +291,7 @@ func TestIssuers(t *testing.T) {
 	if p, err := auth.Authenticate(ctx, auth0Token(a0, t0, nil)); err != nil || p.Issuer != a0.Issuer() {
 		t.Fatalf("Auth0 token: %v", err)
 	}
-	if a0.discoveryHits.Load() != 0 {
+	if a0.DiscoveryHits.Load() != 0 {
 		t.Error("a provider configured with a JWKS URL used discovery")
 	}
 	// Keycloak's token claiming Auth0's issuer: signed by the wrong keys.
@@ -300,12 +301,12 @@ func TestIssuers(t *testing.T) {
 	}
 	// A provider alone (a single route: the middleware does not peek)
 	// refuses another issuer's token without a fetch.
-	fresh := newFakeIdP(t)
+	fresh := oidctest.New(t)
 	alone := newProvider(t, fresh, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	if _, err := alone.Authenticate(ctx, keycloakToken(kc, t0, nil)); !errors.Is(err, oidc.ErrWrongIssuer) {
 		t.Errorf("another issuer's token: %v, want ErrWrongIssuer", err)
 	}
-	if n := fresh.jwksFetches.Load() + fresh.discoveryHits.Load(); n != 0 {
+	if n := fresh.JWKSFetches.Load() + fresh.DiscoveryHits.Load(); n != 0 {
 		t.Errorf("%d network calls for a token of another issuer", n)
 	}
 }
@@ -313,7 +314,7 @@ func TestIssuers(t *testing.T) {
 // TestRevocation: an OIDC principal is revoked by jti when it has one,
 // by subject otherwise (Auth0), on the same revocation list.
 func TestRevocation(t *testing.T) {
-	kc, a0 := newFakeIdP(t), newFakeIdP(t)
+	kc, a0 := oidctest.New(t), oidctest.New(t)
 	c := &clock{t: t0}
 	pk := newProvider(t, kc, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	pa := newProvider(t, a0, c, oidc.Config{Audiences: []string{"https://api.example"}, Mapping: oidc.Auth0("")})

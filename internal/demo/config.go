@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"cmp"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -83,6 +85,29 @@ type Config struct {
 	// (DEMO_PASSWORD; there is no flag, so it does not show in ps). Empty
 	// means a random password, printed once to stdout.
 	SeedPassword string
+	// OIDCIssuers are OpenID Connect providers whose access tokens the
+	// API accepts too (-oidc-issuer, repeatable; OIDC_ISSUER,
+	// comma-separated): their issuer identifiers, exactly as in their
+	// tokens' "iss".
+	OIDCIssuers []string
+	// OIDCAudience is the audience the providers' tokens must carry
+	// (-oidc-audience, OIDC_AUDIENCE; default: Audience).
+	OIDCAudience string
+	// OIDCMapping says how the providers' claims become scopes and roles
+	// (-oidc-mapping, OIDC_MAPPING): "generic" (default), "keycloak" (the
+	// audience is the API's client), or "auth0:NAMESPACE" (roles from
+	// the claim NAMESPACE + "roles").
+	OIDCMapping string
+	// OIDCClientID, OIDCClientSecret and OIDCRedirectURL enable the login
+	// through the first provider: GET /auth/oidc/login and
+	// /auth/oidc/callback (-oidc-client-id, OIDC_CLIENT_ID;
+	// OIDC_CLIENT_SECRET, environment only; -oidc-redirect-url,
+	// OIDC_REDIRECT_URL, default the issuer + /auth/oidc/callback).
+	OIDCClientID, OIDCClientSecret, OIDCRedirectURL string
+	// OIDCCookieKey seals the login's state cookie (OIDC_COOKIE_KEY, 32
+	// bytes in base64url; environment only): instances behind one load
+	// balancer need the same. Empty: a random key per process.
+	OIDCCookieKey []byte
 	// Now returns the current time for issuing and verifying tokens.
 	// Nil means time.Now. It exists for tests.
 	Now func() time.Time
@@ -111,6 +136,11 @@ const (
 	optFailOpen
 	optRefreshLifetime
 	optRefreshIdle
+	optOIDCIssuer
+	optOIDCAudience
+	optOIDCMapping
+	optOIDCClientID
+	optOIDCRedirect
 )
 
 var options = []option{
@@ -128,6 +158,11 @@ var options = []option{
 		"keep serving from a stale revocation list instead of answering 503\n(revocations made elsewhere meanwhile are missed)"},
 	optRefreshLifetime: {"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "duration", "720h", "absolute lifetime of a refresh token family (30 days)"},
 	optRefreshIdle:     {"refresh-idle", "DEMO_REFRESH_IDLE", "duration", "168h", "idle lifetime of a refresh token family (7 days)"},
+	optOIDCIssuer:      {"oidc-issuer", "OIDC_ISSUER", "url", "", "also accept the access tokens of this OpenID Connect provider (its exact iss);\nrepeatable (the variable takes a comma-separated list)"},
+	optOIDCAudience:    {"oidc-audience", "OIDC_AUDIENCE", "name", "", "the audience the providers' tokens must carry; default -audience"},
+	optOIDCMapping:     {"oidc-mapping", "OIDC_MAPPING", "name", "generic", "how provider claims become scopes and roles: generic, keycloak,\nor auth0:NAMESPACE (roles from the claim NAMESPACE+\"roles\")"},
+	optOIDCClientID:    {"oidc-client-id", "OIDC_CLIENT_ID", "id", "", "log in through the first -oidc-issuer as this client: GET /auth/oidc/login\n(the secret comes from OIDC_CLIENT_SECRET only)"},
+	optOIDCRedirect:    {"oidc-redirect-url", "OIDC_REDIRECT_URL", "url", "", "the callback URL registered at the provider; default <issuer>/auth/oidc/callback"},
 }
 
 // envPassword is the one setting without a flag.
@@ -203,11 +238,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	raw := make([]string, len(options))
-	var verify stringList
+	var verify, oidcIssuers stringList
 	for i, o := range options {
 		switch i {
 		case optVerify:
 			fs.Var(&verify, o.flag, o.help)
+		case optOIDCIssuer:
+			fs.Var(&oidcIssuers, o.flag, o.help)
 		case optFailOpen:
 			fs.Var(boolString{&raw[i]}, o.flag, o.help)
 		default:
@@ -239,10 +276,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 			raw[i], source[i] = o.def, "default -"+o.flag
 		}
 	}
-	if !verify.set {
-		for p := range strings.SplitSeq(getenv(options[optVerify].env), ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				verify.vals = append(verify.vals, p)
+	for _, l := range []struct {
+		list *stringList
+		opt  int
+	}{{&verify, optVerify}, {&oidcIssuers, optOIDCIssuer}} {
+		if !l.list.set {
+			for p := range strings.SplitSeq(getenv(options[l.opt].env), ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					l.list.vals = append(l.list.vals, p)
+				}
 			}
 		}
 	}
@@ -315,7 +357,48 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if cfg.RevocationFailOpen, err = strconv.ParseBool(raw[optFailOpen]); err != nil {
 		return Config{}, fmt.Errorf("%s: %q is not true or false", source[optFailOpen], raw[optFailOpen])
 	}
+	if err := parseOIDC(&cfg, oidcIssuers.vals, raw, source, getenv); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+// parseOIDC reads the OpenID Connect settings into cfg.
+func parseOIDC(cfg *Config, issuers []string, raw, source []string, getenv func(string) string) error {
+	seen := map[string]bool{}
+	for _, iss := range issuers {
+		if err := checkIssuer(iss); err != nil {
+			return fmt.Errorf("-oidc-issuer/OIDC_ISSUER: %w", err)
+		}
+		if seen[iss] || iss == cfg.Issuer {
+			return fmt.Errorf("-oidc-issuer/OIDC_ISSUER: %q is given twice, or is the demo's own issuer", iss)
+		}
+		seen[iss] = true
+	}
+	cfg.OIDCIssuers = issuers
+	cfg.OIDCAudience = cmp.Or(raw[optOIDCAudience], cfg.Audience)
+	cfg.OIDCMapping = raw[optOIDCMapping]
+	if _, err := oidcMapping(cfg.OIDCMapping, cfg.OIDCAudience); err != nil {
+		return fmt.Errorf("%s: %w", source[optOIDCMapping], err)
+	}
+	cfg.OIDCClientID, cfg.OIDCRedirectURL = raw[optOIDCClientID], raw[optOIDCRedirect]
+	cfg.OIDCClientSecret = getenv("OIDC_CLIENT_SECRET")
+	if cfg.OIDCClientID != "" && len(issuers) == 0 {
+		return fmt.Errorf("%s: the login needs a provider: give -oidc-issuer", source[optOIDCClientID])
+	}
+	if cfg.OIDCRedirectURL != "" {
+		if u, err := url.Parse(cfg.OIDCRedirectURL); err != nil || !u.IsAbs() || u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("%s: %q is not an absolute http(s) URL", source[optOIDCRedirect], cfg.OIDCRedirectURL)
+		}
+	}
+	if k := getenv("OIDC_COOKIE_KEY"); k != "" {
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
+		if err != nil || len(b) != 32 {
+			return errors.New("OIDC_COOKIE_KEY: want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')")
+		}
+		cfg.OIDCCookieKey = b
+	}
+	return nil
 }
 
 // checkIssuer accepts an absolute http or https URL with a host and

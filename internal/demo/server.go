@@ -14,6 +14,7 @@ import (
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -38,6 +39,7 @@ type server struct {
 	keys        token.KeySource
 	auth        *middleware.Authenticator
 	endpoints   *endpoint.Server
+	oidcLogin   *oidc.Login // nil without -oidc-client-id
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
@@ -79,8 +81,17 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Tokens of OpenID Connect providers (-oidc-issuer), routed by iss.
+	jwt := map[string]middleware.Verifier{cfg.Issuer: verifier}
+	providers, err := oidcProviders(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range providers {
+		jwt[p.Issuer()] = p
+	}
 	auth, err := middleware.New(middleware.Config{
-		JWT: map[string]middleware.Verifier{cfg.Issuer: verifier},
+		JWT: jwt,
 		// API tokens (sl_…) are told from JWTs by their prefix.
 		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
 		Revocation: d.backends.revocations,
@@ -106,7 +117,11 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints,
+	login, err := oidcLogin(cfg, d.users, endpoints, log)
+	if err != nil {
+		return nil, err
+	}
+	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login,
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -127,6 +142,12 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/auth/revoke", route{http.MethodPost, s.endpoints.Revoke()})
 	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(s.endpoints.Logout())})
 	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(s.endpoints.LogoutAll())})
+	if s.oidcLogin != nil {
+		// Log in through the OpenID Connect provider (-oidc-client-id):
+		// the callback answers with the demo's own tokens.
+		handle(mux, "/auth/oidc/login", route{http.MethodGet, s.oidcLogin.Start()})
+		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.oidcLogin.Callback()})
+	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
@@ -261,8 +282,15 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		Roles:      p.Roles,
 		AuthMethod: string(p.Method),
 	}
-	if c, ok := p.Claims.(*token.Claims); ok && c.Audience != nil {
-		resp.Audience = c.Audience
+	switch c := p.Claims.(type) {
+	case *token.Claims:
+		if c.Audience != nil {
+			resp.Audience = c.Audience
+		}
+	case *oidc.Claims:
+		if c.Audience != nil {
+			resp.Audience = c.Audience
+		}
 	}
 	if resp.Scopes == nil {
 		resp.Scopes = []string{}

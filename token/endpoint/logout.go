@@ -13,9 +13,11 @@ import (
 
 // Logout returns the logout endpoint, to be mounted behind the
 // authentication middleware (a request authenticated with an API token is
-// 400: those are revoked through package apitoken): the access token the request was
-// authenticated with is revoked (on every instance sharing the revocation
-// store), and, when the body names one ({"refresh_token": …},
+// 400: those are revoked through package apitoken): the access token the
+// request was authenticated with is revoked on every instance sharing the
+// revocation store (by its jti; a token without one, from a provider that
+// writes none, by subject: it and the user's earlier tokens of its
+// issuer), and, when the body names one ({"refresh_token": …},
 // application/json) and the access token is this issuer's, the family of a
 // refresh token of the same user. An
 // unknown or someone else's refresh token is ignored (as RFC 7009 §2.2
@@ -42,7 +44,13 @@ func (s *Server) Logout() http.Handler {
 				return
 			}
 		}
-		if err := s.cfg.Revocation.RevokePrincipal(ctx, p); err != nil {
+		// A token without a jti (Auth0's often have none) is revoked by
+		// subject: it and every earlier token of the user from its issuer.
+		revoke := func() error { return s.cfg.Revocation.RevokePrincipal(ctx, p) }
+		if p.TokenID == "" {
+			revoke = func() error { return s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, s.now()) }
+		}
+		if err := revoke(); err != nil {
 			s.fail(w, r, "logout: revoking the access token", err)
 			return
 		}

@@ -206,8 +206,8 @@ func TestStoresDown(t *testing.T) {
 
 // TestOtherIssuersTouchNoRefreshTokens: a token of another trusted issuer
 // with the same sub logs out its own token only: refresh tokens belong to
-// the subjects of this issuer. A principal without a token ID cannot be
-// logged out: 400, never 500.
+// the subjects of this issuer. A principal without a token ID is logged
+// out by subject.
 func TestOtherIssuersTouchNoRefreshTokens(t *testing.T) {
 	e := newEnv(t, backends[0], nil)
 	_, rt := e.tokens(t, "alice")
@@ -231,11 +231,23 @@ func TestOtherIssuersTouchNoRefreshTokens(t *testing.T) {
 	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil); r.status != 200 {
 		t.Fatalf("a partner's token revoked alice's refresh token: %d %s", r.status, r.body)
 	}
-	req := httptest.NewRequest("POST", "/", nil).WithContext(identity.NewContext(t.Context(), &identity.Principal{Issuer: issuer, Subject: "usr_alice"}))
+	// A token without a jti (Auth0's) is logged out by subject: it and
+	// the user's earlier tokens of that issuer, not the later ones.
+	noJTI := &identity.Principal{Issuer: "https://tenant.auth0.example/", Subject: "auth0|1", IssuedAt: e.clock.Now().Add(-time.Minute),
+		ExpiresAt: e.clock.Now().Add(time.Hour)}
+	req := httptest.NewRequest("POST", "/", nil).WithContext(identity.NewContext(t.Context(), noJTI))
 	w := httptest.NewRecorder()
 	srv.Logout().ServeHTTP(w, req)
-	if w.Code != 400 || !strings.Contains(w.Body.String(), "cannot be revoked") {
-		t.Fatalf("%d %s", w.Code, w.Body)
+	if w.Code != 204 {
+		t.Fatalf("logout of a token without jti: %d %s", w.Code, w.Body)
+	}
+	if revoked, err := e.list.Revoked(t.Context(), noJTI); !revoked || err != nil {
+		t.Errorf("the token without jti is not revoked: %v, %v", revoked, err)
+	}
+	later := *noJTI
+	later.IssuedAt = e.clock.Now().Add(time.Second)
+	if revoked, _ := e.list.Revoked(t.Context(), &later); revoked {
+		t.Error("a later token of the user was revoked too")
 	}
 }
 

@@ -1,0 +1,305 @@
+package oidc
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// DefaultLoginTimeout is how long a login may take at the provider: the
+// life of the cookie holding its state, nonce and PKCE verifier.
+const DefaultLoginTimeout = 10 * time.Minute
+
+// LoginConfig configures a [Login].
+type LoginConfig struct {
+	// Issuer is the provider's issuer identifier (discovery). Required.
+	Issuer string
+	// ClientID and ClientSecret are the application's client at the
+	// provider (a confidential client; the secret may be empty for a
+	// public one: PKCE protects the code). ClientID is required.
+	ClientID, ClientSecret string
+	// RedirectURL is the callback's absolute URL, registered at the
+	// provider. Required.
+	RedirectURL string
+	// Scopes asked for. Default: openid, profile, email.
+	Scopes []string
+	// CookieKey encrypts and authenticates the cookie that carries the
+	// login's state, nonce and PKCE verifier (AES-256-GCM): 32 bytes,
+	// shared by every instance that may receive the callback. Required.
+	CookieKey []byte
+	// Timeout is how long a login may take. Default DefaultLoginTimeout.
+	Timeout time.Duration
+	// Complete receives the verified identity and answers the request:
+	// typically with the application's own tokens
+	// (endpoint.Server.IssueTokens). Required.
+	Complete func(w http.ResponseWriter, r *http.Request, id *Identity)
+	// HTTPClient talks to the provider. Default: a DefaultHTTPTimeout
+	// client.
+	HTTPClient *http.Client
+	// Logger receives refused callbacks (never a code or a token).
+	Logger *slog.Logger
+	// Now returns the current time. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Identity is who logged in at the provider, from the verified ID token.
+type Identity struct {
+	Issuer, Subject   string
+	Username, Email   string // preferred_username, email (when verified or not stated otherwise)
+	EmailVerified     bool
+	Name              string
+	IDToken           *gooidc.IDToken
+	ProviderTokenType string
+}
+
+// Login runs the OpenID Connect authorization code flow with PKCE (S256),
+// state and nonce, without a server session: [Login.Start] redirects to
+// the provider with the three secrets sealed in a short-lived cookie
+// (AES-GCM, Secure and __Host- on https, SameSite=Lax, HttpOnly), and
+// [Login.Callback] checks the state against it, exchanges the code with
+// the verifier, verifies the ID token (signature, issuer, audience,
+// expiry, nonce, and at_hash when present) and hands the identity to
+// LoginConfig.Complete.
+type Login struct {
+	cfg    LoginConfig
+	aead   cipher.AEAD
+	secure bool
+	cookie string
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	provider *gooidc.Provider
+}
+
+// NewLogin checks cfg. It does no I/O: discovery happens on the first
+// login (and again until it succeeds).
+func NewLogin(cfg LoginConfig) (*Login, error) {
+	switch {
+	case cfg.Issuer == "" || cfg.ClientID == "":
+		return nil, errors.New("oidc: LoginConfig.Issuer and ClientID are required")
+	case cfg.Complete == nil:
+		return nil, errors.New("oidc: LoginConfig.Complete is required")
+	case len(cfg.CookieKey) != 32:
+		return nil, errors.New("oidc: LoginConfig.CookieKey must be 32 bytes")
+	}
+	u, err := url.Parse(cfg.RedirectURL)
+	if err != nil || !u.IsAbs() || u.Scheme != "https" && u.Scheme != "http" || u.Fragment != "" {
+		return nil, fmt.Errorf("oidc: LoginConfig.RedirectURL %q must be an absolute http(s) URL", cfg.RedirectURL)
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{gooidc.ScopeOpenID, "profile", "email"}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultLoginTimeout
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	block, err := aes.NewCipher(cfg.CookieKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	l := &Login{cfg: cfg, aead: aead, secure: u.Scheme == "https", cookie: "sl_oidc_login", log: cfg.Logger}
+	if l.secure {
+		l.cookie = "__Host-sl_oidc_login"
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	return l, nil
+}
+
+func (l *Login) ctx(ctx context.Context) context.Context {
+	return gooidc.ClientContext(ctx, l.cfg.HTTPClient)
+}
+
+// discover returns the provider, found once.
+func (l *Login) discover(ctx context.Context) (*gooidc.Provider, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.provider != nil {
+		return l.provider, nil
+	}
+	p, err := gooidc.NewProvider(l.ctx(ctx), l.cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	l.provider = p
+	return p, nil
+}
+
+func (l *Login) oauth(p *gooidc.Provider) *oauth2.Config {
+	return &oauth2.Config{ClientID: l.cfg.ClientID, ClientSecret: l.cfg.ClientSecret, RedirectURL: l.cfg.RedirectURL,
+		Endpoint: p.Endpoint(), Scopes: l.cfg.Scopes}
+}
+
+// loginState is what the cookie carries.
+type loginState struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Expires  int64  `json:"e"`
+}
+
+// Start answers GET with a redirect (302) to the provider's authorization
+// endpoint, with a new state, nonce and PKCE challenge, and the cookie
+// that remembers them.
+func (l *Login) Start() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := l.discover(r.Context())
+		if err != nil {
+			l.log.WarnContext(r.Context(), "OIDC discovery failed", "err", err)
+			w.Header().Set("Retry-After", "5")
+			writeLoginError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider cannot be reached")
+			return
+		}
+		st := loginState{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(),
+			Expires: l.cfg.Now().Add(l.cfg.Timeout).Unix()}
+		http.SetCookie(w, &http.Cookie{Name: l.cookie, Value: l.seal(st), Path: "/", MaxAge: int(l.cfg.Timeout / time.Second),
+			Secure: l.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, l.oauth(p).AuthCodeURL(st.State, gooidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusFound)
+	})
+}
+
+// Callback answers the provider's redirect: it checks the state against
+// the cookie (which it clears), exchanges the code with the PKCE
+// verifier, verifies the ID token and its nonce (and at_hash when
+// present), then calls LoginConfig.Complete. Refusals: 400 for a missing,
+// expired or mismatched cookie or state, or an error from the provider;
+// 401 for an ID token that does not verify; 503 when the provider cannot
+// be reached.
+func (l *Login) Callback() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		st, ok := l.open(r)
+		// Whatever happens, the cookie is single-use.
+		http.SetCookie(w, &http.Cookie{Name: l.cookie, Value: "", Path: "/", MaxAge: -1, Secure: l.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		w.Header().Set("Cache-Control", "no-store")
+		switch {
+		case len(q["state"]) != 1 || len(q["code"]) > 1 || len(q["error"]) > 1:
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "one state, and one code or error, are required")
+			return
+		case !ok:
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "no login in progress, or it expired: start again")
+			return
+		case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1:
+			l.log.WarnContext(r.Context(), "OIDC callback with a state that is not this browser's")
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "the state does not match this login")
+			return
+		case q.Get("error") != "":
+			writeLoginError(w, http.StatusBadRequest, "access_denied", "the identity provider refused the login")
+			return
+		case q.Get("code") == "":
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "no code")
+			return
+		}
+		p, err := l.discover(r.Context())
+		if err != nil {
+			writeLoginError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider cannot be reached")
+			return
+		}
+		ctx := l.ctx(r.Context())
+		tok, err := l.oauth(p).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+		if err != nil {
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) {
+				l.log.InfoContext(ctx, "OIDC code exchange refused", "error", re.ErrorCode)
+				writeLoginError(w, http.StatusBadRequest, "invalid_grant", "the identity provider refused the code")
+				return
+			}
+			l.log.WarnContext(ctx, "OIDC code exchange failed", "err", err)
+			writeLoginError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider cannot be reached")
+			return
+		}
+		rawID, _ := tok.Extra("id_token").(string)
+		if rawID == "" {
+			writeLoginError(w, http.StatusBadGateway, "server_error", "the identity provider returned no ID token")
+			return
+		}
+		idt, err := p.VerifierContext(ctx, &gooidc.Config{ClientID: l.cfg.ClientID, Now: l.cfg.Now}).Verify(ctx, rawID)
+		switch {
+		case err != nil:
+			l.log.WarnContext(ctx, "OIDC ID token refused", "err", err)
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token does not verify")
+			return
+		case subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1:
+			l.log.WarnContext(ctx, "OIDC ID token with another nonce")
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token is not this login's")
+			return
+		case idt.AccessTokenHash != "" && idt.VerifyAccessToken(tok.AccessToken) != nil:
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "at_hash does not match the access token")
+			return
+		}
+		var c struct {
+			Username      string `json:"preferred_username"`
+			Email         string `json:"email"`
+			EmailVerified *bool  `json:"email_verified"`
+			Name          string `json:"name"`
+		}
+		if err := idt.Claims(&c); err != nil {
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token's claims do not parse")
+			return
+		}
+		l.cfg.Complete(w, r, &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Username: c.Username, Email: c.Email,
+			EmailVerified: c.EmailVerified != nil && *c.EmailVerified, Name: c.Name, IDToken: idt, ProviderTokenType: tok.TokenType})
+	})
+}
+
+// seal encrypts st into a cookie value.
+func (l *Login) seal(st loginState) string {
+	plain, _ := json.Marshal(st)
+	nonce := make([]byte, l.aead.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(l.aead.Seal(nonce, nonce, plain, []byte(l.cookie)))
+}
+
+// open reads the cookie: exactly one, authentic, not expired.
+func (l *Login) open(r *http.Request) (loginState, bool) {
+	var st loginState
+	var values []string
+	for _, c := range r.CookiesNamed(l.cookie) {
+		values = append(values, c.Value)
+	}
+	if len(values) != 1 || len(values[0]) > 1024 {
+		return st, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(values[0])
+	ns := l.aead.NonceSize()
+	if err != nil || len(b) < ns {
+		return st, false
+	}
+	plain, err := l.aead.Open(nil, b[:ns], b[ns:], []byte(l.cookie))
+	if err != nil || json.Unmarshal(plain, &st) != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
+		return st, false
+	}
+	return st, l.cfg.Now().Unix() < st.Expires
+}
+
+func writeLoginError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}

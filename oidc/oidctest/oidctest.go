@@ -1,0 +1,225 @@
+// Package oidctest is a local OpenID Connect provider for tests: discovery,
+// a JWK Set that rotates, an outage switch, counters of what it was asked,
+// tokens of any shape signed with its keys, and an authorization code flow
+// with PKCE that logs a fixed user in at once. It stands in for Keycloak,
+// Auth0 or Dex in the tests of an application using package oidc.
+package oidctest
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Provider is a local OpenID Connect provider on an httptest server. Its
+// methods are safe for concurrent use.
+type Provider struct {
+	t   testing.TB
+	srv *httptest.Server
+	mux *http.ServeMux
+
+	mu   sync.Mutex
+	keys map[string]*rsa.PrivateKey // published, by kid
+	cur  string                     // the signing kid
+
+	// Down makes discovery and the JWK Set answer 503.
+	Down atomic.Bool
+	// JWKSFetches and DiscoveryHits count the requests for the JWK Set
+	// and the discovery document.
+	JWKSFetches, DiscoveryHits atomic.Int64
+}
+
+var rsaKeys = struct {
+	once sync.Once
+	keys []*rsa.PrivateKey
+}{}
+
+// Key returns the i-th (0 to 3) of a few RSA keys generated once per
+// process: tests rotate among them without paying for RSA key generation.
+func Key(i int) *rsa.PrivateKey {
+	rsaKeys.once.Do(func() {
+		for range 4 {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			rsaKeys.keys = append(rsaKeys.keys, k)
+		}
+	})
+	return rsaKeys.keys[i]
+}
+
+// New starts a provider whose issuer is its URL, publishing and signing
+// with Key(0) as "k1". It stops when the test ends.
+func New(t testing.TB) *Provider {
+	mux := http.NewServeMux()
+	f := &Provider{t: t, keys: map[string]*rsa.PrivateKey{"k1": Key(0)}, cur: "k1", mux: mux}
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		f.DiscoveryHits.Add(1)
+		if f.Down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"issuer": f.srv.URL, "jwks_uri": f.srv.URL + "/jwks",
+			"authorization_endpoint": f.srv.URL + "/auth", "token_endpoint": f.srv.URL + "/token",
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		f.JWKSFetches.Add(1)
+		if f.Down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(f.jwks())
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// URL is the provider's base URL (its issuer).
+func (f *Provider) URL() string { return f.srv.URL }
+
+// Issuer is the provider's issuer identifier: its URL.
+func (f *Provider) Issuer() string { return f.srv.URL }
+
+// B64 is unpadded base64url.
+func B64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// jwks is the published JWK Set.
+func (f *Provider) jwks() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []map[string]string
+	for kid, k := range f.keys {
+		keys = append(keys, map[string]string{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+			"n": B64(k.N.Bytes()), "e": B64(big.NewInt(int64(k.E)).Bytes())})
+	}
+	b, _ := json.Marshal(map[string]any{"keys": keys})
+	return b
+}
+
+// Publish adds a key to the JWK Set.
+func (f *Provider) Publish(kid string, k *rsa.PrivateKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys[kid] = k
+}
+
+// SignWith makes a published key the signing key.
+func (f *Provider) SignWith(kid string) { f.mu.Lock(); f.cur = kid; f.mu.Unlock() }
+
+// Retire removes a key from the JWK Set.
+func (f *Provider) Retire(kid string) { f.mu.Lock(); delete(f.keys, kid); f.mu.Unlock() }
+
+// Mint signs claims with the signing key (RS256), with the header alg,
+// kid and typ "JWT" (as Keycloak and Auth0 write it), or the header given.
+func (f *Provider) Mint(claims map[string]any, header ...map[string]any) string {
+	f.mu.Lock()
+	kid := f.cur
+	key := f.keys[kid]
+	f.mu.Unlock()
+	h := map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid}
+	if len(header) > 0 {
+		h = header[0]
+	}
+	return SignRS256(f.t, key, h, claims)
+}
+
+// SignRS256 signs header and claims with key, whatever they say.
+func SignRS256(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
+	hb, _ := json.Marshal(header)
+	cb, _ := json.Marshal(claims)
+	input := B64(hb) + "." + B64(cb)
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + B64(sig)
+}
+
+// CodeFlow is the provider's authorization code flow (see
+// [Provider.EnableCodeFlow]). Nonce and ATHash, when set, replace what the
+// ID token carries, to test a client's checks.
+type CodeFlow struct {
+	mu     sync.Mutex
+	codes  map[string]codeGrant
+	Nonce  func(sent string) string   // the nonce in the ID token; nil: the one sent
+	ATHash func(access string) string // the at_hash in the ID token; nil: the right one
+}
+
+type codeGrant struct{ challenge, nonce, redirect string }
+
+// EnableCodeFlow adds an authorization endpoint (/auth), which logs the
+// user "alice-sub" (preferred_username alice) in at once and redirects back
+// with a code bound to the PKCE challenge (S256 required) and the nonce,
+// and a token endpoint (/token), which checks the client's id and secret,
+// the redirect URI and the code_verifier, and answers an opaque access
+// token and an ID token for clientID.
+func (f *Provider) EnableCodeFlow(clientID, secret string) *CodeFlow {
+	cf := &CodeFlow{codes: map[string]codeGrant{}}
+	mux := f.mux
+	mux.HandleFunc("GET /auth", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("client_id") != clientID || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" ||
+			q.Get("code_challenge") == "" || q.Get("nonce") == "" || q.Get("state") == "" || !strings.Contains(q.Get("scope"), "openid") {
+			http.Error(w, "bad authorization request: "+r.URL.RawQuery, http.StatusBadRequest)
+			return
+		}
+		code := "code-" + q.Get("state")[:8]
+		cf.mu.Lock()
+		cf.codes[code] = codeGrant{q.Get("code_challenge"), q.Get("nonce"), q.Get("redirect_uri")}
+		cf.mu.Unlock()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		id, sec, ok := r.BasicAuth()
+		if !ok {
+			id, sec = r.FormValue("client_id"), r.FormValue("client_secret")
+		}
+		cf.mu.Lock()
+		g, found := cf.codes[r.FormValue("code")]
+		delete(cf.codes, r.FormValue("code"))
+		cf.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
+		if id != clientID || sec != secret || !found || B64(sum[:]) != g.challenge || r.FormValue("redirect_uri") != g.redirect {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		access := "opaque-access-token"
+		sumA := sha256.Sum256([]byte(access))
+		claims := map[string]any{"iss": f.Issuer(), "sub": "alice-sub", "aud": clientID, "iat": time.Now().Unix(),
+			"exp": time.Now().Add(time.Hour).Unix(), "nonce": g.nonce, "preferred_username": "alice",
+			"email": "alice@example.com", "email_verified": true, "at_hash": B64(sumA[:16])}
+		cf.mu.Lock()
+		if cf.Nonce != nil {
+			claims["nonce"] = cf.Nonce(g.nonce)
+		}
+		if cf.ATHash != nil {
+			claims["at_hash"] = cf.ATHash(access)
+		}
+		cf.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600,
+			"id_token": f.Mint(claims)})
+	})
+	return cf
+}
