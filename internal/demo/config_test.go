@@ -117,6 +117,17 @@ func TestParseConfigErrors(t *testing.T) {
 		{"db in a missing directory", []string{"-db", "/nonexistent-dir/demo.db"}, nil, "does not exist"},
 		{"db in a mistyped directory", []string{"-db", "./demo-dta/demo.db"}, nil, "-db"},
 		{"key file in a missing directory", []string{"-key-file", "/nonexistent-dir/key.pem"}, nil, "-key-file"},
+
+		// OpenID Connect.
+		{"oidc issuer without scheme", []string{"-oidc-issuer", "idp.example"}, nil, "oidc-issuer"},
+		{"oidc issuer twice", []string{"-oidc-issuer", "https://idp.example", "-oidc-issuer", "https://idp.example"}, nil, "twice"},
+		{"oidc issuer the demo's own", []string{"-issuer", "https://api.example", "-oidc-issuer", "https://api.example"}, nil, "own issuer"},
+		{"oidc issuer list with a typo", nil, map[string]string{"OIDC_ISSUER": "https://a.example, b.example"}, "OIDC_ISSUER"},
+		{"oidc mapping unknown", []string{"-oidc-mapping", "okta"}, nil, "-oidc-mapping"},
+		{"oidc mapping auth0 without namespace", nil, map[string]string{"OIDC_MAPPING": "auth0:"}, "OIDC_MAPPING"},
+		{"oidc client without issuer", []string{"-oidc-client-id", "web"}, nil, "-oidc-client-id"},
+		{"oidc redirect relative", []string{"-oidc-issuer", "https://idp.example", "-oidc-redirect-url", "/cb"}, nil, "-oidc-redirect-url"},
+		{"oidc cookie key short", nil, map[string]string{"OIDC_COOKIE_KEY": "c2hvcnQ"}, "OIDC_COOKIE_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +173,11 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"revocation-fail-open", "DEMO_REVOCATION_FAIL_OPEN", "true"},
 	{"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "240h"},
 	{"refresh-idle", "DEMO_REFRESH_IDLE", "24h"},
+	{"oidc-issuer", "OIDC_ISSUER", "https://idp.example"},
+	{"oidc-audience", "OIDC_AUDIENCE", "api"},
+	{"oidc-mapping", "OIDC_MAPPING", "keycloak"},
+	{"oidc-client-id", "OIDC_CLIENT_ID", "web"},
+	{"oidc-redirect-url", "OIDC_REDIRECT_URL", "https://api.example/auth/oidc/callback"},
 }
 
 // TestRevocationAndRefreshSettings checks their parsing, bounds and
@@ -203,7 +219,11 @@ func TestRevocationAndRefreshSettings(t *testing.T) {
 // every specified flag exists, and every flag has an environment variable.
 func TestFlagsAreDocumented(t *testing.T) {
 	for _, f := range documentedFlags {
-		if _, err := ParseConfig([]string{"-" + f.flag + "=" + f.value}, env(nil), io.Discard); err != nil {
+		args := []string{"-" + f.flag + "=" + f.value}
+		if strings.HasPrefix(f.flag, "oidc-") && f.flag != "oidc-issuer" {
+			args = append(args, "-oidc-issuer=https://idp.example") // the OIDC flags need a provider
+		}
+		if _, err := ParseConfig(args, env(nil), io.Discard); err != nil {
 			t.Errorf("-%s: %v", f.flag, err)
 		}
 	}

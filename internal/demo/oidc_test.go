@@ -1,0 +1,144 @@
+package demo
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/oidc/oidctest"
+)
+
+// keycloakClaims are the claims of a Keycloak access token for the demo.
+func keycloakClaims(idp *oidctest.Provider, now time.Time) map[string]any {
+	return map[string]any{
+		"iss": idp.Issuer(), "sub": "kc-user-1", "aud": []string{"demo-api", "account"}, "typ": "Bearer", "azp": "web",
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": "kc-jti-1",
+		"realm_access":    map[string]any{"roles": []string{"offline_access", "auditor"}},
+		"resource_access": map[string]any{"demo-api": map[string]any{"roles": []string{"widgets-admin"}}},
+		"scope":           "openid widgets:read", "preferred_username": "kcuser",
+	}
+}
+
+// TestOIDCTokens: a provider's access tokens work on /api, mapped, and
+// are refused when they should be.
+func TestOIDCTokens(t *testing.T) {
+	idp := oidctest.New(t)
+	cfg := testConfig(t)
+	cfg.OIDCIssuers, cfg.OIDCAudience, cfg.OIDCMapping = []string{idp.Issuer()}, "demo-api", "keycloak"
+	e := newTestEnv(t, cfg)
+	now := e.clock.Now()
+
+	resp, b := e.me(t, "Bearer "+idp.Mint(keycloakClaims(idp, now)))
+	me := decodeInto[meResponse](t, b)
+	if resp.StatusCode != 200 || me.AuthMethod != "oidc" || me.Subject != "kc-user-1" || me.Issuer != idp.Issuer() ||
+		strings.Join(me.Scopes, " ") != "openid widgets:read" || strings.Join(me.Roles, " ") != "offline_access auditor widgets-admin" ||
+		me.ClientID != "web" || strings.Join(me.Audience, " ") != "demo-api account" {
+		t.Fatalf("/api/me with a Keycloak token: %s %s", resp.Status, b)
+	}
+	if resp, b := e.do(t, "GET", "/api/widgets", "", bearer(idp.Mint(keycloakClaims(idp, now)))); resp.StatusCode != 200 {
+		t.Errorf("GET /api/widgets with widgets:read from Keycloak: %s %s", resp.Status, b)
+	}
+	// A provider's token manages no API tokens: their owners are the
+	// demo's own users.
+	if resp, _ := e.do(t, "GET", "/api/tokens", "", bearer(idp.Mint(func() map[string]any {
+		c := keycloakClaims(idp, now)
+		c["scope"] = "tokens:manage"
+		return c
+	}()))); resp.StatusCode != 403 {
+		t.Errorf("a provider's token on /api/tokens: %s, want 403", resp.Status)
+	}
+	for name, edit := range map[string]func(map[string]any){
+		"an ID token":          func(c map[string]any) { c["typ"] = "ID" },
+		"another audience":     func(c map[string]any) { c["aud"] = "account" },
+		"expired":              func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() },
+		"another issuer":       func(c map[string]any) { c["iss"] = "https://evil.example" },
+		"lives 25 h":           func(c map[string]any) { c["exp"] = now.Add(25 * time.Hour).Unix() },
+		"signed by a stranger": nil,
+	} {
+		var raw string
+		if edit == nil {
+			raw = oidctest.SignRS256(t, oidctest.Key(3), map[string]any{"alg": "RS256", "kid": "k1", "typ": "JWT"}, keycloakClaims(idp, now))
+		} else {
+			c := keycloakClaims(idp, now)
+			edit(c)
+			raw = idp.Mint(c)
+		}
+		if resp, _ := e.me(t, "Bearer "+raw); resp.StatusCode != 401 {
+			t.Errorf("%s: %s, want 401", name, resp.Status)
+		}
+	}
+	// Logout with a provider's token revokes it (by jti) on this API.
+	tok := idp.Mint(keycloakClaims(idp, now))
+	if resp, b := e.do(t, "POST", "/auth/logout", "", bearer(tok)); resp.StatusCode != 204 {
+		t.Fatalf("logout with a Keycloak token: %s %s", resp.Status, b)
+	}
+	if resp, _ := e.me(t, "Bearer "+tok); resp.StatusCode != 401 {
+		t.Errorf("a logged-out Keycloak token: %s", resp.Status)
+	}
+}
+
+// TestOIDCProviderDown: without the provider's keys, 503; with them, an
+// outage changes nothing.
+func TestOIDCProviderDown(t *testing.T) {
+	idp := oidctest.New(t)
+	idp.Down.Store(true)
+	cfg := testConfig(t)
+	cfg.OIDCIssuers, cfg.OIDCMapping = []string{idp.Issuer()}, "keycloak"
+	e := newTestEnv(t, cfg)
+	raw := idp.Mint(keycloakClaims(idp, e.clock.Now()))
+	resp, _ := e.me(t, "Bearer "+raw)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("provider down, no keys: %s, want 503 with Retry-After", resp.Status)
+	}
+	// First-party tokens do not depend on the provider.
+	if resp, _ := e.me(t, "Bearer "+e.login(t, "demo", testPassword).AccessToken); resp.StatusCode != 200 {
+		t.Errorf("a first-party token while the provider is down: %s", resp.Status)
+	}
+}
+
+// TestOIDCLogin: log in through the provider, get the demo's own tokens.
+func TestOIDCLogin(t *testing.T) {
+	idp := oidctest.New(t)
+	idp.EnableCodeFlow("web", "web-secret")
+	cfg := testConfig(t)
+	cfg.OIDCIssuers, cfg.OIDCClientID, cfg.OIDCClientSecret = []string{idp.Issuer()}, "web", "web-secret"
+	cfg.OIDCRedirectURL = "http://demo.test/auth/oidc/callback"
+	cfg.Now = time.Now // the provider signs on the real clock
+	e := newTestEnv(t, cfg)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host == "demo.test" { // the callback: to the test server
+			u, _ := url.Parse(e.ts.URL)
+			req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, u.Host // the jar then sends its cookie
+		}
+		return nil
+	}}
+	resp, b := sendRequest(t, browser, "GET", e.ts.URL+"/auth/oidc/login", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("OIDC login: %s %s", resp.Status, b)
+	}
+	tr := decodeInto[tokenResponse](t, b)
+	if tr.AccessToken == "" || tr.RefreshToken == "" || tr.Scope != "widgets:read" {
+		t.Fatalf("OIDC login answered %s", b)
+	}
+	resp, b = e.me(t, "Bearer "+tr.AccessToken)
+	me := decodeInto[meResponse](t, b)
+	if resp.StatusCode != 200 || me.AuthMethod != "jwt" || !strings.HasPrefix(me.Subject, "oidc_") || me.Issuer != cfg.Issuer {
+		t.Fatalf("/api/me with the tokens of an OIDC login: %s %s", resp.Status, b)
+	}
+	// The same provider user gets the same local account next time.
+	resp, b = sendRequest(t, browser, "GET", e.ts.URL+"/auth/oidc/login", "", nil)
+	if again := decodeInto[tokenResponse](t, b); resp.StatusCode != 200 || again.AccessToken == "" {
+		t.Fatalf("second OIDC login: %s %s", resp.Status, b)
+	}
+	if _, oerr := e.refresh(t, tr.RefreshToken, 200); oerr.Error != "" {
+		t.Errorf("refreshing the tokens of an OIDC login: %+v", oerr)
+	}
+	// A callback without the login's cookie is refused.
+	if resp, _ := e.do(t, "GET", "/auth/oidc/callback?state=x&code=y", "", nil); resp.StatusCode != 400 {
+		t.Errorf("a callback without a login: %s", resp.Status)
+	}
+}
