@@ -114,12 +114,13 @@ func clientOf(c *Claims, p *identity.Principal) {
 // write: scopes from "scope" (space-separated) or "scp" (an array, or a
 // string), roles from "roles" and "groups" (both become Roles; Groups
 // keeps the groups alone), the client from "azp" or "client_id",
-// preferred_username as Username. Its profile requires everything but a
-// typ of at+jwt; set Config.Profile for tokens without jti or iat.
+// preferred_username as Username. Its profile accepts any typ and tokens
+// without jti (Dex, Entra ID and often Auth0 write none; such a token is
+// revoked by subject); set Config.Profile to require more.
 func Generic() Mapping {
 	return Mapping{
 		Name:    "generic",
-		Profile: token.Profile{AnyType: true},
+		Profile: token.Profile{AnyType: true, NoJTI: true},
 		Map: func(c *Claims, p *identity.Principal) error {
 			p.Scopes = union(c.Scopes(), stringsOf(c.Member("scp"))...)
 			p.Roles = union(slices.Clone(c.Roles), stringsOf(c.Member("groups"))...)

@@ -38,6 +38,9 @@ GOTOOLCHAIN="go$min" go test -short -count=1 ./... >"$minlog" 2>&1 ||
 echo "go$min: $(grep -c '^ok' "$minlog") packages pass"
 rm -f "$minlog"
 
+echo "== integration/dex: package oidc and the demo against an embedded Dex (a module of its own)"
+(cd integration/dex && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
+
 echo "== go test -race"
 (cd bench && go test "$@" ./...)
 go test -race -count=1 "$@" ./...
