@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/strictjson"
@@ -22,6 +23,41 @@ type Claims struct {
 	Username string
 	// Groups are the "groups" claim, when the token carries one.
 	Groups []string
+
+	members []member // the payload's top-level members, read once
+	names   []byte   // their names, end to end
+	indexed bool
+}
+
+type member struct {
+	start, end int // the name: names[start:end]
+	value      []byte
+}
+
+// Member returns the raw JSON value of the payload's top-level member
+// name (exact), or nil when there is none or it is null, like
+// token.Claims.Member; the payload is walked once for all the lookups of
+// a mapping. The bytes are read-only.
+func (c *Claims) Member(name string) []byte {
+	if !c.indexed {
+		c.indexed = true
+		p := c.Payload()
+		m := strictjson.Object(unsafe.Slice(unsafe.StringData(p), len(p)))
+		c.members, c.names = make([]member, 0, 24), make([]byte, 0, 256)
+		for m.Next() {
+			if v := m.Value(); !strictjson.IsNull(v) {
+				start := len(c.names)
+				c.names = append(c.names, m.Name()...)
+				c.members = append(c.members, member{start, len(c.names), v})
+			}
+		}
+	}
+	for _, m := range c.members {
+		if string(c.names[m.start:m.end]) == name {
+			return m.value
+		}
+	}
+	return nil
 }
 
 // Mapping turns a provider's verified claims into the principal.
@@ -38,7 +74,7 @@ type Mapping struct {
 }
 
 // stringClaim returns the string claim name of c.
-func stringClaim(c *token.Claims, name string) (string, bool) {
+func stringClaim(c *Claims, name string) (string, bool) {
 	v := c.Member(name)
 	if v == nil {
 		return "", false
@@ -105,7 +141,7 @@ func union(a []string, b ...string) []string {
 // clientOf sets p.ClientID from azp when the token has one (OIDC), else
 // client_id (RFC 9068) as token.Claims read it.
 func clientOf(c *Claims, p *identity.Principal) {
-	if azp, ok := stringClaim(c.Claims, "azp"); ok && azp != "" {
+	if azp, ok := stringClaim(c, "azp"); ok && azp != "" {
 		p.ClientID = azp
 	}
 }
@@ -125,7 +161,7 @@ func Generic() Mapping {
 			p.Scopes = union(c.Scopes(), stringsOf(c.Member("scp"))...)
 			p.Roles = union(slices.Clone(c.Roles), stringsOf(c.Member("groups"))...)
 			c.Groups = stringsOf(c.Member("groups"))
-			c.Username, _ = stringClaim(c.Claims, "preferred_username")
+			c.Username, _ = stringClaim(c, "preferred_username")
 			clientOf(c, p)
 			return nil
 		},
@@ -145,7 +181,7 @@ func Keycloak(clientID string) Mapping {
 		Name:    "keycloak",
 		Profile: token.Profile{AnyType: true},
 		Map: func(c *Claims, p *identity.Principal) error {
-			if typ, ok := stringClaim(c.Claims, "typ"); ok && typ != "Bearer" {
+			if typ, ok := stringClaim(c, "typ"); ok && typ != "Bearer" {
 				return fmt.Errorf("%w: Keycloak token of typ %q", ErrNotAccessToken, typ)
 			}
 			p.Scopes = c.Scopes()
@@ -153,7 +189,7 @@ func Keycloak(clientID string) Mapping {
 			if clientID != "" {
 				p.Roles = union(p.Roles, stringsOf(path(c.Member("resource_access"), clientID, "roles"))...)
 			}
-			c.Username, _ = stringClaim(c.Claims, "preferred_username")
+			c.Username, _ = stringClaim(c, "preferred_username")
 			c.Groups = stringsOf(c.Member("groups"))
 			clientOf(c, p)
 			return nil
@@ -176,7 +212,7 @@ func Auth0(namespace string) Mapping {
 			if namespace != "" {
 				p.Roles = stringsOf(c.Member(namespace + "roles"))
 			}
-			c.Username, _ = stringClaim(c.Claims, "nickname")
+			c.Username, _ = stringClaim(c, "nickname")
 			clientOf(c, p)
 			return nil
 		},

@@ -309,16 +309,16 @@ func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Prin
 		return nil, err
 	}
 	p.keys.refreshInBackground()
+	claims := &Claims{Claims: c}
 	if len(p.cfg.AuthorizedParties) > 0 {
 		party := c.ClientID
-		if azp, ok := stringClaim(c, "azp"); ok {
+		if azp, ok := stringClaim(claims, "azp"); ok {
 			party = azp
 		}
 		if !slices.Contains(p.cfg.AuthorizedParties, party) {
 			return nil, ErrUnauthorizedParty
 		}
 	}
-	claims := &Claims{Claims: c}
 	pr := &identity.Principal{
 		Subject: c.Subject, Issuer: c.Issuer, Method: identity.OIDC,
 		TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, ClientID: c.ClientID,
