@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,32 @@ func FuzzParseJWK(f *testing.F) {
 			if k != nil || !(errors.Is(err, token.ErrInvalidKey) || errors.Is(err, token.ErrWeakKey)) {
 				t.Fatalf("ParseJWK() = %v, %v", k, err)
 			}
+		}
+	})
+}
+
+// FuzzParseJWKSet: a provider's JWK Set document is untrusted: ParseJWKSet
+// never panics, and a set it returns holds only asymmetric keys of the
+// accepted algorithms, with distinct kids.
+func FuzzParseJWKSet(f *testing.F) {
+	s := tokentest.MustSigner(token.ES256)
+	f.Add(tokentest.KeySet(s).JWKS())
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"oct","k":"AAAA"}],"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"","y":"","alg":"ES256","use":"enc"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}`))
+	accepted := []token.Algorithm{token.RS256, token.ES256, token.EdDSA}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		set, _, err := token.ParseJWKSet(doc, token.JWKSetOptions{Algorithms: accepted})
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, k := range set.Keys() {
+			if k.Symmetric() || k.CanSign() || !slices.Contains(accepted, k.Algorithm()) || seen[k.ID()] {
+				t.Fatalf("key %v: symmetric %v, private %v, alg %s, kid seen %v", k, k.Symmetric(), k.CanSign(), k.Algorithm(), seen[k.ID()])
+			}
+			seen[k.ID()] = true
 		}
 	})
 }
