@@ -24,7 +24,7 @@ func BenchmarkVerify(b *testing.B) {
 	if _, err := p.Authenticate(ctx, raw); err != nil { // warms the keys
 		b.Fatal(err)
 	}
-	pub, err := token.NewKey(&oidctest.Key(0).PublicKey, token.KeyOptions{ID: "k1", Algorithm: token.RS256})
+	pub, err := token.NewKey(&f.SigningKey().PublicKey, token.KeyOptions{ID: "k1", Algorithm: token.RS256})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gv := gooidc.NewVerifier(f.Issuer(), &gooidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&oidctest.Key(0).PublicKey}},
+	gv := gooidc.NewVerifier(f.Issuer(), &gooidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&f.SigningKey().PublicKey}},
 		&gooidc.Config{ClientID: "api", Now: c.Now})
 
 	b.Run("Provider", func(b *testing.B) {

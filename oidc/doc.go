@@ -43,7 +43,9 @@
 // provider), and they are refreshed in the background after
 // Config.KeyMaxAge (5 min), so that a key the provider removed stops
 // verifying, also for tokens the middleware has cached
-// (Claims.StillTrusted). While the provider is down the last keys keep
+// (Claims.StillTrusted; the middleware keeps a provider's token at most
+// KeyMaxAge, [Provider.MaxCacheAge]). A fetch is abandoned after 20 s, and
+// a request waits for one no longer than its own deadline. While the provider is down the last keys keep
 // working; with no keys at all a request gets identity.ErrUnavailable (a
 // 503, never 401 or 200).
 //

@@ -50,46 +50,57 @@ func (k *remoteKeys) KeySet() *token.KeySet { return k.set.Load() }
 // errRateLimited: the keys were fetched (or tried) too recently.
 var errRateLimited = errors.New("oidc: keys fetched less than the minimum interval ago")
 
+// fetchTimeout bounds a fetch of the keys (discovery included), whatever
+// the HTTP client's own timeout: a provider that accepts the connection
+// and never answers must not hold the fetch in flight forever.
+const fetchTimeout = 2 * DefaultHTTPTimeout
+
 // refresh fetches the keys now, unless a fetch is in flight (it waits for
 // that one) or the last attempt was less than minInterval ago
-// (errRateLimited at once, with the last error if it failed). It returns
-// the error of the fetch it waited for.
+// (errRateLimited at once, with the last error if it failed). The fetch
+// runs on its own goroutine under fetchTimeout; every caller, the one
+// that started it included, waits for it at most until its own ctx ends.
+// It returns the error of the fetch it waited for.
 func (k *remoteKeys) refresh(ctx context.Context) error {
 	k.mu.Lock()
-	if ch := k.inflight; ch != nil {
-		k.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+	ch := k.inflight
+	if ch == nil {
+		if !k.lastAttempt.IsZero() && k.now().Sub(k.lastAttempt) < k.minInterval {
+			err := k.lastErr
+			k.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("%w (last attempt: %w)", errRateLimited, err)
+			}
+			return errRateLimited
 		}
-		k.mu.Lock()
-		err := k.lastErr
-		k.mu.Unlock()
-		return err
+		ch = make(chan struct{})
+		k.inflight, k.lastAttempt = ch, k.now()
+		go k.run(ch)
 	}
-	if !k.lastAttempt.IsZero() && k.now().Sub(k.lastAttempt) < k.minInterval {
-		err := k.lastErr
-		k.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("%w (last attempt: %w)", errRateLimited, err)
-		}
-		return errRateLimited
-	}
-	ch := make(chan struct{})
-	k.inflight, k.lastAttempt = ch, k.now()
 	k.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lastErr
+}
 
-	// The fetch is not the caller's: it runs to its end (bounded by the
-	// client's timeout) even if the request that started it goes away,
-	// and others may be waiting for it.
-	err := k.fetch(context.WithoutCancel(ctx))
-
+// run does one fetch and closes ch when it is done.
+func (k *remoteKeys) run(ch chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	err := k.fetch(ctx)
+	cancel()
+	if err != nil {
+		// One line per attempt, so at most one per minInterval.
+		k.log.Warn("fetching an OpenID Connect provider's keys failed; the last keys stay in use", "err", err)
+	}
 	k.mu.Lock()
 	k.inflight, k.lastErr = nil, err
 	k.mu.Unlock()
 	close(ch)
-	return err
 }
 
 // refreshInBackground starts a refresh when the keys are older than
@@ -103,11 +114,7 @@ func (k *remoteKeys) refreshInBackground() {
 	due := k.inflight == nil && k.now().Sub(k.lastAttempt) >= k.minInterval
 	k.mu.Unlock()
 	if due {
-		go func() {
-			if err := k.refresh(context.Background()); err != nil && !errors.Is(err, errRateLimited) {
-				k.log.Warn("refreshing a provider's keys failed; the last keys stay in use", "err", err)
-			}
-		}()
+		go k.refresh(context.Background()) // run logs a failure
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,9 +58,12 @@ type LoginConfig struct {
 }
 
 // Identity is who logged in at the provider, from the verified ID token.
+// Issuer and Subject identify the user; link accounts by them, never by
+// Email, which the provider may not have verified (EmailVerified) and may
+// let users change.
 type Identity struct {
 	Issuer, Subject   string
-	Username, Email   string // preferred_username, email (when verified or not stated otherwise)
+	Username, Email   string // preferred_username, email: as the provider states them
 	EmailVerified     bool
 	Name              string
 	IDToken           *gooidc.IDToken
@@ -103,12 +107,13 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{gooidc.ScopeOpenID, "profile", "email"}
 	}
+	if !slices.Contains(cfg.Scopes, gooidc.ScopeOpenID) {
+		return nil, errors.New(`oidc: LoginConfig.Scopes must include "openid", or there is no ID token`)
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultLoginTimeout
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
+	cfg.HTTPClient = limitedClient(cfg.HTTPClient)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -187,9 +192,10 @@ func (l *Login) Start() http.Handler {
 // the cookie (which it clears), exchanges the code with the PKCE
 // verifier, verifies the ID token and its nonce (and at_hash when
 // present), then calls LoginConfig.Complete. Refusals: 400 for a missing,
-// expired or mismatched cookie or state, or an error from the provider;
-// 401 for an ID token that does not verify; 503 when the provider cannot
-// be reached.
+// expired or mismatched cookie or state, or a refusal from the provider;
+// 401 for an ID token that does not verify; 502 when the provider answers
+// no ID token; 503 when the provider cannot be reached or says it is
+// unavailable.
 func (l *Login) Callback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -209,6 +215,14 @@ func (l *Login) Callback() http.Handler {
 			writeLoginError(w, http.StatusBadRequest, "invalid_request", "the state does not match this login")
 			return
 		case q.Get("error") != "":
+			// RFC 6749 §4.1.2.1: the provider's own failures are not the
+			// user's refusal.
+			code := q.Get("error")
+			l.log.InfoContext(r.Context(), "OIDC login refused by the provider", "error", code)
+			if code == "temporarily_unavailable" || code == "server_error" {
+				writeLoginError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider cannot log you in now; retry")
+				return
+			}
 			writeLoginError(w, http.StatusBadRequest, "access_denied", "the identity provider refused the login")
 			return
 		case q.Get("code") == "":

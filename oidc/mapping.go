@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/sessionless/sessionless/identity"
@@ -26,7 +27,7 @@ type Claims struct {
 
 	members []member // the payload's top-level members, read once
 	names   []byte   // their names, end to end
-	indexed bool
+	once    sync.Once
 }
 
 type member struct {
@@ -39,8 +40,18 @@ type member struct {
 // token.Claims.Member; the payload is walked once for all the lookups of
 // a mapping. The bytes are read-only.
 func (c *Claims) Member(name string) []byte {
-	if !c.indexed {
-		c.indexed = true
+	c.index()
+	for _, m := range c.members {
+		if string(c.names[m.start:m.end]) == name {
+			return m.value
+		}
+	}
+	return nil
+}
+
+// index reads the payload's top-level members, once.
+func (c *Claims) index() {
+	c.once.Do(func() {
 		p := c.Payload()
 		m := strictjson.Object(unsafe.Slice(unsafe.StringData(p), len(p)))
 		c.members, c.names = make([]member, 0, 24), make([]byte, 0, 256)
@@ -51,13 +62,7 @@ func (c *Claims) Member(name string) []byte {
 				c.members = append(c.members, member{start, len(c.names), v})
 			}
 		}
-	}
-	for _, m := range c.members {
-		if string(c.names[m.start:m.end]) == name {
-			return m.value
-		}
-	}
-	return nil
+	})
 }
 
 // Mapping turns a provider's verified claims into the principal.
@@ -148,8 +153,9 @@ func clientOf(c *Claims, p *identity.Principal) {
 
 // Generic maps what most providers (Dex, Okta, Zitadel, Entra ID, …)
 // write: scopes from "scope" (space-separated) or "scp" (an array, or a
-// string), roles from "roles" and "groups" (both become Roles; Groups
-// keeps the groups alone), the client from "azp" or "client_id",
+// string), roles from "roles", "groups" into Claims.Groups (not Roles:
+// group names are not permissions; a Func mapping can make them so), the
+// client from "azp" or "client_id",
 // preferred_username as Username. Its profile accepts any typ and tokens
 // without jti (Dex, Entra ID and often Auth0 write none; such a token is
 // revoked by subject); set Config.Profile to require more.
@@ -159,7 +165,7 @@ func Generic() Mapping {
 		Profile: token.Profile{AnyType: true, NoJTI: true},
 		Map: func(c *Claims, p *identity.Principal) error {
 			p.Scopes = union(c.Scopes(), stringsOf(c.Member("scp"))...)
-			p.Roles = union(slices.Clone(c.Roles), stringsOf(c.Member("groups"))...)
+			p.Roles = slices.Clone(c.Roles)
 			c.Groups = stringsOf(c.Member("groups"))
 			c.Username, _ = stringClaim(c, "preferred_username")
 			clientOf(c, p)
@@ -200,10 +206,14 @@ func Keycloak(clientID string) Mapping {
 // Auth0 maps Auth0's access tokens: "scope" and "permissions" (RBAC with
 // "Add Permissions in the Access Token") become Scopes; the namespaced
 // custom claim namespace+"roles" (an Action adds it, e.g.
-// "https://example.com/roles") becomes Roles; "azp" the ClientID. Auth0
+// "https://example.com/roles"; a namespace without a trailing "/" gets
+// one) becomes Roles; "azp" the ClientID. Auth0
 // access tokens often have no jti (revoked by subject then) and a "JWT"
 // typ header: its profile accepts both.
 func Auth0(namespace string) Mapping {
+	if namespace != "" && !strings.HasSuffix(namespace, "/") {
+		namespace += "/"
+	}
 	return Mapping{
 		Name:    "auth0",
 		Profile: token.Profile{AnyType: true, NoJTI: true},

@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -294,10 +295,11 @@ func TestIssuers(t *testing.T) {
 	if a0.DiscoveryHits.Load() != 0 {
 		t.Error("a provider configured with a JWKS URL used discovery")
 	}
-	// Keycloak's token claiming Auth0's issuer: signed by the wrong keys.
-	forged := keycloakToken(kc, t0, func(m map[string]any) { m["iss"] = a0.Issuer() })
-	if _, err := auth.Authenticate(ctx, forged); err == nil {
-		t.Error("a token signed by one provider's key verified as the other's")
+	// A token in every way Auth0's, but signed by Keycloak's key (under the
+	// kid Auth0's key has): refused for its signature alone.
+	forged := auth0Token(kc, t0, func(m map[string]any) { m["iss"] = a0.Issuer(); m["aud"] = "https://api.example" })
+	if _, err := auth.Authenticate(ctx, forged); !errors.Is(err, token.ErrSignature) {
+		t.Errorf("a token signed by one provider's key, verified as the other's: %v, want ErrSignature", err)
 	}
 	// A provider alone (a single route: the middleware does not peek)
 	// refuses another issuer's token without a fetch.
@@ -373,4 +375,74 @@ func TestNewRefuses(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// TestSlowProvider: a request waits for a slow provider no longer than
+// its own deadline, also the one that started the fetch.
+func TestSlowProvider(t *testing.T) {
+	f := oidctest.New(t)
+	f.Latency.Store(int64(time.Second))
+	c := &clock{t: t0}
+	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api")})
+	rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Authenticate(rctx, keycloakToken(f, t0, nil))
+	if took := time.Since(start); took > 700*time.Millisecond || err == nil {
+		t.Fatalf("a request with a 200ms deadline took %v (%v)", took, err)
+	}
+}
+
+// TestRemovedKeyWhileCached: a token that only ever hits the middleware's
+// cache is refused once its key has left the provider's JWK Set: the
+// provider's cache age makes it verified again, which refreshes old keys.
+func TestRemovedKeyWhileCached(t *testing.T) {
+	f := oidctest.New(t)
+	c := &clock{t: t0}
+	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api"), MaxTokenLifetime: time.Hour})
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{f.Issuer(): p}, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := keycloakToken(f, t0, func(m map[string]any) { m["exp"] = t0.Add(20 * time.Minute).Unix() })
+	if _, err := auth.Authenticate(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	f.Publish("k2", oidctest.Key(2))
+	f.Retire("k1")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.Add(time.Minute)
+		if _, err := auth.Authenticate(ctx, raw); err != nil {
+			break
+		}
+		if time.Now().After(deadline) || c.Now().After(t0.Add(15*time.Minute)) {
+			t.Fatalf("the cached token of a removed key is still accepted at %v", c.Now().Sub(t0))
+		}
+		time.Sleep(5 * time.Millisecond) // the background refresh runs on its own goroutine
+	}
+	t.Logf("refused %v after its key was removed (KeyMaxAge %v)", c.Now().Sub(t0), oidc.DefaultKeyMaxAge)
+}
+
+// TestMemberConcurrent: claims shared by cached principals are read by
+// concurrent handlers (run with -race).
+func TestMemberConcurrent(t *testing.T) {
+	f := oidctest.New(t)
+	c := &clock{t: t0}
+	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Func("noop", token.Profile{AnyType: true},
+		func(*oidc.Claims, *identity.Principal) error { return nil })})
+	pr, err := p.Authenticate(ctx, keycloakToken(f, t0, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := pr.Claims.(*oidc.Claims)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if cl.Member("azp") == nil {
+				t.Error("no azp")
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -67,8 +68,8 @@ type Config struct {
 	// Required.
 	Audiences []string
 	// AuthorizedParties, when set, is the allow-list of the clients whose
-	// tokens are accepted: "azp", or "client_id" (RFC 9068) when there is
-	// no azp.
+	// tokens are accepted: "azp", or else "client_id" (RFC 9068), "cid"
+	// (Okta) or "appid" (Entra ID v1).
 	AuthorizedParties []string
 	// Algorithms are those accepted, asymmetric only. Default RS256 (what
 	// Keycloak, Auth0 and Dex sign with). A key of the provider without
@@ -97,7 +98,9 @@ type Config struct {
 	// background. Default DefaultKeyMaxAge (5 min).
 	KeyMaxAge time.Duration
 	// HTTPClient fetches the discovery document and the keys. Default: a
-	// client with a DefaultHTTPTimeout timeout.
+	// client with a DefaultHTTPTimeout timeout. Whatever its timeout, a
+	// fetch is abandoned after twice DefaultHTTPTimeout, and documents
+	// over DefaultMaxDocumentSize are refused.
 	HTTPClient *http.Client
 	// Logger receives failures of background fetches. Default: discard.
 	Logger *slog.Logger
@@ -130,6 +133,9 @@ func New(cfg Config) (*Provider, error) {
 	if len(cfg.Audiences) == 0 || slices.Contains(cfg.Audiences, "") {
 		return nil, errors.New("oidc: Config.Audiences is required: the API's identifiers its tokens carry in aud")
 	}
+	if slices.Contains(cfg.AuthorizedParties, "") {
+		return nil, errors.New("oidc: an empty Config.AuthorizedParties entry")
+	}
 	if cfg.JWKSURL != "" {
 		if u, err := url.Parse(cfg.JWKSURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
 			return nil, fmt.Errorf("oidc: Config.JWKSURL %q is not an http(s) URL", cfg.JWKSURL)
@@ -155,9 +161,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.KeyMaxAge <= 0 {
 		cfg.KeyMaxAge = DefaultKeyMaxAge
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
+	cfg.HTTPClient = limitedClient(cfg.HTTPClient)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -188,6 +192,55 @@ func New(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
+// limitedClient returns a copy of c (or of a DefaultHTTPTimeout client)
+// whose response bodies fail past DefaultMaxDocumentSize: go-oidc reads
+// the discovery document without a limit.
+func limitedClient(c *http.Client) *http.Client {
+	if c == nil {
+		c = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	lc := *c
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	lc.Transport = limitTransport{base}
+	return &lc
+}
+
+type limitTransport struct{ base http.RoundTripper }
+
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: DefaultMaxDocumentSize}
+	}
+	return resp, err
+}
+
+// limitedBody fails once more than left bytes have been read.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+var errTooLarge = fmt.Errorf("oidc: a document from the provider is larger than %d bytes", DefaultMaxDocumentSize)
+
 // checkVerifierConfig builds a verifier on a throwaway key, to check cfg.
 func checkVerifierConfig(cfg token.VerifierConfig) error {
 	k, err := token.GenerateKey(token.EdDSA)
@@ -204,6 +257,12 @@ func checkVerifierConfig(cfg token.VerifierConfig) error {
 
 // Issuer returns the provider's issuer identifier.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// MaxCacheAge implements middleware.CachePolicy: Config.KeyMaxAge. A
+// cached token is verified again that often, which also refreshes the
+// keys when they are old, so that a key the provider removed stops
+// verifying even tokens that only ever hit the cache.
+func (p *Provider) MaxCacheAge() time.Duration { return p.cfg.KeyMaxAge }
 
 // MaxTokenLifetime returns the longest token lifetime the provider
 // accepts, for sizing a revocation list.
@@ -310,12 +369,18 @@ func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Prin
 	}
 	p.keys.refreshInBackground()
 	claims := &Claims{Claims: c}
+	claims.index() // before the claims are shared: Member only reads after this
 	if len(p.cfg.AuthorizedParties) > 0 {
-		party := c.ClientID
-		if azp, ok := stringClaim(claims, "azp"); ok {
-			party = azp
+		// azp (OpenID Connect), client_id (RFC 9068), cid (Okta), appid
+		// (Entra ID v1): the first present names the client.
+		party := ""
+		for _, name := range []string{"azp", "client_id", "cid", "appid"} {
+			if v, ok := stringClaim(claims, name); ok && v != "" {
+				party = v
+				break
+			}
 		}
-		if !slices.Contains(p.cfg.AuthorizedParties, party) {
+		if party == "" || !slices.Contains(p.cfg.AuthorizedParties, party) {
 			return nil, ErrUnauthorizedParty
 		}
 	}

@@ -72,6 +72,10 @@ func TestProfile(t *testing.T) {
 	if _, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audiences: []string{"a", ""}}); err == nil {
 		t.Error("an empty audience accepted")
 	}
+	if _, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audience: "a",
+		Profile: token.Profile{NoJTI: true, NoIAT: true}}); !errors.Is(err, token.ErrConfig) {
+		t.Errorf("NoJTI with NoIAT: %v, want ErrConfig", err)
+	}
 }
 
 // TestClaimsMember reads custom claims by exact name.

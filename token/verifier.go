@@ -77,7 +77,8 @@ type Profile struct {
 	// can be revoked by subject only.
 	NoJTI bool
 	// NoIAT accepts tokens without "iat": the lifetime bound then applies
-	// to exp − now.
+	// to exp − now. Not with NoJTI: a token with neither could be revoked
+	// only with its subject's later tokens.
 	NoIAT bool
 	// NoSub accepts tokens without "sub" that carry a "jti", so that each
 	// can still be revoked.
@@ -126,6 +127,11 @@ func NewVerifier(keys KeySource, cfg VerifierConfig) (_ *Verifier, err error) {
 	}
 	if slices.Contains(cfg.Audiences, "") {
 		return nil, fmt.Errorf("%w: an empty audience", ErrConfig)
+	}
+	if cfg.Profile.NoJTI && cfg.Profile.NoIAT {
+		// Such a token could be revoked only with every later token of its
+		// subject (a revocation by subject counts it as issued before).
+		return nil, fmt.Errorf("%w: Profile NoJTI with NoIAT: a token needs a jti or an iat to be revoked alone", ErrConfig)
 	}
 	if !validID(cfg.Issuer) {
 		return nil, fmt.Errorf("%w: Issuer is longer than %d bytes or contains NUL", ErrConfig, MaxIDLength)

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -140,5 +142,23 @@ func TestOIDCLogin(t *testing.T) {
 	// A callback without the login's cookie is refused.
 	if resp, _ := e.do(t, "GET", "/auth/oidc/callback?state=x&code=y", "", nil); resp.StatusCode != 400 {
 		t.Errorf("a callback without a login: %s", resp.Status)
+	}
+}
+
+// TestOIDCIssuerIsTheDemos: -oidc-issuer naming the demo's own default
+// issuer (known only once it listens) is refused, not a silent swap of
+// the first-party verifier for a provider's.
+func TestOIDCIssuerIsTheDemos(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := testConfig(t)
+	cfg.Addr, cfg.Issuer, cfg.OIDCIssuers = addr, "", []string{"http://" + addr}
+	err = run(t.Context(), cfg, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "own issuer") {
+		t.Fatalf("run: %v, want a refusal naming the demo's own issuer", err)
 	}
 }

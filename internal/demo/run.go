@@ -109,7 +109,8 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
 		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1,
 		"database", store.d.String(), "revocations", b.where, "revocation_staleness", cfg.RevocationStaleness,
-		"revocation_fail_open", cfg.RevocationFailOpen)
+		"revocation_fail_open", cfg.RevocationFailOpen, "oidc_issuers", cfg.OIDCIssuers)
+	go srv.warmProviders(ctx)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {

@@ -40,6 +40,7 @@ type server struct {
 	auth        *middleware.Authenticator
 	endpoints   *endpoint.Server
 	oidcLogin   *oidc.Login // nil without -oidc-client-id
+	providers   []*oidc.Provider
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
@@ -88,6 +89,10 @@ func newServer(cfg Config, d deps) (*server, error) {
 		return nil, err
 	}
 	for _, p := range providers {
+		if _, dup := jwt[p.Issuer()]; dup {
+			// Without -issuer the demo's own issuer is only known now.
+			return nil, fmt.Errorf("-oidc-issuer %s is the demo's own issuer", p.Issuer())
+		}
 		jwt[p.Issuer()] = p
 	}
 	auth, err := middleware.New(middleware.Config{
@@ -121,7 +126,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login,
+	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers,
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -131,6 +136,21 @@ func newServer(cfg Config, d deps) (*server, error) {
 			Logger: log,
 		}),
 		failOpen: cfg.RevocationFailOpen, log: log}, nil
+}
+
+// warmProviders fetches the OpenID Connect providers' keys, so that the
+// first of their tokens does not wait, and says in the log whether they
+// can be reached (a wrong issuer shows here, not as 503s later).
+func (s *server) warmProviders(ctx context.Context) {
+	for _, p := range s.providers {
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		if err := p.Warm(wctx); err != nil {
+			s.log.Warn("an OpenID Connect provider's keys cannot be fetched yet; its tokens get 503 until they can", "issuer", p.Issuer(), "err", err)
+		} else {
+			s.log.Info("OpenID Connect provider ready", "issuer", p.Issuer())
+		}
+		cancel()
+	}
 }
 
 // routes returns the handler of the whole API, request logging included.

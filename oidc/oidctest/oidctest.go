@@ -36,38 +36,53 @@ type Provider struct {
 
 	// Down makes discovery and the JWK Set answer 503.
 	Down atomic.Bool
+	// Latency delays the answers of discovery and the JWK Set (a slow
+	// provider), in nanoseconds.
+	Latency atomic.Int64
 	// JWKSFetches and DiscoveryHits count the requests for the JWK Set
 	// and the discovery document.
 	JWKSFetches, DiscoveryHits atomic.Int64
 }
 
-var rsaKeys = struct {
-	once sync.Once
-	keys []*rsa.PrivateKey
-}{}
-
-// Key returns the i-th (0 to 3) of a few RSA keys generated once per
-// process: tests rotate among them without paying for RSA key generation.
-func Key(i int) *rsa.PrivateKey {
-	rsaKeys.once.Do(func() {
-		for range 4 {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			rsaKeys.keys = append(rsaKeys.keys, k)
-		}
-	})
-	return rsaKeys.keys[i]
+var rsaKeys struct {
+	mu   sync.Mutex
+	keys map[int]*rsa.PrivateKey
 }
 
+// Key returns the i-th of the RSA keys (2048 bits) of this process,
+// generating it on first use: tests rotate among them without paying for
+// RSA key generation each time. Providers sign with keys 100 and up, one
+// per provider, so Key(0) to Key(99) are never a provider's.
+func Key(i int) *rsa.PrivateKey {
+	rsaKeys.mu.Lock()
+	defer rsaKeys.mu.Unlock()
+	if rsaKeys.keys == nil {
+		rsaKeys.keys = map[int]*rsa.PrivateKey{}
+	}
+	k := rsaKeys.keys[i]
+	if k == nil {
+		var err error
+		if k, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+		rsaKeys.keys[i] = k
+	}
+	return k
+}
+
+// providers counts the providers of this process: each gets its own key.
+var providers atomic.Int64
+
 // New starts a provider whose issuer is its URL, publishing and signing
-// with Key(0) as "k1". It stops when the test ends.
+// with a key of its own (Key(100), Key(101), … for the providers of the
+// process) as "k1". It stops when the test ends.
 func New(t testing.TB) *Provider {
 	mux := http.NewServeMux()
-	f := &Provider{t: t, keys: map[string]*rsa.PrivateKey{"k1": Key(0)}, cur: "k1", mux: mux}
+	key := Key(100 + int(providers.Add(1)-1)%8)
+	f := &Provider{t: t, keys: map[string]*rsa.PrivateKey{"k1": key}, cur: "k1", mux: mux}
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		f.DiscoveryHits.Add(1)
+		f.wait(r)
 		if f.Down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -80,6 +95,7 @@ func New(t testing.TB) *Provider {
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		f.JWKSFetches.Add(1)
+		f.wait(r)
 		if f.Down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -112,6 +128,23 @@ func (f *Provider) jwks() []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"keys": keys})
 	return b
+}
+
+// wait waits out Latency, or until the client gives up.
+func (f *Provider) wait(r *http.Request) {
+	if d := time.Duration(f.Latency.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// SigningKey returns the key the provider signs with now.
+func (f *Provider) SigningKey() *rsa.PrivateKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keys[f.cur]
 }
 
 // Publish adds a key to the JWK Set.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/strictjson"
@@ -16,8 +17,8 @@ import (
 // 400: those are revoked through package apitoken): the access token the
 // request was authenticated with is revoked on every instance sharing the
 // revocation store (by its jti; a token without one, from a provider that
-// writes none, by subject: it and the user's earlier tokens of its
-// issuer), and, when the body names one ({"refresh_token": …},
+// writes none, by subject: it and the user's tokens of its issuer issued
+// no later; without an iat either, 400), and, when the body names one ({"refresh_token": …},
 // application/json) and the access token is this issuer's, the family of a
 // refresh token of the same user. An
 // unknown or someone else's refresh token is ignored (as RFC 7009 §2.2
@@ -45,10 +46,20 @@ func (s *Server) Logout() http.Handler {
 			}
 		}
 		// A token without a jti (Auth0's often have none) is revoked by
-		// subject: it and every earlier token of the user from its issuer.
+		// subject: it and every earlier token of the user from its issuer
+		// (issued up to its iat, to the nanosecond: providers write whole
+		// seconds, so a token issued a moment after this logout stays
+		// valid). Without an iat either it cannot be told from later
+		// tokens: refused.
 		revoke := func() error { return s.cfg.Revocation.RevokePrincipal(ctx, p) }
 		if p.TokenID == "" {
-			revoke = func() error { return s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, s.now()) }
+			if p.IssuedAt.IsZero() {
+				s.fail(w, r, "logout", invalidRequest("this token has neither jti nor iat: it cannot be revoked alone"))
+				return
+			}
+			revoke = func() error {
+				return s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, p.IssuedAt.Add(time.Nanosecond))
+			}
 		}
 		if err := revoke(); err != nil {
 			s.fail(w, r, "logout: revoking the access token", err)

@@ -244,10 +244,20 @@ func TestOtherIssuersTouchNoRefreshTokens(t *testing.T) {
 	if revoked, err := e.list.Revoked(t.Context(), noJTI); !revoked || err != nil {
 		t.Errorf("the token without jti is not revoked: %v, %v", revoked, err)
 	}
-	later := *noJTI
-	later.IssuedAt = e.clock.Now().Add(time.Second)
-	if revoked, _ := e.list.Revoked(t.Context(), &later); revoked {
-		t.Error("a later token of the user was revoked too")
+	for _, d := range []time.Duration{time.Second, 300 * time.Millisecond, time.Nanosecond} {
+		later := *noJTI
+		later.IssuedAt = noJTI.IssuedAt.Add(d)
+		if revoked, _ := e.list.Revoked(t.Context(), &later); revoked {
+			t.Errorf("a token of the user issued %v later was revoked too", d)
+		}
+	}
+	// Neither jti nor iat: it cannot be revoked alone.
+	req = httptest.NewRequest("POST", "/", nil).WithContext(identity.NewContext(t.Context(),
+		&identity.Principal{Issuer: "https://tenant.auth0.example/", Subject: "auth0|2"}))
+	w = httptest.NewRecorder()
+	srv.Logout().ServeHTTP(w, req)
+	if w.Code != 400 {
+		t.Errorf("logout of a token with neither jti nor iat: %d %s, want 400", w.Code, w.Body)
 	}
 }
 
