@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -97,15 +98,34 @@ type Config struct {
 	// Params is the cost of new hashes. Zero means DefaultParams.
 	Params Params
 	// MaxConcurrent bounds the hashes and verifications running at once;
-	// the others wait (or give up when their context ends). Zero means
-	// DefaultMaxConcurrent.
+	// the others wait. Zero means DefaultMaxConcurrent.
 	MaxConcurrent int
+	// MaxQueue bounds the callers waiting for a slot: one more gets
+	// ErrBusy at once, so that a flood of wrong passwords cannot queue up
+	// work that delays every login. Zero means 4 × MaxConcurrent;
+	// negative, no queue (ErrBusy whenever every slot is taken).
+	MaxQueue int
+	// MaxWait bounds how long a caller waits for a slot before ErrBusy
+	// (or until its context ends, if sooner). Zero means DefaultMaxWait.
+	MaxWait time.Duration
 }
+
+// DefaultMaxWait is how long a caller waits for a hashing slot when
+// Config.MaxWait is zero.
+const DefaultMaxWait = 2 * time.Second
+
+// ErrBusy: every hashing slot is taken and the queue is full, or the
+// wait was too long. Answer 503 with Retry-After: the password was not
+// checked.
+var ErrBusy = errors.New("password: too many hashes in progress; retry later")
 
 // Hasher hashes and verifies passwords. It is safe for concurrent use.
 type Hasher struct {
-	params Params
-	sem    chan struct{}
+	params   Params
+	sem      chan struct{}
+	maxQueue int64
+	maxWait  time.Duration
+	waiting  atomic.Int64
 	// dummy is the hash of a random password with the same parameters:
 	// VerifyNone verifies against it.
 	dummy         string
@@ -126,7 +146,16 @@ func New(cfg Config) (*Hasher, error) {
 	if cfg.MaxConcurrent < 0 {
 		return nil, fmt.Errorf("password: negative MaxConcurrent")
 	}
-	h := &Hasher{params: cfg.Params, sem: make(chan struct{}, cfg.MaxConcurrent)}
+	switch {
+	case cfg.MaxQueue == 0:
+		cfg.MaxQueue = 4 * cfg.MaxConcurrent
+	case cfg.MaxQueue < 0:
+		cfg.MaxQueue = 0
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	h := &Hasher{params: cfg.Params, sem: make(chan struct{}, cfg.MaxConcurrent), maxQueue: int64(cfg.MaxQueue), maxWait: cfg.MaxWait}
 	h.dummy = h.hashNow(rand.Text())
 	return h, nil
 }
@@ -142,6 +171,20 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
 		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxQueue {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
@@ -150,7 +193,8 @@ func (h *Hasher) acquire(ctx context.Context) error {
 func (h *Hasher) release() { <-h.sem }
 
 // Hash returns the PHC string of a new argon2id hash of password, with a
-// random salt. It fails only when ctx ends while it waits for a slot.
+// random salt. It fails only with ErrBusy, or when ctx ends while it
+// waits for a slot.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
@@ -161,8 +205,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 
 // Verify reports whether password matches encoded, an argon2id PHC
 // string, comparing in constant time. A malformed hash is
-// [ErrMalformedHash]; a context that ends while waiting for a slot, its
-// cause.
+// [ErrMalformedHash]; no slot soon enough, [ErrBusy]; a context that
+// ends while waiting for a slot, its cause.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
 	p, salt, want, err := decode(encoded)
 	if err != nil {

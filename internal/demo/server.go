@@ -41,6 +41,7 @@ type server struct {
 	endpoints   *endpoint.Server
 	oidcLogin   *oidc.Login // nil without -oidc-client-id
 	providers   []*oidc.Provider
+	limits      *throttle
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
@@ -107,7 +108,9 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits := newThrottle(cfg.Now)
 	endpoints, err := endpoint.New(endpoint.Config{
+		Hooks:      endpoint.Hooks{Allow: limits.allowPassword},
 		Issuer:     issuer,
 		Verifier:   verifier,
 		Users:      endpointUsers{d.users},
@@ -126,7 +129,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers,
+	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits,
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -157,16 +160,17 @@ func (s *server) warmProviders(ctx context.Context) {
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Login, tokens and logout: package token/endpoint.
-	handle(mux, "/auth/login", route{http.MethodPost, s.endpoints.Login()})
-	handle(mux, "/auth/token", route{http.MethodPost, s.endpoints.Token()})
-	handle(mux, "/auth/revoke", route{http.MethodPost, s.endpoints.Revoke()})
+	// Rate-limited per client address (and, for passwords, per username).
+	handle(mux, "/auth/login", route{http.MethodPost, s.limits.addresses(s.endpoints.Login())})
+	handle(mux, "/auth/token", route{http.MethodPost, s.limits.addresses(s.endpoints.Token())})
+	handle(mux, "/auth/revoke", route{http.MethodPost, s.limits.addresses(s.endpoints.Revoke())})
 	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(s.endpoints.Logout())})
 	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(s.endpoints.LogoutAll())})
 	if s.oidcLogin != nil {
 		// Log in through the OpenID Connect provider (-oidc-client-id):
 		// the callback answers with the demo's own tokens.
-		handle(mux, "/auth/oidc/login", route{http.MethodGet, s.oidcLogin.Start()})
-		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.oidcLogin.Callback()})
+		handle(mux, "/auth/oidc/login", route{http.MethodGet, s.limits.addresses(s.oidcLogin.Start())})
+		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.limits.addresses(s.oidcLogin.Callback())})
 	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
@@ -99,6 +100,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		// (token.MaxIDLength); one from elsewhere may not.
 		s.log.WarnContext(r.Context(), what+" refused", "err", err)
 		writeError(w, http.StatusBadRequest, "invalid_request", "this token cannot be revoked")
+	case errors.Is(err, password.ErrBusy):
+		// A flood of password attempts: refused at once rather than
+		// queued behind the hashes already running.
+		s.log.InfoContext(r.Context(), what+" refused: password hashing is busy")
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; retry in a moment")
 	case r.Context().Err() != nil:
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
 	default:
