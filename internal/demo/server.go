@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -134,7 +135,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
 			WriteError: func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
-				writeError(w, status, code, description)
+				writeProblem(w, status, code, description)
 			},
 			Logger: log,
 		}),
@@ -191,9 +192,9 @@ func (s *server) routes() http.Handler {
 		route{http.MethodGet, s.api(s.apiTokens.List().ServeHTTP, scopeManageTokens)})
 	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.api(s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+		errorFor(r.URL.Path)(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
-	return s.logRequests(mux)
+	return s.logRequests(limitBodies(mux))
 }
 
 // api wraps h in the authentication middleware and, when scopes are
@@ -226,7 +227,7 @@ func handle(mux *http.ServeMux, path string, routes ...route) {
 	allow := strings.Join(methods, ", ")
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+		errorFor(path)(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
 	})
 }
 
@@ -248,6 +249,58 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, errorResponse{Error: code, Description: description})
+}
+
+// problem is an RFC 9457 problem details body, the shape of every error
+// of /api (the middleware's refusals included), with a machine-readable
+// code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Error  string `json:"error"`
+}
+
+// writeProblem writes an application/problem+json error.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Error: code})
+}
+
+// errorFor returns the error writer of path: problem+json under /api and
+// /graphql, the OAuth 2.0 shape ({"error", "error_description"}, RFC 6749
+// §5.2) elsewhere.
+func errorFor(path string) func(http.ResponseWriter, int, string, string) {
+	if path == "/api" || strings.HasPrefix(path, "/api/") || path == "/graphql" {
+		return writeProblem
+	}
+	return writeError
+}
+
+// isJSON reports whether the request says its body is application/json.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// maxBodyBytes bounds every request body; endpoints read less.
+const maxBodyBytes = 1 << 20
+
+// limitBodies caps every request body at maxBodyBytes.
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBodyBytes {
+			errorFor(r.URL.Path)(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // decodeJSON reads one JSON value of at most limit bytes from the body.
@@ -355,12 +408,13 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	write := errorFor(r.URL.Path)
 	if r.Context().Err() != nil { // the client is gone
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+		write(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
 		return
 	}
 	s.log.ErrorContext(r.Context(), what+" failed", "err", err)
-	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+	write(w, http.StatusInternalServerError, "server_error", "internal error")
 }
 
 // logRequests logs every request: method, path (without the query, which

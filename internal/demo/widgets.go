@@ -3,6 +3,7 @@ package demo
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 const (
 	maxWidgetBody = 64 << 10
 	maxWidgetName = 100
+	// maxWidgets bounds the in-memory store: widgets are never deleted.
+	maxWidgets = 10000
 	// maxDelay bounds ?delay_ms=, the simulated slow work.
 	maxDelay = 5000
 )
@@ -34,24 +37,29 @@ type widgetStore struct {
 	mu      sync.Mutex
 	widgets map[string]Widget
 	next    int
+	max     int // maxWidgets
 }
 
 // newWidgetStore returns a store seeded with two widgets.
 func newWidgetStore() *widgetStore {
-	s := &widgetStore{widgets: map[string]Widget{}}
+	s := &widgetStore{widgets: map[string]Widget{}, max: maxWidgets}
 	s.add("sprocket", "")
 	s.add("gear", "")
 	return s
 }
 
-// add stores a new widget and returns it.
-func (s *widgetStore) add(name, createdBy string) Widget {
+// add stores a new widget and returns it; false when the store holds
+// maxWidgets already.
+func (s *widgetStore) add(name, createdBy string) (Widget, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.widgets) >= s.max {
+		return Widget{}, false
+	}
 	s.next++
 	w := Widget{ID: strconv.Itoa(s.next), Name: name, CreatedBy: createdBy}
 	s.widgets[w.ID] = w
-	return w
+	return w, true
 }
 
 func (s *widgetStore) get(id string) (Widget, bool) {
@@ -86,7 +94,7 @@ func (s *server) delay(w http.ResponseWriter, r *http.Request) bool {
 	}
 	ms, err := strconv.Atoi(q.Get("delay_ms"))
 	if err != nil || ms < 0 || ms > maxDelay || len(q["delay_ms"]) > 1 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "delay_ms must be one integer from 0 to 5000")
+		writeProblem(w, http.StatusBadRequest, "invalid_request", "delay_ms must be one integer from 0 to 5000")
 		return false
 	}
 	if ms == 0 {
@@ -98,7 +106,7 @@ func (s *server) delay(w http.ResponseWriter, r *http.Request) bool {
 	case <-t.C:
 		return true
 	case <-r.Context().Done():
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+		writeProblem(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
 		return false
 	}
 }
@@ -120,7 +128,7 @@ func (s *server) getWidget(w http.ResponseWriter, r *http.Request) {
 	}
 	wd, ok := s.widgets.get(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no such widget")
+		writeProblem(w, http.StatusNotFound, "not_found", "no such widget")
 		return
 	}
 	writeJSON(w, http.StatusOK, wd)
@@ -139,24 +147,32 @@ func (s *server) createWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createWidgetRequest
+	if !isJSON(r) {
+		writeProblem(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
+		return
+	}
 	if err := decodeJSON(w, r, &req, maxWidgetBody); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		writeProblem(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
 	if req.Name == nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "name is required")
+		writeProblem(w, http.StatusBadRequest, "invalid_request", "name is required")
 		return
 	}
 	name := *req.Name
 	if n := utf8.RuneCountInString(name); n == 0 || n > maxWidgetName || !utf8.ValidString(name) ||
 		strings.TrimSpace(name) == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 100 characters, not all blank")
+		writeProblem(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 100 characters, not all blank")
 		return
 	}
 	if !s.delay(w, r) {
 		return
 	}
-	wd := s.widgets.add(name, p.Subject)
+	wd, ok := s.widgets.add(name, p.Subject)
+	if !ok {
+		writeProblem(w, http.StatusInsufficientStorage, "store_full", fmt.Sprintf("the demo keeps at most %d widgets", s.widgets.max))
+		return
+	}
 	s.log.InfoContext(r.Context(), "widget created", "id", wd.ID, "sub", p.Subject)
 	w.Header().Set("Location", "/api/widgets/"+wd.ID)
 	writeJSON(w, http.StatusCreated, wd)

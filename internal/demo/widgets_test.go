@@ -101,7 +101,6 @@ func TestWidgetsCreateRejects(t *testing.T) {
 	e := newTestEnv(t, testConfig(t))
 	demo, _ := widgetTokens(t, e)
 	for _, tt := range []struct{ name, body string }{
-		{"empty body", ``},
 		{"malformed", `{"name":`},
 		{"no name", `{}`},
 		{"null name", `{"name":null}`},
@@ -119,6 +118,74 @@ func TestWidgetsCreateRejects(t *testing.T) {
 	}
 	if resp, b := e.call(t, "POST", "/api/widgets", `{"name":"`+strings.Repeat("é", 100)+`"}`, demo); resp.StatusCode != 201 {
 		t.Errorf("100-character name: %s %s", resp.Status, b)
+	}
+	// JSON only: another media type, or none, is 415; every refusal is
+	// problem+json.
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx"} {
+		h := http.Header{"Authorization": {"Bearer " + demo}}
+		if ct != "" {
+			h.Set("Content-Type", ct)
+		}
+		req, _ := http.NewRequest("POST", e.ts.URL+"/api/widgets", strings.NewReader(`{"name":"a"}`))
+		req.Header = h
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 415 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("Content-Type %q: %s %s, want 415 problem+json", ct, resp.Status, resp.Header.Get("Content-Type"))
+		}
+	}
+	// The store is bounded.
+	e.srv.widgets.max = 3
+	for range 3 {
+		e.call(t, "POST", "/api/widgets", `{"name":"more"}`, demo)
+	}
+	if resp, b := e.call(t, "POST", "/api/widgets", `{"name":"one too many"}`, demo); resp.StatusCode != 507 ||
+		decodeInto[problemBody](t, b).Error != "store_full" {
+		t.Errorf("past the bound: %s %s, want 507 store_full", resp.Status, b)
+	}
+}
+
+// TestAPIErrorsAreProblems: unknown /api paths, wrong methods, bodies too
+// large: application/problem+json; /auth keeps the OAuth 2.0 shape.
+func TestAPIErrorsAreProblems(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	demo, _ := widgetTokens(t, e)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/api/nope", 404},
+		{"GET", "/api", 404},
+		{"DELETE", "/api/widgets", 405},
+		{"PUT", "/api/me", 405},
+		{"PATCH", "/api/tokens/x", 405},
+	} {
+		resp, b := e.call(t, tc.method, tc.path, "", demo)
+		pb := decodeInto[problemBody](t, b)
+		if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/problem+json" || pb.Status != tc.status {
+			t.Errorf("%s %s: %s %s %s", tc.method, tc.path, resp.Status, resp.Header.Get("Content-Type"), b)
+		}
+		if tc.status == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: 405 without Allow", tc.method, tc.path)
+		}
+	}
+	req, _ := http.NewRequest("POST", e.ts.URL+"/api/widgets", strings.NewReader(strings.Repeat("x", 2<<20)))
+	req.Header.Set("Authorization", "Bearer "+demo)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("a 2 MiB body: %s, want 413", resp.Status)
+	}
+	resp, b := e.do(t, "GET", "/auth/login", "", nil)
+	if resp.StatusCode != 405 || resp.Header.Get("Content-Type") != "application/json" || decodeInto[errorResponse](t, b).Error == "" {
+		t.Errorf("GET /auth/login: %s %s %s", resp.Status, resp.Header.Get("Content-Type"), b)
 	}
 }
 
