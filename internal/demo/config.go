@@ -108,6 +108,10 @@ type Config struct {
 	// bytes in base64url; environment only): instances behind one load
 	// balancer need the same. Empty: a random key per process.
 	OIDCCookieKey []byte
+	// CORSOrigins are the browser origins allowed to call the API
+	// (-cors-origin, repeatable; DEMO_CORS_ORIGINS, comma-separated), or
+	// "*" for any. Empty: no cross-origin access.
+	CORSOrigins []string
 	// Now returns the current time for issuing and verifying tokens.
 	// Nil means time.Now. It exists for tests.
 	Now func() time.Time
@@ -141,6 +145,7 @@ const (
 	optOIDCMapping
 	optOIDCClientID
 	optOIDCRedirect
+	optCORS
 )
 
 var options = []option{
@@ -163,6 +168,7 @@ var options = []option{
 	optOIDCMapping:     {"oidc-mapping", "OIDC_MAPPING", "name", "generic", "how provider claims become scopes and roles: generic, keycloak,\nor auth0:NAMESPACE (roles from the claim NAMESPACE+\"roles\")"},
 	optOIDCClientID:    {"oidc-client-id", "OIDC_CLIENT_ID", "id", "", "log in through the first -oidc-issuer as this client: GET /auth/oidc/login\n(the secret comes from OIDC_CLIENT_SECRET only)"},
 	optOIDCRedirect:    {"oidc-redirect-url", "OIDC_REDIRECT_URL", "url", "", "the callback URL registered at the provider; default <issuer>/auth/oidc/callback"},
+	optCORS:            {"cors-origin", "DEMO_CORS_ORIGINS", "origin", "", "let browser apps of this origin (https://app.example) call the API, or * for any;\nrepeatable (the variable takes a comma-separated list); credentials are never allowed"},
 }
 
 // envPassword is the one setting without a flag.
@@ -238,13 +244,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	raw := make([]string, len(options))
-	var verify, oidcIssuers stringList
+	var verify, oidcIssuers, corsOrigins stringList
 	for i, o := range options {
 		switch i {
 		case optVerify:
 			fs.Var(&verify, o.flag, o.help)
 		case optOIDCIssuer:
 			fs.Var(&oidcIssuers, o.flag, o.help)
+		case optCORS:
+			fs.Var(&corsOrigins, o.flag, o.help)
 		case optFailOpen:
 			fs.Var(boolString{&raw[i]}, o.flag, o.help)
 		default:
@@ -279,7 +287,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	for _, l := range []struct {
 		list *stringList
 		opt  int
-	}{{&verify, optVerify}, {&oidcIssuers, optOIDCIssuer}} {
+	}{{&verify, optVerify}, {&oidcIssuers, optOIDCIssuer}, {&corsOrigins, optCORS}} {
 		if !l.list.set {
 			for p := range strings.SplitSeq(getenv(options[l.opt].env), ",") {
 				if p = strings.TrimSpace(p); p != "" {
@@ -360,6 +368,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if err := parseOIDC(&cfg, oidcIssuers.vals, raw, source, getenv); err != nil {
 		return Config{}, err
 	}
+	for _, o := range corsOrigins.vals {
+		if err := checkOrigin(o); err != nil {
+			return Config{}, fmt.Errorf("-cors-origin/DEMO_CORS_ORIGINS: %w", err)
+		}
+	}
+	cfg.CORSOrigins = corsOrigins.vals
 	return cfg, nil
 }
 
@@ -397,6 +411,20 @@ func parseOIDC(cfg *Config, issuers []string, raw, source []string, getenv func(
 			return errors.New("OIDC_COOKIE_KEY: want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')")
 		}
 		cfg.OIDCCookieKey = b
+	}
+	return nil
+}
+
+// checkOrigin accepts "*" or a browser origin: scheme://host[:port],
+// nothing after it.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "/") {
+		return fmt.Errorf("%q is not an origin such as https://app.example or http://localhost:5173 (no path, no trailing slash)", o)
 	}
 	return nil
 }

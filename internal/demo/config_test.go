@@ -128,6 +128,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"oidc client without issuer", []string{"-oidc-client-id", "web"}, nil, "-oidc-client-id"},
 		{"oidc redirect relative", []string{"-oidc-issuer", "https://idp.example", "-oidc-redirect-url", "/cb"}, nil, "-oidc-redirect-url"},
 		{"oidc cookie key short", nil, map[string]string{"OIDC_COOKIE_KEY": "c2hvcnQ"}, "OIDC_COOKIE_KEY"},
+		{"cors origin with a path", []string{"-cors-origin", "https://app.example/"}, nil, "cors-origin"},
+		{"cors origin without scheme", nil, map[string]string{"DEMO_CORS_ORIGINS": "app.example"}, "DEMO_CORS_ORIGINS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +180,7 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"oidc-mapping", "OIDC_MAPPING", "keycloak"},
 	{"oidc-client-id", "OIDC_CLIENT_ID", "web"},
 	{"oidc-redirect-url", "OIDC_REDIRECT_URL", "https://api.example/auth/oidc/callback"},
+	{"cors-origin", "DEMO_CORS_ORIGINS", "https://app.example"},
 }
 
 // TestRevocationAndRefreshSettings checks their parsing, bounds and

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/cors"
+
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
@@ -43,6 +45,8 @@ type server struct {
 	oidcLogin   *oidc.Login // nil without -oidc-client-id
 	providers   []*oidc.Provider
 	limits      *throttle
+	issuer      string
+	corsOrigins []string
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
@@ -130,7 +134,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits,
+	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, corsOrigins: cfg.CORSOrigins,
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -140,6 +144,41 @@ func newServer(cfg Config, d deps) (*server, error) {
 			Logger: log,
 		}),
 		failOpen: cfg.RevocationFailOpen, log: log}, nil
+}
+
+// metadata serves the authorization server's metadata (RFC 8414): where
+// the token, revocation and key endpoints are, and what they support.
+func (s *server) metadata(w http.ResponseWriter, _ *http.Request) {
+	base := strings.TrimRight(s.issuer, "/")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                     s.issuer,
+		"token_endpoint":                             base + "/auth/token",
+		"jwks_uri":                                   base + "/.well-known/jwks.json",
+		"revocation_endpoint":                        base + "/auth/revoke",
+		"grant_types_supported":                      []string{"password", "refresh_token"},
+		"response_types_supported":                   []string{}, // no authorization endpoint
+		"token_endpoint_auth_methods_supported":      []string{"none"},
+		"revocation_endpoint_auth_methods_supported": []string{"none"},
+		"scopes_supported":                           []string{scopeRead, scopeWrite, scopeManageTokens},
+	})
+}
+
+// cors lets the browser apps of -cors-origin call the API (rs/cors):
+// preflights answered, the bearer token in Authorization, never
+// credentials (cookies): the API authenticates with bearer tokens, and a
+// wildcard origin with credentials would let any site act for the user.
+func (s *server) cors(next http.Handler) http.Handler {
+	if len(s.corsOrigins) == 0 {
+		return next
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   s.corsOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
+		AllowedHeaders:   []string{"Authorization", "Content-Type"},
+		ExposedHeaders:   []string{"WWW-Authenticate", "Retry-After", "Location"},
+		AllowCredentials: false,
+		MaxAge:           600,
+	}).Handler(next)
 }
 
 // warmProviders fetches the OpenID Connect providers' keys, so that the
@@ -174,6 +213,7 @@ func (s *server) routes() http.Handler {
 		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.limits.addresses(s.oidcLogin.Callback())})
 	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
+	handle(mux, "/.well-known/oauth-authorization-server", route{http.MethodGet, http.HandlerFunc(s.metadata)})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
 	// Every /api/ route needs a valid access token; the widget routes
@@ -194,7 +234,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errorFor(r.URL.Path)(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
-	return s.logRequests(limitBodies(mux))
+	return s.logRequests(s.cors(limitBodies(mux)))
 }
 
 // api wraps h in the authentication middleware and, when scopes are

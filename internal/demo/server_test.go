@@ -378,3 +378,65 @@ func TestLoginStoreDown(t *testing.T) {
 		t.Fatalf("login with the database closed = %s %s", resp.Status, b)
 	}
 }
+
+// TestMetadata: RFC 8414 metadata, consistent with the endpoints.
+func TestMetadata(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	resp, b := e.do(t, "GET", "/.well-known/oauth-authorization-server", "", nil)
+	var m struct {
+		Issuer        string   `json:"issuer"`
+		TokenEndpoint string   `json:"token_endpoint"`
+		JWKSURI       string   `json:"jwks_uri"`
+		Revocation    string   `json:"revocation_endpoint"`
+		Grants        []string `json:"grant_types_supported"`
+		ResponseTypes []string `json:"response_types_supported"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%s %s", resp.Status, b)
+	}
+	if m.Issuer != e.cfg.Issuer || m.TokenEndpoint != e.cfg.Issuer+"/auth/token" || m.JWKSURI != e.cfg.Issuer+"/.well-known/jwks.json" ||
+		m.Revocation != e.cfg.Issuer+"/auth/revoke" || strings.Join(m.Grants, " ") != "password refresh_token" || m.ResponseTypes == nil {
+		t.Fatalf("metadata %s", b)
+	}
+}
+
+// TestCORS: a browser app of an allowed origin gets its preflight
+// answered and may read the answers; another origin gets no CORS
+// headers; credentials are never allowed.
+func TestCORS(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CORSOrigins = []string{"https://app.example"}
+	e := newTestEnv(t, cfg)
+	preflight := func(origin string) *http.Response {
+		resp, _ := e.do(t, "OPTIONS", "/api/widgets", "", http.Header{"Origin": {origin},
+			"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization, content-type"}})
+		return resp
+	}
+	resp := preflight("https://app.example")
+	if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("preflight from the allowed origin: %s %v", resp.Status, resp.Header)
+	}
+	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin: %v", resp.Header)
+	}
+	tok := e.login(t, "demo", testPassword).AccessToken
+	resp, _ = e.do(t, "GET", "/api/me", "", http.Header{"Origin": {"https://app.example"}, "Authorization": {"Bearer " + tok}})
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("GET from the allowed origin: %s %v", resp.Status, resp.Header)
+	}
+	resp, _ = e.do(t, "GET", "/api/me", "", http.Header{"Origin": {"https://app.example"}})
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Www-Authenticate") &&
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("a 401 to the allowed origin must expose its challenge: %v", resp.Header)
+	}
+	// A wildcard: any origin, still no credentials.
+	cfg2 := testConfig(t)
+	cfg2.CORSOrigins = []string{"*"}
+	e2 := newTestEnv(t, cfg2)
+	resp, _ = e2.do(t, "OPTIONS", "/api/me", "", http.Header{"Origin": {"https://anyone.example"}, "Access-Control-Request-Method": {"GET"}})
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("wildcard preflight: %v", resp.Header)
+	}
+}
