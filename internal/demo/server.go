@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	graphql "github.com/graph-gophers/graphql-go"
 	"github.com/rs/cors"
 
 	"github.com/sessionless/sessionless/apitoken"
@@ -47,6 +48,7 @@ type server struct {
 	limits      *throttle
 	issuer      string
 	corsOrigins []string
+	graphql     *graphql.Schema
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
@@ -134,7 +136,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, corsOrigins: cfg.CORSOrigins,
+	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, corsOrigins: cfg.CORSOrigins,
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -143,7 +145,11 @@ func newServer(cfg Config, d deps) (*server, error) {
 			},
 			Logger: log,
 		}),
-		failOpen: cfg.RevocationFailOpen, log: log}, nil
+		failOpen: cfg.RevocationFailOpen, log: log}
+	if srv.graphql, err = newGraphQL(srv); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // metadata serves the authorization server's metadata (RFC 8414): where
@@ -223,6 +229,9 @@ func (s *server) routes() http.Handler {
 		route{http.MethodGet, s.api(s.listWidgets, scopeRead)},
 		route{http.MethodPost, s.api(s.createWidget, scopeWrite)})
 	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
+	// GraphQL: the same data behind the same middleware (401 as for /api);
+	// fields check their scopes.
+	handle(mux, "/graphql", route{http.MethodPost, s.api(s.graphqlHandler)})
 	// API tokens of the caller: package apitoken's handlers, which check
 	// the tokens:manage scope and narrow what a new token may hold.
 	// The scope is checked by the middleware first, so that its refusal
@@ -341,6 +350,16 @@ func limitBodies(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readAll reads the whole body, at most limit bytes; its error is fit for
+// the client.
+func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("the request body is larger than %d bytes, or cannot be read", limit)
+	}
+	return b, nil
 }
 
 // decodeJSON reads one JSON value of at most limit bytes from the body.

@@ -160,8 +160,7 @@ func (s *server) createWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := *req.Name
-	if n := utf8.RuneCountInString(name); n == 0 || n > maxWidgetName || !utf8.ValidString(name) ||
-		strings.TrimSpace(name) == "" {
+	if !validWidgetName(name) {
 		writeProblem(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 100 characters, not all blank")
 		return
 	}
@@ -176,4 +175,11 @@ func (s *server) createWidget(w http.ResponseWriter, r *http.Request) {
 	s.log.InfoContext(r.Context(), "widget created", "id", wd.ID, "sub", p.Subject)
 	w.Header().Set("Location", "/api/widgets/"+wd.ID)
 	writeJSON(w, http.StatusCreated, wd)
+}
+
+// validWidgetName reports whether name is 1 to maxWidgetName characters
+// of UTF-8, not all blank.
+func validWidgetName(name string) bool {
+	n := utf8.RuneCountInString(name)
+	return n > 0 && n <= maxWidgetName && utf8.ValidString(name) && strings.TrimSpace(name) != ""
 }

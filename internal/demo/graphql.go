@@ -1,0 +1,214 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	graphql "github.com/graph-gophers/graphql-go"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
+)
+
+// graphqlSchema is the demo's GraphQL API: the same data as /api, behind
+// the same middleware. Fields that need a scope are nullable, so that a
+// caller without it gets null for that field and a FORBIDDEN error, and
+// the rest of its answer.
+const graphqlSchema = `
+schema { query: Query  mutation: Mutation }
+
+type Query {
+  "Who the caller is: no scope needed."
+  me: Me!
+  "Every widget: needs widgets:read."
+  widgets: [Widget!]
+  "One widget: needs widgets:read."
+  widget(id: ID!): Widget
+}
+
+type Mutation {
+  "Creates a widget: needs widgets:write."
+  createWidget(name: String!): Widget
+}
+
+type Me {
+  sub: String!
+  iss: String!
+  authMethod: String!
+  scopes: [String!]!
+  roles: [String!]!
+}
+
+type Widget {
+  id: ID!
+  name: String!
+  createdBy: String
+}
+`
+
+// Limits of a GraphQL request.
+const (
+	maxGraphQLBody  = 64 << 10
+	maxGraphQLDepth = 8
+)
+
+// forbidden is a GraphQL error with extensions.code FORBIDDEN.
+type forbidden struct{ scope string }
+
+func (e forbidden) Error() string { return "this field needs the scope " + e.scope }
+
+func (e forbidden) Extensions() map[string]any {
+	return map[string]any{"code": "FORBIDDEN", "scope": e.scope}
+}
+
+// badInput is a GraphQL error with extensions.code BAD_USER_INPUT.
+type badInput struct{ msg string }
+
+func (e badInput) Error() string              { return e.msg }
+func (e badInput) Extensions() map[string]any { return map[string]any{"code": "BAD_USER_INPUT"} }
+
+type gqlRoot struct{ s *server }
+
+// principal returns the caller, put in the context by the middleware.
+func principal(ctx context.Context) *identity.Principal {
+	p, _ := identity.FromContext(ctx)
+	return p
+}
+
+func need(ctx context.Context, scope string) error {
+	if !principal(ctx).HasScope(scope) {
+		return forbidden{scope}
+	}
+	return nil
+}
+
+type meResolver struct{ p *identity.Principal }
+
+func (r meResolver) Sub() string        { return r.p.Subject }
+func (r meResolver) Iss() string        { return r.p.Issuer }
+func (r meResolver) AuthMethod() string { return string(r.p.Method) }
+func (r meResolver) Scopes() []string   { return nonNil(r.p.Scopes) }
+func (r meResolver) Roles() []string    { return nonNil(r.p.Roles) }
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type widgetResolver struct{ w Widget }
+
+func (r widgetResolver) ID() graphql.ID { return graphql.ID(r.w.ID) }
+func (r widgetResolver) Name() string   { return r.w.Name }
+func (r widgetResolver) CreatedBy() *string {
+	if r.w.CreatedBy == "" {
+		return nil
+	}
+	return &r.w.CreatedBy
+}
+
+func (q *gqlRoot) Me(ctx context.Context) meResolver { return meResolver{principal(ctx)} }
+
+func (q *gqlRoot) Widgets(ctx context.Context) (*[]widgetResolver, error) {
+	if err := need(ctx, scopeRead); err != nil {
+		return nil, err
+	}
+	var out []widgetResolver
+	for _, w := range q.s.widgets.list() {
+		out = append(out, widgetResolver{w})
+	}
+	if out == nil {
+		out = []widgetResolver{}
+	}
+	return &out, nil
+}
+
+func (q *gqlRoot) Widget(ctx context.Context, args struct{ ID graphql.ID }) (*widgetResolver, error) {
+	if err := need(ctx, scopeRead); err != nil {
+		return nil, err
+	}
+	w, ok := q.s.widgets.get(string(args.ID))
+	if !ok {
+		return nil, nil
+	}
+	return &widgetResolver{w}, nil
+}
+
+func (q *gqlRoot) CreateWidget(ctx context.Context, args struct{ Name string }) (*widgetResolver, error) {
+	if err := need(ctx, scopeWrite); err != nil {
+		return nil, err
+	}
+	if !validWidgetName(args.Name) {
+		return nil, badInput{"name must be 1 to 100 characters, not all blank"}
+	}
+	w, ok := q.s.widgets.add(args.Name, principal(ctx).Subject)
+	if !ok {
+		return nil, badInput{"the widget store is full"}
+	}
+	return &widgetResolver{w}, nil
+}
+
+// newGraphQL parses the schema with its resolvers and limits.
+func newGraphQL(s *server) (*graphql.Schema, error) {
+	return graphql.ParseSchema(graphqlSchema, &gqlRoot{s}, graphql.UseFieldResolvers(),
+		graphql.MaxDepth(maxGraphQLDepth), graphql.MaxQueryLength(maxGraphQLBody), graphql.MaxParallelism(4))
+}
+
+// graphqlHandler serves POST /graphql: a JSON body {"query", "variables",
+// "operationName"} (application/json, exact member names, each once),
+// answered 200 with {"data", "errors"} as GraphQL over HTTP does, errors
+// of the request itself as problem+json.
+func (s *server) graphqlHandler(w http.ResponseWriter, r *http.Request) {
+	if !isJSON(r) {
+		writeProblem(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
+		return
+	}
+	body, err := readAll(w, r, maxGraphQLBody)
+	if err != nil {
+		writeProblem(w, http.StatusRequestEntityTooLarge, "invalid_request", err.Error())
+		return
+	}
+	var query, op string
+	var vars map[string]any
+	m := strictjson.Object(body)
+	for m.Next() {
+		v := m.Value()
+		switch string(m.Name()) {
+		case "query":
+			q, err := strictjson.String(v)
+			if err != nil {
+				writeProblem(w, http.StatusBadRequest, "invalid_request", "query must be a string")
+				return
+			}
+			query = string(q)
+		case "operationName":
+			if !strictjson.IsNull(v) {
+				o, err := strictjson.String(v)
+				if err != nil {
+					writeProblem(w, http.StatusBadRequest, "invalid_request", "operationName must be a string")
+					return
+				}
+				op = string(o)
+			}
+		case "variables":
+			if !strictjson.IsNull(v) {
+				if err := json.Unmarshal(v, &vars); err != nil {
+					writeProblem(w, http.StatusBadRequest, "invalid_request", "variables must be an object")
+					return
+				}
+			}
+		case "extensions":
+		default:
+			writeProblem(w, http.StatusBadRequest, "invalid_request", "unknown member "+string(m.Name()))
+			return
+		}
+	}
+	if m.Err() != nil || query == "" {
+		writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be one JSON object {"query": …, "variables": {…}, "operationName": …}, each member once`)
+		return
+	}
+	resp := s.graphql.Exec(r.Context(), query, op, vars)
+	writeJSON(w, http.StatusOK, resp)
+}

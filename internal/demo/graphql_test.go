@@ -1,0 +1,91 @@
+package demo
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+type gqlResponse struct {
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+func (e *testEnv) graphql(t *testing.T, tok, body string) (*http.Response, gqlResponse) {
+	t.Helper()
+	h := http.Header{"Content-Type": {"application/json"}}
+	if tok != "" {
+		h.Set("Authorization", "Bearer "+tok)
+	}
+	resp, b := e.do(t, "POST", "/graphql", body, h)
+	var g gqlResponse
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatalf("%s", b)
+		}
+	}
+	return resp, g
+}
+
+func TestGraphQL(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	demo := e.login(t, "demo", testPassword).AccessToken
+	viewer := e.login(t, "viewer", testPassword).AccessToken
+
+	resp, g := e.graphql(t, demo, `{"query": "{ me { sub authMethod scopes } widgets { id name } }"}`)
+	if resp.StatusCode != 200 || len(g.Errors) != 0 || !strings.Contains(string(g.Data["me"]), `"authMethod":"jwt"`) ||
+		!strings.Contains(string(g.Data["widgets"]), `"sprocket"`) {
+		t.Fatalf("query: %s %+v", resp.Status, g)
+	}
+	// A mutation with variables.
+	resp, g = e.graphql(t, demo, `{"query": "mutation($n: String!) { createWidget(name: $n) { id name createdBy } }", "variables": {"n": "flange"}}`)
+	if resp.StatusCode != 200 || len(g.Errors) != 0 || !strings.Contains(string(g.Data["createWidget"]), `"flange"`) {
+		t.Fatalf("mutation: %s %+v", resp.Status, g)
+	}
+	// The viewer may read but not write: FORBIDDEN, no data for that field.
+	resp, g = e.graphql(t, viewer, `{"query": "mutation { createWidget(name: \"nope\") { id } }"}`)
+	if resp.StatusCode != 200 || len(g.Errors) != 1 || g.Errors[0].Extensions["code"] != "FORBIDDEN" ||
+		string(g.Data["createWidget"]) != "null" {
+		t.Fatalf("a forbidden mutation: %s %+v (data %s)", resp.Status, g, g.Data["createWidget"])
+	}
+	if _, b := e.call(t, "GET", "/api/widgets", "", viewer); strings.Contains(string(b), "nope") {
+		t.Fatal("the forbidden mutation created a widget")
+	}
+	// A token without widgets:read gets me, and FORBIDDEN for widgets.
+	apiTok := e.createToken(t, demo, `{"name":"no scopes"}`)
+	resp, g = e.graphql(t, apiTok.Token, `{"query": "{ me { authMethod } widgets { id } }"}`)
+	if resp.StatusCode != 200 || len(g.Errors) != 1 || g.Errors[0].Extensions["code"] != "FORBIDDEN" ||
+		string(g.Data["widgets"]) != "null" || !strings.Contains(string(g.Data["me"]), "apitoken") {
+		t.Fatalf("partial answer: %s %+v", resp.Status, g)
+	}
+	// Unauthenticated: the same 401 as REST.
+	resp, _ = e.graphql(t, "", `{"query": "{ me { sub } }"}`)
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") ||
+		resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unauthenticated: %s %v", resp.Status, resp.Header)
+	}
+	// Requests that are not GraphQL requests.
+	for name, tc := range map[string]struct {
+		ctype, body string
+		status      int
+	}{
+		"a form":            {"application/x-www-form-urlencoded", "query={me{sub}}", 415},
+		"query twice":       {"application/json", `{"query":"{me{sub}}","query":"{widgets{id}}"}`, 400},
+		"Query in capitals": {"application/json", `{"Query":"{me{sub}}"}`, 400},
+		"no query":          {"application/json", `{}`, 400},
+		"not an object":     {"application/json", `["{me{sub}}"]`, 400},
+	} {
+		resp, _ := e.do(t, "POST", "/graphql", tc.body, http.Header{"Content-Type": {tc.ctype}, "Authorization": {"Bearer " + demo}})
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %s, want %d", name, resp.Status, tc.status)
+		}
+	}
+	if resp, _ := e.do(t, "GET", "/graphql", "", http.Header{"Authorization": {"Bearer " + demo}}); resp.StatusCode != 405 {
+		t.Errorf("GET /graphql: %s", resp.Status)
+	}
+}
