@@ -62,6 +62,9 @@ const fetchTimeout = 2 * DefaultHTTPTimeout
 // that started it included, waits for it at most until its own ctx ends.
 // It returns the error of the fetch it waited for.
 func (k *remoteKeys) refresh(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // no fetch for a caller already gone
+	}
 	k.mu.Lock()
 	ch := k.inflight
 	if ch == nil {
@@ -95,7 +98,11 @@ func (k *remoteKeys) run(ch chan struct{}) {
 	cancel()
 	if err != nil {
 		// One line per attempt, so at most one per minInterval.
-		k.log.Warn("fetching an OpenID Connect provider's keys failed; the last keys stay in use", "err", err)
+		if k.set.Load() == nil {
+			k.log.Warn("fetching an OpenID Connect provider's keys failed; its tokens get 503 until a fetch succeeds", "err", err)
+		} else {
+			k.log.Warn("fetching an OpenID Connect provider's keys failed; the last keys stay in use", "err", err)
+		}
 	}
 	k.mu.Lock()
 	k.inflight, k.lastErr = nil, err

@@ -28,6 +28,20 @@ type Claims struct {
 	members []member // the payload's top-level members, read once
 	names   []byte   // their names, end to end
 	once    sync.Once
+	keys    *remoteKeys // the provider's keys, refreshed when old
+}
+
+// StillTrusted reports whether the key that verified the token is still
+// published by the provider (token.Claims.StillTrusted). The middleware's
+// cache asks it on every hit: when the provider's keys are older than
+// Config.KeyMaxAge it also starts their refresh in the background, so
+// that a key the provider removed stops even tokens that only hit the
+// cache, within about KeyMaxAge.
+func (c *Claims) StillTrusted() bool {
+	if c.keys != nil {
+		c.keys.refreshInBackground()
+	}
+	return c.Claims.StillTrusted()
 }
 
 type member struct {
@@ -143,11 +157,14 @@ func union(a []string, b ...string) []string {
 	return a
 }
 
-// clientOf sets p.ClientID from azp when the token has one (OIDC), else
-// client_id (RFC 9068) as token.Claims read it.
+// clientOf sets p.ClientID from azp (OpenID Connect), else client_id (RFC
+// 9068, as token.Claims read it), cid (Okta) or appid (Entra ID v1).
 func clientOf(c *Claims, p *identity.Principal) {
-	if azp, ok := stringClaim(c, "azp"); ok && azp != "" {
-		p.ClientID = azp
+	for _, name := range []string{"azp", "client_id", "cid", "appid"} {
+		if v, ok := stringClaim(c, name); ok && v != "" {
+			p.ClientID = v
+			return
+		}
 	}
 }
 

@@ -446,3 +446,57 @@ func TestMemberConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRemovedKeyOnCacheHits: keys refreshed by another token just before
+// a removal are refreshed again by the cache hits of a token signed with
+// the removed key, which stops within about KeyMaxAge of the removal (not
+// twice that).
+func TestRemovedKeyOnCacheHits(t *testing.T) {
+	f := oidctest.New(t)
+	c := &clock{t: t0}
+	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api"), MaxTokenLifetime: time.Hour})
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{f.Issuer(): p}, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := func(m map[string]any) { m["exp"] = t0.Add(50 * time.Minute).Unix() }
+	b := keycloakToken(f, t0, func(m map[string]any) { exp(m); m["jti"] = "b" })
+	a := keycloakToken(f, t0, func(m map[string]any) { exp(m); m["jti"] = "a" })
+	ok := func(raw string) bool { _, err := auth.Authenticate(ctx, raw); return err == nil }
+	waitFetch := func(n int64) { // the background refresh runs on its own goroutine
+		for deadline := time.Now().Add(5 * time.Second); p.KeyFetches() == n || f.JWKSFetches.Load() < n; {
+			if time.Now().After(deadline) {
+				t.Fatal("no background refresh")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if !ok(b) { // keys fetched at t0
+		t.Fatal("B")
+	}
+	c.Add(4*time.Minute + 59*time.Second)
+	if !ok(a) { // A cached until t0+9m59
+		t.Fatal("A")
+	}
+	c.Add(time.Second)
+	n := p.KeyFetches()
+	ok(b) // B verified again at t0+5m: the keys are refreshed
+	waitFetch(n)
+	f.Publish("k2", oidctest.Key(2))
+	f.Retire("k1")
+	removed := c.Now()
+	c.Add(4*time.Minute + 59*time.Second + 500*time.Millisecond) // A verified again: the keys are not old yet
+	if !ok(a) {
+		t.Fatal("A, before its key's removal is seen")
+	}
+	c.Add(30 * time.Second) // the keys are old now: A's cache hit refreshes them
+	n = p.KeyFetches()
+	ok(a)
+	waitFetch(n)
+	for deadline := time.Now().Add(5 * time.Second); ok(a); {
+		if time.Now().After(deadline) {
+			t.Fatalf("A, signed by a key removed %v ago (KeyMaxAge %v), still accepted", c.Now().Sub(removed), oidc.DefaultKeyMaxAge)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

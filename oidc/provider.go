@@ -187,7 +187,7 @@ func New(cfg Config) (*Provider, error) {
 	p.keys = &remoteKeys{
 		jwksURL: p.jwks, client: cfg.HTTPClient, algs: cfg.Algorithms,
 		minInterval: cfg.RefreshInterval, maxAge: cfg.KeyMaxAge, maxSize: DefaultMaxDocumentSize,
-		now: cfg.Now, log: p.log,
+		now: cfg.Now, log: p.log.With("issuer", cfg.Issuer),
 	}
 	return p, nil
 }
@@ -368,7 +368,7 @@ func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Prin
 		return nil, err
 	}
 	p.keys.refreshInBackground()
-	claims := &Claims{Claims: c}
+	claims := &Claims{Claims: c, keys: p.keys}
 	claims.index() // before the claims are shared: Member only reads after this
 	if len(p.cfg.AuthorizedParties) > 0 {
 		// azp (OpenID Connect), client_id (RFC 9068), cid (Okta), appid

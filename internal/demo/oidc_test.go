@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -157,7 +158,9 @@ func TestOIDCIssuerIsTheDemos(t *testing.T) {
 	ln.Close()
 	cfg := testConfig(t)
 	cfg.Addr, cfg.Issuer, cfg.OIDCIssuers = addr, "", []string{"http://" + addr}
-	err = run(t.Context(), cfg, io.Discard, io.Discard)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // without the check, run would serve
+	defer cancel()
+	err = run(ctx, cfg, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "own issuer") {
 		t.Fatalf("run: %v, want a refusal naming the demo's own issuer", err)
 	}

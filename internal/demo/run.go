@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionless/sessionless/password"
@@ -110,7 +111,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1,
 		"database", store.d.String(), "revocations", b.where, "revocation_staleness", cfg.RevocationStaleness,
 		"revocation_fail_open", cfg.RevocationFailOpen, "oidc_issuers", cfg.OIDCIssuers)
-	go srv.warmProviders(ctx)
+	var warming sync.WaitGroup
+	warming.Go(func() { srv.warmProviders(ctx) })
+	defer warming.Wait() // nothing logs after run returns
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {

@@ -193,12 +193,16 @@ func (s *server) cors(next http.Handler) http.Handler {
 func (s *server) warmProviders(ctx context.Context) {
 	for _, p := range s.providers {
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		if err := p.Warm(wctx); err != nil {
+		err := p.Warm(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return // shutting down
+		case err != nil:
 			s.log.Warn("an OpenID Connect provider's keys cannot be fetched yet; its tokens get 503 until they can", "issuer", p.Issuer(), "err", err)
-		} else {
+		default:
 			s.log.Info("OpenID Connect provider ready", "issuer", p.Issuer())
 		}
-		cancel()
 	}
 }
 

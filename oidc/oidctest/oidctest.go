@@ -78,7 +78,7 @@ var providers atomic.Int64
 // process) as "k1". It stops when the test ends.
 func New(t testing.TB) *Provider {
 	mux := http.NewServeMux()
-	key := Key(100 + int(providers.Add(1)-1)%8)
+	key := Key(100 + int(providers.Add(1)-1))
 	f := &Provider{t: t, keys: map[string]*rsa.PrivateKey{"k1": key}, cur: "k1", mux: mux}
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		f.DiscoveryHits.Add(1)

@@ -46,11 +46,11 @@ func (s *Server) Logout() http.Handler {
 			}
 		}
 		// A token without a jti (Auth0's often have none) is revoked by
-		// subject: it and every earlier token of the user from its issuer
-		// (issued up to its iat, to the nanosecond: providers write whole
-		// seconds, so a token issued a moment after this logout stays
-		// valid). Without an iat either it cannot be told from later
-		// tokens: refused.
+		// subject: it and every token of the user from its issuer issued
+		// no later than its iat (to the nanosecond: tokens issued after it
+		// stay valid, unless issued within the same second of a provider
+		// that writes whole seconds). Without an iat either it cannot be
+		// told from later tokens: refused.
 		revoke := func() error { return s.cfg.Revocation.RevokePrincipal(ctx, p) }
 		if p.TokenID == "" {
 			if p.IssuedAt.IsZero() {
