@@ -270,6 +270,16 @@ func (k *Key) sign(input string) ([]byte, error) {
 	return k.info.method.Sign(input, k.priv)
 }
 
+// VerifySignature reports whether sig, the base64url (unpadded) third
+// segment of a compact JWS, is a valid signature of signingInput (the
+// first two segments and their dot) under k with k's algorithm. It is for
+// JWS other than access tokens (a DPoP proof, RFC 9449); access tokens are
+// verified by a [Verifier]. It does no work on signatures of the wrong
+// length.
+func (k *Key) VerifySignature(signingInput, sig string) bool {
+	return k.verify(readOnly(signingInput), readOnly(sig))
+}
+
 // verify reports whether sigB64 (base64url) is a valid signature of input.
 // It does no work on signatures of the wrong length.
 func (k *Key) verify(input, sigB64 []byte) bool {

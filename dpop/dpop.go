@@ -1,0 +1,365 @@
+// Package dpop checks DPoP proofs (RFC 9449): a JWS the client signs with
+// a key it holds, for each request, binding the request (method and URL),
+// the moment (iat) and the access token (ath) to that key. A token bound
+// to the key (its cnf.jkt, the key's RFC 7638 thumbprint) is useless
+// without it: a stolen token cannot be replayed from elsewhere.
+//
+// [Verifier.Verify] checks one proof, cheapest checks first, and records
+// its jti in a [ReplayCache] until it could no longer be accepted, so that
+// a proof is accepted once. The cache is in memory ([MemoryCache]) or in
+// Redis (dpop/redisreplay) for instances that share it;
+// dpop/replaytest is the conformance suite of both.
+package dpop
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/token"
+)
+
+// Errors. Verify wraps ErrInvalidProof (with the reason), ErrReplayed, or
+// identity.ErrUnavailable when the replay cache cannot answer.
+var (
+	// ErrInvalidProof: the proof is malformed, badly signed, for another
+	// request or moment, or for another token. RFC 9449 §7:
+	// invalid_dpop_proof.
+	ErrInvalidProof = errors.New("dpop: invalid proof")
+	// ErrReplayed: the proof's jti was seen before.
+	ErrReplayed = errors.New("dpop: proof replayed")
+)
+
+// Defaults of a [Config].
+const (
+	// DefaultWindow is how old a proof's iat may be.
+	DefaultWindow = time.Minute
+	// DefaultLeeway is how far in the future a proof's iat may be (clock
+	// skew).
+	DefaultLeeway = 5 * time.Second
+	// MaxProofLength bounds a proof, checked before anything else.
+	MaxProofLength = 8 << 10
+	// MaxJTILength bounds a proof's jti.
+	MaxJTILength = 256
+)
+
+// DefaultAlgorithms are the algorithms a proof may use by default.
+var DefaultAlgorithms = []token.Algorithm{token.ES256, token.EdDSA}
+
+// Config configures a [Verifier].
+type Config struct {
+	// Algorithms are the accepted proof algorithms, asymmetric only.
+	// Default DefaultAlgorithms (ES256, EdDSA).
+	Algorithms []token.Algorithm
+	// Window: a proof whose iat is older than this is refused. Default
+	// DefaultWindow (1 min).
+	Window time.Duration
+	// Leeway: a proof whose iat is further than this in the future is
+	// refused. Default DefaultLeeway (5 s).
+	Leeway time.Duration
+	// Replay records the proofs seen. Required.
+	Replay ReplayCache
+	// Now returns the current time. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks DPoP proofs. It is safe for concurrent use.
+type Verifier struct {
+	cfg Config
+
+	// keys caches the parsed jwks of recent proofs (a client signs all
+	// its proofs with one key): parsing and checking an EC point costs
+	// more than the rest of a proof. Bounded: cleared when full.
+	mu   sync.Mutex
+	keys map[string]cachedKey
+}
+
+type cachedKey struct {
+	key *token.Key
+	jkt string
+}
+
+// maxCachedKeys bounds Verifier.keys.
+const maxCachedKeys = 4096
+
+// New checks cfg and returns a verifier.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Replay == nil {
+		return nil, errors.New("dpop: Config.Replay is required: a proof must be accepted once")
+	}
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = DefaultAlgorithms
+	}
+	for _, a := range cfg.Algorithms {
+		if strings.HasPrefix(string(a), "HS") || !slices.Contains(token.Algorithms, a) {
+			return nil, fmt.Errorf("dpop: algorithm %q: want an asymmetric one", a)
+		}
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.Leeway <= 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{cfg: cfg, keys: map[string]cachedKey{}}, nil
+}
+
+// Algorithms returns the accepted algorithms, for the WWW-Authenticate
+// challenge (RFC 9449 §7.1: algs="ES256 EdDSA").
+func (v *Verifier) Algorithms() []token.Algorithm { return slices.Clone(v.cfg.Algorithms) }
+
+// Proof is what a verified proof says.
+type Proof struct {
+	// JKT is the RFC 7638 thumbprint of the proof's key: what a bound
+	// token's cnf.jkt must equal.
+	JKT string
+	// JTI is the proof's unique identifier.
+	JTI string
+	// IssuedAt is the proof's iat.
+	IssuedAt time.Time
+	// Nonce is the proof's nonce, "" when it has none.
+	Nonce string
+}
+
+// Request is the request a proof must be for.
+type Request struct {
+	// Method is the HTTP method ("GET").
+	Method string
+	// URL is the request's absolute URL as the client used it: behind a
+	// proxy, the external URL. Its query and fragment are ignored.
+	URL string
+	// AccessToken, when the request carries one, must hash to the proof's
+	// ath. Empty at the token endpoint.
+	AccessToken string
+}
+
+var b64 = base64.RawURLEncoding
+
+// Verify checks proof for req: its size and shape, its header (typ
+// dpop+jwt, an accepted asymmetric alg, a public jwk and nothing
+// naming another key), its signature under that jwk, its claims (jti,
+// htm equal to the method, htu equal to the URL after RFC 3986
+// normalisation, iat inside the window, ath equal to the SHA-256 of the
+// access token when there is one), and last that its jti was never seen.
+func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proof, error) {
+	if len(proof) > MaxProofLength {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidProof, MaxProofLength)
+	}
+	d1 := strings.IndexByte(proof, '.')
+	d2 := strings.LastIndexByte(proof, '.')
+	if d1 <= 0 || d2 <= d1+1 || d2 == len(proof)-1 || strings.Count(proof, ".") != 2 {
+		return nil, fmt.Errorf("%w: not a compact JWS", ErrInvalidProof)
+	}
+	hb, err := b64.DecodeString(proof[:d1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: header is not base64url", ErrInvalidProof)
+	}
+	key, jkt, err := v.header(hb)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := b64.DecodeString(proof[d1+1 : d2])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not base64url", ErrInvalidProof)
+	}
+	c, err := claims(pb)
+	if err != nil {
+		return nil, err
+	}
+	if !key.VerifySignature(proof[:d2], proof[d2+1:]) {
+		return nil, fmt.Errorf("%w: bad signature", ErrInvalidProof)
+	}
+	now := v.cfg.Now()
+	switch {
+	case c.htm != req.Method:
+		return nil, fmt.Errorf("%w: htm is not the request's method", ErrInvalidProof)
+	case !sameURL(c.htu, req.URL):
+		return nil, fmt.Errorf("%w: htu is not the request's URL", ErrInvalidProof)
+	case c.iat.Before(now.Add(-v.cfg.Window)):
+		return nil, fmt.Errorf("%w: iat is too old", ErrInvalidProof)
+	case c.iat.After(now.Add(v.cfg.Leeway)):
+		return nil, fmt.Errorf("%w: iat is in the future", ErrInvalidProof)
+	}
+	if req.AccessToken != "" || c.ath != "" {
+		sum := sha256.Sum256([]byte(req.AccessToken))
+		if req.AccessToken == "" || subtle.ConstantTimeCompare([]byte(c.ath), []byte(b64.EncodeToString(sum[:]))) != 1 {
+			return nil, fmt.Errorf("%w: ath is not the hash of the access token", ErrInvalidProof)
+		}
+	}
+	// Last, once everything else holds: a forged proof fills no cache.
+	// The entry lives until the proof could no longer be accepted.
+	fresh, err := v.cfg.Replay.Remember(ctx, jkt+" "+c.jti, c.iat.Add(v.cfg.Window))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: the DPoP replay cache: %w", identity.ErrUnavailable, err)
+	case !fresh:
+		return nil, ErrReplayed
+	}
+	return &Proof{JKT: jkt, JTI: c.jti, IssuedAt: c.iat, Nonce: c.nonce}, nil
+}
+
+// header reads the proof's JOSE header and returns its key and the key's
+// thumbprint.
+func (v *Verifier) header(hb []byte) (*token.Key, string, error) {
+	var typ, alg string
+	var jwk []byte
+	m := strictjson.Object(hb)
+	for m.Next() {
+		var err error
+		switch name := string(m.Name()); name {
+		case "typ":
+			typ, err = str(m.Value())
+		case "alg":
+			alg, err = str(m.Value())
+		case "jwk":
+			jwk = m.Value()
+		case "kid", "jku", "x5u", "x5c", "crit", "b64":
+			// The key is the jwk and nothing else (RFC 9449 §4.2).
+			return nil, "", fmt.Errorf("%w: header member %q", ErrInvalidProof, name)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: header %q is not a string", ErrInvalidProof, m.Name())
+		}
+	}
+	switch {
+	case m.Err() != nil:
+		return nil, "", fmt.Errorf("%w: header: %w", ErrInvalidProof, m.Err())
+	case typ != "dpop+jwt":
+		return nil, "", fmt.Errorf("%w: typ is not dpop+jwt", ErrInvalidProof)
+	case !slices.Contains(v.cfg.Algorithms, token.Algorithm(alg)):
+		return nil, "", fmt.Errorf("%w: alg %q is not accepted", ErrInvalidProof, alg)
+	case len(jwk) == 0 || jwk[0] != '{':
+		return nil, "", fmt.Errorf("%w: no jwk", ErrInvalidProof)
+	}
+	ck := alg + " " + string(jwk)
+	v.mu.Lock()
+	c, ok := v.keys[ck]
+	v.mu.Unlock()
+	if ok {
+		return c.key, c.jkt, nil
+	}
+	key, err := token.ParseJWK(jwk, token.KeyOptions{ID: "dpop", Algorithm: token.Algorithm(alg)})
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: jwk: %w", ErrInvalidProof, err)
+	}
+	if key.CanSign() || key.Symmetric() {
+		return nil, "", fmt.Errorf("%w: the jwk holds private or secret material", ErrInvalidProof)
+	}
+	jkt, err := key.Thumbprint()
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrInvalidProof, err)
+	}
+	v.mu.Lock()
+	if len(v.keys) >= maxCachedKeys {
+		clear(v.keys)
+	}
+	v.keys[ck] = cachedKey{key, jkt}
+	v.mu.Unlock()
+	return key, jkt, nil
+}
+
+type proofClaims struct {
+	jti, htm, htu, ath, nonce string
+	iat                       time.Time
+}
+
+// claims reads the proof's claims: exact names, none repeated.
+func claims(pb []byte) (proofClaims, error) {
+	var c proofClaims
+	hasIat := false
+	m := strictjson.Object(pb)
+	for m.Next() {
+		var err error
+		switch string(m.Name()) {
+		case "jti":
+			c.jti, err = str(m.Value())
+		case "htm":
+			c.htm, err = str(m.Value())
+		case "htu":
+			c.htu, err = str(m.Value())
+		case "ath":
+			c.ath, err = str(m.Value())
+		case "nonce":
+			c.nonce, err = str(m.Value())
+		case "iat":
+			var f float64
+			if f, err = strictjson.Float(m.Value()); err == nil {
+				if f < 0 || f > 9e9 {
+					err = errors.New("out of range")
+				}
+				c.iat, hasIat = time.Unix(0, int64(f*1e9)), true
+			}
+		}
+		if err != nil {
+			return c, fmt.Errorf("%w: claim %q: %v", ErrInvalidProof, m.Name(), err)
+		}
+	}
+	switch {
+	case m.Err() != nil:
+		return c, fmt.Errorf("%w: claims: %w", ErrInvalidProof, m.Err())
+	case c.jti == "" || c.htm == "" || c.htu == "" || !hasIat:
+		return c, fmt.Errorf("%w: jti, htm, htu and iat are required", ErrInvalidProof)
+	case len(c.jti) > MaxJTILength || !utf8.ValidString(c.jti) || strings.IndexByte(c.jti, 0) >= 0:
+		return c, fmt.Errorf("%w: jti longer than %d bytes, or not UTF-8", ErrInvalidProof, MaxJTILength)
+	}
+	return c, nil
+}
+
+func str(v []byte) (string, error) {
+	s, err := strictjson.String(v)
+	return string(s), err
+}
+
+// sameURL compares a proof's htu with the request's URL after RFC 3986
+// §6.2.2 and §6.2.3 normalisation (scheme and host in lower case, the
+// default port dropped, an empty path as "/", percent-encoding
+// normalised), ignoring query and fragment (RFC 9449 §4.3).
+func sameURL(htu, req string) bool {
+	a, ok1 := normalURL(htu)
+	b, ok2 := normalURL(req)
+	return ok1 && ok2 && a == b
+}
+
+func normalURL(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	path := u.EscapedPath()
+	if p, err := url.PathUnescape(path); err == nil {
+		path = (&url.URL{Path: p}).EscapedPath()
+	}
+	if path == "" {
+		path = "/"
+	}
+	return scheme + "://" + host + path, true
+}

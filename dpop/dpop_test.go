@@ -1,0 +1,216 @@
+package dpop_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/dpop/replaytest"
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/token"
+)
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func TestMemoryCache(t *testing.T) {
+	replaytest.Run(t, func(t *testing.T) (a, b dpop.ReplayCache, advance func(time.Duration)) {
+		c := &clock{t: time.Now()}
+		m := dpop.NewMemoryCache(c.Now)
+		return m, m, c.Add
+	})
+}
+
+func newVerifier(t testing.TB, c *clock, cache dpop.ReplayCache) *dpop.Verifier {
+	if cache == nil {
+		cache = dpop.NewMemoryCache(c.Now)
+	}
+	v, err := dpop.New(dpop.Config{Replay: cache, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+const (
+	apiURL = "https://api.example/api/widgets"
+	at     = "eyJ.access.token"
+)
+
+func TestVerify(t *testing.T) {
+	c := &clock{t: t0}
+	v := newVerifier(t, c, nil)
+	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
+	req := dpop.Request{Method: "GET", URL: apiURL, AccessToken: at}
+
+	p, err := v.Verify(ctx, alice.Proof("GET", apiURL, at, t0, nil), req)
+	want := alice.JKT()
+	if err != nil || p.JKT != want {
+		t.Fatalf("a good proof: %v, %+v (want jkt %s)", err, p, want)
+	}
+	replayed := alice.Proof("GET", apiURL, at, t0, nil)
+	if _, err := v.Verify(ctx, replayed, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, replayed, req); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("a replayed proof: %v, want ErrReplayed", err)
+	}
+	// The same jti from another key is another proof.
+	sameJTI := func(h, cl map[string]any) { cl["jti"] = "fixed-jti" }
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, at, t0, sameJTI), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, mallory.Proof("GET", apiURL, at, t0, sameJTI), req); err != nil {
+		t.Fatalf("another key's proof with the same jti: %v", err)
+	}
+
+	for name, tc := range map[string]struct {
+		proof string
+		req   dpop.Request
+	}{
+		"typ JWT":                {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["typ"] = "JWT" }), req},
+		"no typ":                 {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["typ"] = nil }), req},
+		"alg none":               {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["alg"] = "none" }), req},
+		"alg HS256":              {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["alg"] = "HS256" }), req},
+		"alg ES384 for a P-256":  {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["alg"] = "ES384" }), req},
+		"no jwk":                 {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["jwk"] = nil }), req},
+		"another key's jwk":      {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["jwk"] = mallory.JWK }), req},
+		"a kid beside the jwk":   {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["kid"] = "k" }), req},
+		"a jku":                  {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["jku"] = "https://evil.example" }), req},
+		"POST for GET":           {alice.Proof("POST", apiURL, at, t0, nil), req},
+		"get in lower case":      {alice.Proof("get", apiURL, at, t0, nil), req},
+		"another path":           {alice.Proof("GET", "https://api.example/api/me", at, t0, nil), req},
+		"another host":           {alice.Proof("GET", "https://evil.example/api/widgets", at, t0, nil), req},
+		"http for https":         {alice.Proof("GET", "http://api.example/api/widgets", at, t0, nil), req},
+		"iat 61 s old":           {alice.Proof("GET", apiURL, at, t0.Add(-61*time.Second), nil), req},
+		"iat 6 s ahead":          {alice.Proof("GET", apiURL, at, t0.Add(6*time.Second), nil), req},
+		"no iat":                 {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["iat"] = nil }), req},
+		"iat a string":           {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["iat"] = "1" }), req},
+		"no jti":                 {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["jti"] = nil }), req},
+		"a jti of 257 bytes":     {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["jti"] = strings.Repeat("j", 257) }), req},
+		"ath of another token":   {alice.Proof("GET", apiURL, "other", t0, nil), req},
+		"no ath with a token":    {alice.Proof("GET", apiURL, "", t0, nil), req},
+		"ath without a token":    {alice.Proof("GET", apiURL, at, t0, nil), dpop.Request{Method: "GET", URL: apiURL}},
+		"htm twice":              {strings.Replace(alice.Proof("GET", apiURL, at, t0, nil), "", "", 1), req},
+		"bad signature":          {alice.Proof("GET", apiURL, at, t0, nil)[:200] + "AAAA", req},
+		"not a JWS":              {"a.b", req},
+		"a private key in jwk":   {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { j := clone(alice.JWK); j["d"] = "AAAA"; h["jwk"] = j }), req},
+		"an oct key in the jwk":  {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["jwk"] = map[string]any{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} }), req},
+		"longer than 8 KiB":      {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["pad"] = strings.Repeat("p", 9000) }), req},
+	} {
+		if name == "htm twice" {
+			continue // covered by the strictjson tests: a repeated member is refused
+		}
+		if _, err := v.Verify(ctx, tc.proof, tc.req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("%s: %v, want ErrInvalidProof", name, err)
+		}
+	}
+}
+
+func clone(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// TestHTU: RFC 3986 normalisation of htu; query and fragment ignored.
+func TestHTU(t *testing.T) {
+	c := &clock{t: t0}
+	v := newVerifier(t, c, nil)
+	alice := dpoptest.NewClient(t)
+	for _, tc := range []struct {
+		htu, url string
+		ok       bool
+	}{
+		{"https://API.example:443/api/widgets", "https://api.example/api/widgets", true},
+		{"HTTPS://api.example/api/widgets", "https://api.example/api/widgets?x=1", true},
+		{"https://api.example/api/widgets", "https://api.example/api/widgets#f", true},
+		{"https://api.example/api/%77idgets", "https://api.example/api/widgets", true},
+		{"http://api.example:80", "http://api.example/", true},
+		{"https://api.example:8443/api/widgets", "https://api.example/api/widgets", false},
+		{"https://api.example/api/widgets/", "https://api.example/api/widgets", false},
+		{"https://user@api.example/api/widgets", "https://api.example/api/widgets", false},
+		{"/api/widgets", "https://api.example/api/widgets", false},
+	} {
+		_, err := v.Verify(ctx, alice.Proof("GET", tc.htu, "", t0, nil), dpop.Request{Method: "GET", URL: tc.url})
+		if (err == nil) != tc.ok {
+			t.Errorf("htu %s for %s: %v, want ok %v", tc.htu, tc.url, err, tc.ok)
+		}
+	}
+}
+
+// TestReplayWindow: a proof's entry lives until its iat plus the window:
+// replayed just before, refused; a proof that old is refused anyway.
+func TestReplayWindow(t *testing.T) {
+	c := &clock{t: t0}
+	cache := dpop.NewMemoryCache(c.Now)
+	v := newVerifier(t, c, cache)
+	alice := dpoptest.NewClient(t)
+	req := dpop.Request{Method: "GET", URL: apiURL}
+	p := alice.Proof("GET", apiURL, "", t0.Add(-30*time.Second), nil) // iat 30 s ago
+	if _, err := v.Verify(ctx, p, req); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(29 * time.Second)
+	if _, err := v.Verify(ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("replayed 1 s before iat + window: %v", err)
+	}
+	c.Add(2 * time.Second)
+	if _, err := v.Verify(ctx, p, req); !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("replayed after iat + window: %v, want ErrInvalidProof (too old)", err)
+	}
+}
+
+// failingCache cannot answer.
+type failingCache struct{}
+
+func (failingCache) Remember(context.Context, string, time.Time) (bool, error) {
+	return false, errors.New("down")
+}
+
+func TestReplayCacheDown(t *testing.T) {
+	c := &clock{t: t0}
+	v := newVerifier(t, c, failingCache{})
+	alice := dpoptest.NewClient(t)
+	_, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", t0, nil), dpop.Request{Method: "GET", URL: apiURL})
+	if !errors.Is(err, identity.ErrUnavailable) {
+		t.Fatalf("cache down: %v, want identity.ErrUnavailable (fail closed)", err)
+	}
+	if _, err := dpop.New(dpop.Config{}); err == nil {
+		t.Error("New without a replay cache")
+	}
+	if _, err := dpop.New(dpop.Config{Replay: failingCache{}, Algorithms: []token.Algorithm{token.HS256}}); err == nil {
+		t.Error("New with HS256")
+	}
+}
+
+// TestMemoryCacheBounded: expired entries are swept as new ones arrive.
+func TestMemoryCacheBounded(t *testing.T) {
+	c := &clock{t: t0}
+	m := dpop.NewMemoryCache(c.Now)
+	for i := range 100000 {
+		m.Remember(ctx, string(rune(i))+rand.Text(), c.Now().Add(time.Second))
+		c.Add(time.Millisecond)
+	}
+	if n := m.Len(); n > 20000 {
+		t.Fatalf("%d entries held, of which about 1,000 are live", n)
+	}
+}

@@ -1,0 +1,35 @@
+package dpop_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/dpoptest"
+)
+
+// FuzzVerify: whatever the proof, Verify does not panic and refuses with
+// one of its errors; a proof it accepts (a seed, signed by a real key) is
+// refused the second time.
+func FuzzVerify(f *testing.F) {
+	c := &clock{t: t0}
+	v := newVerifier(f, c, nil)
+	alice := dpoptest.NewClient(f)
+	good := alice.Proof("GET", apiURL, at, t0, nil)
+	f.Add(good)
+	f.Add(good[:len(good)-5])
+	f.Add("eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.x")
+	f.Add("..")
+	req := dpop.Request{Method: "GET", URL: apiURL, AccessToken: at}
+	f.Fuzz(func(t *testing.T, proof string) {
+		_, err := v.Verify(ctx, proof, req)
+		if err != nil && !errors.Is(err, dpop.ErrInvalidProof) && !errors.Is(err, dpop.ErrReplayed) {
+			t.Fatalf("Verify(%q) = %v", proof, err)
+		}
+		if err == nil {
+			if _, err := v.Verify(ctx, proof, req); !errors.Is(err, dpop.ErrReplayed) {
+				t.Fatalf("an accepted proof verified twice: %v", err)
+			}
+		}
+	})
+}

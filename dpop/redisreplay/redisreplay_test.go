@@ -1,0 +1,99 @@
+package redisreplay_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/dpop/redisreplay"
+	"github.com/sessionless/sessionless/dpop/replaytest"
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
+)
+
+func client(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestConformance on a real Redis, two clients as two instances. Redis
+// keeps its own time: the suite's clock moves by waiting.
+func TestConformance(t *testing.T) {
+	replaytest.Run(t, func(t *testing.T) (dpop.ReplayCache, dpop.ReplayCache, func(time.Duration)) {
+		prefix := "test:" + rand.Text() + ":"
+		a, err := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
+		return a, b, time.Sleep
+	})
+}
+
+// TestRedisDown: a cache that cannot answer fails the proof closed.
+func TestRedisDown(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	cache, _ := redisreplay.New(c, redisreplay.Config{})
+	v, err := dpop.New(dpop.Config{Replay: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := dpoptest.NewClient(t)
+	_, err = v.Verify(context.Background(), alice.Proof("GET", url, "", time.Now(), nil), dpop.Request{Method: "GET", URL: url})
+	if !errors.Is(err, identity.ErrUnavailable) {
+		t.Fatalf("Redis down: %v, want identity.ErrUnavailable (a 503)", err)
+	}
+}
+
+const url = "https://api.example/api/widgets"
+
+// TestReplayOnAnotherInstance: a proof accepted by one instance is
+// refused by another sharing the Redis.
+func TestReplayOnAnotherInstance(t *testing.T) {
+	prefix := "test:" + rand.Text() + ":"
+	var vs []*dpop.Verifier
+	for range 2 {
+		cache, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
+		v, err := dpop.New(dpop.Config{Replay: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	alice := dpoptest.NewClient(t)
+	proof := alice.Proof("GET", url, "", time.Now(), nil)
+	req := dpop.Request{Method: "GET", URL: url}
+	if _, err := vs[0].Verify(context.Background(), proof, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vs[1].Verify(context.Background(), proof, req); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("the proof replayed on the other instance: %v, want ErrReplayed", err)
+	}
+}
+
+// BenchmarkReplayOnlyRedis: one Remember on a loopback Redis.
+func BenchmarkReplayOnlyRedis(b *testing.B) {
+	cache, _ := redisreplay.New(client(b), redisreplay.Config{Prefix: "bench:" + rand.Text() + ":"})
+	until := time.Now().Add(time.Minute)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := cache.Remember(context.Background(), "jkt "+string(rune(i%50000)), until); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -1,0 +1,92 @@
+// Package replaytest is the conformance suite of [dpop.ReplayCache]: every
+// implementation runs it, so that they all behave the same.
+package replaytest
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/dpop"
+)
+
+// Open returns two handles on one fresh cache, as two instances would
+// have them (the same value for an in-process cache), and a function that
+// moves the caches' clock forward. It registers their cleanup with t.
+type Open func(t *testing.T) (a, b dpop.ReplayCache, advance func(time.Duration))
+
+// Run runs the conformance suite.
+func Run(t *testing.T, open Open) {
+	t.Run("Once", func(t *testing.T) { testOnce(t, open) })
+	t.Run("Expiry", func(t *testing.T) { testExpiry(t, open) })
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
+}
+
+func testOnce(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b, _ := open(t)
+	key := "jkt " + rand.Text()
+	until := time.Now().Add(time.Minute)
+	if fresh, err := a.Remember(ctx, key, until); !fresh || err != nil {
+		t.Fatalf("first Remember = %v, %v; want fresh", fresh, err)
+	}
+	for _, c := range []dpop.ReplayCache{a, b} { // the other instance too
+		if fresh, err := c.Remember(ctx, key, until); fresh || err != nil {
+			t.Fatalf("a replay = %v, %v; want not fresh", fresh, err)
+		}
+	}
+	if fresh, err := b.Remember(ctx, "jkt "+rand.Text(), until); !fresh || err != nil {
+		t.Fatalf("another key = %v, %v; want fresh", fresh, err)
+	}
+}
+
+// testExpiry: an entry lives until the time it was given, then the key is
+// new again.
+func testExpiry(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b, advance := open(t)
+	key := "jkt " + rand.Text()
+	if fresh, _ := a.Remember(ctx, key, time.Now().Add(2*time.Second)); !fresh {
+		t.Fatal("first Remember not fresh")
+	}
+	advance(time.Second)
+	if fresh, _ := b.Remember(ctx, key, time.Now().Add(2*time.Second)); fresh {
+		t.Fatal("a replay before the entry's expiry was fresh")
+	}
+	advance(2 * time.Second)
+	if fresh, err := b.Remember(ctx, key, time.Now().Add(time.Minute)); !fresh || err != nil {
+		t.Fatalf("after expiry = %v, %v; want fresh", fresh, err)
+	}
+}
+
+// testConcurrent: of 16 concurrent Remembers of one key, on two handles,
+// exactly one is fresh.
+func testConcurrent(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b, _ := open(t)
+	key := "jkt " + rand.Text()
+	var fresh atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 16 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		wg.Go(func() {
+			ok, err := c.Remember(ctx, key, time.Now().Add(time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				fresh.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := fresh.Load(); n != 1 {
+		t.Fatalf("%d of 16 concurrent Remembers were fresh, want 1", n)
+	}
+}
