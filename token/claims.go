@@ -29,6 +29,10 @@ type Claims struct {
 	ClientID  string    // "client_id": the OAuth client the token was issued to
 	Scope     string    // "scope": space-delimited scopes (RFC 6749 §3.3)
 	Roles     []string  // "roles"
+	// JKT is "cnf": {"jkt": …} (RFC 9449 §6): the RFC 7638 thumbprint of
+	// the key a DPoP-bound token must be presented with; "" for a bearer
+	// token.
+	JKT string
 
 	// Extra holds custom claims for [Issuer.Issue] and [Claims.MarshalJSON].
 	// Names of the registered claims above are refused, in any letter case.
@@ -67,7 +71,12 @@ func (c *Claims) StillTrusted() bool {
 
 // registered are the claim names Claims owns; Extra may not use them in
 // any letter case (encoding/json matches field names case-insensitively).
-var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "roles"}
+var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "roles", "cnf"}
+
+// BoundKey returns cnf.jkt, the thumbprint of the key the token is bound
+// to (RFC 9449), or "" for a bearer token: a middleware that sees a bound
+// token requires a DPoP proof by that key with it.
+func (c *Claims) BoundKey() string { return c.JKT }
 
 // HasScope reports whether the space-delimited scope claim contains s.
 // It does not allocate.
@@ -171,6 +180,8 @@ func decodeClaims(c *Claims, payload []byte) (hasExp, hasIat bool, err error) {
 			}
 		case "roles":
 			c.Roles, err = strs(v)
+		case "cnf":
+			c.JKT, err = confirmation(v)
 		case "exp":
 			exp, err = strictjson.Float(v)
 			hasExp = true
@@ -235,6 +246,30 @@ func strs(v []byte) ([]string, error) {
 	return out, nil
 }
 
+// confirmation reads a "cnf" object's "jkt" (RFC 9449 §6.1). A cnf
+// without jkt (another confirmation method, RFC 7800) is refused: the
+// token would be bound to something this package cannot check.
+func confirmation(v []byte) (string, error) {
+	var jkt string
+	m := strictjson.Object(v)
+	for m.Next() {
+		if string(m.Name()) != "jkt" {
+			return "", fmt.Errorf("confirmation method %q is not supported", m.Name())
+		}
+		var err error
+		if jkt, err = str(m.Value()); err != nil {
+			return "", err
+		}
+	}
+	if err := m.Err(); err != nil {
+		return "", err
+	}
+	if jkt == "" || len(jkt) > 128 {
+		return "", errors.New("cnf without a jkt")
+	}
+	return jkt, nil
+}
+
 // maxDate is 9999-12-31T23:59:59Z. Dates outside [0, maxDate] are
 // malformed, so a huge "nbf" cannot wrap around into the past.
 const maxDate = 253402300799
@@ -247,6 +282,10 @@ func toTime(f float64) (time.Time, error) {
 	// fraction to whole microseconds, so 1795348800.123 is exactly .123.
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
+}
+
+type cnf struct {
+	JKT string `json:"jkt"`
 }
 
 // MarshalJSON encodes the claims as a JWT payload: dates as seconds since
@@ -263,6 +302,7 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 		ClientID string      `json:"client_id,omitempty"`
 		Scope    string      `json:"scope,omitempty"`
 		Roles    []string    `json:"roles,omitempty"`
+		Cnf      *cnf        `json:"cnf,omitempty"`
 	}
 	unix := func(t time.Time) int64 {
 		if t.IsZero() {
@@ -270,8 +310,12 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 		}
 		return t.Unix()
 	}
+	var conf *cnf
+	if c.JKT != "" {
+		conf = &cnf{c.JKT}
+	}
 	b, err := json.Marshal(out{c.Issuer, c.Subject, c.Audience, unix(c.ExpiresAt), unix(c.NotBefore), millis(c.IssuedAt),
-		c.ID, c.ClientID, c.Scope, c.Roles})
+		c.ID, c.ClientID, c.Scope, c.Roles, conf})
 	if err != nil || len(c.Extra) == 0 {
 		return b, err
 	}

@@ -96,3 +96,37 @@ func TestClaimsMember(t *testing.T) {
 		t.Errorf("Payload = %s", c.Payload())
 	}
 }
+
+// TestConfirmation: cnf.jkt (RFC 9449 §6) round-trips through Issue and
+// Verify; another confirmation method is refused.
+func TestConfirmation(t *testing.T) {
+	s := tokentest.MustSigner(token.EdDSA)
+	keys := tokentest.KeySet(s)
+	iss, err := token.NewIssuer(keys, token.IssuerConfig{Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience},
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := tokentest.Verifier(keys, now)
+	raw, _, err := iss.Issue(token.Claims{Subject: "alice", JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Verify(raw)
+	if err != nil || c.JKT != "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" {
+		t.Fatalf("cnf.jkt round trip: %v, %q", err, c.JKT)
+	}
+	for name, cnf := range map[string]any{
+		"x5t#S256":     map[string]any{"x5t#S256": "abc"},
+		"jkt and more": map[string]any{"jkt": "abc", "jwk": map[string]any{}},
+		"empty":        map[string]any{},
+		"a string":     "abc",
+	} {
+		if _, err := v.Verify(s.Mint(now, set(nil, map[string]any{"cnf": cnf}))); !errors.Is(err, token.ErrMalformed) {
+			t.Errorf("cnf %s: %v, want ErrMalformed", name, err)
+		}
+	}
+	if _, _, err := iss.Issue(token.Claims{Subject: "a", Extra: map[string]any{"CNF": 1}}); err == nil {
+		t.Error("Issue accepted an Extra claim named like cnf")
+	}
+}
