@@ -122,6 +122,26 @@ func New(cfg Config) (*Verifier, error) {
 // challenge (RFC 9449 §7.1: algs="ES256 EdDSA").
 func (v *Verifier) Algorithms() []token.Algorithm { return slices.Clone(v.cfg.Algorithms) }
 
+// CheckProof implements middleware.ProofChecker: Verify for a request of
+// method to url carrying accessToken, returning the proof key's
+// thumbprint.
+func (v *Verifier) CheckProof(ctx context.Context, proof, method, url, accessToken string) (string, error) {
+	p, err := v.Verify(ctx, proof, Request{Method: method, URL: url, AccessToken: accessToken})
+	if err != nil {
+		return "", err
+	}
+	return p.JKT, nil
+}
+
+// AlgNames implements middleware.ProofChecker: the accepted algorithms.
+func (v *Verifier) AlgNames() []string {
+	names := make([]string, len(v.cfg.Algorithms))
+	for i, a := range v.cfg.Algorithms {
+		names[i] = string(a)
+	}
+	return names
+}
+
 // Proof is what a verified proof says.
 type Proof struct {
 	// JKT is the RFC 7638 thumbprint of the proof's key: what a bound

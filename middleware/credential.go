@@ -13,21 +13,23 @@ import (
 // header is ErrInvalidRequest; no token at all is ErrNoCredentials. The
 // token's length is checked by authenticate: too long is invalid_token,
 // wherever it came from.
-func (a *Authenticator) credential(r *http.Request) (string, error) {
-	var tok string
+//
+// With Config.DPoP set, "Authorization: DPoP <token>" (RFC 9449 §7.1) is
+// a credential too, and dpop reports it.
+func (a *Authenticator) credential(r *http.Request) (tok string, dpop bool, err error) {
 	n := 0 // places a token was found in
 	switch hs := r.Header["Authorization"]; len(hs) {
 	case 0:
 	case 1:
-		t, ok, err := parseAuthorization(hs[0])
+		t, scheme, err := parseAuthorization(hs[0], a.cfg.DPoP != nil)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
-		if ok {
-			tok, n = t, n+1
+		if scheme != "" {
+			tok, dpop, n = t, scheme == "DPoP", n+1
 		}
 	default:
-		return "", fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
+		return "", false, fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
 	}
 	if a.cfg.CookieName != "" {
 		switch cs := r.CookiesNamed(a.cfg.CookieName); {
@@ -35,7 +37,7 @@ func (a *Authenticator) credential(r *http.Request) (string, error) {
 			// Cookie tossing: a sibling subdomain sets a second cookie of
 			// the name; which one the browser sends first is not ours to
 			// guess.
-			return "", fmt.Errorf("%w: more than one %s cookie", ErrInvalidRequest, a.cfg.CookieName)
+			return "", false, fmt.Errorf("%w: more than one %s cookie", ErrInvalidRequest, a.cfg.CookieName)
 		case len(cs) == 1 && cs[0].Value != "":
 			tok, n = cs[0].Value, n+1
 		}
@@ -43,35 +45,41 @@ func (a *Authenticator) credential(r *http.Request) (string, error) {
 	if a.cfg.QueryParam != "" && r.URL.RawQuery != "" {
 		if vs := r.URL.Query()[a.cfg.QueryParam]; len(vs) > 0 {
 			if len(vs) > 1 {
-				return "", fmt.Errorf("%w: more than one %s parameter", ErrInvalidRequest, a.cfg.QueryParam)
+				return "", false, fmt.Errorf("%w: more than one %s parameter", ErrInvalidRequest, a.cfg.QueryParam)
 			}
 			tok, n = vs[0], n+1
 		}
 	}
 	switch n {
 	case 0:
-		return "", ErrNoCredentials
+		return "", false, ErrNoCredentials
 	case 1:
-		return tok, nil // its length and characters are checked next
+		return tok, dpop, nil // its length and characters are checked next
 	}
-	return "", fmt.Errorf("%w: a token in more than one place", ErrInvalidRequest)
+	return "", false, fmt.Errorf("%w: a token in more than one place", ErrInvalidRequest)
 }
 
-// parseAuthorization reads "Bearer <token>" (RFC 6750 §2.1): the scheme in
-// any letter case, one or more spaces, then the credential. Another scheme
-// is not a bearer credential (ok false); "Bearer" alone is
-// ErrInvalidRequest. The credential is one b64token or it is refused
-// (ErrInvalidRequest, by authenticate before any verifier runs): white
-// space inside it, as in "Bearer a b", is not a b64token character.
-func parseAuthorization(h string) (tok string, ok bool, err error) {
-	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false, nil
+// parseAuthorization reads "Bearer <token>" (RFC 6750 §2.1), and with
+// dpop "DPoP <token>" (RFC 9449 §7.1): the scheme in any letter case, one
+// or more spaces, then the credential. Another scheme is not a credential
+// of ours (scheme ""); a scheme alone is ErrInvalidRequest. The
+// credential is one b64token or it is refused (ErrInvalidRequest, by
+// authenticate before any verifier runs): white space inside it, as in
+// "Bearer a b", is not a b64token character.
+func parseAuthorization(h string, dpop bool) (tok, scheme string, err error) {
+	s, rest, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(s, "Bearer"):
+		scheme = "Bearer"
+	case dpop && strings.EqualFold(s, "DPoP"):
+		scheme = "DPoP"
+	default:
+		return "", "", nil
 	}
 	if rest = strings.TrimLeft(rest, " "); rest == "" {
-		return "", false, fmt.Errorf("%w: want Authorization: Bearer <token>", ErrInvalidRequest)
+		return "", "", fmt.Errorf("%w: want Authorization: %s <token>", ErrInvalidRequest, scheme)
 	}
-	return rest, true, nil
+	return rest, scheme, nil
 }
 
 // isB64Token reports whether s is a b64token (RFC 6750 §2.1):

@@ -23,6 +23,10 @@ var (
 	ErrInvalidToken = errors.New("middleware: invalid token")
 	// ErrRevoked: the token verified but has been revoked. 401 invalid_token.
 	ErrRevoked = errors.New("middleware: token revoked")
+	// ErrInvalidDPoPProof: a DPoP-bound token came without exactly one
+	// valid proof by its key for this request (RFC 9449 §7.1). 401
+	// invalid_dpop_proof, with a DPoP challenge.
+	ErrInvalidDPoPProof = errors.New("middleware: invalid DPoP proof")
 	// ErrInsufficientScope: the principal lacks a required scope or role.
 	// 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")

@@ -3,10 +3,12 @@ package middleware
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +44,25 @@ type RevocationChecker interface {
 	Revoked(ctx context.Context, p *identity.Principal) (bool, error)
 }
 
+// ProofChecker checks DPoP proofs (RFC 9449) for the middleware.
+// *dpop.Verifier implements it.
+type ProofChecker interface {
+	// CheckProof verifies proof for a request of method to url carrying
+	// accessToken, and returns the thumbprint of the proof's key. An
+	// error wrapping [ErrUnavailable] means it cannot tell now (its replay
+	// cache is down).
+	CheckProof(ctx context.Context, proof, method, url, accessToken string) (jkt string, err error)
+	// AlgNames lists the proof algorithms accepted, for the challenge.
+	AlgNames() []string
+}
+
+// Bound is an optional interface of a principal's Claims: BoundKey
+// returns the thumbprint of the key the token is bound to (cnf.jkt), or
+// "" for a bearer token. *token.Claims implements it.
+type Bound interface {
+	BoundKey() string
+}
+
 // Hooks observe authentication. Nil fields are skipped. Hooks run on the
 // request's goroutine and must not block.
 type Hooks struct {
@@ -71,6 +92,20 @@ type Config struct {
 	Prefixes map[string]Verifier
 	// Revocation is checked after verification. Nil: nothing is revoked.
 	Revocation RevocationChecker
+	// DPoP, when set, accepts DPoP-bound tokens (RFC 9449): a token whose
+	// claims report a bound key ([Bound], e.g. token.Claims with cnf.jkt)
+	// must come as "Authorization: DPoP <token>" with exactly one DPoP
+	// header holding a proof by that key for this request, checked on
+	// every request, cached token or not; sent as Bearer it is refused
+	// (no "Bearer bypass"). A token that is not bound is refused under
+	// the DPoP scheme. *dpop.Verifier implements it. Nil: the DPoP scheme
+	// is not accepted, and bound tokens are refused.
+	DPoP ProofChecker
+	// ExternalURL, when set, is the scheme and host the clients use
+	// ("https://api.example"), for the htu of DPoP proofs behind a proxy:
+	// the request's path is appended. Default: the request's own scheme
+	// (https when it came over TLS) and Host.
+	ExternalURL string
 
 	// Realm is the realm of the WWW-Authenticate challenge. Default "api".
 	Realm string
@@ -123,6 +158,7 @@ type Authenticator struct {
 	errh     ErrorHandler
 	log      *slog.Logger
 	now      func() time.Time
+	dpopAlgs string // for the DPoP challenge; "" without DPoP
 }
 
 // route is one verifier with what the cache needs to know of it.
@@ -153,6 +189,16 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, errors.New("middleware: no verifiers configured")
 	}
 	a := &Authenticator{cfg: cfg, maxLen: cfg.MaxTokenLength, jwt: map[string]*route{}, errh: cfg.ErrorHandler, log: cfg.Logger, now: cfg.Now}
+	if cfg.DPoP != nil {
+		a.dpopAlgs = strings.Join(cfg.DPoP.AlgNames(), " ")
+	}
+	if cfg.ExternalURL != "" {
+		u, err := url.Parse(cfg.ExternalURL)
+		if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return nil, fmt.Errorf("middleware: ExternalURL %q: want scheme://host[:port]", cfg.ExternalURL)
+		}
+		a.cfg.ExternalURL = strings.TrimSuffix(cfg.ExternalURL, "/")
+	}
 	for iss, v := range cfg.JWT {
 		if iss == "" || v == nil {
 			return nil, errors.New("middleware: JWT verifiers need an issuer and a verifier")
@@ -226,6 +272,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*identity
 	p, _, err := a.authenticate(ctx, raw)
 	if err != nil {
 		return nil, err
+	}
+	if boundKey(p) != "" {
+		// No request, no proof: a bound token alone proves nothing.
+		return nil, fmt.Errorf("%w: a DPoP-bound token needs a proof", ErrInvalidToken)
 	}
 	own := *p
 	own.Scopes, own.Roles = slices.Clip(own.Scopes), slices.Clip(own.Roles)
@@ -322,7 +372,7 @@ func (a *Authenticator) route(raw string) (*route, error) {
 // through anonymously.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := a.credential(r)
+		raw, dpop, err := a.credential(r)
 		if errors.Is(err, ErrNoCredentials) && a.cfg.Optional {
 			next.ServeHTTP(w, r)
 			return
@@ -331,6 +381,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		var cached bool
 		if err == nil {
 			p, cached, err = a.authenticate(r.Context(), raw)
+		}
+		if err == nil {
+			err = a.checkBinding(r, raw, dpop, p)
 		}
 		if err != nil {
 			a.reject(w, r, err)
@@ -346,13 +399,63 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// boundKey returns the key p's token is bound to, or "".
+func boundKey(p *identity.Principal) string {
+	if b, ok := p.Claims.(Bound); ok {
+		return b.BoundKey()
+	}
+	return ""
+}
+
+// checkBinding enforces DPoP (RFC 9449 §7.1) on every request, cached
+// token or not: a bound token only under the DPoP scheme with a proof by
+// its key; the DPoP scheme only with a bound token.
+func (a *Authenticator) checkBinding(r *http.Request, raw string, dpop bool, p *identity.Principal) error {
+	bound := boundKey(p)
+	if !dpop {
+		if bound != "" {
+			return fmt.Errorf("%w: a DPoP-bound token sent as a bearer token", ErrInvalidToken)
+		}
+		return nil
+	}
+	if bound == "" {
+		return fmt.Errorf("%w: not a DPoP-bound token", ErrInvalidToken)
+	}
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) != 1 {
+		return fmt.Errorf("%w: want exactly one DPoP header, got %d", ErrInvalidDPoPProof, len(proofs))
+	}
+	jkt, err := a.cfg.DPoP.CheckProof(r.Context(), proofs[0], r.Method, a.requestURL(r), raw)
+	switch {
+	case err != nil && errors.Is(err, ErrUnavailable):
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrInvalidDPoPProof, err)
+	case subtle.ConstantTimeCompare([]byte(jkt), []byte(bound)) != 1:
+		return fmt.Errorf("%w: the proof's key is not the token's", ErrInvalidDPoPProof)
+	}
+	return nil
+}
+
+// requestURL is the URL the client used, for a proof's htu.
+func (a *Authenticator) requestURL(r *http.Request) string {
+	if a.cfg.ExternalURL != "" {
+		return a.cfg.ExternalURL + r.URL.EscapedPath()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.EscapedPath()
+}
+
 func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {
 	if h := a.cfg.Hooks.OnRejected; h != nil {
 		h(r, err)
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", slog.String("reason", err.Error()),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm})
+	a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs})
 }
 
 // PrincipalFrom returns the principal the middleware put in ctx.

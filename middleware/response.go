@@ -14,6 +14,9 @@ type Refusal struct {
 	Realm string
 	// Scopes are the scopes that would have been enough, for 403.
 	Scopes []string
+	// DPoPAlgs, when the middleware accepts DPoP, are the proof
+	// algorithms, for a DPoP challenge beside the Bearer one.
+	DPoPAlgs string
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }
@@ -34,6 +37,8 @@ func Status(err error) (status int, code string) {
 		return http.StatusForbidden, "insufficient_scope"
 	case errors.Is(err, ErrNoCredentials):
 		return http.StatusUnauthorized, ""
+	case errors.Is(err, ErrInvalidDPoPProof):
+		return http.StatusUnauthorized, "invalid_dpop_proof"
 	}
 	return http.StatusUnauthorized, "invalid_token" // ErrInvalidToken, ErrRevoked, anything else
 }
@@ -45,6 +50,7 @@ var descriptions = map[string]string{
 	"invalid_token":           "the access token is invalid, expired or revoked",
 	"insufficient_scope":      "the access token lacks the required scope",
 	"temporarily_unavailable": "authentication is temporarily unavailable",
+	"invalid_dpop_proof":      "the DPoP proof is missing, invalid, or not by the token's key",
 }
 
 // problem is an RFC 9457 problem details body, with the RFC 6750 code.
@@ -72,14 +78,23 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	} else {
-		ch := `Bearer realm="` + ref.Realm + `"`
-		if code != "" {
-			ch += `, error="` + code + `", error_description="` + desc + `"`
+		// A DPoP error is the DPoP scheme's; the others the Bearer
+		// scheme's. With DPoP on, both schemes are offered (RFC 9449 §7.1).
+		bearer := `Bearer realm="` + ref.Realm + `"`
+		if code != "" && code != "invalid_dpop_proof" {
+			bearer += `, error="` + code + `", error_description="` + desc + `"`
 		}
 		if scope != "" {
-			ch += `, scope="` + scope + `"`
+			bearer += `, scope="` + scope + `"`
 		}
-		h.Set("WWW-Authenticate", ch)
+		h.Set("WWW-Authenticate", bearer)
+		if ref.DPoPAlgs != "" {
+			dp := `DPoP algs="` + ref.DPoPAlgs + `"`
+			if code == "invalid_dpop_proof" {
+				dp += `, error="invalid_dpop_proof", error_description="` + desc + `"`
+			}
+			h.Add("WWW-Authenticate", dp)
+		}
 	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
