@@ -21,6 +21,9 @@ type Grant struct {
 	Subject  string
 	ClientID string
 	Scope    string // space-separated
+	// JKT, when not empty, binds the family to a DPoP key (RFC 9449 §5):
+	// the thumbprint every refresh must prove possession of.
+	JKT string
 }
 
 // AccessToken names an access token issued together with a refresh token,

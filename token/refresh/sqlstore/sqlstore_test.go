@@ -15,6 +15,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 
+	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token/refresh"
 	"github.com/sessionless/sessionless/token/refresh/sqlstore"
@@ -669,5 +670,42 @@ func TestIndexes(t *testing.T) {
 				t.Errorf("index name %q is longer than 63 characters", n)
 			}
 		}
+	}
+}
+
+// TestMigrationFromVersion1: a table of the first release (no dpop_jkt)
+// is migrated in place: its rows stay, unbound.
+func TestMigrationFromVersion1(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			db := be.open(t)(t)
+			table := testenv.UniqueTable("refresh_v1")
+			testenv.DropTableAtEnd(t, db, table)
+			blob := "BLOB"
+			if be.dialect == sqlstore.Postgres {
+				blob = "BYTEA"
+			}
+			v1 := `CREATE TABLE "` + table + `" (hash ` + blob + ` NOT NULL PRIMARY KEY, family TEXT NOT NULL, subject TEXT NOT NULL,
+client_id TEXT NOT NULL, scope TEXT NOT NULL, family_created_ns BIGINT NOT NULL, issued_ns BIGINT NOT NULL,
+spent_ns BIGINT NOT NULL DEFAULT 0, revoked_ns BIGINT NOT NULL DEFAULT 0, access_issuer TEXT NOT NULL,
+access_id TEXT NOT NULL, access_expires_ns BIGINT NOT NULL)`
+			if err := sqlschema.Migrate(context.Background(), db, be.dialect, "token/refresh/sqlstore:"+table, []string{v1}); err != nil {
+				t.Fatal(err)
+			}
+			rec := storetest.NewRecord("usr_old", storetest.Base)
+			q := `INSERT INTO "` + table + `" VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)`
+			if be.dialect == sqlstore.Postgres {
+				q = sqlschema.Numbered(q)
+			}
+			if _, err := db.Exec(q, rec.Hash[:], rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope,
+				rec.FamilyCreated.UnixNano(), rec.IssuedAt.UnixNano(), rec.Access.Issuer, rec.Access.ID, rec.Access.ExpiresAt.UnixNano()); err != nil {
+				t.Fatal(err)
+			}
+			s := newStore(t, db, sqlstore.Config{Dialect: be.dialect, Table: table})
+			got, err := s.Get(context.Background(), rec.Hash)
+			if err != nil || got.Grant.Subject != "usr_old" || got.Grant.JKT != "" {
+				t.Fatalf("a version 1 row after the migration: %+v, %v", got.Grant, err)
+			}
+		})
 	}
 }
