@@ -124,6 +124,27 @@ type Config struct {
 	// Now returns the current time (the moment of a logout-all). Nil
 	// means time.Now.
 	Now func() time.Time
+	// DPoP, when set, binds tokens to the client's key (RFC 9449 §5): a
+	// token request with a DPoP proof header gets an access token with
+	// cnf.jkt and token_type DPoP, and its refresh family bound to the key
+	// (password grant): refreshing a bound family needs a proof by the
+	// same key. *dpop.Verifier implements it. Nil: DPoP headers are
+	// ignored, tokens are bearer tokens.
+	DPoP ProofChecker
+	// ExternalURL is the scheme and host clients use
+	// ("https://api.example"), for the htu of proofs behind a proxy.
+	// Default: the request's scheme and Host.
+	ExternalURL string
+}
+
+// ProofChecker checks DPoP proofs (RFC 9449). *dpop.Verifier implements
+// it.
+type ProofChecker interface {
+	// CheckProof verifies proof for a request of method to url (with
+	// accessToken, "" at the token endpoint) and returns its key's
+	// thumbprint. An error wrapping identity.ErrUnavailable means it
+	// cannot tell now.
+	CheckProof(ctx context.Context, proof, method, url, accessToken string) (jkt string, err error)
 }
 
 // Server holds the endpoints. Build it with [New]; it is safe for

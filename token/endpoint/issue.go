@@ -13,7 +13,7 @@ import (
 // refresh. username is for the audit event and the log. A store that
 // cannot answer is 503.
 func (s *Server) IssueTokens(w http.ResponseWriter, r *http.Request, u User, username string) {
-	resp, err := s.issueTokens(r, u, username, strings.Join(u.Scopes, " "))
+	resp, err := s.issueTokens(r, u, username, strings.Join(u.Scopes, " "), "")
 	if err != nil {
 		s.fail(w, r, "issuing tokens", err)
 		return

@@ -37,7 +37,7 @@ func (s *Server) Login() http.Handler {
 			s.fail(w, r, "login", err)
 			return
 		}
-		resp, err := s.issueTokens(r, u, name, strings.Join(u.Scopes, " "))
+		resp, err := s.issueTokens(r, u, name, strings.Join(u.Scopes, " "), "")
 		if err != nil {
 			s.fail(w, r, "login: issuing tokens", err)
 			return

@@ -25,9 +25,13 @@ type tokenResponse struct {
 }
 
 func newTokenResponse(access string, c token.Claims, refreshToken string) tokenResponse {
+	typ := "Bearer"
+	if c.JKT != "" {
+		typ = "DPoP" // RFC 9449 §5
+	}
 	return tokenResponse{
 		AccessToken:  access,
-		TokenType:    "Bearer",
+		TokenType:    typ,
 		ExpiresIn:    int64(c.ExpiresAt.Sub(c.IssuedAt) / time.Second),
 		RefreshToken: refreshToken,
 		Scope:        c.Scope,
@@ -165,12 +169,12 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 
 // issueTokens issues an access token for u with scope, and the first
 // refresh token of a new family.
-func (s *Server) issueTokens(r *http.Request, u User, username, scope string) (tokenResponse, error) {
-	raw, claims, err := s.issueAccess(u, scope)
+func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt string) (tokenResponse, error) {
+	raw, claims, err := s.issueAccess(u, scope, jkt)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	rt, err := s.cfg.Refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope}, accessOf(claims))
+	rt, err := s.cfg.Refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt}, accessOf(claims))
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -179,8 +183,8 @@ func (s *Server) issueTokens(r *http.Request, u User, username, scope string) (t
 	return newTokenResponse(raw, claims, rt), nil
 }
 
-func (s *Server) issueAccess(u User, scope string) (string, token.Claims, error) {
-	raw, c, err := s.cfg.Issuer.Issue(token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID})
+func (s *Server) issueAccess(u User, scope, jkt string) (string, token.Claims, error) {
+	raw, c, err := s.cfg.Issuer.Issue(token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID, JKT: jkt})
 	if err != nil {
 		return "", token.Claims{}, internalError{err}
 	}

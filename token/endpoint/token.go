@@ -1,7 +1,9 @@
 package endpoint
 
 import (
+	"cmp"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"mime"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -35,13 +38,17 @@ func (s *Server) Token() http.Handler {
 		if err == nil {
 			err = s.checkClient(r, form)
 		}
+		var jkt string
+		if err == nil {
+			jkt, err = s.dpopKey(r)
+		}
 		var resp tokenResponse
 		if err == nil {
 			switch form.Get("grant_type") {
 			case "refresh_token":
-				resp, err = s.refreshGrant(r, form)
+				resp, err = s.refreshGrant(r, form, jkt)
 			case "password":
-				resp, err = s.passwordGrant(w, r, form)
+				resp, err = s.passwordGrant(w, r, form, jkt)
 				if errors.Is(err, errThrottled) {
 					return // answered
 				}
@@ -131,7 +138,7 @@ var errThrottled = errors.New("endpoint: throttled")
 // passwordGrant is the resource owner password credentials grant (RFC
 // 6749 §4.3), with the rules of Login; a wrong password is 400
 // invalid_grant (§5.2).
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values) (tokenResponse, error) {
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) (tokenResponse, error) {
 	name, pw := form.Get("username"), form.Get("password")
 	if name == "" || pw == "" {
 		return tokenResponse{}, invalidRequest("username and password are required")
@@ -153,7 +160,41 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	return s.issueTokens(r, u, name, scope)
+	return s.issueTokens(r, u, name, scope, jkt)
+}
+
+// dpopKey returns the thumbprint of the key of the request's DPoP proof,
+// or "" without one (or without Config.DPoP). A proof that does not
+// verify is 400 invalid_dpop_proof (RFC 9449 §5); more than one, too.
+func (s *Server) dpopKey(r *http.Request) (string, error) {
+	proofs := r.Header.Values("DPoP")
+	if s.cfg.DPoP == nil || len(proofs) == 0 {
+		return "", nil
+	}
+	if len(proofs) > 1 {
+		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "send one DPoP proof"}
+	}
+	jkt, err := s.cfg.DPoP.CheckProof(r.Context(), proofs[0], r.Method, s.requestURL(r), "")
+	switch {
+	case err != nil && errors.Is(err, identity.ErrUnavailable):
+		return "", err
+	case err != nil:
+		s.log.InfoContext(r.Context(), "DPoP proof refused", "err", err)
+		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "the DPoP proof is invalid"}
+	}
+	return jkt, nil
+}
+
+// requestURL is the URL the client used, for a proof's htu.
+func (s *Server) requestURL(r *http.Request) string {
+	if s.cfg.ExternalURL != "" {
+		return strings.TrimSuffix(s.cfg.ExternalURL, "/") + r.URL.EscapedPath()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.EscapedPath()
 }
 
 var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user of this refresh token no longer exists"}
@@ -161,18 +202,24 @@ var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user 
 // refreshGrant rotates a refresh token (RFC 6749 §6). The new access
 // token carries the user's current roles and the scopes both granted to
 // the family and still held by the user, narrowed by the scope parameter.
-func (s *Server) refreshGrant(r *http.Request, form url.Values) (tokenResponse, error) {
+func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tokenResponse, error) {
 	ctx := r.Context()
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return tokenResponse{}, invalidRequest("refresh_token is required")
 	}
-	var access string
+	var access, bind string
 	var claims token.Claims
 	next, g, err := s.cfg.Refresh.Rotate(ctx, rt, func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
 		if g.ClientID != s.cfg.ClientID {
 			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was issued to another client"}
 		}
+		// A bound family refreshes only with a proof by its key (RFC 9449
+		// §5); refused before the token is spent.
+		if g.JKT != "" && subtle.ConstantTimeCompare([]byte(jkt), []byte(g.JKT)) != 1 {
+			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "this refresh token is bound to a DPoP key: send a proof by it"}
+		}
+		bind = cmp.Or(g.JKT, jkt)
 		u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
 		if errors.Is(err, ErrUnknownUser) {
 			return refresh.AccessToken{}, errUserGone
@@ -190,7 +237,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values) (tokenResponse, 
 		if err != nil {
 			return refresh.AccessToken{}, err
 		}
-		if access, claims, err = s.issueAccess(u, scope); err != nil {
+		if access, claims, err = s.issueAccess(u, scope, bind); err != nil {
 			return refresh.AccessToken{}, err
 		}
 		return accessOf(claims), nil
@@ -209,6 +256,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values) (tokenResponse, 
 	s.audit(r, Event{Kind: Refreshed, Subject: g.Subject, TokenID: claims.ID})
 	return newTokenResponse(access, claims, next), nil
 }
+
 
 // grantDescription says why a refresh token was refused.
 func grantDescription(err error) string {

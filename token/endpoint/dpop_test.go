@@ -1,0 +1,82 @@
+package endpoint_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/token/endpoint"
+)
+
+// TestDPoPBinding: a token request with a DPoP proof gets tokens bound to
+// the proof's key (RFC 9449 §5); a bound refresh family refreshes only
+// with a proof by that key; without a proof, nothing changes.
+func TestDPoPBinding(t *testing.T) {
+	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP = proofs })
+	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
+	tokenURL := e.ts.URL + "/auth/token"
+	withProof := func(p string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("DPoP", p) } }
+	proof := func(c *dpoptest.Client) func(*http.Request) {
+		return withProof(c.Proof("POST", tokenURL, "", time.Now(), nil))
+	}
+	password := vals("grant_type", "password", "username", "alice", "password", secret)
+
+	r := e.form(t, "/auth/token", password, proof(alice))
+	if r.status != 200 || r.json["token_type"] != "DPoP" {
+		t.Fatalf("password grant with a proof: %d %s", r.status, r.body)
+	}
+	access, rt := r.json["access_token"].(string), r.json["refresh_token"].(string)
+	c, err := e.verifier.Verify(access)
+	if err != nil || c.JKT != alice.JKT() {
+		t.Fatalf("the access token's cnf.jkt: %v %q, want %q", err, c.JKT, alice.JKT())
+	}
+	refresh := vals("grant_type", "refresh_token", "refresh_token", rt)
+	for name, edit := range map[string]func(*http.Request){
+		"no proof":                nil,
+		"another key's proof":     proof(mallory),
+		"a proof for another URL": withProof(alice.Proof("POST", e.ts.URL+"/auth/login", "", time.Now(), nil)),
+	} {
+		if r := e.form(t, "/auth/token", refresh, edit); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+			t.Errorf("refreshing a bound family, %s: %d %s", name, r.status, r.body)
+		}
+	}
+	// Those refusals spent nothing: the right proof refreshes.
+	r = e.form(t, "/auth/token", refresh, proof(alice))
+	if r.status != 200 || r.json["token_type"] != "DPoP" {
+		t.Fatalf("refresh with the family's key: %d %s", r.status, r.body)
+	}
+	if c, _ := e.verifier.Verify(r.json["access_token"].(string)); c == nil || c.JKT != alice.JKT() {
+		t.Fatal("the refreshed access token is not bound to the family's key")
+	}
+	// A proof replayed at the token endpoint is refused.
+	replayed := alice.Proof("POST", tokenURL, "", time.Now(), nil)
+	e.form(t, "/auth/token", password, withProof(replayed))
+	if r := e.form(t, "/auth/token", password, withProof(replayed)); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+		t.Errorf("a replayed proof: %d %s", r.status, r.body)
+	}
+	// Without a proof: bearer tokens, an unbound family.
+	r = e.form(t, "/auth/token", password, nil)
+	if r.status != 200 || r.json["token_type"] != "Bearer" {
+		t.Fatalf("without a proof: %d %s", r.status, r.body)
+	}
+	if c, _ := e.verifier.Verify(r.json["access_token"].(string)); c == nil || c.JKT != "" {
+		t.Fatal("a bearer token with cnf")
+	}
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string)), nil); r.status != 200 {
+		t.Errorf("refreshing an unbound family without a proof: %d %s", r.status, r.body)
+	}
+	// Two proofs: refused.
+	two := func(r *http.Request) {
+		r.Header.Add("DPoP", alice.Proof("POST", tokenURL, "", time.Now(), nil))
+		r.Header.Add("DPoP", alice.Proof("POST", tokenURL, "", time.Now(), nil))
+	}
+	if r := e.form(t, "/auth/token", password, two); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+		t.Errorf("two proofs: %d %s", r.status, r.body)
+	}
+}
