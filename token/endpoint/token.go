@@ -257,7 +257,6 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 	return newTokenResponse(access, claims, next), nil
 }
 
-
 // grantDescription says why a refresh token was refused.
 func grantDescription(err error) string {
 	switch {
