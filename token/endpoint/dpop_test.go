@@ -1,7 +1,11 @@
 package endpoint_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +82,36 @@ func TestDPoPBinding(t *testing.T) {
 	}
 	if r := e.form(t, "/auth/token", password, two); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
 		t.Errorf("two proofs: %d %s", r.status, r.body)
+	}
+}
+
+// TestResourceIndicators: the resource parameter (RFC 8707) narrows the
+// access token's audience to a configured resource; another is
+// invalid_target.
+func TestResourceIndicators(t *testing.T) {
+	const mcp = "https://api.test/mcp"
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []string{mcp} })
+	aud := func(access string) string {
+		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[1])
+		var c struct{ Aud any }
+		json.Unmarshal(payload, &c)
+		return fmt.Sprint(c.Aud)
+	}
+	r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", mcp), nil)
+	if r.status != 200 || aud(r.json["access_token"].(string)) != mcp {
+		t.Fatalf("resource %s: %d %s", mcp, r.status, r.body)
+	}
+	rt := r.json["refresh_token"].(string)
+	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt, "resource", mcp), nil)
+	if r.status != 200 || aud(r.json["access_token"].(string)) != mcp {
+		t.Fatalf("refresh with resource: %d %s", r.status, r.body)
+	}
+	for _, res := range []string{"https://evil.example", "https://api.test/mcp/", audience} {
+		if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", res), nil); r.status != 400 || r.json["error"] != "invalid_target" {
+			t.Errorf("resource %s: %d %s, want invalid_target", res, r.status, r.body)
+		}
+	}
+	if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret), nil); r.status != 200 || aud(r.json["access_token"].(string)) != audience {
+		t.Errorf("no resource: %d %s", r.status, r.body)
 	}
 }

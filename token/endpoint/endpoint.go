@@ -135,6 +135,11 @@ type Config struct {
 	// ("https://api.example"), for the htu of proofs behind a proxy.
 	// Default: the request's scheme and Host.
 	ExternalURL string
+	// Resources are the resource indicators (RFC 8707) a token request may
+	// name with its resource parameter: the access token's audience is
+	// then that resource alone (its verifiers must accept it). Another
+	// resource is 400 invalid_target. Empty: the parameter is refused.
+	Resources []string
 }
 
 // ProofChecker checks DPoP proofs (RFC 9449). *dpop.Verifier implements

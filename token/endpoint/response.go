@@ -170,7 +170,13 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 // issueTokens issues an access token for u with scope, and the first
 // refresh token of a new family.
 func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt string) (tokenResponse, error) {
-	raw, claims, err := s.issueAccess(u, scope, jkt)
+	return s.issueTokensFor(r, u, username, scope, jkt, nil)
+}
+
+// issueTokensFor issues tokens whose access token has the audience aud
+// (nil: the issuer's).
+func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt string, aud []string) (tokenResponse, error) {
+	raw, claims, err := s.issueAccessFor(u, scope, jkt, aud)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -183,8 +189,9 @@ func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt strin
 	return newTokenResponse(raw, claims, rt), nil
 }
 
-func (s *Server) issueAccess(u User, scope, jkt string) (string, token.Claims, error) {
-	raw, c, err := s.cfg.Issuer.Issue(token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID, JKT: jkt})
+func (s *Server) issueAccessFor(u User, scope, jkt string, aud []string) (string, token.Claims, error) {
+	raw, c, err := s.cfg.Issuer.Issue(token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID,
+		JKT: jkt, Audience: aud})
 	if err != nil {
 		return "", token.Claims{}, internalError{err}
 	}

@@ -160,7 +160,25 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	return s.issueTokens(r, u, name, scope, jkt)
+	aud, err := s.resource(form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return s.issueTokensFor(r, u, name, scope, jkt, aud)
+}
+
+// resource returns the audience a token request's resource parameter
+// (RFC 8707) asks for, nil for none; an unknown resource is 400
+// invalid_target.
+func (s *Server) resource(form url.Values) ([]string, error) {
+	res := form.Get("resource")
+	if res == "" {
+		return nil, nil
+	}
+	if !slices.Contains(s.cfg.Resources, res) {
+		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "the resource is not one this server issues tokens for"}
+	}
+	return []string{res}, nil
 }
 
 // dpopKey returns the thumbprint of the key of the request's DPoP proof,
@@ -208,6 +226,10 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 	if rt == "" {
 		return tokenResponse{}, invalidRequest("refresh_token is required")
 	}
+	aud, err := s.resource(form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
 	var access, bind string
 	var claims token.Claims
 	next, g, err := s.cfg.Refresh.Rotate(ctx, rt, func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
@@ -237,7 +259,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 		if err != nil {
 			return refresh.AccessToken{}, err
 		}
-		if access, claims, err = s.issueAccess(u, scope, bind); err != nil {
+		if access, claims, err = s.issueAccessFor(u, scope, bind, aud); err != nil {
 			return refresh.AccessToken{}, err
 		}
 		return accessOf(claims), nil
