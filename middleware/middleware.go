@@ -101,6 +101,10 @@ type Config struct {
 	// the DPoP scheme. *dpop.Verifier implements it. Nil: the DPoP scheme
 	// is not accepted, and bound tokens are refused.
 	DPoP ProofChecker
+	// ResourceMetadata, when set, is the URL of the API's protected
+	// resource metadata (RFC 9728, /.well-known/oauth-protected-resource),
+	// announced in every 401 challenge as resource_metadata="…" (§5.1).
+	ResourceMetadata string
 	// ExternalURL, when set, is the scheme and host the clients use
 	// ("https://api.example"), for the htu of DPoP proofs behind a proxy:
 	// the request's path is appended. Default: the request's own scheme
@@ -226,6 +230,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if cfg.Realm == "" {
 		a.cfg.Realm = "api"
+	}
+	if strings.ContainsAny(a.cfg.ResourceMetadata, "\"\\\r\n") {
+		return nil, errors.New("middleware: ResourceMetadata must not contain quotes, backslashes or line breaks")
 	}
 	if strings.ContainsAny(a.cfg.Realm, "\"\\\r\n") {
 		return nil, errors.New("middleware: realm must not contain quotes, backslashes or line breaks")
@@ -455,7 +462,7 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", slog.String("reason", err.Error()),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs})
+	a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs, ResourceMetadata: a.cfg.ResourceMetadata})
 }
 
 // PrincipalFrom returns the principal the middleware put in ctx.

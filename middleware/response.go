@@ -17,6 +17,9 @@ type Refusal struct {
 	// DPoPAlgs, when the middleware accepts DPoP, are the proof
 	// algorithms, for a DPoP challenge beside the Bearer one.
 	DPoPAlgs string
+	// ResourceMetadata is the URL of the protected resource metadata
+	// (RFC 9728), for the resource_metadata parameter of 401 challenges.
+	ResourceMetadata string
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }
@@ -87,13 +90,17 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 		if scope != "" {
 			bearer += `, scope="` + scope + `"`
 		}
-		h.Set("WWW-Authenticate", bearer)
+		meta := ""
+		if ref.ResourceMetadata != "" && status == http.StatusUnauthorized {
+			meta = `, resource_metadata="` + ref.ResourceMetadata + `"`
+		}
+		h.Set("WWW-Authenticate", bearer+meta)
 		if ref.DPoPAlgs != "" {
 			dp := `DPoP algs="` + ref.DPoPAlgs + `"`
 			if code == "invalid_dpop_proof" {
 				dp += `, error="invalid_dpop_proof", error_description="` + desc + `"`
 			}
-			h.Add("WWW-Authenticate", dp)
+			h.Add("WWW-Authenticate", dp+meta)
 		}
 	}
 	h.Set("Content-Type", "application/problem+json")

@@ -11,6 +11,8 @@ import (
 
 	"github.com/sessionless/sessionless/apitoken"
 	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/redisreplay"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/revocation/redisstore"
 	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
@@ -27,8 +29,12 @@ type backends struct {
 	revocations *revocation.List
 	refresh     *refresh.Manager
 	apiTokens   *apitoken.Manager
-	where       string // where revocations are shared, for the log
-	closers     []func() error
+	// dpopReplay remembers the DPoP proofs seen: in Redis when the
+	// revocations are there (instances refuse each other's replays), else
+	// in memory.
+	dpopReplay dpop.ReplayCache
+	where      string // where revocations are shared, for the log
+	closers    []func() error
 }
 
 // openBackends opens the revocation list (synced once before it returns),
@@ -53,11 +59,15 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 		if store, err = redisstore.New(client, redisstore.Config{}); err != nil {
 			return nil, err
 		}
+		if b.dpopReplay, err = redisreplay.New(client, redisreplay.Config{}); err != nil {
+			return nil, err
+		}
 		b.where = "Redis"
 	} else {
 		if store, err = revsql.New(ctx, db.db, revsql.Config{Dialect: db.d}); err != nil {
 			return nil, err
 		}
+		b.dpopReplay = dpop.NewMemoryCache(nil)
 		b.where = db.d.String()
 	}
 	sctx, cancel := context.WithTimeout(ctx, firstSyncTimeout)

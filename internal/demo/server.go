@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/oidc"
@@ -48,6 +50,7 @@ type server struct {
 	limits      *throttle
 	issuer      string
 	corsOrigins []string
+	dpopAlgs    []string
 	graphql     *graphql.Schema
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
@@ -82,8 +85,10 @@ func newServer(cfg Config, d deps) (*server, error) {
 		return nil, err
 	}
 	verifier, err := token.NewVerifier(keys, token.VerifierConfig{
-		Issuer:           cfg.Issuer,
-		Audience:         cfg.Audience,
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		// Tokens asked for this API as a resource (RFC 8707) carry its URL.
+		Audiences:        []string{cfg.Issuer},
 		MaxTokenLifetime: maxAccessTTL,
 		Now:              cfg.Now,
 	})
@@ -103,8 +108,18 @@ func newServer(cfg Config, d deps) (*server, error) {
 		}
 		jwt[p.Issuer()] = p
 	}
+	// DPoP (RFC 9449): proofs checked with a replay cache shared like the
+	// revocations; htu against the public URL, the issuer's scheme and host.
+	proofs, err := dpop.New(dpop.Config{Replay: d.backends.dpopReplay, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	external := externalURL(cfg.Issuer)
 	auth, err := middleware.New(middleware.Config{
-		JWT: jwt,
+		DPoP:             proofs,
+		ExternalURL:      external,
+		ResourceMetadata: strings.TrimRight(cfg.Issuer, "/") + "/.well-known/oauth-protected-resource",
+		JWT:              jwt,
 		// API tokens (sl_…) are told from JWTs by their prefix.
 		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
 		Revocation: d.backends.revocations,
@@ -117,17 +132,20 @@ func newServer(cfg Config, d deps) (*server, error) {
 	}
 	limits := newThrottle(cfg.Now)
 	endpoints, err := endpoint.New(endpoint.Config{
-		Hooks:      endpoint.Hooks{Allow: limits.allowPassword},
-		Issuer:     issuer,
-		Verifier:   verifier,
-		Users:      endpointUsers{d.users},
-		Refresh:    d.backends.refresh,
-		Revocation: d.backends.revocations,
-		ClientID:   clientID,
-		Passwords:  d.passwords,
-		Realm:      realm,
-		Logger:     log,
-		Now:        cfg.Now,
+		Hooks:       endpoint.Hooks{Allow: limits.allowPassword},
+		DPoP:        proofs,
+		ExternalURL: external,
+		Resources:   []string{cfg.Issuer},
+		Issuer:      issuer,
+		Verifier:    verifier,
+		Users:       endpointUsers{d.users},
+		Refresh:     d.backends.refresh,
+		Revocation:  d.backends.revocations,
+		ClientID:    clientID,
+		Passwords:   d.passwords,
+		Realm:       realm,
+		Logger:      log,
+		Now:         cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -136,7 +154,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, corsOrigins: cfg.CORSOrigins,
+	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, corsOrigins: cfg.CORSOrigins, dpopAlgs: proofs.AlgNames(),
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -166,7 +184,31 @@ func (s *server) metadata(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint_auth_methods_supported":      []string{"none"},
 		"revocation_endpoint_auth_methods_supported": []string{"none"},
 		"scopes_supported":                           []string{scopeRead, scopeWrite, scopeManageTokens},
+		"dpop_signing_alg_values_supported":          s.dpopAlgs,
 	})
+}
+
+// resourceMetadata serves the protected resource metadata (RFC 9728):
+// what the API is, who issues its tokens, how to send them.
+func (s *server) resourceMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"resource":                          s.issuer,
+		"authorization_servers":             []string{s.issuer},
+		"scopes_supported":                  []string{scopeRead, scopeWrite, scopeManageTokens},
+		"bearer_methods_supported":          []string{"header"},
+		"dpop_signing_alg_values_supported": s.dpopAlgs,
+		"dpop_bound_access_tokens_required": false,
+	})
+}
+
+// externalURL returns the scheme and host of issuer: the public URL the
+// clients use, for DPoP proofs' htu.
+func externalURL(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // cors lets the browser apps of -cors-origin call the API (rs/cors):
@@ -224,6 +266,7 @@ func (s *server) routes() http.Handler {
 	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	handle(mux, "/.well-known/oauth-authorization-server", route{http.MethodGet, http.HandlerFunc(s.metadata)})
+	handle(mux, "/.well-known/oauth-protected-resource", route{http.MethodGet, http.HandlerFunc(s.resourceMetadata)})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
 	// Every /api/ route needs a valid access token; the widget routes

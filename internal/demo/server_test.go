@@ -233,9 +233,11 @@ func TestMeRejects(t *testing.T) {
 	}
 	otherAudience, _, _ := elsewhere.Issue(token.Claims{Subject: e.user(t, "demo").ID})
 
-	const challenge = `Bearer realm="demo-api"`
-	const invalid = challenge + `, error="invalid_token", error_description="the access token is invalid, expired or revoked"`
-	const malformed = challenge + `, error="invalid_request", error_description="malformed request: send exactly one bearer token"`
+	// Every 401 challenge announces the resource metadata (RFC 9728 §5.1).
+	const meta = `, resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`
+	const challenge = `Bearer realm="demo-api"` + meta
+	const invalid = `Bearer realm="demo-api", error="invalid_token", error_description="the access token is invalid, expired or revoked"` + meta
+	const malformed = `Bearer realm="demo-api", error="invalid_request", error_description="malformed request: send exactly one bearer token"`
 	tests := []struct {
 		name          string
 		authorization []string
