@@ -13,6 +13,7 @@ package dpop
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +41,18 @@ var (
 	ErrInvalidProof = errors.New("dpop: invalid proof")
 	// ErrReplayed: the proof's jti was seen before.
 	ErrReplayed = errors.New("dpop: proof replayed")
+	// ErrUseNonce: the server requires a nonce (Config.NonceKey) and the
+	// proof has none, or a stale one. RFC 9449 §8: use_dpop_nonce, with a
+	// fresh nonce in the DPoP-Nonce header ([Verifier.Nonce]). It has a
+	// method NonceRequired() bool, by which the middleware and the token
+	// endpoint tell it without importing this package.
+	ErrUseNonce error = nonceError{}
 )
+
+type nonceError struct{}
+
+func (nonceError) Error() string       { return "dpop: use the server's nonce" }
+func (nonceError) NonceRequired() bool { return true }
 
 // Defaults of a [Config].
 const (
@@ -70,6 +83,19 @@ type Config struct {
 	Leeway time.Duration
 	// Replay records the proofs seen. Required.
 	Replay ReplayCache
+	// FailOpen accepts a proof whose jti cannot be checked because the
+	// replay cache cannot answer (Redis down). Default false: such a
+	// proof is refused with identity.ErrUnavailable (a 503).
+	FailOpen bool
+	// NonceKey, when set (at least 32 bytes, the same on every instance),
+	// makes the server require nonces (RFC 9449 §8): a proof must carry a
+	// nonce the server issued in the last two NonceIntervals, or it is
+	// refused with ErrUseNonce and the client retries with the fresh one
+	// of the DPoP-Nonce header. The nonces are stateless: an HMAC of the
+	// time interval. Nil: no nonces.
+	NonceKey []byte
+	// NonceInterval is how long a nonce is fresh. Default 1 min.
+	NonceInterval time.Duration
 	// Now returns the current time. Nil: time.Now.
 	Now func() time.Time
 }
@@ -115,12 +141,44 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NonceKey != nil && len(cfg.NonceKey) < 32 {
+		return nil, errors.New("dpop: Config.NonceKey must be at least 32 bytes")
+	}
+	if cfg.NonceInterval <= 0 {
+		cfg.NonceInterval = time.Minute
+	}
 	return &Verifier{cfg: cfg, keys: map[string]cachedKey{}}, nil
 }
 
 // Algorithms returns the accepted algorithms, for the WWW-Authenticate
 // challenge (RFC 9449 §7.1: algs="ES256 EdDSA").
 func (v *Verifier) Algorithms() []token.Algorithm { return slices.Clone(v.cfg.Algorithms) }
+
+// Nonce returns a fresh nonce for the DPoP-Nonce header (RFC 9449 §8),
+// or "" when the verifier requires none.
+func (v *Verifier) Nonce() string {
+	if v.cfg.NonceKey == nil {
+		return ""
+	}
+	return v.nonceAt(v.cfg.Now().UnixNano() / int64(v.cfg.NonceInterval))
+}
+
+func (v *Verifier) nonceAt(interval int64) string {
+	m := hmac.New(sha256.New, v.cfg.NonceKey)
+	m.Write([]byte(strconv.FormatInt(interval, 10)))
+	return b64.EncodeToString(m.Sum(nil)[:18])
+}
+
+// validNonce reports whether nonce is the one of the current or the
+// previous interval.
+func (v *Verifier) validNonce(nonce string, now time.Time) bool {
+	if nonce == "" {
+		return false
+	}
+	i := now.UnixNano() / int64(v.cfg.NonceInterval)
+	return subtle.ConstantTimeCompare([]byte(nonce), []byte(v.nonceAt(i))) == 1 ||
+		subtle.ConstantTimeCompare([]byte(nonce), []byte(v.nonceAt(i-1))) == 1
+}
 
 // CheckProof implements middleware.ProofChecker: Verify for a request of
 // method to url carrying accessToken, returning the proof key's
@@ -220,10 +278,15 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 			return nil, fmt.Errorf("%w: ath is not the hash of the access token", ErrInvalidProof)
 		}
 	}
+	if v.cfg.NonceKey != nil && !v.validNonce(c.nonce, now) {
+		return nil, ErrUseNonce
+	}
 	// Last, once everything else holds: a forged proof fills no cache.
 	// The entry lives until the proof could no longer be accepted.
 	fresh, err := v.cfg.Replay.Remember(ctx, jkt+" "+c.jti, c.iat.Add(v.cfg.Window))
 	switch {
+	case err != nil && v.cfg.FailOpen:
+		// Configured to accept: the proof is checked but for its jti.
 	case err != nil:
 		return nil, fmt.Errorf("%w: the DPoP replay cache: %w", identity.ErrUnavailable, err)
 	case !fresh:

@@ -216,3 +216,51 @@ func TestMemoryCacheBounded(t *testing.T) {
 		t.Fatalf("%d entries held, of which about 1,000 are live", n)
 	}
 }
+
+// TestNonce: with a nonce key, a proof must carry the server's fresh
+// nonce (RFC 9449 §8): the current or the previous interval's.
+func TestNonce(t *testing.T) {
+	c := &clock{t: t0}
+	v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(c.Now), Now: c.Now, NonceKey: []byte(strings.Repeat("k", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := dpoptest.NewClient(t)
+	req := dpop.Request{Method: "GET", URL: apiURL}
+	withNonce := func(n string) func(h, cl map[string]any) { return func(_, cl map[string]any) { cl["nonce"] = n } }
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), nil), req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("no nonce: %v, want ErrUseNonce", err)
+	}
+	n := v.Nonce()
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
+		t.Fatalf("the fresh nonce: %v", err)
+	}
+	c.Add(time.Minute) // the previous interval's nonce still works
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
+		t.Fatalf("the previous interval's nonce: %v", err)
+	}
+	c.Add(time.Minute)
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("a nonce two intervals old: %v, want ErrUseNonce", err)
+	}
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce("forged")), req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("a forged nonce: %v", err)
+	}
+	if _, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), NonceKey: []byte("short")}); err == nil {
+		t.Error("a short nonce key accepted")
+	}
+}
+
+// TestFailOpen: configured to, a proof is accepted while the replay cache
+// is down.
+func TestFailOpen(t *testing.T) {
+	c := &clock{t: t0}
+	v, err := dpop.New(dpop.Config{Replay: failingCache{}, Now: c.Now, FailOpen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := dpoptest.NewClient(t)
+	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", t0, nil), dpop.Request{Method: "GET", URL: apiURL}); err != nil {
+		t.Fatalf("fail open, cache down: %v", err)
+	}
+}

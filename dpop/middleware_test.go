@@ -120,3 +120,40 @@ func (c *switchableCache) Remember(ctx2 context.Context, key string, expires tim
 	}
 	return c.ReplayCache.Remember(ctx2, key, expires)
 }
+
+// TestMiddlewareNonce: a server requiring nonces answers 401
+// use_dpop_nonce with a DPoP-Nonce header; the retry with it passes.
+func TestMiddlewareNonce(t *testing.T) {
+	s := tokentest.MustSigner(token.ES256)
+	keys := tokentest.KeySet(s)
+	iss, _ := token.NewIssuer(keys, token.IssuerConfig{Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience}})
+	verifier, _ := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audience: tokentest.Audience})
+	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), NonceKey: []byte(strings.Repeat("n", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs})
+	srv := httptest.NewServer(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+	alice := dpoptest.NewClient(t)
+	bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: alice.JKT()})
+	get := func(proof string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
+		req.Header.Set("Authorization", "DPoP "+bound)
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := get(alice.Proof("GET", srv.URL+"/x", bound, time.Now(), nil))
+	nonce := resp.Header.Get("DPoP-Nonce")
+	if resp.StatusCode != 401 || nonce == "" || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), `error="use_dpop_nonce"`) {
+		t.Fatalf("no nonce: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := get(alice.Proof("GET", srv.URL+"/x", bound, time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce })); resp.StatusCode != 200 {
+		t.Fatalf("with the nonce: %d", resp.StatusCode)
+	}
+}

@@ -27,6 +27,9 @@ var (
 	// valid proof by its key for this request (RFC 9449 §7.1). 401
 	// invalid_dpop_proof, with a DPoP challenge.
 	ErrInvalidDPoPProof = errors.New("middleware: invalid DPoP proof")
+	// ErrUseDPoPNonce: the DPoP proof lacks the server's fresh nonce (RFC
+	// 9449 §8). 401 use_dpop_nonce with a DPoP-Nonce header.
+	ErrUseDPoPNonce = errors.New("middleware: DPoP proof without the server's nonce")
 	// ErrInsufficientScope: the principal lacks a required scope or role.
 	// 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")

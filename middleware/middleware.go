@@ -54,6 +54,11 @@ type ProofChecker interface {
 	CheckProof(ctx context.Context, proof, method, url, accessToken string) (jkt string, err error)
 	// AlgNames lists the proof algorithms accepted, for the challenge.
 	AlgNames() []string
+	// Nonce returns a fresh server nonce for the DPoP-Nonce header, or ""
+	// when the checker requires none. A CheckProof error with a method
+	// NonceRequired() bool that returns true means the proof lacks a
+	// fresh nonce (RFC 9449 §8).
+	Nonce() string
 }
 
 // Bound is an optional interface of a principal's Claims: BoundKey
@@ -436,12 +441,20 @@ func (a *Authenticator) checkBinding(r *http.Request, raw string, dpop bool, p *
 	switch {
 	case err != nil && errors.Is(err, ErrUnavailable):
 		return err
+	case err != nil && needsNonce(err):
+		return fmt.Errorf("%w: %w", ErrUseDPoPNonce, err)
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrInvalidDPoPProof, err)
 	case subtle.ConstantTimeCompare([]byte(jkt), []byte(bound)) != 1:
 		return fmt.Errorf("%w: the proof's key is not the token's", ErrInvalidDPoPProof)
 	}
 	return nil
+}
+
+// needsNonce reports whether err says a proof lacks a fresh nonce.
+func needsNonce(err error) bool {
+	var n interface{ NonceRequired() bool }
+	return errors.As(err, &n) && n.NonceRequired()
 }
 
 // requestURL is the URL the client used, for a proof's htu.
@@ -462,7 +475,11 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", slog.String("reason", err.Error()),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs, ResourceMetadata: a.cfg.ResourceMetadata})
+	ref := &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs, ResourceMetadata: a.cfg.ResourceMetadata}
+	if errors.Is(err, ErrUseDPoPNonce) {
+		ref.DPoPNonce = a.cfg.DPoP.Nonce()
+	}
+	a.errh(w, r, ref)
 }
 
 // PrincipalFrom returns the principal the middleware put in ctx.

@@ -20,6 +20,9 @@ type Refusal struct {
 	// ResourceMetadata is the URL of the protected resource metadata
 	// (RFC 9728), for the resource_metadata parameter of 401 challenges.
 	ResourceMetadata string
+	// DPoPNonce, for a use_dpop_nonce refusal, is the fresh nonce for the
+	// DPoP-Nonce header.
+	DPoPNonce string
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }
@@ -42,6 +45,8 @@ func Status(err error) (status int, code string) {
 		return http.StatusUnauthorized, ""
 	case errors.Is(err, ErrInvalidDPoPProof):
 		return http.StatusUnauthorized, "invalid_dpop_proof"
+	case errors.Is(err, ErrUseDPoPNonce):
+		return http.StatusUnauthorized, "use_dpop_nonce"
 	}
 	return http.StatusUnauthorized, "invalid_token" // ErrInvalidToken, ErrRevoked, anything else
 }
@@ -54,6 +59,7 @@ var descriptions = map[string]string{
 	"insufficient_scope":      "the access token lacks the required scope",
 	"temporarily_unavailable": "authentication is temporarily unavailable",
 	"invalid_dpop_proof":      "the DPoP proof is missing, invalid, or not by the token's key",
+	"use_dpop_nonce":          "the DPoP proof must carry the server's nonce (DPoP-Nonce)",
 }
 
 // problem is an RFC 9457 problem details body, with the RFC 6750 code.
@@ -84,7 +90,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 		// A DPoP error is the DPoP scheme's; the others the Bearer
 		// scheme's. With DPoP on, both schemes are offered (RFC 9449 §7.1).
 		bearer := `Bearer realm="` + ref.Realm + `"`
-		if code != "" && code != "invalid_dpop_proof" {
+		dpopErr := code == "invalid_dpop_proof" || code == "use_dpop_nonce"
+		if code != "" && !dpopErr {
 			bearer += `, error="` + code + `", error_description="` + desc + `"`
 		}
 		if scope != "" {
@@ -97,10 +104,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 		h.Set("WWW-Authenticate", bearer+meta)
 		if ref.DPoPAlgs != "" {
 			dp := `DPoP algs="` + ref.DPoPAlgs + `"`
-			if code == "invalid_dpop_proof" {
-				dp += `, error="invalid_dpop_proof", error_description="` + desc + `"`
+			if dpopErr {
+				dp += `, error="` + code + `", error_description="` + desc + `"`
 			}
 			h.Add("WWW-Authenticate", dp+meta)
+			if ref.DPoPNonce != "" {
+				h.Set("DPoP-Nonce", ref.DPoPNonce)
+			}
 		}
 	}
 	h.Set("Content-Type", "application/problem+json")

@@ -108,6 +108,10 @@ type Config struct {
 	// bytes in base64url; environment only): instances behind one load
 	// balancer need the same. Empty: a random key per process.
 	OIDCCookieKey []byte
+	// DPoPNonceKey, when set (DEMO_DPOP_NONCE_KEY, 32 bytes in base64url;
+	// environment only, the same on every instance), makes the demo
+	// require DPoP server nonces (RFC 9449 §8).
+	DPoPNonceKey []byte
 	// CORSOrigins are the browser origins allowed to call the API
 	// (-cors-origin, repeatable; DEMO_CORS_ORIGINS, comma-separated), or
 	// "*" for any. Empty: no cross-origin access.
@@ -367,6 +371,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if err := parseOIDC(&cfg, oidcIssuers.vals, raw, source, getenv); err != nil {
 		return Config{}, err
+	}
+	if k := getenv("DEMO_DPOP_NONCE_KEY"); k != "" {
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
+		if err != nil || len(b) != 32 {
+			return Config{}, errors.New("DEMO_DPOP_NONCE_KEY: want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')")
+		}
+		cfg.DPoPNonceKey = b
 	}
 	for _, o := range corsOrigins.vals {
 		if err := checkOrigin(o); err != nil {

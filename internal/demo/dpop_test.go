@@ -2,6 +2,7 @@ package demo
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -77,5 +78,25 @@ func TestDPoP(t *testing.T) {
 	if resp.StatusCode != 200 || m["resource"] != base || !strings.Contains(string(b), `"dpop_signing_alg_values_supported":["ES256","EdDSA"]`) ||
 		!strings.Contains(string(b), `"authorization_servers":["http://demo.test"]`) {
 		t.Fatalf("protected resource metadata: %s %s", resp.Status, b)
+	}
+}
+
+// TestDPoPNonces: with DEMO_DPOP_NONCE_KEY the demo requires nonces.
+func TestDPoPNonces(t *testing.T) {
+	cfg, err := ParseConfig(nil, env(map[string]string{"DEMO_DPOP_NONCE_KEY": strings.Repeat("A", 43)}), io.Discard)
+	if err != nil || len(cfg.DPoPNonceKey) != 32 {
+		t.Fatalf("DEMO_DPOP_NONCE_KEY: %v", err)
+	}
+	if _, err := ParseConfig(nil, env(map[string]string{"DEMO_DPOP_NONCE_KEY": "short"}), io.Discard); err == nil {
+		t.Error("a short DEMO_DPOP_NONCE_KEY accepted")
+	}
+	tc := testConfig(t)
+	tc.Now, tc.DPoPNonceKey = time.Now, cfg.DPoPNonceKey
+	e := newTestEnv(t, tc)
+	alice := dpoptest.NewClient(t)
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "DPoP": {alice.Proof("POST", "http://demo.test/auth/token", "", time.Now(), nil)}}
+	resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=demo&password="+testPassword, h)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "use_dpop_nonce") || resp.Header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("a proof without the nonce: %s %s", resp.Status, b)
 	}
 }

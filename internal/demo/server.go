@@ -110,7 +110,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	}
 	// DPoP (RFC 9449): proofs checked with a replay cache shared like the
 	// revocations; htu against the public URL, the issuer's scheme and host.
-	proofs, err := dpop.New(dpop.Config{Replay: d.backends.dpopReplay, Now: cfg.Now})
+	proofs, err := dpop.New(dpop.Config{Replay: d.backends.dpopReplay, NonceKey: cfg.DPoPNonceKey, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -115,3 +115,27 @@ func TestResourceIndicators(t *testing.T) {
 		t.Errorf("no resource: %d %s", r.status, r.body)
 	}
 }
+
+// TestDPoPNonceAtTheTokenEndpoint: a server requiring nonces answers 400
+// use_dpop_nonce with a DPoP-Nonce header; the retry with it passes.
+func TestDPoPNonceAtTheTokenEndpoint(t *testing.T) {
+	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), NonceKey: []byte(strings.Repeat("n", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP = proofs })
+	alice := dpoptest.NewClient(t)
+	tokenURL := e.ts.URL + "/auth/token"
+	password := vals("grant_type", "password", "username", "alice", "password", secret)
+	r := e.form(t, "/auth/token", password, func(r *http.Request) { r.Header.Set("DPoP", alice.Proof("POST", tokenURL, "", time.Now(), nil)) })
+	nonce := r.header.Get("DPoP-Nonce")
+	if r.status != 400 || r.json["error"] != "use_dpop_nonce" || nonce == "" {
+		t.Fatalf("no nonce: %d %s %v", r.status, r.body, r.header)
+	}
+	r = e.form(t, "/auth/token", password, func(r *http.Request) {
+		r.Header.Set("DPoP", alice.Proof("POST", tokenURL, "", time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce }))
+	})
+	if r.status != 200 || r.json["token_type"] != "DPoP" {
+		t.Fatalf("with the nonce: %d %s", r.status, r.body)
+	}
+}

@@ -150,6 +150,10 @@ type ProofChecker interface {
 	// thumbprint. An error wrapping identity.ErrUnavailable means it
 	// cannot tell now.
 	CheckProof(ctx context.Context, proof, method, url, accessToken string) (jkt string, err error)
+	// Nonce returns a fresh server nonce for the DPoP-Nonce header, or ""
+	// when none is required. A CheckProof error with NonceRequired() true
+	// means the proof lacks it (RFC 9449 §8).
+	Nonce() string
 }
 
 // Server holds the endpoints. Build it with [New]; it is safe for

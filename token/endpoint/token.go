@@ -40,7 +40,7 @@ func (s *Server) Token() http.Handler {
 		}
 		var jkt string
 		if err == nil {
-			jkt, err = s.dpopKey(r)
+			jkt, err = s.dpopKey(w, r)
 		}
 		var resp tokenResponse
 		if err == nil {
@@ -184,7 +184,7 @@ func (s *Server) resource(form url.Values) ([]string, error) {
 // dpopKey returns the thumbprint of the key of the request's DPoP proof,
 // or "" without one (or without Config.DPoP). A proof that does not
 // verify is 400 invalid_dpop_proof (RFC 9449 §5); more than one, too.
-func (s *Server) dpopKey(r *http.Request) (string, error) {
+func (s *Server) dpopKey(w http.ResponseWriter, r *http.Request) (string, error) {
 	proofs := r.Header.Values("DPoP")
 	if s.cfg.DPoP == nil || len(proofs) == 0 {
 		return "", nil
@@ -193,9 +193,13 @@ func (s *Server) dpopKey(r *http.Request) (string, error) {
 		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "send one DPoP proof"}
 	}
 	jkt, err := s.cfg.DPoP.CheckProof(r.Context(), proofs[0], r.Method, s.requestURL(r), "")
+	var nonce interface{ NonceRequired() bool }
 	switch {
 	case err != nil && errors.Is(err, identity.ErrUnavailable):
 		return "", err
+	case err != nil && errors.As(err, &nonce) && nonce.NonceRequired():
+		w.Header().Set("DPoP-Nonce", s.cfg.DPoP.Nonce())
+		return "", &oauthError{http.StatusBadRequest, "use_dpop_nonce", "the DPoP proof must carry the server's nonce"}
 	case err != nil:
 		s.log.InfoContext(r.Context(), "DPoP proof refused", "err", err)
 		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "the DPoP proof is invalid"}
