@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/dpop/dpoptest"
 	"github.com/sessionless/sessionless/internal/testenv"
 )
 
@@ -153,7 +154,28 @@ func (in *instance) stop() {
 	in.exited = nil
 }
 
-func (in *instance) send(method, path, contentType, body, bearer string) (int, http.Header, []byte) {
+// sendAuth sends a request with an Authorization header and, when
+// proof is not empty, a DPoP header.
+func (in *instance) sendAuth(method, path, authorization, proof string) (int, http.Header, []byte) {
+	in.t.Helper()
+	req, err := http.NewRequest(method, in.url+path, nil)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", authorization)
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatalf("%s %s %s: %v", in.name, method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func (in *instance) send(method, path, contentType, body, bearer string, header ...string) (int, http.Header, []byte) {
 	in.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -166,6 +188,9 @@ func (in *instance) send(method, path, contentType, body, bearer string) (int, h
 	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -298,6 +323,32 @@ func twoInstances(t *testing.T, shared ...string) {
 	}
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	t.Logf("API token revocation A<->B sharing %v: median %v, max %v", names, delays[len(delays)/2], delays[len(delays)-1])
+
+	// DPoP: a proof used on one instance is refused on the other when they
+	// share Redis (the replay cache); with the database alone each keeps
+	// its own, in memory.
+	if strings.Contains(strings.Join(shared, " "), "REDIS_URL=") {
+		alice := dpoptest.NewClient(t)
+		code, _, body := a.send("POST", "/auth/token", "application/x-www-form-urlencoded",
+			"grant_type=password&username=demo&password="+e2ePassword, "", "DPoP", alice.Proof("POST", "http://demo.test/auth/token", "", time.Now(), nil))
+		var tk struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+		}
+		if code != 200 || json.Unmarshal(body, &tk) != nil || tk.TokenType != "DPoP" {
+			t.Fatalf("DPoP token on A: %d %s", code, body)
+		}
+		proof := alice.Proof("GET", "http://demo.test/api/me", tk.AccessToken, time.Now(), nil)
+		if code, _, _ := a.sendAuth("GET", "/api/me", "DPoP "+tk.AccessToken, proof); code != 200 {
+			t.Fatalf("DPoP request on A: %d", code)
+		}
+		if code, _, _ := b.sendAuth("GET", "/api/me", "DPoP "+tk.AccessToken, proof); code != 401 {
+			t.Fatalf("the same proof replayed on B: %d, want 401", code)
+		}
+		if code, _, _ := b.sendAuth("GET", "/api/me", "DPoP "+tk.AccessToken, alice.Proof("GET", "http://demo.test/api/me", tk.AccessToken, time.Now(), nil)); code != 200 {
+			t.Fatalf("a fresh proof on B: %d", code)
+		}
+	}
 
 	// Logout everywhere on B: A rejects every earlier token of the user.
 	t1, t2 := a.login("demo"), b.login("demo")
