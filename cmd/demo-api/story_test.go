@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,4 +115,45 @@ func TestTheWholeStory(t *testing.T) {
 		t.Fatal("no exit within 10 s of SIGTERM")
 	}
 	t.Logf("exited %v after SIGTERM", time.Since(sent))
+}
+
+// TestShutdownWithAStuckClient: a client that trickles its body does not
+// hold the process past 10 s after SIGTERM, and the exit is clean.
+func TestShutdownWithAStuckClient(t *testing.T) {
+	in := startInstance(t, "stuck", t.TempDir(), nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // one byte every 500 ms
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+				conn.Write([]byte(" "))
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is in flight (a real process: no clock to move)
+	sent := time.Now()
+	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-in.exited:
+		in.exited = nil
+		if err != nil {
+			t.Errorf("exit with a stuck client: %v, want a clean exit", err)
+		}
+		if took := time.Since(sent); took > 10*time.Second {
+			t.Errorf("exit %v after SIGTERM, want within 10 s", took)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit within 15 s of SIGTERM")
+	}
 }

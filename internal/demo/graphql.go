@@ -3,9 +3,13 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	graphql "github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/strictjson"
@@ -21,8 +25,8 @@ schema { query: Query  mutation: Mutation }
 type Query {
   "Who the caller is: no scope needed."
   me: Me!
-  "Every widget: needs widgets:read."
-  widgets: [Widget!]
+  "Widgets in order of id, at most 100 (default 50) after the id given: needs widgets:read."
+  widgets(first: Int = 50, after: ID): [Widget!]
   "One widget: needs widgets:read."
   widget(id: ID!): Widget
 }
@@ -47,10 +51,16 @@ type Widget {
 }
 `
 
-// Limits of a GraphQL request.
+// Limits of a GraphQL request: its size, depth and number of fields (so
+// that aliases cannot multiply a list into a huge answer, or a mutation
+// into thousands of writes), how many widgets one list field returns, and
+// how long it may run.
 const (
-	maxGraphQLBody  = 64 << 10
-	maxGraphQLDepth = 8
+	maxGraphQLBody       = 64 << 10
+	maxGraphQLDepth      = 10 // the introspection query of GraphiQL needs 9
+	maxGraphQLSelections = 100
+	maxGraphQLPage       = 100
+	graphQLTimeout       = 5 * time.Second
 )
 
 // forbidden is a GraphQL error with extensions.code FORBIDDEN.
@@ -69,6 +79,14 @@ func (e badInput) Error() string              { return e.msg }
 func (e badInput) Extensions() map[string]any { return map[string]any{"code": "BAD_USER_INPUT"} }
 
 type gqlRoot struct{ s *server }
+
+// gqlPanics answers a resolver's panic with an internal error, never its
+// message.
+type gqlPanics struct{}
+
+func (gqlPanics) MakePanicError(_ context.Context, _ any) *gqlerrors.QueryError {
+	return gqlerrors.Errorf("internal error")
+}
 
 // principal returns the caller, put in the context by the middleware.
 func principal(ctx context.Context) *identity.Principal {
@@ -111,13 +129,32 @@ func (r widgetResolver) CreatedBy() *string {
 
 func (q *gqlRoot) Me(ctx context.Context) meResolver { return meResolver{principal(ctx)} }
 
-func (q *gqlRoot) Widgets(ctx context.Context) (*[]widgetResolver, error) {
+func (q *gqlRoot) Widgets(ctx context.Context, args struct {
+	First int32
+	After *graphql.ID
+}) (*[]widgetResolver, error) {
 	if err := need(ctx, scopeRead); err != nil {
 		return nil, err
 	}
+	if args.First < 1 || args.First > maxGraphQLPage {
+		return nil, badInput{fmt.Sprintf("first must be 1 to %d", maxGraphQLPage)}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	after := 0
+	if args.After != nil {
+		n, err := strconv.Atoi(string(*args.After))
+		if err != nil || n < 0 {
+			return nil, badInput{"after must be a widget id"}
+		}
+		after = n
+	}
 	var out []widgetResolver
 	for _, w := range q.s.widgets.list() {
-		out = append(out, widgetResolver{w})
+		if n, _ := strconv.Atoi(w.ID); n > after && len(out) < int(args.First) {
+			out = append(out, widgetResolver{w})
+		}
 	}
 	if out == nil {
 		out = []widgetResolver{}
@@ -153,7 +190,8 @@ func (q *gqlRoot) CreateWidget(ctx context.Context, args struct{ Name string }) 
 // newGraphQL parses the schema with its resolvers and limits.
 func newGraphQL(s *server) (*graphql.Schema, error) {
 	return graphql.ParseSchema(graphqlSchema, &gqlRoot{s}, graphql.UseFieldResolvers(),
-		graphql.MaxDepth(maxGraphQLDepth), graphql.MaxQueryLength(maxGraphQLBody), graphql.MaxParallelism(4))
+		graphql.MaxDepth(maxGraphQLDepth), graphql.MaxQueryLength(maxGraphQLBody), graphql.MaxParallelism(4),
+		graphql.MaxSelections(maxGraphQLSelections), graphql.PanicHandler(gqlPanics{}))
 }
 
 // graphqlHandler serves POST /graphql: a JSON body {"query", "variables",
@@ -209,6 +247,8 @@ func (s *server) graphqlHandler(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be one JSON object {"query": …, "variables": {…}, "operationName": …}, each member once`)
 		return
 	}
-	resp := s.graphql.Exec(r.Context(), query, op, vars)
+	ctx, cancel := context.WithTimeout(r.Context(), graphQLTimeout)
+	defer cancel()
+	resp := s.graphql.Exec(ctx, query, op, vars)
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,5 +88,51 @@ func TestGraphQL(t *testing.T) {
 	}
 	if resp, _ := e.do(t, "GET", "/graphql", "", http.Header{"Authorization": {"Bearer " + demo}}); resp.StatusCode != 405 {
 		t.Errorf("GET /graphql: %s", resp.Status)
+	}
+}
+
+// TestGraphQLLimits: aliases cannot multiply a list or a mutation, lists
+// are paged, and the introspection query of GraphiQL passes.
+func TestGraphQLLimits(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	demo := e.login(t, "demo", testPassword).AccessToken
+	var aliases strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&aliases, "a%d: widgets { name } ", i)
+	}
+	resp, g := e.graphql(t, demo, `{"query": "{ `+aliases.String()+` }"}`)
+	if resp.StatusCode != 200 || len(g.Errors) == 0 || len(g.Data) != 0 {
+		t.Fatalf("150 aliased lists: %s, %d errors, data %v", resp.Status, len(g.Errors), g.Data)
+	}
+	var muts strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&muts, `m%d: createWidget(name: \"x\") { id } `, i)
+	}
+	if resp, g := e.graphql(t, demo, `{"query": "mutation { `+muts.String()+` }"}`); resp.StatusCode != 200 || len(g.Errors) == 0 {
+		t.Fatalf("150 aliased mutations: %s %+v", resp.Status, g.Errors)
+	}
+	if n := len(e.srv.widgets.list()); n != 2 {
+		t.Fatalf("%d widgets after a refused mutation of 150 aliases, want 2", n)
+	}
+	for i := range 120 {
+		e.srv.widgets.add(fmt.Sprint("w", i), "")
+	}
+	_, g = e.graphql(t, demo, `{"query": "{ widgets { id } }"}`)
+	var page []map[string]string
+	json.Unmarshal(g.Data["widgets"], &page)
+	if len(page) != 50 || page[0]["id"] != "1" {
+		t.Fatalf("the default page: %d widgets", len(page))
+	}
+	_, g = e.graphql(t, demo, `{"query": "{ widgets(first: 100, after: \"50\") { id } }"}`)
+	json.Unmarshal(g.Data["widgets"], &page)
+	if len(page) != 72 || page[0]["id"] != "51" {
+		t.Fatalf("after 50: %d widgets, first %v", len(page), page[0])
+	}
+	if _, g := e.graphql(t, demo, `{"query": "{ widgets(first: 101) { id } }"}`); len(g.Errors) == 0 {
+		t.Fatal("first: 101 accepted")
+	}
+	introspection := `{"query": "query { __schema { types { name fields { name type { name ofType { name ofType { name ofType { name } } } } } } } }"}`
+	if resp, g := e.graphql(t, demo, introspection); resp.StatusCode != 200 || len(g.Errors) != 0 {
+		t.Fatalf("a deep introspection query: %s %+v", resp.Status, g.Errors)
 	}
 }

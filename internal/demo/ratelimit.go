@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -61,7 +62,15 @@ func (l *limiters) reserve(key string) (*rate.Reservation, time.Duration) {
 		l.lru.MoveToFront(e)
 	} else {
 		if l.lru.Len() >= l.max {
+			// Forget the least recently seen key only if its bucket is
+			// full again (forgetting it loses nothing); otherwise refuse the
+			// new key for now, rather than let a flood of other keys reset
+			// a depleted budget.
 			old := l.lru.Back()
+			lim := old.Value.(*limiterEntry).lim
+			if lim.TokensAt(now) < float64(l.burst) {
+				return nil, l.every
+			}
 			l.lru.Remove(old)
 			delete(l.m, old.Value.(*limiterEntry).key)
 		}
@@ -95,13 +104,22 @@ func newThrottle(now func() time.Time) *throttle {
 	}
 }
 
-// clientAddr is the request's peer address, without the port.
+// clientAddr is the request's peer address, without the port; an IPv6
+// address stands for its /64, which one client usually has whole.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if ip = ip.Unmap(); ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // allowPassword is endpoint.Hooks.Allow: a password attempt counts

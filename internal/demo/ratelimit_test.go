@@ -58,13 +58,59 @@ func TestLoginRateLimit(t *testing.T) {
 
 // TestLimiterMemory: a flood of distinct keys keeps at most the bound.
 func TestLimiterMemory(t *testing.T) {
-	l := newLimiters(time.Second, 1, 100, nil)
+	c := newTestClock()
+	l := newLimiters(time.Second, 1, 100, c.Now)
 	for i := range 10000 {
+		c.Advance(20 * time.Millisecond) // the oldest budgets refill in time
 		if res, _ := l.reserve(strconv.Itoa(i)); res == nil {
-			t.Fatal("a new key refused")
+			t.Fatalf("new key %d refused", i)
 		}
 	}
 	if n := l.len(); n != 100 {
 		t.Fatalf("%d keys held, want 100", n)
+	}
+}
+
+// TestLimiterKeepsDepletedBudgets: a flood of other keys does not reset a
+// depleted budget: the new keys are refused until it has refilled.
+func TestLimiterKeepsDepletedBudgets(t *testing.T) {
+	c := newTestClock()
+	l := newLimiters(6*time.Second, 2, 100, c.Now)
+	for range 2 {
+		l.reserve("demo")
+	}
+	if res, _ := l.reserve("demo"); res != nil {
+		t.Fatal("a third attempt within the burst of 2")
+	}
+	refused := 0
+	for i := range 1000 {
+		if res, _ := l.reserve(fmt.Sprint("junk-", i)); res == nil {
+			refused++
+		}
+	}
+	if res, _ := l.reserve("demo"); res != nil {
+		t.Fatal("the flood of other usernames reset demo's budget")
+	}
+	if refused == 0 {
+		t.Fatal("no key refused with the table full of depleted budgets")
+	}
+	c.Advance(12 * time.Second)
+	if res, _ := l.reserve("someone-new"); res == nil {
+		t.Fatal("a new key refused once the old budgets have refilled")
+	}
+}
+
+// TestClientAddr: an IPv6 client is its /64.
+func TestClientAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7:1234":             "192.0.2.7",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"[::ffff:192.0.2.7]:80":      "192.0.2.7",
+		"not an address":             "not an address",
+	} {
+		if got := clientAddr(&http.Request{RemoteAddr: in}); got != want {
+			t.Errorf("clientAddr(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

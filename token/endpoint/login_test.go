@@ -1,12 +1,14 @@
 package endpoint_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/token/endpoint"
 )
 
@@ -203,4 +205,40 @@ func TestNewRefuses(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// TestLoginBusy: a password hasher with every slot taken and no queue
+// answers 503 with Retry-After, not 500.
+func TestLoginBusy(t *testing.T) {
+	busy, err := password.New(password.Config{Params: password.Params{Memory: 64 * 1024, Time: 4, Threads: 1}, MaxConcurrent: 1, MaxQueue: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Passwords = busy })
+	// One slow hash holds the only slot while the login arrives.
+	hold := make(chan struct{})
+	go func() {
+		defer close(hold)
+		busy.Hash(context.Background(), "x")
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := e.do(t, "POST", "/auth/login", "application/json", `{"username":"alice","password":"wrong"}`, nil)
+		if r.status == 503 {
+			if r.header.Get("Retry-After") == "" || r.json["error"] != "temporarily_unavailable" {
+				t.Fatalf("busy: %d %v %s", r.status, r.header, r.body)
+			}
+			break
+		}
+		if r.status != 401 || time.Now().After(deadline) {
+			t.Fatalf("while the hasher is busy: %d %s, want 503", r.status, r.body)
+		}
+		select {
+		case <-hold: // the slow hash ended before a login met it: again
+			hold = make(chan struct{})
+			go func() { defer close(hold); busy.Hash(context.Background(), "x") }()
+		default:
+		}
+	}
+	<-hold
 }

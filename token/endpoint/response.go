@@ -155,8 +155,8 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 		ok, err = s.cfg.Passwords.Verify(ctx, u.PasswordHash, pw)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return User{}, err // 503: the request ended while waiting
+		if ctx.Err() != nil || errors.Is(err, password.ErrBusy) {
+			return User{}, err // 503: the request ended while waiting, or too many hashes
 		}
 		return User{}, internalError{err} // an argon2id hash that is corrupt
 	}
