@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/jwtauth/v5"
 
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 )
 
@@ -57,7 +58,14 @@ func BenchmarkHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{httpIssuer: verifier}})
+	// As the demo does: a revocation list checked on every request, and
+	// the route's scope required.
+	list, err := revocation.Open(context.Background(), revocation.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer list.Close()
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{httpIssuer: verifier}, Revocation: list})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,7 +82,7 @@ func BenchmarkHTTP(b *testing.B) {
 		h    http.Handler
 	}{
 		{"Unauthenticated", handler},
-		{"Sessionless", auth.Middleware(handler)},
+		{"Sessionless", auth.Middleware(auth.RequireScopes("widgets:read")(handler))},
 		{"Auth0GoJWTMiddleware", auth0.CheckJWT(handler)},
 		{"ChiJWTAuth", jwtauth.Verifier(ja)(jwtauth.Authenticator(ja)(handler))},
 	} {

@@ -3,12 +3,15 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sessionless/sessionless/internal/demo"
 )
 
 // shBlock is one ```sh block of a document.
@@ -59,6 +62,10 @@ func TestDocCommandsMatchTheCode(t *testing.T) {
 	for _, f := range []string{"name", "scopes", "expires-in"} { // demo-api tokens create
 		flags[f] = true
 	}
+	envs := map[string]bool{"DEMO_PASSWORD": true, "OIDC_CLIENT_SECRET": true, "OIDC_COOKIE_KEY": true, "DEMO_DPOP_NONCE_KEY": true}
+	for _, m := range regexp.MustCompile(`env ([A-Z_]+)`).FindAllStringSubmatch(string(help), -1) {
+		envs[m[1]] = true
+	}
 	root := "../.."
 	exists := func(p string) bool { _, err := os.Stat(filepath.Join(root, p)); return err == nil }
 	testNames := func(pkg string) string {
@@ -72,6 +79,17 @@ func TestDocCommandsMatchTheCode(t *testing.T) {
 	}
 	checked := 0
 	for _, b := range shBlocks(t) {
+		// The environment the block sets, checked and kept for its
+		// demo-api commands.
+		env := map[string]string{}
+		for _, m := range regexp.MustCompile(`(?:^|\s)([A-Z][A-Z0-9_]+)=('[^']*'|"[^"]*"|\S*)`).FindAllStringSubmatch(b.text, -1) {
+			if strings.HasPrefix(m[1], "DEMO_") || strings.HasPrefix(m[1], "OIDC_") || m[1] == "DATABASE_URL" || m[1] == "REDIS_URL" {
+				if !envs[m[1]] {
+					t.Errorf("%s (%s): demo-api reads no variable %s", b.file, b.heading, m[1])
+				}
+				env[m[1]] = strings.Trim(m[2], `'"`)
+			}
+		}
 		for _, cmd := range regexp.MustCompile(`\s*(?:&&|;|\n|\|)\s*`).Split(b.text, -1) {
 			cmd = strings.TrimSpace(strings.SplitN(cmd, " #", 2)[0])
 			fields := strings.Fields(cmd)
@@ -91,6 +109,22 @@ func TestDocCommandsMatchTheCode(t *testing.T) {
 						if !flags[name] {
 							t.Errorf("%s: demo-api has no flag -%s", where, name)
 						}
+					}
+				}
+				// A server command: its flags and environment must parse
+				// (values included), but for directories that exist only
+				// on the reader's machine.
+				if len(args) == 0 || args[0] != "tokens" && args[0] != "users" {
+					var serverArgs []string
+					for _, a := range args {
+						if a == "&" {
+							break
+						}
+						serverArgs = append(serverArgs, a)
+					}
+					_, err := demo.ParseConfig(serverArgs, func(k string) string { return env[k] }, io.Discard)
+					if err != nil && !strings.Contains(err.Error(), "does not exist") && !strings.Contains(err.Error(), "directory") {
+						t.Errorf("%s: %v", where, err)
 					}
 				}
 			case len(fields) > 0 && strings.Contains(fields[0], "scripts/"):

@@ -33,10 +33,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 
 	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
 	status := regexp.MustCompile(`^(.*curl -si.*?)\s+# (\d{3})\b.*$`)
+	// "curl -s … # 201": the status, asked of curl with -w.
+	quiet := regexp.MustCompile(`^(.*?)curl -s (.*?)\s+# (\d{3})\b.*$`)
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
 	script.WriteString("check() { local want=$1; shift; local out; out=$(\"$@\"); local got; got=$(printf '%s\\n' \"$out\" | head -1 | tr -d '\\r');" +
 		" case \"$got\" in *\" $want\"*) ;; *) echo \"FAILED: $* answered $got, want $want\" >&2; exit 1;; esac; }\n")
+	script.WriteString("check_code() { local want=$1; shift; local got; got=$(\"$@\"); [ \"$got\" = \"$want\" ] || { echo \"FAILED: $* answered $got, want $want\" >&2; exit 1; }; }\n")
 	n, checks := 0, 0
 	for _, b := range blocks {
 		text := b[1]
@@ -55,6 +58,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 					before, cmd = cmd[:i+2], strings.TrimSpace(cmd[i+2:])
 				}
 				line = before + "check " + m[2] + " " + cmd
+				checks++
+			} else if m := quiet.FindStringSubmatch(line); m != nil && !strings.Contains(m[1], "$(") {
+				line = m[1] + "check_code " + m[3] + " curl -s -o /dev/null -w %{http_code} " + m[2]
 				checks++
 			}
 			script.WriteString(line + "\n")

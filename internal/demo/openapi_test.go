@@ -6,7 +6,56 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
+
+// TestOpenAPIIsValid parses docs/openapi.yaml as YAML and checks its
+// shape: every response of every operation has a description or a $ref,
+// every $ref names a component that exists.
+func TestOpenAPIIsValid(t *testing.T) {
+	b, err := os.ReadFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI    string                                       `yaml:"openapi"`
+		Paths      map[string]map[string]map[string]any         `yaml:"paths"`
+		Components map[string]map[string]map[string]interface{} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("docs/openapi.yaml is not valid YAML: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || len(doc.Paths) == 0 {
+		t.Fatalf("openapi %q, %d paths", doc.OpenAPI, len(doc.Paths))
+	}
+	refs := regexp.MustCompile(`"#/components/(\w+)/(\w+)"`)
+	for _, m := range refs.FindAllStringSubmatch(string(b), -1) {
+		if doc.Components[m[1]][m[2]] == nil {
+			t.Errorf("$ref to a missing component %s/%s", m[1], m[2])
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			responses, ok := op["responses"].(map[string]any)
+			if !ok || len(responses) == 0 {
+				t.Errorf("%s %s: no responses", method, path)
+				continue
+			}
+			for code, r := range responses {
+				rm, ok := r.(map[string]any)
+				if !ok || rm["description"] == nil && rm["$ref"] == nil {
+					t.Errorf("%s %s: response %s has neither a description nor a $ref: %v", method, path, code, r)
+				}
+				for k := range rm {
+					if k != "description" && k != "content" && k != "headers" && k != "$ref" {
+						t.Errorf("%s %s: response %s has a member %q (an unquoted comma in a description?)", method, path, code, k)
+					}
+				}
+			}
+		}
+	}
+}
 
 // TestOpenAPIDescribesTheRoutes: every path and method of
 // docs/openapi.yaml is served (neither 404 nor 405), and every route the
