@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -205,7 +206,11 @@ func (s *server) graphqlHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readAll(w, r, maxGraphQLBody)
 	if err != nil {
-		writeProblem(w, http.StatusRequestEntityTooLarge, "invalid_request", err.Error())
+		status := http.StatusBadRequest
+		if errors.Is(err, errBodyTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeProblem(w, status, "invalid_request", err.Error())
 		return
 	}
 	var query, op string

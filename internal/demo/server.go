@@ -372,7 +372,7 @@ func writeProblem(w http.ResponseWriter, status int, code, detail string) {
 // /graphql, the OAuth 2.0 shape ({"error", "error_description"}, RFC 6749
 // §5.2) elsewhere.
 func errorFor(path string) func(http.ResponseWriter, int, string, string) {
-	if path == "/api" || strings.HasPrefix(path, "/api/") || path == "/graphql" {
+	if path == "/api" || strings.HasPrefix(path, "/api/") || path == "/graphql" || strings.HasPrefix(path, "/graphql/") {
 		return writeProblem
 	}
 	return writeError
@@ -403,11 +403,17 @@ func limitBodies(next http.Handler) http.Handler {
 // the client.
 func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		return nil, fmt.Errorf("the request body is larger than %d bytes, or cannot be read", limit)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, errBodyTooLarge
+	case err != nil:
+		return nil, errors.New("the request body cannot be read")
 	}
 	return b, nil
 }
+
+var errBodyTooLarge = errors.New("the request body is too large")
 
 // decodeJSON reads one JSON value of at most limit bytes from the body.
 // Its errors are fit for the client.
