@@ -72,8 +72,24 @@ func TestDPoPBinding(t *testing.T) {
 	if c, _ := e.verifier.Verify(r.json["access_token"].(string)); c == nil || c.JKT != "" {
 		t.Fatal("a bearer token with cnf")
 	}
-	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string)), nil); r.status != 200 {
-		t.Errorf("refreshing an unbound family without a proof: %d %s", r.status, r.body)
+	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string)), nil)
+	if r.status != 200 || r.json["token_type"] != "Bearer" {
+		t.Fatalf("refreshing an unbound family without a proof: %d %s", r.status, r.body)
+	}
+	// A proof on the refresh of an unbound family binds the family from
+	// then on (RFC 9449 §5), not only the new access token.
+	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string)), proof(alice))
+	if r.status != 200 || r.json["token_type"] != "DPoP" {
+		t.Fatalf("refreshing an unbound family with a proof: %d %s", r.status, r.body)
+	}
+	refresh = vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string))
+	for name, edit := range map[string]func(*http.Request){"no proof": nil, "another key's proof": proof(mallory)} {
+		if r := e.form(t, "/auth/token", refresh, edit); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+			t.Errorf("refreshing a family bound on refresh, %s: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := e.form(t, "/auth/token", refresh, proof(alice)); r.status != 200 || r.json["token_type"] != "DPoP" {
+		t.Errorf("refreshing a family bound on refresh, with its key: %d %s", r.status, r.body)
 	}
 	// Two proofs: refused.
 	two := func(r *http.Request) {

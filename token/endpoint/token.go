@@ -267,7 +267,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 			return refresh.AccessToken{}, err
 		}
 		return accessOf(claims), nil
-	})
+	}, refresh.BindTo(jkt))
 	if errors.Is(err, refresh.ErrInvalidGrant) {
 		if errors.Is(err, refresh.ErrReused) {
 			s.log.WarnContext(ctx, "refresh token reused: family revoked")

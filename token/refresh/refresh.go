@@ -148,8 +148,13 @@ func (m *Manager) Issue(ctx context.Context, g Grant, access AccessToken) (strin
 // it is called once the token has been checked, and its token is wasted
 // if the rotation then fails. Presenting a spent token revokes its family
 // (and, through Config.Revoker, the family's access tokens) and returns
-// ErrReused. Refusals wrap ErrInvalidGrant.
-func (m *Manager) Rotate(ctx context.Context, raw string, mint func(context.Context, Grant) (AccessToken, error)) (string, Grant, error) {
+// ErrReused. Refusals wrap ErrInvalidGrant. The grant returned is the
+// successor's: with BindTo, an unbound family is bound from it on.
+func (m *Manager) Rotate(ctx context.Context, raw string, mint func(context.Context, Grant) (AccessToken, error), opts ...RotateOption) (string, Grant, error) {
+	var o rotateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := Check(raw); err != nil {
 		return "", Grant{}, err
 	}
@@ -177,14 +182,30 @@ func (m *Manager) Rotate(ctx context.Context, raw string, mint func(context.Cont
 	next, nh := newToken()
 	succ := rec
 	succ.Hash, succ.IssuedAt, succ.SpentAt, succ.Access = nh, now, time.Time{}, access
+	if succ.Grant.JKT == "" {
+		succ.Grant.JKT = o.jkt
+	}
 	if err := m.cfg.Store.Rotate(ctx, h, now, succ); err != nil {
 		if errors.Is(err, ErrSpent) { // a concurrent use won the race
 			return "", Grant{}, m.reused(ctx, rec.Family)
 		}
 		return "", Grant{}, m.refusal(err)
 	}
-	return next, rec.Grant, nil
+	return next, succ.Grant, nil
 }
+
+// A RotateOption changes how Rotate makes the successor.
+type RotateOption func(*rotateOptions)
+
+type rotateOptions struct{ jkt string }
+
+// BindTo binds the successor of a family that is not bound yet to the
+// DPoP key with thumbprint jkt (RFC 9449 §5: a refresh token issued to a
+// public client that presents a proof is bound to its key): every later
+// refresh of the family then needs a proof by that key. A family bound
+// already keeps its key; "" binds nothing. The mint callback sees the
+// grant as stored (unbound) and must check the proof itself.
+func BindTo(jkt string) RotateOption { return func(o *rotateOptions) { o.jkt = jkt } }
 
 // refusal wraps the store's refusals in ErrInvalidGrant and passes other
 // errors through.

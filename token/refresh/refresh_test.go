@@ -151,6 +151,36 @@ func TestRotateAndReuse(t *testing.T) {
 	}
 }
 
+// TestBindTo: a DPoP refresh of an unbound family binds it from the
+// successor on (RFC 9449 §5); a bound family keeps its key.
+func TestBindTo(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	r1 := f.issue(t)
+	var seen []string // the grant's key each mint saw
+	mint := func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
+		seen = append(seen, g.JKT)
+		return f.mint(ctx, g)
+	}
+	r2, g, err := f.m.Rotate(ctx, r1, mint, refresh.BindTo("key-1"))
+	if err != nil || g.JKT != "key-1" {
+		t.Fatalf("Rotate with BindTo = %+v, %v; want the grant bound to key-1", g, err)
+	}
+	if rec, err := f.store.Get(ctx, refresh.HashToken(r2)); err != nil || rec.Grant.JKT != "key-1" {
+		t.Fatalf("stored successor %+v, %v; want it bound to key-1", rec.Grant, err)
+	}
+	r3, g, err := f.m.Rotate(ctx, r2, mint, refresh.BindTo("key-2"))
+	if err != nil || g.JKT != "key-1" {
+		t.Fatalf("BindTo another key on a bound family = %+v, %v; want key-1 kept", g, err)
+	}
+	if _, g, err = f.m.Rotate(ctx, r3, mint); err != nil || g.JKT != "key-1" {
+		t.Fatalf("Rotate without BindTo = %+v, %v; want key-1 kept", g, err)
+	}
+	if strings.Join(seen, ",") != ",key-1,key-1" {
+		t.Errorf("mint saw the keys %q, want the stored grant's: \"\", key-1, key-1", seen)
+	}
+}
+
 func containsAll(s string, parts ...string) bool {
 	for _, p := range parts {
 		if !strings.Contains(s, p) {

@@ -105,8 +105,10 @@ func testRotate(t *testing.T, open Open) {
 	a, b := open(t)
 	ctx := context.Background()
 	r1 := NewRecord("usr_1", Base)
+	r1.Grant.JKT = "" // an unbound family, bound from its successor on (a DPoP refresh)
 	create(t, a, r1)
 	r2 := Successor(r1, Base.Add(time.Minute))
+	r2.Grant.JKT = "jkt-" + rand.Text()
 	if err := b.Rotate(ctx, r1.Hash, Base.Add(time.Minute), r2); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
