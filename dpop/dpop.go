@@ -75,11 +75,14 @@ type Config struct {
 	// Algorithms are the accepted proof algorithms, asymmetric only.
 	// Default DefaultAlgorithms (ES256, EdDSA).
 	Algorithms []token.Algorithm
-	// Window: a proof whose iat is older than this is refused. Default
-	// DefaultWindow (1 min).
+	// Window: a proof is accepted while its iat is less than Window old.
+	// Default DefaultWindow (1 min).
 	Window time.Duration
 	// Leeway: a proof whose iat is further than this in the future is
-	// refused. Default DefaultLeeway (5 s).
+	// refused. It is also the clock skew allowed between the instances
+	// sharing a replay cache: a jti is remembered until iat + Window +
+	// Leeway, so an instance whose clock is up to Leeway behind the one
+	// that saw a proof first still finds it. Default DefaultLeeway (5 s).
 	Leeway time.Duration
 	// Replay records the proofs seen. Required.
 	Replay ReplayCache
@@ -267,7 +270,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 		return nil, fmt.Errorf("%w: htm is not the request's method", ErrInvalidProof)
 	case !sameURL(c.htu, req.URL):
 		return nil, fmt.Errorf("%w: htu is not the request's URL", ErrInvalidProof)
-	case c.iat.Before(now.Add(-v.cfg.Window)):
+	case !c.iat.After(now.Add(-v.cfg.Window)): // at iat + Window, too old
 		return nil, fmt.Errorf("%w: iat is too old", ErrInvalidProof)
 	case c.iat.After(now.Add(v.cfg.Leeway)):
 		return nil, fmt.Errorf("%w: iat is in the future", ErrInvalidProof)
@@ -282,8 +285,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 		return nil, ErrUseNonce
 	}
 	// Last, once everything else holds: a forged proof fills no cache.
-	// The entry lives until the proof could no longer be accepted.
-	fresh, err := v.cfg.Replay.Remember(ctx, jkt+" "+c.jti, c.iat.Add(v.cfg.Window))
+	// The entry lives until the proof could no longer be accepted, here
+	// (iat + Window) or on an instance whose clock is up to Leeway behind.
+	fresh, err := v.cfg.Replay.Remember(ctx, jkt+" "+c.jti, c.iat.Add(v.cfg.Window+v.cfg.Leeway))
 	switch {
 	case err != nil && v.cfg.FailOpen:
 		// Configured to accept: the proof is checked but for its jti.

@@ -37,6 +37,35 @@ func TestMemoryCache(t *testing.T) {
 	})
 }
 
+// TestReplayWindowEdges: a proof is accepted while its iat is less than
+// the window old, and its jti is remembered past that, also by a cache
+// shared with an instance whose clock is behind (within the leeway).
+func TestReplayWindowEdges(t *testing.T) {
+	alice := dpoptest.NewClient(t)
+	req := dpop.Request{Method: "GET", URL: apiURL}
+	a := &clock{t: t0}
+	cache := dpop.NewMemoryCache(a.Now) // the shared cache counts on A's clock
+	va := newVerifier(t, a, cache)
+
+	p := alice.Proof("GET", apiURL, "", t0, nil)
+	a.Add(dpop.DefaultWindow - time.Nanosecond)
+	if _, err := va.Verify(ctx, p, req); err != nil {
+		t.Fatalf("at iat + window - 1 ns: %v, want accepted", err)
+	}
+	a.Add(time.Nanosecond)
+	if _, err := va.Verify(ctx, alice.Proof("GET", apiURL, "", t0, nil), req); !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Errorf("a fresh proof at iat + window exactly: %v, want too old", err)
+	}
+	// B's clock runs 4 s behind A's: at A's iat + window + 3 s, B still
+	// accepts the iat, and must find the jti.
+	b := &clock{t: t0.Add(dpop.DefaultWindow - time.Second)}
+	vb := newVerifier(t, b, cache)
+	a.Add(3 * time.Second)
+	if _, err := vb.Verify(ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
+		t.Errorf("replayed on an instance 4 s behind: %v, want ErrReplayed", err)
+	}
+}
+
 func newVerifier(t testing.TB, c *clock, cache dpop.ReplayCache) *dpop.Verifier {
 	if cache == nil {
 		cache = dpop.NewMemoryCache(c.Now)

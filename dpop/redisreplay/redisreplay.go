@@ -1,7 +1,8 @@
 // Package redisreplay is a [dpop.ReplayCache] in Redis, shared by the
 // instances of a service: a proof replayed on another instance is refused
-// too. Each proof is one SET key NX with an expiry (PXAT): atomic, and
-// Redis forgets it when the proof could no longer be accepted.
+// too. Each proof is one SET key NX PX ttl: atomic, and Redis forgets it
+// when the proof could no longer be accepted (the ttl, counted from this
+// instance's clock, rounded up to the millisecond).
 package redisreplay
 
 import (
@@ -45,12 +46,14 @@ func New(client redis.UniversalClient, cfg Config) (*Cache, error) {
 	return &Cache{client: client, prefix: cfg.Prefix}, nil
 }
 
-// Remember implements [dpop.ReplayCache]: SET prefix+hash(key) 1 NX PXAT
-// expires. Keys are hashed: their length is bounded whatever the proof.
+// Remember implements [dpop.ReplayCache]: SET prefix+hash(key) 1 NX PX
+// (expires - now, rounded up to the millisecond). Keys are hashed: their
+// length is bounded whatever the proof.
 func (c *Cache) Remember(ctx context.Context, key string, expires time.Time) (bool, error) {
 	sum := sha256.Sum256([]byte(key))
 	k := c.prefix + base64.RawURLEncoding.EncodeToString(sum[:])
 	ttl := time.Until(expires)
+	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond) // PX counts milliseconds: never short
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond // already expired: nothing to keep, but still atomic
 	}

@@ -84,6 +84,30 @@ func TestReplayOnAnotherInstance(t *testing.T) {
 	}
 }
 
+// TestClockSkewBetweenInstances: two instances whose clocks differ by 2 s
+// (within the verifier's 5 s leeway). A accepts a proof near the end of
+// its window and writes the entry with a TTL from its clock; 1.5 s later
+// B, whose clock is behind, would still accept the proof: the entry must
+// outlive that (iat + window + leeway), not vanish at A's iat + window.
+// Redis keeps its own time, so the test waits.
+func TestClockSkewBetweenInstances(t *testing.T) {
+	prefix := "test:" + rand.Text() + ":"
+	ca, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
+	cb, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
+	a, _ := dpop.New(dpop.Config{Replay: ca})
+	b, _ := dpop.New(dpop.Config{Replay: cb, Now: func() time.Time { return time.Now().Add(-2 * time.Second) }})
+	alice := dpoptest.NewClient(t)
+	proof := alice.Proof("GET", url, "", time.Now().Add(-59*time.Second), nil) // whole seconds: 59 to 60 s old
+	req := dpop.Request{Method: "GET", URL: url}
+	if _, err := a.Verify(context.Background(), proof, req); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past A's iat + window
+	if _, err := b.Verify(context.Background(), proof, req); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("the proof on instance B (clock 2 s behind), 1.5 s later: %v, want ErrReplayed", err)
+	}
+}
+
 // BenchmarkReplayOnlyRedis: one Remember on a loopback Redis.
 func BenchmarkReplayOnlyRedis(b *testing.B) {
 	cache, _ := redisreplay.New(client(b), redisreplay.Config{Prefix: "bench:" + rand.Text() + ":"})
