@@ -3,6 +3,7 @@ package dpop_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/tokentest"
@@ -48,6 +50,7 @@ func TestMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, _, _ := iss.Issue(token.Claims{Subject: "bob"})
+	expired, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: alice.JKT(), IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
 	const url = "https://api.example/api/widgets" // the external URL: the proxy's
 	send := func(method, path, authz string, proofs ...string) (int, http.Header) {
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
@@ -88,11 +91,23 @@ func TestMiddleware(t *testing.T) {
 		"a proof for the internal URL":     {"DPoP " + bound, []string{alice.Proof("GET", srv.URL+"/api/widgets", bound, time.Now(), nil)}, 401, "invalid_dpop_proof"},
 		"a proof for another access token": {"DPoP " + bound, []string{alice.Proof("GET", url, plain, time.Now(), nil)}, 401, "invalid_dpop_proof"},
 		"a bearer token under DPoP":        {"DPoP " + plain, []string{alice.Proof("GET", url, plain, time.Now(), nil)}, 401, "invalid_token"},
+		"an expired bound token":           {"DPoP " + expired, []string{alice.Proof("GET", url, expired, time.Now(), nil)}, 401, "invalid_token"},
 	} {
 		code, h := send("GET", "/api/widgets", tc.authz, tc.proofs...)
 		challenges := strings.Join(h.Values("WWW-Authenticate"), " | ")
 		if code != tc.status || !strings.Contains(challenges, `error="`+tc.err+`"`) || !strings.Contains(challenges, `DPoP algs="ES256 EdDSA"`) {
 			t.Errorf("%s: %d %s", name, code, challenges)
+		}
+		// The error is on the challenge of the scheme the client used
+		// (RFC 9449 §7.1), a DPoP error always on the DPoP one.
+		scheme, _, _ := strings.Cut(tc.authz, " ")
+		if tc.err == "invalid_dpop_proof" {
+			scheme = "DPoP"
+		}
+		for _, c := range h.Values("WWW-Authenticate") {
+			if strings.HasPrefix(c, scheme+" ") != strings.Contains(c, "error=") {
+				t.Errorf("%s: the error is not on the %s challenge alone: %s", name, scheme, challenges)
+			}
 		}
 	}
 	if code, _ := send("GET", "/api/widgets", "Bearer "+plain); code != 200 {
@@ -132,7 +147,10 @@ func TestMiddlewareNonce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, _ := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs})
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs, ExternalURL: "https://api.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	defer srv.Close()
 	alice := dpoptest.NewClient(t)
@@ -148,12 +166,108 @@ func TestMiddlewareNonce(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	resp := get(alice.Proof("GET", srv.URL+"/x", bound, time.Now(), nil))
+	resp := get(alice.Proof("GET", "https://api.example/x", bound, time.Now(), nil))
 	nonce := resp.Header.Get("DPoP-Nonce")
 	if resp.StatusCode != 401 || nonce == "" || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), `error="use_dpop_nonce"`) {
 		t.Fatalf("no nonce: %d %v", resp.StatusCode, resp.Header)
 	}
-	if resp := get(alice.Proof("GET", srv.URL+"/x", bound, time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce })); resp.StatusCode != 200 {
+	if resp := get(alice.Proof("GET", "https://api.example/x", bound, time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce })); resp.StatusCode != 200 {
 		t.Fatalf("with the nonce: %d", resp.StatusCode)
+	}
+}
+
+// TestMiddlewareURLsAndChallenges: htu is checked against the configured
+// public URL, never the client's Host header (a proof captured at a
+// sibling service does not pass here), also behind a proxy with a path
+// prefix and under http.StripPrefix; the challenges of a DPoP request
+// carry its error, also for 403; the resource metadata can be per route.
+func TestMiddlewareURLsAndChallenges(t *testing.T) {
+	s := tokentest.MustSigner(token.ES256)
+	keys := tokentest.KeySet(s)
+	iss, _ := token.NewIssuer(keys, token.IssuerConfig{Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience}})
+	verifier, _ := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audience: tokentest.Audience})
+	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs}
+	if _, err := middleware.New(cfg); err == nil {
+		t.Fatal("DPoP without ExternalURL accepted: htu would trust the Host header")
+	}
+	for _, bad := range []string{"api.example", "https://api.example/?x", "https://u@api.example", "https://api.example/a/../b"} {
+		cfg.ExternalURL = bad
+		if _, err := middleware.New(cfg); err == nil {
+			t.Errorf("ExternalURL %q accepted", bad)
+		}
+	}
+	// The public URL is https://example.com/base: a proxy strips /base;
+	// here the app also mounts the API under /v1 with StripPrefix.
+	cfg.ExternalURL = "https://example.com/base/"
+	cfg.ResourceMetadataFor = func(r *http.Request) string {
+		if strings.HasPrefix(r.URL.Path, "/widgets") { // under /v1, stripped
+			return "https://example.com/.well-known/oauth-protected-resource/base/v1"
+		}
+		return ""
+	}
+	auth, err := middleware.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", http.StripPrefix("/v1", auth.Middleware(ok)))
+	mux.Handle("/admin", auth.Middleware(auth.RequireScopes("admin")(ok)))
+	mux.Handle("/mine", auth.Middleware(auth.Require(func(p *identity.Principal) error {
+		if p.Subject != "bob" {
+			return fmt.Errorf("%w: not bob's", middleware.ErrInvalidToken)
+		}
+		return nil
+	})(ok)))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	alice := dpoptest.NewClient(t)
+	bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: alice.JKT(), Scope: "read"})
+	send := func(path, host, htu string) (int, []string) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if host != "" {
+			req.Host = host
+		}
+		req.Header.Set("Authorization", "DPoP "+bound)
+		req.Header.Set("DPoP", alice.Proof("GET", htu, bound, time.Now(), nil))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Values("WWW-Authenticate")
+	}
+	if code, h := send("/v1/widgets", "", "https://example.com/base/v1/widgets"); code != 200 {
+		t.Errorf("htu the public URL of the path as sent, behind StripPrefix: %d %v", code, h)
+	}
+	for name, tc := range map[string]struct{ path, host, htu string }{
+		"a proof for a sibling service, its Host sent": {"/v1/widgets", "other.example", "http://other.example/v1/widgets"},
+		"a proof for the internal URL":                 {"/v1/widgets", "", srv.URL + "/v1/widgets"},
+		"a proof for the path after StripPrefix":       {"/v1/widgets", "", "https://example.com/base/widgets"},
+		"a proof without the proxy's prefix":           {"/v1/widgets", "", "https://example.com/v1/widgets"},
+	} {
+		code, h := send(tc.path, tc.host, tc.htu)
+		if code != 401 || len(h) != 2 || !strings.HasPrefix(h[1], "DPoP ") || !strings.Contains(h[1], `error="invalid_dpop_proof"`) {
+			t.Errorf("%s: %d %v", name, code, h)
+		}
+		if len(h) == 2 && !strings.Contains(h[0], `resource_metadata="https://example.com/.well-known/oauth-protected-resource/base/v1"`) {
+			t.Errorf("%s: resource_metadata not chosen per request: %v", name, h)
+		}
+	}
+	// 403 for a DPoP request: insufficient_scope and the scope on the
+	// DPoP challenge, offered beside the Bearer one.
+	code, h := send("/admin", "", "https://example.com/base/admin")
+	if code != 403 || len(h) != 2 || h[0] != `Bearer realm="api"` ||
+		!strings.HasPrefix(h[1], `DPoP algs="ES256 EdDSA", error="insufficient_scope"`) || !strings.Contains(h[1], `scope="admin"`) {
+		t.Errorf("403 to a DPoP request: %d %q", code, h)
+	}
+	// Require: the check's refusal, answered as the middleware's own.
+	code, h = send("/mine", "", "https://example.com/base/mine")
+	if code != 401 || len(h) != 2 || !strings.Contains(h[1], `error="invalid_token"`) {
+		t.Errorf("Require refusing: %d %q", code, h)
 	}
 }

@@ -47,6 +47,27 @@ func (a *Authenticator) RequireRoles(roles ...string) func(http.Handler) http.Ha
 	})
 }
 
+// Require lets a request through only if check accepts its principal. A
+// refusal is answered as the middleware answers its own: check's error
+// wraps ErrInvalidToken (401, e.g. a token meant for another resource:
+// RFC 8707) or ErrInsufficientScope (403).
+func (a *Authenticator) Require(check func(*identity.Principal) error) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, found := identity.FromContext(r.Context())
+			if !found {
+				a.reject(w, r, ErrNoCredentials)
+				return
+			}
+			if err := check(p); err != nil {
+				a.reject(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 func (a *Authenticator) require(scopes []string, ok func(*identity.Principal) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +81,9 @@ func (a *Authenticator) require(scopes []string, ok func(*identity.Principal) bo
 				if h := a.cfg.Hooks.OnRejected; h != nil {
 					h(r, err)
 				}
-				a.errh(w, r, &Refusal{Err: err, Realm: a.cfg.Realm, Scopes: scopes})
+				ref := a.refusal(r, err)
+				ref.Scopes = scopes
+				a.errh(w, r, ref)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/exturl"
 )
 
 // Verifier verifies one kind of credential and returns its principal.
@@ -110,10 +110,16 @@ type Config struct {
 	// resource metadata (RFC 9728, /.well-known/oauth-protected-resource),
 	// announced in every 401 challenge as resource_metadata="…" (§5.1).
 	ResourceMetadata string
-	// ExternalURL, when set, is the scheme and host the clients use
-	// ("https://api.example"), for the htu of DPoP proofs behind a proxy:
-	// the request's path is appended. Default: the request's own scheme
-	// (https when it came over TLS) and Host.
+	// ResourceMetadataFor, when set, chooses the metadata URL per request
+	// instead, for a server with several protected resources (one
+	// document each, RFC 9728 §3.1); "" announces none.
+	ResourceMetadataFor func(r *http.Request) string
+	// ExternalURL is the public URL of the server's root, as the clients
+	// call it ("https://api.example", or "https://example.com/api" behind
+	// a proxy that strips /api): a DPoP proof's htu must be it followed
+	// by the path of the request as it arrived (its request-target, so
+	// http.StripPrefix does not change it). Required with DPoP: the Host
+	// header is the client's to choose, so it proves nothing.
 	ExternalURL string
 
 	// Realm is the realm of the WWW-Authenticate challenge. Default "api".
@@ -201,12 +207,15 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.DPoP != nil {
 		a.dpopAlgs = strings.Join(cfg.DPoP.AlgNames(), " ")
 	}
+	if cfg.DPoP != nil && cfg.ExternalURL == "" {
+		return nil, errors.New("middleware: DPoP needs ExternalURL, the public URL the proofs' htu name (the Host header proves nothing)")
+	}
 	if cfg.ExternalURL != "" {
-		u, err := url.Parse(cfg.ExternalURL)
-		if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-			return nil, fmt.Errorf("middleware: ExternalURL %q: want scheme://host[:port]", cfg.ExternalURL)
+		ext, err := exturl.Parse(cfg.ExternalURL)
+		if err != nil {
+			return nil, fmt.Errorf("middleware: ExternalURL: %w", err)
 		}
-		a.cfg.ExternalURL = strings.TrimSuffix(cfg.ExternalURL, "/")
+		a.cfg.ExternalURL = ext
 	}
 	for iss, v := range cfg.JWT {
 		if iss == "" || v == nil {
@@ -459,14 +468,7 @@ func needsNonce(err error) bool {
 
 // requestURL is the URL the client used, for a proof's htu.
 func (a *Authenticator) requestURL(r *http.Request) string {
-	if a.cfg.ExternalURL != "" {
-		return a.cfg.ExternalURL + r.URL.EscapedPath()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath()
+	return a.cfg.ExternalURL + exturl.RequestPath(r)
 }
 
 func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {
@@ -475,11 +477,29 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", slog.String("reason", err.Error()),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	ref := &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs, ResourceMetadata: a.cfg.ResourceMetadata}
+	ref := a.refusal(r, err)
 	if errors.Is(err, ErrUseDPoPNonce) {
 		ref.DPoPNonce = a.cfg.DPoP.Nonce()
 	}
 	a.errh(w, r, ref)
+}
+
+// refusal describes a refusal of r for the ErrorHandler: the challenges'
+// parameters, and the scheme the client used.
+func (a *Authenticator) refusal(r *http.Request, err error) *Refusal {
+	ref := &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs, ResourceMetadata: a.cfg.ResourceMetadata}
+	if f := a.cfg.ResourceMetadataFor; f != nil {
+		ref.ResourceMetadata = f(r)
+	}
+	if strings.ContainsAny(ref.ResourceMetadata, "\"\\\r\n") {
+		ref.ResourceMetadata = "" // would break the header
+	}
+	if a.dpopAlgs != "" {
+		if h := r.Header.Get("Authorization"); len(h) > 5 && strings.EqualFold(h[:5], "DPoP ") {
+			ref.Scheme = "DPoP"
+		}
+	}
+	return ref
 }
 
 // PrincipalFrom returns the principal the middleware put in ctx.

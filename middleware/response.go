@@ -23,6 +23,10 @@ type Refusal struct {
 	// DPoPNonce, for a use_dpop_nonce refusal, is the fresh nonce for the
 	// DPoP-Nonce header.
 	DPoPNonce string
+	// Scheme is "DPoP" when the request used the DPoP scheme (and the
+	// middleware accepts it): its error goes on the DPoP challenge (RFC
+	// 9449 §7.1); otherwise "".
+	Scheme string
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }
@@ -87,15 +91,21 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	} else {
-		// A DPoP error is the DPoP scheme's; the others the Bearer
-		// scheme's. With DPoP on, both schemes are offered (RFC 9449 §7.1).
-		bearer := `Bearer realm="` + ref.Realm + `"`
-		dpopErr := code == "invalid_dpop_proof" || code == "use_dpop_nonce"
-		if code != "" && !dpopErr {
-			bearer += `, error="` + code + `", error_description="` + desc + `"`
+		// With DPoP on, both schemes are offered (RFC 9449 §7.1). The
+		// error and scope go on the challenge of the scheme the client
+		// used: a DPoP error, or any error of a DPoP request, on the DPoP
+		// one; the others on the Bearer one.
+		var params string
+		if code != "" {
+			params = `, error="` + code + `", error_description="` + desc + `"`
 		}
 		if scope != "" {
-			bearer += `, scope="` + scope + `"`
+			params += `, scope="` + scope + `"`
+		}
+		onDPoP := ref.DPoPAlgs != "" && (ref.Scheme == "DPoP" || code == "invalid_dpop_proof" || code == "use_dpop_nonce")
+		bearer := `Bearer realm="` + ref.Realm + `"`
+		if !onDPoP {
+			bearer += params
 		}
 		meta := ""
 		if ref.ResourceMetadata != "" && status == http.StatusUnauthorized {
@@ -104,8 +114,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 		h.Set("WWW-Authenticate", bearer+meta)
 		if ref.DPoPAlgs != "" {
 			dp := `DPoP algs="` + ref.DPoPAlgs + `"`
-			if dpopErr {
-				dp += `, error="` + code + `", error_description="` + desc + `"`
+			if onDPoP {
+				dp += params
 			}
 			h.Add("WWW-Authenticate", dp+meta)
 			if ref.DPoPNonce != "" {

@@ -14,6 +14,10 @@ import (
 	"github.com/sessionless/sessionless/token/endpoint"
 )
 
+// external is the public URL of the endpoints in these tests: the proofs'
+// htu name it, not the test server's address.
+const external = "https://api.example"
+
 // TestDPoPBinding: a token request with a DPoP proof gets tokens bound to
 // the proof's key (RFC 9449 §5); a bound refresh family refreshes only
 // with a proof by that key; without a proof, nothing changes.
@@ -22,9 +26,9 @@ func TestDPoPBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP = proofs })
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP, c.ExternalURL = proofs, external })
 	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
-	tokenURL := e.ts.URL + "/auth/token"
+	tokenURL := external + "/auth/token"
 	withProof := func(p string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("DPoP", p) } }
 	proof := func(c *dpoptest.Client) func(*http.Request) {
 		return withProof(c.Proof("POST", tokenURL, "", time.Now(), nil))
@@ -44,7 +48,7 @@ func TestDPoPBinding(t *testing.T) {
 	for name, edit := range map[string]func(*http.Request){
 		"no proof":                nil,
 		"another key's proof":     proof(mallory),
-		"a proof for another URL": withProof(alice.Proof("POST", e.ts.URL+"/auth/login", "", time.Now(), nil)),
+		"a proof for another URL": withProof(alice.Proof("POST", external+"/auth/login", "", time.Now(), nil)),
 	} {
 		if r := e.form(t, "/auth/token", refresh, edit); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
 			t.Errorf("refreshing a bound family, %s: %d %s", name, r.status, r.body)
@@ -99,6 +103,62 @@ func TestDPoPBinding(t *testing.T) {
 	if r := e.form(t, "/auth/token", password, two); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
 		t.Errorf("two proofs: %d %s", r.status, r.body)
 	}
+	// htu is the configured public URL, never the Host header the
+	// client chose: a proof captured at a sibling service does not pass.
+	sibling := func(r *http.Request) {
+		r.Host = "other.example"
+		r.Header.Set("DPoP", alice.Proof("POST", "http://other.example/auth/token", "", time.Now(), nil))
+	}
+	if r := e.form(t, "/auth/token", password, sibling); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+		t.Errorf("a proof for another host, its Host header sent: %d %s", r.status, r.body)
+	}
+}
+
+// TestDPoPAtLogin: the JSON login endpoint binds tokens as the token
+// endpoint does; a DPoP header that is not a valid proof is 400, never
+// ignored.
+func TestDPoPAtLogin(t *testing.T) {
+	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP, c.ExternalURL = proofs, external })
+	alice := dpoptest.NewClient(t)
+	body := `{"username":"alice","password":"` + secret + `"}`
+	login := func(proof string) reply {
+		return e.do(t, "POST", "/auth/login", "application/json", body, func(r *http.Request) {
+			if proof != "" {
+				r.Header.Set("DPoP", proof)
+			}
+		})
+	}
+	r := login(alice.Proof("POST", external+"/auth/login", "", time.Now(), nil))
+	if r.status != 200 || r.json["token_type"] != "DPoP" {
+		t.Fatalf("login with a proof: %d %s", r.status, r.body)
+	}
+	if c, _ := e.verifier.Verify(r.json["access_token"].(string)); c == nil || c.JKT != alice.JKT() {
+		t.Fatal("the access token of a login with a proof is not bound")
+	}
+	refresh := vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string))
+	if r := e.form(t, "/auth/token", refresh, nil); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+		t.Errorf("the family of a login with a proof refreshed without one: %d %s", r.status, r.body)
+	}
+	for name, proof := range map[string]string{
+		"garbage":                  "garbage",
+		"a proof for another path": alice.Proof("POST", external+"/auth/token", "", time.Now(), nil),
+	} {
+		if r := login(proof); r.status != 400 || r.json["error"] != "invalid_dpop_proof" {
+			t.Errorf("login with %s: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := login(""); r.status != 200 || r.json["token_type"] != "Bearer" {
+		t.Errorf("login without a proof: %d %s", r.status, r.body)
+	}
+	// DPoP without the public URL: refused at configuration.
+	cfg := endpoint.Config{DPoP: proofs}
+	if _, err := endpoint.New(cfg); err == nil {
+		t.Error("endpoint.New accepted DPoP without ExternalURL")
+	}
 }
 
 // TestResourceIndicators: the resource parameter (RFC 8707) narrows the
@@ -127,6 +187,13 @@ func TestResourceIndicators(t *testing.T) {
 			t.Errorf("resource %s: %d %s, want invalid_target", res, r.status, r.body)
 		}
 	}
+	// Two resources, even a known one beside an unknown one: refused
+	// (every parameter appears once), never one chosen silently.
+	for _, two := range [][2]string{{mcp, "https://evil.example"}, {mcp, mcp}} {
+		if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", two[0], "resource", two[1]), nil); r.status != 400 || r.json["error"] != "invalid_request" {
+			t.Errorf("resources %v: %d %s, want invalid_request", two, r.status, r.body)
+		}
+	}
 	if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret), nil); r.status != 200 || aud(r.json["access_token"].(string)) != audience {
 		t.Errorf("no resource: %d %s", r.status, r.body)
 	}
@@ -139,9 +206,9 @@ func TestDPoPNonceAtTheTokenEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP = proofs })
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP, c.ExternalURL = proofs, external })
 	alice := dpoptest.NewClient(t)
-	tokenURL := e.ts.URL + "/auth/token"
+	tokenURL := external + "/auth/token"
 	password := vals("grant_type", "password", "username", "alice", "password", secret)
 	r := e.form(t, "/auth/token", password, func(r *http.Request) { r.Header.Set("DPoP", alice.Proof("POST", tokenURL, "", time.Now(), nil)) })
 	nonce := r.header.Get("DPoP-Nonce")

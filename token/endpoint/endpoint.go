@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/exturl"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -125,15 +126,19 @@ type Config struct {
 	// means time.Now.
 	Now func() time.Time
 	// DPoP, when set, binds tokens to the client's key (RFC 9449 §5): a
-	// token request with a DPoP proof header gets an access token with
-	// cnf.jkt and token_type DPoP, and its refresh family bound to the key
-	// (password grant): refreshing a bound family needs a proof by the
-	// same key. *dpop.Verifier implements it. Nil: DPoP headers are
-	// ignored, tokens are bearer tokens.
+	// request to the token endpoint (password and refresh_token grants)
+	// or to the login endpoint with a DPoP proof header gets an access
+	// token with cnf.jkt and token_type DPoP, and its refresh family bound
+	// to the key (a refresh with a proof binds a family not bound yet):
+	// refreshing a bound family needs a proof by the same key.
+	// *dpop.Verifier implements it. Nil: DPoP headers are ignored, tokens
+	// are bearer tokens. IssueTokens (a browser redirect, which cannot
+	// carry a proof) issues bearer tokens.
 	DPoP ProofChecker
-	// ExternalURL is the scheme and host clients use
-	// ("https://api.example"), for the htu of proofs behind a proxy.
-	// Default: the request's scheme and Host.
+	// ExternalURL is the public URL of the server's root, as clients call
+	// it ("https://api.example"; a path when a proxy strips one): a
+	// proof's htu must be it followed by the path of the request as it
+	// arrived. Required with DPoP: the Host header proves nothing.
 	ExternalURL string
 	// Resources are the resource indicators (RFC 8707) a token request may
 	// name with its resource parameter: the access token's audience is
@@ -186,6 +191,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.DPoP != nil && cfg.ExternalURL == "" {
+		return nil, errors.New("endpoint: DPoP needs ExternalURL, the public URL the proofs' htu name (the Host header proves nothing)")
+	}
+	if cfg.ExternalURL != "" {
+		ext, err := exturl.Parse(cfg.ExternalURL)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint: ExternalURL: %w", err)
+		}
+		cfg.ExternalURL = ext
 	}
 	if cfg.Passwords == nil {
 		var err error

@@ -25,6 +25,11 @@ func (s *Server) Login() http.Handler {
 			s.fail(w, r, "login", oerr)
 			return
 		}
+		jkt, err := s.dpopKey(w, r)
+		if err != nil {
+			s.fail(w, r, "login", err)
+			return
+		}
 		if !s.allow(w, r, name) {
 			return
 		}
@@ -37,7 +42,7 @@ func (s *Server) Login() http.Handler {
 			s.fail(w, r, "login", err)
 			return
 		}
-		resp, err := s.issueTokens(r, u, name, strings.Join(u.Scopes, " "), "")
+		resp, err := s.issueTokens(r, u, name, strings.Join(u.Scopes, " "), jkt)
 		if err != nil {
 			s.fail(w, r, "login: issuing tokens", err)
 			return

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/exturl"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -209,14 +210,7 @@ func (s *Server) dpopKey(w http.ResponseWriter, r *http.Request) (string, error)
 
 // requestURL is the URL the client used, for a proof's htu.
 func (s *Server) requestURL(r *http.Request) string {
-	if s.cfg.ExternalURL != "" {
-		return strings.TrimSuffix(s.cfg.ExternalURL, "/") + r.URL.EscapedPath()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath()
+	return s.cfg.ExternalURL + exturl.RequestPath(r)
 }
 
 var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user of this refresh token no longer exists"}
