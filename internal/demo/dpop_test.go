@@ -49,7 +49,7 @@ func TestDPoP(t *testing.T) {
 	resp = call("DPoP", "")
 	ch := strings.Join(resp.Header.Values("WWW-Authenticate"), " | ")
 	if resp.StatusCode != 401 || !strings.Contains(ch, `DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"`) ||
-		!strings.Contains(ch, `resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`) {
+		!strings.Contains(ch, `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api"`) {
 		t.Fatalf("no proof: %s %s", resp.Status, ch)
 	}
 	// The bound refresh family needs the key.
@@ -61,23 +61,51 @@ func TestDPoP(t *testing.T) {
 		withProof(form, alice.Proof("POST", base+"/auth/token", "", time.Now(), nil))); resp.StatusCode != 200 {
 		t.Fatalf("refresh with the key: %s %s", resp.Status, b)
 	}
-	// A token for this API as a resource (RFC 8707).
-	if resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=viewer&password="+testPassword+"&resource="+base, form); resp.StatusCode != 200 {
-		t.Fatalf("resource %s: %s %s", base, resp.Status, b)
-	} else if me, _ := e.me(t, "Bearer "+decodeInto[tokenResponse](t, b).AccessToken); me.StatusCode != 200 {
-		t.Fatalf("a token whose audience is the resource: %s", me.Status)
+	// Tokens for one of the demo's resources (RFC 8707): accepted there,
+	// refused at the other (strict audiences), 401 with its metadata.
+	forResource := func(res string) string {
+		resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=viewer&password="+testPassword+"&resource="+res, form)
+		if resp.StatusCode != 200 {
+			t.Fatalf("resource %s: %s %s", res, resp.Status, b)
+		}
+		return decodeInto[tokenResponse](t, b).AccessToken
+	}
+	const gqlMe = `{"query":"{ me { subject } }"}`
+	for _, tc := range []struct {
+		resource     string
+		api, graphql int
+	}{{base, 200, 200}, {base + "/api", 200, 401}, {base + "/graphql", 401, 200}} {
+		tok := forResource(tc.resource)
+		me, _ := e.me(t, "Bearer "+tok)
+		gql, _ := e.do(t, "POST", "/graphql", gqlMe, http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/json"}})
+		if me.StatusCode != tc.api || gql.StatusCode != tc.graphql {
+			t.Errorf("a token for %s: /api/me %d, /graphql %d; want %d, %d", tc.resource, me.StatusCode, gql.StatusCode, tc.api, tc.graphql)
+		}
+		if gql.StatusCode == 401 && !strings.Contains(gql.Header.Get("WWW-Authenticate"), `error="invalid_token"`) ||
+			gql.StatusCode == 401 && !strings.Contains(gql.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/graphql"`) {
+			t.Errorf("a token for %s refused at /graphql: %v", tc.resource, gql.Header.Values("WWW-Authenticate"))
+		}
 	}
 	if resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=viewer&password="+testPassword+"&resource=https://evil.example", form); resp.StatusCode != 400 ||
 		!strings.Contains(string(b), "invalid_target") {
 		t.Fatalf("another resource: %s %s", resp.Status, b)
 	}
-	// RFC 9728 metadata.
-	resp, b = e.do(t, "GET", "/.well-known/oauth-protected-resource", "", nil)
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	if resp.StatusCode != 200 || m["resource"] != base || !strings.Contains(string(b), `"dpop_signing_alg_values_supported":["ES256","EdDSA"]`) ||
-		!strings.Contains(string(b), `"authorization_servers":["http://demo.test"]`) {
-		t.Fatalf("protected resource metadata: %s %s", resp.Status, b)
+	// RFC 9728 metadata: one document per resource, at the well-known
+	// name followed by the resource's path (§3.1), its resource
+	// identifier the URL the resource's requests start with (§3.3).
+	for path, resource := range map[string]string{"": base, "/api": base + "/api", "/graphql": base + "/graphql"} {
+		resp, b = e.do(t, "GET", "/.well-known/oauth-protected-resource"+path, "", nil)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		if resp.StatusCode != 200 || m["resource"] != resource || !strings.Contains(string(b), `"dpop_signing_alg_values_supported":["ES256","EdDSA"]`) ||
+			!strings.Contains(string(b), `"authorization_servers":["http://demo.test"]`) {
+			t.Errorf("protected resource metadata %s: %s %s", path, resp.Status, b)
+		}
+	}
+	// A challenge at a route of the whole server points at its document.
+	if resp, _ := e.do(t, "POST", "/auth/logout", "", nil); resp.StatusCode != 401 ||
+		!strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`) {
+		t.Errorf("/auth/logout without a token: %s %v", resp.Status, resp.Header.Values("WWW-Authenticate"))
 	}
 }
 
@@ -98,5 +126,31 @@ func TestDPoPNonces(t *testing.T) {
 	resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=demo&password="+testPassword, h)
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "use_dpop_nonce") || resp.Header.Get("DPoP-Nonce") == "" {
 		t.Fatalf("a proof without the nonce: %s %s", resp.Status, b)
+	}
+}
+
+// TestDPoPIssuerWithPath: behind a proxy that strips a path (issuer
+// http://demo.test/base), proofs name the public URLs the metadata
+// publishes: the token endpoint under the path.
+func TestDPoPIssuerWithPath(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Now = time.Now
+	cfg.Issuer = "http://demo.test/base"
+	e := newTestEnv(t, cfg)
+	resp, b := e.do(t, "GET", "/.well-known/oauth-authorization-server", "", nil)
+	var meta struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	json.Unmarshal(b, &meta)
+	if resp.StatusCode != 200 || meta.TokenEndpoint != "http://demo.test/base/auth/token" {
+		t.Fatalf("metadata: %s %s", resp.Status, b)
+	}
+	alice := dpoptest.NewClient(t)
+	for htu, want := range map[string]int{meta.TokenEndpoint: 200, "http://demo.test/auth/token": 400} {
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "DPoP": {alice.Proof("POST", htu, "", time.Now(), nil)}}
+		resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=demo&password="+testPassword, h)
+		if resp.StatusCode != want {
+			t.Errorf("a proof for %s: %s %s, want %d", htu, resp.Status, b, want)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -49,6 +48,7 @@ type server struct {
 	providers   []*oidc.Provider
 	limits      *throttle
 	issuer      string
+	audience    string // the general audience of the demo's tokens
 	corsOrigins []string
 	dpopAlgs    []string
 	graphql     *graphql.Schema
@@ -87,8 +87,9 @@ func newServer(cfg Config, d deps) (*server, error) {
 	verifier, err := token.NewVerifier(keys, token.VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
-		// Tokens asked for this API as a resource (RFC 8707) carry its URL.
-		Audiences:        []string{cfg.Issuer},
+		// Tokens asked for one of the demo's resources (RFC 8707) carry
+		// its URL; the routes check that it is theirs (server.api).
+		Audiences:        resourcesOf(cfg.Issuer),
 		MaxTokenLifetime: maxAccessTTL,
 		Now:              cfg.Now,
 	})
@@ -109,17 +110,20 @@ func newServer(cfg Config, d deps) (*server, error) {
 		jwt[p.Issuer()] = p
 	}
 	// DPoP (RFC 9449): proofs checked with a replay cache shared like the
-	// revocations; htu against the public URL, the issuer's scheme and host.
+	// revocations; htu against the public URL: the issuer (a path in it is
+	// one a proxy strips in front of the demo).
 	proofs, err := dpop.New(dpop.Config{Replay: d.backends.dpopReplay, NonceKey: cfg.DPoPNonceKey, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
-	external := externalURL(cfg.Issuer)
+	external := strings.TrimRight(cfg.Issuer, "/")
 	auth, err := middleware.New(middleware.Config{
-		DPoP:             proofs,
-		ExternalURL:      external,
-		ResourceMetadata: strings.TrimRight(cfg.Issuer, "/") + "/.well-known/oauth-protected-resource",
-		JWT:              jwt,
+		DPoP:        proofs,
+		ExternalURL: external,
+		// Every challenge points at the metadata of the resource asked
+		// for (RFC 9728 §5.1): /api, /graphql, or the whole server.
+		ResourceMetadataFor: func(r *http.Request) string { return metadataURL(external, resourceFor(r.URL.Path)) },
+		JWT:                 jwt,
 		// API tokens (sl_…) are told from JWTs by their prefix.
 		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
 		Revocation: d.backends.revocations,
@@ -135,7 +139,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 		Hooks:       endpoint.Hooks{Allow: limits.allowPassword},
 		DPoP:        proofs,
 		ExternalURL: external,
-		Resources:   []string{cfg.Issuer},
+		Resources:   resourcesOf(cfg.Issuer),
 		Issuer:      issuer,
 		Verifier:    verifier,
 		Users:       endpointUsers{d.users},
@@ -154,7 +158,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, corsOrigins: cfg.CORSOrigins, dpopAlgs: proofs.AlgNames(),
+	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, audience: cfg.Audience, corsOrigins: cfg.CORSOrigins, dpopAlgs: proofs.AlgNames(),
 		revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -188,27 +192,77 @@ func (s *server) metadata(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-// resourceMetadata serves the protected resource metadata (RFC 9728):
-// what the API is, who issues its tokens, how to send them.
-func (s *server) resourceMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"resource":                          s.issuer,
-		"authorization_servers":             []string{s.issuer},
-		"scopes_supported":                  []string{scopeRead, scopeWrite, scopeManageTokens},
-		"bearer_methods_supported":          []string{"header"},
-		"dpop_signing_alg_values_supported": s.dpopAlgs,
-		"dpop_bound_access_tokens_required": false,
-	})
+// The demo's protected resources (RFC 8707 resource indicators, RFC 9728
+// resource identifiers), as paths under the issuer: the whole server, the
+// REST API and the GraphQL endpoint. A token asked for one of them has it
+// as its audience and is accepted there only.
+const (
+	resourceAll     = ""
+	resourceAPI     = "/api"
+	resourceGraphQL = "/graphql"
+)
+
+// resourcesOf returns the URLs of the demo's resources under issuer.
+func resourcesOf(issuer string) []string {
+	base := strings.TrimRight(issuer, "/")
+	return []string{base + resourceAll, base + resourceAPI, base + resourceGraphQL}
 }
 
-// externalURL returns the scheme and host of issuer: the public URL the
-// clients use, for DPoP proofs' htu.
-func externalURL(issuer string) string {
-	u, err := url.Parse(issuer)
-	if err != nil {
-		return ""
+// resourceFor returns the resource a request path belongs to.
+func resourceFor(path string) string {
+	switch {
+	case path == resourceGraphQL:
+		return resourceGraphQL
+	case strings.HasPrefix(path, resourceAPI+"/"):
+		return resourceAPI
 	}
-	return u.Scheme + "://" + u.Host
+	return resourceAll
+}
+
+// metadataURL returns where the metadata of resource is: the well-known
+// name, then the resource's path (RFC 9728 §3.1).
+func metadataURL(base, resource string) string {
+	return base + "/.well-known/oauth-protected-resource" + resource
+}
+
+// resourceMetadata serves the protected resource metadata of resource
+// (RFC 9728): what it is, who issues its tokens, how to send them. Its
+// resource identifier is the URL the API's requests start with: /graphql
+// is requested at exactly that URL, /api's routes under it (the path
+// prefix rule of draft-ietf-oauth-rfc9728bis; RFC 9728 §3.3 asks for the
+// request URL itself).
+func (s *server) resourceMetadata(resource string) http.HandlerFunc {
+	base := strings.TrimRight(s.issuer, "/")
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"resource":                          base + resource,
+			"authorization_servers":             []string{s.issuer},
+			"scopes_supported":                  []string{scopeRead, scopeWrite, scopeManageTokens},
+			"bearer_methods_supported":          []string{"header"},
+			"dpop_signing_alg_values_supported": s.dpopAlgs,
+			"dpop_bound_access_tokens_required": false,
+		})
+	}
+}
+
+// forResource refuses the demo's own tokens narrowed to another resource
+// (RFC 8707): a token's audience must be the demo's general audience, the
+// whole server, or resource. API tokens and providers' tokens have
+// audiences of their own, checked by their verifiers.
+func (s *server) forResource(resource string) func(*identity.Principal) error {
+	base := strings.TrimRight(s.issuer, "/")
+	return func(p *identity.Principal) error {
+		c, ok := p.Claims.(*token.Claims)
+		if !ok || p.Issuer != s.issuer {
+			return nil
+		}
+		for _, aud := range c.Audience {
+			if aud == s.audience || aud == base+resourceAll || aud == base+resource {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: a token for another resource (aud %q)", middleware.ErrInvalidToken, []string(c.Audience))
+	}
 }
 
 // cors lets the browser apps of -cors-origin call the API (rs/cors):
@@ -222,8 +276,8 @@ func (s *server) cors(next http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins:   s.corsOrigins,
 		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
-		AllowedHeaders:   []string{"Authorization", "Content-Type"},
-		ExposedHeaders:   []string{"WWW-Authenticate", "Retry-After", "Location"},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "DPoP"},
+		ExposedHeaders:   []string{"WWW-Authenticate", "Retry-After", "Location", "DPoP-Nonce"}, // RFC 9449 §8
 		AllowCredentials: false,
 		MaxAge:           600,
 	}).Handler(next)
@@ -266,7 +320,9 @@ func (s *server) routes() http.Handler {
 	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	handle(mux, "/.well-known/oauth-authorization-server", route{http.MethodGet, http.HandlerFunc(s.metadata)})
-	handle(mux, "/.well-known/oauth-protected-resource", route{http.MethodGet, http.HandlerFunc(s.resourceMetadata)})
+	for _, res := range []string{resourceAll, resourceAPI, resourceGraphQL} {
+		handle(mux, metadataURL("", res), route{http.MethodGet, s.resourceMetadata(res)})
+	}
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
 	// Every /api/ route needs a valid access token; the widget routes
@@ -278,7 +334,7 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
 	// GraphQL: the same data behind the same middleware (401 as for /api);
 	// fields check their scopes.
-	handle(mux, "/graphql", route{http.MethodPost, s.api(s.graphqlHandler)})
+	handle(mux, "/graphql", route{http.MethodPost, s.protect(resourceGraphQL, s.graphqlHandler)})
 	// API tokens of the caller: package apitoken's handlers, which check
 	// the tokens:manage scope and narrow what a new token may hold.
 	// The scope is checked by the middleware first, so that its refusal
@@ -296,11 +352,18 @@ func (s *server) routes() http.Handler {
 // api wraps h in the authentication middleware and, when scopes are
 // given, a check that the token holds every one of them.
 func (s *server) api(h http.HandlerFunc, scopes ...string) http.Handler {
+	return s.protect(resourceAPI, h, scopes...)
+}
+
+// protect wraps h in the authentication middleware, a check that the
+// token is not meant for another resource, and, when scopes are given, a
+// check that the token holds every one of them.
+func (s *server) protect(resource string, h http.HandlerFunc, scopes ...string) http.Handler {
 	var next http.Handler = h
 	if len(scopes) > 0 {
 		next = s.auth.RequireScopes(scopes...)(next)
 	}
-	return s.auth.Middleware(next)
+	return s.auth.Middleware(s.auth.Require(s.forResource(resource))(next))
 }
 
 // route is one method of a path.

@@ -234,7 +234,7 @@ func TestMeRejects(t *testing.T) {
 	otherAudience, _, _ := elsewhere.Issue(token.Claims{Subject: e.user(t, "demo").ID})
 
 	// Every 401 challenge announces the resource metadata (RFC 9728 §5.1).
-	const meta = `, resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`
+	const meta = `, resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api"`
 	const challenge = `Bearer realm="demo-api"` + meta
 	const invalid = `Bearer realm="demo-api", error="invalid_token", error_description="the access token is invalid, expired or revoked"` + meta
 	const malformed = `Bearer realm="demo-api", error="invalid_request", error_description="malformed request: send exactly one bearer token"`
@@ -423,15 +423,25 @@ func TestCORS(t *testing.T) {
 	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("preflight from another origin: %v", resp.Header)
 	}
+	// DPoP from a browser app (RFC 9449): the DPoP header may be sent, at
+	// the API and at the token endpoint; DPoP-Nonce may be read (§8).
+	for _, path := range []string{"/api/me", "/auth/token"} {
+		resp, _ := e.do(t, "OPTIONS", path, "", http.Header{"Origin": {"https://app.example"},
+			"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization, dpop"}})
+		if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+			!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "dpop") {
+			t.Errorf("a preflight asking for the DPoP header at %s: %s %v", path, resp.Status, resp.Header)
+		}
+	}
 	tok := e.login(t, "demo", testPassword).AccessToken
 	resp, _ = e.do(t, "GET", "/api/me", "", http.Header{"Origin": {"https://app.example"}, "Authorization": {"Bearer " + tok}})
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Fatalf("GET from the allowed origin: %s %v", resp.Status, resp.Header)
 	}
 	resp, _ = e.do(t, "GET", "/api/me", "", http.Header{"Origin": {"https://app.example"}})
-	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Www-Authenticate") &&
-		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
-		t.Errorf("a 401 to the allowed origin must expose its challenge: %v", resp.Header)
+	exposed := strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers"))
+	if resp.StatusCode != 401 || !strings.Contains(exposed, "www-authenticate") || !strings.Contains(exposed, "dpop-nonce") {
+		t.Errorf("a 401 to the allowed origin must expose its challenge and DPoP-Nonce: %v", resp.Header)
 	}
 	// A wildcard: any origin, still no credentials.
 	cfg2 := testConfig(t)
