@@ -232,10 +232,12 @@ var b64 = base64.RawURLEncoding
 
 // Verify checks proof for req: its size and shape, its header (typ
 // dpop+jwt, an accepted asymmetric alg, a public jwk and nothing
-// naming another key), its signature under that jwk, its claims (jti,
-// htm equal to the method, htu equal to the URL after RFC 3986
-// normalisation, iat inside the window, ath equal to the SHA-256 of the
-// access token when there is one), and last that its jti was never seen.
+// naming another key), its claims (jti, htm equal to the method, htu
+// equal to the URL after RFC 3986 normalisation, iat inside the window,
+// ath equal to the SHA-256 of the access token when there is one, the
+// nonce when required), then its signature under the jwk, and last that
+// its jti was never seen: a stale or misdirected proof costs no
+// signature check, and only a proof that verifies fills a cache.
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proof, error) {
 	if len(proof) > MaxProofLength {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidProof, MaxProofLength)
@@ -249,7 +251,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrInvalidProof)
 	}
-	key, jkt, err := v.header(hb)
+	key, jkt, cacheKey, err := v.header(hb)
 	if err != nil {
 		return nil, err
 	}
@@ -260,9 +262,6 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	c, err := claims(pb)
 	if err != nil {
 		return nil, err
-	}
-	if !key.VerifySignature(proof[:d2], proof[d2+1:]) {
-		return nil, fmt.Errorf("%w: bad signature", ErrInvalidProof)
 	}
 	now := v.cfg.Now()
 	switch {
@@ -284,6 +283,17 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	if v.cfg.NonceKey != nil && !v.validNonce(c.nonce, now) {
 		return nil, ErrUseNonce
 	}
+	if !key.VerifySignature(proof[:d2], proof[d2+1:]) {
+		return nil, fmt.Errorf("%w: bad signature", ErrInvalidProof)
+	}
+	if cacheKey != "" { // a key seen for the first time, and it signed: keep it parsed
+		v.mu.Lock()
+		if len(v.keys) >= maxCachedKeys {
+			clear(v.keys)
+		}
+		v.keys[cacheKey] = cachedKey{key, jkt}
+		v.mu.Unlock()
+	}
 	// Last, once everything else holds: a forged proof fills no cache.
 	// The entry lives until the proof could no longer be accepted, here
 	// (iat + Window) or on an instance whose clock is up to Leeway behind.
@@ -300,8 +310,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 }
 
 // header reads the proof's JOSE header and returns its key and the key's
-// thumbprint.
-func (v *Verifier) header(hb []byte) (*token.Key, string, error) {
+// thumbprint, and, for a key not in the cache, the key to cache it under
+// once the proof's signature verifies.
+func (v *Verifier) header(hb []byte) (*token.Key, string, string, error) {
 	var typ, alg string
 	var jwk []byte
 	m := strictjson.Object(hb)
@@ -316,47 +327,65 @@ func (v *Verifier) header(hb []byte) (*token.Key, string, error) {
 			jwk = m.Value()
 		case "kid", "jku", "x5u", "x5c", "crit", "b64":
 			// The key is the jwk and nothing else (RFC 9449 §4.2).
-			return nil, "", fmt.Errorf("%w: header member %q", ErrInvalidProof, name)
+			return nil, "", "", fmt.Errorf("%w: header member %q", ErrInvalidProof, name)
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: header %q is not a string", ErrInvalidProof, m.Name())
+			return nil, "", "", fmt.Errorf("%w: header %q is not a string", ErrInvalidProof, m.Name())
 		}
 	}
 	switch {
 	case m.Err() != nil:
-		return nil, "", fmt.Errorf("%w: header: %w", ErrInvalidProof, m.Err())
+		return nil, "", "", fmt.Errorf("%w: header: %w", ErrInvalidProof, m.Err())
 	case typ != "dpop+jwt":
-		return nil, "", fmt.Errorf("%w: typ is not dpop+jwt", ErrInvalidProof)
+		return nil, "", "", fmt.Errorf("%w: typ is not dpop+jwt", ErrInvalidProof)
 	case !slices.Contains(v.cfg.Algorithms, token.Algorithm(alg)):
-		return nil, "", fmt.Errorf("%w: alg %q is not accepted", ErrInvalidProof, alg)
+		return nil, "", "", fmt.Errorf("%w: alg %q is not accepted", ErrInvalidProof, alg)
 	case len(jwk) == 0 || jwk[0] != '{':
-		return nil, "", fmt.Errorf("%w: no jwk", ErrInvalidProof)
+		return nil, "", "", fmt.Errorf("%w: no jwk", ErrInvalidProof)
 	}
 	ck := alg + " " + string(jwk)
 	v.mu.Lock()
 	c, ok := v.keys[ck]
 	v.mu.Unlock()
 	if ok {
-		return c.key, c.jkt, nil
+		return c.key, c.jkt, "", nil
+	}
+	if err := publicOnly(jwk, alg); err != nil {
+		return nil, "", "", err
 	}
 	key, err := token.ParseJWK(jwk, token.KeyOptions{ID: "dpop", Algorithm: token.Algorithm(alg)})
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: jwk: %w", ErrInvalidProof, err)
+		return nil, "", "", fmt.Errorf("%w: jwk: %w", ErrInvalidProof, err)
 	}
 	if key.CanSign() || key.Symmetric() {
-		return nil, "", fmt.Errorf("%w: the jwk holds private or secret material", ErrInvalidProof)
+		return nil, "", "", fmt.Errorf("%w: the jwk holds private or secret material", ErrInvalidProof)
 	}
 	jkt, err := key.Thumbprint()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrInvalidProof, err)
+		return nil, "", "", fmt.Errorf("%w: %w", ErrInvalidProof, err)
 	}
-	v.mu.Lock()
-	if len(v.keys) >= maxCachedKeys {
-		clear(v.keys)
+	return key, jkt, ck, nil
+}
+
+// publicOnly refuses a jwk with any private or secret member, present at
+// all, empty or not (RFC 9449 §4.3: the jwk must not contain a private
+// key), and one whose own alg is not the header's.
+func publicOnly(jwk []byte, alg string) error {
+	m := strictjson.Object(jwk)
+	for m.Next() {
+		switch name := string(m.Name()); name {
+		case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
+			return fmt.Errorf("%w: the jwk has the private or secret member %q", ErrInvalidProof, name)
+		case "alg":
+			if a, err := str(m.Value()); err != nil || a != alg {
+				return fmt.Errorf("%w: the jwk's alg is not the header's", ErrInvalidProof)
+			}
+		}
 	}
-	v.keys[ck] = cachedKey{key, jkt}
-	v.mu.Unlock()
-	return key, jkt, nil
+	if m.Err() != nil {
+		return fmt.Errorf("%w: jwk: %w", ErrInvalidProof, m.Err())
+	}
+	return nil
 }
 
 type proofClaims struct {
@@ -441,12 +470,77 @@ func normalURL(s string) (string, bool) {
 	if port != "" {
 		host += ":" + port
 	}
-	path := u.EscapedPath()
-	if p, err := url.PathUnescape(path); err == nil {
-		path = (&url.URL{Path: p}).EscapedPath()
-	}
-	if path == "" {
-		path = "/"
+	path, ok := normalPath(u.EscapedPath())
+	if !ok {
+		return "", false
 	}
 	return scheme + "://" + host + path, true
+}
+
+// normalPath normalises an escaped path as RFC 3986 §6.2.2 does: percent-
+// encodings of unreserved characters decoded, the others' hex digits in
+// upper case (reserved ones stay encoded: /a%2Fb is not /a/b), dot
+// segments removed (§5.2.4), and "" as "/".
+func normalPath(p string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(p) || unhex(p[i+1]) < 0 || unhex(p[i+2]) < 0 {
+			return "", false
+		}
+		d := byte(unhex(p[i+1])<<4 | unhex(p[i+2]))
+		if 'a' <= d && d <= 'z' || 'A' <= d && d <= 'Z' || '0' <= d && d <= '9' || strings.IndexByte("-._~", d) >= 0 {
+			b.WriteByte(d)
+		} else {
+			b.WriteString(strings.ToUpper(p[i : i+3]))
+		}
+		i += 2
+	}
+	return removeDotSegments(b.String()), true
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// removeDotSegments removes "." and ".." segments (RFC 3986 §5.2.4),
+// keeping empty segments and a trailing slash.
+func removeDotSegments(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if !strings.Contains(p, ".") {
+		return p
+	}
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	out := make([]string, 0, len(segs))
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+			continue
+		}
+		if last {
+			out = append(out, "")
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }

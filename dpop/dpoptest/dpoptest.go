@@ -76,7 +76,13 @@ func (c *Client) Proof(method, url, accessToken string, iat time.Time, edit func
 	}
 	hb, _ := json.Marshal(h)
 	cb, _ := json.Marshal(cl)
-	input := b64(hb) + "." + b64(cb)
+	return c.Sign(hb, cb)
+}
+
+// Sign signs a proof of exactly these header and claims bytes, for
+// proofs a map cannot express (a member repeated, odd spacing).
+func (c *Client) Sign(header, claims []byte) string {
+	input := b64(header) + "." + b64(claims)
 	sum := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, c.priv, sum[:])
 	if err != nil {
