@@ -482,6 +482,9 @@ func normalURL(s string) (string, bool) {
 // upper case (reserved ones stay encoded: /a%2Fb is not /a/b), dot
 // segments removed (§5.2.4), and "" as "/".
 func normalPath(p string) (string, bool) {
+	if strings.IndexByte(p, '%') < 0 { // the usual path: nothing to decode, no allocation
+		return removeDotSegments(p), true
+	}
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
 		c := p[i]
