@@ -171,8 +171,9 @@ func TestMiddlewareNonce(t *testing.T) {
 	if resp.StatusCode != 401 || nonce == "" || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), `error="use_dpop_nonce"`) {
 		t.Fatalf("no nonce: %d %v", resp.StatusCode, resp.Header)
 	}
-	if resp := get(alice.Proof("GET", "https://api.example/x", bound, time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce })); resp.StatusCode != 200 {
-		t.Fatalf("with the nonce: %d", resp.StatusCode)
+	resp = get(alice.Proof("GET", "https://api.example/x", bound, time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce }))
+	if resp.StatusCode != 200 || resp.Header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("with the nonce: %d %v (a success carries the current nonce: the next proof needs no retry)", resp.StatusCode, resp.Header)
 	}
 }
 

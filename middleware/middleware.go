@@ -410,6 +410,13 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			a.reject(w, r, err)
 			return
 		}
+		if dpop {
+			// With server nonces, every answer carries the current one
+			// (RFC 9449 §8.2): the client's next proof needs no retry.
+			if n := a.cfg.DPoP.Nonce(); n != "" {
+				w.Header().Set("DPoP-Nonce", n)
+			}
+		}
 		// The request gets its own copy of the cached principal.
 		ctx := identity.NewContext(r.Context(), p)
 		if h := a.cfg.Hooks.OnAuthenticated; h != nil {

@@ -218,7 +218,7 @@ func TestDPoPNonceAtTheTokenEndpoint(t *testing.T) {
 	r = e.form(t, "/auth/token", password, func(r *http.Request) {
 		r.Header.Set("DPoP", alice.Proof("POST", tokenURL, "", time.Now(), func(_, cl map[string]any) { cl["nonce"] = nonce }))
 	})
-	if r.status != 200 || r.json["token_type"] != "DPoP" {
-		t.Fatalf("with the nonce: %d %s", r.status, r.body)
+	if r.status != 200 || r.json["token_type"] != "DPoP" || r.header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("with the nonce: %d %s %v (a success carries the current nonce too)", r.status, r.body, r.header)
 	}
 }

@@ -205,6 +205,9 @@ func (s *Server) dpopKey(w http.ResponseWriter, r *http.Request) (string, error)
 		s.log.InfoContext(r.Context(), "DPoP proof refused", "err", err)
 		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "the DPoP proof is invalid"}
 	}
+	if n := s.cfg.DPoP.Nonce(); n != "" { // the current nonce, for the next proof (RFC 9449 §8.2)
+		w.Header().Set("DPoP-Nonce", n)
+	}
 	return jkt, nil
 }
 
