@@ -460,6 +460,9 @@ func normalURL(s string) (string, bool) {
 		return "", false
 	}
 	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", false
+	}
 	port := u.Port()
 	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
 		port = ""
@@ -470,11 +473,56 @@ func normalURL(s string) (string, bool) {
 	if port != "" {
 		host += ":" + port
 	}
-	path, ok := normalPath(u.EscapedPath())
+	path, ok := normalPath(rawPath(s))
 	if !ok {
 		return "", false
 	}
 	return scheme + "://" + host + path, true
+}
+
+// rawPath returns the path of the absolute URL s as written (url.URL's
+// EscapedPath rebuilds it from the decoded path when the raw one has a
+// character it would escape, and %2F would become /), with the bytes a
+// path may not hold percent-encoded.
+func rawPath(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return ""
+	}
+	rest := s[i+3:]
+	j := strings.IndexAny(rest, "/?#")
+	if j < 0 || rest[j] != '/' {
+		return ""
+	}
+	p := rest[j:]
+	if k := strings.IndexAny(p, "?#"); k >= 0 {
+		p = p[:k]
+	}
+	clean := true
+	for k := 0; k < len(p); k++ {
+		if !pathByte(p[k]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return p
+	}
+	var b strings.Builder
+	for k := 0; k < len(p); k++ {
+		if c := p[k]; pathByte(c) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// pathByte reports whether c may stand in a path as written (RFC 3986
+// pchar, "/" and the "%" of an escape).
+func pathByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0
 }
 
 // normalPath normalises an escaped path as RFC 3986 §6.2.2 does: percent-

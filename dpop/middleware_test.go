@@ -259,6 +259,20 @@ func TestMiddlewareURLsAndChallenges(t *testing.T) {
 			t.Errorf("%s: resource_metadata not chosen per request: %v", name, h)
 		}
 	}
+	// A request-target with dot segments must not climb out of the
+	// public URL's path to a sibling's URL (https://example.com/api/me),
+	// whatever the router in front does with it.
+	direct := auth.Middleware(ok)
+	for _, target := range []string{"/../api/me", "/%2E%2E/api/me", "/%2e%2e/api/me", "/./../api/me"} {
+		req := httptest.NewRequest("GET", target, nil)
+		req.Header.Set("Authorization", "DPoP "+bound)
+		req.Header.Set("DPoP", alice.Proof("GET", "https://example.com/api/me", bound, time.Now(), nil))
+		rec := httptest.NewRecorder()
+		direct.ServeHTTP(rec, req)
+		if rec.Code != 401 {
+			t.Errorf("request-target %s with a proof for the sibling https://example.com/api/me: %d, want 401", target, rec.Code)
+		}
+	}
 	// 403 for a DPoP request: insufficient_scope and the scope on the
 	// DPoP challenge, offered beside the Bearer one.
 	code, h := send("/admin", "", "https://example.com/base/admin")

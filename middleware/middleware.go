@@ -475,7 +475,7 @@ func needsNonce(err error) bool {
 
 // requestURL is the URL the client used, for a proof's htu.
 func (a *Authenticator) requestURL(r *http.Request) string {
-	return a.cfg.ExternalURL + exturl.RequestPath(r)
+	return exturl.RequestURL(a.cfg.ExternalURL, r)
 }
 
 func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {

@@ -90,6 +90,32 @@ func TestDPoP(t *testing.T) {
 		!strings.Contains(string(b), "invalid_target") {
 		t.Fatalf("another resource: %s %s", resp.Status, b)
 	}
+	// What acts for the whole server needs a token not narrowed to one
+	// resource: minting an API token (good everywhere), logging out
+	// everywhere (a token may still log itself out).
+	narrowed := func(res string) string {
+		resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=demo&password="+testPassword+"&resource="+res, form)
+		if resp.StatusCode != 200 {
+			t.Fatalf("resource %s: %s %s", res, resp.Status, b)
+		}
+		return decodeInto[tokenResponse](t, b).AccessToken
+	}
+	const tokenBody = `{"name":"ci","scopes":["widgets:read"]}`
+	if resp, b := e.do(t, "POST", "/auth/logout", "", bearer(narrowed(base+"/graphql"))); resp.StatusCode != 204 {
+		t.Errorf("a token for /graphql logging itself out: %s %s", resp.Status, b)
+	}
+	for _, tc := range []struct {
+		resource          string
+		create, logoutAll int
+	}{{base + "/api", 401, 401}, {base + "/graphql", 401, 401}, {base, 201, 204}} { // the last one logs demo out
+		if resp, b := e.do(t, "POST", "/api/tokens", tokenBody, bearer(narrowed(tc.resource))); resp.StatusCode != tc.create {
+			t.Errorf("POST /api/tokens with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, tc.create)
+		}
+		if resp, b := e.do(t, "POST", "/auth/logout-all", "", bearer(narrowed(tc.resource))); resp.StatusCode != tc.logoutAll {
+			t.Errorf("POST /auth/logout-all with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, tc.logoutAll)
+		}
+	}
+
 	// RFC 9728 metadata: one document per resource, at the well-known
 	// name followed by the resource's path (§3.1), its resource
 	// identifier the URL the resource's requests start with (§3.3).

@@ -245,6 +245,11 @@ func (s *server) resourceMetadata(resource string) http.HandlerFunc {
 	}
 }
 
+// wholeServer lets h act only for tokens not narrowed to one resource.
+func (s *server) wholeServer(h http.Handler) http.HandlerFunc {
+	return s.auth.Require(s.forResource(resourceAll))(h).ServeHTTP
+}
+
 // forResource refuses the demo's own tokens narrowed to another resource
 // (RFC 8707): a token's audience must be the demo's general audience, the
 // whole server, or resource. API tokens and providers' tokens have
@@ -311,7 +316,9 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/auth/token", route{http.MethodPost, s.limits.addresses(s.endpoints.Token())})
 	handle(mux, "/auth/revoke", route{http.MethodPost, s.limits.addresses(s.endpoints.Revoke())})
 	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(s.endpoints.Logout())})
-	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(s.endpoints.LogoutAll())})
+	// Logging out everywhere acts on the whole server: a token narrowed
+	// to one resource (RFC 8707) may not (it may log itself out).
+	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(s.auth.Require(s.forResource(resourceAll))(s.endpoints.LogoutAll()))})
 	if s.oidcLogin != nil {
 		// Log in through the OpenID Connect provider (-oidc-client-id):
 		// the callback answers with the demo's own tokens.
@@ -340,7 +347,9 @@ func (s *server) routes() http.Handler {
 	// The scope is checked by the middleware first, so that its refusal
 	// has the shape and challenge of every other /api route.
 	handle(mux, "/api/tokens",
-		route{http.MethodPost, s.api(s.apiTokens.Create().ServeHTTP, scopeManageTokens)},
+		// A new API token is good at every resource: a token narrowed to
+		// one (RFC 8707) may not mint one.
+		route{http.MethodPost, s.api(s.wholeServer(s.apiTokens.Create()), scopeManageTokens)},
 		route{http.MethodGet, s.api(s.apiTokens.List().ServeHTTP, scopeManageTokens)})
 	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.api(s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

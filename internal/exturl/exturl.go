@@ -28,20 +28,43 @@ func Parse(s string) (string, error) {
 	return strings.TrimSuffix(s, "/"), nil
 }
 
-// RequestPath returns the path of r as the client sent it: the path of
-// its request-target, which handlers such as http.StripPrefix leave
-// alone; for a request built in-process (no RequestURI), its URL's path.
-func RequestPath(r *http.Request) string {
+// RequestURL returns the public URL of r: base (a URL Parse accepted)
+// followed by the path of r as the client sent it, the path of its
+// request-target, which handlers such as http.StripPrefix leave alone
+// (for a request built in-process, without RequestURI, its URL's path).
+// A path with a dot segment ("." or "..", also percent-encoded) could
+// climb out of base's path: the result is "", which names no URL.
+func RequestURL(base string, r *http.Request) string {
+	p := r.URL.EscapedPath()
 	if t := r.RequestURI; t != "" && t != "*" {
 		if t[0] == '/' {
-			if i := strings.IndexByte(t, '?'); i >= 0 {
+			if i := strings.IndexAny(t, "?#"); i >= 0 {
 				t = t[:i]
 			}
-			return t
-		}
-		if u, err := url.ParseRequestURI(t); err == nil { // absolute form
-			return u.EscapedPath()
+			p = t
+		} else if u, err := url.ParseRequestURI(t); err == nil { // absolute form
+			p = u.EscapedPath()
+		} else {
+			return ""
 		}
 	}
-	return r.URL.EscapedPath()
+	if !strings.HasPrefix(p, "/") || hasDotSegment(p) {
+		return ""
+	}
+	return base + p
+}
+
+// hasDotSegment reports whether the escaped path p has a "." or ".."
+// segment, its dots plain or percent-encoded.
+func hasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if len(seg) > 6 || !strings.Contains(seg, ".") && !strings.Contains(seg, "%") {
+			continue
+		}
+		d := strings.ReplaceAll(strings.ReplaceAll(seg, "%2E", "."), "%2e", ".")
+		if d == "." || d == ".." {
+			return true
+		}
+	}
+	return false
 }

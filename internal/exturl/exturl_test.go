@@ -37,24 +37,32 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestRequestPath(t *testing.T) {
+func TestRequestURL(t *testing.T) {
+	const base = "https://example.com/base"
 	var got string
-	h := http.StripPrefix("/base", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = exturl.RequestPath(r) }))
+	h := http.StripPrefix("/v1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = exturl.RequestURL(base, r) }))
 	for target, want := range map[string]string{
-		"/base/api/widgets?x=1":            "/base/api/widgets",
-		"/base/a%2Fb":                      "/base/a%2Fb",
-		"http://other.example/base/api/me": "/base/api/me", // absolute form: only its path counts
+		"/v1/api/widgets?x=1":            base + "/v1/api/widgets",
+		"/v1/a%2Fb":                      base + "/v1/a%2Fb",
+		"/v1/a.b/..c/...":                base + "/v1/a.b/..c/...",
+		"http://other.example/v1/api/me": base + "/v1/api/me", // absolute form: only its path counts
+		// Dot segments could climb out of base's path: no URL.
+		"/v1/../api/me":     "",
+		"/v1/%2E%2E/api/me": "",
+		"/v1/%2e%2E/api/me": "",
+		"/v1/./api":         "",
+		"/v1/api/%2e":       "",
+		"/v1/api/..":        "",
 	} {
-		got = ""
-		req := httptest.NewRequest("GET", target, nil)
-		h.ServeHTTP(httptest.NewRecorder(), req)
+		got = "unset"
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil)) // RequestURI: the target as read
 		if got != want {
-			t.Errorf("RequestPath of %q behind StripPrefix = %q, want %q", target, got, want)
+			t.Errorf("RequestURL of %q = %q, want %q", target, got, want)
 		}
 	}
 	// Built in-process: no request-target; the URL's path.
 	req, _ := http.NewRequest("GET", "https://api.example/api/me?x", strings.NewReader(""))
-	if got := exturl.RequestPath(req); got != "/api/me" {
-		t.Errorf("RequestPath of a client request = %q", got)
+	if got := exturl.RequestURL(base, req); got != base+"/api/me" {
+		t.Errorf("RequestURL of a client request = %q", got)
 	}
 }

@@ -213,7 +213,7 @@ func (s *Server) dpopKey(w http.ResponseWriter, r *http.Request) (string, error)
 
 // requestURL is the URL the client used, for a proof's htu.
 func (s *Server) requestURL(r *http.Request) string {
-	return s.cfg.ExternalURL + exturl.RequestPath(r)
+	return exturl.RequestURL(s.cfg.ExternalURL, r)
 }
 
 var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user of this refresh token no longer exists"}
