@@ -165,8 +165,8 @@ func TestDPoPAtLogin(t *testing.T) {
 // access token's audience to a configured resource; another is
 // invalid_target.
 func TestResourceIndicators(t *testing.T) {
-	const mcp = "https://api.test/mcp"
-	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []string{mcp} })
+	const mcp, files = "https://api.test/mcp", "https://api.test/files"
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []string{mcp, files} })
 	aud := func(access string) string {
 		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[1])
 		var c struct{ Aud any }
@@ -181,6 +181,22 @@ func TestResourceIndicators(t *testing.T) {
 	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt, "resource", mcp), nil)
 	if r.status != 200 || aud(r.json["access_token"].(string)) != mcp {
 		t.Fatalf("refresh with resource: %d %s", r.status, r.body)
+	}
+	// The family remembers its resource (RFC 8707 §2.2): a refresh cannot
+	// widen it back to the general audience, nor move it to another.
+	rt = r.json["refresh_token"].(string)
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt, "resource", files), nil); r.status != 400 || r.json["error"] != "invalid_target" {
+		t.Fatalf("refresh of a family for %s asking for %s: %d %s, want invalid_target", mcp, files, r.status, r.body)
+	}
+	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil) // the refusal spent nothing
+	if r.status != 200 || aud(r.json["access_token"].(string)) != mcp {
+		t.Fatalf("refresh without resource of a family for %s: %d %s", mcp, r.status, r.body)
+	}
+	// A family for no resource in particular may ask for one at a refresh.
+	r = e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret), nil)
+	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string), "resource", files), nil)
+	if r.status != 200 || aud(r.json["access_token"].(string)) != files {
+		t.Fatalf("refresh of a general family asking for %s: %d %s", files, r.status, r.body)
 	}
 	for _, res := range []string{"https://evil.example", "https://api.test/mcp/", audience} {
 		if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", res), nil); r.status != 400 || r.json["error"] != "invalid_target" {

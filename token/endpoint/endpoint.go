@@ -142,8 +142,10 @@ type Config struct {
 	ExternalURL string
 	// Resources are the resource indicators (RFC 8707) a token request may
 	// name with its resource parameter: the access token's audience is
-	// then that resource alone (its verifiers must accept it). Another
-	// resource is 400 invalid_target. Empty: the parameter is refused.
+	// then that resource alone (its verifiers must accept it), and the
+	// refresh family keeps it: its refreshes issue tokens for it alone.
+	// Another resource is 400 invalid_target. Empty: the parameter is
+	// refused.
 	Resources []string
 }
 

@@ -180,7 +180,11 @@ func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt st
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	rt, err := s.cfg.Refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt}, accessOf(claims))
+	var resource string // the family keeps the resource it was granted for (RFC 8707)
+	if len(aud) == 1 {
+		resource = aud[0]
+	}
+	rt, err := s.cfg.Refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt, Resource: resource}, accessOf(claims))
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -243,6 +243,14 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "this refresh token is bound to a DPoP key: send a proof by it"}
 		}
 		bind = cmp.Or(g.JKT, jkt)
+		// A family granted for one resource stays for it (RFC 8707 §2.2):
+		// another is invalid_target, none means that one.
+		if g.Resource != "" {
+			if aud != nil && aud[0] != g.Resource {
+				return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_target", "this refresh token was granted for another resource"}
+			}
+			aud = []string{g.Resource}
+		}
 		u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
 		if errors.Is(err, ErrUnknownUser) {
 			return refresh.AccessToken{}, errUserGone

@@ -24,6 +24,10 @@ type Grant struct {
 	// JKT, when not empty, binds the family to a DPoP key (RFC 9449 §5):
 	// the thumbprint every refresh must prove possession of.
 	JKT string
+	// Resource, when not empty, is the resource indicator (RFC 8707) the
+	// family was granted for: its access tokens are for that resource
+	// alone, also after a refresh.
+	Resource string
 }
 
 // AccessToken names an access token issued together with a refresh token,

@@ -30,6 +30,7 @@
 //	access_id         TEXT
 //	access_expires_ns BIGINT
 //	dpop_jkt          TEXT DEFAULT ''  -- version 2: the DPoP key of a bound family
+//	resource          TEXT DEFAULT ''  -- version 3: the RFC 8707 resource of the family
 //
 // Every column is NOT NULL. Times are unix nanoseconds, so they
 // round-trip exactly; a zero time.Time is 0. Other times must lie after
@@ -120,7 +121,7 @@ var _ refresh.Store = (*Store)(nil)
 // columns are the columns of the table, in the order of the queries'
 // arguments and results.
 const columns = `hash, family, subject, client_id, scope, family_created_ns, issued_ns, spent_ns, revoked_ns, ` +
-	`access_issuer, access_id, access_expires_ns, dpop_jkt`
+	`access_issuer, access_id, access_expires_ns, dpop_jkt, resource`
 
 // New returns a Store over db, migrating its schema to the version this
 // release knows (creating its table and indexes if missing).
@@ -147,7 +148,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 		db:    db,
 		d:     cfg.Dialect,
 		table: cfg.Table,
-		qInsert: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		qInsert: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (hash) DO NOTHING`,
 		qGet:           `SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
 		qSpend:         `UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`,
@@ -202,7 +203,9 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	}
 	// Version 2: the DPoP key a family is bound to (RFC 9449 §5).
 	v2 := []string{`ALTER TABLE ` + t + ` ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT ''`}
-	if err := sqlschema.Migrate(ctx, s.db, s.d, "token/refresh/sqlstore:"+table, stmts, v2); err != nil {
+	// Version 3: the resource a family was granted for (RFC 8707).
+	v3 := []string{`ALTER TABLE ` + t + ` ADD COLUMN resource TEXT NOT NULL DEFAULT ''`}
+	if err := sqlschema.Migrate(ctx, s.db, s.d, "token/refresh/sqlstore:"+table, stmts, v2, v3); err != nil {
 		return fmt.Errorf("refresh/sqlstore: creating the %v schema: %w", s.d, err)
 	}
 	return nil
@@ -259,7 +262,7 @@ func pgText(s string) bool {
 // args returns the values of the columns of rec, in the order of columns.
 func (s *Store) args(rec refresh.Record) ([]any, error) {
 	if s.d == Postgres {
-		for _, v := range []string{rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, rec.Access.Issuer, rec.Access.ID, rec.Grant.JKT} {
+		for _, v := range []string{rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, rec.Access.Issuer, rec.Access.ID, rec.Grant.JKT, rec.Grant.Resource} {
 			if !pgText(v) {
 				return nil, fmt.Errorf("refresh/sqlstore: PostgreSQL text cannot hold %q (invalid UTF-8 or NUL)", v)
 			}
@@ -275,7 +278,7 @@ func (s *Store) args(rec refresh.Record) ([]any, error) {
 	}
 	return []any{
 		rec.Hash[:], rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, ns[0], ns[1], ns[2], ns[3],
-		rec.Access.Issuer, rec.Access.ID, ns[4], rec.Grant.JKT,
+		rec.Access.Issuer, rec.Access.ID, ns[4], rec.Grant.JKT, rec.Grant.Resource,
 	}, nil
 }
 
@@ -323,7 +326,7 @@ func (s *Store) Get(ctx context.Context, h refresh.Hash) (refresh.Record, error)
 		created, issued, spent, revoked, until int64
 	)
 	err := s.db.QueryRowContext(ctx, s.qGet, h[:]).Scan(&hash, &rec.Family, &rec.Grant.Subject, &rec.Grant.ClientID,
-		&rec.Grant.Scope, &created, &issued, &spent, &revoked, &rec.Access.Issuer, &rec.Access.ID, &until, &rec.Grant.JKT)
+		&rec.Grant.Scope, &created, &issued, &spent, &revoked, &rec.Access.Issuer, &rec.Access.ID, &until, &rec.Grant.JKT, &rec.Grant.Resource)
 	if errors.Is(err, sql.ErrNoRows) {
 		return refresh.Record{}, refresh.ErrNotFound
 	}

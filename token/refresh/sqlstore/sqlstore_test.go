@@ -673,8 +673,9 @@ func TestIndexes(t *testing.T) {
 	}
 }
 
-// TestMigrationFromVersion1: a table of the first release (no dpop_jkt)
-// is migrated in place: its rows stay, unbound.
+// TestMigrationFromVersion1: a table of the first release (no dpop_jkt,
+// no resource) is migrated in place: its rows stay, unbound, for no
+// resource in particular.
 func TestMigrationFromVersion1(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
@@ -703,7 +704,7 @@ access_id TEXT NOT NULL, access_expires_ns BIGINT NOT NULL)`
 			}
 			s := newStore(t, db, sqlstore.Config{Dialect: be.dialect, Table: table})
 			got, err := s.Get(context.Background(), rec.Hash)
-			if err != nil || got.Grant.Subject != "usr_old" || got.Grant.JKT != "" {
+			if err != nil || got.Grant.Subject != "usr_old" || got.Grant.JKT != "" || got.Grant.Resource != "" {
 				t.Fatalf("a version 1 row after the migration: %+v, %v", got.Grant, err)
 			}
 		})

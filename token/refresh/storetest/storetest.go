@@ -37,7 +37,7 @@ func NewRecord(subject string, at time.Time) refresh.Record {
 	return refresh.Record{
 		Hash:          refresh.HashToken(rand.Text()),
 		Family:        "fam_" + rand.Text(),
-		Grant:         refresh.Grant{Subject: subject, ClientID: "client-ü", Scope: "a:read b:write", JKT: "jkt-" + rand.Text()},
+		Grant:         refresh.Grant{Subject: subject, ClientID: "client-ü", Scope: "a:read b:write", JKT: "jkt-" + rand.Text(), Resource: "https://api.example/ü"},
 		FamilyCreated: at,
 		IssuedAt:      at,
 		Access:        refresh.AccessToken{Issuer: "https://issuer.example", ID: rand.Text(), ExpiresAt: at.Add(15 * time.Minute)},
