@@ -117,6 +117,7 @@ type Verifier struct {
 type cachedKey struct {
 	key *token.Key
 	jkt string
+	alg string // the header's alg it was parsed for
 }
 
 // maxCachedKeys bounds Verifier.keys.
@@ -276,7 +277,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	}
 	if req.AccessToken != "" || c.ath != "" {
 		sum := sha256.Sum256([]byte(req.AccessToken))
-		if req.AccessToken == "" || subtle.ConstantTimeCompare([]byte(c.ath), []byte(b64.EncodeToString(sum[:]))) != 1 {
+		var enc [43]byte // base64url of 32 bytes, on the stack
+		b64.Encode(enc[:], sum[:])
+		if req.AccessToken == "" || subtle.ConstantTimeCompare([]byte(c.ath), enc[:]) != 1 {
 			return nil, fmt.Errorf("%w: ath is not the hash of the access token", ErrInvalidProof)
 		}
 	}
@@ -291,7 +294,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 		if len(v.keys) >= maxCachedKeys {
 			clear(v.keys)
 		}
-		v.keys[cacheKey] = cachedKey{key, jkt}
+		v.keys[cacheKey] = cachedKey{key, jkt, string(key.Algorithm())}
 		v.mu.Unlock()
 	}
 	// Last, once everything else holds: a forged proof fills no cache.
@@ -343,11 +346,10 @@ func (v *Verifier) header(hb []byte) (*token.Key, string, string, error) {
 	case len(jwk) == 0 || jwk[0] != '{':
 		return nil, "", "", fmt.Errorf("%w: no jwk", ErrInvalidProof)
 	}
-	ck := alg + " " + string(jwk)
 	v.mu.Lock()
-	c, ok := v.keys[ck]
+	c, ok := v.keys[string(jwk)] // no copy for a lookup
 	v.mu.Unlock()
-	if ok {
+	if ok && c.alg == alg {
 		return c.key, c.jkt, "", nil
 	}
 	if err := publicOnly(jwk, alg); err != nil {
@@ -364,7 +366,7 @@ func (v *Verifier) header(hb []byte) (*token.Key, string, string, error) {
 	if err != nil {
 		return nil, "", "", fmt.Errorf("%w: %w", ErrInvalidProof, err)
 	}
-	return key, jkt, ck, nil
+	return key, jkt, string(jwk), nil
 }
 
 // publicOnly refuses a jwk with any private or secret member, present at
@@ -445,6 +447,12 @@ func str(v []byte) (string, error) {
 // default port dropped, an empty path as "/", percent-encoding
 // normalised), ignoring query and fragment (RFC 9449 §4.3).
 func sameURL(htu, req string) bool {
+	if htu == req && req != "" {
+		// The usual case: the client wrote the URL as the server knows
+		// it. Equal strings normalise alike; req, built by the server
+		// from its public URL, need not be parsed to be compared.
+		return true
+	}
 	a, ok1 := normalURL(htu)
 	b, ok2 := normalURL(req)
 	return ok1 && ok2 && a == b
