@@ -52,38 +52,30 @@ func (a *Authenticator) RequireRoles(roles ...string) func(http.Handler) http.Ha
 // wraps ErrInvalidToken (401, e.g. a token meant for another resource:
 // RFC 8707) or ErrInsufficientScope (403).
 func (a *Authenticator) Require(check func(*identity.Principal) error) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, found := identity.FromContext(r.Context())
-			if !found {
-				a.reject(w, r, ErrNoCredentials)
-				return
-			}
-			if err := check(p); err != nil {
-				a.reject(w, r, err)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return a.guard(nil, check)
 }
 
 func (a *Authenticator) require(scopes []string, ok func(*identity.Principal) bool) func(http.Handler) http.Handler {
+	return a.guard(scopes, func(p *identity.Principal) error {
+		if ok(p) {
+			return nil
+		}
+		return fmt.Errorf("%w: subject %q", ErrInsufficientScope, p.Subject)
+	})
+}
+
+// guard refuses the requests whose principal check refuses; scopes, for
+// a 403, are the scopes that would have been enough.
+func (a *Authenticator) guard(scopes []string, check func(*identity.Principal) error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, found := identity.FromContext(r.Context())
 			if !found {
-				a.reject(w, r, ErrNoCredentials)
+				a.reject(w, r, ErrNoCredentials, nil)
 				return
 			}
-			if !ok(p) {
-				err := fmt.Errorf("%w: subject %q", ErrInsufficientScope, p.Subject)
-				if h := a.cfg.Hooks.OnRejected; h != nil {
-					h(r, err)
-				}
-				ref := a.refusal(r, err)
-				ref.Scopes = scopes
-				a.errh(w, r, ref)
+			if err := check(p); err != nil {
+				a.reject(w, r, err, scopes)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -407,7 +407,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			err = a.checkBinding(r, raw, dpop, p)
 		}
 		if err != nil {
-			a.reject(w, r, err)
+			a.reject(w, r, err, nil)
 			return
 		}
 		if dpop {
@@ -478,13 +478,14 @@ func (a *Authenticator) requestURL(r *http.Request) string {
 	return exturl.RequestURL(a.cfg.ExternalURL, r)
 }
 
-func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error, scopes []string) {
 	if h := a.cfg.Hooks.OnRejected; h != nil {
 		h(r, err)
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", slog.String("reason", err.Error()),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	ref := a.refusal(r, err)
+	ref.Scopes = scopes
 	if errors.Is(err, ErrUseDPoPNonce) {
 		ref.DPoPNonce = a.cfg.DPoP.Nonce()
 	}
