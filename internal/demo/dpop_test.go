@@ -108,8 +108,26 @@ func TestDPoP(t *testing.T) {
 		resource          string
 		create, logoutAll int
 	}{{base + "/api", 401, 401}, {base + "/graphql", 401, 401}, {base, 201, 204}} { // the last one logs demo out
-		if resp, b := e.do(t, "POST", "/api/tokens", tokenBody, bearer(narrowed(tc.resource))); resp.StatusCode != tc.create {
+		tok := narrowed(tc.resource)
+		resp, b := e.do(t, "POST", "/api/tokens", tokenBody, bearer(tok))
+		if resp.StatusCode != tc.create {
 			t.Errorf("POST /api/tokens with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, tc.create)
+		}
+		// Refused, the challenge points at the resource the route needs:
+		// the whole server, whose token the client can ask for.
+		if resp.StatusCode == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`) {
+			t.Errorf("POST /api/tokens with a token for %s: challenge %v", tc.resource, resp.Header.Values("WWW-Authenticate"))
+		}
+		// Listing and revoking API tokens act for the whole server too.
+		list, del := 401, 401
+		if tc.create == 201 {
+			list, del = 200, 404 // no such token
+		}
+		if resp, b := e.do(t, "GET", "/api/tokens", "", bearer(tok)); resp.StatusCode != list {
+			t.Errorf("GET /api/tokens with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, list)
+		}
+		if resp, b := e.do(t, "DELETE", "/api/tokens/tok_unknown", "", bearer(tok)); resp.StatusCode != del {
+			t.Errorf("DELETE /api/tokens/… with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, del)
 		}
 		if resp, b := e.do(t, "POST", "/auth/logout-all", "", bearer(narrowed(tc.resource))); resp.StatusCode != tc.logoutAll {
 			t.Errorf("POST /auth/logout-all with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, tc.logoutAll)

@@ -202,17 +202,29 @@ const (
 	resourceGraphQL = "/graphql"
 )
 
-// resourcesOf returns the URLs of the demo's resources under issuer.
+// resourcesOf returns the URLs of the demo's resources: the issuer itself
+// (the whole server), and the API and GraphQL under it.
 func resourcesOf(issuer string) []string {
-	base := strings.TrimRight(issuer, "/")
-	return []string{base + resourceAll, base + resourceAPI, base + resourceGraphQL}
+	return []string{resourceURL(issuer, resourceAll), resourceURL(issuer, resourceAPI), resourceURL(issuer, resourceGraphQL)}
 }
 
-// resourceFor returns the resource a request path belongs to.
+// resourceURL returns the identifier of resource under issuer.
+func resourceURL(issuer, resource string) string {
+	if resource == resourceAll {
+		return issuer
+	}
+	return strings.TrimRight(issuer, "/") + resource
+}
+
+// resourceFor returns the resource a request path belongs to. The API
+// tokens' routes act for the whole server (an API token is good at every
+// resource), so they belong to it.
 func resourceFor(path string) string {
 	switch {
 	case path == resourceGraphQL:
 		return resourceGraphQL
+	case path == "/api/tokens" || strings.HasPrefix(path, "/api/tokens/"):
+		return resourceAll
 	case strings.HasPrefix(path, resourceAPI+"/"):
 		return resourceAPI
 	}
@@ -232,10 +244,9 @@ func metadataURL(base, resource string) string {
 // prefix rule of draft-ietf-oauth-rfc9728bis; RFC 9728 §3.3 asks for the
 // request URL itself).
 func (s *server) resourceMetadata(resource string) http.HandlerFunc {
-	base := strings.TrimRight(s.issuer, "/")
 	return func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
-			"resource":                          base + resource,
+			"resource":                          resourceURL(s.issuer, resource),
 			"authorization_servers":             []string{s.issuer},
 			"scopes_supported":                  []string{scopeRead, scopeWrite, scopeManageTokens},
 			"bearer_methods_supported":          []string{"header"},
@@ -245,24 +256,19 @@ func (s *server) resourceMetadata(resource string) http.HandlerFunc {
 	}
 }
 
-// wholeServer lets h act only for tokens not narrowed to one resource.
-func (s *server) wholeServer(h http.Handler) http.HandlerFunc {
-	return s.auth.Require(s.forResource(resourceAll))(h).ServeHTTP
-}
-
 // forResource refuses the demo's own tokens narrowed to another resource
 // (RFC 8707): a token's audience must be the demo's general audience, the
 // whole server, or resource. API tokens and providers' tokens have
 // audiences of their own, checked by their verifiers.
 func (s *server) forResource(resource string) func(*identity.Principal) error {
-	base := strings.TrimRight(s.issuer, "/")
+	own := resourceURL(s.issuer, resource)
 	return func(p *identity.Principal) error {
 		c, ok := p.Claims.(*token.Claims)
 		if !ok || p.Issuer != s.issuer {
 			return nil
 		}
 		for _, aud := range c.Audience {
-			if aud == s.audience || aud == base+resourceAll || aud == base+resource {
+			if aud == s.audience || aud == s.issuer || aud == own {
 				return nil
 			}
 		}
@@ -345,13 +351,14 @@ func (s *server) routes() http.Handler {
 	// API tokens of the caller: package apitoken's handlers, which check
 	// the tokens:manage scope and narrow what a new token may hold.
 	// The scope is checked by the middleware first, so that its refusal
-	// has the shape and challenge of every other /api route.
+	// has the shape and challenge of every other /api route. An API token
+	// is good at every resource: its routes act for the whole server, and
+	// a token narrowed to /api or /graphql (RFC 8707) is refused there,
+	// its challenge pointing at the whole server's metadata.
 	handle(mux, "/api/tokens",
-		// A new API token is good at every resource: a token narrowed to
-		// one (RFC 8707) may not mint one.
-		route{http.MethodPost, s.api(s.wholeServer(s.apiTokens.Create()), scopeManageTokens)},
-		route{http.MethodGet, s.api(s.apiTokens.List().ServeHTTP, scopeManageTokens)})
-	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.api(s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
+		route{http.MethodPost, s.protect(resourceAll, s.apiTokens.Create().ServeHTTP, scopeManageTokens)},
+		route{http.MethodGet, s.protect(resourceAll, s.apiTokens.List().ServeHTTP, scopeManageTokens)})
+	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.protect(resourceAll, s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errorFor(r.URL.Path)(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})

@@ -18,7 +18,7 @@ import (
 func Parse(s string) (string, error) {
 	u, err := url.Parse(s)
 	switch {
-	case err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Opaque != "":
+	case err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Hostname() == "" || u.Opaque != "":
 		return "", fmt.Errorf("%q: want an absolute http(s) URL such as https://api.example", s)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
 		return "", fmt.Errorf("%q: want no user info, query or fragment", s)
@@ -36,17 +36,26 @@ func Parse(s string) (string, error) {
 // climb out of base's path: the result is "", which names no URL.
 func RequestURL(base string, r *http.Request) string {
 	p := r.URL.EscapedPath()
-	if t := r.RequestURI; t != "" && t != "*" {
-		if t[0] == '/' {
-			if i := strings.IndexAny(t, "?#"); i >= 0 {
-				t = t[:i]
-			}
-			p = t
-		} else if u, err := url.ParseRequestURI(t); err == nil { // absolute form
-			p = u.EscapedPath()
-		} else {
-			return ""
+	if t := r.RequestURI; t != "" {
+		if strings.IndexByte(t, '#') >= 0 {
+			return "" // no request-target holds a fragment (RFC 9112 §3.2); the router would see it
 		}
+		if i := strings.IndexByte(t, '?'); i >= 0 {
+			t = t[:i]
+		}
+		if t != "" && t[0] != '/' { // absolute form: the path as written, after the authority
+			i := strings.Index(t, "://")
+			if i < 0 {
+				return ""
+			}
+			j := strings.IndexByte(t[i+3:], '/')
+			if j < 0 {
+				t = "/"
+			} else {
+				t = t[i+3+j:]
+			}
+		}
+		p = t
 	}
 	if !strings.HasPrefix(p, "/") || hasDotSegment(p) {
 		return ""

@@ -29,6 +29,7 @@ func TestParse(t *testing.T) {
 		"https://api.example/%zz":      "",
 		"https://api.example/a/./b":    "",
 		"https://[::1]:8443/resources": "https://[::1]:8443/resources",
+		"http://:80":                   "",
 	} {
 		got, err := exturl.Parse(in)
 		if got != want || (err == nil) != (want != "") {
@@ -53,6 +54,11 @@ func TestRequestURL(t *testing.T) {
 		"/v1/./api":         "",
 		"/v1/api/%2e":       "",
 		"/v1/api/..":        "",
+		// A fragment is no part of a request-target: the router would
+		// see it, so the URL is not this one.
+		"/v1/api/widgets/1#x":        "",
+		"/v1/api/1#/../../../tokens": "",
+		"http://h/v1/api/x%2Fy|":     base + "/v1/api/x%2Fy|", // the absolute form's path as written
 	} {
 		got = "unset"
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil)) // RequestURI: the target as read
@@ -60,8 +66,13 @@ func TestRequestURL(t *testing.T) {
 			t.Errorf("RequestURL of %q = %q, want %q", target, got, want)
 		}
 	}
+	// An absolute form without a path: "/".
+	req := httptest.NewRequest("GET", "http://h", nil)
+	if got := exturl.RequestURL(base, req); got != base+"/" {
+		t.Errorf("RequestURL of http://h = %q", got)
+	}
 	// Built in-process: no request-target; the URL's path.
-	req, _ := http.NewRequest("GET", "https://api.example/api/me?x", strings.NewReader(""))
+	req, _ = http.NewRequest("GET", "https://api.example/api/me?x", strings.NewReader(""))
 	if got := exturl.RequestURL(base, req); got != base+"/api/me" {
 		t.Errorf("RequestURL of a client request = %q", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/dpoptest"
 	"github.com/sessionless/sessionless/token/endpoint"
+	"github.com/sessionless/sessionless/token/refresh"
 )
 
 // external is the public URL of the endpoints in these tests: the proofs'
@@ -165,8 +166,8 @@ func TestDPoPAtLogin(t *testing.T) {
 // access token's audience to a configured resource; another is
 // invalid_target.
 func TestResourceIndicators(t *testing.T) {
-	const mcp, files = "https://api.test/mcp", "https://api.test/files"
-	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []string{mcp, files} })
+	const mcp, files = issuer + "/mcp", issuer + "/files"
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []string{mcp, files, issuer} })
 	aud := func(access string) string {
 		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[1])
 		var c struct{ Aud any }
@@ -192,6 +193,20 @@ func TestResourceIndicators(t *testing.T) {
 	if r.status != 200 || aud(r.json["access_token"].(string)) != mcp {
 		t.Fatalf("refresh without resource of a family for %s: %d %s", mcp, r.status, r.body)
 	}
+	// A token for one resource cannot log out everywhere (it acts for that
+	// resource alone); one for the issuer itself, the whole server, can.
+	narrowed := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", files), nil)
+	if r := e.do(t, "POST", "/auth/logout-all", "", "", bearer(narrowed.json["access_token"].(string))); r.status != 401 {
+		t.Errorf("logout-all with a token for %s: %d %s, want 401", files, r.status, r.body)
+	}
+	// A family whose resource is no longer served refreshes no more.
+	gone, err := e.refresh.Issue(t.Context(), refresh.Grant{Subject: "usr_alice", ClientID: "app", Scope: "read", Resource: issuer + "/gone"}, refresh.AccessToken{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", gone), nil); r.status != 400 || r.json["error"] != "invalid_target" {
+		t.Errorf("refresh of a family for a resource no longer served: %d %s, want invalid_target", r.status, r.body)
+	}
 	// A family for no resource in particular may ask for one at a refresh.
 	r = e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret), nil)
 	r = e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", r.json["refresh_token"].(string), "resource", files), nil)
@@ -212,6 +227,10 @@ func TestResourceIndicators(t *testing.T) {
 	}
 	if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret), nil); r.status != 200 || aud(r.json["access_token"].(string)) != audience {
 		t.Errorf("no resource: %d %s", r.status, r.body)
+	}
+	whole := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", issuer), nil)
+	if r := e.do(t, "POST", "/auth/logout-all", "", "", bearer(whole.json["access_token"].(string))); r.status != 204 {
+		t.Errorf("logout-all with a token for the issuer itself: %d %s, want 204", r.status, r.body)
 	}
 }
 

@@ -189,7 +189,9 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	if e.issuer, err = token.NewIssuer(keys, token.IssuerConfig{Issuer: issuer, Audience: []string{audience}, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.verifier, err = token.NewVerifier(keys, token.VerifierConfig{Issuer: issuer, Audience: audience, Now: e.clock.Now}); err != nil {
+	if e.verifier, err = token.NewVerifier(keys, token.VerifierConfig{Issuer: issuer, Audience: audience,
+		Audiences: []string{issuer, issuer + "/mcp", issuer + "/files"}, // the resources tests may ask for (RFC 8707)
+		Now:       e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	rs, vs := be.stores(t)

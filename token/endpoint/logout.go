@@ -5,10 +5,12 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -84,6 +86,13 @@ func (s *Server) LogoutAll() http.Handler {
 			return
 		}
 		ctx := r.Context()
+		if s.narrowed(p) {
+			// Logging out everywhere acts for the whole server, not for
+			// the one resource the token was asked for (RFC 8707).
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`", error="invalid_token", error_description="a token for one resource cannot log out everywhere"`)
+			writeError(w, http.StatusUnauthorized, "invalid_token", "a token for one resource cannot log out everywhere")
+			return
+		}
 		if s.ours(p) {
 			if err := s.cfg.Refresh.RevokeSubject(ctx, p.Subject); err != nil {
 				s.fail(w, r, "logout-all: revoking refresh tokens", err)
@@ -101,6 +110,22 @@ func (s *Server) LogoutAll() http.Handler {
 		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject})
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// narrowed reports whether p's token is one of this server's, asked for
+// one of Config.Resources other than the issuer itself (RFC 8707): every
+// audience it has is such a resource.
+func (s *Server) narrowed(p *identity.Principal) bool {
+	c, ok := p.Claims.(*token.Claims)
+	if !ok || !s.ours(p) || len(c.Audience) == 0 {
+		return false
+	}
+	for _, aud := range c.Audience {
+		if aud == s.cfg.Issuer.Name() || !slices.Contains(s.cfg.Resources, aud) {
+			return false
+		}
+	}
+	return true
 }
 
 // ours reports whether p was authenticated with an access token of this

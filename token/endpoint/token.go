@@ -246,8 +246,11 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 		// A family granted for one resource stays for it (RFC 8707 §2.2):
 		// another is invalid_target, none means that one.
 		if g.Resource != "" {
-			if aud != nil && aud[0] != g.Resource {
+			switch {
+			case aud != nil && aud[0] != g.Resource:
 				return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_target", "this refresh token was granted for another resource"}
+			case !slices.Contains(s.cfg.Resources, g.Resource):
+				return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_target", "the resource of this refresh token is no longer served"}
 			}
 			aud = []string{g.Resource}
 		}
