@@ -145,7 +145,10 @@ type Config struct {
 	// then that resource alone (its verifiers must accept it), and the
 	// refresh family keeps it: its refreshes issue tokens for it alone.
 	// Another resource is 400 invalid_target. Empty: the parameter is
-	// refused.
+	// refused. A token for one of them other than the issuer's own URL
+	// cannot log out everywhere (LogoutAll answers 401): it acts for that
+	// resource alone. Routes of your own that act for the whole server
+	// check the same with middleware.Authenticator.Require.
 	Resources []string
 }
 
