@@ -35,8 +35,8 @@ const (
 	// DefaultMaxLifetime is the longest lifetime of a token, and the
 	// lifetime of one created without any.
 	DefaultMaxLifetime = 365 * 24 * time.Hour
-	// DefaultMaxPerOwner bounds the tokens of one owner.
-	DefaultMaxPerOwner = 100
+	// DefaultMaxPerSubject bounds the tokens of one subject.
+	DefaultMaxPerSubject = 100
 	// MinPepperLen is the shortest Config.Pepper.
 	MinPepperLen = 32
 	// Limits on what a token is created with.
@@ -65,20 +65,20 @@ type Revoker interface {
 type Config struct {
 	// Store keeps the tokens. Required.
 	Store Store
-	// OwnerIssuer is the "iss" of the principals whose subjects own
+	// SubjectIssuer is the "iss" of the principals whose subjects own
 	// tokens: the application's own access tokens (token.Issuer.Name()).
 	// Required. [Manager.CreateFor] and the handlers serve only principals
 	// of this issuer and the manager's own API tokens (which act for such
-	// an owner): another trusted issuer (an OpenID Connect provider) may
+	// a subject): another trusted issuer (an OpenID Connect provider) may
 	// use the same subject for someone else, so its principals get
 	// ErrForeignIssuer.
-	OwnerIssuer string
+	SubjectIssuer string
 	// Prefix starts every token: [a-z][a-z0-9_]*_, at most MaxPrefixLen
 	// bytes. Default DefaultPrefix ("sl_"). Register the manager in
 	// middleware.Config.Prefixes under the same prefix.
 	Prefix string
 	// Issuer is the Issuer of the principals, which the revocation list
-	// keys on, and by which [Manager.OwnerOf] knows the manager's own API
+	// keys on, and by which [Manager.SubjectOf] knows the manager's own API
 	// tokens: managers sharing a middleware or a revocation list need
 	// distinct ones. Default DefaultIssuer + Prefix
 	// ("sessionless:apitoken:sl_"), distinct for distinct prefixes.
@@ -108,9 +108,9 @@ type Config struct {
 	// DefaultMaxLifetime (365 days); negative: no limit, and tokens
 	// created without a lifetime never expire.
 	MaxLifetime time.Duration
-	// MaxPerOwner bounds how many active tokens (neither revoked nor
-	// expired) one owner can have. Default DefaultMaxPerOwner.
-	MaxPerOwner int
+	// MaxPerSubject bounds how many active tokens (neither revoked nor
+	// expired) one subject can have. Default DefaultMaxPerOwner.
+	MaxPerSubject int
 	// Logger receives failures of background writes. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Nil: time.Now.
@@ -142,8 +142,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("apitoken: Config.Store is required")
 	}
-	if cfg.OwnerIssuer == "" {
-		return nil, errors.New("apitoken: Config.OwnerIssuer is required: the issuer of the principals that own tokens")
+	if cfg.SubjectIssuer == "" {
+		return nil, errors.New("apitoken: Config.SubjectIssuer is required: the issuer of the principals that own tokens")
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
@@ -154,8 +154,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = DefaultIssuer + cfg.Prefix
 	}
-	if cfg.Issuer == cfg.OwnerIssuer {
-		return nil, errors.New("apitoken: Config.Issuer must differ from OwnerIssuer: revocations key on it")
+	if cfg.Issuer == cfg.SubjectIssuer {
+		return nil, errors.New("apitoken: Config.Issuer must differ from SubjectIssuer: revocations key on it")
 	}
 	if cfg.Pepper != nil && len(cfg.Pepper) < MinPepperLen {
 		return nil, fmt.Errorf("apitoken: Config.Pepper has %d bytes, want at least %d", len(cfg.Pepper), MinPepperLen)
@@ -178,8 +178,8 @@ func New(cfg Config) (*Manager, error) {
 	case cfg.MaxLifetime > 100*365*24*time.Hour:
 		return nil, errors.New("apitoken: Config.MaxLifetime over 100 years: use a negative one for no limit")
 	}
-	if cfg.MaxPerOwner <= 0 {
-		cfg.MaxPerOwner = DefaultMaxPerOwner
+	if cfg.MaxPerSubject <= 0 {
+		cfg.MaxPerSubject = DefaultMaxPerSubject
 	}
 	m := &Manager{cfg: cfg, now: cfg.Now, log: cfg.Logger, pending: map[string]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{})}
@@ -200,18 +200,8 @@ func New(cfg Config) (*Manager, error) {
 // Prefix returns the prefix of the manager's tokens.
 func (m *Manager) Prefix() string { return m.cfg.Prefix }
 
-// OwnerIssuer returns Config.OwnerIssuer.
-func (m *Manager) OwnerIssuer() string { return m.cfg.OwnerIssuer }
-
-// Issuer returns the Issuer of the manager's principals.
-func (m *Manager) Issuer() string { return m.cfg.Issuer }
-
 // MaxCacheAge implements middleware.CachePolicy: Config.CacheAge.
 func (m *Manager) MaxCacheAge() time.Duration { return m.cfg.CacheAge }
-
-// Pattern returns the regular expression of the manager's tokens, for
-// secret scanners (see [Pattern]).
-func (m *Manager) Pattern() string { return Pattern(m.cfg.Prefix) }
 
 // hash returns the hash the store keeps for raw.
 func (m *Manager) hash(raw string) []byte {
@@ -229,8 +219,8 @@ func (m *Manager) hash(raw string) []byte {
 
 // CreateRequest describes a token to create.
 type CreateRequest struct {
-	// Owner is the subject the token acts for. Required.
-	Owner string
+	// Subject is the subject the token acts for. Required.
+	Subject string
 	// Name says what the token is for ("CI deploy"): 1 to MaxNameLen
 	// bytes of UTF-8 without control characters.
 	Name string
@@ -252,7 +242,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 		return "", Token{}, err
 	}
 	now := m.now()
-	t := Token{Owner: req.Owner, Name: req.Name, Scopes: scopes, CreatedAt: now}
+	t := Token{Subject: req.Subject, Name: req.Name, Scopes: scopes, CreatedAt: now}
 	switch {
 	case req.Lifetime > 0:
 		t.ExpiresAt = now.Add(req.Lifetime)
@@ -264,12 +254,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 		rand.Read(id[:])
 		t.ID = hex.EncodeToString(id[:])
 		raw := generate(m.cfg.Prefix)
-		err = m.cfg.Store.Insert(ctx, Record{Token: t, Hash: m.hash(raw)}, m.cfg.MaxPerOwner)
+		err = m.cfg.Store.Create(ctx, Record{Token: t, Hash: m.hash(raw)}, m.cfg.MaxPerSubject)
 		if err == nil {
 			return raw, own(t), nil
 		}
 		if errors.Is(err, ErrTooMany) {
-			return "", Token{}, fmt.Errorf("%w: %w: the owner has %d active tokens, the most allowed (revoke some)", ErrInvalid, err, m.cfg.MaxPerOwner)
+			return "", Token{}, fmt.Errorf("%w: %w: the subject has %d active tokens, the most allowed (revoke some)", ErrInvalid, err, m.cfg.MaxPerSubject)
 		}
 		if errors.Is(err, ErrInvalid) {
 			return "", Token{}, err
@@ -282,16 +272,16 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 }
 
 // CreateFor makes a token for creator, the authenticated principal asking
-// for it (from the request's context): its owner is creator's subject,
+// for it (from the request's context): its subject is creator's subject,
 // and it can hold no scope creator lacks (ErrScope). A token created by
 // an API token cannot outlive it: without a Lifetime it expires with its
 // creator, and a longer Lifetime is ErrInvalid.
 func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, req CreateRequest) (string, Token, error) {
-	owner, err := m.OwnerOf(creator)
+	subject, err := m.SubjectOf(creator)
 	if err != nil {
 		return "", Token{}, err
 	}
-	req.Owner = owner
+	req.Subject = subject
 	for _, s := range req.Scopes {
 		if !creator.HasScope(s) {
 			return "", Token{}, fmt.Errorf("%w: %q", ErrScope, s)
@@ -311,26 +301,26 @@ func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, re
 	return m.Create(ctx, req)
 }
 
-// OwnerOf returns the owner whose tokens p may manage: its subject, when
-// p is a principal of Config.OwnerIssuer or one of the manager's API
-// tokens (which acts for its owner). Any other principal: an error
+// SubjectOf returns the subject whose tokens p may manage: its subject, when
+// p is a principal of Config.SubjectIssuer or one of the manager's API
+// tokens (which acts for its subject). Any other principal: an error
 // wrapping ErrForeignIssuer.
-func (m *Manager) OwnerOf(p *identity.Principal) (string, error) {
+func (m *Manager) SubjectOf(p *identity.Principal) (string, error) {
 	switch {
 	case p == nil || p.Subject == "":
 		return "", fmt.Errorf("%w: no principal", ErrForeignIssuer)
-	case p.Issuer == m.cfg.OwnerIssuer && p.Method != identity.APIToken,
+	case p.Issuer == m.cfg.SubjectIssuer && p.Method != identity.APIToken,
 		p.Issuer == m.cfg.Issuer && p.Method == identity.APIToken:
 		return p.Subject, nil
 	}
-	return "", fmt.Errorf("%w: tokens belong to subjects of %q, not %q", ErrForeignIssuer, m.cfg.OwnerIssuer, p.Issuer)
+	return "", fmt.Errorf("%w: tokens belong to subjects of %q, not %q", ErrForeignIssuer, m.cfg.SubjectIssuer, p.Issuer)
 }
 
 // check validates req and returns its scopes without duplicates.
 func (m *Manager) check(req CreateRequest) ([]string, error) {
 	switch {
-	case req.Owner == "" || len(req.Owner) > MaxSubjectLen || !utf8.ValidString(req.Owner) || strings.IndexByte(req.Owner, 0) >= 0:
-		return nil, fmt.Errorf("%w: the owner must be 1 to %d bytes of UTF-8 without NUL", ErrInvalid, MaxSubjectLen)
+	case req.Subject == "" || len(req.Subject) > MaxSubjectLen || !utf8.ValidString(req.Subject) || strings.IndexByte(req.Subject, 0) >= 0:
+		return nil, fmt.Errorf("%w: the subject must be 1 to %d bytes of UTF-8 without NUL", ErrInvalid, MaxSubjectLen)
 	case req.Name == "" || len(req.Name) > MaxNameLen || !utf8.ValidString(req.Name) || strings.ContainsFunc(req.Name, unicode.IsControl):
 		return nil, fmt.Errorf("%w: the name must be 1 to %d bytes of UTF-8 without control characters", ErrInvalid, MaxNameLen)
 	case req.Lifetime < 0:
@@ -378,7 +368,7 @@ func validScope(s string) bool {
 }
 
 // Authenticate implements middleware.Verifier: it returns the principal
-// of raw (Method identity.APIToken, Subject the owner, TokenID the
+// of raw (Method identity.APIToken, Subject the subject, TokenID the
 // token's id, the token's scopes), refusing a malformed token before the
 // store, and notes the use for the background writer (no write here).
 // Errors wrap ErrMalformed, ErrNotFound, ErrRevoked or ErrExpired, or
@@ -388,7 +378,7 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (*identity.Princ
 		return nil, err
 	}
 	h := m.hash(raw)
-	r, err := m.cfg.Store.ByHash(ctx, h)
+	r, err := m.cfg.Store.GetByHash(ctx, h)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrNotFound
@@ -406,7 +396,7 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (*identity.Princ
 	m.noteUse(r.ID, now)
 	t := r.Token
 	return &identity.Principal{
-		Subject:   t.Owner,
+		Subject:   t.Subject,
 		Issuer:    m.cfg.Issuer,
 		Method:    identity.APIToken,
 		Scopes:    t.Scopes,
@@ -417,10 +407,10 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (*identity.Princ
 	}, nil
 }
 
-// List returns the tokens of owner, oldest first, without secrets or
-// hashes; revoked and expired ones too, until pruned.
-func (m *Manager) List(ctx context.Context, owner string) ([]Token, error) {
-	ts, err := m.cfg.Store.List(ctx, owner)
+// List returns the tokens of subject, oldest first, without secrets or
+// hashes; revoked and expired ones too, until purged.
+func (m *Manager) List(ctx context.Context, subject string) ([]Token, error) {
+	ts, err := m.cfg.Store.List(ctx, subject)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -436,13 +426,13 @@ func (m *Manager) Get(ctx context.Context, id string) (Token, error) {
 	return t, err
 }
 
-// Revoke revokes the token id of owner: in the store, which refuses it
+// Revoke revokes the token id of subject: in the store, which refuses it
 // from then on, then on the Revoker, so that caches drop it at once.
 // Someone else's token, or no token: ErrNotFound. Revoking a revoked
 // token again succeeds (and pushes it to the Revoker again, so a call
 // that failed there can be retried).
-func (m *Manager) Revoke(ctx context.Context, owner, id string) (Token, error) {
-	t, err := m.cfg.Store.Revoke(ctx, owner, id, m.now())
+func (m *Manager) Revoke(ctx context.Context, subject, id string) (Token, error) {
+	t, err := m.cfg.Store.Revoke(ctx, subject, id, m.now())
 	if errors.Is(err, ErrNotFound) {
 		return Token{}, err
 	}
@@ -456,21 +446,21 @@ func (m *Manager) Revoke(ctx context.Context, owner, id string) (Token, error) {
 	return t, m.push(pctx, t)
 }
 
-// RevokeID revokes the token id whoever owns it (for operators).
-func (m *Manager) RevokeID(ctx context.Context, id string) (Token, error) {
+// OperatorRevoke revokes the token id whoever owns it (for operators).
+func (m *Manager) OperatorRevoke(ctx context.Context, id string) (Token, error) {
 	t, err := m.Get(ctx, id)
 	if err != nil {
 		return Token{}, err
 	}
-	return m.Revoke(ctx, t.Owner, id)
+	return m.Revoke(ctx, t.Subject, id)
 }
 
-// RevokeOwner revokes every token of owner and returns how many it
-// revoked. It pushes to the Revoker every token of owner revoked recently
+// RevokeSubject revokes every token of subject and returns how many it
+// revoked. It pushes to the Revoker every token of subject revoked recently
 // enough for a cache to hold it, not only those it revoked: calling it
 // again after a failure there completes the job.
-func (m *Manager) RevokeOwner(ctx context.Context, owner string) (int, error) {
-	revoked, err := m.cfg.Store.RevokeOwner(ctx, owner, m.now())
+func (m *Manager) RevokeSubject(ctx context.Context, subject string) (int, error) {
+	revoked, err := m.cfg.Store.RevokeSubject(ctx, subject, m.now())
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -479,7 +469,7 @@ func (m *Manager) RevokeOwner(ctx context.Context, owner string) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
 	defer cancel()
-	all, err := m.cfg.Store.List(ctx, owner)
+	all, err := m.cfg.Store.List(ctx, subject)
 	if err != nil {
 		return len(revoked), fmt.Errorf("apitoken: the tokens are revoked in the store, but caches may keep them for up to %v: %w", m.cfg.CacheAge, err)
 	}
@@ -512,13 +502,13 @@ func (m *Manager) push(ctx context.Context, t Token) error {
 	return nil
 }
 
-// Prune deletes the tokens that expired or were revoked more than
+// Purge deletes the tokens that expired or were revoked more than
 // retention ago, and returns how many.
-func (m *Manager) Prune(ctx context.Context, retention time.Duration) (int64, error) {
+func (m *Manager) Purge(ctx context.Context, retention time.Duration) (int64, error) {
 	if retention < 0 {
 		return 0, errors.New("apitoken: negative retention")
 	}
-	n, err := m.cfg.Store.Prune(ctx, m.now().Add(-retention))
+	n, err := m.cfg.Store.Purge(ctx, m.now().Add(-retention))
 	if err != nil {
 		return 0, unavailable(err)
 	}

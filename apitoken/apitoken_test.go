@@ -45,12 +45,12 @@ type countingStore struct {
 
 var errDown = errors.New("database down")
 
-func (s *countingStore) ByHash(ctx context.Context, h []byte) (apitoken.Record, error) {
+func (s *countingStore) GetByHash(ctx context.Context, h []byte) (apitoken.Record, error) {
 	s.lookups.Add(1)
 	if s.down.Load() {
 		return apitoken.Record{}, errDown
 	}
-	return s.Store.ByHash(ctx, h)
+	return s.Store.GetByHash(ctx, h)
 }
 
 func (s *countingStore) Touch(ctx context.Context, uses []apitoken.Use) error {
@@ -62,11 +62,11 @@ func (s *countingStore) Touch(ctx context.Context, uses []apitoken.Use) error {
 	return s.Store.Touch(ctx, uses)
 }
 
-func (s *countingStore) Insert(ctx context.Context, r apitoken.Record, max int) error {
+func (s *countingStore) Create(ctx context.Context, r apitoken.Record, max int) error {
 	if s.down.Load() {
 		return errDown
 	}
-	return s.Store.Insert(ctx, r, max)
+	return s.Store.Create(ctx, r, max)
 }
 
 func newManager(t testing.TB, cfg apitoken.Config) *apitoken.Manager {
@@ -74,8 +74,8 @@ func newManager(t testing.TB, cfg apitoken.Config) *apitoken.Manager {
 	if cfg.Store == nil {
 		cfg.Store = apitoken.NewMemoryStore()
 	}
-	if cfg.OwnerIssuer == "" {
-		cfg.OwnerIssuer = ownerIssuer
+	if cfg.SubjectIssuer == "" {
+		cfg.SubjectIssuer = ownerIssuer
 	}
 	m, err := apitoken.New(cfg)
 	if err != nil {
@@ -175,11 +175,11 @@ func TestCheck(t *testing.T) {
 type failingStore struct{ t *testing.T }
 
 func (s failingStore) fail() { s.t.Helper(); s.t.Fatal("the store was called") }
-func (s failingStore) Insert(context.Context, apitoken.Record, int) error {
+func (s failingStore) Create(context.Context, apitoken.Record, int) error {
 	s.fail()
 	return nil
 }
-func (s failingStore) ByHash(context.Context, []byte) (apitoken.Record, error) {
+func (s failingStore) GetByHash(context.Context, []byte) (apitoken.Record, error) {
 	s.fail()
 	return apitoken.Record{}, nil
 }
@@ -195,12 +195,12 @@ func (s failingStore) Revoke(context.Context, string, string, time.Time) (apitok
 	s.fail()
 	return apitoken.Token{}, nil
 }
-func (s failingStore) RevokeOwner(context.Context, string, time.Time) ([]apitoken.Token, error) {
+func (s failingStore) RevokeSubject(context.Context, string, time.Time) ([]apitoken.Token, error) {
 	s.fail()
 	return nil, nil
 }
 func (s failingStore) Touch(context.Context, []apitoken.Use) error { s.fail(); return nil }
-func (s failingStore) Prune(context.Context, time.Time) (int64, error) {
+func (s failingStore) Purge(context.Context, time.Time) (int64, error) {
 	s.fail()
 	return 0, nil
 }
@@ -296,16 +296,16 @@ func TestRevoke(t *testing.T) {
 	if _, err := m.Revoke(ctx, "alice", tok.ID); err != nil {
 		t.Errorf("revoking again: %v", err)
 	}
-	if n, err := m.RevokeOwner(ctx, "alice"); n != 1 || err != nil {
-		t.Errorf("RevokeOwner = %d, %v; want 1 (the other was revoked already)", n, err)
+	if n, err := m.RevokeSubject(ctx, "alice"); n != 1 || err != nil {
+		t.Errorf("RevokeSubject = %d, %v; want 1 (the other was revoked already)", n, err)
 	}
 	if _, err := m.Authenticate(ctx, raw2); !errors.Is(err, apitoken.ErrRevoked) {
-		t.Errorf("after RevokeOwner: %v, want ErrRevoked", err)
+		t.Errorf("after RevokeSubject: %v, want ErrRevoked", err)
 	}
 	if _, err := m.Authenticate(ctx, bobs); err != nil {
 		t.Errorf("bob's token after alice's were revoked: %v", err)
 	}
-	if _, err := m.RevokeID(ctx, "no-such-id"); !errors.Is(err, apitoken.ErrNotFound) {
+	if _, err := m.OperatorRevoke(ctx, "no-such-id"); !errors.Is(err, apitoken.ErrNotFound) {
 		t.Errorf("RevokeID(unknown) = %v", err)
 	}
 }
@@ -313,7 +313,7 @@ func TestRevoke(t *testing.T) {
 func TestCreateRefuses(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
-	m := newManager(t, apitoken.Config{Now: c.Now, MaxPerOwner: 3})
+	m := newManager(t, apitoken.Config{Now: c.Now, MaxPerSubject: 3})
 	alice := user("alice", "widgets:read", "tokens:manage")
 	for _, tc := range []struct {
 		name string
@@ -343,7 +343,7 @@ func TestCreateRefuses(t *testing.T) {
 	if _, _, err := m.CreateFor(ctx, nil, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("no creator: %v", err)
 	}
-	// At most MaxPerOwner active tokens: revoked and expired ones do not
+	// At most MaxPerSubject active tokens: revoked and expired ones do not
 	// count.
 	var ids []string
 	for range 3 {
@@ -352,7 +352,7 @@ func TestCreateRefuses(t *testing.T) {
 	}
 	if _, _, err := m.CreateFor(ctx, alice, apitoken.CreateRequest{Name: "fourth"}); !errors.Is(err, apitoken.ErrInvalid) ||
 		!errors.Is(err, apitoken.ErrTooMany) {
-		t.Errorf("a fourth token with MaxPerOwner 3: %v", err)
+		t.Errorf("a fourth token with MaxPerSubject 3: %v", err)
 	}
 	if _, err := m.Revoke(ctx, "alice", ids[0]); err != nil {
 		t.Fatal(err)
@@ -360,8 +360,8 @@ func TestCreateRefuses(t *testing.T) {
 	mustCreate(t, m, alice, apitoken.CreateRequest{Name: "after a revocation"})
 	c.Add(time.Hour)
 	mustCreate(t, m, alice, apitoken.CreateRequest{Name: "after two expired"})
-	if _, err := m.Prune(ctx, -time.Second); err == nil {
-		t.Error("Prune accepted a negative retention")
+	if _, err := m.Purge(ctx, -time.Second); err == nil {
+		t.Error("Purge accepted a negative retention")
 	}
 }
 
@@ -378,14 +378,14 @@ func TestCreatedByAnAPIToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x", Scopes: []string{"widgets:write"}}); !errors.Is(err, apitoken.ErrScope) {
-		t.Errorf("a scope the parent token lacks (its owner has it): %v, want ErrScope", err)
+		t.Errorf("a scope the parent token lacks (its subject has it): %v, want ErrScope", err)
 	}
 	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x", Lifetime: 25 * time.Hour}); !errors.Is(err, apitoken.ErrInvalid) {
 		t.Errorf("outliving the parent: %v, want ErrInvalid", err)
 	}
 	_, child := mustCreate(t, m, parent, apitoken.CreateRequest{Scopes: []string{"widgets:read"}})
-	if !child.ExpiresAt.Equal(parent.ExpiresAt) || child.Owner != "alice" {
-		t.Errorf("child = %+v, want owner alice, expiring with its parent at %v", child, parent.ExpiresAt)
+	if !child.ExpiresAt.Equal(parent.ExpiresAt) || child.Subject != "alice" {
+		t.Errorf("child = %+v, want subject alice, expiring with its parent at %v", child, parent.ExpiresAt)
 	}
 	c.Add(24 * time.Hour)
 	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrInvalid) {
@@ -396,24 +396,24 @@ func TestCreatedByAnAPIToken(t *testing.T) {
 func TestNewRefuses(t *testing.T) {
 	s := apitoken.NewMemoryStore()
 	for name, cfg := range map[string]apitoken.Config{
-		"no store":                    {OwnerIssuer: ownerIssuer},
-		"no owner issuer":             {Store: s},
-		"Issuer equal to OwnerIssuer": {Store: s, OwnerIssuer: ownerIssuer, Issuer: ownerIssuer},
-		"a short pepper":              {Store: s, OwnerIssuer: ownerIssuer, Pepper: make([]byte, 31)},
-		"an upper-case prefix":        {Store: s, OwnerIssuer: ownerIssuer, Prefix: "SL_"},
-		"a prefix without _":          {Store: s, OwnerIssuer: ownerIssuer, Prefix: "sl"},
-		"a JWT-like prefix":           {Store: s, OwnerIssuer: ownerIssuer, Prefix: "ey_"},
-		"a prefix with a dot":         {Store: s, OwnerIssuer: ownerIssuer, Prefix: "s.l_"},
-		"a long prefix":               {Store: s, OwnerIssuer: ownerIssuer, Prefix: strings.Repeat("a", 32) + "_"},
-		"flushing too often":          {Store: s, OwnerIssuer: ownerIssuer, FlushInterval: time.Millisecond},
-		"a 101-year lifetime":         {Store: s, OwnerIssuer: ownerIssuer, MaxLifetime: 101 * 365 * 24 * time.Hour},
+		"no store":                      {SubjectIssuer: ownerIssuer},
+		"no subject issuer":             {Store: s},
+		"Issuer equal to SubjectIssuer": {Store: s, SubjectIssuer: ownerIssuer, Issuer: ownerIssuer},
+		"a short pepper":                {Store: s, SubjectIssuer: ownerIssuer, Pepper: make([]byte, 31)},
+		"an upper-case prefix":          {Store: s, SubjectIssuer: ownerIssuer, Prefix: "SL_"},
+		"a prefix without _":            {Store: s, SubjectIssuer: ownerIssuer, Prefix: "sl"},
+		"a JWT-like prefix":             {Store: s, SubjectIssuer: ownerIssuer, Prefix: "ey_"},
+		"a prefix with a dot":           {Store: s, SubjectIssuer: ownerIssuer, Prefix: "s.l_"},
+		"a long prefix":                 {Store: s, SubjectIssuer: ownerIssuer, Prefix: strings.Repeat("a", 32) + "_"},
+		"flushing too often":            {Store: s, SubjectIssuer: ownerIssuer, FlushInterval: time.Millisecond},
+		"a 101-year lifetime":           {Store: s, SubjectIssuer: ownerIssuer, MaxLifetime: 101 * 365 * 24 * time.Hour},
 	} {
 		if m, err := apitoken.New(cfg); err == nil {
 			m.Close()
 			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	m, err := apitoken.New(apitoken.Config{Store: s, OwnerIssuer: ownerIssuer})
+	m, err := apitoken.New(apitoken.Config{Store: s, SubjectIssuer: ownerIssuer})
 	if err != nil {
 		t.Fatalf("the minimal configuration: %v", err)
 	}
@@ -430,25 +430,25 @@ func TestForeignIssuer(t *testing.T) {
 	if _, _, err := m.CreateFor(ctx, foreign, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("CreateFor by a foreign issuer's principal: %v, want ErrForeignIssuer", err)
 	}
-	if _, err := m.OwnerOf(foreign); !errors.Is(err, apitoken.ErrForeignIssuer) {
-		t.Errorf("OwnerOf(foreign) = %v", err)
+	if _, err := m.SubjectOf(foreign); !errors.Is(err, apitoken.ErrForeignIssuer) {
+		t.Errorf("SubjectOf(foreign) = %v", err)
 	}
-	// An API-token-like principal claiming the owner issuer, and one of
+	// An API-token-like principal claiming the subject issuer, and one of
 	// another manager: refused.
 	fake := &identity.Principal{Subject: "1234", Issuer: ownerIssuer, Method: identity.APIToken}
 	other := &identity.Principal{Subject: "1234", Issuer: "other:apitoken", Method: identity.APIToken}
 	for _, p := range []*identity.Principal{fake, other, nil, {Issuer: ownerIssuer}} {
-		if _, err := m.OwnerOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
-			t.Errorf("OwnerOf(%+v) = %v, want ErrForeignIssuer", p, err)
+		if _, err := m.SubjectOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
+			t.Errorf("SubjectOf(%+v) = %v, want ErrForeignIssuer", p, err)
 		}
 	}
-	// The manager's own API token acts for its owner.
+	// The manager's own API token acts for its subject.
 	p, err := m.Authenticate(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if owner, err := m.OwnerOf(p); owner != "1234" || err != nil {
-		t.Errorf("OwnerOf(own API token) = %q, %v", owner, err)
+	if subject, err := m.SubjectOf(p); subject != "1234" || err != nil {
+		t.Errorf("SubjectOf(own API token) = %q, %v", subject, err)
 	}
 	if _, err := m.Revoke(ctx, "1234", tok.ID); err != nil {
 		t.Fatal(err)
@@ -499,21 +499,21 @@ func TestLastUseCoalesced(t *testing.T) {
 	}
 }
 
-func TestPrune(t *testing.T) {
+func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	m := newManager(t, apitoken.Config{Now: c.Now})
 	_, short := mustCreate(t, m, user("alice"), apitoken.CreateRequest{Lifetime: time.Hour})
 	_, long := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
 	c.Add(2 * time.Hour)
-	if n, err := m.Prune(ctx, time.Hour); n != 1 || err != nil {
-		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	if n, err := m.Purge(ctx, time.Hour); n != 1 || err != nil {
+		t.Fatalf("Purge = %d, %v; want 1", n, err)
 	}
 	if _, err := m.Get(ctx, short.ID); !errors.Is(err, apitoken.ErrNotFound) {
 		t.Error("the expired token is still there")
 	}
 	if _, err := m.Get(ctx, long.ID); err != nil {
-		t.Error("the live token was pruned")
+		t.Error("the live token was purged")
 	}
 }
 
@@ -550,12 +550,12 @@ func TestRevokeRetries(t *testing.T) {
 	m := newManager(t, apitoken.Config{Revoker: rv})
 	_, t1 := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
 	_, t2 := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
-	if n, err := m.RevokeOwner(ctx, "alice"); n != 2 || err == nil {
-		t.Fatalf("RevokeOwner with the list down = %d, %v; want 2 and an error", n, err)
+	if n, err := m.RevokeSubject(ctx, "alice"); n != 2 || err == nil {
+		t.Fatalf("RevokeSubject with the list down = %d, %v; want 2 and an error", n, err)
 	}
 	rv.down = false
-	if n, err := m.RevokeOwner(ctx, "alice"); n != 0 || err != nil {
-		t.Fatalf("RevokeOwner again = %d, %v", n, err)
+	if n, err := m.RevokeSubject(ctx, "alice"); n != 0 || err != nil {
+		t.Fatalf("RevokeSubject again = %d, %v", n, err)
 	}
 	slices.Sort(rv.got)
 	want := []string{t1.ID, t2.ID}
@@ -583,8 +583,8 @@ type cancelOnRevoke struct {
 	cancel func()
 }
 
-func (s *cancelOnRevoke) Revoke(ctx context.Context, owner, id string, at time.Time) (apitoken.Token, error) {
-	t, err := s.Store.Revoke(ctx, owner, id, at)
+func (s *cancelOnRevoke) Revoke(ctx context.Context, subject, id string, at time.Time) (apitoken.Token, error) {
+	t, err := s.Store.Revoke(ctx, subject, id, at)
 	s.cancel()
 	return t, err
 }

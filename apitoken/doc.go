@@ -29,7 +29,7 @@
 // revoked it and as soon as the list reaches the others:
 //
 //	store, err := sqlstore.New(ctx, db, sqlstore.Config{Dialect: sqlstore.Postgres})
-//	tokens, err := apitoken.New(apitoken.Config{Store: store, OwnerIssuer: issuer.Name(), Revoker: list})
+//	tokens, err := apitoken.New(apitoken.Config{Store: store, SubjectIssuer: issuer.Name(), Revoker: list})
 //	defer tokens.Close() // writes the last uses
 //	auth, err := middleware.New(middleware.Config{
 //		JWT:        map[string]middleware.Verifier{iss: verifier},

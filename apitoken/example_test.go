@@ -28,9 +28,9 @@ func Example() {
 	}
 	defer list.Close()
 	tokens, err := apitoken.New(apitoken.Config{
-		Store:       apitoken.NewMemoryStore(),
-		OwnerIssuer: "https://api.example", // whose subjects own tokens: the application's logins
-		Revoker:     list,
+		Store:         apitoken.NewMemoryStore(),
+		SubjectIssuer: "https://api.example", // whose subjects own tokens: the application's logins
+		Revoker:       list,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -91,7 +91,7 @@ func Example() {
 	fmt.Println("revoke:", status)
 	status, _ = call("GET", "/api/me", tok, "")
 	fmt.Println("revoked token:", status)
-	fmt.Println("scanners match:", tokens.Pattern())
+	fmt.Println("scanners match:", apitoken.Pattern(tokens.Prefix()))
 	// Output:
 	// create: 201
 	// with the API token: 200 alice by apitoken with [widgets:read]

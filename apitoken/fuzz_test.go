@@ -39,7 +39,7 @@ func wellFormed(raw string) bool {
 // FuzzCheck: Check accepts exactly the well-formed tokens, and
 // Authenticate never panics nor reaches the store with anything else.
 func FuzzCheck(f *testing.F) {
-	m, err := apitoken.New(apitoken.Config{Store: apitoken.NewMemoryStore(), OwnerIssuer: ownerIssuer})
+	m, err := apitoken.New(apitoken.Config{Store: apitoken.NewMemoryStore(), SubjectIssuer: ownerIssuer})
 	if err != nil {
 		f.Fatal(err)
 	}

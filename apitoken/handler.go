@@ -116,7 +116,7 @@ func tokenJSON(t Token) TokenJSON {
 	return j
 }
 
-// caller returns the owner whose tokens the request's principal manages,
+// caller returns the subject whose tokens the request's principal manages,
 // and the principal, if it holds the scope; or writes the refusal, with
 // an RFC 6750 challenge.
 func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (string, *identity.Principal, bool) {
@@ -130,12 +130,12 @@ func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (string, *iden
 		h.insufficientScope(w, r, "managing API tokens needs the scope "+h.cfg.Scope)
 		return "", nil, false
 	}
-	owner, err := h.m.OwnerOf(p)
+	subject, err := h.m.SubjectOf(p)
 	if err != nil {
 		h.cfg.WriteError(w, r, http.StatusForbidden, "forbidden", "API tokens belong to this API's own users; this credential's issuer is not theirs")
 		return "", nil, false
 	}
-	return owner, p, true
+	return subject, p, true
 }
 
 // insufficientScope writes a 403 insufficient_scope with its challenge
@@ -248,14 +248,14 @@ func jsonQuote(b []byte) string {
 
 // List answers GET: 200 {"tokens": […]}, the caller's tokens, oldest
 // first, without secrets or hashes; revoked and expired ones too, until
-// pruned.
+// purged.
 func (h *Handlers) List() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		owner, _, ok := h.caller(w, r)
+		subject, _, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
-		ts, err := h.m.List(r.Context(), owner)
+		ts, err := h.m.List(r.Context(), subject)
 		if err != nil {
 			h.fail(w, r, "listing API tokens", err)
 			return
@@ -275,11 +275,11 @@ func (h *Handlers) List() http.Handler {
 // that is not one of the caller's tokens.
 func (h *Handlers) Revoke() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		owner, _, ok := h.caller(w, r)
+		subject, _, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
-		if _, err := h.m.Revoke(r.Context(), owner, r.PathValue("id")); err != nil {
+		if _, err := h.m.Revoke(r.Context(), subject, r.PathValue("id")); err != nil {
 			h.fail(w, r, "revoking an API token", err)
 			return
 		}

@@ -218,7 +218,7 @@ func TestHTTPCreateRefusals(t *testing.T) {
 	}{
 		{"no credentials", "", "application/json", `{"name":"x"}`, 401},
 		{"a user without tokens:manage", "usr_carol", "application/json", `{"name":"x"}`, 403},
-		{"an API token without tokens:manage, though its owner has it", plain.Token, "application/json", `{"name":"x"}`, 403},
+		{"an API token without tokens:manage, though its subject has it", plain.Token, "application/json", `{"name":"x"}`, 403},
 		{"a scope the user lacks", "usr_bob", "application/json", `{"name":"x","scopes":["widgets:write"]}`, 403},
 		{"a scope the API token lacks", parent.Token, "application/json", `{"name":"x","scopes":["widgets:write"]}`, 403},
 		{"outliving the API token", parent.Token, "application/json", `{"name":"x","expires_in":86401}`, 400},
@@ -262,7 +262,7 @@ func TestHTTPCreateRefusals(t *testing.T) {
 }
 
 // TestHTTPForeignIssuer: a principal of another trusted issuer with the
-// same subject cannot list, revoke or mint the owner's tokens.
+// same subject cannot list, revoke or mint the subject's tokens.
 func TestHTTPForeignIssuer(t *testing.T) {
 	users["usr_foreign_alice"] = &identity.Principal{Subject: "alice", Issuer: "https://idp.other", Method: identity.OIDC,
 		Scopes: []string{"widgets:read", "tokens:manage"}}
@@ -333,17 +333,17 @@ func TestMountAtRoot(t *testing.T) {
 func TestTwoManagers(t *testing.T) {
 	store := apitoken.NewMemoryStore()
 	sl := newManager(t, apitoken.Config{Store: store})
-	svc := newManager(t, apitoken.Config{Prefix: "svc_", Store: apitoken.NewMemoryStore(), OwnerIssuer: "https://other.example"})
+	svc := newManager(t, apitoken.Config{Prefix: "svc_", Store: apitoken.NewMemoryStore(), SubjectIssuer: "https://other.example"})
 	raw, _ := mustCreate(t, svc, &identity.Principal{Subject: "alice", Issuer: "https://other.example", Method: identity.JWT,
 		Scopes: []string{"tokens:manage"}}, apitoken.CreateRequest{Scopes: []string{"tokens:manage"}})
 	p, err := svc.Authenticate(context.Background(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Issuer == sl.Issuer() {
+	if p.Issuer == apitoken.DefaultIssuer+apitoken.DefaultPrefix {
 		t.Fatalf("two managers share the issuer %q", p.Issuer)
 	}
-	if _, err := sl.OwnerOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
+	if _, err := sl.SubjectOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("the sl_ manager takes a svc_ token as alice: %v", err)
 	}
 }

@@ -17,23 +17,25 @@ var (
 	// ErrMalformed: not a token of this prefix, a wrong length or
 	// character, or a bad checksum. Decided without the store.
 	ErrMalformed = errors.New("apitoken: malformed token")
-	// ErrNotFound: no token has this hash or id (for this owner).
+	// ErrNotFound: no token has this hash or id (for this subject).
 	ErrNotFound = errors.New("apitoken: no such token")
 	// ErrRevoked: the token has been revoked.
 	ErrRevoked = errors.New("apitoken: token revoked")
 	// ErrExpired: the token has expired.
 	ErrExpired = errors.New("apitoken: token expired")
-	// ErrInvalid: a request to create a token the manager refuses: a bad
-	// name, scope or lifetime, or too many tokens for one owner.
+	// ErrInvalid: a request the manager or its store refuses, whatever
+	// the store holds: a token asked for with a bad subject, name, scope
+	// or lifetime, one past the subject's limit (wrapping ErrTooMany too),
+	// or a value no store column can hold (a time outside 1970 to 2262).
 	ErrInvalid = errors.New("apitoken: invalid request")
 	// ErrScope: a token was asked for with a scope its creator lacks.
 	ErrScope = errors.New("apitoken: scope not held by the creator")
 	// ErrExists: a store already holds a token with this id or hash.
 	ErrExists = errors.New("apitoken: token exists")
-	// ErrTooMany: the owner already has as many active tokens as allowed.
+	// ErrTooMany: the subject already has as many active tokens as allowed.
 	ErrTooMany = errors.New("apitoken: too many tokens")
 	// ErrForeignIssuer: a principal of an issuer other than
-	// Config.OwnerIssuer asked to manage tokens.
+	// Config.SubjectIssuer asked to manage tokens.
 	ErrForeignIssuer = errors.New("apitoken: principal of a foreign issuer")
 )
 
@@ -41,7 +43,7 @@ var (
 // returns and a store keeps beside the hash.
 type Token struct {
 	ID        string
-	Owner     string // the subject the token acts for
+	Subject   string // the subject the token acts for
 	Name      string
 	Scopes    []string
 	CreatedAt time.Time
@@ -72,36 +74,36 @@ type Use struct {
 // the store cannot answer (the manager wraps it in
 // identity.ErrUnavailable). storetest.Run checks an implementation.
 type Store interface {
-	// Insert adds a token, unless its owner already has max or more
+	// Create adds a token, unless its subject already has max or more
 	// active tokens (neither revoked nor expired at r.CreatedAt):
 	// ErrTooMany. The count and the insert are one atomic step, so
 	// concurrent inserts never exceed max. A token with the same id or
 	// hash: ErrExists.
-	Insert(ctx context.Context, r Record, max int) error
-	// ByHash returns the token with this hash, or ErrNotFound. It runs on
+	Create(ctx context.Context, r Record, max int) error
+	// GetByHash returns the token with this hash, or ErrNotFound. It runs on
 	// every authentication that misses the middleware's cache: an index
 	// lookup.
-	ByHash(ctx context.Context, hash []byte) (Record, error)
+	GetByHash(ctx context.Context, hash []byte) (Record, error)
 	// Get returns the token with this id, or ErrNotFound.
 	Get(ctx context.Context, id string) (Token, error)
-	// List returns the tokens of owner, oldest first (by CreatedAt, then
+	// List returns the tokens of subject, oldest first (by CreatedAt, then
 	// ID).
-	List(ctx context.Context, owner string) ([]Token, error)
-	// Revoke marks the token id of owner revoked at at, unless it is
-	// already, and returns it as it now is. No such token of this owner:
+	List(ctx context.Context, subject string) ([]Token, error)
+	// Revoke marks the token id of subject revoked at now, unless it is
+	// already, and returns it as it now is. No such token of this subject:
 	// ErrNotFound.
-	Revoke(ctx context.Context, owner, id string, at time.Time) (Token, error)
-	// RevokeOwner revokes every token of owner not revoked yet, at at,
+	Revoke(ctx context.Context, subject, id string, now time.Time) (Token, error)
+	// RevokeSubject revokes every token of subject not revoked yet, at now,
 	// and returns those it revoked.
-	RevokeOwner(ctx context.Context, owner string, at time.Time) ([]Token, error)
+	RevokeSubject(ctx context.Context, subject string, now time.Time) ([]Token, error)
 	// Touch sets the LastUsedAt of each token to its use's At, unless it
 	// is later already. Unknown ids are skipped. One call is one write
 	// (one transaction), which updates the rows in the order of their ids,
 	// so that instances flushing at once do not deadlock.
 	Touch(ctx context.Context, uses []Use) error
-	// Prune deletes the tokens that expired or were revoked at or before
+	// Purge deletes the tokens that expired or were revoked at or before
 	// before, and returns how many.
-	Prune(ctx context.Context, before time.Time) (int64, error)
+	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 
 // MemoryStore is a [Store] in memory, for tests and single-process
@@ -125,8 +127,8 @@ func own(t Token) Token {
 	return t
 }
 
-// Insert implements [Store].
-func (s *MemoryStore) Insert(_ context.Context, r Record, max int) error {
+// Create implements [Store].
+func (s *MemoryStore) Create(_ context.Context, r Record, max int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byID[r.ID] != nil || s.byHash[string(r.Hash)] != nil {
@@ -134,7 +136,7 @@ func (s *MemoryStore) Insert(_ context.Context, r Record, max int) error {
 	}
 	n := 0
 	for _, x := range s.byID {
-		if x.Owner == r.Owner && active(x.Token, r.CreatedAt) {
+		if x.Subject == r.Subject && active(x.Token, r.CreatedAt) {
 			n++
 		}
 	}
@@ -146,8 +148,8 @@ func (s *MemoryStore) Insert(_ context.Context, r Record, max int) error {
 	return nil
 }
 
-// ByHash implements [Store].
-func (s *MemoryStore) ByHash(_ context.Context, hash []byte) (Record, error) {
+// GetByHash implements [Store].
+func (s *MemoryStore) GetByHash(_ context.Context, hash []byte) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.byHash[string(hash)]
@@ -169,11 +171,11 @@ func (s *MemoryStore) Get(_ context.Context, id string) (Token, error) {
 }
 
 // List implements [Store].
-func (s *MemoryStore) List(_ context.Context, owner string) ([]Token, error) {
+func (s *MemoryStore) List(_ context.Context, subject string) ([]Token, error) {
 	s.mu.Lock()
 	var ts []Token
 	for _, r := range s.byID {
-		if r.Owner == owner {
+		if r.Subject == subject {
 			ts = append(ts, own(r.Token))
 		}
 	}
@@ -185,27 +187,27 @@ func (s *MemoryStore) List(_ context.Context, owner string) ([]Token, error) {
 }
 
 // Revoke implements [Store].
-func (s *MemoryStore) Revoke(_ context.Context, owner, id string, at time.Time) (Token, error) {
+func (s *MemoryStore) Revoke(_ context.Context, subject, id string, now time.Time) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.byID[id]
-	if r == nil || r.Owner != owner {
+	if r == nil || r.Subject != subject {
 		return Token{}, ErrNotFound
 	}
 	if r.RevokedAt.IsZero() {
-		r.RevokedAt = at
+		r.RevokedAt = now
 	}
 	return own(r.Token), nil
 }
 
-// RevokeOwner implements [Store].
-func (s *MemoryStore) RevokeOwner(_ context.Context, owner string, at time.Time) ([]Token, error) {
+// RevokeSubject implements [Store].
+func (s *MemoryStore) RevokeSubject(_ context.Context, subject string, now time.Time) ([]Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ts []Token
 	for _, r := range s.byID {
-		if r.Owner == owner && r.RevokedAt.IsZero() {
-			r.RevokedAt = at
+		if r.Subject == subject && r.RevokedAt.IsZero() {
+			r.RevokedAt = now
 			ts = append(ts, own(r.Token))
 		}
 	}
@@ -224,8 +226,8 @@ func (s *MemoryStore) Touch(_ context.Context, uses []Use) error {
 	return nil
 }
 
-// Prune implements [Store].
-func (s *MemoryStore) Prune(_ context.Context, before time.Time) (int64, error) {
+// Purge implements [Store].
+func (s *MemoryStore) Purge(_ context.Context, before time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
@@ -244,7 +246,7 @@ func active(t Token, now time.Time) bool {
 	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || t.ExpiresAt.After(now))
 }
 
-// gone reports whether Prune(before) deletes t.
+// gone reports whether Purge(before) deletes t.
 func gone(t Token, before time.Time) bool {
 	return !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(before) || !t.RevokedAt.IsZero() && !t.RevokedAt.After(before)
 }

@@ -255,7 +255,7 @@ func (l *List) Revoke(ctx context.Context, e Entry) error {
 	if !e.Expires.After(l.now()) || l.covered(e) {
 		return nil // nothing to add: no write, so repeating a revocation is cheap
 	}
-	if err := l.store.Add(ctx, e); err != nil {
+	if err := l.store.Create(ctx, e); err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	l.apply(e)
@@ -476,7 +476,7 @@ func (l *List) purge(ctx context.Context) {
 		now := l.now()
 		l.Purge(now)
 		pctx, cancel := context.WithTimeout(ctx, purgeTimeout)
-		err := l.store.Purge(pctx, now)
+		_, err := l.store.Purge(pctx, now)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			l.log.Warn("revocation store purge failed", "err", err)

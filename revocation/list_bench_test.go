@@ -23,11 +23,11 @@ func fill(b *testing.B, n int) (*revocation.List, *identity.Principal) {
 	var hit *identity.Principal
 	for i := range n {
 		jti := rand.Text()[:22]
-		if err := store.Add(ctx, revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: jti, Expires: exp}); err != nil {
+		if err := store.Create(ctx, revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: jti, Expires: exp}); err != nil {
 			b.Fatal(err)
 		}
 		if i%100 == 0 {
-			if err := store.Add(ctx, revocation.Entry{Kind: revocation.KindSubject, Issuer: iss, Key: "usr_" + jti,
+			if err := store.Create(ctx, revocation.Entry{Kind: revocation.KindSubject, Issuer: iss, Key: "usr_" + jti,
 				Before: time.Now(), Expires: exp}); err != nil {
 				b.Fatal(err)
 			}
@@ -131,11 +131,11 @@ func memoryList(b *testing.B, n int) *revocation.List {
 // nopStore keeps nothing and delivers nothing.
 type nopStore struct{}
 
-func (nopStore) Add(context.Context, revocation.Entry) error { return nil }
+func (nopStore) Create(context.Context, revocation.Entry) error { return nil }
 func (nopStore) Snapshot(context.Context, time.Time) ([]revocation.Entry, error) {
 	return nil, nil
 }
-func (nopStore) Purge(context.Context, time.Time) error { return nil }
+func (nopStore) Purge(context.Context, time.Time) (int64, error) { return 0, nil }
 func (nopStore) Subscribe(context.Context) (revocation.Subscription, error) {
 	return nopSub{}, nil
 }

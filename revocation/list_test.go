@@ -208,11 +208,11 @@ type flaky struct {
 
 var errDown = errors.New("store down")
 
-func (f *flaky) Add(ctx context.Context, e revocation.Entry) error {
+func (f *flaky) Create(ctx context.Context, e revocation.Entry) error {
 	if f.down.Load() {
 		return errDown
 	}
-	return f.MemoryStore.Add(ctx, e)
+	return f.MemoryStore.Create(ctx, e)
 }
 
 func (f *flaky) Snapshot(ctx context.Context, now time.Time) ([]revocation.Entry, error) {
@@ -263,7 +263,7 @@ func TestStaleFailsClosedAndRecovers(t *testing.T) {
 		t.Fatalf("Revoked within the staleness bound: %v", err)
 	}
 	// Meanwhile another instance revokes the token in the shared store.
-	if err := shared.Add(context.Background(), revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: "jti", Expires: t0.Add(time.Hour)}); err != nil {
+	if err := shared.Create(context.Background(), revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: "jti", Expires: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(200 * time.Millisecond)
@@ -347,15 +347,15 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
-// countingStore counts Adds.
+// countingStore counts Creates.
 type countingStore struct {
 	*revocation.MemoryStore
 	adds atomic.Int64
 }
 
-func (c *countingStore) Add(ctx context.Context, e revocation.Entry) error {
+func (c *countingStore) Create(ctx context.Context, e revocation.Entry) error {
 	c.adds.Add(1)
-	return c.MemoryStore.Add(ctx, e)
+	return c.MemoryStore.Create(ctx, e)
 }
 
 // TestRepeatedRevocationWritesOnce: revoking what the list holds already

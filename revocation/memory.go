@@ -26,8 +26,8 @@ func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
 
 var _ Store = (*MemoryStore)(nil)
 
-// Add implements [Store].
-func (s *MemoryStore) Add(ctx context.Context, e Entry) error {
+// Create implements [Store].
+func (s *MemoryStore) Create(ctx context.Context, e Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -70,18 +70,20 @@ func (s *MemoryStore) Snapshot(ctx context.Context, now time.Time) ([]Entry, err
 }
 
 // Purge implements [Store].
-func (s *MemoryStore) Purge(ctx context.Context, now time.Time) error {
+func (s *MemoryStore) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var n int64
 	for k, e := range s.entries {
-		if !e.Expires.After(now) {
+		if !e.Expires.After(before) {
 			delete(s.entries, k)
+			n++
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // Subscribe implements [Store].

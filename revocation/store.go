@@ -105,11 +105,11 @@ var lastStorable = time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)
 // check, so a Store is only read when the mirror syncs. Implementations
 // must be safe for concurrent use.
 type Store interface {
-	// Add stores e durably and delivers it to the subscriptions of every
+	// Create stores e durably and delivers it to the subscriptions of every
 	// instance, this one included. It refuses an entry that fails
 	// [Entry.Validate] with that error. Adding an entry twice is harmless.
 	// Times keep nanoseconds.
-	Add(ctx context.Context, e Entry) error
+	Create(ctx context.Context, e Entry) error
 	// Snapshot returns every stored entry whose Expires is after now. It
 	// may return several entries for the same kind, issuer and key; the
 	// List merges them (latest Before, latest Expires).
@@ -117,8 +117,9 @@ type Store interface {
 	// Subscribe starts watching for added entries: every entry added
 	// after Subscribe returns is delivered by the subscription.
 	Subscribe(ctx context.Context) (Subscription, error)
-	// Purge deletes the entries whose Expires is at or before now.
-	Purge(ctx context.Context, now time.Time) error
+	// Purge deletes the entries whose Expires is at or before before, and
+	// returns how many it deleted.
+	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Subscription delivers the entries added to a Store.

@@ -14,16 +14,16 @@ func BenchmarkAuthenticateMiss(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			s, _, _, _ := pair(b, be.open, be.dialect)
-			m, err := apitoken.New(apitoken.Config{Store: s, OwnerIssuer: ownerIssuer})
+			m, err := apitoken.New(apitoken.Config{Store: s, SubjectIssuer: ownerIssuer})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { m.Close() })
 			ctx := context.Background()
-			// A table that is not empty: 1,000 tokens of 100 owners.
+			// A table that is not empty: 1,000 tokens of 100 subjects.
 			var raw string
 			for i := range 1000 {
-				raw, _, err = m.CreateFor(ctx, principal("owner"+string(rune('A'+i%100))), apitoken.CreateRequest{Name: "bench"})
+				raw, _, err = m.CreateFor(ctx, principal("subject"+string(rune('A'+i%100))), apitoken.CreateRequest{Name: "bench"})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -12,11 +12,11 @@
 // sessionless_schema_versions, in one transaction that instances starting
 // together take in turn; it refuses a database migrated by a newer
 // release. Version 1 is one table (Config.Table, "api_tokens" by
-// default), a unique index on the hash and an index on the owner:
+// default), a unique index on the hash and an index on its subject (column owner):
 //
 //	id           TEXT PRIMARY KEY
 //	hash         BLOB UNIQUE      -- SHA-256 or HMAC-SHA256 of the token; BYTEA on PostgreSQL
-//	owner        TEXT
+//	owner        TEXT             -- the subject the token acts for
 //	name         TEXT
 //	scopes       TEXT             -- space-separated
 //	created_ns   BIGINT
@@ -79,7 +79,7 @@ type Store struct {
 	db *sql.DB
 	d  Dialect
 
-	qInsert, qByHash, qGet, qList, qActive, qRevoke, qRevokeOwner, qRevokeOwnerPG, qTouch, qPrune string
+	qCreate, qGetByHash, qGet, qList, qActive, qRevoke, qRevokeSubject, qRevokeSubjectPG, qTouch, qPurge string
 }
 
 var _ apitoken.Store = (*Store)(nil)
@@ -107,28 +107,28 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 		d:  cfg.Dialect,
 		// The limit and the insert are one statement: SQLite runs it
 		// under the database's write lock; PostgreSQL takes an advisory
-		// lock on the owner first (Insert).
-		qInsert: `INSERT INTO ` + t + ` (hash, ` + columns + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+		// lock on the subject first (Insert).
+		qCreate: `INSERT INTO ` + t + ` (hash, ` + columns + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE (SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)) < ?
 ON CONFLICT DO NOTHING`,
-		qActive: `SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)`,
-		qByHash: `SELECT hash, ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
-		qGet:    `SELECT ` + columns + ` FROM ` + t + ` WHERE id = ?`,
-		qList:   `SELECT ` + columns + ` FROM ` + t + ` WHERE owner = ? ORDER BY created_ns, id`,
+		qActive:    `SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)`,
+		qGetByHash: `SELECT hash, ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
+		qGet:       `SELECT ` + columns + ` FROM ` + t + ` WHERE id = ?`,
+		qList:      `SELECT ` + columns + ` FROM ` + t + ` WHERE owner = ? ORDER BY created_ns, id`,
 		qRevoke: `UPDATE ` + t + ` SET revoked_ns = CASE WHEN revoked_ns = 0 THEN ? ELSE revoked_ns END
 WHERE id = ? AND owner = ? RETURNING ` + columns,
-		qRevokeOwner: `UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns,
+		qRevokeSubject: `UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns,
 		// PostgreSQL: the rows are locked in the order of their ids, as
 		// Touch locks them, so that the two never deadlock.
-		qRevokeOwnerPG: `WITH l AS MATERIALIZED (SELECT id FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 ORDER BY id FOR UPDATE)
+		qRevokeSubjectPG: `WITH l AS MATERIALIZED (SELECT id FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 ORDER BY id FOR UPDATE)
 UPDATE ` + t + ` SET revoked_ns = ? FROM l WHERE ` + t + `.id = l.id RETURNING ` + prefixed(t, columns),
 		qTouch: `UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`,
-		qPrune: `DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
+		qPurge: `DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
 OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
 	}
 	if s.d == Postgres {
-		s.qRevokeOwner = s.qRevokeOwnerPG
-		for _, q := range []*string{&s.qInsert, &s.qByHash, &s.qGet, &s.qList, &s.qActive, &s.qRevoke, &s.qRevokeOwner, &s.qTouch, &s.qPrune} {
+		s.qRevokeSubject = s.qRevokeSubjectPG
+		for _, q := range []*string{&s.qCreate, &s.qGetByHash, &s.qGet, &s.qList, &s.qActive, &s.qRevoke, &s.qRevokeSubject, &s.qTouch, &s.qPurge} {
 			*q = sqlschema.Numbered(*q)
 		}
 	}
@@ -206,12 +206,12 @@ func text(ss ...string) bool {
 	return true
 }
 
-// Insert implements [apitoken.Store]: one INSERT … SELECT … WHERE the
-// owner's active tokens are fewer than max. On PostgreSQL it runs in a
-// transaction holding an advisory lock on the owner, since two
+// Create implements [apitoken.Store]: one INSERT … SELECT … WHERE the
+// subject's active tokens are fewer than max. On PostgreSQL it runs in a
+// transaction holding an advisory lock on the subject, since two
 // transactions at READ COMMITTED would otherwise count the same rows.
-func (s *Store) Insert(ctx context.Context, r apitoken.Record, max int) error {
-	if !text(append([]string{r.ID, r.Owner, r.Name}, r.Scopes...)...) || r.ID == "" || len(r.Hash) == 0 {
+func (s *Store) Create(ctx context.Context, r apitoken.Record, max int) error {
+	if !text(append([]string{r.ID, r.Subject, r.Name}, r.Scopes...)...) || r.ID == "" || len(r.Hash) == 0 {
 		return fmt.Errorf("%w: an id, a hash, and strings of UTF-8 without NUL", apitoken.ErrInvalid)
 	}
 	var ns [4]int64
@@ -235,12 +235,12 @@ func (s *Store) Insert(ctx context.Context, r apitoken.Record, max int) error {
 	}
 	defer tx.Rollback()
 	if s.d == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "apitoken:"+r.Owner); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "apitoken:"+r.Subject); err != nil {
 			return fail(err)
 		}
 	}
-	res, err := tx.ExecContext(ctx, s.qInsert, r.Hash, r.ID, r.Owner, r.Name, strings.Join(r.Scopes, " "),
-		ns[0], ns[1], ns[2], ns[3], r.Owner, ns[0], max)
+	res, err := tx.ExecContext(ctx, s.qCreate, r.Hash, r.ID, r.Subject, r.Name, strings.Join(r.Scopes, " "),
+		ns[0], ns[1], ns[2], ns[3], r.Subject, ns[0], max)
 	if err != nil {
 		return fail(err)
 	}
@@ -249,9 +249,9 @@ func (s *Store) Insert(ctx context.Context, r apitoken.Record, max int) error {
 		return fail(err)
 	}
 	if n == 0 {
-		// The id or hash exists, or the owner is at the limit.
+		// The id or hash exists, or the subject is at the limit.
 		var active int
-		if err := tx.QueryRowContext(ctx, s.qActive, r.Owner, ns[0]).Scan(&active); err != nil {
+		if err := tx.QueryRowContext(ctx, s.qActive, r.Subject, ns[0]).Scan(&active); err != nil {
 			return fail(err)
 		}
 		if active >= max {
@@ -272,7 +272,7 @@ func scan(row scanner, hash *[]byte) (apitoken.Token, error) {
 	var t apitoken.Token
 	var scopes string
 	var ns [4]int64
-	dest := []any{&t.ID, &t.Owner, &t.Name, &scopes, &ns[0], &ns[1], &ns[2], &ns[3]}
+	dest := []any{&t.ID, &t.Subject, &t.Name, &scopes, &ns[0], &ns[1], &ns[2], &ns[3]}
 	if hash != nil {
 		dest = append([]any{hash}, dest...)
 	}
@@ -286,10 +286,10 @@ func scan(row scanner, hash *[]byte) (apitoken.Token, error) {
 	return t, nil
 }
 
-// ByHash implements [apitoken.Store]: one lookup through the unique index.
-func (s *Store) ByHash(ctx context.Context, hash []byte) (apitoken.Record, error) {
+// GetByHash implements [apitoken.Store]: one lookup through the unique index.
+func (s *Store) GetByHash(ctx context.Context, hash []byte) (apitoken.Record, error) {
 	var r apitoken.Record
-	t, err := scan(s.db.QueryRowContext(ctx, s.qByHash, hash), &r.Hash)
+	t, err := scan(s.db.QueryRowContext(ctx, s.qGetByHash, hash), &r.Hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, apitoken.ErrNotFound
 	}
@@ -337,23 +337,23 @@ func (s *Store) query(ctx context.Context, what, q string, args ...any) ([]apito
 }
 
 // List implements [apitoken.Store].
-func (s *Store) List(ctx context.Context, owner string) ([]apitoken.Token, error) {
-	if !text(owner) {
+func (s *Store) List(ctx context.Context, subject string) ([]apitoken.Token, error) {
+	if !text(subject) {
 		return nil, nil
 	}
-	return s.query(ctx, "listing tokens", s.qList, owner)
+	return s.query(ctx, "listing tokens", s.qList, subject)
 }
 
 // Revoke implements [apitoken.Store]: one UPDATE … RETURNING.
-func (s *Store) Revoke(ctx context.Context, owner, id string, at time.Time) (apitoken.Token, error) {
-	if !text(owner, id) {
+func (s *Store) Revoke(ctx context.Context, subject, id string, now time.Time) (apitoken.Token, error) {
+	if !text(subject, id) {
 		return apitoken.Token{}, apitoken.ErrNotFound
 	}
-	n, err := nanos(at)
+	n, err := nanos(now)
 	if err != nil {
 		return apitoken.Token{}, err
 	}
-	ts, err := s.query(ctx, "revoking a token", s.qRevoke, n, id, owner)
+	ts, err := s.query(ctx, "revoking a token", s.qRevoke, n, id, subject)
 	if err != nil {
 		return apitoken.Token{}, err
 	}
@@ -363,19 +363,19 @@ func (s *Store) Revoke(ctx context.Context, owner, id string, at time.Time) (api
 	return ts[0], nil
 }
 
-// RevokeOwner implements [apitoken.Store]: one UPDATE … RETURNING.
-func (s *Store) RevokeOwner(ctx context.Context, owner string, at time.Time) ([]apitoken.Token, error) {
-	if !text(owner) {
+// RevokeSubject implements [apitoken.Store]: one UPDATE … RETURNING.
+func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) ([]apitoken.Token, error) {
+	if !text(subject) {
 		return nil, nil
 	}
-	n, err := nanos(at)
+	n, err := nanos(now)
 	if err != nil {
 		return nil, err
 	}
 	if s.d == Postgres {
-		return s.query(ctx, "revoking tokens", s.qRevokeOwner, owner, n)
+		return s.query(ctx, "revoking tokens", s.qRevokeSubject, subject, n)
 	}
-	return s.query(ctx, "revoking tokens", s.qRevokeOwner, n, owner)
+	return s.query(ctx, "revoking tokens", s.qRevokeSubject, n, subject)
 }
 
 // Touch implements [apitoken.Store]: one transaction of one UPDATE per
@@ -411,21 +411,21 @@ func (s *Store) Touch(ctx context.Context, uses []apitoken.Use) error {
 	return nil
 }
 
-// Prune implements [apitoken.Store].
-func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+// Purge implements [apitoken.Store].
+func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	b := bound(before)
-	res, err := s.db.ExecContext(ctx, s.qPrune, b, b)
+	res, err := s.db.ExecContext(ctx, s.qPurge, b, b)
 	if err != nil {
-		return 0, fmt.Errorf("apitoken/sqlstore: pruning tokens: %w", err)
+		return 0, fmt.Errorf("apitoken/sqlstore: purging tokens: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("apitoken/sqlstore: pruning tokens: %w", err)
+		return 0, fmt.Errorf("apitoken/sqlstore: purging tokens: %w", err)
 	}
 	return n, nil
 }
 
-// bound returns the largest stored value at or before t, for Prune
+// bound returns the largest stored value at or before t, for Purge
 // (whose conditions already skip the 0 of "never").
 func bound(t time.Time) int64 {
 	switch {

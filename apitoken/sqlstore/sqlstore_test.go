@@ -67,7 +67,7 @@ func TestPlaintextNeverStored(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			for _, pepper := range [][]byte{nil, []byte(strings.Repeat("p", 32))} {
 				s, _, raw, table := pair(t, b.open, b.dialect)
-				m, err := apitoken.New(apitoken.Config{Store: s, OwnerIssuer: ownerIssuer, Pepper: pepper})
+				m, err := apitoken.New(apitoken.Config{Store: s, SubjectIssuer: ownerIssuer, Pepper: pepper})
 				if err != nil {
 					t.Fatal(err)
 				}

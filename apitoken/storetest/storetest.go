@@ -25,27 +25,27 @@ var Base = time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC)
 
 // Run runs the conformance suite against the stores open returns.
 func Run(t *testing.T, open Open) {
-	t.Run("InsertLookup", func(t *testing.T) { testInsertLookup(t, open) })
+	t.Run("CreateGet", func(t *testing.T) { testCreateGet(t, open) })
 	t.Run("ListCount", func(t *testing.T) { testListCount(t, open) })
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, open) })
-	t.Run("RevokeOwner", func(t *testing.T) { testRevokeOwner(t, open) })
+	t.Run("RevokeSubject", func(t *testing.T) { testRevokeSubject(t, open) })
 	t.Run("ConcurrentRevoke", func(t *testing.T) { testConcurrentRevoke(t, open) })
 	t.Run("Limit", func(t *testing.T) { testLimit(t, open) })
 	t.Run("ConcurrentLimit", func(t *testing.T) { testConcurrentLimit(t, open) })
 	t.Run("Touch", func(t *testing.T) { testTouch(t, open) })
 	t.Run("ConcurrentTouch", func(t *testing.T) { testConcurrentTouch(t, open) })
 	t.Run("TouchWhileRevoking", func(t *testing.T) { testTouchWhileRevoking(t, open) })
-	t.Run("Prune", func(t *testing.T) { testPrune(t, open) })
+	t.Run("Purge", func(t *testing.T) { testPurge(t, open) })
 	t.Run("HostileStrings", func(t *testing.T) { testHostileStrings(t, open) })
 }
 
-// NewRecord returns a record of owner created at at, with a random id and
+// NewRecord returns a record of subject created at at, with a random id and
 // hash.
-func NewRecord(owner string, at time.Time) apitoken.Record {
+func NewRecord(subject string, at time.Time) apitoken.Record {
 	h := sha256.Sum256([]byte(rand.Text()))
 	return apitoken.Record{
 		Token: apitoken.Token{
-			ID: rand.Text(), Owner: owner, Name: "CI – déploiement", Scopes: []string{"widgets:read", "tokens:manage"},
+			ID: rand.Text(), Subject: subject, Name: "CI – déploiement", Scopes: []string{"widgets:read", "tokens:manage"},
 			CreatedAt: at, ExpiresAt: at.Add(30 * 24 * time.Hour),
 		},
 		Hash: h[:],
@@ -55,8 +55,8 @@ func NewRecord(owner string, at time.Time) apitoken.Record {
 func insert(t *testing.T, s apitoken.Store, recs ...apitoken.Record) {
 	t.Helper()
 	for _, r := range recs {
-		if err := s.Insert(context.Background(), r, 1000); err != nil {
-			t.Fatalf("Insert: %v", err)
+		if err := s.Create(context.Background(), r, 1000); err != nil {
+			t.Fatalf("Create: %v", err)
 		}
 	}
 }
@@ -73,13 +73,13 @@ func get(t *testing.T, s apitoken.Store, id string) apitoken.Token {
 // Same reports whether a and b are equal: times to the nanosecond, no
 // scopes and empty scopes alike.
 func Same(a, b apitoken.Token) bool {
-	return a.ID == b.ID && a.Owner == b.Owner && a.Name == b.Name &&
+	return a.ID == b.ID && a.Subject == b.Subject && a.Name == b.Name &&
 		(len(a.Scopes) == 0 && len(b.Scopes) == 0 || slices.Equal(a.Scopes, b.Scopes)) &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) &&
 		a.LastUsedAt.Equal(b.LastUsedAt) && a.RevokedAt.Equal(b.RevokedAt)
 }
 
-func testInsertLookup(t *testing.T, open Open) {
+func testCreateGet(t *testing.T, open Open) {
 	ctx := context.Background()
 	a, b := open(t)
 	r := NewRecord("alice", Base)
@@ -88,7 +88,7 @@ func testInsertLookup(t *testing.T, open Open) {
 	insert(t, a, r, noScopes)
 
 	for _, s := range []apitoken.Store{a, b} { // the other instance sees it
-		got, err := s.ByHash(ctx, r.Hash)
+		got, err := s.GetByHash(ctx, r.Hash)
 		if err != nil || !Same(got.Token, r.Token) || !slices.Equal(got.Hash, r.Hash) {
 			t.Fatalf("ByHash = %+v, %v; want %+v", got, err, r)
 		}
@@ -104,19 +104,19 @@ func testInsertLookup(t *testing.T, open Open) {
 	sameHash := NewRecord("bob", Base)
 	sameHash.Hash = r.Hash
 	for name, dup := range map[string]apitoken.Record{"same id": sameID, "same hash": sameHash} {
-		if err := b.Insert(ctx, dup, 1000); !errors.Is(err, apitoken.ErrExists) {
-			t.Errorf("Insert of a token with the %s: %v, want ErrExists", name, err)
+		if err := b.Create(ctx, dup, 1000); !errors.Is(err, apitoken.ErrExists) {
+			t.Errorf("Create of a token with the %s: %v, want ErrExists", name, err)
 		}
 	}
-	if tok := get(t, a, r.ID); tok.Owner != "alice" {
-		t.Fatalf("a refused Insert changed the token: %+v", tok)
+	if tok := get(t, a, r.ID); tok.Subject != "alice" {
+		t.Fatalf("a refused Create changed the token: %+v", tok)
 	}
 	other := sha256.Sum256([]byte("unknown"))
-	if _, err := a.ByHash(ctx, other[:]); !errors.Is(err, apitoken.ErrNotFound) {
-		t.Errorf("ByHash(unknown) = %v, want ErrNotFound", err)
+	if _, err := a.GetByHash(ctx, other[:]); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Errorf("GetByHash(unknown) = %v, want ErrNotFound", err)
 	}
-	if _, err := a.ByHash(ctx, r.Hash[:16]); !errors.Is(err, apitoken.ErrNotFound) {
-		t.Errorf("ByHash(a prefix of a hash) = %v, want ErrNotFound", err)
+	if _, err := a.GetByHash(ctx, r.Hash[:16]); !errors.Is(err, apitoken.ErrNotFound) {
+		t.Errorf("GetByHash(a prefix of a hash) = %v, want ErrNotFound", err)
 	}
 	if _, err := a.Get(ctx, "unknown"); !errors.Is(err, apitoken.ErrNotFound) {
 		t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
@@ -132,9 +132,9 @@ func testListCount(t *testing.T, open Open) {
 	if err != nil || len(ts) != 2 || !Same(ts[0], r2.Token) || !Same(ts[1], r1.Token) {
 		t.Fatalf("List(alice) = %+v, %v; want r2 then r1 (oldest first)", ts, err)
 	}
-	for _, owner := range []string{"carol", "Alice", ""} {
-		if ts, err := a.List(ctx, owner); len(ts) != 0 || err != nil {
-			t.Errorf("List(%q) = %+v, %v; want none", owner, ts, err)
+	for _, subject := range []string{"carol", "Alice", ""} {
+		if ts, err := a.List(ctx, subject); len(ts) != 0 || err != nil {
+			t.Errorf("List(%q) = %+v, %v; want none", subject, ts, err)
 		}
 	}
 }
@@ -148,14 +148,14 @@ func testRevoke(t *testing.T, open Open) {
 		t.Fatalf("Revoke of alice's token as bob: %v, want ErrNotFound", err)
 	}
 	if tok := get(t, a, r.ID); !tok.RevokedAt.IsZero() {
-		t.Fatal("Revoke as another owner revoked the token")
+		t.Fatal("Revoke as another subject revoked the token")
 	}
 	at := Base.Add(time.Minute + 7)
 	tok, err := b.Revoke(ctx, "alice", r.ID, at)
-	if err != nil || !tok.RevokedAt.Equal(at) || tok.ID != r.ID || tok.Owner != "alice" {
+	if err != nil || !tok.RevokedAt.Equal(at) || tok.ID != r.ID || tok.Subject != "alice" {
 		t.Fatalf("Revoke = %+v, %v; want revoked at %v", tok, err, at)
 	}
-	got, err := a.ByHash(ctx, r.Hash)
+	got, err := a.GetByHash(ctx, r.Hash)
 	if err != nil || !got.RevokedAt.Equal(at) {
 		t.Fatalf("ByHash after Revoke: %+v, %v", got, err)
 	}
@@ -168,7 +168,7 @@ func testRevoke(t *testing.T, open Open) {
 	}
 }
 
-func testRevokeOwner(t *testing.T, open Open) {
+func testRevokeSubject(t *testing.T, open Open) {
 	ctx := context.Background()
 	a, b := open(t)
 	r1, r2, r3, bobs := NewRecord("alice", Base), NewRecord("alice", Base), NewRecord("alice", Base), NewRecord("bob", Base)
@@ -178,28 +178,28 @@ func testRevokeOwner(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	at := Base.Add(time.Minute)
-	ts, err := b.RevokeOwner(ctx, "alice", at)
+	ts, err := b.RevokeSubject(ctx, "alice", at)
 	ids := []string{}
 	for _, tok := range ts {
 		ids = append(ids, tok.ID)
 		if !tok.RevokedAt.Equal(at) {
-			t.Errorf("RevokeOwner returned %+v, want revoked at %v", tok, at)
+			t.Errorf("RevokeSubject returned %+v, want revoked at %v", tok, at)
 		}
 	}
 	slices.Sort(ids)
 	want := []string{r2.ID, r3.ID}
 	slices.Sort(want)
 	if err != nil || !slices.Equal(ids, want) {
-		t.Fatalf("RevokeOwner = %v, %v; want the two tokens not revoked yet, %v", ids, err, want)
+		t.Fatalf("RevokeSubject = %v, %v; want the two tokens not revoked yet, %v", ids, err, want)
 	}
 	if tok := get(t, a, r1.ID); !tok.RevokedAt.Equal(early) {
-		t.Errorf("RevokeOwner changed the time of an earlier revocation: %v", tok.RevokedAt)
+		t.Errorf("RevokeSubject changed the time of an earlier revocation: %v", tok.RevokedAt)
 	}
 	if tok := get(t, a, bobs.ID); !tok.RevokedAt.IsZero() {
-		t.Error("RevokeOwner(alice) revoked bob's token")
+		t.Error("RevokeSubject(alice) revoked bob's token")
 	}
-	if ts, err := a.RevokeOwner(ctx, "alice", at.Add(time.Hour)); len(ts) != 0 || err != nil {
-		t.Errorf("RevokeOwner again = %v, %v; want none", ts, err)
+	if ts, err := a.RevokeSubject(ctx, "alice", at.Add(time.Hour)); len(ts) != 0 || err != nil {
+		t.Errorf("RevokeSubject again = %v, %v; want none", ts, err)
 	}
 }
 
@@ -259,7 +259,7 @@ func testTouch(t *testing.T, open Open) {
 	}
 }
 
-func testPrune(t *testing.T, open Open) {
+func testPurge(t *testing.T, open Open) {
 	ctx := context.Background()
 	a, b := open(t)
 	cut := Base.Add(time.Hour)
@@ -276,13 +276,13 @@ func testPrune(t *testing.T, open Open) {
 	if _, err := a.Revoke(ctx, "bob", revokedLate.ID, cut.Add(time.Nanosecond)); err != nil {
 		t.Fatal(err)
 	}
-	n, err := b.Prune(ctx, cut)
+	n, err := b.Purge(ctx, cut)
 	if err != nil || n != 3 {
-		t.Fatalf("Prune = %d, %v; want 3 (expired before and at the cut, revoked at it)", n, err)
+		t.Fatalf("Purge = %d, %v; want 3 (expired before and at the cut, revoked at it)", n, err)
 	}
 	for _, r := range []apitoken.Record{expired, expiresAtCut, revokedEarly} {
-		if _, err := a.ByHash(ctx, r.Hash); !errors.Is(err, apitoken.ErrNotFound) {
-			t.Errorf("pruned token still found: %v", err)
+		if _, err := a.GetByHash(ctx, r.Hash); !errors.Is(err, apitoken.ErrNotFound) {
+			t.Errorf("purged token still found: %v", err)
 		}
 	}
 	for _, r := range []apitoken.Record{live, never, revokedLate} {
@@ -303,8 +303,8 @@ func testHostileStrings(t *testing.T, open Open) {
 		if _, err := a.Revoke(ctx, s, s, Base); !errors.Is(err, apitoken.ErrNotFound) {
 			t.Errorf("Revoke(%q) = %v, want ErrNotFound", s, err)
 		}
-		if ts, err := a.RevokeOwner(ctx, s, Base); len(ts) != 0 || err != nil {
-			t.Errorf("RevokeOwner(%q) = %v, %v; want none", s, ts, err)
+		if ts, err := a.RevokeSubject(ctx, s, Base); len(ts) != 0 || err != nil {
+			t.Errorf("RevokeSubject(%q) = %v, %v; want none", s, ts, err)
 		}
 		if err := a.Touch(ctx, []apitoken.Use{{ID: s, At: Base}}); err != nil {
 			t.Errorf("Touch(%q) = %v", s, err)
@@ -325,26 +325,26 @@ func testLimit(t *testing.T, open Open) {
 	}
 	// alice has one active token at now (expiring); the limit is 2.
 	r := NewRecord("alice", now)
-	if err := b.Insert(ctx, r, 2); err != nil {
+	if err := b.Create(ctx, r, 2); err != nil {
 		t.Fatalf("a second active token with limit 2: %v (revoked and expired ones must not count)", err)
 	}
 	third := NewRecord("alice", now)
-	if err := a.Insert(ctx, third, 2); !errors.Is(err, apitoken.ErrTooMany) {
+	if err := a.Create(ctx, third, 2); !errors.Is(err, apitoken.ErrTooMany) {
 		t.Fatalf("a third active token with limit 2: %v, want ErrTooMany", err)
 	}
 	if _, err := a.Get(ctx, third.ID); !errors.Is(err, apitoken.ErrNotFound) {
-		t.Fatal("a refused Insert stored the token")
+		t.Fatal("a refused Create stored the token")
 	}
 	// A duplicate at the limit is still ErrTooMany or ErrExists, never
 	// stored twice; below it, ErrExists.
 	dup := NewRecord("carol", now)
 	dup.ID = r.ID
-	if err := a.Insert(ctx, dup, 2); !errors.Is(err, apitoken.ErrExists) {
-		t.Errorf("an existing id for another owner: %v, want ErrExists", err)
+	if err := a.Create(ctx, dup, 2); !errors.Is(err, apitoken.ErrExists) {
+		t.Errorf("an existing id for another subject: %v, want ErrExists", err)
 	}
 }
 
-// testConcurrentLimit: 16 concurrent inserts for one owner with limit 5
+// testConcurrentLimit: 16 concurrent inserts for one subject with limit 5
 // store exactly 5.
 func testConcurrentLimit(t *testing.T, open Open) {
 	ctx := context.Background()
@@ -356,7 +356,7 @@ func testConcurrentLimit(t *testing.T, open Open) {
 		if i%2 == 1 {
 			s = b
 		}
-		wg.Go(func() { errs[i] = s.Insert(ctx, NewRecord("alice", Base), 5) })
+		wg.Go(func() { errs[i] = s.Create(ctx, NewRecord("alice", Base), 5) })
 	}
 	wg.Wait()
 	ok := 0
@@ -406,7 +406,7 @@ func testConcurrentTouch(t *testing.T, open Open) {
 	}
 }
 
-// testTouchWhileRevoking: last uses written while the owner's tokens are
+// testTouchWhileRevoking: last uses written while the subject's tokens are
 // revoked, at once: both succeed (no deadlock), and the tokens end
 // revoked.
 func testTouchWhileRevoking(t *testing.T, open Open) {
@@ -423,10 +423,10 @@ func testTouchWhileRevoking(t *testing.T, open Open) {
 		var errT, errR error
 		var revoked []apitoken.Token
 		wg.Go(func() { errT = a.Touch(ctx, uses) })
-		wg.Go(func() { revoked, errR = b.RevokeOwner(ctx, "alice", Base.Add(time.Hour)) })
+		wg.Go(func() { revoked, errR = b.RevokeSubject(ctx, "alice", Base.Add(time.Hour)) })
 		wg.Wait()
 		if errT != nil || errR != nil || len(revoked) != 60 {
-			t.Fatalf("round %d: Touch: %v; RevokeOwner: %d revoked, %v", round, errT, len(revoked), errR)
+			t.Fatalf("round %d: Touch: %v; RevokeSubject: %d revoked, %v", round, errT, len(revoked), errR)
 		}
 	}
 }

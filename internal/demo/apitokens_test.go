@@ -79,14 +79,14 @@ func TestAPITokens(t *testing.T) {
 	}
 
 	// An API token is no login: it cannot log out (not even "everywhere",
-	// which would end its owner's other tokens outside their database).
+	// which would end its subject's other tokens outside their database).
 	for _, path := range []string{"/auth/logout", "/auth/logout-all"} {
 		if resp, b := e.do(t, "POST", path, "", bearer(tok.Token)); resp.StatusCode != 400 {
 			t.Errorf("POST %s with an API token: %s %s, want 400", path, resp.Status, b)
 		}
 	}
 	if resp, _ := e.me(t, "Bearer "+manager.Token); resp.StatusCode != 200 {
-		t.Fatal("an API token's logout ended its owner's other API token")
+		t.Fatal("an API token's logout ended its subject's other API token")
 	}
 	// Refusals of /api/tokens have the shape and challenge of every /api
 	// route.

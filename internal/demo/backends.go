@@ -110,12 +110,12 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 	}
 	b.apiTokens, err = apitoken.New(apitoken.Config{
 		Store: as,
-		// The owners of API tokens are the users of the demo's own
+		// The subjects of API tokens are the users of the demo's own
 		// access tokens.
-		OwnerIssuer: cfg.Issuer,
-		Revoker:     b.revocations,
-		Logger:      log,
-		Now:         cfg.Now,
+		SubjectIssuer: cfg.Issuer,
+		Revoker:       b.revocations,
+		Logger:        log,
+		Now:           cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 }
 
 // apiTokenRetention is how long expired and revoked API tokens stay
-// listed before they are pruned.
+// listed before they are purged.
 const apiTokenRetention = 30 * 24 * time.Hour
 
 // purge deletes expired refresh token families, and the API tokens
@@ -140,11 +140,11 @@ func (b *backends) purge(ctx context.Context, interval time.Duration, log *slog.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := b.refresh.Purge(ctx); err != nil && ctx.Err() == nil {
+			if _, err := b.refresh.Purge(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("purging refresh tokens failed", "err", err)
 			}
-			if _, err := b.apiTokens.Prune(ctx, apiTokenRetention); err != nil && ctx.Err() == nil {
-				log.Warn("pruning API tokens failed", "err", err)
+			if _, err := b.apiTokens.Purge(ctx, apiTokenRetention); err != nil && ctx.Err() == nil {
+				log.Warn("purging API tokens failed", "err", err)
 			}
 		}
 	}

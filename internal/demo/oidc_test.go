@@ -44,7 +44,7 @@ func TestOIDCTokens(t *testing.T) {
 	if resp, b := e.do(t, "GET", "/api/widgets", "", bearer(idp.Mint(keycloakClaims(idp, now)))); resp.StatusCode != 200 {
 		t.Errorf("GET /api/widgets with widgets:read from Keycloak: %s %s", resp.Status, b)
 	}
-	// A provider's token manages no API tokens: their owners are the
+	// A provider's token manages no API tokens: their subjects are the
 	// demo's own users.
 	if resp, _ := e.do(t, "GET", "/api/tokens", "", bearer(idp.Mint(func() map[string]any {
 		c := keycloakClaims(idp, now)

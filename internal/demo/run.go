@@ -279,7 +279,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err := b.refresh.RevokeSubject(ctx, u.ID); err != nil {
 		return fmt.Errorf("users: the password is set, but revoking refresh tokens failed (run the command again): %w", err)
 	}
-	n, err := b.apiTokens.RevokeOwner(ctx, u.ID)
+	n, err := b.apiTokens.RevokeSubject(ctx, u.ID)
 	if err != nil {
 		return fmt.Errorf("users: the password is set, but revoking API tokens failed (run the command again): %w", err)
 	}

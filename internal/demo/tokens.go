@@ -91,6 +91,9 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = operatorIssuer
+	}
 	if err := databaseExists(cfg.DatabaseURL); err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
@@ -107,14 +110,14 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 	m := b.apiTokens
 
 	if verb == "revoke" {
-		t, err := m.RevokeID(ctx, target)
+		t, err := m.OperatorRevoke(ctx, target)
 		if errors.Is(err, apitoken.ErrNotFound) {
 			return fmt.Errorf("tokens: no token %q", target)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "token %s (%q) of %s revoked at %s\n", t.ID, t.Name, t.Owner, t.RevokedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(stdout, "token %s (%q) of %s revoked at %s\n", t.ID, t.Name, t.Subject, t.RevokedAt.UTC().Format(time.RFC3339))
 		return nil
 	}
 	u, err := store.UserByUsername(ctx, target)
@@ -160,8 +163,8 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 	// The user, as its own access token would present it.
-	owner := &identity.Principal{Subject: u.ID, Issuer: m.OwnerIssuer(), Method: identity.JWT, Scopes: u.Scopes}
-	raw, t, err := m.CreateFor(ctx, owner, req)
+	subject := &identity.Principal{Subject: u.ID, Issuer: cfg.Issuer, Method: identity.JWT, Scopes: u.Scopes}
+	raw, t, err := m.CreateFor(ctx, subject, req)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
@@ -173,7 +176,7 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 
 // operatorIssuer stands in for the servers' issuer in operator commands,
 // which run without one: their API token manager only needs to know the
-// owners' issuer to serve principals of it, which these commands build
+// subjects' issuer to serve principals of it, which these commands build
 // themselves.
 const operatorIssuer = "demo-api:operator"
 

@@ -136,7 +136,7 @@ func encodeValue(e revocation.Entry) (string, error) {
 }
 
 // decodeEntry decodes a hash field and its value, and checks the result
-// the way Add checks what it stores: nothing read from Redis is trusted.
+// the way Create checks what it stores: nothing read from Redis is trusted.
 func decodeEntry(field, value string) (revocation.Entry, error) {
 	kind, issuer, key, err := decodeField(field)
 	if err != nil {
@@ -161,7 +161,7 @@ func decodeEntry(field, value string) (revocation.Entry, error) {
 	return e, nil
 }
 
-// decodeMessage decodes a message published by Add: "<value>:<field>".
+// decodeMessage decodes a message published by Create: "<value>:<field>".
 func decodeMessage(m string) (revocation.Entry, error) {
 	if len(m) <= valueLen || m[valueLen] != ':' {
 		return revocation.Entry{}, errors.New("malformed message")

@@ -23,7 +23,7 @@ func Example() {
 	ctx := context.Background()
 
 	// Revoke one token until it expires, in every instance.
-	err = store.Add(ctx, revocation.Entry{
+	err = store.Create(ctx, revocation.Entry{
 		Kind:    revocation.KindToken,
 		Issuer:  "https://issuer.example",
 		Key:     "jti-123",
@@ -34,7 +34,7 @@ func Example() {
 	}
 
 	// Forget what has expired, from time to time.
-	if err := store.Purge(ctx, time.Now()); err != nil {
+	if _, err := store.Purge(ctx, time.Now()); err != nil {
 		log.Print(err)
 	}
 }

@@ -157,7 +157,7 @@ func TestLuaScore(t *testing.T) {
 		if e.Validate() != nil {
 			continue // outside what any store keeps
 		}
-		if err := s.Add(ctx, e); err != nil {
+		if err := s.Create(ctx, e); err != nil {
 			t.Fatalf("Add(%+v): %v", e, err)
 		}
 		score, err := c.ZScore(ctx, s.expiryKey, encodeField(e.Kind, e.Issuer, e.Key)).Result()
@@ -181,11 +181,11 @@ func TestLuaMergeNanoseconds(t *testing.T) {
 	late.Before = late.Before.Add(time.Nanosecond)
 	late.Expires = late.Expires.Add(time.Nanosecond)
 	for _, order := range [][]revocation.Entry{{early, late}, {late, early}} {
-		if err := s.Purge(ctx, maxTime); err != nil {
+		if _, err := s.Purge(ctx, maxTime); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range order {
-			if err := s.Add(ctx, e); err != nil {
+			if err := s.Create(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -216,11 +216,11 @@ func TestPurgeBatches(t *testing.T) {
 		"j-purge2": now.Add(-3 * time.Nanosecond),
 	}
 	for k, exp := range expires {
-		if err := s.Add(ctx, revocation.Entry{Kind: revocation.KindToken, Key: k, Expires: exp}); err != nil {
+		if err := s.Create(ctx, revocation.Entry{Kind: revocation.KindToken, Key: k, Expires: exp}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Purge(ctx, now); err != nil {
+	if _, err := s.Purge(ctx, now); err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
 	got, err := s.Snapshot(ctx, minTime)

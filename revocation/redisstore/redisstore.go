@@ -18,18 +18,18 @@
 //   - PREFIX:expiry is a sorted set indexing the same fields by Expires,
 //     in milliseconds since the Unix epoch rounded up. Purge finds its
 //     candidates there instead of scanning the hash.
-//   - PREFIX:events is the Pub/Sub channel on which Add publishes
+//   - PREFIX:events is the Pub/Sub channel on which Create publishes
 //     "BEFORE:EXPIRES:FIELD", the entry as stored after the merge.
 //
 // # Guarantees
 //
-// Add runs one Lua script, atomic in Redis: it merges the entry into the
+// Create runs one Lua script, atomic in Redis: it merges the entry into the
 // stored one for the same field (the later Before, the later Expires),
 // updates the expiry index and publishes the merged entry. Every
 // subscription confirmed before the script runs receives the entry, and
 // a Snapshot taken after it returns includes it. Times keep nanoseconds;
 // they must lie between 1677-09-21 and 2262-04-11 (nanoseconds since
-// the Unix epoch in an int64), and Add refuses others with
+// the Unix epoch in an int64), and Create refuses others with
 // [revocation.ErrInvalidEntry].
 //
 // Snapshot reads the hash with HSCAN, so a large list does not block the
@@ -51,7 +51,7 @@
 // Entries are as durable as the server's persistence makes them: without
 // AOF or RDB snapshots, a restart of Redis forgets every revocation.
 // Entries that fail to decode make Snapshot and Next fail rather than be
-// skipped (a revocation must not be lost silently); Add overwrites such
+// skipped (a revocation must not be lost silently); Create overwrites such
 // a value and Purge deletes it once its index entry has expired.
 //
 // With Redis Cluster, the two keys must be in one hash slot: put a hash
@@ -204,8 +204,8 @@ end
 return {#fields, kept}
 `)
 
-// Add implements [revocation.Store].
-func (s *Store) Add(ctx context.Context, e revocation.Entry) error {
+// Create implements [revocation.Store].
+func (s *Store) Create(ctx context.Context, e revocation.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -214,12 +214,12 @@ func (s *Store) Add(ctx context.Context, e revocation.Entry) error {
 		return fmt.Errorf("%w: %v", revocation.ErrInvalidEntry, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: add: %w", err)
+		return fmt.Errorf("redisstore: creating an entry: %w", err)
 	}
 	field := encodeField(e.Kind, e.Issuer, e.Key)
 	err = addScript.Run(ctx, s.client, []string{s.entriesKey, s.expiryKey}, field, value, s.channel).Err()
 	if err != nil {
-		return fmt.Errorf("redisstore: add: %w", err)
+		return fmt.Errorf("redisstore: creating an entry: %w", err)
 	}
 	return nil
 }
@@ -258,37 +258,38 @@ func (s *Store) Snapshot(ctx context.Context, now time.Time) ([]revocation.Entry
 }
 
 // Purge implements [revocation.Store].
-func (s *Store) Purge(ctx context.Context, now time.Time) error {
+func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: purge: %w", err)
+		return 0, fmt.Errorf("redisstore: purge: %w", err)
 	}
-	if now.Before(minTime) {
-		return nil // nothing stored expires that early
+	if before.Before(minTime) {
+		return 0, nil // nothing stored expires that early
 	}
 	ns := maxTime.UnixNano()
-	if now.Before(maxTime) {
-		ns = now.UnixNano()
+	if before.Before(maxTime) {
+		ns = before.UnixNano()
 	}
 	maxScore := strconv.FormatInt(ceilMs(ns), 10)
-	nowEnc := encodeNs(ns)
+	beforeEnc := encodeNs(ns)
 	keys := []string{s.entriesKey, s.expiryKey}
 	// Each batch deletes what it does not keep, so once it is done the
 	// first offset candidates are the kept ones and the next batch
 	// starts after them. (Only candidates expiring in the last
 	// millisecond of the range can be kept.)
-	offset := int64(0)
+	var offset, deleted int64
 	for {
-		res, err := purgeScript.Run(ctx, s.client, keys, maxScore, nowEnc, offset, s.purgeBatch).Int64Slice()
+		res, err := purgeScript.Run(ctx, s.client, keys, maxScore, beforeEnc, offset, s.purgeBatch).Int64Slice()
 		if err != nil {
-			return fmt.Errorf("redisstore: purge: %w", err)
+			return deleted, fmt.Errorf("redisstore: purge: %w", err)
 		}
 		if len(res) != 2 {
-			return fmt.Errorf("redisstore: purge: the script returned %d numbers, want 2", len(res))
+			return deleted, fmt.Errorf("redisstore: purge: the script returned %d numbers, want 2", len(res))
 		}
 		examined, kept := res[0], res[1]
 		offset += kept
+		deleted += examined - kept
 		if examined < int64(s.purgeBatch) {
-			return nil
+			return deleted, nil
 		}
 	}
 }

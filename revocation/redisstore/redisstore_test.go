@@ -89,11 +89,11 @@ func TestPurgeToTheNanosecond(t *testing.T) {
 		tokenEntry("after-now", now.Add(time.Nanosecond)),
 		tokenEntry("later", now.Add(time.Hour)),
 	} {
-		if err := s.Add(ctx, e); err != nil {
+		if err := s.Create(ctx, e); err != nil {
 			t.Fatalf("Add: %v", err)
 		}
 	}
-	if err := s.Purge(ctx, now); err != nil {
+	if _, err := s.Purge(ctx, now); err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
 	// Snapshot far in the past: it leaves out nothing itself.
@@ -125,7 +125,7 @@ func TestOutOfRangeTime(t *testing.T) {
 		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
 	} {
-		err := s.Add(context.Background(), tokenEntry("x", exp))
+		err := s.Create(context.Background(), tokenEntry("x", exp))
 		if !errors.Is(err, revocation.ErrInvalidEntry) {
 			t.Errorf("Add with Expires %v = %v, want ErrInvalidEntry", exp, err)
 		}
@@ -198,7 +198,7 @@ func TestDroppedSubscription(t *testing.T) {
 		t.Fatalf("CLIENT KILL: %v", err)
 	}
 	lost := tokenEntry("published-while-down", storetest.Base.Add(time.Hour))
-	if err := a.Add(ctx, lost); err != nil {
+	if err := a.Create(ctx, lost); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 
@@ -238,7 +238,7 @@ func TestDroppedSubscription(t *testing.T) {
 		t.Errorf("Snapshot = %+v, %v; want the entry added while down", snap, err)
 	}
 	e := tokenEntry("after-resubscribe", storetest.Base.Add(time.Hour))
-	if err := a.Add(ctx, e); err != nil {
+	if err := a.Create(ctx, e); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 	if got := next(t, sub2); got.Key != e.Key || !got.Expires.Equal(e.Expires) {
@@ -279,9 +279,9 @@ func TestUnreachable(t *testing.T) {
 		}
 		t.Logf("%s: %v (after %v)", op, err, took.Round(time.Millisecond))
 	}
-	check("Add", func() error { return s.Add(ctx, tokenEntry("x", storetest.Base)) })
+	check("Add", func() error { return s.Create(ctx, tokenEntry("x", storetest.Base)) })
 	check("Snapshot", func() error { _, err := s.Snapshot(ctx, storetest.Base); return err })
-	check("Purge", func() error { return s.Purge(ctx, storetest.Base) })
+	check("Purge", func() error { _, err := s.Purge(ctx, storetest.Base); return err })
 	check("Subscribe", func() error {
 		sub, err := s.Subscribe(ctx)
 		if err == nil {
@@ -310,7 +310,7 @@ func TestNewRejectsBadPrefix(t *testing.T) {
 }
 
 // TestCorruptData checks that data a store cannot decode makes it fail,
-// not panic, and that Add and Purge get over it.
+// not panic, and that Create and Purge get over it.
 func TestCorruptData(t *testing.T) {
 	c := newClient(t, nil)
 	prefix := uniquePrefix(t, c)
@@ -331,7 +331,7 @@ func TestCorruptData(t *testing.T) {
 	}
 
 	e := tokenEntry("jti", storetest.Base.Add(time.Hour))
-	if err := s.Add(ctx, e); err != nil {
+	if err := s.Create(ctx, e); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 	var field string
@@ -344,8 +344,8 @@ func TestCorruptData(t *testing.T) {
 			t.Errorf("Snapshot with the value %q = %+v, nil; want an error", bad, got)
 		}
 	}
-	// Add overwrites the malformed value.
-	if err := s.Add(ctx, e); err != nil {
+	// Create overwrites the malformed value.
+	if err := s.Create(ctx, e); err != nil {
 		t.Fatalf("Add over a malformed value: %v", err)
 	}
 	if got, err := s.Snapshot(ctx, storetest.Base); err != nil || len(got) != 1 || !got[0].Expires.Equal(e.Expires) {
@@ -358,7 +358,7 @@ func TestCorruptData(t *testing.T) {
 	if _, err := s.Snapshot(ctx, storetest.Base); err == nil {
 		t.Error("Snapshot with a malformed field succeeded")
 	}
-	if err := s.Purge(ctx, storetest.Base); err != nil {
+	if _, err := s.Purge(ctx, storetest.Base); err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
 	if got, err := s.Snapshot(ctx, storetest.Base); err != nil || len(got) != 1 {

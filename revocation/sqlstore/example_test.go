@@ -42,7 +42,7 @@ func Example() {
 	}
 	defer sub.Close()
 	now := time.Date(2026, 1, 2, 15, 4, 5, 123456789, time.UTC)
-	err = store.Add(ctx, revocation.Entry{
+	err = store.Create(ctx, revocation.Entry{
 		Kind: revocation.KindSubject, Issuer: "https://issuer.example", Key: "usr_42",
 		Before: now, Expires: now.Add(24 * time.Hour),
 	})

@@ -24,7 +24,7 @@
 //	before_ns  BIGINT    -- Entry.Before in unix nanoseconds, 0 for a token
 //	expires_ns BIGINT    -- Entry.Expires in unix nanoseconds
 //
-// Add inserts one row per call and never updates one: adding the same
+// Create inserts one row per call and never updates one: adding the same
 // entry twice leaves two rows; Snapshot returns both and the
 // [revocation.List] merges them. Times are kept as integer nanoseconds, so
 // they round-trip exactly (entries must lie between the years 1678 and
@@ -43,7 +43,7 @@
 // larger one would be skipped for good. On SQLite writers are serialized
 // by the database lock, so seq order is commit order. AUTOINCREMENT
 // keeps SQLite from reusing the seq of a purged row. On PostgreSQL
-// concurrent transactions may commit out of seq order, so Add runs in a
+// concurrent transactions may commit out of seq order, so Create runs in a
 // transaction that first takes LOCK TABLE ... IN SHARE ROW EXCLUSIVE
 // MODE, which serializes the writers of the table (it conflicts with
 // itself and with INSERT, UPDATE and DELETE) but not its readers; the
@@ -223,10 +223,10 @@ func clampNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// Add implements [revocation.Store]. [revocation.Entry.Validate] refuses
+// Create implements [revocation.Store]. [revocation.Entry.Validate] refuses
 // what the columns cannot hold: NUL bytes (PostgreSQL text) and times
 // outside int64 unix nanoseconds.
-func (s *Store) Add(ctx context.Context, e revocation.Entry) error {
+func (s *Store) Create(ctx context.Context, e revocation.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (s *Store) Add(ctx context.Context, e revocation.Entry) error {
 }
 
 // addPostgres inserts a row on PostgreSQL. Without the table lock, two
-// concurrent Adds could draw seq 7 and 8 and commit 8 first; a poll in
+// concurrent Creates could draw seq 7 and 8 and commit 8 first; a poll in
 // between would see 8, move past 7 and never deliver it. SHARE ROW
 // EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock of
 // INSERT and DELETE, so the writers of the table take turns, while
@@ -303,11 +303,16 @@ func (s *Store) Snapshot(ctx context.Context, now time.Time) ([]revocation.Entry
 }
 
 // Purge implements [revocation.Store].
-func (s *Store) Purge(ctx context.Context, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, s.qPurge, clampNanos(now)); err != nil {
-		return fmt.Errorf("sqlstore: purge: %w", err)
+func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.qPurge, clampNanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: purge: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: purge: %w", err)
+	}
+	return n, nil
 }
 
 // Subscribe implements [revocation.Store]. The subscription delivers the

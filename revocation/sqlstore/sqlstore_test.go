@@ -98,7 +98,7 @@ func TestConcurrentAddsInOrder(t *testing.T) {
 				wg.Go(func() {
 					for i := w; i < n; i += workers {
 						e := revocation.Entry{Kind: revocation.KindToken, Issuer: "iss", Key: fmt.Sprintf("jti-%03d", i), Expires: exp}
-						if err := s.Add(context.Background(), e); err != nil {
+						if err := s.Create(context.Background(), e); err != nil {
 							errs <- err
 						}
 					}
@@ -179,13 +179,13 @@ func TestClosedDatabase(t *testing.T) {
 
 			ctx := context.Background()
 			e := revocation.Entry{Kind: revocation.KindToken, Issuer: "iss", Key: "k", Expires: storetest.Base}
-			if err := s.Add(ctx, e); err == nil {
+			if err := s.Create(ctx, e); err == nil {
 				t.Error("Add on a closed database succeeded")
 			}
 			if _, err := s.Snapshot(ctx, storetest.Base); err == nil {
 				t.Error("Snapshot on a closed database succeeded")
 			}
-			if err := s.Purge(ctx, storetest.Base); err == nil {
+			if _, err := s.Purge(ctx, storetest.Base); err == nil {
 				t.Error("Purge on a closed database succeeded")
 			}
 			if _, err := s.Subscribe(ctx); err == nil {
@@ -274,7 +274,7 @@ func TestNewIdempotent(t *testing.T) {
 				}
 				s1 := newStore(t, db1, cfg)
 				e := revocation.Entry{Kind: revocation.KindToken, Issuer: "iss", Key: "k", Expires: storetest.Base}
-				if err := s1.Add(context.Background(), e); err != nil {
+				if err := s1.Create(context.Background(), e); err != nil {
 					t.Fatalf("Add: %v", err)
 				}
 				// A later New keeps the rows.
@@ -318,7 +318,7 @@ func TestForeignRows(t *testing.T) {
 			}
 			good := revocation.Entry{Kind: revocation.KindSubject, Issuer: "iss", Key: "usr",
 				Before: storetest.Base, Expires: storetest.Base.Add(time.Hour)}
-			if err := a.Add(context.Background(), good); err != nil {
+			if err := a.Create(context.Background(), good); err != nil {
 				t.Fatalf("Add: %v", err)
 			}
 			got, err := a.Snapshot(context.Background(), storetest.Base)
@@ -353,12 +353,12 @@ func TestTimeRange(t *testing.T) {
 		{Kind: revocation.KindToken, Key: "k", Expires: far},
 		{Kind: revocation.KindSubject, Key: "k", Before: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Expires: storetest.Base},
 	} {
-		if err := a.Add(ctx, e); !errors.Is(err, revocation.ErrInvalidEntry) {
+		if err := a.Create(ctx, e); !errors.Is(err, revocation.ErrInvalidEntry) {
 			t.Errorf("Add(%+v) = %v, want ErrInvalidEntry", e, err)
 		}
 	}
 	epoch := revocation.Entry{Kind: revocation.KindSubject, Key: "epoch", Before: time.Unix(0, 0).UTC(), Expires: time.Unix(0, 1<<62).UTC()}
-	if err := a.Add(ctx, epoch); err != nil {
+	if err := a.Create(ctx, epoch); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 	// A zero now is before everything; a far one after everything.
@@ -368,7 +368,7 @@ func TestTimeRange(t *testing.T) {
 	if got, err := a.Snapshot(ctx, far); err != nil || len(got) != 0 {
 		t.Errorf("Snapshot(2300) = %+v, %v; want none", got, err)
 	}
-	if err := a.Purge(ctx, far); err != nil {
+	if _, err := a.Purge(ctx, far); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := a.Snapshot(ctx, time.Time{}); err != nil || len(got) != 0 {

@@ -29,7 +29,7 @@ var Base = time.Date(2026, 11, 22, 12, 0, 0, 123456789, time.UTC)
 
 // Run runs the conformance suite against the stores open returns.
 func Run(t *testing.T, open Open) {
-	t.Run("AddSnapshot", func(t *testing.T) { testAddSnapshot(t, open) })
+	t.Run("CreateSnapshot", func(t *testing.T) { testCreateSnapshot(t, open) })
 	t.Run("Validate", func(t *testing.T) { testValidate(t, open) })
 	t.Run("Expiry", func(t *testing.T) { testExpiry(t, open) })
 	t.Run("Merge", func(t *testing.T) { testMerge(t, open) })
@@ -83,8 +83,8 @@ func merged(t *testing.T, s revocation.Store, now time.Time) map[key]revocation.
 func add(t *testing.T, s revocation.Store, entries ...revocation.Entry) {
 	t.Helper()
 	for _, e := range entries {
-		if err := s.Add(context.Background(), e); err != nil {
-			t.Fatalf("Add(%+v): %v", e, err)
+		if err := s.Create(context.Background(), e); err != nil {
+			t.Fatalf("Create(%+v): %v", e, err)
 		}
 	}
 }
@@ -111,7 +111,7 @@ func wantEntries(t *testing.T, got map[key]revocation.Entry, want ...revocation.
 	}
 }
 
-func testAddSnapshot(t *testing.T, open Open) {
+func testCreateSnapshot(t *testing.T, open Open) {
 	a, b := open(t)
 	tok := tokenEntry("https://issuer.example", "jti-1", Base.Add(15*time.Minute))
 	sub := subjectEntry("https://issuer.example", "usr_1", Base.Add(7*time.Nanosecond), Base.Add(24*time.Hour))
@@ -138,8 +138,8 @@ func testValidate(t *testing.T, open Open) {
 		{Kind: revocation.KindSubject, Key: "k", Before: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Expires: Base},
 	}
 	for _, e := range bad {
-		if err := a.Add(context.Background(), e); !errors.Is(err, revocation.ErrInvalidEntry) {
-			t.Errorf("Add(%+v) = %v, want ErrInvalidEntry", e, err)
+		if err := a.Create(context.Background(), e); !errors.Is(err, revocation.ErrInvalidEntry) {
+			t.Errorf("Create(%+v) = %v, want ErrInvalidEntry", e, err)
 		}
 	}
 	wantEntries(t, merged(t, a, Base.Add(-time.Hour)))
@@ -154,12 +154,12 @@ func testExpiry(t *testing.T, open Open) {
 	wantEntries(t, merged(t, a, Base.Add(time.Minute-time.Nanosecond)), early, late)
 	wantEntries(t, merged(t, a, Base.Add(time.Minute)), late)
 	// Purge deletes it for every instance.
-	if err := b.Purge(context.Background(), Base.Add(2*time.Minute)); err != nil {
-		t.Fatalf("Purge: %v", err)
+	if n, err := b.Purge(context.Background(), Base.Add(2*time.Minute)); n != 1 || err != nil {
+		t.Fatalf("Purge = %d, %v; want 1 entry deleted", n, err)
 	}
 	wantEntries(t, merged(t, a, Base), late)
-	if err := a.Purge(context.Background(), Base.Add(2*time.Hour)); err != nil {
-		t.Fatalf("Purge: %v", err)
+	if n, err := a.Purge(context.Background(), Base.Add(2*time.Hour)); n != 1 || err != nil {
+		t.Fatalf("Purge = %d, %v; want 1 entry deleted", n, err)
 	}
 	wantEntries(t, merged(t, a, Base))
 }
@@ -265,7 +265,7 @@ func testConcurrent(t *testing.T, open Open) {
 			s = b
 		}
 		wg.Go(func() {
-			errs <- s.Add(context.Background(), tokenEntry("iss", fmt.Sprintf("jti-%d", i), Base.Add(time.Hour)))
+			errs <- s.Create(context.Background(), tokenEntry("iss", fmt.Sprintf("jti-%d", i), Base.Add(time.Hour)))
 		})
 	}
 	wg.Wait()
@@ -291,7 +291,7 @@ func testCancelled(t *testing.T, open Open) {
 	a, _ := open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := a.Add(ctx, tokenEntry("iss", "x", Base.Add(time.Hour))); err == nil {
+	if err := a.Create(ctx, tokenEntry("iss", "x", Base.Add(time.Hour))); err == nil {
 		t.Error("Add with a cancelled context succeeded")
 	}
 	if _, err := a.Snapshot(ctx, Base); err == nil {

@@ -114,11 +114,11 @@ type flakyRevocations struct {
 	down *atomic.Bool
 }
 
-func (f flakyRevocations) Add(ctx context.Context, e revocation.Entry) error {
+func (f flakyRevocations) Create(ctx context.Context, e revocation.Entry) error {
 	if f.down.Load() {
 		return errors.New("revocations: store down")
 	}
-	return f.MemoryStore.Add(ctx, e)
+	return f.MemoryStore.Create(ctx, e)
 }
 
 // flakyRefresh is a refresh store that fails when down.

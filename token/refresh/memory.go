@@ -112,9 +112,9 @@ func (s *MemoryStore) RevokeSubject(ctx context.Context, subject string, now tim
 }
 
 // Purge implements [Store].
-func (s *MemoryStore) Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) error {
+func (s *MemoryStore) Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,10 +124,12 @@ func (s *MemoryStore) Purge(ctx context.Context, createdBefore, lastUsedBefore t
 			newest[r.Family] = r.IssuedAt
 		}
 	}
+	var n int64
 	for h, r := range s.recs {
 		if !r.FamilyCreated.After(createdBefore) || !newest[r.Family].After(lastUsedBefore) {
 			delete(s.recs, h)
+			n++
 		}
 	}
-	return nil
+	return n, nil
 }

@@ -290,8 +290,9 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
 	return nil
 }
 
-// Purge deletes the families past their absolute or idle lifetime.
-func (m *Manager) Purge(ctx context.Context) error {
+// Purge deletes the families past their absolute or idle lifetime, and
+// returns how many tokens it deleted.
+func (m *Manager) Purge(ctx context.Context) (int64, error) {
 	now := m.cfg.Now()
 	return m.cfg.Store.Purge(ctx, now.Add(-m.cfg.AbsoluteLifetime), now.Add(-m.cfg.IdleLifetime))
 }

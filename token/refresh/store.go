@@ -102,6 +102,7 @@ type Store interface {
 	RevokeSubject(ctx context.Context, subject string, now time.Time) error
 	// Purge deletes the families created at or before createdBefore, and
 	// those whose newest token was issued at or before lastUsedBefore:
-	// they are past their absolute or idle lifetime.
-	Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) error
+	// they are past their absolute or idle lifetime. It returns how many
+	// tokens (records) it deleted.
+	Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) (int64, error)
 }

@@ -521,9 +521,14 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 // created at or before createdBefore, or when the newest record of its
 // family was issued at or before lastUsedBefore; the spent records of a
 // live family stay, to detect reuse.
-func (s *Store) Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) error {
-	if _, err := s.db.ExecContext(ctx, s.qPurge, bound(createdBefore), bound(lastUsedBefore)); err != nil {
-		return fmt.Errorf("refresh/sqlstore: purging: %w", err)
+func (s *Store) Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.qPurge, bound(createdBefore), bound(lastUsedBefore))
+	if err != nil {
+		return 0, fmt.Errorf("refresh/sqlstore: purging: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("refresh/sqlstore: purging: %w", err)
+	}
+	return n, nil
 }

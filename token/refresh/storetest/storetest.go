@@ -249,8 +249,8 @@ func testPurge(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Purge(ctx, Base.Add(-30*24*time.Hour), Base.Add(-7*24*time.Hour)); err != nil {
-		t.Fatalf("Purge: %v", err)
+	if n, err := b.Purge(ctx, Base.Add(-30*24*time.Hour), Base.Add(-7*24*time.Hour)); n != 3 || err != nil {
+		t.Fatalf("Purge = %d, %v; want 3 records deleted", n, err)
 	}
 	for _, r := range []refresh.Record{old, oldNext, idle} {
 		if _, err := a.Get(ctx, r.Hash); !errors.Is(err, refresh.ErrNotFound) {
