@@ -1,24 +1,22 @@
 package apitoken
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"math"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
-	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // DefaultManageScope is the scope the management handlers require.
 const DefaultManageScope = "tokens:manage"
 
-// HandlerConfig configures [Manager.Handler].
+// HandlerConfig configures [Manager.Handlers].
 type HandlerConfig struct {
 	// Scope is what the caller's principal must hold to create, list or
 	// revoke its tokens. Default DefaultManageScope ("tokens:manage").
@@ -169,81 +167,35 @@ func (h *Handlers) Create() http.Handler {
 		}
 		j := tokenJSON(t)
 		j.Token = raw
-		writeJSON(w, http.StatusCreated, j)
+		httpx.WriteJSON(w, http.StatusCreated, j)
 	})
 }
 
 // createBody reads the body of Create; a refusal is a status and a
 // message.
 func (h *Handlers) createBody(w http.ResponseWriter, r *http.Request) (CreateRequest, int, string) {
-	var req CreateRequest
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return req, http.StatusUnsupportedMediaType, "the body must be application/json"
+	var body struct {
+		Name      *string  `json:"name"`
+		Scopes    []string `json:"scopes"`
+		ExpiresIn *int64   `json:"expires_in"`
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return req, http.StatusRequestEntityTooLarge, "the body is too large"
-	case err != nil:
-		return req, http.StatusBadRequest, "the body could not be read"
-	}
-	const shape = `the body must be one JSON object {"name": string, "scopes": [string], "expires_in": seconds}, each member at most once`
-	m := strictjson.Object(body)
-	var haveName bool
-	for m.Next() {
-		v := m.Value()
-		switch string(m.Name()) {
-		case "name":
-			s, err := strictjson.String(v)
-			if err != nil {
-				return req, http.StatusBadRequest, "name must be a string"
-			}
-			req.Name, haveName = string(s), true
-		case "scopes":
-			if strictjson.IsNull(v) {
-				continue
-			}
-			if n := strictjson.Len(v); n < 0 || n > MaxScopes {
-				return req, http.StatusBadRequest, "scopes must be an array of at most 50 strings"
-			}
-			req.Scopes = []string{}
-			e := strictjson.Array(v)
-			for e.Next() {
-				s, err := strictjson.String(e.Value())
-				if err != nil {
-					return req, http.StatusBadRequest, "scopes must be an array of strings"
-				}
-				req.Scopes = append(req.Scopes, string(s))
-			}
-			if e.Err() != nil {
-				return req, http.StatusBadRequest, "scopes must be an array of strings"
-			}
-		case "expires_in":
-			if strictjson.IsNull(v) {
-				continue
-			}
-			f, err := strictjson.Float(v)
-			if err != nil || f != math.Trunc(f) || f < 1 || f > float64(math.MaxInt64/int64(time.Second)) {
-				return req, http.StatusBadRequest, "expires_in must be a whole number of seconds, from 1 to the maximum lifetime"
-			}
-			req.Lifetime = time.Duration(f) * time.Second
-		default:
-			return req, http.StatusBadRequest, "unknown member " + jsonQuote(m.Name()) + ": " + shape
-		}
+	if err := httpx.DecodeJSON(w, r, h.cfg.MaxBodyBytes, &body); err != nil {
+		be := err.(*httpx.BodyError)
+		return CreateRequest{}, be.Status, be.Message
 	}
 	switch {
-	case m.Err() != nil:
-		return req, http.StatusBadRequest, shape
-	case !haveName:
-		return req, http.StatusBadRequest, "name is required"
+	case body.Name == nil:
+		return CreateRequest{}, http.StatusBadRequest, "name is required"
+	case len(body.Scopes) > MaxScopes:
+		return CreateRequest{}, http.StatusBadRequest, fmt.Sprintf("scopes must be an array of at most %d strings", MaxScopes)
+	case body.ExpiresIn != nil && (*body.ExpiresIn < 1 || *body.ExpiresIn > math.MaxInt64/int64(time.Second)):
+		return CreateRequest{}, http.StatusBadRequest, "expires_in must be a whole number of seconds, from 1 to the maximum lifetime"
+	}
+	req := CreateRequest{Name: *body.Name, Scopes: body.Scopes}
+	if body.ExpiresIn != nil {
+		req.Lifetime = time.Duration(*body.ExpiresIn) * time.Second
 	}
 	return req, 0, ""
-}
-
-func jsonQuote(b []byte) string {
-	q, _ := json.Marshal(string(b))
-	return string(q)
 }
 
 // List answers GET: 200 {"tokens": […]}, the caller's tokens, oldest
@@ -266,7 +218,7 @@ func (h *Handlers) List() http.Handler {
 		for _, t := range ts {
 			out.Tokens = append(out.Tokens, tokenJSON(t))
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpx.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -310,18 +262,6 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
-	writeJSON(w, status, struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{code, description})
+	httpx.WriteOAuthError(w, status, code, description)
 }

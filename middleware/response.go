@@ -1,10 +1,11 @@
 package middleware
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // Refusal is what an [ErrorHandler] gets: the reason (wrapping one of the
@@ -66,16 +67,6 @@ var descriptions = map[string]string{
 	"use_dpop_nonce":          "the DPoP proof must carry the server's nonce (DPoP-Nonce)",
 }
 
-// problem is an RFC 9457 problem details body, with the RFC 6750 code.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Error  string `json:"error,omitempty"`
-	Scope  string `json:"scope,omitempty"`
-}
-
 // WriteError is the default [ErrorHandler]: RFC 6750 §3 challenges and an
 // application/problem+json body (RFC 9457).
 //   - no credentials: 401, WWW-Authenticate: Bearer realm="…" without error code;
@@ -123,10 +114,5 @@ func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 			}
 		}
 	}
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(problem{Type: "about:blank", Title: http.StatusText(status), Status: status,
-		Detail: desc, Error: code, Scope: scope})
+	httpx.WriteProblemDetails(w, httpx.Problem{Status: status, Detail: desc, Error: code, Scope: scope})
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"github.com/sessionless/sessionless/internal/httpx"
 	"golang.org/x/oauth2"
 )
 
@@ -312,8 +313,5 @@ func (l *Login) open(r *http.Request) (loginState, bool) {
 }
 
 func writeLoginError(w http.ResponseWriter, status int, code, description string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+	httpx.WriteOAuthError(w, status, code, description)
 }

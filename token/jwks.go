@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // JWKSHandler serves the public keys of keys as a JWK Set (RFC 7517),
@@ -18,22 +20,16 @@ func JWKSHandler(keys KeySource, maxAge time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			httpx.WriteOAuthError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET or HEAD")
 			return
 		}
 		set := keys.KeySet()
-		h := w.Header()
-		h.Set("Content-Type", "application/jwk-set+json")
-		h.Set("Cache-Control", cacheControl)
-		h.Set("ETag", set.etag)
-		h.Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("ETag", set.etag)
 		if r.Header.Get("If-None-Match") == set.etag {
+			w.Header().Set("Cache-Control", cacheControl)
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		h.Set("Content-Length", strconv.Itoa(len(set.jwks)))
-		if r.Method == http.MethodGet {
-			w.Write(set.jwks)
-		}
+		httpx.Write(w, r, http.StatusOK, "application/jwk-set+json", cacheControl, set.jwks)
 	})
 }

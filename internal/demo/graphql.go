@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +12,7 @@ import (
 	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/sessionless/sessionless/identity"
-	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // graphqlSchema is the demo's GraphQL API: the same data as /api, behind
@@ -200,60 +199,26 @@ func newGraphQL(s *server) (*graphql.Schema, error) {
 // answered 200 with {"data", "errors"} as GraphQL over HTTP does, errors
 // of the request itself as problem+json.
 func (s *server) graphqlHandler(w http.ResponseWriter, r *http.Request) {
-	if !isJSON(r) {
-		writeProblem(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
+	var body struct {
+		Query         string          `json:"query"`
+		OperationName *string         `json:"operationName"`
+		Variables     map[string]any  `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+	}
+	if err := httpx.DecodeJSON(w, r, maxGraphQLBody, &body); err != nil {
+		bodyProblem(w, err)
 		return
 	}
-	body, err := readAll(w, r, maxGraphQLBody)
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, errBodyTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		writeProblem(w, status, "invalid_request", err.Error())
+	if body.Query == "" {
+		httpx.WriteProblem(w, http.StatusBadRequest, "invalid_request", "query is required")
 		return
 	}
-	var query, op string
-	var vars map[string]any
-	m := strictjson.Object(body)
-	for m.Next() {
-		v := m.Value()
-		switch string(m.Name()) {
-		case "query":
-			q, err := strictjson.String(v)
-			if err != nil {
-				writeProblem(w, http.StatusBadRequest, "invalid_request", "query must be a string")
-				return
-			}
-			query = string(q)
-		case "operationName":
-			if !strictjson.IsNull(v) {
-				o, err := strictjson.String(v)
-				if err != nil {
-					writeProblem(w, http.StatusBadRequest, "invalid_request", "operationName must be a string")
-					return
-				}
-				op = string(o)
-			}
-		case "variables":
-			if !strictjson.IsNull(v) {
-				if err := json.Unmarshal(v, &vars); err != nil {
-					writeProblem(w, http.StatusBadRequest, "invalid_request", "variables must be an object")
-					return
-				}
-			}
-		case "extensions":
-		default:
-			writeProblem(w, http.StatusBadRequest, "invalid_request", "unknown member "+string(m.Name()))
-			return
-		}
-	}
-	if m.Err() != nil || query == "" {
-		writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be one JSON object {"query": …, "variables": {…}, "operationName": …}, each member once`)
-		return
+	query, op, vars := body.Query, "", body.Variables
+	if body.OperationName != nil {
+		op = *body.OperationName
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), graphQLTimeout)
 	defer cancel()
 	resp := s.graphql.Exec(ctx, query, op, vars)
-	writeJSON(w, http.StatusOK, resp)
+	httpx.WriteJSON(w, http.StatusOK, resp)
 }

@@ -218,3 +218,10 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 }
+
+// errorResponse is an OAuth 2.0 error body (RFC 6749 §5.2), or the same
+// members of a problem+json body.
+type errorResponse struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}

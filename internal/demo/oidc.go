@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/token/endpoint"
 )
@@ -86,7 +87,7 @@ func oidcLogin(cfg Config, users UserStore, endpoints *endpoint.Server, log *slo
 			if err != nil {
 				log.ErrorContext(r.Context(), "OIDC login: the local account", "err", err)
 				w.Header().Set("Retry-After", "1")
-				writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the user store cannot answer")
+				httpx.WriteOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the user store cannot answer")
 				return
 			}
 			endpoints.IssueTokens(w, r, endpoint.User{Subject: u.ID, Scopes: u.Scopes, Roles: u.Roles}, u.Username)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/httpx"
 	"golang.org/x/time/rate"
 )
 
@@ -137,7 +138,7 @@ func (t *throttle) addresses(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if res, wait := t.addrs.reserve(clientAddr(r)); res == nil {
 			w.Header().Set("Retry-After", strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10))
-			writeError(w, http.StatusTooManyRequests, "slow_down", "too many requests from this address; retry later")
+			httpx.WriteOAuthError(w, http.StatusTooManyRequests, "slow_down", "too many requests from this address; retry later")
 			return
 		}
 		next.ServeHTTP(w, r)

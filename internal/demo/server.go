@@ -2,12 +2,9 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/password"
@@ -163,7 +161,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
 			WriteError: func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
-				writeProblem(w, status, code, description)
+				httpx.WriteProblem(w, status, code, description)
 			},
 			Logger: log,
 		}),
@@ -178,7 +176,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 // the token, revocation and key endpoints are, and what they support.
 func (s *server) metadata(w http.ResponseWriter, _ *http.Request) {
 	base := strings.TrimRight(s.issuer, "/")
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                     s.issuer,
 		"token_endpoint":                             base + "/auth/token",
 		"jwks_uri":                                   base + "/.well-known/jwks.json",
@@ -245,7 +243,7 @@ func metadataURL(base, resource string) string {
 // request URL itself).
 func (s *server) resourceMetadata(resource string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{
 			"resource":                          resourceURL(s.issuer, resource),
 			"authorization_servers":             []string{s.issuer},
 			"scopes_supported":                  []string{scopeRead, scopeWrite, scopeManageTokens},
@@ -406,61 +404,23 @@ func handle(mux *http.ServeMux, path string, routes ...route) {
 	})
 }
 
-type errorResponse struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
-
-// writeJSON writes v as the JSON body. API responses are never cached:
-// they hold tokens or per-user data.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, description string) {
-	writeJSON(w, status, errorResponse{Error: code, Description: description})
-}
-
-// problem is an RFC 9457 problem details body, the shape of every error
-// of /api (the middleware's refusals included), with a machine-readable
-// code.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Error  string `json:"error"`
-}
-
-// writeProblem writes an application/problem+json error.
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Error: code})
-}
-
 // errorFor returns the error writer of path: problem+json under /api and
 // /graphql, the OAuth 2.0 shape ({"error", "error_description"}, RFC 6749
 // §5.2) elsewhere.
 func errorFor(path string) func(http.ResponseWriter, int, string, string) {
 	if path == "/api" || strings.HasPrefix(path, "/api/") || path == "/graphql" || strings.HasPrefix(path, "/graphql/") {
-		return writeProblem
+		return httpx.WriteProblem
 	}
-	return writeError
+	return httpx.WriteOAuthError
 }
 
-// isJSON reports whether the request says its body is application/json.
-func isJSON(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
+// bodyProblem answers a request body httpx refused.
+func bodyProblem(w http.ResponseWriter, err error) {
+	var be *httpx.BodyError
+	if !errors.As(err, &be) {
+		be = &httpx.BodyError{Status: http.StatusBadRequest, Message: "the body could not be read"}
+	}
+	httpx.WriteProblem(w, be.Status, "invalid_request", be.Message)
 }
 
 // maxBodyBytes bounds every request body; endpoints read less.
@@ -476,45 +436,6 @@ func limitBodies(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// readAll reads the whole body, at most limit bytes; its error is fit for
-// the client.
-func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return nil, errBodyTooLarge
-	case err != nil:
-		return nil, errors.New("the request body cannot be read")
-	}
-	return b, nil
-}
-
-var errBodyTooLarge = errors.New("the request body is too large")
-
-// decodeJSON reads one JSON value of at most limit bytes from the body.
-// Its errors are fit for the client.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err = dec.Token(); err == io.EOF {
-			return nil
-		}
-		if err == nil {
-			err = errors.New("trailing data")
-		}
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return fmt.Errorf("the request body is larger than %d bytes", limit)
-	case errors.Is(err, io.EOF):
-		return errors.New("the request body is empty")
-	}
-	return errors.New("the request body must be one JSON object")
 }
 
 type meResponse struct {
@@ -566,7 +487,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 	if resp.Roles == nil {
 		resp.Roles = []string{}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
 // unixOrZero is t in Unix seconds, or 0 for the zero time.
@@ -584,18 +505,18 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
 		return
 	}
 	if s.revocations.Stale() {
 		if s.failOpen { // serving on purpose: not a reason to be taken out of rotation
-			writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "revocations": "stale"})
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "revocations": "stale"})
 			return
 		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "revocations": "stale"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "revocations": "stale"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *server) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {

@@ -140,7 +140,7 @@ func TestLoginRejects(t *testing.T) {
 		{"null", "POST", `null`, 400, "invalid_request"},
 		{"missing password", "POST", `{"username":"demo"}`, 400, "invalid_request"},
 		{"missing username", "POST", `{"password":"x"}`, 400, "invalid_request"},
-		{"body over 64 KiB", "POST", big, 400, "invalid_request"},
+		{"body over 64 KiB", "POST", big, 413, "invalid_request"},
 		{"GET", "GET", ``, 405, "method_not_allowed"},
 		{"PUT", "PUT", `{"username":"demo","password":"x"}`, 405, "method_not_allowed"},
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 const (
@@ -94,7 +95,7 @@ func (s *server) delay(w http.ResponseWriter, r *http.Request) bool {
 	}
 	ms, err := strconv.Atoi(q.Get("delay_ms"))
 	if err != nil || ms < 0 || ms > maxDelay || len(q["delay_ms"]) > 1 {
-		writeProblem(w, http.StatusBadRequest, "invalid_request", "delay_ms must be one integer from 0 to 5000")
+		httpx.WriteProblem(w, http.StatusBadRequest, "invalid_request", "delay_ms must be one integer from 0 to 5000")
 		return false
 	}
 	if ms == 0 {
@@ -106,7 +107,7 @@ func (s *server) delay(w http.ResponseWriter, r *http.Request) bool {
 	case <-t.C:
 		return true
 	case <-r.Context().Done():
-		writeProblem(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+		httpx.WriteProblem(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
 		return false
 	}
 }
@@ -116,7 +117,7 @@ func (s *server) listWidgets(w http.ResponseWriter, r *http.Request) {
 	if !s.delay(w, r) {
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpx.WriteJSON(w, http.StatusOK, struct {
 		Widgets []Widget `json:"widgets"`
 	}{s.widgets.list()})
 }
@@ -128,10 +129,10 @@ func (s *server) getWidget(w http.ResponseWriter, r *http.Request) {
 	}
 	wd, ok := s.widgets.get(r.PathValue("id"))
 	if !ok {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such widget")
+		httpx.WriteProblem(w, http.StatusNotFound, "not_found", "no such widget")
 		return
 	}
-	writeJSON(w, http.StatusOK, wd)
+	httpx.WriteJSON(w, http.StatusOK, wd)
 }
 
 type createWidgetRequest struct {
@@ -147,21 +148,17 @@ func (s *server) createWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createWidgetRequest
-	if !isJSON(r) {
-		writeProblem(w, http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json")
-		return
-	}
-	if err := decodeJSON(w, r, &req, maxWidgetBody); err != nil {
-		writeProblem(w, http.StatusBadRequest, "invalid_request", err.Error())
+	if err := httpx.DecodeJSON(w, r, maxWidgetBody, &req); err != nil {
+		bodyProblem(w, err)
 		return
 	}
 	if req.Name == nil {
-		writeProblem(w, http.StatusBadRequest, "invalid_request", "name is required")
+		httpx.WriteProblem(w, http.StatusBadRequest, "invalid_request", "name is required")
 		return
 	}
 	name := *req.Name
 	if !validWidgetName(name) {
-		writeProblem(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 100 characters, not all blank")
+		httpx.WriteProblem(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 100 characters, not all blank")
 		return
 	}
 	if !s.delay(w, r) {
@@ -169,12 +166,12 @@ func (s *server) createWidget(w http.ResponseWriter, r *http.Request) {
 	}
 	wd, ok := s.widgets.add(name, p.Subject)
 	if !ok {
-		writeProblem(w, http.StatusInsufficientStorage, "store_full", fmt.Sprintf("the demo keeps at most %d widgets", s.widgets.max))
+		httpx.WriteProblem(w, http.StatusInsufficientStorage, "store_full", fmt.Sprintf("the demo keeps at most %d widgets", s.widgets.max))
 		return
 	}
 	s.log.InfoContext(r.Context(), "widget created", "id", wd.ID, "sub", p.Subject)
 	w.Header().Set("Location", "/api/widgets/"+wd.ID)
-	writeJSON(w, http.StatusCreated, wd)
+	httpx.WriteJSON(w, http.StatusCreated, wd)
 }
 
 // validWidgetName reports whether name is 1 to maxWidgetName characters

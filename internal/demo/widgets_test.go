@@ -100,19 +100,25 @@ func TestWidgetsCreate(t *testing.T) {
 func TestWidgetsCreateRejects(t *testing.T) {
 	e := newTestEnv(t, testConfig(t))
 	demo, _ := widgetTokens(t, e)
-	for _, tt := range []struct{ name, body string }{
-		{"malformed", `{"name":`},
-		{"no name", `{}`},
-		{"null name", `{"name":null}`},
-		{"empty name", `{"name":""}`},
-		{"blank name", `{"name":"   "}`},
-		{"name not a string", `{"name":42}`},
-		{"name too long", `{"name":"` + strings.Repeat("é", 101) + `"}`},
-		{"trailing data", `{"name":"a"} {}`},
-		{"body over 64 KiB", `{"name":"a","pad":"` + strings.Repeat("x", 64<<10) + `"}`},
+	for _, tt := range []struct {
+		name, body string
+		status     int
+	}{
+		{"malformed", `{"name":`, 400},
+		{"no name", `{}`, 400},
+		{"null name", `{"name":null}`, 400},
+		{"empty name", `{"name":""}`, 400},
+		{"blank name", `{"name":"   "}`, 400},
+		{"name not a string", `{"name":42}`, 400},
+		{"name too long", `{"name":"` + strings.Repeat("é", 101) + `"}`, 400},
+		{"trailing data", `{"name":"a"} {}`, 400},
+		{"another member", `{"name":"a","color":"red"}`, 400},
+		{"Name is not name", `{"Name":"a"}`, 400},
+		{"name twice", `{"name":"a","name":"b"}`, 400},
+		{"body over 64 KiB", `{"name":"a","pad":"` + strings.Repeat("x", 64<<10) + `"}`, 413},
 	} {
 		resp, b := e.call(t, "POST", "/api/widgets", tt.body, demo)
-		if resp.StatusCode != 400 || decodeInto[errorResponse](t, b).Error != "invalid_request" {
+		if resp.StatusCode != tt.status || decodeInto[errorResponse](t, b).Error != "invalid_request" {
 			t.Errorf("%s: %s %s", tt.name, resp.Status, b)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/internal/exturl"
+	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -261,6 +262,6 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, username string) 
 	}
 	secs := max(int64((after+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	writeError(w, http.StatusTooManyRequests, "slow_down", "too many attempts; retry later")
+	httpx.WriteOAuthError(w, http.StatusTooManyRequests, "slow_down", "too many attempts; retry later")
 	return false
 }

@@ -3,6 +3,8 @@ package endpoint
 import (
 	"net/http"
 	"strings"
+
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // IssueTokens answers r with an access token and a refresh token for u,
@@ -18,5 +20,5 @@ func (s *Server) IssueTokens(w http.ResponseWriter, r *http.Request, u User, use
 		s.fail(w, r, "issuing tokens", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpx.WriteJSON(w, http.StatusOK, resp)
 }

@@ -2,12 +2,10 @@ package endpoint
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 
-	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // Login returns the JSON login endpoint: POST {"username": …,
@@ -47,7 +45,7 @@ func (s *Server) Login() http.Handler {
 			s.fail(w, r, "login: issuing tokens", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, resp)
+		httpx.WriteJSON(w, http.StatusOK, resp)
 	})
 }
 
@@ -57,61 +55,41 @@ func post(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header().Set("Allow", http.MethodPost)
-	writeError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+	httpx.WriteOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
 	return false
 }
 
 // loginBody reads {"username", "password"}: one JSON object, exact member
 // names, none repeated (so no second "username" can stand in for the
-// first), both non-empty strings.
+// first) and no other, both non-empty strings.
 func (s *Server) loginBody(w http.ResponseWriter, r *http.Request) (name, pw string, _ *oauthError) {
-	body, oerr := s.readBody(w, r)
-	switch {
-	case oerr != nil:
-		return "", "", oerr
-	case len(body) == 0:
-		return "", "", invalidRequest("the request body is empty")
+	var body struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return "", "", &oauthError{http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json"}
+	if err := httpx.DecodeJSON(w, r, s.cfg.MaxBodyBytes, &body); err != nil {
+		return "", "", bodyError(err, false)
 	}
-	m := strictjson.Object(body)
-	for m.Next() {
-		var v []byte
-		var err error
-		switch string(m.Name()) {
-		case "username":
-			v, err = strictjson.String(m.Value())
-			name = string(v)
-		case "password":
-			v, err = strictjson.String(m.Value())
-			pw = string(v)
-		}
-		if err != nil {
-			return "", "", invalidRequest("username and password must be strings")
-		}
-	}
-	if m.Err() != nil {
-		return "", "", invalidRequest(`the body must be one JSON object {"username": …, "password": …}, each member once`)
-	}
-	if name == "" || pw == "" {
+	if body.Username == "" || body.Password == "" {
 		return "", "", invalidRequest("username and password are required")
 	}
-	if oerr := checkUsername(name); oerr != nil {
+	if oerr := checkUsername(body.Username); oerr != nil {
 		return "", "", oerr
 	}
-	return name, pw, nil
+	return body.Username, body.Password, nil
 }
 
-// readBody reads the whole body, at most Config.MaxBodyBytes.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *oauthError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return nil, invalidRequest("the body is larger than %d bytes", s.cfg.MaxBodyBytes)
-	case err != nil:
-		return nil, invalidRequest("the body could not be read")
+// bodyError is the refusal of a body httpx refused: with its own status
+// (400, 413, 415), or, at the OAuth endpoints (oauth), 400 whatever it
+// is (RFC 6749 §5.2).
+func bodyError(err error, oauth bool) *oauthError {
+	be, ok := err.(*httpx.BodyError)
+	if !ok {
+		return invalidRequest("the body could not be read")
 	}
-	return body, nil
+	status := be.Status
+	if oauth {
+		status = http.StatusBadRequest
+	}
+	return &oauthError{status, "invalid_request", be.Message}
 }

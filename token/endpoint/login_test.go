@@ -59,7 +59,8 @@ func TestLoginRefusals(t *testing.T) {
 		{"empty body, no content type", "", ``, 400, "invalid_request"},
 		{"a form", "application/x-www-form-urlencoded", `username=alice&password=x`, 415, "invalid_request"},
 		{"no content type", "", `{"username":"alice","password":"x"}`, 415, "invalid_request"},
-		{"body over 64 KiB", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 64<<10) + `"}`, 400, "invalid_request"},
+		{"body over 64 KiB", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 64<<10) + `"}`, 413, "invalid_request"},
+		{"another member", "application/json", `{"username":"alice","password":"` + secret + `","remember":true}`, 400, "invalid_request"},
 		{"username with NUL", "application/json", `{"username":"alice\u0000","password":"x"}`, 400, "invalid_request"},
 		{"username over 1 KiB", "application/json", `{"username":"` + strings.Repeat("a", 1025) + `","password":"x"}`, 400, "invalid_request"},
 	}

@@ -1,15 +1,13 @@
 package endpoint
 
 import (
-	"bytes"
 	"errors"
-	"mime"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
-	"github.com/sessionless/sessionless/internal/strictjson"
+	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -90,7 +88,7 @@ func (s *Server) LogoutAll() http.Handler {
 			// Logging out everywhere acts for the whole server, not for
 			// the one resource the token was asked for (RFC 8707).
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`", error="invalid_token", error_description="a token for one resource cannot log out everywhere"`)
-			writeError(w, http.StatusUnauthorized, "invalid_token", "a token for one resource cannot log out everywhere")
+			httpx.WriteOAuthError(w, http.StatusUnauthorized, "invalid_token", "a token for one resource cannot log out everywhere")
 			return
 		}
 		if s.ours(p) {
@@ -141,14 +139,14 @@ func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*identity.Pr
 	p, ok := identity.FromContext(r.Context())
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`"`)
-		writeError(w, http.StatusUnauthorized, "invalid_token", "authentication required")
+		httpx.WriteOAuthError(w, http.StatusUnauthorized, "invalid_token", "authentication required")
 		return nil, false
 	}
 	if p.Method == identity.APIToken {
 		// An API token is not a login: its revocation must reach its
 		// database, and a token without any scope must not end its
 		// owner's other tokens.
-		writeError(w, http.StatusBadRequest, "invalid_request", "logout takes an access token; API tokens are revoked through their own API")
+		httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "logout takes an access token; API tokens are revoked through their own API")
 		return nil, false
 	}
 	return p, true
@@ -156,25 +154,11 @@ func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*identity.Pr
 
 // logoutBody reads an empty body or {"refresh_token": …}.
 func (s *Server) logoutBody(w http.ResponseWriter, r *http.Request) (string, *oauthError) {
-	body, oerr := s.readBody(w, r)
-	if oerr != nil || len(bytes.TrimSpace(body)) == 0 {
-		return "", oerr
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return "", &oauthError{http.StatusUnsupportedMediaType, "invalid_request", "the body must be application/json"}
+	if _, err := httpx.DecodeOptionalJSON(w, r, s.cfg.MaxBodyBytes, &body); err != nil {
+		return "", bodyError(err, false)
 	}
-	var rt []byte
-	m := strictjson.Object(body)
-	for m.Next() {
-		if string(m.Name()) == "refresh_token" {
-			var err error
-			if rt, err = strictjson.String(m.Value()); err != nil {
-				return "", invalidRequest("refresh_token must be a string")
-			}
-		}
-	}
-	if m.Err() != nil {
-		return "", invalidRequest(`the body must be empty or one JSON object {"refresh_token": "..."}`)
-	}
-	return string(rt), nil
+	return body.RefreshToken, nil
 }

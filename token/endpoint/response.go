@@ -1,7 +1,6 @@
 package endpoint
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -36,29 +36,6 @@ func newTokenResponse(access string, c token.Claims, refreshToken string) tokenR
 		RefreshToken: refreshToken,
 		Scope:        c.Scope,
 	}
-}
-
-// errorResponse is an error response (RFC 6749 §5.2), for every endpoint.
-type errorResponse struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
-
-// writeJSON writes v as the body. Nothing here may be cached: the
-// responses hold tokens (RFC 6749 §5.1: Cache-Control no-store, Pragma
-// no-cache).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, description string) {
-	writeJSON(w, status, errorResponse{Error: code, Description: description})
 }
 
 // oauthError is a refusal the client is told about (RFC 6749 §5.2).
@@ -95,27 +72,27 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`"`)
 		}
 		s.log.InfoContext(r.Context(), what+" refused", "error", oerr.code)
-		writeError(w, oerr.status, oerr.code, oerr.description)
+		httpx.WriteOAuthError(w, oerr.status, oerr.code, oerr.description)
 	case errors.As(err, &ie):
 		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+		httpx.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
 	case errors.Is(err, revocation.ErrInvalidEntry):
 		// A token the verifier accepts can always be revoked
 		// (token.MaxIDLength); one from elsewhere may not.
 		s.log.WarnContext(r.Context(), what+" refused", "err", err)
-		writeError(w, http.StatusBadRequest, "invalid_request", "this token cannot be revoked")
+		httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "this token cannot be revoked")
 	case errors.Is(err, password.ErrBusy):
 		// A flood of password attempts: refused at once rather than
 		// queued behind the hashes already running.
 		s.log.InfoContext(r.Context(), what+" refused: password hashing is busy")
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; retry in a moment")
+		httpx.WriteOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; retry in a moment")
 	case r.Context().Err() != nil:
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
+		httpx.WriteOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "request cancelled")
 	default:
 		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "a backing store is unavailable; retry later")
+		httpx.WriteOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "a backing store is unavailable; retry later")
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/exturl"
+	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -63,29 +63,18 @@ func (s *Server) Token() http.Handler {
 			s.fail(w, r, "token request", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, resp)
+		httpx.WriteJSON(w, http.StatusOK, resp)
 	})
 }
 
 // form reads a form-encoded body. Parameters may appear once (RFC 6749
 // §3.2); those in the URL query are not read. Like every refusal of the
-// OAuth endpoints, another media type is 400 invalid_request (§5.2).
+// OAuth endpoints, another media type or an oversized body is 400
+// invalid_request (§5.2).
 func (s *Server) form(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
-	}
-	body, oerr := s.readBody(w, r)
-	if oerr != nil {
-		return nil, oerr
-	}
-	form, err := url.ParseQuery(string(body))
+	form, err := httpx.ReadForm(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {
-		return nil, invalidRequest("the body is not a valid form")
-	}
-	for k, v := range form {
-		if len(v) > 1 {
-			return nil, invalidRequest("parameter %q is repeated", k)
-		}
+		return nil, bodyError(err, true)
 	}
 	return form, nil
 }
