@@ -10,6 +10,9 @@
 // its RFC 7638 thumbprint). Load keys with [ParsePEM] or [ParseJWK], wrap
 // crypto keys with [NewKey], or make new ones with [GenerateKey]. Weak keys
 // (RSA under 2048 bits, HMAC secrets shorter than the hash) are refused.
+// [ReadKeyFile] reads a PEM key file, refusing a private key file that
+// group or others may read or write; [LoadOrCreateKeyFile] reads a signing
+// key file, or creates it on the first start.
 // A [KeySet] holds one signing key and any number of verification-only
 // keys; a [KeyRing] swaps sets atomically for rotation:
 //

@@ -50,4 +50,10 @@ var (
 	ErrInvalidKey = errors.New("token: invalid key")
 	// ErrConfig: a configuration value is missing or out of range.
 	ErrConfig = errors.New("token: invalid configuration")
+	// ErrKeyFileMode: a private key file that group or others may read or
+	// write (any of the mode bits 0o077), which [ReadKeyFile] and
+	// [LoadOrCreateKeyFile] refuse, as ssh does. It is returned as a
+	// [*KeyFileModeError], which carries the key for callers that choose to
+	// only warn.
+	ErrKeyFileMode = errors.New("token: private key file is accessible to group or others; chmod 600 it")
 )

@@ -169,95 +169,127 @@ func ParseJWK(data []byte, opts KeyOptions) (*Key, error) {
 	if opts.Algorithm == "" {
 		opts.Algorithm = Algorithm(j.Alg)
 	}
-	bad := func(what string) (*Key, error) {
-		return nil, fmt.Errorf("%w: JWK %s: bad or missing %s", ErrInvalidKey, j.Kty, what)
-	}
-	dec := func(s string) []byte {
-		b, err := b64.DecodeString(s)
-		if err != nil {
-			return nil
-		}
-		return b
-	}
 	var material any
 	switch j.Kty {
 	case "OKP":
-		if j.Crv != "Ed25519" {
-			return bad("crv")
-		}
-		x := dec(j.X)
-		if len(x) != ed25519.PublicKeySize {
-			return bad("x")
-		}
-		material = ed25519.PublicKey(x)
-		if j.D != "" {
-			d := dec(j.D)
-			if len(d) != ed25519.SeedSize {
-				return bad("d")
-			}
-			priv := ed25519.NewKeyFromSeed(d)
-			if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(x)) {
-				return bad("d (does not match x)")
-			}
-			material = priv
-		}
+		material, err = j.okpMaterial()
 	case "EC":
-		curve, ok := curves[j.Crv]
-		if !ok {
-			return bad("crv")
-		}
-		size := (curve.Params().BitSize + 7) / 8
-		x, y := dec(j.X), dec(j.Y)
-		if len(x) != size || len(y) != size {
-			return bad("x or y")
-		}
-		pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
-		if err != nil {
-			return bad("x or y (not on the curve)")
-		}
-		material = pub
-		if j.D != "" {
-			d := dec(j.D)
-			if len(d) != size {
-				return bad("d")
-			}
-			priv, err := ecdsa.ParseRawPrivateKey(curve, d)
-			if err != nil || !priv.PublicKey.Equal(pub) {
-				return bad("d")
-			}
-			material = priv
-		}
+		material, err = j.ecMaterial()
 	case "RSA":
-		n, e := dec(j.N), dec(j.E)
-		if len(n) == 0 || len(e) == 0 || len(e) > 4 {
-			return bad("n or e")
-		}
-		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		material = pub
-		if j.D != "" {
-			d, p, q := dec(j.D), dec(j.P), dec(j.Q)
-			if d == nil || p == nil || q == nil {
-				return bad("d, p or q")
-			}
-			priv := &rsa.PrivateKey{PublicKey: *pub, D: new(big.Int).SetBytes(d),
-				Primes: []*big.Int{new(big.Int).SetBytes(p), new(big.Int).SetBytes(q)}}
-			if err := priv.Validate(); err != nil {
-				return bad("private key (" + err.Error() + ")")
-			}
-			priv.Precompute()
-			material = priv
-		}
+		material, err = j.rsaMaterial()
 	case "oct":
-		k := dec(j.K)
-		if k == nil {
-			return bad("k")
-		}
-		if opts.Algorithm == "" {
-			opts.Algorithm = HS256
-		}
-		material = k
+		material, err = j.octMaterial() // NewKey defaults a secret to HS256
 	default:
 		return nil, fmt.Errorf("%w: unsupported JWK kty %q", ErrInvalidKey, j.Kty)
 	}
+	if err != nil {
+		return nil, err
+	}
 	return NewKey(material, opts)
+}
+
+// bad reports a member of j that is missing or unusable.
+func (j *jwk) bad(what string) error {
+	return fmt.Errorf("%w: JWK %s: bad or missing %s", ErrInvalidKey, j.Kty, what)
+}
+
+// b64member decodes a base64url member, or returns nil when it is not
+// strict base64url; an absent member decodes to an empty, non-nil slice.
+func b64member(s string) []byte {
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// okpMaterial returns the Ed25519 key of an "OKP" JWK (RFC 8037 §2):
+// the public key x, or the private key of seed d, which must match x.
+func (j *jwk) okpMaterial() (any, error) {
+	if j.Crv != "Ed25519" {
+		return nil, j.bad("crv")
+	}
+	x := b64member(j.X)
+	if len(x) != ed25519.PublicKeySize {
+		return nil, j.bad("x")
+	}
+	if j.D == "" {
+		return ed25519.PublicKey(x), nil
+	}
+	d := b64member(j.D)
+	if len(d) != ed25519.SeedSize {
+		return nil, j.bad("d")
+	}
+	priv := ed25519.NewKeyFromSeed(d)
+	if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(x)) {
+		return nil, j.bad("d (does not match x)")
+	}
+	return priv, nil
+}
+
+// ecMaterial returns the ECDSA key of an "EC" JWK (RFC 7518 §6.2): the
+// point (x, y), which must lie on the curve crv, or the private key d of
+// that point. Coordinates and d have the curve's full byte length.
+func (j *jwk) ecMaterial() (any, error) {
+	curve, ok := curves[j.Crv]
+	if !ok {
+		return nil, j.bad("crv")
+	}
+	size := (curve.Params().BitSize + 7) / 8
+	x, y := b64member(j.X), b64member(j.Y)
+	if len(x) != size || len(y) != size {
+		return nil, j.bad("x or y")
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
+	if err != nil {
+		return nil, j.bad("x or y (not on the curve)")
+	}
+	if j.D == "" {
+		return pub, nil
+	}
+	d := b64member(j.D)
+	if len(d) != size {
+		return nil, j.bad("d")
+	}
+	priv, err := ecdsa.ParseRawPrivateKey(curve, d)
+	if err != nil || !priv.PublicKey.Equal(pub) {
+		return nil, j.bad("d")
+	}
+	return priv, nil
+}
+
+// rsaMaterial returns the RSA key of an "RSA" JWK (RFC 7518 §6.3): the
+// public key (n, e), or with d the private key, which also needs the
+// primes p and q and must validate. dp, dq and qi are not used: they are
+// computed again.
+func (j *jwk) rsaMaterial() (any, error) {
+	n, e := b64member(j.N), b64member(j.E)
+	if len(n) == 0 || len(e) == 0 || len(e) > 4 {
+		return nil, j.bad("n or e")
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	if j.D == "" {
+		return pub, nil
+	}
+	d, p, q := b64member(j.D), b64member(j.P), b64member(j.Q)
+	if d == nil || p == nil || q == nil {
+		return nil, j.bad("d, p or q")
+	}
+	priv := &rsa.PrivateKey{PublicKey: *pub, D: new(big.Int).SetBytes(d),
+		Primes: []*big.Int{new(big.Int).SetBytes(p), new(big.Int).SetBytes(q)}}
+	if err := priv.Validate(); err != nil {
+		return nil, j.bad("private key (" + err.Error() + ")")
+	}
+	priv.Precompute()
+	return priv, nil
+}
+
+// octMaterial returns the secret k of an "oct" JWK (RFC 7518 §6.4); how
+// long it must be is [NewKey]'s to check.
+func (j *jwk) octMaterial() (any, error) {
+	k := b64member(j.K)
+	if k == nil {
+		return nil, j.bad("k")
+	}
+	return k, nil
 }

@@ -206,16 +206,13 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 			return nil, err
 		}
 	}
-	if !h.typOK && !v.profile.AnyType {
-		return nil, fmt.Errorf("%w: typ is not at+jwt", ErrWrongType)
+	if err := v.checkType(h); err != nil {
+		return nil, err
 	}
 	set := v.keys.KeySet()
-	key, ok := set.byID[h.kid]
-	if !ok {
-		return nil, ErrUnknownKey
-	}
-	if key.alg != h.alg {
-		return nil, fmt.Errorf("%w: header says %q, key %q is %s", ErrAlgorithm, h.alg, key.id, key.alg)
+	key, err := keyFor(set, h)
+	if err != nil {
+		return nil, err
 	}
 
 	// The payload is decoded into its own allocation, which the claims
@@ -231,8 +228,8 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !validID(c.Subject) || !validID(c.ID) {
-		return nil, fmt.Errorf("%w: sub and jti must be at most %d bytes, without NUL", ErrMalformed, MaxIDLength)
+	if err := checkIDs(c); err != nil {
+		return nil, err
 	}
 
 	if !key.verify(readOnly(raw[:d2]), readOnly(raw[d2+1:])) {
@@ -242,33 +239,140 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 		v.cacheHeader(hseg, h)
 	}
 
-	p := &v.profile
-	switch {
-	case c.Issuer == "" || len(c.Audience) == 0 || !hasExp ||
-		c.Subject == "" && (!p.NoSub || c.ID == "") || !hasIat && !p.NoIAT || c.ID == "" && !p.NoJTI:
-		return nil, fmt.Errorf("%w: iss, sub, aud, exp, iat and jti are required", ErrMissingClaim)
-	case c.Issuer != v.iss:
-		return nil, ErrIssuer
-	case !v.forUs(c.Audience):
-		return nil, ErrAudience
-	}
-	now := v.now()
-	switch {
-	case !now.Before(c.ExpiresAt.Add(v.leeway)):
-		return nil, ErrExpired
-	case !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore):
-		return nil, fmt.Errorf("%w: nbf is in the future", ErrNotYetValid)
-	case hasIat && now.Add(v.leeway).Before(c.IssuedAt):
-		return nil, fmt.Errorf("%w: iat is in the future", ErrNotYetValid)
-	case hasIat && c.ExpiresAt.Sub(c.IssuedAt) > v.maxLife:
-		// With iat at most now + leeway, exp is at most now + leeway +
-		// maxLife: no accepted token outlives what a revocation list
-		// keeps.
-		return nil, fmt.Errorf("%w: exp is more than %v after iat", ErrLifetime, v.maxLife)
-	case !hasIat && c.ExpiresAt.Sub(now) > v.maxLife:
-		return nil, fmt.Errorf("%w: exp is more than %v from now", ErrLifetime, v.maxLife)
+	if err := v.checkClaims(c, hasExp, hasIat); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// The guards below hold one rule each, in the order Verify applies them.
+// Each returns nil or an error wrapping one sentinel.
+
+// checkType: the "typ" header says "at+jwt" (RFC 9068 §4), unless the
+// profile accepts any type.
+func (v *Verifier) checkType(h *header) error {
+	if !h.typOK && !v.profile.AnyType {
+		return fmt.Errorf("%w: typ is not at+jwt", ErrWrongType)
+	}
+	return nil
+}
+
+// keyFor: "kid" names a key of set, and "alg" is that key's algorithm:
+// the header never chooses the algorithm.
+func keyFor(set *KeySet, h *header) (*Key, error) {
+	key, ok := set.byID[h.kid]
+	if !ok {
+		return nil, ErrUnknownKey
+	}
+	if key.alg != h.alg {
+		return nil, fmt.Errorf("%w: header says %q, key %q is %s", ErrAlgorithm, h.alg, key.id, key.alg)
+	}
+	return key, nil
+}
+
+// checkIDs: "sub" and "jti" are what a revocation entry can name (see
+// [validID]). Checked before the signature, as part of decoding.
+func checkIDs(c *Claims) error {
+	if !validID(c.Subject) || !validID(c.ID) {
+		return fmt.Errorf("%w: sub and jti must be at most %d bytes, without NUL", ErrMalformed, MaxIDLength)
+	}
+	return nil
+}
+
+// checkClaims applies the claim rules of a token whose signature
+// verified: presence first, then iss and aud, then the times against one
+// reading of the clock. hasExp and hasIat say whether the payload carried
+// exp and iat.
+func (v *Verifier) checkClaims(c *Claims, hasExp, hasIat bool) error {
+	if err := v.checkRequired(c, hasExp, hasIat); err != nil {
+		return err
+	}
+	if err := v.checkIssuer(c.Issuer); err != nil {
+		return err
+	}
+	if err := v.checkAudience(c.Audience); err != nil {
+		return err
+	}
+	now := v.now()
+	if err := v.checkExpiry(c.ExpiresAt, now); err != nil {
+		return err
+	}
+	if err := v.checkNotBefore(c.NotBefore, now); err != nil {
+		return err
+	}
+	if err := v.checkIssuedAt(c.IssuedAt, hasIat, now); err != nil {
+		return err
+	}
+	return v.checkLifetime(c, hasIat, now)
+}
+
+// checkRequired: iss, aud and exp are always required; sub, iat and jti
+// too, unless the profile lets the token leave them out (sub only when a
+// jti names the token instead).
+func (v *Verifier) checkRequired(c *Claims, hasExp, hasIat bool) error {
+	p := &v.profile
+	switch {
+	case c.Issuer == "" || len(c.Audience) == 0 || !hasExp,
+		c.Subject == "" && (!p.NoSub || c.ID == ""),
+		!hasIat && !p.NoIAT,
+		c.ID == "" && !p.NoJTI:
+		return fmt.Errorf("%w: iss, sub, aud, exp, iat and jti are required", ErrMissingClaim)
+	}
+	return nil
+}
+
+// checkIssuer: "iss" is exactly the configured issuer.
+func (v *Verifier) checkIssuer(iss string) error {
+	if iss != v.iss {
+		return ErrIssuer
+	}
+	return nil
+}
+
+// checkAudience: "aud" holds one of the configured audiences.
+func (v *Verifier) checkAudience(aud Audience) error {
+	if !v.forUs(aud) {
+		return ErrAudience
+	}
+	return nil
+}
+
+// checkExpiry: now is before exp + leeway.
+func (v *Verifier) checkExpiry(exp, now time.Time) error {
+	if !now.Before(exp.Add(v.leeway)) {
+		return ErrExpired
+	}
+	return nil
+}
+
+// checkNotBefore: "nbf", when present, is not after now + leeway.
+func (v *Verifier) checkNotBefore(nbf, now time.Time) error {
+	if !nbf.IsZero() && now.Add(v.leeway).Before(nbf) {
+		return fmt.Errorf("%w: nbf is in the future", ErrNotYetValid)
+	}
+	return nil
+}
+
+// checkIssuedAt: "iat", when present, is not after now + leeway.
+func (v *Verifier) checkIssuedAt(iat time.Time, hasIat bool, now time.Time) error {
+	if hasIat && now.Add(v.leeway).Before(iat) {
+		return fmt.Errorf("%w: iat is in the future", ErrNotYetValid)
+	}
+	return nil
+}
+
+// checkLifetime: exp − iat is at most the configured MaxTokenLifetime;
+// without iat, exp − now is. With iat at most now + leeway, exp is at
+// most now + leeway + MaxTokenLifetime: no accepted token outlives what
+// a revocation list keeps.
+func (v *Verifier) checkLifetime(c *Claims, hasIat bool, now time.Time) error {
+	if hasIat && c.ExpiresAt.Sub(c.IssuedAt) > v.maxLife {
+		return fmt.Errorf("%w: exp is more than %v after iat", ErrLifetime, v.maxLife)
+	}
+	if !hasIat && c.ExpiresAt.Sub(now) > v.maxLife {
+		return fmt.Errorf("%w: exp is more than %v from now", ErrLifetime, v.maxLife)
+	}
+	return nil
 }
 
 // forUs reports whether aud holds one of the verifier's audiences.
