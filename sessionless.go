@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/sessionless/sessionless/middleware"
@@ -44,9 +43,9 @@ type Config struct {
 	// every instance. Anyone who can verify can also sign.
 	HMACSecret []byte
 	// KeyFile is a PEM private key (PKCS#8, SEC 1 or PKCS#1: Ed25519,
-	// ECDSA or RSA of 2048 bits or more), whose type picks the algorithm.
-	// token.GenerateKey and Key.MarshalPEM make one; keep it readable by
-	// the service alone (mode 0600).
+	// ECDSA or RSA of 2048 bits or more), whose type picks the algorithm,
+	// read with token.ReadKeyFile: a file that group or others may read
+	// is refused (chmod 600 it). token.LoadOrCreateKeyFile makes one.
 	KeyFile string
 	// Key is a signing key already loaded.
 	Key *token.Key
@@ -151,13 +150,9 @@ func signingKey(cfg Config) (*token.Key, error) {
 	case cfg.HMACSecret != nil:
 		return token.NewKey(cfg.HMACSecret, token.KeyOptions{Algorithm: token.HS256})
 	}
-	pemBytes, err := os.ReadFile(cfg.KeyFile)
+	key, err := token.ReadKeyFile(cfg.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("sessionless: key file: %w", err)
-	}
-	key, err := token.ParsePEM(pemBytes, token.KeyOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("sessionless: key file %s: %w", cfg.KeyFile, err)
+		return nil, fmt.Errorf("sessionless: %w", err)
 	}
 	if !key.CanSign() {
 		return nil, fmt.Errorf("sessionless: key file %s holds a public key: a private key is needed to sign", cfg.KeyFile)

@@ -204,12 +204,10 @@ func TestMiddlewareURLsAndChallenges(t *testing.T) {
 	// The public URL is https://example.com/base: a proxy strips /base;
 	// here the app also mounts the API under /v1 with StripPrefix.
 	cfg.ExternalURL = "https://example.com/base/"
-	cfg.ResourceMetadataFor = func(r *http.Request) string {
-		if strings.HasPrefix(r.URL.Path, "/widgets") { // under /v1, stripped
-			return "https://example.com/.well-known/oauth-protected-resource/base/v1"
-		}
-		return ""
-	}
+	// Two resources: the whole server, and /v1 under it, whose document
+	// the challenges of /v1/… point at (the longest resource the public
+	// URL lies under), at its RFC 9728 §3.1 location.
+	cfg.Resources = []middleware.Resource{{URL: "https://example.com/base"}, {URL: "https://example.com/base/v1"}}
 	auth, err := middleware.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -52,11 +52,11 @@ func (a *Authenticator) RequireRoles(roles ...string) func(http.Handler) http.Ha
 // wraps ErrInvalidToken (401, e.g. a token meant for another resource:
 // RFC 8707) or ErrInsufficientScope (403).
 func (a *Authenticator) Require(check func(*identity.Principal) error) func(http.Handler) http.Handler {
-	return a.guard(nil, check)
+	return a.guard(nil, nil, check)
 }
 
 func (a *Authenticator) require(scopes []string, ok func(*identity.Principal) bool) func(http.Handler) http.Handler {
-	return a.guard(scopes, func(p *identity.Principal) error {
+	return a.guard(nil, scopes, func(p *identity.Principal) error {
 		if ok(p) {
 			return nil
 		}
@@ -65,17 +65,18 @@ func (a *Authenticator) require(scopes []string, ok func(*identity.Principal) bo
 }
 
 // guard refuses the requests whose principal check refuses; scopes, for
-// a 403, are the scopes that would have been enough.
-func (a *Authenticator) guard(scopes []string, check func(*identity.Principal) error) func(http.Handler) http.Handler {
+// a 403, are the scopes that would have been enough, and res the route's
+// resource (nil: the request's).
+func (a *Authenticator) guard(res *Resource, scopes []string, check func(*identity.Principal) error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, found := identity.FromContext(r.Context())
 			if !found {
-				a.reject(w, r, ErrNoCredentials, nil)
+				a.reject(w, r, res, ErrNoCredentials, nil)
 				return
 			}
 			if err := check(p); err != nil {
-				a.reject(w, r, err, scopes)
+				a.reject(w, r, res, err, scopes)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -106,14 +106,15 @@ type Config struct {
 	// the DPoP scheme. *dpop.Verifier implements it. Nil: the DPoP scheme
 	// is not accepted, and bound tokens are refused.
 	DPoP ProofChecker
-	// ResourceMetadata, when set, is the URL of the API's protected
-	// resource metadata (RFC 9728, /.well-known/oauth-protected-resource),
-	// announced in every 401 challenge as resource_metadata="…" (§5.1).
-	ResourceMetadata string
-	// ResourceMetadataFor, when set, chooses the metadata URL per request
-	// instead, for a server with several protected resources (one
-	// document each, RFC 9728 §3.1); "" announces none.
-	ResourceMetadataFor func(r *http.Request) string
+	// Resources are the server's protected resources (RFC 9728, RFC
+	// 8707): their URLs, distinct. Every 401 challenge announces the
+	// metadata document of the request's resource as
+	// resource_metadata="…" (§5.1): the one [Authenticator.Protect] names
+	// for the route, else the longest of them the request's URL lies
+	// under (its ExternalURL followed by its path; without ExternalURL,
+	// its path under the resource's path), else, when there is only one,
+	// that one. Empty: challenges announce no metadata.
+	Resources []Resource
 	// ExternalURL is the public URL of the server's root, as the clients
 	// call it ("https://api.example", or "https://example.com/api" behind
 	// a proxy that strips /api): a DPoP proof's htu must be it followed
@@ -245,9 +246,17 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Realm == "" {
 		a.cfg.Realm = "api"
 	}
-	if strings.ContainsAny(a.cfg.ResourceMetadata, "\"\\\r\n") {
-		return nil, errors.New("middleware: ResourceMetadata must not contain quotes, backslashes or line breaks")
+	seen := map[string]bool{}
+	for _, res := range cfg.Resources {
+		if err := res.check(); err != nil {
+			return nil, err
+		}
+		if seen[res.URL] {
+			return nil, fmt.Errorf("middleware: resource %q listed twice", res.URL)
+		}
+		seen[res.URL] = true
 	}
+	a.cfg.Resources = slices.Clone(cfg.Resources)
 	if strings.ContainsAny(a.cfg.Realm, "\"\\\r\n") {
 		return nil, errors.New("middleware: realm must not contain quotes, backslashes or line breaks")
 	}
@@ -392,6 +401,12 @@ func (a *Authenticator) route(raw string) (*route, error) {
 // valid credential, unless Config.Optional lets credential-less requests
 // through anonymously.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return a.serve(nil, next)
+}
+
+// serve is Middleware for the routes of res; nil: the resource of each
+// request.
+func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, dpop, err := a.credential(r)
 		if errors.Is(err, ErrNoCredentials) && a.cfg.Optional {
@@ -407,7 +422,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			err = a.checkBinding(r, raw, dpop, p)
 		}
 		if err != nil {
-			a.reject(w, r, err, nil)
+			a.reject(w, r, res, err, nil)
 			return
 		}
 		if dpop {
@@ -478,13 +493,13 @@ func (a *Authenticator) requestURL(r *http.Request) string {
 	return exturl.RequestURL(a.cfg.ExternalURL, r)
 }
 
-func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error, scopes []string) {
+func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, res *Resource, err error, scopes []string) {
 	if h := a.cfg.Hooks.OnRejected; h != nil {
 		h(r, err)
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", slog.String("reason", err.Error()),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	ref := a.refusal(r, err)
+	ref := a.refusal(r, res, err)
 	ref.Scopes = scopes
 	if errors.Is(err, ErrUseDPoPNonce) {
 		ref.DPoPNonce = a.cfg.DPoP.Nonce()
@@ -493,14 +508,15 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error
 }
 
 // refusal describes a refusal of r for the ErrorHandler: the challenges'
-// parameters, and the scheme the client used.
-func (a *Authenticator) refusal(r *http.Request, err error) *Refusal {
-	ref := &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs, ResourceMetadata: a.cfg.ResourceMetadata}
-	if f := a.cfg.ResourceMetadataFor; f != nil {
-		ref.ResourceMetadata = f(r)
+// parameters, and the scheme the client used. res is the route's
+// resource, nil when the route names none.
+func (a *Authenticator) refusal(r *http.Request, res *Resource, err error) *Refusal {
+	ref := &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs}
+	if res == nil {
+		res = a.resourceOf(r)
 	}
-	if strings.ContainsAny(ref.ResourceMetadata, "\"\\\r\n") {
-		ref.ResourceMetadata = "" // would break the header
+	if res != nil {
+		ref.ResourceMetadata = res.MetadataURL()
 	}
 	if a.dpopAlgs != "" {
 		if h := r.Header.Get("Authorization"); len(h) > 5 && strings.EqualFold(h[:5], "DPoP ") {

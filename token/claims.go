@@ -78,6 +78,10 @@ var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "clie
 // token requires a DPoP proof by that key with it.
 func (c *Claims) BoundKey() string { return c.JKT }
 
+// Audiences returns the "aud" claim, for a middleware that tells a token
+// asked for one resource (RFC 8707) from a token for the whole API.
+func (c *Claims) Audiences() []string { return c.Audience }
+
 // HasScope reports whether the space-delimited scope claim contains s.
 // It does not allocate.
 func (c *Claims) HasScope(s string) bool {

@@ -27,7 +27,7 @@ const firstSyncTimeout = 15 * time.Second
 // tokens, on the database of the users, or with the revocations in Redis.
 type backends struct {
 	revocations *revocation.List
-	refresh     *refresh.Manager
+	refreshes   refresh.Store
 	apiTokens   *apitoken.Manager
 	// dpopReplay remembers the DPoP proofs seen: in Redis when the
 	// revocations are there (instances refuse each other's replays), else
@@ -86,18 +86,7 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 	}
 	b.closers = append(b.closers, b.revocations.Close)
 
-	rs, err := refreshsql.New(ctx, db.db, refreshsql.Config{Dialect: db.d})
-	if err != nil {
-		return nil, err
-	}
-	b.refresh, err = refresh.New(refresh.Config{
-		Store:            rs,
-		AbsoluteLifetime: cfg.RefreshLifetime,
-		IdleLifetime:     cfg.RefreshIdle,
-		Revoker:          b.revocations,
-		Now:              cfg.Now,
-	})
-	if err != nil {
+	if b.refreshes, err = refreshsql.New(ctx, db.db, refreshsql.Config{Dialect: db.d}); err != nil {
 		return nil, err
 	}
 
@@ -129,10 +118,10 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 // listed before they are purged.
 const apiTokenRetention = 30 * 24 * time.Hour
 
-// purge deletes expired refresh token families, and the API tokens
-// expired or revoked more than apiTokenRetention ago, every interval until
-// ctx ends.
-func (b *backends) purge(ctx context.Context, interval time.Duration, log *slog.Logger) {
+// purge deletes the expired refresh token families of refreshes, and the
+// API tokens expired or revoked more than apiTokenRetention ago, every
+// interval until ctx ends.
+func (b *backends) purge(ctx context.Context, refreshes *refresh.Manager, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -140,7 +129,7 @@ func (b *backends) purge(ctx context.Context, interval time.Duration, log *slog.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := b.refresh.Purge(ctx); err != nil && ctx.Err() == nil {
+			if _, err := refreshes.Purge(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("purging refresh tokens failed", "err", err)
 			}
 			if _, err := b.apiTokens.Purge(ctx, apiTokenRetention); err != nil && ctx.Err() == nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/password"
+	"github.com/sessionless/sessionless/token/refresh"
 )
 
 // Server limits.
@@ -88,11 +89,11 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			log.Error("closing the backends", "err", err)
 		}
 	}()
-	go b.purge(ctx, purgeInterval, log)
 	srv, err := newServer(cfg, deps{users: store, ping: store.Ping, keys: keys, passwords: pw, backends: b, log: log})
 	if err != nil {
 		return err
 	}
+	go b.purge(ctx, srv.endpoints.Refresh(), purgeInterval, log)
 	// Seeding waits until the server can serve: a first start that fails
 	// (a port taken, a bad key file) must not swallow the printed password.
 	if err := seedUsers(ctx, store, pw, cfg.SeedPassword, stdout, log); err != nil {
@@ -256,6 +257,10 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer b.Close()
+	refreshes, err := refresh.New(refresh.Config{Store: b.refreshes, Revoker: b.revocations})
+	if err != nil {
+		return err
+	}
 	secret, random := getenv(envPassword), false
 	if secret == "" {
 		secret, random = rand.Text(), true
@@ -276,7 +281,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	// Whoever had the password may have made refresh and API tokens:
 	// revoke them all (the API tokens on every running server too,
 	// through the revocation list).
-	if err := b.refresh.RevokeSubject(ctx, u.ID); err != nil {
+	if err := refreshes.RevokeSubject(ctx, u.ID); err != nil {
 		return fmt.Errorf("users: the password is set, but revoking refresh tokens failed (run the command again): %w", err)
 	}
 	n, err := b.apiTokens.RevokeSubject(ctx, u.ID)

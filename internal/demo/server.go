@@ -44,11 +44,9 @@ type server struct {
 	endpoints   *endpoint.Server
 	oidcLogin   *oidc.Login // nil without -oidc-client-id
 	providers   []*oidc.Provider
-	limits      *throttle
-	issuer      string
-	audience    string // the general audience of the demo's tokens
+	limits      *endpoint.Throttle
+	resources   resources
 	corsOrigins []string
-	dpopAlgs    []string
 	graphql     *graphql.Schema
 	revocations *revocation.List
 	apiTokens   *apitoken.Handlers
@@ -82,12 +80,13 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	res := resourcesOf(cfg.Issuer)
 	verifier, err := token.NewVerifier(keys, token.VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
 		// Tokens asked for one of the demo's resources (RFC 8707) carry
-		// its URL; the routes check that it is theirs (server.api).
-		Audiences:        resourcesOf(cfg.Issuer),
+		// its URL; the routes check that it is theirs (middleware.Protect).
+		Audiences:        res.urls(),
 		MaxTokenLifetime: maxAccessTTL,
 		Now:              cfg.Now,
 	})
@@ -120,8 +119,8 @@ func newServer(cfg Config, d deps) (*server, error) {
 		ExternalURL: external,
 		// Every challenge points at the metadata of the resource asked
 		// for (RFC 9728 §5.1): /api, /graphql, or the whole server.
-		ResourceMetadataFor: func(r *http.Request) string { return metadataURL(external, resourceFor(r.URL.Path)) },
-		JWT:                 jwt,
+		Resources: res.list(),
+		JWT:       jwt,
 		// API tokens (sl_…) are told from JWTs by their prefix.
 		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
 		Revocation: d.backends.revocations,
@@ -132,22 +131,27 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	limits := newThrottle(cfg.Now)
+	limits, err := endpoint.NewThrottle(endpoint.ThrottleConfig{Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
 	endpoints, err := endpoint.New(endpoint.Config{
-		Hooks:       endpoint.Hooks{Allow: limits.allowPassword},
-		DPoP:        proofs,
-		ExternalURL: external,
-		Resources:   resourcesOf(cfg.Issuer),
-		Issuer:      issuer,
-		Verifier:    verifier,
-		Users:       endpointUsers{d.users},
-		Refresh:     d.backends.refresh,
-		Revocation:  d.backends.revocations,
-		ClientID:    clientID,
-		Passwords:   d.passwords,
-		Realm:       realm,
-		Logger:      log,
-		Now:         cfg.Now,
+		Hooks:           endpoint.Hooks{Allow: limits.Allow},
+		DPoP:            proofs,
+		ExternalURL:     external,
+		Resources:       res.list(),
+		Issuer:          issuer,
+		Verifier:        verifier,
+		Users:           endpointUsers{d.users},
+		RefreshStore:    d.backends.refreshes,
+		RefreshLifetime: cfg.RefreshLifetime,
+		RefreshIdle:     cfg.RefreshIdle,
+		Revocation:      d.backends.revocations,
+		ClientID:        clientID,
+		Passwords:       d.passwords,
+		Realm:           realm,
+		Logger:          log,
+		Now:             cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -156,8 +160,8 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits, issuer: cfg.Issuer, audience: cfg.Audience, corsOrigins: cfg.CORSOrigins, dpopAlgs: proofs.AlgNames(),
-		revocations: d.backends.revocations, widgets: newWidgetStore(),
+	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits,
+		resources: res, corsOrigins: cfg.CORSOrigins, revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
 			WriteError: func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
@@ -172,107 +176,29 @@ func newServer(cfg Config, d deps) (*server, error) {
 	return srv, nil
 }
 
-// metadata serves the authorization server's metadata (RFC 8414): where
-// the token, revocation and key endpoints are, and what they support.
-func (s *server) metadata(w http.ResponseWriter, _ *http.Request) {
-	base := strings.TrimRight(s.issuer, "/")
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                     s.issuer,
-		"token_endpoint":                             base + "/auth/token",
-		"jwks_uri":                                   base + "/.well-known/jwks.json",
-		"revocation_endpoint":                        base + "/auth/revoke",
-		"grant_types_supported":                      []string{"password", "refresh_token"},
-		"response_types_supported":                   []string{}, // no authorization endpoint
-		"token_endpoint_auth_methods_supported":      []string{"none"},
-		"revocation_endpoint_auth_methods_supported": []string{"none"},
-		"scopes_supported":                           []string{scopeRead, scopeWrite, scopeManageTokens},
-		"dpop_signing_alg_values_supported":          s.dpopAlgs,
-	})
-}
-
 // The demo's protected resources (RFC 8707 resource indicators, RFC 9728
-// resource identifiers), as paths under the issuer: the whole server, the
-// REST API and the GraphQL endpoint. A token asked for one of them has it
-// as its audience and is accepted there only.
-const (
-	resourceAll     = ""
-	resourceAPI     = "/api"
-	resourceGraphQL = "/graphql"
-)
-
-// resourcesOf returns the URLs of the demo's resources: the issuer itself
-// (the whole server), and the API and GraphQL under it.
-func resourcesOf(issuer string) []string {
-	return []string{resourceURL(issuer, resourceAll), resourceURL(issuer, resourceAPI), resourceURL(issuer, resourceGraphQL)}
+// resource identifiers): the whole server (its URL is the issuer's), the
+// REST API under it and the GraphQL endpoint. A token asked for /api or
+// /graphql has that URL as its audience and is accepted there only.
+type resources struct {
+	all, api, graphql middleware.Resource
 }
 
-// resourceURL returns the identifier of resource under issuer.
-func resourceURL(issuer, resource string) string {
-	if resource == resourceAll {
-		return issuer
+// resourcesOf returns the demo's resources under issuer.
+func resourcesOf(issuer string) resources {
+	base := strings.TrimRight(issuer, "/")
+	r := func(u string) middleware.Resource {
+		return middleware.Resource{URL: u, AuthorizationServers: []string{issuer},
+			Scopes: []string{scopeRead, scopeWrite, scopeManageTokens}}
 	}
-	return strings.TrimRight(issuer, "/") + resource
+	return resources{all: r(issuer), api: r(base + "/api"), graphql: r(base + "/graphql")}
 }
 
-// resourceFor returns the resource a request path belongs to. The API
-// tokens' routes act for the whole server (an API token is good at every
-// resource), so they belong to it.
-func resourceFor(path string) string {
-	switch {
-	case path == resourceGraphQL:
-		return resourceGraphQL
-	case path == "/api/tokens" || strings.HasPrefix(path, "/api/tokens/"):
-		return resourceAll
-	case strings.HasPrefix(path, resourceAPI+"/"):
-		return resourceAPI
-	}
-	return resourceAll
+func (r resources) list() []middleware.Resource {
+	return []middleware.Resource{r.all, r.api, r.graphql}
 }
 
-// metadataURL returns where the metadata of resource is: the well-known
-// name, then the resource's path (RFC 9728 §3.1).
-func metadataURL(base, resource string) string {
-	return base + "/.well-known/oauth-protected-resource" + resource
-}
-
-// resourceMetadata serves the protected resource metadata of resource
-// (RFC 9728): what it is, who issues its tokens, how to send them. Its
-// resource identifier is the URL the API's requests start with: /graphql
-// is requested at exactly that URL, /api's routes under it (the path
-// prefix rule of draft-ietf-oauth-rfc9728bis; RFC 9728 §3.3 asks for the
-// request URL itself).
-func (s *server) resourceMetadata(resource string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{
-			"resource":                          resourceURL(s.issuer, resource),
-			"authorization_servers":             []string{s.issuer},
-			"scopes_supported":                  []string{scopeRead, scopeWrite, scopeManageTokens},
-			"bearer_methods_supported":          []string{"header"},
-			"dpop_signing_alg_values_supported": s.dpopAlgs,
-			"dpop_bound_access_tokens_required": false,
-		})
-	}
-}
-
-// forResource refuses the demo's own tokens narrowed to another resource
-// (RFC 8707): a token's audience must be the demo's general audience, the
-// whole server, or resource. API tokens and providers' tokens have
-// audiences of their own, checked by their verifiers.
-func (s *server) forResource(resource string) func(*identity.Principal) error {
-	own := resourceURL(s.issuer, resource)
-	return func(p *identity.Principal) error {
-		c, ok := p.Claims.(*token.Claims)
-		if !ok || p.Issuer != s.issuer {
-			return nil
-		}
-		for _, aud := range c.Audience {
-			if aud == s.audience || aud == s.issuer || aud == own {
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: a token for another resource (aud %q)", middleware.ErrInvalidToken, []string(c.Audience))
-	}
-}
+func (r resources) urls() []string { return []string{r.all.URL, r.api.URL, r.graphql.URL} }
 
 // cors lets the browser apps of -cors-origin call the API (rs/cors):
 // preflights answered, the bearer token in Authorization, never
@@ -316,23 +242,27 @@ func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Login, tokens and logout: package token/endpoint.
 	// Rate-limited per client address (and, for passwords, per username).
-	handle(mux, "/auth/login", route{http.MethodPost, s.limits.addresses(s.endpoints.Login())})
-	handle(mux, "/auth/token", route{http.MethodPost, s.limits.addresses(s.endpoints.Token())})
-	handle(mux, "/auth/revoke", route{http.MethodPost, s.limits.addresses(s.endpoints.Revoke())})
+	handle(mux, "/auth/login", route{http.MethodPost, s.limits.Limit(s.endpoints.Login())})
+	handle(mux, "/auth/token", route{http.MethodPost, s.limits.Limit(s.endpoints.Token())})
+	handle(mux, "/auth/revoke", route{http.MethodPost, s.limits.Limit(s.endpoints.Revoke())})
 	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(s.endpoints.Logout())})
 	// Logging out everywhere acts on the whole server: a token narrowed
 	// to one resource (RFC 8707) may not (it may log itself out).
-	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Middleware(s.auth.Require(s.forResource(resourceAll))(s.endpoints.LogoutAll()))})
+	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Protect(s.resources.all)(s.endpoints.LogoutAll())})
 	if s.oidcLogin != nil {
 		// Log in through the OpenID Connect provider (-oidc-client-id):
 		// the callback answers with the demo's own tokens.
-		handle(mux, "/auth/oidc/login", route{http.MethodGet, s.limits.addresses(s.oidcLogin.Start())})
-		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.limits.addresses(s.oidcLogin.Callback())})
+		handle(mux, "/auth/oidc/login", route{http.MethodGet, s.limits.Limit(s.oidcLogin.Start())})
+		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.limits.Limit(s.oidcLogin.Callback())})
 	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
-	handle(mux, "/.well-known/oauth-authorization-server", route{http.MethodGet, http.HandlerFunc(s.metadata)})
-	for _, res := range []string{resourceAll, resourceAPI, resourceGraphQL} {
-		handle(mux, metadataURL("", res), route{http.MethodGet, s.resourceMetadata(res)})
+	// Authorization server metadata (RFC 8414), and protected resource
+	// metadata (RFC 9728), a document per resource.
+	handle(mux, endpoint.WellKnownMetadata, route{http.MethodGet, s.endpoints.Metadata("/auth")})
+	for _, res := range s.resources.list() {
+		for _, path := range s.auth.MetadataPaths(res) {
+			handle(mux, path, route{http.MethodGet, s.auth.MetadataHandler(res)})
+		}
 	}
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
@@ -345,7 +275,7 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
 	// GraphQL: the same data behind the same middleware (401 as for /api);
 	// fields check their scopes.
-	handle(mux, "/graphql", route{http.MethodPost, s.protect(resourceGraphQL, s.graphqlHandler)})
+	handle(mux, "/graphql", route{http.MethodPost, s.protect(s.resources.graphql, s.graphqlHandler)})
 	// API tokens of the caller: package apitoken's handlers, which check
 	// the tokens:manage scope and narrow what a new token may hold.
 	// The scope is checked by the middleware first, so that its refusal
@@ -354,9 +284,9 @@ func (s *server) routes() http.Handler {
 	// a token narrowed to /api or /graphql (RFC 8707) is refused there,
 	// its challenge pointing at the whole server's metadata.
 	handle(mux, "/api/tokens",
-		route{http.MethodPost, s.protect(resourceAll, s.apiTokens.Create().ServeHTTP, scopeManageTokens)},
-		route{http.MethodGet, s.protect(resourceAll, s.apiTokens.List().ServeHTTP, scopeManageTokens)})
-	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.protect(resourceAll, s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
+		route{http.MethodPost, s.protect(s.resources.all, s.apiTokens.Create().ServeHTTP, scopeManageTokens)},
+		route{http.MethodGet, s.protect(s.resources.all, s.apiTokens.List().ServeHTTP, scopeManageTokens)})
+	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.protect(s.resources.all, s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errorFor(r.URL.Path)(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -366,18 +296,18 @@ func (s *server) routes() http.Handler {
 // api wraps h in the authentication middleware and, when scopes are
 // given, a check that the token holds every one of them.
 func (s *server) api(h http.HandlerFunc, scopes ...string) http.Handler {
-	return s.protect(resourceAPI, h, scopes...)
+	return s.protect(s.resources.api, h, scopes...)
 }
 
-// protect wraps h in the authentication middleware, a check that the
-// token is not meant for another resource, and, when scopes are given, a
-// check that the token holds every one of them.
-func (s *server) protect(resource string, h http.HandlerFunc, scopes ...string) http.Handler {
+// protect wraps h in the authentication middleware for res, which also
+// refuses a token meant for another resource, and, when scopes are
+// given, a check that the token holds every one of them.
+func (s *server) protect(res middleware.Resource, h http.HandlerFunc, scopes ...string) http.Handler {
 	var next http.Handler = h
 	if len(scopes) > 0 {
 		next = s.auth.RequireScopes(scopes...)(next)
 	}
-	return s.auth.Middleware(s.auth.Require(s.forResource(resource))(next))
+	return s.auth.Protect(res)(next)
 }
 
 // route is one method of a path.

@@ -21,7 +21,7 @@
 //
 //	srv, err := endpoint.New(endpoint.Config{
 //		Issuer: issuer, Verifier: verifier, // *token.Issuer, *token.Verifier
-//		Refresh: refreshTokens, Revocation: revocations,
+//		RefreshStore: refreshStore, Revocation: revocations, // token/refresh/sqlstore; *revocation.List
 //		Users: myUsers, ClientID: "my-app",
 //	})
 //	srv.Mount(mux, "/auth", auth.Middleware) // POST /auth/login, /token, /revoke, /logout, /logout-all

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -167,7 +170,7 @@ func TestDPoPAtLogin(t *testing.T) {
 // invalid_target.
 func TestResourceIndicators(t *testing.T) {
 	const mcp, files = issuer + "/mcp", issuer + "/files"
-	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []string{mcp, files, issuer} })
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Resources = []middleware.Resource{{URL: mcp}, {URL: files}, {URL: issuer}} })
 	aud := func(access string) string {
 		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[1])
 		var c struct{ Aud any }
@@ -255,5 +258,43 @@ func TestDPoPNonceAtTheTokenEndpoint(t *testing.T) {
 	})
 	if r.status != 200 || r.json["token_type"] != "DPoP" || r.header.Get("DPoP-Nonce") == "" {
 		t.Fatalf("with the nonce: %d %s %v (a success carries the current nonce too)", r.status, r.body, r.header)
+	}
+}
+
+// TestMetadata: the authorization server metadata (RFC 8414) names the
+// endpoints under the public URL (or the issuer), the scopes of the
+// resources once each, the DPoP algorithms, and no response type.
+func TestMetadata(t *testing.T) {
+	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, backends[0], func(c *endpoint.Config) {
+		c.DPoP, c.ExternalURL = proofs, "https://example.com/base/"
+		c.Resources = []middleware.Resource{{URL: issuer, Scopes: []string{"read", "write"}}, {URL: issuer + "/mcp", Scopes: []string{"write", "mcp"}}}
+	})
+	m := e.srv.Metadata("/auth/")
+	want := &endpoint.Metadata{
+		Issuer: issuer, TokenEndpoint: "https://example.com/base/auth/token", JWKSURI: "https://example.com/base/.well-known/jwks.json",
+		RevocationEndpoint: "https://example.com/base/auth/revoke", ScopesSupported: []string{"read", "write", "mcp"},
+		ResponseTypesSupported: []string{}, GrantTypesSupported: []string{"password", "refresh_token"},
+		TokenEndpointAuthMethodsSupported: []string{"none"}, RevocationEndpointAuthMethodsSupported: []string{"none"},
+		DPoPSigningAlgValuesSupported: []string{"ES256", "EdDSA"},
+	}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("Metadata = %+v\nwant %+v", m, want)
+	}
+	w := httptest.NewRecorder()
+	m.ServeHTTP(w, httptest.NewRequest("GET", endpoint.WellKnownMetadata, nil))
+	var got map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 || got["issuer"] != issuer ||
+		fmt.Sprint(got["response_types_supported"]) != "[]" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET: %d %s", w.Code, w.Body)
+	}
+	// Without ExternalURL, the endpoints are under the issuer; without
+	// DPoP there are no proof algorithms.
+	plain := newEnv(t, backends[0], nil).srv.Metadata("/oauth")
+	if plain.TokenEndpoint != issuer+"/oauth/token" || plain.DPoPSigningAlgValuesSupported != nil || plain.ScopesSupported != nil {
+		t.Fatalf("Metadata without ExternalURL or DPoP: %+v", plain)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/internal/exturl"
-	"github.com/sessionless/sessionless/internal/httpx"
+	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -91,8 +91,8 @@ type Hooks struct {
 // zero.
 const DefaultMaxBodyBytes = 64 << 10
 
-// Config configures a [Server]. Issuer, Users, Refresh, Revocation,
-// Verifier and ClientID are required.
+// Config configures a [Server]. Issuer, Verifier, Users, Revocation and
+// ClientID are required.
 type Config struct {
 	// Issuer signs the access tokens.
 	Issuer *token.Issuer
@@ -101,11 +101,18 @@ type Config struct {
 	Verifier *token.Verifier
 	// Users finds users and their password hashes.
 	Users Users
-	// Refresh issues, rotates and revokes refresh tokens. Its Revoker
-	// must be set (to Revocation): a revoked family takes its access
-	// tokens with it.
-	Refresh *refresh.Manager
-	// Revocation revokes access tokens (logout, logout-all, RFC 7009).
+	// RefreshStore keeps the refresh tokens, hashed: with several
+	// instances, a store they share (token/refresh/sqlstore). Nil: a
+	// refresh.MemoryStore, for one process. New builds the
+	// refresh.Manager on it ([Server.Refresh]), revoking through
+	// Revocation the access tokens of every family it revokes.
+	RefreshStore refresh.Store
+	// RefreshLifetime and RefreshIdle are the absolute and idle lifetimes
+	// of refresh token families. Zero: refresh.DefaultAbsoluteLifetime
+	// (30 days) and refresh.DefaultIdleLifetime (7 days).
+	RefreshLifetime, RefreshIdle time.Duration
+	// Revocation revokes access tokens (logout, logout-all, RFC 7009, a
+	// refresh token family revoked). Give the middleware the same list.
 	Revocation *revocation.List
 	// ClientID is the one OAuth 2.0 client of these endpoints, a public
 	// client (RFC 6749 §2.1: no secret; a client_secret is refused). It
@@ -141,16 +148,19 @@ type Config struct {
 	// proof's htu must be it followed by the path of the request as it
 	// arrived. Required with DPoP: the Host header proves nothing.
 	ExternalURL string
-	// Resources are the resource indicators (RFC 8707) a token request may
-	// name with its resource parameter: the access token's audience is
-	// then that resource alone (its verifiers must accept it), and the
-	// refresh family keeps it: its refreshes issue tokens for it alone.
-	// Another resource is 400 invalid_target. Empty: the parameter is
-	// refused. A token for one of them other than the issuer's own URL
-	// cannot log out everywhere (LogoutAll answers 401): it acts for that
-	// resource alone. Routes of your own that act for the whole server
-	// check the same with middleware.Authenticator.Require.
-	Resources []string
+	// Resources are the protected resources (RFC 8707, RFC 9728) a token
+	// request may name with its resource parameter, the values the
+	// middleware takes too (middleware.Config.Resources): the access
+	// token's audience is then that resource's URL alone (its verifiers
+	// must accept it, token.VerifierConfig.Audiences), and the refresh
+	// family keeps it: its refreshes issue tokens for it alone. Another
+	// resource is 400 invalid_target. Empty: the parameter is refused. A
+	// token for one of them other than the issuer's own URL cannot log
+	// out everywhere (LogoutAll answers 401): it acts for that resource
+	// alone. Routes of your own that act for the whole server check the
+	// same with middleware.Authenticator.Protect. Their scopes are the
+	// scopes_supported of [Server.Metadata].
+	Resources []middleware.Resource
 }
 
 // ProofChecker checks DPoP proofs (RFC 9449). *dpop.Verifier implements
@@ -165,14 +175,17 @@ type ProofChecker interface {
 	// when none is required. A CheckProof error with NonceRequired() true
 	// means the proof lacks it (RFC 9449 §8).
 	Nonce() string
+	// AlgNames lists the proof algorithms accepted, for the metadata.
+	AlgNames() []string
 }
 
 // Server holds the endpoints. Build it with [New]; it is safe for
 // concurrent use.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	refresh *refresh.Manager
 }
 
 // New checks cfg and returns the endpoints.
@@ -180,10 +193,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Issuer == nil || cfg.Verifier == nil:
 		return nil, errors.New("endpoint: Issuer and Verifier are required")
-	case cfg.Users == nil || cfg.Refresh == nil || cfg.Revocation == nil:
-		return nil, errors.New("endpoint: Users, Refresh and Revocation are required")
-	case cfg.Refresh.Revoker() == nil:
-		return nil, errors.New("endpoint: the refresh.Manager has no Revoker: revoked families would leave their access tokens valid")
+	case cfg.Users == nil || cfg.Revocation == nil:
+		return nil, errors.New("endpoint: Users and Revocation are required")
 	case cfg.ClientID == "" || strings.ContainsAny(cfg.ClientID, "\"\\\r\n:"):
 		return nil, errors.New("endpoint: ClientID is required, without quotes, backslashes, colons or line breaks")
 	case cfg.MaxBodyBytes < 0:
@@ -221,8 +232,20 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	var err error
+	s.refresh, err = refresh.New(refresh.Config{Store: cfg.RefreshStore, AbsoluteLifetime: cfg.RefreshLifetime,
+		IdleLifetime: cfg.RefreshIdle, Revoker: cfg.Revocation, Now: s.now})
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
 	return s, nil
 }
+
+// Refresh returns the refresh token manager of the endpoints: for the
+// operator's jobs, such as revoking a user's tokens when an administrator
+// resets the password (RevokeSubject), or deleting expired families
+// (Purge) now and then.
+func (s *Server) Refresh() *refresh.Manager { return s.refresh }
 
 // Router is where [Server.Mount] registers the endpoints: an
 // *http.ServeMux or a chi.Router (both take "POST /path" patterns).
@@ -257,11 +280,8 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, username string) 
 		return true
 	}
 	ok, after := h(r, username)
-	if ok {
-		return true
+	if !ok {
+		tooMany(w, after, "too many attempts; retry later")
 	}
-	secs := max(int64((after+time.Second-1)/time.Second), 1)
-	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	httpx.WriteOAuthError(w, http.StatusTooManyRequests, "slow_down", "too many attempts; retry later")
-	return false
+	return ok
 }

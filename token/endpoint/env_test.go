@@ -137,6 +137,7 @@ type env struct {
 	issuer    *token.Issuer
 	verifier  *token.Verifier
 	refresh   *refresh.Manager
+	refreshes refresh.Store // what refresh keeps its tokens in
 	list      *revocation.List
 	clock     *clock
 	logs      *syncBuffer
@@ -199,12 +200,10 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.list.Close() })
-	if e.refresh, err = refresh.New(refresh.Config{Store: rs, Revoker: e.list, Now: e.clock.Now}); err != nil {
-		t.Fatal(err)
-	}
+	e.refreshes = rs
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := endpoint.Config{
-		Issuer: e.issuer, Verifier: e.verifier, Users: e.users, Refresh: e.refresh, Revocation: e.list,
+		Issuer: e.issuer, Verifier: e.verifier, Users: e.users, RefreshStore: rs, Revocation: e.list,
 		ClientID: client, Passwords: e.passwords, Logger: log, Now: e.clock.Now,
 		Hooks: endpoint.Hooks{Audit: func(_ *http.Request, ev endpoint.Event) {
 			e.mu.Lock()
@@ -219,7 +218,7 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = srv
+	e.srv, e.refresh = srv, srv.Refresh()
 	auth, err := middleware.New(middleware.Config{
 		JWT: map[string]middleware.Verifier{issuer: e.verifier}, Revocation: e.list, Now: e.clock.Now, Logger: log,
 	})

@@ -14,7 +14,6 @@ import (
 	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/token/endpoint"
-	"github.com/sessionless/sessionless/token/refresh"
 )
 
 // myUsers is the application's user store: here a map, usually a table.
@@ -49,9 +48,10 @@ func Example() {
 	hash, _ := passwords.Hash(ctx, "correct horse battery staple") // at sign-up
 	users := myUsers{"alice": {Subject: "usr_1", PasswordHash: hash, Scopes: []string{"widgets:read"}}}
 
-	refreshTokens, _ := refresh.New(refresh.Config{Store: refresh.NewMemoryStore(), Revoker: auth.Revocations})
+	// Refresh tokens in memory: with several instances, a shared
+	// RefreshStore (token/refresh/sqlstore).
 	srv, err := endpoint.New(endpoint.Config{Issuer: auth.Issuer, Verifier: auth.Verifier, Users: users,
-		Refresh: refreshTokens, Revocation: auth.Revocations, Passwords: passwords, ClientID: "my-app"})
+		Revocation: auth.Revocations, Passwords: passwords, ClientID: "my-app"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/endpoint"
-	"github.com/sessionless/sessionless/token/refresh"
 )
 
 // fuzzServer is the endpoints over memory stores, called without a
@@ -28,11 +27,10 @@ func fuzzServer(f *testing.F) *endpoint.Server {
 	// Closed at once: its background sync would make coverage unstable,
 	// and no fuzzed input gets as far as revoking a valid token.
 	list.Close()
-	rm, _ := refresh.New(refresh.Config{Store: refresh.NewMemoryStore(), Revoker: list})
 	pw, _ := password.New(cheap)
 	hash, _ := pw.Hash(context.Background(), secret)
 	u := &users{byName: map[string]endpoint.User{"alice": {Subject: "usr_alice", PasswordHash: hash, Scopes: []string{"read"}}}}
-	srv, err := endpoint.New(endpoint.Config{Issuer: iss, Verifier: ver, Users: u, Refresh: rm, Revocation: list,
+	srv, err := endpoint.New(endpoint.Config{Issuer: iss, Verifier: ver, Users: u, Revocation: list,
 		ClientID: client, Passwords: pw})
 	if err != nil {
 		f.Fatal(err)

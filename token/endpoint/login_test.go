@@ -185,7 +185,7 @@ func TestNoSecretsLeak(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	e := newEnv(t, backends[0], nil)
-	good := endpoint.Config{Issuer: e.issuer, Verifier: e.verifier, Users: e.users, Refresh: e.refresh, Revocation: e.list, ClientID: client}
+	good := endpoint.Config{Issuer: e.issuer, Verifier: e.verifier, Users: e.users, RefreshStore: e.refreshes, Revocation: e.list, ClientID: client}
 	if _, err := endpoint.New(good); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestNewRefuses(t *testing.T) {
 		"no issuer":         func(c *endpoint.Config) { c.Issuer = nil },
 		"no verifier":       func(c *endpoint.Config) { c.Verifier = nil },
 		"no users":          func(c *endpoint.Config) { c.Users = nil },
-		"no refresh":        func(c *endpoint.Config) { c.Refresh = nil },
+		"negative lifetime": func(c *endpoint.Config) { c.RefreshIdle = -time.Hour },
 		"no revocation":     func(c *endpoint.Config) { c.Revocation = nil },
 		"no client":         func(c *endpoint.Config) { c.ClientID = "" },
 		"client with colon": func(c *endpoint.Config) { c.ClientID = "a:b" },

@@ -3,7 +3,6 @@ package endpoint
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
@@ -40,7 +39,7 @@ func (s *Server) Logout() http.Handler {
 		// speaks for their owner (another trusted issuer may use the same
 		// sub for someone else).
 		if rt != "" && s.ours(p) {
-			if err := s.cfg.Refresh.Revoke(ctx, rt, p.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
+			if err := s.refresh.Revoke(ctx, rt, p.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
 				s.fail(w, r, "logout: revoking the refresh family", err)
 				return
 			}
@@ -92,7 +91,7 @@ func (s *Server) LogoutAll() http.Handler {
 			return
 		}
 		if s.ours(p) {
-			if err := s.cfg.Refresh.RevokeSubject(ctx, p.Subject); err != nil {
+			if err := s.refresh.RevokeSubject(ctx, p.Subject); err != nil {
 				s.fail(w, r, "logout-all: revoking refresh tokens", err)
 				return
 			}
@@ -119,7 +118,7 @@ func (s *Server) narrowed(p *identity.Principal) bool {
 		return false
 	}
 	for _, aud := range c.Audience {
-		if aud == s.cfg.Issuer.Name() || !slices.Contains(s.cfg.Resources, aud) {
+		if aud == s.cfg.Issuer.Name() || !s.serves(aud) {
 			return false
 		}
 	}

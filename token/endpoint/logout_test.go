@@ -212,7 +212,7 @@ func TestOtherIssuersTouchNoRefreshTokens(t *testing.T) {
 	e := newEnv(t, backends[0], nil)
 	_, rt := e.tokens(t, "alice")
 	srv, err := endpoint.New(endpoint.Config{Issuer: e.issuer, Verifier: e.verifier, Users: e.users,
-		Refresh: e.refresh, Revocation: e.list, ClientID: client, Passwords: e.passwords})
+		RefreshStore: e.refreshes, Revocation: e.list, ClientID: client, Passwords: e.passwords})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt st
 	if len(aud) == 1 {
 		resource = aud[0]
 	}
-	rt, err := s.cfg.Refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt, Resource: resource}, accessOf(claims))
+	rt, err := s.refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt, Resource: resource}, accessOf(claims))
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -51,7 +51,7 @@ func (s *Server) revoke(r *http.Request, raw, hint string) error {
 	}
 	ctx := r.Context()
 	if refresh.Check(raw) == nil {
-		g, err := s.cfg.Refresh.Lookup(ctx, raw)
+		g, err := s.refresh.Lookup(ctx, raw)
 		switch {
 		case errors.Is(err, refresh.ErrInvalidGrant):
 			return nil // unknown: nothing to revoke
@@ -60,7 +60,7 @@ func (s *Server) revoke(r *http.Request, raw, hint string) error {
 		case g.ClientID != s.cfg.ClientID:
 			return errOtherClient
 		}
-		if err := s.cfg.Refresh.Revoke(ctx, raw, g.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
+		if err := s.refresh.Revoke(ctx, raw, g.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
 			return err
 		}
 		s.log.InfoContext(ctx, "refresh token revoked", "sub", g.Subject)

@@ -13,6 +13,7 @@ import (
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/exturl"
 	"github.com/sessionless/sessionless/internal/httpx"
+	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -157,6 +158,11 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	return s.issueTokensFor(r, u, name, scope, jkt, aud)
 }
 
+// serves reports whether url is the URL of one of Config.Resources.
+func (s *Server) serves(url string) bool {
+	return slices.ContainsFunc(s.cfg.Resources, func(r middleware.Resource) bool { return r.URL == url })
+}
+
 // resource returns the audience a token request's resource parameter
 // (RFC 8707) asks for, nil for none; an unknown resource is 400
 // invalid_target.
@@ -165,7 +171,7 @@ func (s *Server) resource(form url.Values) ([]string, error) {
 	if res == "" {
 		return nil, nil
 	}
-	if !slices.Contains(s.cfg.Resources, res) {
+	if !s.serves(res) {
 		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "the resource is not one this server issues tokens for"}
 	}
 	return []string{res}, nil
@@ -222,7 +228,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 	}
 	var access, bind string
 	var claims token.Claims
-	next, g, err := s.cfg.Refresh.Rotate(ctx, rt, func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
+	next, g, err := s.refresh.Rotate(ctx, rt, func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
 		if g.ClientID != s.cfg.ClientID {
 			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was issued to another client"}
 		}
@@ -238,7 +244,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 			switch {
 			case aud != nil && aud[0] != g.Resource:
 				return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_target", "this refresh token was granted for another resource"}
-			case !slices.Contains(s.cfg.Resources, g.Resource):
+			case !s.serves(g.Resource):
 				return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_target", "the resource of this refresh token is no longer served"}
 			}
 			aud = []string{g.Resource}

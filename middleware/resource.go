@@ -1,0 +1,254 @@
+package middleware
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/exturl"
+	"github.com/sessionless/sessionless/internal/httpx"
+)
+
+// WellKnownResourceMetadata is the well-known name of protected resource
+// metadata (RFC 9728 §3).
+const WellKnownResourceMetadata = "/.well-known/oauth-protected-resource"
+
+// Resource is a protected resource of the server (RFC 9728): an API, or a
+// part of one, that clients may ask a token for by its URL (a resource
+// indicator, RFC 8707). A token asked for it carries its URL as its only
+// audience, and is good at it and at the resources under it alone.
+//
+// List the server's resources in Config.Resources, then guard each
+// resource's routes with [Authenticator.Protect] and serve their
+// documents with [Authenticator.MountMetadata]. token/endpoint takes the
+// same values, to issue tokens for them.
+type Resource struct {
+	// URL is the resource identifier: an absolute http(s) URL without
+	// user info, query or fragment, such as "https://api.example" (the
+	// whole server) or "https://api.example/graphql". Resources compare
+	// as strings, as RFC 8707 audiences do; one lies under another when
+	// its URL continues the other's at a "/".
+	URL string
+	// AuthorizationServers are the issuer identifiers of the
+	// authorization servers whose tokens it takes, for its document.
+	AuthorizationServers []string
+	// Scopes are the scopes it understands, for its document
+	// (scopes_supported) and the authorization server's metadata.
+	Scopes []string
+}
+
+// MetadataURL returns the URL of the resource's metadata document: the
+// well-known name inserted between the host and the path of its URL (RFC
+// 9728 §3.1), "https://api.example/.well-known/oauth-protected-resource/graphql"
+// for "https://api.example/graphql".
+func (res Resource) MetadataURL() string {
+	u, err := url.Parse(res.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + WellKnownResourceMetadata + strings.TrimSuffix(u.EscapedPath(), "/")
+}
+
+// covers reports whether a token for res is good at target (a resource
+// URL or a request's URL): target is res, or lies under it.
+func (res Resource) covers(target string) bool {
+	return under(res.URL, target)
+}
+
+// under reports whether target is base or continues it at a "/".
+func under(base, target string) bool {
+	if !strings.HasPrefix(target, base) {
+		return false
+	}
+	rest := target[len(base):]
+	return rest == "" || rest[0] == '/' || strings.HasSuffix(base, "/")
+}
+
+// check refuses a resource New cannot take.
+func (res Resource) check() error {
+	u, err := url.Parse(res.URL)
+	switch {
+	case err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("middleware: resource %q: want an absolute http(s) URL", res.URL)
+	case u.User != nil || strings.ContainsAny(res.URL, "?#"):
+		return fmt.Errorf("middleware: resource %q: want no user info, query or fragment", res.URL)
+	case strings.ContainsAny(res.URL, "\"\\ \r\n"):
+		return fmt.Errorf("middleware: resource %q: want no quotes, backslashes, spaces or line breaks", res.URL)
+	}
+	return nil
+}
+
+// ProtectedResourceMetadata is the metadata document of a resource (RFC
+// 9728 §2), as [Authenticator.MetadataHandler] serves it.
+type ProtectedResourceMetadata struct {
+	Resource                      string   `json:"resource"`
+	AuthorizationServers          []string `json:"authorization_servers,omitempty"`
+	ScopesSupported               []string `json:"scopes_supported,omitempty"`
+	BearerMethodsSupported        []string `json:"bearer_methods_supported"`
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	DPoPBoundAccessTokensRequired bool     `json:"dpop_bound_access_tokens_required"`
+}
+
+// Metadata returns the document of res: its URL, authorization servers
+// and scopes, how tokens may be sent (the Authorization header, and the
+// query when Config.QueryParam allows it; a cookie is no bearer method
+// of RFC 6750), and the DPoP proof algorithms when Config.DPoP is set.
+func (a *Authenticator) Metadata(res Resource) ProtectedResourceMetadata {
+	m := ProtectedResourceMetadata{
+		Resource:               res.URL,
+		AuthorizationServers:   slices.Clone(res.AuthorizationServers),
+		ScopesSupported:        slices.Clone(res.Scopes),
+		BearerMethodsSupported: []string{"header"},
+	}
+	if a.cfg.QueryParam != "" {
+		m.BearerMethodsSupported = append(m.BearerMethodsSupported, "query")
+	}
+	if a.cfg.DPoP != nil {
+		m.DPoPSigningAlgValuesSupported = a.cfg.DPoP.AlgNames()
+	}
+	return m
+}
+
+// MetadataHandler serves the document of res (GET and HEAD), never
+// cached.
+func (a *Authenticator) MetadataHandler(res Resource) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			httpx.WriteOAuthError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET or HEAD")
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, a.Metadata(res))
+	})
+}
+
+// MetadataPaths returns the paths at which mux must serve the document of
+// res, as requests reach the server: the path of its MetadataURL (RFC
+// 9728 §3.1), and, when Config.ExternalURL has a path that a proxy
+// strips, also the well-known name followed by the resource's path under
+// ExternalURL (the location an earlier release announced, which clients
+// may have kept).
+func (a *Authenticator) MetadataPaths(res Resource) []string {
+	u, err := url.Parse(res.MetadataURL())
+	if err != nil {
+		return nil
+	}
+	paths := []string{u.EscapedPath()}
+	if ext := a.cfg.ExternalURL; ext != "" && under(ext, res.URL) {
+		if e, err := url.Parse(ext); err == nil && strings.Trim(e.EscapedPath(), "/") != "" {
+			legacy := WellKnownResourceMetadata + strings.TrimSuffix(strings.TrimPrefix(res.URL, ext), "/")
+			if legacy != paths[0] {
+				paths = append(paths, legacy)
+			}
+		}
+	}
+	return paths
+}
+
+// MountMetadata registers the document of each of Config.Resources on
+// mux, for GET, at its MetadataPaths.
+func (a *Authenticator) MountMetadata(mux Router) {
+	for _, res := range a.cfg.Resources {
+		for _, p := range a.MetadataPaths(res) {
+			mux.Handle("GET "+p, a.MetadataHandler(res))
+		}
+	}
+}
+
+// Router is where [Authenticator.MountMetadata] registers handlers: an
+// *http.ServeMux or a chi.Router (both take "GET /path" patterns).
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Audienced is an optional interface of a principal's Claims: Audiences
+// returns the token's audiences ("aud"). *token.Claims implements it.
+// The tokens of a verifier whose claims do not implement it are never
+// taken for tokens asked for one resource (RFC 8707).
+type Audienced interface {
+	Audiences() []string
+}
+
+// Protect returns middleware for the routes of res, one of
+// Config.Resources (anything else panics: a mistake in the server's
+// wiring): Middleware, then a refusal (401 invalid_token) of a token
+// asked for another of Config.Resources than res or a resource res lies
+// under, every challenge pointing at res's metadata document (RFC 9728
+// §5.1). A token whose audience names none of the resources (the API's
+// general audience, an API token, a provider's token) is not narrowed,
+// and passes.
+func (a *Authenticator) Protect(res Resource) func(http.Handler) http.Handler {
+	r := a.resource(res.URL)
+	if r == nil {
+		panic("middleware: Protect(" + res.URL + "): not one of Config.Resources")
+	}
+	return func(next http.Handler) http.Handler {
+		return a.serve(r, a.guard(r, nil, a.ForResource(*r))(next))
+	}
+}
+
+// ForResource returns the check of Protect as a function, for
+// [Authenticator.Require] or a handler of one's own: nil for a principal
+// whose token is good at res, else an error wrapping ErrInvalidToken.
+func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) error {
+	return func(p *identity.Principal) error {
+		c, ok := p.Claims.(Audienced)
+		if !ok {
+			return nil
+		}
+		auds := c.Audiences()
+		narrowed := false
+		for _, aud := range auds {
+			other := a.resource(aud)
+			if other == nil || other.covers(res.URL) {
+				return nil // a general audience, or one good here
+			}
+			narrowed = true
+		}
+		if narrowed {
+			return fmt.Errorf("%w: a token for another resource (aud %q)", ErrInvalidToken, auds)
+		}
+		return nil
+	}
+}
+
+// resource returns the configured resource of URL u, or nil.
+func (a *Authenticator) resource(u string) *Resource {
+	for i := range a.cfg.Resources {
+		if a.cfg.Resources[i].URL == u {
+			return &a.cfg.Resources[i]
+		}
+	}
+	return nil
+}
+
+// resourceOf returns the resource whose document a challenge to r points
+// at, when no Protect names one: the longest of Config.Resources the
+// request's URL lies under (its path alone, without ExternalURL), or the
+// only resource there is.
+func (a *Authenticator) resourceOf(r *http.Request) *Resource {
+	target := r.URL.EscapedPath()
+	if a.cfg.ExternalURL != "" {
+		target = exturl.RequestURL(a.cfg.ExternalURL, r)
+	}
+	var best *Resource
+	for i := range a.cfg.Resources {
+		res := &a.cfg.Resources[i]
+		match := res.URL
+		if a.cfg.ExternalURL == "" {
+			if u, err := url.Parse(res.URL); err == nil {
+				match = u.EscapedPath()
+			}
+		}
+		if under(strings.TrimSuffix(match, "/"), target) && (best == nil || len(res.URL) > len(best.URL)) {
+			best = res
+		}
+	}
+	if best == nil && len(a.cfg.Resources) == 1 {
+		best = &a.cfg.Resources[0]
+	}
+	return best
+}

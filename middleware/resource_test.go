@@ -1,0 +1,255 @@
+package middleware_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/token"
+)
+
+// The first-party claims say what audience they have.
+var _ middleware.Audienced = (*token.Claims)(nil)
+
+// TestResourceMetadataURL: the well-known name goes between the host and
+// the path (RFC 9728 §3.1).
+func TestResourceMetadataURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://api.example":              "https://api.example/.well-known/oauth-protected-resource",
+		"https://api.example/":             "https://api.example/.well-known/oauth-protected-resource",
+		"https://api.example/graphql":      "https://api.example/.well-known/oauth-protected-resource/graphql",
+		"https://api.example:8443/t/api":   "https://api.example:8443/.well-known/oauth-protected-resource/t/api",
+		"https://api.example/t/api/":       "https://api.example/.well-known/oauth-protected-resource/t/api",
+		"http://127.0.0.1:8080/a%2Fb/c":    "http://127.0.0.1:8080/.well-known/oauth-protected-resource/a%2Fb/c",
+		"https://[2001:db8::1]/mcp":        "https://[2001:db8::1]/.well-known/oauth-protected-resource/mcp",
+		"https://api.example/caf%C3%A9/v1": "https://api.example/.well-known/oauth-protected-resource/caf%C3%A9/v1",
+	} {
+		if got := (middleware.Resource{URL: in}).MetadataURL(); got != want {
+			t.Errorf("MetadataURL(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestResourcesRefused: New refuses a resource that is not an absolute
+// http(s) URL without user info, query or fragment, one that would break
+// a challenge's quoting, and a resource listed twice.
+func TestResourcesRefused(t *testing.T) {
+	for _, bad := range [][]string{
+		{"api"}, {"/api"}, {"ftp://api.example"}, {"https://"}, {"https://u:p@api.example"}, {"https://api.example/?x=1"},
+		{"https://api.example/?"}, {"https://api.example/#f"}, {`https://api.example/a"b`}, {`https://api.example/a\b`},
+		{"https://api.example/a b"}, {"mailto:a@b"}, {"https://api.example", "https://api.example"},
+	} {
+		cfg := middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}}
+		for _, u := range bad {
+			cfg.Resources = append(cfg.Resources, middleware.Resource{URL: u})
+		}
+		if _, err := middleware.New(cfg); err == nil {
+			t.Errorf("resources %q accepted", bad)
+		}
+	}
+}
+
+// audClaims are claims with an audience, as a verifier other than the
+// first-party one may return them.
+type audClaims []string
+
+func (a audClaims) Audiences() []string { return a }
+
+// audVerifier takes "t_<n>" and returns a principal whose audience is
+// auds[n]: the tokens of the resources below.
+func audVerifier() middleware.Verifier {
+	auds := map[string][]string{
+		"t_general": {"api"},
+		"t_all":     {"https://api.example"},
+		"t_api":     {"https://api.example/api"},
+		"t_gql":     {"https://api.example/graphql"},
+		"t_v2":      {"https://api.example/api/v2"},
+		"t_both":    {"https://api.example/graphql", "api"},
+		"t_none":    nil,
+	}
+	return middleware.VerifierFunc(func(_ context.Context, raw string) (*identity.Principal, error) {
+		p := &identity.Principal{Subject: "alice", Issuer: "iss", TokenID: raw}
+		if raw == "t_opaque" {
+			return p, nil // no claims at all: an API token
+		}
+		p.Claims = audClaims(auds[raw])
+		return p, nil
+	})
+}
+
+// TestProtect: a route of one resource refuses a token asked for another
+// (RFC 8707), takes one asked for it or for a resource it lies under,
+// and a token not narrowed to any; its challenges point at its document.
+func TestProtect(t *testing.T) {
+	all := middleware.Resource{URL: "https://api.example", AuthorizationServers: []string{"https://api.example"}, Scopes: []string{"read"}}
+	api := middleware.Resource{URL: "https://api.example/api"}
+	gql := middleware.Resource{URL: "https://api.example/graphql"}
+	v2 := middleware.Resource{URL: "https://api.example/api/v2"}
+	auth, err := middleware.New(middleware.Config{
+		Prefixes:    map[string]middleware.Verifier{"t_": audVerifier()},
+		Resources:   []middleware.Resource{all, api, gql, v2},
+		ExternalURL: "https://api.example",
+		Realm:       "test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2/", auth.Protect(v2)(ok))
+	mux.Handle("/api/", auth.Protect(api)(ok))
+	mux.Handle("/graphql", auth.Protect(gql)(ok))
+	mux.Handle("/admin", auth.Protect(all)(ok))   // acts for the whole server
+	mux.Handle("/other", auth.Middleware(ok))     // no resource named: the longest the URL lies under
+	mux.Handle("/api/plain", auth.Middleware(ok)) // the same, under /api
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	want := map[string]map[string]int{ // path → token → status
+		"/api/me":    {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 401, "t_both": 200, "t_none": 200, "t_opaque": 200},
+		"/api/v2/x":  {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 200, "t_both": 200},
+		"/graphql":   {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 200, "t_v2": 401},
+		"/admin":     {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 401, "t_v2": 401, "t_opaque": 200},
+		"/other":     {"t_api": 200, "t_gql": 200}, // no resource check without Protect
+		"/api/plain": {"t_gql": 200},
+	}
+	metadata := map[string]string{
+		"/api/me":    "https://api.example/.well-known/oauth-protected-resource/api",
+		"/api/v2/x":  "https://api.example/.well-known/oauth-protected-resource/api/v2",
+		"/graphql":   "https://api.example/.well-known/oauth-protected-resource/graphql",
+		"/admin":     "https://api.example/.well-known/oauth-protected-resource",
+		"/other":     "https://api.example/.well-known/oauth-protected-resource",
+		"/api/plain": "https://api.example/.well-known/oauth-protected-resource/api",
+	}
+	for path, toks := range want {
+		for tok, status := range toks {
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != status {
+				t.Errorf("%s with %s: %d, want %d", path, tok, resp.StatusCode, status)
+			}
+			if status == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("%s with %s: challenge %q", path, tok, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+		if m, ok := metadata[path]; ok {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="test", resource_metadata="`+m+`"` {
+				t.Errorf("%s without a token: challenge %q, want the metadata %s", path, got, m)
+			}
+		}
+	}
+
+	// The check alone, for routes of one's own.
+	if err := auth.ForResource(api)(&identity.Principal{Claims: audClaims{"https://api.example/graphql"}}); err == nil {
+		t.Error("ForResource(api) took a token for /graphql")
+	}
+
+	// Protect of a resource the configuration lacks is a wiring mistake.
+	defer func() {
+		if recover() == nil {
+			t.Error("Protect of an unknown resource did not panic")
+		}
+	}()
+	auth.Protect(middleware.Resource{URL: "https://api.example/files"})
+}
+
+// TestResourceOfRequest: without Protect, challenges name the longest
+// resource the request lies under, by path without ExternalURL; with a
+// single resource, that one; with none, none.
+func TestResourceOfRequest(t *testing.T) {
+	tests := []struct {
+		name      string
+		resources []string
+		external  string
+		path      string
+		want      string
+	}{
+		{"by path", []string{"https://api.example", "https://api.example/api"}, "", "/api/me", "https://api.example/.well-known/oauth-protected-resource/api"},
+		{"a path that only starts alike", []string{"https://api.example", "https://api.example/api"}, "", "/apix", "https://api.example/.well-known/oauth-protected-resource"},
+		{"behind a proxy", []string{"https://example.com/base", "https://example.com/base/v1"}, "https://example.com/base", "/v1/x",
+			"https://example.com/.well-known/oauth-protected-resource/base/v1"},
+		{"a single one", []string{"https://api.example/api"}, "", "/elsewhere", "https://api.example/.well-known/oauth-protected-resource/api"},
+		{"outside all of several", []string{"https://api.example/a", "https://api.example/b"}, "", "/c", ""},
+		{"none", nil, "", "/api", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, ExternalURL: tt.external, Realm: "r"}
+			for _, u := range tt.resources {
+				cfg.Resources = append(cfg.Resources, middleware.Resource{URL: u})
+			}
+			auth, err := middleware.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			auth.Middleware(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
+			want := `Bearer realm="r"`
+			if tt.want != "" {
+				want += `, resource_metadata="` + tt.want + `"`
+			}
+			if got := w.Header().Get("WWW-Authenticate"); got != want {
+				t.Errorf("challenge %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestMountMetadata: every resource's document at its RFC 9728 location,
+// and, behind a proxy that strips a path, also at the location under the
+// public URL that earlier releases announced.
+func TestMountMetadata(t *testing.T) {
+	all := middleware.Resource{URL: "https://example.com/base", AuthorizationServers: []string{"https://example.com/base"},
+		Scopes: []string{"read", "write"}}
+	api := middleware.Resource{URL: "https://example.com/base/api", AuthorizationServers: []string{"https://example.com/base"}}
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
+		Resources: []middleware.Resource{all, api}, ExternalURL: "https://example.com/base", QueryParam: "access_token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.MountMetadata(mux)
+	for path, resource := range map[string]string{
+		"/.well-known/oauth-protected-resource/base":     all.URL,
+		"/.well-known/oauth-protected-resource":          all.URL,
+		"/.well-known/oauth-protected-resource/base/api": api.URL,
+		"/.well-known/oauth-protected-resource/api":      api.URL,
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		var m middleware.ProtectedResourceMetadata
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil || w.Code != 200 || m.Resource != resource ||
+			w.Header().Get("Cache-Control") != "no-store" || strings.Join(m.BearerMethodsSupported, " ") != "header query" {
+			t.Errorf("GET %s: %d %s", path, w.Code, w.Body)
+		}
+		if resource == all.URL && (strings.Join(m.ScopesSupported, " ") != "read write" || m.AuthorizationServers[0] != "https://example.com/base") {
+			t.Errorf("GET %s: %+v", path, m)
+		}
+	}
+	// Without DPoP the document names no proof algorithms.
+	w := httptest.NewRecorder()
+	auth.MetadataHandler(all).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if strings.Contains(w.Body.String(), "dpop_signing_alg_values_supported") || !strings.Contains(w.Body.String(), `"dpop_bound_access_tokens_required":false`) {
+		t.Errorf("document without DPoP: %s", w.Body)
+	}
+	w = httptest.NewRecorder()
+	auth.MetadataHandler(all).ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
+	if w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: %d %v", w.Code, w.Header())
+	}
+}
