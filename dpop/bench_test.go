@@ -41,7 +41,7 @@ func BenchmarkProof(b *testing.B) {
 				i = 0
 				b.StartTimer()
 			}
-			if _, err := v.Verify(ctx, proofs[i], dpop.Request{Method: "GET", URL: apiURL, AccessToken: at}); err != nil {
+			if _, err := verify(v, ctx, proofs[i], request{Method: "GET", URL: apiURL, AccessToken: at}); err != nil {
 				b.Fatal(err)
 			}
 			i++

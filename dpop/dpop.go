@@ -154,10 +154,6 @@ func New(cfg Config) (*Verifier, error) {
 	return &Verifier{cfg: cfg, keys: map[string]cachedKey{}}, nil
 }
 
-// Algorithms returns the accepted algorithms, for the WWW-Authenticate
-// challenge (RFC 9449 §7.1: algs="ES256 EdDSA").
-func (v *Verifier) Algorithms() []token.Algorithm { return slices.Clone(v.cfg.Algorithms) }
-
 // Nonce returns a fresh nonce for the DPoP-Nonce header (RFC 9449 §8),
 // or "" when the verifier requires none.
 func (v *Verifier) Nonce() string {
@@ -184,18 +180,10 @@ func (v *Verifier) validNonce(nonce string, now time.Time) bool {
 		subtle.ConstantTimeCompare([]byte(nonce), []byte(v.nonceAt(i-1))) == 1
 }
 
-// CheckProof implements middleware.ProofChecker: Verify for a request of
-// method to url carrying accessToken, returning the proof key's
-// thumbprint.
-func (v *Verifier) CheckProof(ctx context.Context, proof, method, url, accessToken string) (string, error) {
-	p, err := v.Verify(ctx, proof, Request{Method: method, URL: url, AccessToken: accessToken})
-	if err != nil {
-		return "", err
-	}
-	return p.JKT, nil
-}
-
-// AlgNames implements middleware.ProofChecker: the accepted algorithms.
+// AlgNames returns the names of the accepted algorithms, for the
+// WWW-Authenticate challenge (RFC 9449 §7.1: algs="ES256 EdDSA") and the
+// metadata (dpop_signing_alg_values_supported). It implements
+// middleware.ProofChecker and endpoint.ProofChecker with CheckProof.
 func (v *Verifier) AlgNames() []string {
 	names := make([]string, len(v.cfg.Algorithms))
 	for i, a := range v.cfg.Algorithms {
@@ -204,90 +192,74 @@ func (v *Verifier) AlgNames() []string {
 	return names
 }
 
-// Proof is what a verified proof says.
-type Proof struct {
-	// JKT is the RFC 7638 thumbprint of the proof's key: what a bound
-	// token's cnf.jkt must equal.
-	JKT string
-	// JTI is the proof's unique identifier.
-	JTI string
-	// IssuedAt is the proof's iat.
-	IssuedAt time.Time
-	// Nonce is the proof's nonce, "" when it has none.
-	Nonce string
-}
-
-// Request is the request a proof must be for.
-type Request struct {
-	// Method is the HTTP method ("GET").
-	Method string
-	// URL is the request's absolute URL as the client used it: behind a
-	// proxy, the external URL. Its query and fragment are ignored.
-	URL string
-	// AccessToken, when the request carries one, must hash to the proof's
-	// ath. Empty at the token endpoint.
-	AccessToken string
-}
-
 var b64 = base64.RawURLEncoding
 
-// Verify checks proof for req: its size and shape, its header (typ
-// dpop+jwt, an accepted asymmetric alg, a public jwk and nothing
-// naming another key), its claims (jti, htm equal to the method, htu
-// equal to the URL after RFC 3986 normalisation, iat inside the window,
-// ath equal to the SHA-256 of the access token when there is one, the
-// nonce when required), then its signature under the jwk, and last that
-// its jti was never seen: a stale or misdirected proof costs no
-// signature check, and only a proof that verifies fills a cache.
-func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proof, error) {
+// CheckProof verifies proof for a request of method (such as "GET") to
+// requestURL, the request's absolute URL as the client used it (behind a proxy,
+// the public URL; its query and fragment are ignored), carrying
+// accessToken ("" at the token endpoint), and returns the RFC 7638
+// thumbprint of the proof's key: what a bound token's cnf.jkt must equal.
+//
+// It checks the proof's size and shape, its header (typ dpop+jwt, an
+// accepted asymmetric alg, a public jwk and nothing naming another key),
+// its claims (jti, htm equal to method, htu equal to requestURL after RFC 3986
+// normalisation, iat inside the window, ath equal to the SHA-256 of
+// accessToken when there is one, the nonce when required), then its
+// signature under the jwk, and last that its jti was never seen: a stale
+// or misdirected proof costs no signature check, and only a proof that
+// verifies fills a cache. Errors wrap ErrInvalidProof, ErrUseNonce or
+// ErrReplayed, or identity.ErrUnavailable when the replay cache cannot
+// answer. It implements middleware.ProofChecker and
+// endpoint.ProofChecker.
+func (v *Verifier) CheckProof(ctx context.Context, proof, method, requestURL, accessToken string) (string, error) {
 	if len(proof) > MaxProofLength {
-		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidProof, MaxProofLength)
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidProof, MaxProofLength)
 	}
 	d1 := strings.IndexByte(proof, '.')
 	d2 := strings.LastIndexByte(proof, '.')
 	if d1 <= 0 || d2 <= d1+1 || d2 == len(proof)-1 || strings.Count(proof, ".") != 2 {
-		return nil, fmt.Errorf("%w: not a compact JWS", ErrInvalidProof)
+		return "", fmt.Errorf("%w: not a compact JWS", ErrInvalidProof)
 	}
 	hb, err := b64.DecodeString(proof[:d1])
 	if err != nil {
-		return nil, fmt.Errorf("%w: header is not base64url", ErrInvalidProof)
+		return "", fmt.Errorf("%w: header is not base64url", ErrInvalidProof)
 	}
 	key, jkt, cacheKey, err := v.header(hb)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	pb, err := b64.DecodeString(proof[d1+1 : d2])
 	if err != nil {
-		return nil, fmt.Errorf("%w: payload is not base64url", ErrInvalidProof)
+		return "", fmt.Errorf("%w: payload is not base64url", ErrInvalidProof)
 	}
 	c, err := claims(pb)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	now := v.cfg.Now()
 	switch {
-	case c.htm != req.Method:
-		return nil, fmt.Errorf("%w: htm is not the request's method", ErrInvalidProof)
-	case !sameURL(c.htu, req.URL):
-		return nil, fmt.Errorf("%w: htu is not the request's URL", ErrInvalidProof)
+	case c.htm != method:
+		return "", fmt.Errorf("%w: htm is not the request's method", ErrInvalidProof)
+	case !sameURL(c.htu, requestURL):
+		return "", fmt.Errorf("%w: htu is not the request's URL", ErrInvalidProof)
 	case !c.iat.After(now.Add(-v.cfg.Window)): // at iat + Window, too old
-		return nil, fmt.Errorf("%w: iat is too old", ErrInvalidProof)
+		return "", fmt.Errorf("%w: iat is too old", ErrInvalidProof)
 	case c.iat.After(now.Add(v.cfg.Leeway)):
-		return nil, fmt.Errorf("%w: iat is in the future", ErrInvalidProof)
+		return "", fmt.Errorf("%w: iat is in the future", ErrInvalidProof)
 	}
-	if req.AccessToken != "" || c.ath != "" {
-		sum := sha256.Sum256([]byte(req.AccessToken))
+	if accessToken != "" || c.ath != "" {
+		sum := sha256.Sum256([]byte(accessToken))
 		var enc [43]byte // base64url of 32 bytes, on the stack
 		b64.Encode(enc[:], sum[:])
-		if req.AccessToken == "" || subtle.ConstantTimeCompare([]byte(c.ath), enc[:]) != 1 {
-			return nil, fmt.Errorf("%w: ath is not the hash of the access token", ErrInvalidProof)
+		if accessToken == "" || subtle.ConstantTimeCompare([]byte(c.ath), enc[:]) != 1 {
+			return "", fmt.Errorf("%w: ath is not the hash of the access token", ErrInvalidProof)
 		}
 	}
 	if v.cfg.NonceKey != nil && !v.validNonce(c.nonce, now) {
-		return nil, ErrUseNonce
+		return "", ErrUseNonce
 	}
 	if !key.VerifySignature(proof[:d2], proof[d2+1:]) {
-		return nil, fmt.Errorf("%w: bad signature", ErrInvalidProof)
+		return "", fmt.Errorf("%w: bad signature", ErrInvalidProof)
 	}
 	if cacheKey != "" { // a key seen for the first time, and it signed: keep it parsed
 		v.mu.Lock()
@@ -305,11 +277,11 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	case err != nil && v.cfg.FailOpen:
 		// Configured to accept: the proof is checked but for its jti.
 	case err != nil:
-		return nil, fmt.Errorf("%w: the DPoP replay cache: %w", identity.ErrUnavailable, err)
+		return "", fmt.Errorf("%w: the DPoP replay cache: %w", identity.ErrUnavailable, err)
 	case !fresh:
-		return nil, ErrReplayed
+		return "", ErrReplayed
 	}
-	return &Proof{JKT: jkt, JTI: c.jti, IssuedAt: c.iat, Nonce: c.nonce}, nil
+	return jkt, nil
 }
 
 // header reads the proof's JOSE header and returns its key and the key's

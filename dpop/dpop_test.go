@@ -46,18 +46,18 @@ func TestMemoryCache(t *testing.T) {
 // shared with an instance whose clock is behind (within the leeway).
 func TestReplayWindowEdges(t *testing.T) {
 	alice := dpoptest.NewClient(t)
-	req := dpop.Request{Method: "GET", URL: apiURL}
+	req := request{Method: "GET", URL: apiURL}
 	a := &clock{t: t0}
 	cache := dpop.NewMemoryCache(a.Now) // the shared cache counts on A's clock
 	va := newVerifier(t, a, cache)
 
 	p := alice.Proof("GET", apiURL, "", t0, nil)
 	a.Add(dpop.DefaultWindow - time.Nanosecond)
-	if _, err := va.Verify(ctx, p, req); err != nil {
+	if _, err := verify(va, ctx, p, req); err != nil {
 		t.Fatalf("at iat + window - 1 ns: %v, want accepted", err)
 	}
 	a.Add(time.Nanosecond)
-	if _, err := va.Verify(ctx, alice.Proof("GET", apiURL, "", t0, nil), req); !errors.Is(err, dpop.ErrInvalidProof) {
+	if _, err := verify(va, ctx, alice.Proof("GET", apiURL, "", t0, nil), req); !errors.Is(err, dpop.ErrInvalidProof) {
 		t.Errorf("a fresh proof at iat + window exactly: %v, want too old", err)
 	}
 	// B's clock runs 4 s behind A's: at A's iat + window + 3 s, B still
@@ -65,7 +65,7 @@ func TestReplayWindowEdges(t *testing.T) {
 	b := &clock{t: t0.Add(dpop.DefaultWindow - time.Second)}
 	vb := newVerifier(t, b, cache)
 	a.Add(3 * time.Second)
-	if _, err := vb.Verify(ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
+	if _, err := verify(vb, ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
 		t.Errorf("replayed on an instance 4 s behind: %v, want ErrReplayed", err)
 	}
 }
@@ -90,32 +90,32 @@ func TestVerify(t *testing.T) {
 	c := &clock{t: t0}
 	v := newVerifier(t, c, nil)
 	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
-	req := dpop.Request{Method: "GET", URL: apiURL, AccessToken: at}
+	req := request{Method: "GET", URL: apiURL, AccessToken: at}
 
-	p, err := v.Verify(ctx, alice.Proof("GET", apiURL, at, t0, nil), req)
+	p, err := verify(v, ctx, alice.Proof("GET", apiURL, at, t0, nil), req)
 	want := alice.JKT()
-	if err != nil || p.JKT != want {
+	if err != nil || p != want {
 		t.Fatalf("a good proof: %v, %+v (want jkt %s)", err, p, want)
 	}
 	replayed := alice.Proof("GET", apiURL, at, t0, nil)
-	if _, err := v.Verify(ctx, replayed, req); err != nil {
+	if _, err := verify(v, ctx, replayed, req); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(ctx, replayed, req); !errors.Is(err, dpop.ErrReplayed) {
+	if _, err := verify(v, ctx, replayed, req); !errors.Is(err, dpop.ErrReplayed) {
 		t.Fatalf("a replayed proof: %v, want ErrReplayed", err)
 	}
 	// The same jti from another key is another proof.
 	sameJTI := func(h, cl map[string]any) { cl["jti"] = "fixed-jti" }
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, at, t0, sameJTI), req); err != nil {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, at, t0, sameJTI), req); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(ctx, mallory.Proof("GET", apiURL, at, t0, sameJTI), req); err != nil {
+	if _, err := verify(v, ctx, mallory.Proof("GET", apiURL, at, t0, sameJTI), req); err != nil {
 		t.Fatalf("another key's proof with the same jti: %v", err)
 	}
 
 	for name, tc := range map[string]struct {
 		proof string
-		req   dpop.Request
+		req   request
 	}{
 		"typ JWT":               {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["typ"] = "JWT" }), req},
 		"no typ":                {alice.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["typ"] = nil }), req},
@@ -139,7 +139,7 @@ func TestVerify(t *testing.T) {
 		"a jti of 257 bytes":    {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["jti"] = strings.Repeat("j", 257) }), req},
 		"ath of another token":  {alice.Proof("GET", apiURL, "other", t0, nil), req},
 		"no ath with a token":   {alice.Proof("GET", apiURL, "", t0, nil), req},
-		"ath without a token":   {alice.Proof("GET", apiURL, at, t0, nil), dpop.Request{Method: "GET", URL: apiURL}},
+		"ath without a token":   {alice.Proof("GET", apiURL, at, t0, nil), request{Method: "GET", URL: apiURL}},
 		"htm twice": {alice.Sign(header(alice), []byte(`{"jti":"j1","htm":"POST","htm":"GET","htu":"`+apiURL+`","iat":`+
 			strconv.FormatInt(t0.Unix(), 10)+`,"ath":"`+ath(at)+`"}`)), req},
 		"alg twice": {alice.Sign([]byte(`{"typ":"dpop+jwt","alg":"none","alg":"ES256","jwk":`+string(must(json.Marshal(alice.JWK)))+`}`),
@@ -156,7 +156,7 @@ func TestVerify(t *testing.T) {
 		}), req},
 		"longer than 8 KiB": {alice.Proof("GET", apiURL, at, t0, func(_, cl map[string]any) { cl["pad"] = strings.Repeat("p", 9000) }), req},
 	} {
-		if _, err := v.Verify(ctx, tc.proof, tc.req); !errors.Is(err, dpop.ErrInvalidProof) {
+		if _, err := verify(v, ctx, tc.proof, tc.req); !errors.Is(err, dpop.ErrInvalidProof) {
 			t.Errorf("%s: %v, want ErrInvalidProof", name, err)
 		}
 	}
@@ -231,7 +231,7 @@ func TestHTU(t *testing.T) {
 		{"https://api.example/files/a|b", "https://api.example/files/a%7Cb", true},
 		{"https://api.example/caf%C3%A9", "https://api.example/café", true},
 	} {
-		_, err := v.Verify(ctx, alice.Proof("GET", tc.htu, "", t0, nil), dpop.Request{Method: "GET", URL: tc.url})
+		_, err := verify(v, ctx, alice.Proof("GET", tc.htu, "", t0, nil), request{Method: "GET", URL: tc.url})
 		if (err == nil) != tc.ok {
 			t.Errorf("htu %s for %s: %v, want ok %v", tc.htu, tc.url, err, tc.ok)
 		}
@@ -245,17 +245,17 @@ func TestReplayWindow(t *testing.T) {
 	cache := dpop.NewMemoryCache(c.Now)
 	v := newVerifier(t, c, cache)
 	alice := dpoptest.NewClient(t)
-	req := dpop.Request{Method: "GET", URL: apiURL}
+	req := request{Method: "GET", URL: apiURL}
 	p := alice.Proof("GET", apiURL, "", t0.Add(-30*time.Second), nil) // iat 30 s ago
-	if _, err := v.Verify(ctx, p, req); err != nil {
+	if _, err := verify(v, ctx, p, req); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(29 * time.Second)
-	if _, err := v.Verify(ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
+	if _, err := verify(v, ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
 		t.Fatalf("replayed 1 s before iat + window: %v", err)
 	}
 	c.Add(2 * time.Second)
-	if _, err := v.Verify(ctx, p, req); !errors.Is(err, dpop.ErrInvalidProof) {
+	if _, err := verify(v, ctx, p, req); !errors.Is(err, dpop.ErrInvalidProof) {
 		t.Fatalf("replayed after iat + window: %v, want ErrInvalidProof (too old)", err)
 	}
 }
@@ -271,7 +271,7 @@ func TestReplayCacheDown(t *testing.T) {
 	c := &clock{t: t0}
 	v := newVerifier(t, c, failingCache{})
 	alice := dpoptest.NewClient(t)
-	_, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", t0, nil), dpop.Request{Method: "GET", URL: apiURL})
+	_, err := verify(v, ctx, alice.Proof("GET", apiURL, "", t0, nil), request{Method: "GET", URL: apiURL})
 	if !errors.Is(err, identity.ErrUnavailable) {
 		t.Fatalf("cache down: %v, want identity.ErrUnavailable (fail closed)", err)
 	}
@@ -305,24 +305,24 @@ func TestNonce(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := dpoptest.NewClient(t)
-	req := dpop.Request{Method: "GET", URL: apiURL}
+	req := request{Method: "GET", URL: apiURL}
 	withNonce := func(n string) func(h, cl map[string]any) { return func(_, cl map[string]any) { cl["nonce"] = n } }
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), nil), req); !errors.Is(err, dpop.ErrUseNonce) {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), nil), req); !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("no nonce: %v, want ErrUseNonce", err)
 	}
 	n := v.Nonce()
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
 		t.Fatalf("the fresh nonce: %v", err)
 	}
 	c.Add(time.Minute) // the previous interval's nonce still works
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
 		t.Fatalf("the previous interval's nonce: %v", err)
 	}
 	c.Add(time.Minute)
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); !errors.Is(err, dpop.ErrUseNonce) {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("a nonce two intervals old: %v, want ErrUseNonce", err)
 	}
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce("forged")), req); !errors.Is(err, dpop.ErrUseNonce) {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce("forged")), req); !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("a forged nonce: %v", err)
 	}
 	if _, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), NonceKey: []byte("short")}); err == nil {
@@ -339,7 +339,15 @@ func TestFailOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := dpoptest.NewClient(t)
-	if _, err := v.Verify(ctx, alice.Proof("GET", apiURL, "", t0, nil), dpop.Request{Method: "GET", URL: apiURL}); err != nil {
+	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", t0, nil), request{Method: "GET", URL: apiURL}); err != nil {
 		t.Fatalf("fail open, cache down: %v", err)
 	}
+}
+
+// request is the request a proof is checked for.
+type request struct{ Method, URL, AccessToken string }
+
+// verify checks proof for req with v.CheckProof.
+func verify(v *dpop.Verifier, ctx context.Context, proof string, req request) (string, error) {
+	return v.CheckProof(ctx, proof, req.Method, req.URL, req.AccessToken)
 }

@@ -51,12 +51,12 @@ func Example() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		p, err := proofs.Verify(r.Context(), r.Header.Get("DPoP"), dpop.Request{Method: r.Method, URL: base + r.URL.Path})
+		jkt, err := proofs.CheckProof(r.Context(), r.Header.Get("DPoP"), r.Method, base+r.URL.Path, "")
 		if err != nil {
 			http.Error(w, "invalid_dpop_proof", http.StatusBadRequest)
 			return
 		}
-		access, _, _ := issuer.Issue(token.Claims{Subject: "alice", JKT: p.JKT}) // bound: cnf.jkt
+		access, _, _ := issuer.Issue(token.Claims{Subject: "alice", JKT: jkt}) // bound: cnf.jkt
 		json.NewEncoder(w).Encode(map[string]string{"access_token": access, "token_type": "DPoP"})
 	})
 	mux.Handle("GET /api/me", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

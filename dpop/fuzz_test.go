@@ -20,14 +20,14 @@ func FuzzVerify(f *testing.F) {
 	f.Add(good[:len(good)-5])
 	f.Add("eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.x")
 	f.Add("..")
-	req := dpop.Request{Method: "GET", URL: apiURL, AccessToken: at}
+	req := request{Method: "GET", URL: apiURL, AccessToken: at}
 	f.Fuzz(func(t *testing.T, proof string) {
-		_, err := v.Verify(ctx, proof, req)
+		_, err := verify(v, ctx, proof, req)
 		if err != nil && !errors.Is(err, dpop.ErrInvalidProof) && !errors.Is(err, dpop.ErrReplayed) {
 			t.Fatalf("Verify(%q) = %v", proof, err)
 		}
 		if err == nil {
-			if _, err := v.Verify(ctx, proof, req); !errors.Is(err, dpop.ErrReplayed) {
+			if _, err := verify(v, ctx, proof, req); !errors.Is(err, dpop.ErrReplayed) {
 				t.Fatalf("an accepted proof verified twice: %v", err)
 			}
 		}
