@@ -15,6 +15,7 @@ import (
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/apitoken/storetest"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
 )
 
 func TestMemoryStore(t *testing.T) {
@@ -24,17 +25,8 @@ func TestMemoryStore(t *testing.T) {
 	})
 }
 
-// clock is a settable clock for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: storetest.Base} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+// newClock returns a clock at storetest.Base, for Config.Now.
+func newClock() *testenv.Clock { return testenv.NewClock(storetest.Base) }
 
 // countingStore counts the calls to its store, and fails them on demand.
 type countingStore struct {
@@ -256,11 +248,11 @@ func TestAuthenticate(t *testing.T) {
 	store.down.Store(false)
 
 	// Expiry, to the nanosecond.
-	c.Add(time.Hour - time.Nanosecond)
+	c.Advance(time.Hour - time.Nanosecond)
 	if _, err := m.Authenticate(ctx, raw); err != nil {
 		t.Fatalf("a nanosecond before expiry: %v", err)
 	}
-	c.Add(time.Nanosecond)
+	c.Advance(time.Nanosecond)
 	if _, err := m.Authenticate(ctx, raw); !errors.Is(err, apitoken.ErrExpired) {
 		t.Fatalf("at expiry: %v, want ErrExpired", err)
 	}
@@ -358,7 +350,7 @@ func TestCreateRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCreate(t, m, alice, apitoken.CreateRequest{Name: "after a revocation"})
-	c.Add(time.Hour)
+	c.Advance(time.Hour)
 	mustCreate(t, m, alice, apitoken.CreateRequest{Name: "after two expired"})
 	if _, err := m.Purge(ctx, -time.Second); err == nil {
 		t.Error("Purge accepted a negative retention")
@@ -387,7 +379,7 @@ func TestCreatedByAnAPIToken(t *testing.T) {
 	if !child.ExpiresAt.Equal(parent.ExpiresAt) || child.Subject != "alice" {
 		t.Errorf("child = %+v, want subject alice, expiring with its parent at %v", child, parent.ExpiresAt)
 	}
-	c.Add(24 * time.Hour)
+	c.Advance(24 * time.Hour)
 	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrInvalid) {
 		t.Errorf("an expired parent: %v, want ErrInvalid", err)
 	}
@@ -464,7 +456,7 @@ func TestLastUseCoalesced(t *testing.T) {
 	m := newManager(t, apitoken.Config{Store: store, Now: c.Now})
 	raw, tok := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
 	for range 10000 {
-		c.Add(time.Millisecond)
+		c.Advance(time.Millisecond)
 		if _, err := m.Authenticate(ctx, raw); err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +481,7 @@ func TestLastUseCoalesced(t *testing.T) {
 		t.Errorf("LastUsedAt = %v, want the last use %v", got.LastUsedAt, last)
 	}
 	// Close writes what is left.
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	m.Authenticate(ctx, raw)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -505,7 +497,7 @@ func TestPurge(t *testing.T) {
 	m := newManager(t, apitoken.Config{Now: c.Now})
 	_, short := mustCreate(t, m, user("alice"), apitoken.CreateRequest{Lifetime: time.Hour})
 	_, long := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if n, err := m.Purge(ctx, time.Hour); n != 1 || err != nil {
 		t.Fatalf("Purge = %d, %v; want 1", n, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/revocation"
 )
@@ -23,7 +24,7 @@ type api struct {
 	*httptest.Server
 	m     *apitoken.Manager
 	store *countingStore
-	clock *clock
+	clock *testenv.Clock
 }
 
 var users = map[string]*identity.Principal{
@@ -166,7 +167,7 @@ func TestHTTP(t *testing.T) {
 	}
 	// Once the cache and the list have forgotten it, the database still
 	// refuses it.
-	a.clock.Add(10 * time.Minute)
+	a.clock.Advance(10 * time.Minute)
 	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 401 {
 		t.Fatalf("a revoked token after the list entry expired: %d", status)
 	}
@@ -182,7 +183,7 @@ func TestHTTPRevokeWithoutRevoker(t *testing.T) {
 	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 200 {
 		t.Fatalf("cached, no revocation list: %d, want 200 until the cache age passes", status)
 	}
-	a.clock.Add(apitoken.DefaultCacheAge)
+	a.clock.Advance(apitoken.DefaultCacheAge)
 	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 401 {
 		t.Fatalf("after the cache age: %d, want 401", status)
 	}
@@ -202,7 +203,7 @@ func TestHTTPExpiredAndUnavailable(t *testing.T) {
 	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 200 {
 		t.Fatalf("database back: %d", status)
 	}
-	a.clock.Add(time.Minute)
+	a.clock.Advance(time.Minute)
 	if status, _, _ := a.do(t, "GET", "/api/me", tok.Token, "", ""); status != 401 {
 		t.Fatalf("expired (and cached before): %d, want 401", status)
 	}

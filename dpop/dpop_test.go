@@ -9,7 +9,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/sessionless/sessionless/dpop/dpoptest"
 	"github.com/sessionless/sessionless/dpop/replaytest"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token"
 )
 
@@ -25,19 +25,12 @@ var (
 	t0  = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestMemoryCache(t *testing.T) {
 	replaytest.Run(t, func(t *testing.T) (a, b dpop.ReplayCache, advance func(time.Duration)) {
-		c := &clock{t: time.Now()}
+		c := testenv.NewClock(time.Now())
 		m := dpop.NewMemoryCache(c.Now)
-		return m, m, c.Add
+		return m, m, c.Advance
 	})
 }
 
@@ -47,30 +40,30 @@ func TestMemoryCache(t *testing.T) {
 func TestReplayWindowEdges(t *testing.T) {
 	alice := dpoptest.NewClient(t)
 	req := request{Method: "GET", URL: apiURL}
-	a := &clock{t: t0}
+	a := testenv.NewClock(t0)
 	cache := dpop.NewMemoryCache(a.Now) // the shared cache counts on A's clock
 	va := newVerifier(t, a, cache)
 
 	p := alice.Proof("GET", apiURL, "", t0, nil)
-	a.Add(dpop.DefaultWindow - time.Nanosecond)
+	a.Advance(dpop.DefaultWindow - time.Nanosecond)
 	if _, err := verify(va, ctx, p, req); err != nil {
 		t.Fatalf("at iat + window - 1 ns: %v, want accepted", err)
 	}
-	a.Add(time.Nanosecond)
+	a.Advance(time.Nanosecond)
 	if _, err := verify(va, ctx, alice.Proof("GET", apiURL, "", t0, nil), req); !errors.Is(err, dpop.ErrInvalidProof) {
 		t.Errorf("a fresh proof at iat + window exactly: %v, want too old", err)
 	}
 	// B's clock runs 4 s behind A's: at A's iat + window + 3 s, B still
 	// accepts the iat, and must find the jti.
-	b := &clock{t: t0.Add(dpop.DefaultWindow - time.Second)}
+	b := testenv.NewClock(t0.Add(dpop.DefaultWindow - time.Second))
 	vb := newVerifier(t, b, cache)
-	a.Add(3 * time.Second)
+	a.Advance(3 * time.Second)
 	if _, err := verify(vb, ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
 		t.Errorf("replayed on an instance 4 s behind: %v, want ErrReplayed", err)
 	}
 }
 
-func newVerifier(t testing.TB, c *clock, cache dpop.ReplayCache) *dpop.Verifier {
+func newVerifier(t testing.TB, c *testenv.Clock, cache dpop.ReplayCache) *dpop.Verifier {
 	if cache == nil {
 		cache = dpop.NewMemoryCache(c.Now)
 	}
@@ -87,7 +80,7 @@ const (
 )
 
 func TestVerify(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	v := newVerifier(t, c, nil)
 	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
 	req := request{Method: "GET", URL: apiURL, AccessToken: at}
@@ -198,7 +191,7 @@ func clone(m map[string]any) map[string]any {
 
 // TestHTU: RFC 3986 normalisation of htu; query and fragment ignored.
 func TestHTU(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	v := newVerifier(t, c, nil)
 	alice := dpoptest.NewClient(t)
 	for _, tc := range []struct {
@@ -241,7 +234,7 @@ func TestHTU(t *testing.T) {
 // TestReplayWindow: a proof's entry lives until its iat plus the window:
 // replayed just before, refused; a proof that old is refused anyway.
 func TestReplayWindow(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	cache := dpop.NewMemoryCache(c.Now)
 	v := newVerifier(t, c, cache)
 	alice := dpoptest.NewClient(t)
@@ -250,11 +243,11 @@ func TestReplayWindow(t *testing.T) {
 	if _, err := verify(v, ctx, p, req); err != nil {
 		t.Fatal(err)
 	}
-	c.Add(29 * time.Second)
+	c.Advance(29 * time.Second)
 	if _, err := verify(v, ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
 		t.Fatalf("replayed 1 s before iat + window: %v", err)
 	}
-	c.Add(2 * time.Second)
+	c.Advance(2 * time.Second)
 	if _, err := verify(v, ctx, p, req); !errors.Is(err, dpop.ErrInvalidProof) {
 		t.Fatalf("replayed after iat + window: %v, want ErrInvalidProof (too old)", err)
 	}
@@ -268,7 +261,7 @@ func (failingCache) Remember(context.Context, string, time.Time) (bool, error) {
 }
 
 func TestReplayCacheDown(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	v := newVerifier(t, c, failingCache{})
 	alice := dpoptest.NewClient(t)
 	_, err := verify(v, ctx, alice.Proof("GET", apiURL, "", t0, nil), request{Method: "GET", URL: apiURL})
@@ -285,11 +278,11 @@ func TestReplayCacheDown(t *testing.T) {
 
 // TestMemoryCacheBounded: expired entries are swept as new ones arrive.
 func TestMemoryCacheBounded(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	m := dpop.NewMemoryCache(c.Now)
 	for i := range 100000 {
 		m.Remember(ctx, string(rune(i))+rand.Text(), c.Now().Add(time.Second))
-		c.Add(time.Millisecond)
+		c.Advance(time.Millisecond)
 	}
 	if n := m.Len(); n > 20000 {
 		t.Fatalf("%d entries held, of which about 1,000 are live", n)
@@ -299,7 +292,7 @@ func TestMemoryCacheBounded(t *testing.T) {
 // TestNonce: with a nonce key, a proof must carry the server's fresh
 // nonce (RFC 9449 §8): the current or the previous interval's.
 func TestNonce(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(c.Now), Now: c.Now, NonceKey: []byte(strings.Repeat("k", 32))})
 	if err != nil {
 		t.Fatal(err)
@@ -314,11 +307,11 @@ func TestNonce(t *testing.T) {
 	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
 		t.Fatalf("the fresh nonce: %v", err)
 	}
-	c.Add(time.Minute) // the previous interval's nonce still works
+	c.Advance(time.Minute) // the previous interval's nonce still works
 	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); err != nil {
 		t.Fatalf("the previous interval's nonce: %v", err)
 	}
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	if _, err := verify(v, ctx, alice.Proof("GET", apiURL, "", c.Now(), withNonce(n)), req); !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("a nonce two intervals old: %v, want ErrUseNonce", err)
 	}
@@ -333,7 +326,7 @@ func TestNonce(t *testing.T) {
 // TestFailOpen: configured to, a proof is accepted while the replay cache
 // is down.
 func TestFailOpen(t *testing.T) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	v, err := dpop.New(dpop.Config{Replay: failingCache{}, Now: c.Now, FailOpen: true})
 	if err != nil {
 		t.Fatal(err)

@@ -6,13 +6,14 @@ import (
 
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/internal/testenv"
 )
 
 // FuzzVerify: whatever the proof, Verify does not panic and refuses with
 // one of its errors; a proof it accepts (a seed, signed by a real key) is
 // refused the second time.
 func FuzzVerify(f *testing.F) {
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	v := newVerifier(f, c, nil)
 	alice := dpoptest.NewClient(f)
 	good := alice.Proof("GET", apiURL, at, t0, nil)

@@ -7,6 +7,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/oidc/oidctest"
 	"github.com/sessionless/sessionless/token"
@@ -18,7 +19,7 @@ import (
 // IDTokenVerifier on the same token and key.
 func BenchmarkVerify(b *testing.B) {
 	f := oidctest.New(b)
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	p := newProvider(b, f, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	raw := keycloakToken(f, t0, nil)
 	if _, err := p.Authenticate(ctx, raw); err != nil { // warms the keys

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/oidc/oidctest"
 )
@@ -17,7 +18,7 @@ import (
 // a token not naming the provider's issuer causes no fetch.
 func FuzzAuthenticate(f *testing.F) {
 	idp := oidctest.New(f)
-	c := &clock{t: t0}
+	c := testenv.NewClock(t0)
 	p := newProvider(f, idp, c, oidc.Config{Mapping: oidc.Keycloak("api")})
 	good := keycloakToken(idp, t0, nil)
 	if _, err := p.Authenticate(ctx, good); err != nil {

@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/oidc/oidctest"
 )
 
 // loginApp is an application with the login mounted, whose Complete
 // writes the identity.
-func loginApp(t *testing.T, f *oidctest.Provider, c *clock) (*httptest.Server, *http.Client) {
+func loginApp(t *testing.T, f *oidctest.Provider, c *testenv.Clock) (*httptest.Server, *http.Client) {
 	t.Helper()
 	mux := http.NewServeMux()
 	app := httptest.NewServer(mux)
@@ -52,7 +53,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 func TestLogin(t *testing.T) {
 	f := oidctest.New(t)
 	cf := f.EnableCodeFlow("web", "s3cret")
-	c := &clock{t: time.Now()}
+	c := testenv.NewClock(time.Now())
 	app, browser := loginApp(t, f, c)
 
 	status, body := get(t, browser, app.URL+"/login")
@@ -99,7 +100,7 @@ func TestLogin(t *testing.T) {
 			q.Set("code", "code-unknown")
 			u.RawQuery = q.Encode()
 		}, want: 400},
-		"the cookie expired":             {edit: func(u *url.URL, _ *http.Client) { c.Add(oidc.DefaultLoginTimeout + time.Second) }, want: 400},
+		"the cookie expired":             {edit: func(u *url.URL, _ *http.Client) { c.Advance(oidc.DefaultLoginTimeout + time.Second) }, want: 400},
 		"an ID token with another nonce": {before: func() { cf.Nonce = func(string) string { return "other" } }, want: 401},
 		"an at_hash of another access token": {before: func() {
 			cf.ATHash = func(string) string { return oidctest.B64([]byte("0123456789abcdef")) }
@@ -107,7 +108,7 @@ func TestLogin(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cf.Nonce, cf.ATHash = nil, nil
-			c.t = time.Now()
+			c.Set(time.Now())
 			if tc.before != nil {
 				tc.before()
 			}

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"math"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/revocation"
 )
 
@@ -18,25 +19,8 @@ const iss = "https://issuer.example"
 
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock returns a clock at t0.
+func newClock() *testenv.Clock { return testenv.NewClock(t0) }
 
 func open(t *testing.T, cfg revocation.Config) *revocation.List {
 	t.Helper()
@@ -63,15 +47,16 @@ func revoked(t *testing.T, l *revocation.List, p *identity.Principal) bool {
 	return got
 }
 
-// eventually waits, up to 5s, for cond.
+// eventually waits for cond in the test's bubble (testing/synctest),
+// where time passes only once every goroutine waits: the list's
+// background sync has run as far as it can before each look, so a busy
+// machine cannot make the minute of bubble time run out.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	for start := time.Now(); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > time.Minute {
+			t.Fatalf("no %s after a minute of the bubble's time", what)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -183,21 +168,23 @@ func TestEntriesExpire(t *testing.T) {
 }
 
 func TestPropagation(t *testing.T) {
-	store := revocation.NewMemoryStore()
-	a := open(t, revocation.Config{Store: store})
-	// b starts after a revocation (snapshot) and sees the next one pushed.
-	p1, p2 := principal("usr_1", "one", time.Now()), principal("usr_1", "two", time.Now())
-	if err := a.RevokePrincipal(context.Background(), p1); err != nil {
-		t.Fatal(err)
-	}
-	b := open(t, revocation.Config{Store: store})
-	if !revoked(t, b, p1) {
-		t.Error("a new instance did not load the existing revocation")
-	}
-	if err := a.RevokePrincipal(context.Background(), p2); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the revocation to reach the other instance", func() bool { return revoked(t, b, p2) })
+	synctest.Test(t, func(t *testing.T) {
+		store := revocation.NewMemoryStore()
+		a := open(t, revocation.Config{Store: store})
+		// b starts after a revocation (snapshot) and sees the next one pushed.
+		p1, p2 := principal("usr_1", "one", time.Now()), principal("usr_1", "two", time.Now())
+		if err := a.RevokePrincipal(context.Background(), p1); err != nil {
+			t.Fatal(err)
+		}
+		b := open(t, revocation.Config{Store: store})
+		if !revoked(t, b, p1) {
+			t.Error("a new instance did not load the existing revocation")
+		}
+		if err := a.RevokePrincipal(context.Background(), p2); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the revocation to reach the other instance", func() bool { return revoked(t, b, p2) })
+	})
 }
 
 // flaky is a store that can be taken down.
@@ -247,75 +234,79 @@ func (s *flakySub) Next(ctx context.Context, wait time.Duration) (revocation.Ent
 }
 
 func TestStaleFailsClosedAndRecovers(t *testing.T) {
-	c := newClock()
-	shared := revocation.NewMemoryStore()
-	f := &flaky{MemoryStore: shared}
-	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
-	p := principal("usr_1", "jti", t0)
-	if revoked(t, l, p) {
-		t.Fatal("revoked at start")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		shared := revocation.NewMemoryStore()
+		f := &flaky{MemoryStore: shared}
+		l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
+		p := principal("usr_1", "jti", t0)
+		if revoked(t, l, p) {
+			t.Fatal("revoked at start")
+		}
 
-	f.down.Store(true)
-	// Within the bound the mirror still answers.
-	c.Advance(900 * time.Millisecond)
-	if _, err := l.Revoked(context.Background(), p); err != nil {
-		t.Fatalf("Revoked within the staleness bound: %v", err)
-	}
-	// Meanwhile another instance revokes the token in the shared store.
-	if err := shared.Create(context.Background(), revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: "jti", Expires: t0.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	c.Advance(200 * time.Millisecond)
-	eventually(t, "ErrStale past the bound", func() bool {
-		_, err := l.Revoked(context.Background(), p)
-		return errors.Is(err, revocation.ErrStale)
+		f.down.Store(true)
+		// Within the bound the mirror still answers.
+		c.Advance(900 * time.Millisecond)
+		if _, err := l.Revoked(context.Background(), p); err != nil {
+			t.Fatalf("Revoked within the staleness bound: %v", err)
+		}
+		// Meanwhile another instance revokes the token in the shared store.
+		if err := shared.Create(context.Background(), revocation.Entry{Kind: revocation.KindToken, Issuer: iss, Key: "jti", Expires: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(200 * time.Millisecond)
+		eventually(t, "ErrStale past the bound", func() bool {
+			_, err := l.Revoked(context.Background(), p)
+			return errors.Is(err, revocation.ErrStale)
+		})
+		if !l.Stale() {
+			t.Error("Stale() = false while Revoked fails")
+		}
+		// A revocation cannot be made meanwhile: it fails as a whole, so the
+		// caller can tell the client to retry.
+		if err := l.RevokeToken(context.Background(), iss, "local", t0.Add(time.Hour)); !errors.Is(err, revocation.ErrStore) {
+			t.Errorf("RevokeToken with the store down = %v, want ErrStore", err)
+		}
+		if l.Len() != 0 {
+			t.Errorf("a failed revocation left %d entries in the mirror", l.Len())
+		}
+
+		f.down.Store(false)
+		eventually(t, "recovery", func() bool { _, err := l.Revoked(context.Background(), p); return err == nil })
+		// The full resync brought in the revocation made during the outage.
+		if !revoked(t, l, p) {
+			t.Error("after recovery the revocation made during the outage is missing")
+		}
+		if err := l.RevokeToken(context.Background(), iss, "local", t0.Add(time.Hour)); err != nil {
+			t.Errorf("RevokeToken after recovery: %v", err)
+		}
+		if !revoked(t, l, principal("usr_1", "local", t0)) {
+			t.Error("the retried revocation did not take effect")
+		}
 	})
-	if !l.Stale() {
-		t.Error("Stale() = false while Revoked fails")
-	}
-	// A revocation cannot be made meanwhile: it fails as a whole, so the
-	// caller can tell the client to retry.
-	if err := l.RevokeToken(context.Background(), iss, "local", t0.Add(time.Hour)); !errors.Is(err, revocation.ErrStore) {
-		t.Errorf("RevokeToken with the store down = %v, want ErrStore", err)
-	}
-	if l.Len() != 0 {
-		t.Errorf("a failed revocation left %d entries in the mirror", l.Len())
-	}
-
-	f.down.Store(false)
-	eventually(t, "recovery", func() bool { _, err := l.Revoked(context.Background(), p); return err == nil })
-	// The full resync brought in the revocation made during the outage.
-	if !revoked(t, l, p) {
-		t.Error("after recovery the revocation made during the outage is missing")
-	}
-	if err := l.RevokeToken(context.Background(), iss, "local", t0.Add(time.Hour)); err != nil {
-		t.Errorf("RevokeToken after recovery: %v", err)
-	}
-	if !revoked(t, l, principal("usr_1", "local", t0)) {
-		t.Error("the retried revocation did not take effect")
-	}
 }
 
 func TestFailOpen(t *testing.T) {
-	c := newClock()
-	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
-	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second, FailOpen: true})
-	p := principal("usr_1", "jti", t0)
-	if err := l.RevokePrincipal(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	f.down.Store(true)
-	c.Advance(2 * time.Second)
-	eventually(t, "the mirror to go stale", l.Stale)
-	got, err := l.Revoked(context.Background(), p)
-	if err != nil || !got {
-		t.Errorf("fail-open Revoked of a revoked token = %v, %v; want true, nil", got, err)
-	}
-	got, err = l.Revoked(context.Background(), principal("usr_1", "other", t0))
-	if err != nil || got {
-		t.Errorf("fail-open Revoked of another token = %v, %v; want false, nil", got, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+		l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second, FailOpen: true})
+		p := principal("usr_1", "jti", t0)
+		if err := l.RevokePrincipal(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		f.down.Store(true)
+		c.Advance(2 * time.Second)
+		eventually(t, "the mirror to go stale", l.Stale)
+		got, err := l.Revoked(context.Background(), p)
+		if err != nil || !got {
+			t.Errorf("fail-open Revoked of a revoked token = %v, %v; want true, nil", got, err)
+		}
+		got, err = l.Revoked(context.Background(), principal("usr_1", "other", t0))
+		if err != nil || got {
+			t.Errorf("fail-open Revoked of another token = %v, %v; want false, nil", got, err)
+		}
+	})
 }
 
 func TestOpenFailsWithoutStore(t *testing.T) {
@@ -395,36 +386,38 @@ func TestRepeatedRevocationWritesOnce(t *testing.T) {
 // open), and it is fresh again once the store is back, the clock still
 // behind.
 func TestStaleWhenClockStepsBack(t *testing.T) {
-	c := newClock()
-	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
-	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
-	p := principal("usr_1", "jti", t0)
-	if revoked(t, l, p) {
-		t.Fatal("revoked at start")
-	}
-	synced := l.SyncedAt()
-	if synced.IsZero() || synced.Before(t0) {
-		t.Fatalf("SyncedAt = %v, want the wall time of the sync (at or after %v)", synced, t0)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+		l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
+		p := principal("usr_1", "jti", t0)
+		if revoked(t, l, p) {
+			t.Fatal("revoked at start")
+		}
+		synced := l.SyncedAt()
+		if synced.IsZero() || synced.Before(t0) {
+			t.Fatalf("SyncedAt = %v, want the wall time of the sync (at or after %v)", synced, t0)
+		}
 
-	f.down.Store(true)
-	c.Advance(-time.Hour)
-	eventually(t, "ErrStale after the clock stepped back with the store down", func() bool {
-		_, err := l.Revoked(context.Background(), p)
-		return errors.Is(err, revocation.ErrStale) && l.Stale()
-	})
-	if got := l.SyncedAt(); !got.Equal(synced) {
-		t.Errorf("SyncedAt while down = %v, want the last sync's %v", got, synced)
-	}
+		f.down.Store(true)
+		c.Advance(-time.Hour)
+		eventually(t, "ErrStale after the clock stepped back with the store down", func() bool {
+			_, err := l.Revoked(context.Background(), p)
+			return errors.Is(err, revocation.ErrStale) && l.Stale()
+		})
+		if got := l.SyncedAt(); !got.Equal(synced) {
+			t.Errorf("SyncedAt while down = %v, want the last sync's %v", got, synced)
+		}
 
-	f.down.Store(false)
-	eventually(t, "recovery with the clock still an hour back", func() bool {
-		_, err := l.Revoked(context.Background(), p)
-		return err == nil && !l.Stale()
+		f.down.Store(false)
+		eventually(t, "recovery with the clock still an hour back", func() bool {
+			_, err := l.Revoked(context.Background(), p)
+			return err == nil && !l.Stale()
+		})
+		if got := l.SyncedAt(); !got.Before(synced) {
+			t.Errorf("SyncedAt after recovery = %v, want the wall time of the new sync, before %v", got, synced)
+		}
 	})
-	if got := l.SyncedAt(); !got.Before(synced) {
-		t.Errorf("SyncedAt after recovery = %v, want the wall time of the new sync, before %v", got, synced)
-	}
 }
 
 // TestRevokeTokenClampsFarExpiry: a token whose exp is past what the
@@ -513,19 +506,22 @@ func TestOpenRefusesAbsurdLimits(t *testing.T) {
 // now" wraps identity.ErrUnavailable, so callers answer 503 without
 // knowing this package.
 func TestErrorsAreUnavailable(t *testing.T) {
-	c := newClock()
-	f := &flaky{MemoryStore: revocation.NewMemoryStore()}
-	l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
-	ctx := context.Background()
+	var writeErr, staleErr, openErr error
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		f := &flaky{MemoryStore: revocation.NewMemoryStore()}
+		l := open(t, revocation.Config{Store: f, Now: c.Now, Staleness: time.Second})
+		ctx := context.Background()
 
-	f.down.Store(true)
-	writeErr := l.RevokeToken(ctx, iss, "jti", t0.Add(time.Hour))
-	c.Advance(2 * time.Second)
-	eventually(t, "the mirror to go stale", l.Stale)
-	_, staleErr := l.Revoked(ctx, principal("usr_1", "jti", t0))
-	octx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	_, openErr := revocation.Open(octx, revocation.Config{Store: f})
+		f.down.Store(true)
+		writeErr = l.RevokeToken(ctx, iss, "jti", t0.Add(time.Hour))
+		c.Advance(2 * time.Second)
+		eventually(t, "the mirror to go stale", l.Stale)
+		_, staleErr = l.Revoked(ctx, principal("usr_1", "jti", t0))
+		octx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_, openErr = revocation.Open(octx, revocation.Config{Store: f})
+	})
 
 	tests := []struct {
 		name string

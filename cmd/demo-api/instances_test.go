@@ -75,7 +75,7 @@ type instance struct {
 	name   string
 	url    string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testenv.SyncBuffer
 	exited chan error
 }
 
@@ -90,7 +90,7 @@ func startInstance(t *testing.T, name, dir string, env []string, args ...string)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DEMO_PASSWORD=" + e2ePassword}
 	cmd.Env = append(cmd.Env, env...)
-	in := &instance{t: t, name: name, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	in := &instance{t: t, name: name, cmd: cmd, stderr: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = in.stderr
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()

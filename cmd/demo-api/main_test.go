@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,29 +11,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionless/sessionless/internal/testenv"
 )
-
-// lockedBuffer collects the stderr of the process.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestEndToEnd builds demo-api, runs it in an empty directory, logs in over
 // HTTP, calls /api/me, and stops it with SIGTERM.
@@ -68,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 			cmd.Env = append(cmd.Env, name+"=")
 		}
 	}
-	var stderr lockedBuffer
+	var stderr testenv.SyncBuffer
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token"
 	"golang.org/x/oauth2"
 )
@@ -515,13 +516,7 @@ func TestHealthzRevocationStale(t *testing.T) {
 			tr := e.login(t, "demo", testPassword)
 			e.srv.ping = func(context.Context) error { return nil } // the database "answers"
 			e.store.db.Close()                                      // but the revocation list cannot sync
-			deadline := time.Now().Add(10 * time.Second)
-			for !e.backends.revocations.Stale() {
-				if time.Now().After(deadline) {
-					t.Fatal("the list never went stale")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			testenv.Eventually(t, "the list to go stale", e.backends.revocations.Stale)
 			resp, b := e.do(t, http.MethodGet, "/healthz", "", nil)
 			want, wantMe := http.StatusServiceUnavailable, http.StatusServiceUnavailable
 			if failOpen {

@@ -10,50 +10,20 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/token"
 )
 
-// cheapPasswords keeps the suite fast under -race; production uses
-// password.DefaultParams.
-var cheapPasswords = password.Config{Params: password.Params{Memory: 64, Time: 1, Threads: 1}}
-
 const testPassword = "correct horse battery staple"
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// newTestClock returns the clock of the demo's tests, at a fixed time.
+func newTestClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// testClock is a settable clock.
-type testClock struct{ ns atomic.Int64 }
-
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func testLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -72,7 +42,7 @@ func testConfig(t testing.TB) Config {
 	cfg.KeyFile = filepath.Join(dir, "data", "signing-key.pem")
 	cfg.Issuer = "http://demo.test"
 	cfg.SeedPassword = testPassword
-	cfg.passwords = cheapPasswords
+	cfg.passwords = testenv.CheapPasswords
 	return cfg
 }
 
@@ -86,8 +56,8 @@ type testEnv struct {
 
 	backends  *backends
 	passwords *password.Hasher
-	clock     *testClock
-	logs      *syncBuffer
+	clock     *testenv.Clock
+	logs      *testenv.SyncBuffer
 	seed      string // what seeding printed
 }
 
@@ -96,7 +66,7 @@ type testEnv struct {
 func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	e := &testEnv{cfg: cfg, logs: &syncBuffer{}}
+	e := &testEnv{cfg: cfg, logs: &testenv.SyncBuffer{}}
 	if cfg.Now == nil {
 		e.clock = newTestClock()
 		e.cfg.Now = e.clock.Now

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token"
 )
 
@@ -70,7 +71,7 @@ func TestKeyFileModeWarning(t *testing.T) {
 		t.Skip("no Unix file modes")
 	}
 	path := filepath.Join(t.TempDir(), "key.pem")
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	if _, _, err := loadSigningKey(path, testLogger(&logs)); err != nil {
 		t.Fatal(err)
 	}

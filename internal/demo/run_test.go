@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/password"
 )
 
@@ -21,7 +22,7 @@ import (
 type running struct {
 	url    string   // http://127.0.0.1:PORT
 	before []string // stdout lines before the listening line
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -30,7 +31,7 @@ type running struct {
 func startRun(t *testing.T, cfg Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{stderr: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	go func() {
 		err := run(ctx, cfg, pw, r.stderr)
@@ -219,7 +220,7 @@ func TestSeedUsersOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	pw, _ := password.New(cheapPasswords)
+	pw, _ := password.New(testenv.CheapPasswords)
 	var out strings.Builder
 	if err := seedUsers(ctx, store, pw, "", &out, testLogger(io.Discard)); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package endpoint_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -36,9 +35,6 @@ const (
 	client   = "app"
 	secret   = "correct horse battery staple"
 )
-
-// cheap keeps argon2id fast in tests; production uses the defaults.
-var cheap = password.Config{Params: password.Params{Memory: 64, Time: 1, Threads: 1}}
 
 // users is an in-memory user store that can be made to fail.
 type users struct {
@@ -121,12 +117,6 @@ func sqlStores(t testing.TB, db *sql.DB, rd refreshsql.Dialect, vd revsql.Dialec
 	return rs, vs
 }
 
-// clock is a settable clock for the tokens and refresh families.
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 // env is the endpoints behind a real HTTP server, with an API route
 // (GET /api/me) behind the same middleware, on one backend.
 type env struct {
@@ -139,31 +129,18 @@ type env struct {
 	refresh   *refresh.Manager
 	refreshes refresh.Store // what refresh keeps its tokens in
 	list      *revocation.List
-	clock     *clock
-	logs      *syncBuffer
+	clock     *testenv.Clock
+	logs      *testenv.SyncBuffer
 	mu        sync.Mutex
 	events    []endpoint.Event
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{users: &users{byName: map[string]endpoint.User{}}, clock: &clock{}, logs: &syncBuffer{}}
-	e.clock.ns.Store(time.Now().UnixNano())
+	e := &env{users: &users{byName: map[string]endpoint.User{}}, clock: testenv.NewClock(time.Now()), logs: &testenv.SyncBuffer{}}
 	var err error
-	if e.passwords, err = password.New(cheap); err != nil {
+	if e.passwords, err = password.New(testenv.CheapPasswords); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []struct {

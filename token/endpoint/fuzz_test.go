@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
@@ -27,7 +28,7 @@ func fuzzServer(f *testing.F) *endpoint.Server {
 	// Closed at once: its background sync would make coverage unstable,
 	// and no fuzzed input gets as far as revoking a valid token.
 	list.Close()
-	pw, _ := password.New(cheap)
+	pw, _ := password.New(testenv.CheapPasswords)
 	hash, _ := pw.Hash(context.Background(), secret)
 	u := &users{byName: map[string]endpoint.User{"alice": {Subject: "usr_alice", PasswordHash: hash, Scopes: []string{"read"}}}}
 	srv, err := endpoint.New(endpoint.Config{Issuer: iss, Verifier: ver, Users: u, Revocation: list,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/token/endpoint"
 )
@@ -222,7 +223,7 @@ func TestLoginBusy(t *testing.T) {
 		defer close(hold)
 		busy.Hash(context.Background(), "x")
 	}()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for {
 		r := e.do(t, "POST", "/auth/login", "application/json", `{"username":"alice","password":"wrong"}`, nil)
 		if r.status == 503 {

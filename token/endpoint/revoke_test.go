@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/endpoint"
 )
@@ -21,7 +22,7 @@ func TestRevoke(t *testing.T) {
 			t.Fatalf("revoke a refresh token: %d %q %v", r.status, r.body, r.header)
 		}
 		wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil), 400, "invalid_grant")
-		waitFor(t, "the family's access token is revoked", func() bool { return e.me(t, a) == 401 })
+		testenv.Eventually(t, "the family's access token is revoked", func() bool { return e.me(t, a) == 401 })
 
 		b, _ := e.tokens(t, "alice")
 		// A wrong hint does not stop the search (§2.1).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -61,24 +62,12 @@ func TestRefreshRotation(t *testing.T) {
 		if r.json["error_description"] != "the refresh token was already used; its family has been revoked" {
 			t.Fatalf("%s", r.body)
 		}
-		waitFor(t, "the family's access tokens are revoked", func() bool { return e.me(t, access) == 401 && e.me(t, access2) == 401 })
+		testenv.Eventually(t, "the family's access tokens are revoked", func() bool { return e.me(t, access) == 401 && e.me(t, access2) == 401 })
 		wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt3), nil), 400, "invalid_grant")
 		if !slices.Contains(e.eventKinds(), endpoint.RefreshReused) {
 			t.Fatalf("events %v", e.eventKinds())
 		}
 	})
-}
-
-// waitFor polls cond for up to 2 s: the SQL revocation stores reach the
-// list by polling.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting: %s", what)
 }
 
 // TestRefreshFollowsTheUser: a refreshed token carries the user's current

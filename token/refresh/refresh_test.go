@@ -9,18 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // revoker records the access tokens revoked.
 type revoker struct {
@@ -44,13 +38,13 @@ func (r *revoker) revoked() []string {
 type fixture struct {
 	m     *refresh.Manager
 	store *countingStore
-	clock *clock
+	clock *testenv.Clock
 	rev   *revoker
 	mints atomic.Int64
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{store: &countingStore{Store: refresh.NewMemoryStore()}, clock: &clock{t: t0}, rev: &revoker{}}
+	f := &fixture{store: &countingStore{Store: refresh.NewMemoryStore()}, clock: testenv.NewClock(t0), rev: &revoker{}}
 	m, err := refresh.New(refresh.Config{Store: f.store, Revoker: f.rev, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
