@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/internal/sqlschema/schematest"
 )
 
 // BenchmarkAuthenticateMiss: Manager.Authenticate of an API token that
 // the middleware's cache does not hold: the format check, SHA-256, and
 // one lookup through the unique index of the hash.
 func BenchmarkAuthenticateMiss(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			s, _, _, _ := pair(b, be.open, be.dialect)
+	for _, be := range schematest.Backends {
+		b.Run(be.Name, func(b *testing.B) {
+			s, _, _, _ := pair(b, be)
 			m, err := apitoken.New(apitoken.Config{Store: s, SubjectIssuer: ownerIssuer})
 			if err != nil {
 				b.Fatal(err)

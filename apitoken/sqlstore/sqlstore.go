@@ -24,9 +24,22 @@
 //	last_used_ns BIGINT DEFAULT 0 -- 0: never
 //	revoked_ns   BIGINT DEFAULT 0 -- 0: not revoked
 //
-// Every column is NOT NULL; times are unix nanoseconds. The plaintext of
-// a token is never written: only its hash, which authentication looks up
-// through the unique index.
+// Every column is NOT NULL. Times are Unix nanoseconds, so they
+// round-trip exactly (read back in UTC); a zero time.Time is 0, and other
+// times must lie after the epoch and before 2262-04-12 (a write of any
+// other is refused with apitoken.ErrInvalid). Strings must be UTF-8
+// without NUL, what PostgreSQL's text holds, on SQLite as well. The
+// plaintext of a token is never written: only its hash, which
+// authentication looks up through the unique index.
+//
+// # Limits
+//
+// Create counts the subject's active tokens and inserts the new one in
+// one statement. On SQLite the database's write lock serializes it; on
+// PostgreSQL its transaction (at READ COMMITTED) first takes an advisory
+// lock on "apitoken:" and the subject, so that two instances never both
+// find the subject below the limit. Errors of this package start with
+// "apitoken/sqlstore: ".
 //
 // Open a SQLite database with a busy timeout and in WAL mode, for
 // example with the modernc.org/sqlite DSN parameters
@@ -38,11 +51,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/internal/sqlschema"
@@ -60,9 +71,6 @@ const (
 	Postgres = sqlschema.Postgres
 )
 
-// DefaultTable is the table name of a [Config] that names none.
-const DefaultTable = "api_tokens"
-
 // Config configures a [Store].
 type Config struct {
 	// Dialect is the database of the *sql.DB. Required.
@@ -72,71 +80,30 @@ type Config struct {
 	Table string
 }
 
+// DefaultTable is the table name of a [Config] that names none.
+const DefaultTable = "api_tokens"
+
 // Store is an [apitoken.Store] in a SQL database, safe for concurrent use
 // by any number of Stores in any number of processes. It has no Close:
 // the caller owns the *sql.DB.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	t *sqlschema.Table
 
-	qCreate, qGetByHash, qGet, qList, qActive, qRevoke, qRevokeSubject, qRevokeSubjectPG, qTouch, qPurge string
+	qCreate, qGetByHash, qGet, qList, qActive, qRevoke, qRevokeSubject, qTouch, qPurge string
 }
 
 var _ apitoken.Store = (*Store)(nil)
 
 const columns = `id, owner, name, scopes, created_ns, expires_ns, last_used_ns, revoked_ns`
 
-// New returns a Store over db, migrating its schema first. Calling it
-// again, from this process or another, is harmless and keeps the rows.
-func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, errors.New("apitoken/sqlstore: nil *sql.DB")
-	}
-	if cfg.Dialect != SQLite && cfg.Dialect != Postgres {
-		return nil, fmt.Errorf("apitoken/sqlstore: unknown dialect %v: use SQLite or Postgres", cfg.Dialect)
-	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if err := sqlschema.CheckTable(cfg.Table); err != nil {
-		return nil, fmt.Errorf("apitoken/sqlstore: %w", err)
-	}
-	t := `"` + cfg.Table + `"`
-	s := &Store{
-		db: db,
-		d:  cfg.Dialect,
-		// The limit and the insert are one statement: SQLite runs it
-		// under the database's write lock; PostgreSQL takes an advisory
-		// lock on the subject first (Insert).
-		qCreate: `INSERT INTO ` + t + ` (hash, ` + columns + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
-WHERE (SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)) < ?
-ON CONFLICT DO NOTHING`,
-		qActive:    `SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)`,
-		qGetByHash: `SELECT hash, ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
-		qGet:       `SELECT ` + columns + ` FROM ` + t + ` WHERE id = ?`,
-		qList:      `SELECT ` + columns + ` FROM ` + t + ` WHERE owner = ? ORDER BY created_ns, id`,
-		qRevoke: `UPDATE ` + t + ` SET revoked_ns = CASE WHEN revoked_ns = 0 THEN ? ELSE revoked_ns END
-WHERE id = ? AND owner = ? RETURNING ` + columns,
-		qRevokeSubject: `UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns,
-		// PostgreSQL: the rows are locked in the order of their ids, as
-		// Touch locks them, so that the two never deadlock.
-		qRevokeSubjectPG: `WITH l AS MATERIALIZED (SELECT id FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 ORDER BY id FOR UPDATE)
-UPDATE ` + t + ` SET revoked_ns = ? FROM l WHERE ` + t + `.id = l.id RETURNING ` + prefixed(t, columns),
-		qTouch: `UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`,
-		qPurge: `DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
-OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
-	}
-	if s.d == Postgres {
-		s.qRevokeSubject = s.qRevokeSubjectPG
-		for _, q := range []*string{&s.qCreate, &s.qGetByHash, &s.qGet, &s.qList, &s.qActive, &s.qRevoke, &s.qRevokeSubject, &s.qTouch, &s.qPurge} {
-			*q = sqlschema.Numbered(*q)
-		}
-	}
+// migrations are the released versions of the schema. They are
+// append-only: a change of schema is a new migration at the end.
+func migrations(d Dialect, t, table string) [][]string {
 	hashType := "BLOB"
-	if s.d == Postgres {
+	if d == Postgres {
 		hashType = "BYTEA"
 	}
-	err := sqlschema.Migrate(ctx, db, s.d, "apitoken/sqlstore:"+cfg.Table, []string{
+	return [][]string{{
 		`CREATE TABLE ` + t + ` (
 	id           TEXT   NOT NULL PRIMARY KEY,
 	hash         ` + hashType + ` NOT NULL,
@@ -148,103 +115,90 @@ OR (revoked_ns <> 0 AND revoked_ns <= ?)`,
 	last_used_ns BIGINT NOT NULL DEFAULT 0,
 	revoked_ns   BIGINT NOT NULL DEFAULT 0
 )`,
-		`CREATE UNIQUE INDEX "` + sqlschema.IndexName(cfg.Table, "hash") + `" ON ` + t + ` (hash)`,
-		`CREATE INDEX "` + sqlschema.IndexName(cfg.Table, "owner") + `" ON ` + t + ` (owner)`,
-	})
+		`CREATE UNIQUE INDEX "` + sqlschema.IndexName(table, "hash") + `" ON ` + t + ` (hash)`,
+		`CREATE INDEX "` + sqlschema.IndexName(table, "owner") + `" ON ` + t + ` (owner)`,
+	}}
+}
+
+// schema is the table of the store, for [sqlschema.Open].
+var schema = sqlschema.Schema{
+	Package:      "apitoken/sqlstore",
+	DefaultTable: DefaultTable,
+	Columns:      "hash, " + columns,
+	Migrations:   migrations,
+}
+
+// New returns a Store over db, migrating its schema first. Calling it
+// again, from this process or another, is harmless and keeps the rows.
+func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
+	tbl, err := sqlschema.Open(ctx, db, cfg.Dialect, cfg.Table, schema)
 	if err != nil {
-		return nil, fmt.Errorf("apitoken/sqlstore: migrating the %v schema: %w", s.d, err)
+		return nil, err
 	}
-	// A table dropped or replaced by hand behind the version table's back
-	// would fail every later query: say so now.
-	if _, err := db.ExecContext(ctx, `SELECT hash, `+columns+` FROM `+t+` WHERE 1 = 0`); err != nil {
-		return nil, fmt.Errorf("apitoken/sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
-	}
-	return s, nil
+	return newStore(tbl), nil
 }
 
-// prefixed qualifies each of the comma-separated columns with table t.
-func prefixed(t, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = t + "." + c
+// newStore returns the Store of tbl, its queries in the placeholders of
+// its dialect.
+func newStore(tbl *sqlschema.Table) *Store {
+	t, r := tbl.Quoted, tbl.Dialect.Rebind
+	s := &Store{
+		t: tbl,
+		// The limit and the insert are one statement: SQLite runs it
+		// under the database's write lock; PostgreSQL takes an advisory
+		// lock on the subject first (Create).
+		qCreate: r(`INSERT INTO ` + t + ` (hash, ` + columns + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE (SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)) < ?
+ON CONFLICT DO NOTHING`),
+		qActive:    r(`SELECT COUNT(*) FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 AND (expires_ns = 0 OR expires_ns > ?)`),
+		qGetByHash: r(`SELECT hash, ` + columns + ` FROM ` + t + ` WHERE hash = ?`),
+		qGet:       r(`SELECT ` + columns + ` FROM ` + t + ` WHERE id = ?`),
+		qList:      r(`SELECT ` + columns + ` FROM ` + t + ` WHERE owner = ? ORDER BY created_ns, id`),
+		qRevoke: r(`UPDATE ` + t + ` SET revoked_ns = CASE WHEN revoked_ns = 0 THEN ? ELSE revoked_ns END
+WHERE id = ? AND owner = ? RETURNING ` + columns),
+		qRevokeSubject: r(`UPDATE ` + t + ` SET revoked_ns = ? WHERE owner = ? AND revoked_ns = 0 RETURNING ` + columns),
+		qTouch:         r(`UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`),
+		qPurge: r(`DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
+OR (revoked_ns <> 0 AND revoked_ns <= ?)`),
 	}
-	return strings.Join(cols, ", ")
+	if tbl.Dialect == Postgres {
+		// The rows are locked in the order of their ids, as Touch locks
+		// them, so that the two never deadlock. The arguments come in the
+		// other order (RevokeSubject).
+		s.qRevokeSubject = r(`WITH l AS MATERIALIZED (SELECT id FROM ` + t + ` WHERE owner = ? AND revoked_ns = 0 ORDER BY id FOR UPDATE)
+UPDATE ` + t + ` SET revoked_ns = ? FROM l WHERE ` + t + `.id = l.id RETURNING ` + tbl.Qualify(columns))
+	}
+	return s
 }
 
-// The range of the non-zero times the store writes.
-var (
-	epoch   = time.Unix(0, 0)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-func nanos(t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	if !t.After(epoch) || t.After(maxTime) {
-		return 0, fmt.Errorf("%w: time %v out of range: want one after 1970 and before 2262-04-11", apitoken.ErrInvalid, t)
-	}
-	return t.UnixNano(), nil
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-// text reports whether s can be stored in a TEXT column of both
-// databases: valid UTF-8 without NUL (PostgreSQL refuses both). No row
-// holds any other string, so a lookup by one finds nothing.
-func text(ss ...string) bool {
-	for _, s := range ss {
-		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+// invalid is the refusal of a time the columns cannot hold.
+func invalid(err error) error { return fmt.Errorf("%w: %w", apitoken.ErrInvalid, err) }
 
 // Create implements [apitoken.Store]: one INSERT … SELECT … WHERE the
 // subject's active tokens are fewer than max. On PostgreSQL it runs in a
 // transaction holding an advisory lock on the subject, since two
 // transactions at READ COMMITTED would otherwise count the same rows.
 func (s *Store) Create(ctx context.Context, r apitoken.Record, max int) error {
-	if !text(append([]string{r.ID, r.Subject, r.Name}, r.Scopes...)...) || r.ID == "" || len(r.Hash) == 0 {
+	if !sqlschema.Text(append([]string{r.ID, r.Subject, r.Name}, r.Scopes...)...) || r.ID == "" || len(r.Hash) == 0 {
 		return fmt.Errorf("%w: an id, a hash, and strings of UTF-8 without NUL", apitoken.ErrInvalid)
 	}
-	var ns [4]int64
-	for i, t := range []time.Time{r.CreatedAt, r.ExpiresAt, r.LastUsedAt, r.RevokedAt} {
-		var err error
-		if ns[i], err = nanos(t); err != nil {
-			return err
-		}
+	ns, err := sqlschema.NanosAll(r.CreatedAt, r.ExpiresAt, r.LastUsedAt, r.RevokedAt)
+	if err != nil {
+		return invalid(err)
 	}
-	fail := func(err error) error { return fmt.Errorf("apitoken/sqlstore: inserting a token: %w", err) }
-	// READ COMMITTED whatever the server's default: under REPEATABLE
-	// READ the snapshot would predate the lock (and the count miss what
-	// the previous holder inserted), under SERIALIZABLE inserts would fail.
-	var opts *sql.TxOptions
-	if s.d == Postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	fail := func(err error) error { return schema.Errorf("inserting a token: %w", err) }
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
 	if err != nil {
 		return fail(err)
 	}
 	defer tx.Rollback()
-	if s.d == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "apitoken:"+r.Subject); err != nil {
-			return fail(err)
-		}
-	}
-	res, err := tx.ExecContext(ctx, s.qCreate, r.Hash, r.ID, r.Subject, r.Name, strings.Join(r.Scopes, " "),
-		ns[0], ns[1], ns[2], ns[3], r.Subject, ns[0], max)
-	if err != nil {
+	// The lock key is "apitoken:" and the subject, whatever the table,
+	// as every release has taken it.
+	if err := sqlschema.AdvisoryLock(ctx, tx, s.t.Dialect, "apitoken:"+r.Subject); err != nil {
 		return fail(err)
 	}
-	n, err := res.RowsAffected()
+	n, err := sqlschema.RowsAffected(tx.ExecContext(ctx, s.qCreate, r.Hash, r.ID, r.Subject, r.Name,
+		strings.Join(r.Scopes, " "), ns[0], ns[1], ns[2], ns[3], r.Subject, ns[0], max))
 	if err != nil {
 		return fail(err)
 	}
@@ -282,19 +236,20 @@ func scan(row scanner, hash *[]byte) (apitoken.Token, error) {
 	if scopes != "" {
 		t.Scopes = strings.Split(scopes, " ")
 	}
-	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromNanos(ns[0]), fromNanos(ns[1]), fromNanos(ns[2]), fromNanos(ns[3])
+	t.CreatedAt, t.ExpiresAt = sqlschema.FromNanos(ns[0]), sqlschema.FromNanos(ns[1])
+	t.LastUsedAt, t.RevokedAt = sqlschema.FromNanos(ns[2]), sqlschema.FromNanos(ns[3])
 	return t, nil
 }
 
 // GetByHash implements [apitoken.Store]: one lookup through the unique index.
 func (s *Store) GetByHash(ctx context.Context, hash []byte) (apitoken.Record, error) {
 	var r apitoken.Record
-	t, err := scan(s.db.QueryRowContext(ctx, s.qGetByHash, hash), &r.Hash)
+	t, err := scan(s.t.DB.QueryRowContext(ctx, s.qGetByHash, hash), &r.Hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, apitoken.ErrNotFound
 	}
 	if err != nil {
-		return r, fmt.Errorf("apitoken/sqlstore: looking a token up: %w", err)
+		return r, schema.Errorf("looking a token up: %w", err)
 	}
 	r.Token = t
 	return r, nil
@@ -302,43 +257,43 @@ func (s *Store) GetByHash(ctx context.Context, hash []byte) (apitoken.Record, er
 
 // Get implements [apitoken.Store].
 func (s *Store) Get(ctx context.Context, id string) (apitoken.Token, error) {
-	if !text(id) {
+	if !sqlschema.Text(id) {
 		return apitoken.Token{}, apitoken.ErrNotFound
 	}
-	t, err := scan(s.db.QueryRowContext(ctx, s.qGet, id), nil)
+	t, err := scan(s.t.DB.QueryRowContext(ctx, s.qGet, id), nil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, apitoken.ErrNotFound
 	}
 	if err != nil {
-		return t, fmt.Errorf("apitoken/sqlstore: reading a token: %w", err)
+		return t, schema.Errorf("reading a token: %w", err)
 	}
 	return t, nil
 }
 
 // query runs a query returning tokens.
 func (s *Store) query(ctx context.Context, what, q string, args ...any) ([]apitoken.Token, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.t.DB.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("apitoken/sqlstore: %s: %w", what, err)
+		return nil, schema.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var ts []apitoken.Token
 	for rows.Next() {
 		t, err := scan(rows, nil)
 		if err != nil {
-			return nil, fmt.Errorf("apitoken/sqlstore: %s: %w", what, err)
+			return nil, schema.Errorf("%s: %w", what, err)
 		}
 		ts = append(ts, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("apitoken/sqlstore: %s: %w", what, err)
+		return nil, schema.Errorf("%s: %w", what, err)
 	}
 	return ts, nil
 }
 
 // List implements [apitoken.Store].
 func (s *Store) List(ctx context.Context, subject string) ([]apitoken.Token, error) {
-	if !text(subject) {
+	if !sqlschema.Text(subject) {
 		return nil, nil
 	}
 	return s.query(ctx, "listing tokens", s.qList, subject)
@@ -346,12 +301,12 @@ func (s *Store) List(ctx context.Context, subject string) ([]apitoken.Token, err
 
 // Revoke implements [apitoken.Store]: one UPDATE … RETURNING.
 func (s *Store) Revoke(ctx context.Context, subject, id string, now time.Time) (apitoken.Token, error) {
-	if !text(subject, id) {
+	if !sqlschema.Text(subject, id) {
 		return apitoken.Token{}, apitoken.ErrNotFound
 	}
-	n, err := nanos(now)
+	n, err := sqlschema.Nanos(now)
 	if err != nil {
-		return apitoken.Token{}, err
+		return apitoken.Token{}, invalid(err)
 	}
 	ts, err := s.query(ctx, "revoking a token", s.qRevoke, n, id, subject)
 	if err != nil {
@@ -365,14 +320,14 @@ func (s *Store) Revoke(ctx context.Context, subject, id string, now time.Time) (
 
 // RevokeSubject implements [apitoken.Store]: one UPDATE … RETURNING.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) ([]apitoken.Token, error) {
-	if !text(subject) {
+	if !sqlschema.Text(subject) {
 		return nil, nil
 	}
-	n, err := nanos(now)
+	n, err := sqlschema.Nanos(now)
 	if err != nil {
-		return nil, err
+		return nil, invalid(err)
 	}
-	if s.d == Postgres {
+	if s.t.Dialect == Postgres {
 		return s.query(ctx, "revoking tokens", s.qRevokeSubject, subject, n)
 	}
 	return s.query(ctx, "revoking tokens", s.qRevokeSubject, n, subject)
@@ -386,53 +341,38 @@ func (s *Store) Touch(ctx context.Context, uses []apitoken.Use) error {
 	}
 	uses = slices.Clone(uses)
 	slices.SortFunc(uses, func(a, b apitoken.Use) int { return strings.Compare(a.ID, b.ID) })
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
 	if err != nil {
-		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+		return schema.Errorf("writing last uses: %w", err)
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, s.qTouch)
 	if err != nil {
-		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+		return schema.Errorf("writing last uses: %w", err)
 	}
 	defer stmt.Close()
 	for _, u := range uses {
-		n, err := nanos(u.At)
-		if err != nil || n == 0 || !text(u.ID) {
+		n, err := sqlschema.Nanos(u.At)
+		if err != nil || n == 0 || !sqlschema.Text(u.ID) {
 			continue // nothing a token could have been used at, or no such token
 		}
 		if _, err := stmt.ExecContext(ctx, n, u.ID, n); err != nil {
-			return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+			return schema.Errorf("writing last uses: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("apitoken/sqlstore: writing last uses: %w", err)
+		return schema.Errorf("writing last uses: %w", err)
 	}
 	return nil
 }
 
-// Purge implements [apitoken.Store].
+// Purge implements [apitoken.Store]. Its conditions skip the 0 of
+// "never" themselves.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
-	b := bound(before)
-	res, err := s.db.ExecContext(ctx, s.qPurge, b, b)
+	b := sqlschema.Bound(before)
+	n, err := sqlschema.RowsAffected(s.t.DB.ExecContext(ctx, s.qPurge, b, b))
 	if err != nil {
-		return 0, fmt.Errorf("apitoken/sqlstore: purging tokens: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("apitoken/sqlstore: purging tokens: %w", err)
+		return 0, schema.Errorf("purging tokens: %w", err)
 	}
 	return n, nil
-}
-
-// bound returns the largest stored value at or before t, for Purge
-// (whose conditions already skip the 0 of "never").
-func bound(t time.Time) int64 {
-	switch {
-	case !t.After(epoch):
-		return 0
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
 }

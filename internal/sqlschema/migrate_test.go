@@ -8,31 +8,23 @@ import (
 	"testing"
 
 	"github.com/sessionless/sessionless/internal/sqlschema"
-	"github.com/sessionless/sessionless/internal/testenv"
+	"github.com/sessionless/sessionless/internal/sqlschema/schematest"
+	"github.com/sessionless/sessionless/internal/testenv/testdb"
 )
 
 func TestMigrate(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		d    sqlschema.Dialect
-		open func(testing.TB) testenv.DBOpener
-	}{
-		{"SQLite", sqlschema.SQLite, testenv.SQLiteDB},
-		{"PostgreSQL", sqlschema.Postgres, testenv.SharedPostgres},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			open := b.open(t)
-			t.Run("Steps", func(t *testing.T) { testMigrateSteps(t, open(t), b.d) })
-			t.Run("Concurrent", func(t *testing.T) { testMigrateConcurrent(t, open, b.d) })
-		})
-	}
+	schematest.Run(t, func(t *testing.T, b schematest.Backend) {
+		open := b.Open(t)
+		t.Run("Steps", func(t *testing.T) { testMigrateSteps(t, open(t), b.Dialect) })
+		t.Run("Concurrent", func(t *testing.T) { testMigrateConcurrent(t, open, b.Dialect) })
+	})
 }
 
 // schema returns migrations for a table of its own: none of them is
 // idempotent, so applying one twice fails.
 func schema(t testing.TB, db *sql.DB) (name, table string, migrations [][]string) {
-	table = testenv.UniqueTable("migrate")
-	testenv.DropTableAtEnd(t, db, table)
+	table = testdb.UniqueTable("migrate")
+	testdb.DropTableAtEnd(t, db, table)
 	t.Cleanup(func() {
 		db.Exec(`DELETE FROM ` + sqlschema.VersionTable + ` WHERE name = 'test:` + table + `'`)
 	})
@@ -44,10 +36,7 @@ func schema(t testing.TB, db *sql.DB) (name, table string, migrations [][]string
 
 func version(t testing.TB, db *sql.DB, d sqlschema.Dialect, name string) int {
 	t.Helper()
-	q := `SELECT version FROM ` + sqlschema.VersionTable + ` WHERE name = ?`
-	if d == sqlschema.Postgres {
-		q = sqlschema.Numbered(q)
-	}
+	q := d.Rebind(`SELECT version FROM ` + sqlschema.VersionTable + ` WHERE name = ?`)
 	var v int
 	if err := db.QueryRow(q, name).Scan(&v); errors.Is(err, sql.ErrNoRows) {
 		return 0
@@ -116,7 +105,7 @@ func testMigrateSteps(t *testing.T, db *sql.DB, d sqlschema.Dialect) {
 
 // testMigrateConcurrent starts 8 instances at once on one database, each
 // with a pool of its own: every one succeeds and every migration runs once.
-func testMigrateConcurrent(t *testing.T, open testenv.DBOpener, d sqlschema.Dialect) {
+func testMigrateConcurrent(t *testing.T, open testdb.DBOpener, d sqlschema.Dialect) {
 	ctx := context.Background()
 	name, table, m := schema(t, open(t))
 	dbs := make([]*sql.DB, 8)

@@ -30,9 +30,16 @@ func TestIndexName(t *testing.T) {
 	}
 }
 
-func TestNumbered(t *testing.T) {
+func TestRebind(t *testing.T) {
 	q := "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
-	if got, want := sqlschema.Numbered(q), "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO NOTHING"; got != want {
+	if got := sqlschema.SQLite.Rebind(q); got != q {
+		t.Errorf("SQLite.Rebind = %q, want the query unchanged", got)
+	}
+	want := "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO NOTHING"
+	if got := sqlschema.Postgres.Rebind(q); got != want {
+		t.Errorf("Postgres.Rebind = %q, want %q", got, want)
+	}
+	if got := sqlschema.Numbered(q); got != want {
 		t.Errorf("Numbered = %q, want %q", got, want)
 	}
 }

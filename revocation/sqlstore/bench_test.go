@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessionless/sessionless/internal/testenv"
+	"github.com/sessionless/sessionless/internal/testenv/testdb"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/revocation/sqlstore"
 	"github.com/sessionless/sessionless/revocation/storetest"
@@ -25,7 +26,7 @@ func BenchmarkPropagation(b *testing.B) {
 }
 
 func benchPropagation(b *testing.B, driver, dsn string, d sqlstore.Dialect) {
-	table := testenv.UniqueTable("revocations_bench")
+	table := testdb.UniqueTable("revocations_bench")
 	var stores []revocation.Store
 	for range 2 {
 		db, err := sql.Open(driver, dsn)

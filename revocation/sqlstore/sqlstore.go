@@ -8,10 +8,10 @@
 // # Schema
 //
 // The schema is versioned: New applies the migrations this release has
-// and the database lacks, recorded under "revocation/sqlstore:<table>" in the table
-// sessionless_schema_versions, in one transaction that instances starting
-// together take in turn; it refuses a database migrated by a newer
-// release.
+// and the database lacks, recorded under "revocation/sqlstore:<table>" in
+// the table sessionless_schema_versions, in one transaction that
+// instances starting together take in turn; it refuses a database
+// migrated by a newer release.
 //
 // [New] creates, if missing, one append-only table (named by
 // Config.Table, "revocations" by default) and an index on its expiry:
@@ -26,9 +26,12 @@
 //
 // Create inserts one row per call and never updates one: adding the same
 // entry twice leaves two rows; Snapshot returns both and the
-// [revocation.List] merges them. Times are kept as integer nanoseconds, so
-// they round-trip exactly (entries must lie between the years 1678 and
-// 2262). Purge deletes the rows that have expired.
+// [revocation.List] merges them. Times are kept as Unix nanoseconds, so
+// they round-trip exactly (read back in UTC): [revocation.Entry.Validate]
+// limits them to the years 1970 to 2261, and the store also refuses the
+// epoch itself, whose 0 stands for a token entry's zero Before, with
+// revocation.ErrInvalidEntry. Purge deletes the rows that have expired.
+// Errors of this package start with "revocation/sqlstore: ".
 //
 // # Subscriptions
 //
@@ -54,7 +57,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -109,8 +111,7 @@ type Config struct {
 // Store is a [revocation.Store] in a SQL database. It is safe for
 // concurrent use. It has no Close: the caller owns the *sql.DB.
 type Store struct {
-	db   *sql.DB
-	d    Dialect
+	t    *sqlschema.Table
 	poll time.Duration
 
 	qLock, qInsert, qSnapshot, qPurge, qMaxSeq, qPoll string
@@ -118,65 +119,20 @@ type Store struct {
 
 var _ revocation.Store = (*Store)(nil)
 
-// New returns a Store over db, migrating its schema to the version this
-// release knows (creating its table and index if missing).
-// Calling it again on the same database, from this process or
-// another, is harmless.
-func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, errors.New("sqlstore: nil *sql.DB")
-	}
-	if cfg.Dialect != SQLite && cfg.Dialect != Postgres {
-		return nil, fmt.Errorf("sqlstore: unknown dialect %v: use SQLite or Postgres", cfg.Dialect)
-	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if err := sqlschema.CheckTable(cfg.Table); err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
-	}
-	switch {
-	case cfg.PollInterval == 0:
-		cfg.PollInterval = DefaultPollInterval
-	case cfg.PollInterval < 0:
-		return nil, fmt.Errorf("sqlstore: negative PollInterval %v", cfg.PollInterval)
-	}
+// cols are the columns of an entry; every query also reads seq.
+const cols = `kind, issuer, key, before_ns, expires_ns`
 
-	// The table name is interpolated only after CheckTable; it is quoted
-	// all the same, so that a name such as "order" is not a keyword.
-	t := `"` + cfg.Table + `"`
-	const cols = `kind, issuer, key, before_ns, expires_ns`
-	s := &Store{
-		db:        db,
-		d:         cfg.Dialect,
-		poll:      cfg.PollInterval,
-		qLock:     `LOCK TABLE ` + t + ` IN SHARE ROW EXCLUSIVE MODE`,
-		qInsert:   `INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?)`,
-		qSnapshot: `SELECT ` + cols + ` FROM ` + t + ` WHERE expires_ns > ?`,
-		qPurge:    `DELETE FROM ` + t + ` WHERE expires_ns <= ?`,
-		qMaxSeq:   `SELECT COALESCE(MAX(seq), 0) FROM ` + t,
-		qPoll: `SELECT seq, ` + cols + ` FROM ` + t + ` WHERE seq > ? ORDER BY seq LIMIT ` +
-			strconv.Itoa(pollBatch),
-	}
-	if s.d == Postgres {
-		for _, q := range []*string{&s.qInsert, &s.qSnapshot, &s.qPurge, &s.qPoll} {
-			*q = sqlschema.Numbered(*q)
-		}
-	}
-	if err := s.createSchema(ctx, cfg.Table); err != nil {
-		return nil, err
-	}
-	// An existing table of the same name but another shape would fail
-	// every later query: say so now.
-	if _, err := s.db.ExecContext(ctx, `SELECT seq, `+cols+` FROM `+t+` WHERE 1 = 0`); err != nil {
-		return nil, fmt.Errorf("sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
-	}
-	return s, nil
+// schema is the table of the store, for [sqlschema.Open].
+var schema = sqlschema.Schema{
+	Package:      "revocation/sqlstore",
+	DefaultTable: DefaultTable,
+	Columns:      "seq, " + cols,
+	Migrations:   migrations,
 }
 
-// createSchema creates the table and its index if missing.
-func (s *Store) createSchema(ctx context.Context, table string) error {
-	t, idx := `"`+table+`"`, `"`+sqlschema.IndexName(table, "expires")+`"`
+// migrations are the released versions of the schema. They are
+// append-only: a change of schema is a new migration at the end.
+func migrations(d Dialect, t, table string) [][]string {
 	create := `CREATE TABLE IF NOT EXISTS ` + t + ` (
 	seq        BIGINT   GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	kind       SMALLINT NOT NULL,
@@ -185,7 +141,7 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	before_ns  BIGINT   NOT NULL,
 	expires_ns BIGINT   NOT NULL
 )`
-	if s.d == SQLite {
+	if d == SQLite {
 		// AUTOINCREMENT: a purged seq is never reused, which polling for
 		// seq > last relies on.
 		create = `CREATE TABLE IF NOT EXISTS ` + t + ` (
@@ -197,53 +153,62 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	expires_ns INTEGER NOT NULL
 )`
 	}
-	err := sqlschema.Migrate(ctx, s.db, s.d, "revocation/sqlstore:"+table,
-		[]string{create, `CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`})
-	if err != nil {
-		return fmt.Errorf("sqlstore: creating the %v schema: %w", s.d, err)
-	}
-	return nil
+	idx := `"` + sqlschema.IndexName(table, "expires") + `"`
+	return [][]string{{create, `CREATE INDEX IF NOT EXISTS ` + idx + ` ON ` + t + ` (expires_ns)`}}
 }
 
-// The range of times that unix nanoseconds in an int64 can hold.
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// clampNanos returns t in unix nanoseconds, clamped to the int64 range
-// (a zero time is before every stored one).
-func clampNanos(t time.Time) int64 {
+// New returns a Store over db, migrating its schema to the version this
+// release knows (creating its table and index if missing).
+// Calling it again on the same database, from this process or
+// another, is harmless and keeps the rows.
+func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	switch {
-	case t.Before(minTime):
-		return math.MinInt64
-	case t.After(maxTime):
-		return math.MaxInt64
+	case cfg.PollInterval == 0:
+		cfg.PollInterval = DefaultPollInterval
+	case cfg.PollInterval < 0:
+		return nil, schema.Errorf("negative PollInterval %v", cfg.PollInterval)
 	}
-	return t.UnixNano()
+	tbl, err := sqlschema.Open(ctx, db, cfg.Dialect, cfg.Table, schema)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(tbl, cfg.PollInterval), nil
+}
+
+// newStore returns the Store of tbl, polling every poll, its queries in
+// the placeholders of its dialect.
+func newStore(tbl *sqlschema.Table, poll time.Duration) *Store {
+	t, r := tbl.Quoted, tbl.Dialect.Rebind
+	return &Store{
+		t:         tbl,
+		poll:      poll,
+		qLock:     `LOCK TABLE ` + t + ` IN SHARE ROW EXCLUSIVE MODE`,
+		qInsert:   r(`INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?)`),
+		qSnapshot: r(`SELECT ` + cols + ` FROM ` + t + ` WHERE expires_ns > ?`),
+		qPurge:    r(`DELETE FROM ` + t + ` WHERE expires_ns <= ?`),
+		qMaxSeq:   `SELECT COALESCE(MAX(seq), 0) FROM ` + t,
+		qPoll:     r(`SELECT seq, ` + cols + ` FROM ` + t + ` WHERE seq > ? ORDER BY seq LIMIT ` + strconv.Itoa(pollBatch)),
+	}
 }
 
 // Create implements [revocation.Store]. [revocation.Entry.Validate] refuses
-// what the columns cannot hold: NUL bytes (PostgreSQL text) and times
-// outside int64 unix nanoseconds.
+// what the columns cannot hold: strings that are not UTF-8 without NUL
+// (PostgreSQL text) and times outside the years 1970 to 2261; the epoch
+// itself, whose 0 stands for a zero Before, is refused too.
 func (s *Store) Create(ctx context.Context, e revocation.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	var before int64
-	for _, t := range []time.Time{e.Before, e.Expires} {
-		if !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
-			return fmt.Errorf("%w: time %v out of range (years 1678 to 2262)", revocation.ErrInvalidEntry, t)
-		}
+	// A token entry's zero Before is 0.
+	ns, err := sqlschema.NanosAll(e.Before, e.Expires)
+	if err != nil {
+		return fmt.Errorf("%w: %w", revocation.ErrInvalidEntry, err)
 	}
-	if e.Kind == revocation.KindSubject {
-		before = e.Before.UnixNano()
-	}
-	args := []any{int64(e.Kind), e.Issuer, e.Key, before, e.Expires.UnixNano()}
-	if s.d == SQLite {
+	args := []any{int64(e.Kind), e.Issuer, e.Key, ns[0], ns[1]}
+	if s.t.Dialect == SQLite {
 		// SQLite serializes writers: seq order is commit order.
-		if _, err := s.db.ExecContext(ctx, s.qInsert, args...); err != nil {
-			return fmt.Errorf("sqlstore: adding an entry: %w", err)
+		if _, err := s.t.DB.ExecContext(ctx, s.qInsert, args...); err != nil {
+			return schema.Errorf("adding an entry: %w", err)
 		}
 		return nil
 	}
@@ -260,19 +225,19 @@ func (s *Store) Create(ctx context.Context, e revocation.Entry) error {
 // only once the commit is visible, so any reader that sees seq 8 also
 // sees every smaller seq that will ever commit.
 func (s *Store) addPostgres(ctx context.Context, args []any) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
 	if err != nil {
-		return fmt.Errorf("sqlstore: adding an entry: %w", err)
+		return schema.Errorf("adding an entry: %w", err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, s.qLock); err != nil {
-		return fmt.Errorf("sqlstore: adding an entry: locking the table: %w", err)
+		return schema.Errorf("adding an entry: locking the table: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
-		return fmt.Errorf("sqlstore: adding an entry: %w", err)
+		return schema.Errorf("adding an entry: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: adding an entry: %w", err)
+		return schema.Errorf("adding an entry: %w", err)
 	}
 	return nil
 }
@@ -281,36 +246,32 @@ func (s *Store) addPostgres(ctx context.Context, args []any) error {
 // for one kind, issuer and key. Rows that do not decode to a valid entry
 // (an unknown kind, written by a newer version or by hand) are skipped.
 func (s *Store) Snapshot(ctx context.Context, now time.Time) ([]revocation.Entry, error) {
-	rows, err := s.db.QueryContext(ctx, s.qSnapshot, clampNanos(now))
+	rows, err := s.t.DB.QueryContext(ctx, s.qSnapshot, sqlschema.Bound(now))
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
+		return nil, schema.Errorf("snapshot: %w", err)
 	}
 	defer rows.Close()
 	var out []revocation.Entry
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.kind, &r.issuer, &r.key, &r.before, &r.expires); err != nil {
-			return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
+			return nil, schema.Errorf("snapshot: %w", err)
 		}
 		if e, ok := r.entry(); ok {
 			out = append(out, e)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
+		return nil, schema.Errorf("snapshot: %w", err)
 	}
 	return out, nil
 }
 
 // Purge implements [revocation.Store].
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.qPurge, clampNanos(before))
+	n, err := sqlschema.RowsAffected(s.t.DB.ExecContext(ctx, s.qPurge, sqlschema.Bound(before)))
 	if err != nil {
-		return 0, fmt.Errorf("sqlstore: purge: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: purge: %w", err)
+		return 0, schema.Errorf("purge: %w", err)
 	}
 	return n, nil
 }
@@ -319,8 +280,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 // rows whose seq is above the largest one at the time of the call.
 func (s *Store) Subscribe(ctx context.Context) (revocation.Subscription, error) {
 	var last int64
-	if err := s.db.QueryRowContext(ctx, s.qMaxSeq).Scan(&last); err != nil {
-		return nil, fmt.Errorf("sqlstore: subscribe: %w", err)
+	if err := s.t.DB.QueryRowContext(ctx, s.qMaxSeq).Scan(&last); err != nil {
+		return nil, schema.Errorf("subscribe: %w", err)
 	}
 	return &subscription{s: s, last: last, closed: make(chan struct{})}, nil
 }
@@ -342,10 +303,10 @@ func (r row) entry() (revocation.Entry, bool) {
 		Kind:    revocation.Kind(r.kind),
 		Issuer:  r.issuer,
 		Key:     r.key,
-		Expires: time.Unix(0, r.expires).UTC(),
+		Expires: sqlschema.FromNanos(r.expires),
 	}
 	if e.Kind == revocation.KindSubject {
-		e.Before = time.Unix(0, r.before).UTC()
+		e.Before = sqlschema.FromNanos(r.before)
 	}
 	if e.Validate() != nil {
 		return revocation.Entry{}, false
@@ -353,7 +314,7 @@ func (r row) entry() (revocation.Entry, bool) {
 	return e, true
 }
 
-var errClosed = errors.New("sqlstore: subscription closed")
+var errClosed = schema.Errorf("subscription closed")
 
 // subscription polls the table for rows above last.
 type subscription struct {
@@ -436,9 +397,9 @@ func (sub *subscription) pop() (revocation.Entry, bool) {
 func (sub *subscription) poll(ctx context.Context, timeout time.Duration) (full bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rows, err := sub.s.db.QueryContext(ctx, sub.s.qPoll, sub.last)
+	rows, err := sub.s.t.DB.QueryContext(ctx, sub.s.qPoll, sub.last)
 	if err != nil {
-		return false, fmt.Errorf("sqlstore: polling: %w", err)
+		return false, schema.Errorf("polling: %w", err)
 	}
 	defer rows.Close()
 	var (
@@ -449,7 +410,7 @@ func (sub *subscription) poll(ctx context.Context, timeout time.Duration) (full 
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.seq, &r.kind, &r.issuer, &r.key, &r.before, &r.expires); err != nil {
-			return false, fmt.Errorf("sqlstore: polling: %w", err)
+			return false, schema.Errorf("polling: %w", err)
 		}
 		n++
 		if r.seq <= last {
@@ -463,7 +424,7 @@ func (sub *subscription) poll(ctx context.Context, timeout time.Duration) (full 
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("sqlstore: polling: %w", err)
+		return false, schema.Errorf("polling: %w", err)
 	}
 	// Only a complete read moves the subscription on.
 	sub.last = last

@@ -8,10 +8,10 @@
 // # Schema
 //
 // The schema is versioned: New applies the migrations this release has
-// and the database lacks, recorded under "token/refresh/sqlstore:<table>" in the table
-// sessionless_schema_versions, in one transaction that instances starting
-// together take in turn; it refuses a database migrated by a newer
-// release.
+// and the database lacks, recorded under "token/refresh/sqlstore:<table>"
+// in the table sessionless_schema_versions, in one transaction that
+// instances starting together take in turn; it refuses a database
+// migrated by a newer release.
 //
 // [New] creates, if missing, one table (named by Config.Table,
 // "refresh_tokens" by default) with one row per refresh token, and
@@ -33,18 +33,21 @@
 //	resource          TEXT DEFAULT ''  -- version 3: the RFC 8707 resource of the family
 //
 // Every column is NOT NULL. Times are unix nanoseconds, so they
-// round-trip exactly; a zero time.Time is 0. Other times must lie after
-// the epoch (whose 0 stands for the zero time) and before 2262-04-12 (the
-// end of int64 nanoseconds): the store refuses to write any other, which
-// also keeps the order of the columns the order of the times.
+// round-trip exactly (read back in UTC); a zero time.Time is 0. Other
+// times must lie after the epoch (whose 0 stands for the zero time) and
+// before 2262-04-12 (the end of int64 nanoseconds): the store refuses to
+// write any other, which also keeps the order of the columns the order of
+// the times. Strings must be UTF-8 without NUL, what PostgreSQL's text
+// holds, on SQLite as well.
 //
 // The refusals of the store are the errors of package refresh themselves
 // (refresh.ErrNotFound, ErrSpent, ErrRevoked, ErrExists), as
 // [refresh.MemoryStore] returns them; database failures are wrapped.
+// Errors of this package start with "token/refresh/sqlstore: ".
 //
 // # Atomic rotation
 //
-// Rotate runs in one transaction whose first statement is
+// Rotate runs in one transaction whose first write is
 //
 //	UPDATE ... SET spent_ns = now WHERE hash = old AND spent_ns = 0 AND revoked_ns = 0
 //
@@ -57,8 +60,17 @@
 // clause against the new row version (transactions run at READ
 // COMMITTED), which no longer matches. The loser then reads the row to
 // tell ErrNotFound, ErrRevoked and ErrSpent apart, and rolls back.
-// RevokeFamily is one UPDATE ... RETURNING, so two concurrent calls never
-// both return the same access tokens.
+//
+// # Revocations racing rotations
+//
+// On PostgreSQL, Rotate first takes transaction-scoped advisory locks on
+// the subject ("s:<table>:<subject>") and then the family
+// ("f:<table>:<family>"); RevokeSubject and RevokeFamily take the one
+// they revoke by. A revocation therefore either runs before a concurrent
+// rotation, which then fails with ErrRevoked, or after it, and revokes
+// its successor too. On SQLite the database's write lock serializes them.
+// RevokeFamily reads the family's access tokens under its lock, after
+// its UPDATE.
 //
 // Open a SQLite database with a busy timeout and in WAL mode, for
 // example with the modernc.org/sqlite DSN parameters
@@ -69,11 +81,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"math"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/token/refresh"
@@ -109,11 +117,9 @@ type Config struct {
 // use, and any number of Stores, in any number of processes, may share
 // one table. It has no Close: the caller owns the *sql.DB.
 type Store struct {
-	db    *sql.DB
-	d     Dialect
-	table string
+	t *sqlschema.Table
 
-	qInsert, qGet, qSpend, qState, qRevokeFamily, qFamilyAccess, qLock, qRevokeSubject, qPurge string
+	qInsert, qGet, qSpend, qState, qRevokeFamily, qFamilyAccess, qRevokeSubject, qPurge string
 }
 
 var _ refresh.Store = (*Store)(nil)
@@ -123,67 +129,22 @@ var _ refresh.Store = (*Store)(nil)
 const columns = `hash, family, subject, client_id, scope, family_created_ns, issued_ns, spent_ns, revoked_ns, ` +
 	`access_issuer, access_id, access_expires_ns, dpop_jkt, resource`
 
-// New returns a Store over db, migrating its schema to the version this
-// release knows (creating its table and indexes if missing).
-// Calling it again on the same database, from this process or
-// another, is harmless and keeps the rows.
-func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, errors.New("refresh/sqlstore: nil *sql.DB")
-	}
-	if cfg.Dialect != SQLite && cfg.Dialect != Postgres {
-		return nil, fmt.Errorf("refresh/sqlstore: unknown dialect %v: use SQLite or Postgres", cfg.Dialect)
-	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if err := sqlschema.CheckTable(cfg.Table); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: %w", err)
-	}
-
-	// The table name is interpolated only after CheckTable; it is quoted
-	// all the same, so that a name such as "order" is not a keyword.
-	t := `"` + cfg.Table + `"`
-	s := &Store{
-		db:    db,
-		d:     cfg.Dialect,
-		table: cfg.Table,
-		qInsert: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (hash) DO NOTHING`,
-		qGet:           `SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`,
-		qSpend:         `UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`,
-		qState:         `SELECT spent_ns, revoked_ns FROM ` + t + ` WHERE hash = ?`,
-		qRevokeFamily:  `UPDATE ` + t + ` SET revoked_ns = ? WHERE family = ? AND revoked_ns = 0`,
-		qFamilyAccess:  `SELECT access_issuer, access_id, access_expires_ns FROM ` + t + ` WHERE family = ?`,
-		qLock:          `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
-		qRevokeSubject: `UPDATE ` + t + ` SET revoked_ns = ? WHERE subject = ? AND revoked_ns = 0`,
-		qPurge: `DELETE FROM ` + t + ` WHERE family_created_ns <= ?
-OR family IN (SELECT family FROM ` + t + ` GROUP BY family HAVING MAX(issued_ns) <= ?)`,
-	}
-	if s.d == Postgres {
-		for _, q := range []*string{&s.qInsert, &s.qGet, &s.qSpend, &s.qState, &s.qRevokeFamily, &s.qFamilyAccess, &s.qLock, &s.qRevokeSubject, &s.qPurge} {
-			*q = sqlschema.Numbered(*q)
-		}
-	}
-	if err := s.createSchema(ctx, cfg.Table); err != nil {
-		return nil, err
-	}
-	// An existing table of the same name but another shape would fail
-	// every later query: say so now.
-	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+` FROM `+t+` WHERE 1 = 0`); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: table %q lacks the expected columns: %w", cfg.Table, err)
-	}
-	return s, nil
+// schema is the table of the store, for [sqlschema.Open].
+var schema = sqlschema.Schema{
+	Package:      "token/refresh/sqlstore",
+	DefaultTable: DefaultTable,
+	Columns:      columns,
+	Migrations:   migrations,
 }
 
-// createSchema creates the table and its indexes if missing.
-func (s *Store) createSchema(ctx context.Context, table string) error {
+// migrations are the released versions of the schema. They are
+// append-only: a change of schema is a new migration at the end.
+func migrations(d Dialect, t, table string) [][]string {
 	hashType := "BLOB"
-	if s.d == Postgres {
+	if d == Postgres {
 		hashType = "BYTEA"
 	}
-	t := `"` + table + `"`
-	stmts := []string{
+	v1 := []string{
 		`CREATE TABLE IF NOT EXISTS ` + t + ` (
 	hash              ` + hashType + ` NOT NULL PRIMARY KEY,
 	family            TEXT   NOT NULL,
@@ -205,76 +166,46 @@ func (s *Store) createSchema(ctx context.Context, table string) error {
 	v2 := []string{`ALTER TABLE ` + t + ` ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT ''`}
 	// Version 3: the resource a family was granted for (RFC 8707).
 	v3 := []string{`ALTER TABLE ` + t + ` ADD COLUMN resource TEXT NOT NULL DEFAULT ''`}
-	if err := sqlschema.Migrate(ctx, s.db, s.d, "token/refresh/sqlstore:"+table, stmts, v2, v3); err != nil {
-		return fmt.Errorf("refresh/sqlstore: creating the %v schema: %w", s.d, err)
-	}
-	return nil
+	return [][]string{v1, v2, v3}
 }
 
-// The range of the non-zero times the store writes: after the epoch (whose
-// 0 nanoseconds mean a zero time) and within int64 nanoseconds.
-var (
-	epoch   = time.Unix(0, 0)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// nanos returns t in unix nanoseconds, 0 for a zero time, or an error for
-// a time outside the range the column holds.
-func nanos(t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
+// New returns a Store over db, migrating its schema to the version this
+// release knows (creating its table and indexes if missing).
+// Calling it again on the same database, from this process or
+// another, is harmless and keeps the rows.
+func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
+	tbl, err := sqlschema.Open(ctx, db, cfg.Dialect, cfg.Table, schema)
+	if err != nil {
+		return nil, err
 	}
-	if !t.After(epoch) || t.After(maxTime) {
-		return 0, fmt.Errorf("refresh/sqlstore: time %v out of range: want a zero time or one after 1970-01-01 and before 2262-04-12 UTC", t)
-	}
-	return t.UnixNano(), nil
-}
-
-// bound returns the largest stored value that is at or before t, for the
-// comparisons of Purge. Stored values are 0 (the zero time, before every
-// other) or the positive nanoseconds of a time after the epoch.
-func bound(t time.Time) int64 {
-	switch {
-	case t.Before(time.Time{}):
-		return -1 // before even the zero time
-	case !t.After(epoch):
-		return 0
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-// fromNanos is the inverse of nanos.
-func fromNanos(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}
-
-// pgText reports whether s can be a PostgreSQL text value: valid UTF-8
-// without NUL bytes.
-func pgText(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+	t, r := tbl.Quoted, tbl.Dialect.Rebind
+	return &Store{
+		t: tbl,
+		qInsert: r(`INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (hash) DO NOTHING`),
+		qGet:           r(`SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`),
+		qSpend:         r(`UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`),
+		qState:         r(`SELECT spent_ns, revoked_ns FROM ` + t + ` WHERE hash = ?`),
+		qRevokeFamily:  r(`UPDATE ` + t + ` SET revoked_ns = ? WHERE family = ? AND revoked_ns = 0`),
+		qFamilyAccess:  r(`SELECT access_issuer, access_id, access_expires_ns FROM ` + t + ` WHERE family = ?`),
+		qRevokeSubject: r(`UPDATE ` + t + ` SET revoked_ns = ? WHERE subject = ? AND revoked_ns = 0`),
+		qPurge: r(`DELETE FROM ` + t + ` WHERE family_created_ns <= ?
+OR family IN (SELECT family FROM ` + t + ` GROUP BY family HAVING MAX(issued_ns) <= ?)`),
+	}, nil
 }
 
 // args returns the values of the columns of rec, in the order of columns.
 func (s *Store) args(rec refresh.Record) ([]any, error) {
-	if s.d == Postgres {
-		for _, v := range []string{rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, rec.Access.Issuer, rec.Access.ID, rec.Grant.JKT, rec.Grant.Resource} {
-			if !pgText(v) {
-				return nil, fmt.Errorf("refresh/sqlstore: PostgreSQL text cannot hold %q (invalid UTF-8 or NUL)", v)
-			}
+	texts := []string{rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope,
+		rec.Access.Issuer, rec.Access.ID, rec.Grant.JKT, rec.Grant.Resource}
+	for _, v := range texts {
+		if !sqlschema.Text(v) {
+			return nil, schema.Errorf("%q is not UTF-8 without NUL, which the store cannot hold", v)
 		}
 	}
-	var ns [5]int64
-	for i, t := range []time.Time{rec.FamilyCreated, rec.IssuedAt, rec.SpentAt, rec.RevokedAt, rec.Access.ExpiresAt} {
-		n, err := nanos(t)
-		if err != nil {
-			return nil, err
-		}
-		ns[i] = n
+	ns, err := sqlschema.NanosAll(rec.FamilyCreated, rec.IssuedAt, rec.SpentAt, rec.RevokedAt, rec.Access.ExpiresAt)
+	if err != nil {
+		return nil, schema.Errorf("%w", err)
 	}
 	return []any{
 		rec.Hash[:], rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, ns[0], ns[1], ns[2], ns[3],
@@ -282,25 +213,14 @@ func (s *Store) args(rec refresh.Record) ([]any, error) {
 	}, nil
 }
 
-// execer is what a *sql.DB and a *sql.Tx have in common.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// insert stores rec through e, or fails with ErrExists.
-func (s *Store) insert(ctx context.Context, e execer, args []any) error {
-	res, err := e.ExecContext(ctx, s.qInsert, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
+// inserted turns the result of qInsert into ErrExists when it inserted
+// no row.
+func inserted(res sql.Result, err error) error {
+	n, err := sqlschema.RowsAffected(res, err)
+	if err == nil && n == 0 {
 		return refresh.ErrExists
 	}
-	return nil
+	return err
 }
 
 // Create implements [refresh.Store].
@@ -309,11 +229,11 @@ func (s *Store) Create(ctx context.Context, rec refresh.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := s.insert(ctx, s.db, args); err != nil {
+	if err := inserted(s.t.DB.ExecContext(ctx, s.qInsert, args...)); err != nil {
 		if errors.Is(err, refresh.ErrExists) {
 			return err
 		}
-		return fmt.Errorf("refresh/sqlstore: creating a token: %w", err)
+		return schema.Errorf("creating a token: %w", err)
 	}
 	return nil
 }
@@ -325,78 +245,65 @@ func (s *Store) Get(ctx context.Context, h refresh.Hash) (refresh.Record, error)
 		hash                                   []byte
 		created, issued, spent, revoked, until int64
 	)
-	err := s.db.QueryRowContext(ctx, s.qGet, h[:]).Scan(&hash, &rec.Family, &rec.Grant.Subject, &rec.Grant.ClientID,
+	err := s.t.DB.QueryRowContext(ctx, s.qGet, h[:]).Scan(&hash, &rec.Family, &rec.Grant.Subject, &rec.Grant.ClientID,
 		&rec.Grant.Scope, &created, &issued, &spent, &revoked, &rec.Access.Issuer, &rec.Access.ID, &until, &rec.Grant.JKT, &rec.Grant.Resource)
 	if errors.Is(err, sql.ErrNoRows) {
 		return refresh.Record{}, refresh.ErrNotFound
 	}
 	if err != nil {
-		return refresh.Record{}, fmt.Errorf("refresh/sqlstore: reading a token: %w", err)
+		return refresh.Record{}, schema.Errorf("reading a token: %w", err)
 	}
 	if len(hash) != len(rec.Hash) {
-		return refresh.Record{}, fmt.Errorf("refresh/sqlstore: reading a token: the stored hash has %d bytes, want %d",
+		return refresh.Record{}, schema.Errorf("reading a token: the stored hash has %d bytes, want %d",
 			len(hash), len(rec.Hash))
 	}
 	copy(rec.Hash[:], hash)
-	rec.FamilyCreated, rec.IssuedAt = fromNanos(created), fromNanos(issued)
-	rec.SpentAt, rec.RevokedAt = fromNanos(spent), fromNanos(revoked)
-	rec.Access.ExpiresAt = fromNanos(until)
+	rec.FamilyCreated, rec.IssuedAt = sqlschema.FromNanos(created), sqlschema.FromNanos(issued)
+	rec.SpentAt, rec.RevokedAt = sqlschema.FromNanos(spent), sqlschema.FromNanos(revoked)
+	rec.Access.ExpiresAt = sqlschema.FromNanos(until)
 	return rec, nil
-}
-
-// beginTx starts a transaction. On PostgreSQL it runs at READ COMMITTED
-// whatever the server's default, for the re-check of Rotate's UPDATE.
-func (s *Store) beginTx(ctx context.Context) (*sql.Tx, error) {
-	var opts *sql.TxOptions
-	if s.d == Postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	return s.db.BeginTx(ctx, opts)
 }
 
 // Rotate implements [refresh.Store]. See the package documentation for
 // why it is atomic.
 func (s *Store) Rotate(ctx context.Context, old refresh.Hash, now time.Time, next refresh.Record) error {
-	at, err := nanos(now)
+	at, err := sqlschema.Nanos(now)
 	if err != nil {
-		return err
+		return schema.Errorf("%w", err)
 	}
 	args, err := s.args(next)
 	if err != nil {
 		return err
 	}
-	tx, err := s.beginTx(ctx)
+	fail := func(err error) error { return schema.Errorf("rotating a token: %w", err) }
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
 	if err != nil {
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return fail(err)
 	}
 	defer tx.Rollback()
 	// Subject, then family: the order RevokeSubject and RevokeFamily
 	// take them in (one each), so no two of them wait on each other.
 	if err := s.lock(ctx, tx, "s", next.Grant.Subject); err != nil {
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return fail(err)
 	}
 	if err := s.lock(ctx, tx, "f", next.Family); err != nil {
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return fail(err)
 	}
-	res, err := tx.ExecContext(ctx, s.qSpend, at, old[:])
+	n, err := sqlschema.RowsAffected(tx.ExecContext(ctx, s.qSpend, at, old[:]))
 	if err != nil {
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return fail(err)
 	}
 	if n == 0 {
 		return s.refusal(ctx, tx, old)
 	}
-	if err := s.insert(ctx, tx, args); err != nil {
+	if err := inserted(tx.ExecContext(ctx, s.qInsert, args...)); err != nil {
 		if errors.Is(err, refresh.ErrExists) {
 			return err
 		}
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return fail(err)
 	}
 	return nil
 }
@@ -410,7 +317,7 @@ func (s *Store) refusal(ctx context.Context, tx *sql.Tx, old refresh.Hash) error
 	case errors.Is(err, sql.ErrNoRows):
 		return refresh.ErrNotFound
 	case err != nil:
-		return fmt.Errorf("refresh/sqlstore: rotating a token: %w", err)
+		return schema.Errorf("rotating a token: %w", err)
 	case revoked != 0:
 		return refresh.ErrRevoked
 	case spent != 0:
@@ -419,37 +326,50 @@ func (s *Store) refusal(ctx context.Context, tx *sql.Tx, old refresh.Hash) error
 	// The row did not match the UPDATE but matches now: it changed in
 	// between, which this package's statements never do (spent_ns and
 	// revoked_ns are never reset). Refuse rather than guess.
-	return errors.New("refresh/sqlstore: rotating a token: the token changed during the rotation; try again")
+	return schema.Errorf("rotating a token: the token changed during the rotation; try again")
 }
 
-// RevokeFamily implements [refresh.Store]. Its single UPDATE ... RETURNING
-// revokes and reads the same rows, so concurrent calls never return the
-// same access token twice.
+// RevokeFamily implements [refresh.Store]: under the family's lock, one
+// UPDATE revokes the family's live tokens and one SELECT reads the access
+// tokens of all of them.
 func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) ([]refresh.AccessToken, error) {
-	at, err := nanos(now)
+	at, err := sqlschema.Nanos(now)
 	if err != nil {
-		return nil, err
+		return nil, schema.Errorf("%w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if s.d == Postgres && !pgText(family) {
+	if !s.holds(family) {
 		return nil, nil // no family has this name
 	}
-	tx, err := s.beginTx(ctx)
+	fail := func(err error) error { return schema.Errorf("revoking a family: %w", err) }
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
 	if err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+		return nil, fail(err)
 	}
 	defer tx.Rollback()
 	if err := s.lock(ctx, tx, "f", family); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+		return nil, fail(err)
 	}
 	if _, err := tx.ExecContext(ctx, s.qRevokeFamily, at, family); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+		return nil, fail(err)
 	}
-	rows, err := tx.QueryContext(ctx, s.qFamilyAccess, family)
+	out, err := familyAccess(ctx, tx, s.qFamilyAccess, family)
 	if err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+		return nil, fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fail(err)
+	}
+	return out, nil
+}
+
+// familyAccess reads the access tokens of a family.
+func familyAccess(ctx context.Context, tx *sql.Tx, q, family string) ([]refresh.AccessToken, error) {
+	rows, err := tx.QueryContext(ctx, q, family)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []refresh.AccessToken
@@ -457,62 +377,65 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 		var a refresh.AccessToken
 		var until int64
 		if err := rows.Scan(&a.Issuer, &a.ID, &until); err != nil {
-			return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+			return nil, err
 		}
-		a.ExpiresAt = fromNanos(until)
+		a.ExpiresAt = sqlschema.FromNanos(until)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
+		return nil, err
 	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("refresh/sqlstore: revoking a family: %w", err)
-	}
-	return out, nil
+	return out, rows.Close()
+}
+
+// holds reports whether the table may hold a row whose family or subject
+// is name. The store writes no string that fails [sqlschema.Text], and
+// PostgreSQL can hold none, so there a revocation by one has nothing to
+// do (and its query would fail). A SQLite table may hold one that an
+// earlier release wrote, which a revocation must reach all the same.
+func (s *Store) holds(name string) bool {
+	return s.t.Dialect == SQLite || sqlschema.Text(name)
 }
 
 // lock takes, on PostgreSQL, a transaction-scoped advisory lock on a
-// subject ("s") or family ("f") of this table. Rotate holds both while
-// it spends a token and inserts its successor; RevokeSubject and
-// RevokeFamily hold theirs while they revoke. Without them, under READ
-// COMMITTED, a revocation racing a rotation would not see the successor
-// the rotation has not committed yet, and the successor would stay live
-// in a revoked family. SQLite needs none: its writers are serialized.
+// subject ("s") or family ("f") of this table, under the key
+// kind:table:name. Rotate holds both while it spends a token and inserts
+// its successor; RevokeSubject and RevokeFamily hold theirs while they
+// revoke. Without them, under READ COMMITTED, a revocation racing a
+// rotation would not see the successor the rotation has not committed
+// yet, and the successor would stay live in a revoked family. SQLite
+// needs none: its writers are serialized.
 func (s *Store) lock(ctx context.Context, tx *sql.Tx, kind, name string) error {
-	if s.d != Postgres {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, s.qLock, kind+":"+s.table+":"+name)
-	return err
+	return sqlschema.AdvisoryLock(ctx, tx, s.t.Dialect, kind+":"+s.t.Name+":"+name)
 }
 
+// RevokeSubject implements [refresh.Store]: one UPDATE of the subject's
+// tokens, under the subject's lock.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) error {
-	at, err := nanos(now)
+	at, err := sqlschema.Nanos(now)
 	if err != nil {
-		return err
+		return schema.Errorf("%w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.d == Postgres && !pgText(subject) {
+	if !s.holds(subject) {
 		return nil // no token has this subject
 	}
-	tx, err := s.beginTx(ctx)
+	fail := func(err error) error { return schema.Errorf("revoking a subject: %w", err) }
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
 	if err != nil {
-		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+		return fail(err)
 	}
 	defer tx.Rollback()
 	if err := s.lock(ctx, tx, "s", subject); err != nil {
-		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+		return fail(err)
 	}
 	if _, err := tx.ExecContext(ctx, s.qRevokeSubject, at, subject); err != nil {
-		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("refresh/sqlstore: revoking a subject: %w", err)
+		return fail(err)
 	}
 	return nil
 }
@@ -522,13 +445,10 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 // family was issued at or before lastUsedBefore; the spent records of a
 // live family stay, to detect reuse.
 func (s *Store) Purge(ctx context.Context, createdBefore, lastUsedBefore time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.qPurge, bound(createdBefore), bound(lastUsedBefore))
+	n, err := sqlschema.RowsAffected(s.t.DB.ExecContext(ctx, s.qPurge,
+		sqlschema.Bound(createdBefore), sqlschema.Bound(lastUsedBefore)))
 	if err != nil {
-		return 0, fmt.Errorf("refresh/sqlstore: purging: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("refresh/sqlstore: purging: %w", err)
+		return 0, schema.Errorf("purging: %w", err)
 	}
 	return n, nil
 }
