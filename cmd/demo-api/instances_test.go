@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionless/sessionless/dpop/dpoptest"
 	"github.com/sessionless/sessionless/internal/testenv"
+	"github.com/sessionless/sessionless/internal/testenv/testdb"
 )
 
 // The tests in this file run the built demo-api as separate processes,
@@ -251,13 +252,13 @@ func (in *instance) waitStatus(tok string, want int, limit time.Duration) time.D
 // the other within a second, and a refresh token is one token whichever
 // instance sees it.
 func TestTwoInstancesSharePostgresAndRedis(t *testing.T) {
-	twoInstances(t, "DATABASE_URL="+testenv.PostgresDB(t), "REDIS_URL="+testenv.RedisURL(t))
+	twoInstances(t, "DATABASE_URL="+testdb.PostgresDB(t), "REDIS_URL="+testenv.RedisURL(t))
 }
 
 // TestTwoInstancesSharePostgres is the same without Redis: the
 // revocations are in PostgreSQL, polled every 200ms.
 func TestTwoInstancesSharePostgres(t *testing.T) {
-	twoInstances(t, "DATABASE_URL="+testenv.PostgresDB(t))
+	twoInstances(t, "DATABASE_URL="+testdb.PostgresDB(t))
 }
 
 func twoInstances(t *testing.T, shared ...string) {

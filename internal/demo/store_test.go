@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/internal/sqlschema"
-	"github.com/sessionless/sessionless/internal/testenv"
+	"github.com/sessionless/sessionless/internal/testenv/testdb"
 )
 
 var _ UserStore = (*sqlStore)(nil)
@@ -28,7 +28,7 @@ func TestSQLStore(t *testing.T) {
 	} {
 		t.Run(url, func(t *testing.T) {
 			if url == "postgres" {
-				url = testenv.PostgresDB(t)
+				url = testdb.PostgresDB(t)
 			}
 			s, err := openStore(ctx, url)
 			if err != nil {

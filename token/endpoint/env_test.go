@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/testenv"
+	"github.com/sessionless/sessionless/internal/testenv/testdb"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
@@ -94,18 +95,18 @@ var backends = []backend{
 		return refresh.NewMemoryStore(), revocation.NewMemoryStore()
 	}},
 	{"SQLite", func(t testing.TB) (refresh.Store, revocation.Store) {
-		return sqlStores(t, testenv.SQLiteDB(t)(t), refreshsql.SQLite, revsql.SQLite)
+		return sqlStores(t, testdb.SQLiteDB(t)(t), refreshsql.SQLite, revsql.SQLite)
 	}},
 	{"PostgreSQL", func(t testing.TB) (refresh.Store, revocation.Store) {
-		return sqlStores(t, testenv.SharedPostgres(t)(t), refreshsql.Postgres, revsql.Postgres)
+		return sqlStores(t, testdb.SharedPostgres(t)(t), refreshsql.Postgres, revsql.Postgres)
 	}},
 }
 
 func sqlStores(t testing.TB, db *sql.DB, rd refreshsql.Dialect, vd revsql.Dialect) (refresh.Store, revocation.Store) {
 	ctx := context.Background()
-	rt, rv := testenv.UniqueTable("refresh"), testenv.UniqueTable("revocations")
-	testenv.DropTableAtEnd(t, db, rt)
-	testenv.DropTableAtEnd(t, db, rv)
+	rt, rv := testdb.UniqueTable("refresh"), testdb.UniqueTable("revocations")
+	testdb.DropTableAtEnd(t, db, rt)
+	testdb.DropTableAtEnd(t, db, rv)
 	rs, err := refreshsql.New(ctx, db, refreshsql.Config{Dialect: rd, Table: rt})
 	if err != nil {
 		t.Fatal(err)
