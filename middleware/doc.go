@@ -31,6 +31,21 @@
 // gets its own copy of the principal. [Authenticator.Authenticate] does
 // the same for tokens from outside HTTP.
 //
+// A server with protected resources (RFC 9728) that clients may ask
+// tokens for by URL (RFC 8707 resource indicators) lists them in
+// [Config.Resources]; [Authenticator.Protect] guards a resource's routes,
+// refusing a token asked for another resource, and points their
+// challenges at its metadata document, which [Authenticator.MountMetadata]
+// serves:
+//
+//	api := middleware.Resource{URL: "https://api.example/api", AuthorizationServers: []string{iss}, Scopes: scopes}
+//	auth, err := middleware.New(middleware.Config{JWT: jwt, Resources: []middleware.Resource{api}, ExternalURL: "https://api.example"})
+//	mux.Handle("GET /api/widgets", auth.Protect(api)(auth.RequireScopes("widgets:read")(list)))
+//	auth.MountMetadata(mux) // GET /.well-known/oauth-protected-resource/api
+//
+// token/endpoint takes the same values (endpoint.Config.Resources) to
+// issue tokens for them.
+//
 // Refusals are mapped in one place ([Status], [WriteError]): 401 with a
 // bare challenge without credentials, 401 invalid_token, 400
 // invalid_request, 403 insufficient_scope with the scopes, and 503 when a
