@@ -24,7 +24,7 @@ func newClock() *testenv.Clock { return testenv.NewClock(t0) }
 
 func open(t *testing.T, cfg revocation.Config) *revocation.List {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := revocation.Open(ctx, cfg)
 	if err != nil {

@@ -158,7 +158,7 @@ func TestLuaScore(t *testing.T) {
 			continue // outside what any store keeps
 		}
 		if err := s.Create(ctx, e); err != nil {
-			t.Fatalf("Add(%+v): %v", e, err)
+			t.Fatalf("Create(%+v): %v", e, err)
 		}
 		score, err := c.ZScore(ctx, s.expiryKey, encodeField(e.Kind, e.Issuer, e.Key)).Result()
 		if err != nil {

@@ -43,7 +43,7 @@ func uniquePrefix(t *testing.T, c *redis.Client) string {
 	}
 	p := "sessionless-test:" + t.Name() + ":" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := c.Del(ctx, p+":entries", p+":expiry").Err(); err != nil {
 			t.Errorf("deleting the test keys: %v", err)
@@ -90,7 +90,7 @@ func TestPurgeToTheNanosecond(t *testing.T) {
 		tokenEntry("later", now.Add(time.Hour)),
 	} {
 		if err := s.Create(ctx, e); err != nil {
-			t.Fatalf("Add: %v", err)
+			t.Fatalf("Create: %v", err)
 		}
 	}
 	if _, err := s.Purge(ctx, now); err != nil {
@@ -127,7 +127,7 @@ func TestOutOfRangeTime(t *testing.T) {
 	} {
 		err := s.Create(context.Background(), tokenEntry("x", exp))
 		if !errors.Is(err, revocation.ErrInvalidEntry) {
-			t.Errorf("Add with Expires %v = %v, want ErrInvalidEntry", exp, err)
+			t.Errorf("Create with Expires %v = %v, want ErrInvalidEntry", exp, err)
 		}
 	}
 }
@@ -135,7 +135,7 @@ func TestOutOfRangeTime(t *testing.T) {
 // next waits for the next entry of sub, skipping heartbeats.
 func next(t *testing.T, sub revocation.Subscription) revocation.Entry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
 		e, ok, err := sub.Next(ctx, 100*time.Millisecond)
@@ -199,10 +199,10 @@ func TestDroppedSubscription(t *testing.T) {
 	}
 	lost := tokenEntry("published-while-down", storetest.Base.Add(time.Hour))
 	if err := a.Create(ctx, lost); err != nil {
-		t.Fatalf("Add: %v", err)
+		t.Fatalf("Create: %v", err)
 	}
 
-	nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var nextErr error
 	for nextErr == nil && nctx.Err() == nil {
@@ -239,7 +239,7 @@ func TestDroppedSubscription(t *testing.T) {
 	}
 	e := tokenEntry("after-resubscribe", storetest.Base.Add(time.Hour))
 	if err := a.Create(ctx, e); err != nil {
-		t.Fatalf("Add: %v", err)
+		t.Fatalf("Create: %v", err)
 	}
 	if got := next(t, sub2); got.Key != e.Key || !got.Expires.Equal(e.Expires) {
 		t.Errorf("new subscription delivered %+v, want %+v", got, e)
@@ -279,7 +279,7 @@ func TestUnreachable(t *testing.T) {
 		}
 		t.Logf("%s: %v (after %v)", op, err, took.Round(time.Millisecond))
 	}
-	check("Add", func() error { return s.Create(ctx, tokenEntry("x", storetest.Base)) })
+	check("Create", func() error { return s.Create(ctx, tokenEntry("x", storetest.Base)) })
 	check("Snapshot", func() error { _, err := s.Snapshot(ctx, storetest.Base); return err })
 	check("Purge", func() error { _, err := s.Purge(ctx, storetest.Base); return err })
 	check("Subscribe", func() error {
@@ -332,7 +332,7 @@ func TestCorruptData(t *testing.T) {
 
 	e := tokenEntry("jti", storetest.Base.Add(time.Hour))
 	if err := s.Create(ctx, e); err != nil {
-		t.Fatalf("Add: %v", err)
+		t.Fatalf("Create: %v", err)
 	}
 	var field string
 	for _, f := range c.HKeys(ctx, entries).Val() {
@@ -346,7 +346,7 @@ func TestCorruptData(t *testing.T) {
 	}
 	// Create overwrites the malformed value.
 	if err := s.Create(ctx, e); err != nil {
-		t.Fatalf("Add over a malformed value: %v", err)
+		t.Fatalf("Create over a malformed value: %v", err)
 	}
 	if got, err := s.Snapshot(ctx, storetest.Base); err != nil || len(got) != 1 || !got[0].Expires.Equal(e.Expires) {
 		t.Errorf("Snapshot after Add = %+v, %v; want %+v", got, err, e)

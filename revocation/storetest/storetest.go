@@ -21,7 +21,7 @@ type Open func(t *testing.T) (a, b revocation.Store)
 
 // deliveryTimeout bounds how long a subscription may take to deliver an
 // entry added by either instance.
-const deliveryTimeout = 5 * time.Second
+const deliveryTimeout = 30 * time.Second
 
 // Base is the moment the suite's entries are built around. Stores get
 // times explicitly, so the suite needs no clock.

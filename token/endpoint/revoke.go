@@ -20,10 +20,7 @@ func (s *Server) Revoke() http.Handler {
 		if !post(w, r) {
 			return
 		}
-		form, err := s.form(w, r)
-		if err == nil {
-			err = s.checkClient(r, form)
-		}
+		form, err := s.clientForm(w, r)
 		if err == nil {
 			err = s.revoke(r, form.Get("token"), form.Get("token_type_hint"))
 		}

@@ -36,10 +36,7 @@ func (s *Server) Token() http.Handler {
 		if !post(w, r) {
 			return
 		}
-		form, err := s.form(w, r)
-		if err == nil {
-			err = s.checkClient(r, form)
-		}
+		form, err := s.clientForm(w, r)
 		var jkt string
 		if err == nil {
 			jkt, err = s.dpopKey(w, r)
@@ -78,6 +75,16 @@ func (s *Server) form(w http.ResponseWriter, r *http.Request) (url.Values, error
 		return nil, bodyError(err, true)
 	}
 	return form, nil
+}
+
+// clientForm reads the form of a request to the token or revocation
+// endpoint and authenticates its client.
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	form, err := s.form(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return form, s.checkClient(r, form)
 }
 
 // checkClient authenticates the client: the one public client, with no
