@@ -15,7 +15,6 @@ import (
 
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-
 // revoker records the access tokens revoked.
 type revoker struct {
 	mu  sync.Mutex
