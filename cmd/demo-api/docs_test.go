@@ -3,174 +3,266 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sessionless/sessionless/internal/demo"
 )
 
-// shBlock is one ```sh block of a document.
-type shBlock struct {
-	file, heading, text string
-}
-
-var fence = regexp.MustCompile("(?s)\n[ \t]*```sh\n(.*?)\n[ \t]*```")
-
-// shBlocks returns the ```sh blocks of README.md and docs/*.md, with the
-// heading they are under, their lines continued over backslashes joined.
-func shBlocks(t *testing.T) []shBlock {
-	t.Helper()
-	files, _ := filepath.Glob("../../docs/*.md")
-	files = append(files, "../../README.md")
-	var out []shBlock
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := string(b)
-		for _, m := range fence.FindAllStringSubmatchIndex(text, -1) {
-			heading := ""
-			if i := strings.LastIndex(text[:m[0]], "\n## "); i >= 0 {
-				heading, _, _ = strings.Cut(text[i+4:], "\n")
-			}
-			body := strings.ReplaceAll(text[m[2]:m[3]], "\\\n", " ")
-			out = append(out, shBlock{filepath.Base(f), heading, body})
-		}
-	}
-	return out
-}
-
 // TestDocCommandsMatchTheCode checks every command of README.md and
-// docs/*.md against the code, so that they cannot drift: demo-api flags
-// and subcommands exist, scripts and directories exist, and the packages,
-// tests and benchmarks that `go test -run/-bench` names exist.
+// docs/*.md against the code, so that they cannot drift: demo-api flags,
+// subcommands and environment variables exist and their values parse,
+// scripts and directories exist, and the packages, tests and benchmarks
+// that `go test -run/-bench` names exist.
 func TestDocCommandsMatchTheCode(t *testing.T) {
-	help, err := exec.Command(demoBinary(t), "-h").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(string(help), -1) {
-		flags[m[1]] = true
-	}
-	for _, f := range []string{"name", "scopes", "expires-in"} { // demo-api tokens create
-		flags[f] = true
-	}
-	envs := map[string]bool{"DEMO_PASSWORD": true, "OIDC_CLIENT_SECRET": true, "OIDC_COOKIE_KEY": true, "DEMO_DPOP_NONCE_KEY": true}
-	for _, m := range regexp.MustCompile(`env ([A-Z_]+)`).FindAllStringSubmatch(string(help), -1) {
-		envs[m[1]] = true
-	}
-	root := "../.."
-	exists := func(p string) bool { _, err := os.Stat(filepath.Join(root, p)); return err == nil }
-	testNames := func(pkg string) string {
-		files, _ := filepath.Glob(filepath.Join(root, pkg, "*_test.go"))
-		var all strings.Builder
-		for _, f := range files {
-			b, _ := os.ReadFile(f)
-			all.Write(b)
-		}
-		return all.String()
-	}
+	blocks := docBlocks(shBlocks(t))
 	checked := 0
-	for _, b := range shBlocks(t) {
-		// The environment the block sets, checked and kept for its
-		// demo-api commands.
-		env := map[string]string{}
-		for _, m := range regexp.MustCompile(`(?:^|\s)([A-Z][A-Z0-9_]+)=('[^']*'|"[^"]*"|\S*)`).FindAllStringSubmatch(b.text, -1) {
-			if strings.HasPrefix(m[1], "DEMO_") || strings.HasPrefix(m[1], "OIDC_") || m[1] == "DATABASE_URL" || m[1] == "REDIS_URL" {
-				if !envs[m[1]] {
-					t.Errorf("%s (%s): demo-api reads no variable %s", b.file, b.heading, m[1])
-				}
-				env[m[1]] = strings.Trim(m[2], `'"`)
-			}
-		}
-		for _, cmd := range regexp.MustCompile(`\s*(?:&&|;|\n|\|)\s*`).Split(b.text, -1) {
-			cmd = strings.TrimSpace(strings.SplitN(cmd, " #", 2)[0])
-			fields := strings.Fields(cmd)
-			where := b.file + " (" + b.heading + "): " + cmd
-			switch {
-			case strings.Contains(cmd, "go run ./cmd/demo-api"):
+	for _, b := range blocks {
+		for _, c := range b.commands {
+			if c.kind != otherCommand {
 				checked++
-				args := strings.Fields(strings.SplitN(cmd, "go run ./cmd/demo-api", 2)[1])
-				if len(args) > 0 && (args[0] == "tokens" || args[0] == "users") {
-					if !regexp.MustCompile(`^(tokens (create|list|revoke)|users set-password)$`).MatchString(args[0] + " " + args[1]) {
-						t.Errorf("%s: no such subcommand", where)
-					}
-				}
-				for _, a := range args {
-					if name, ok := strings.CutPrefix(a, "-"); ok && len(name) > 0 && name[0] != ' ' {
-						name, _, _ = strings.Cut(name, "=")
-						if !flags[name] {
-							t.Errorf("%s: demo-api has no flag -%s", where, name)
-						}
-					}
-				}
-				// A server command: its flags and environment must parse
-				// (values included), but for directories that exist only
-				// on the reader's machine.
-				if len(args) == 0 || args[0] != "tokens" && args[0] != "users" {
-					var serverArgs []string
-					for _, a := range args {
-						if a == "&" {
-							break
-						}
-						serverArgs = append(serverArgs, a)
-					}
-					_, err := demo.ParseConfig(serverArgs, func(k string) string { return env[k] }, io.Discard)
-					if err != nil && !strings.Contains(err.Error(), "does not exist") && !strings.Contains(err.Error(), "directory") {
-						t.Errorf("%s: %v", where, err)
-					}
-				}
-			case len(fields) > 0 && strings.Contains(fields[0], "scripts/"):
-				checked++
-				if !exists(strings.TrimPrefix(strings.TrimPrefix(fields[0], "../"), "./")) {
-					t.Errorf("%s: no such script", where)
-				}
-			case len(fields) > 1 && fields[0] == "cd":
-				checked++
-				if !exists(fields[1]) {
-					t.Errorf("%s: no such directory", where)
-				}
-			case len(fields) > 2 && fields[0] == "go" && fields[1] == "test":
-				checked++
-				for i, f := range fields {
-					if strings.HasPrefix(f, "./") && f != "./..." && !exists(f) {
-						t.Errorf("%s: no package %s", where, f)
-					}
-					if (f == "-run" || f == "-bench") && i+1 < len(fields) {
-						pattern := strings.Trim(fields[i+1], `'"^$`)
-						kind := map[string]string{"-run": "Test", "-bench": "Benchmark"}[f]
-						for _, alt := range strings.Split(pattern, "|") {
-							alt, _, _ = strings.Cut(alt, "/")
-							if alt == "" || alt == "." {
-								continue
-							}
-							found := false
-							for _, pkg := range fields[2:] {
-								names := testNames(pkg)
-								if strings.HasPrefix(pkg, "./") && (strings.Contains(names, "func "+alt) || strings.Contains(names, "func "+kind+alt)) {
-									found = true
-								}
-							}
-							if !found {
-								t.Errorf("%s: no %s matching %q in the packages named", where, kind, alt)
-							}
-						}
-					}
-				}
 			}
 		}
 	}
 	if checked < 30 {
 		t.Fatalf("checked %d commands: the documents' blocks were not found", checked)
 	}
+	for _, p := range docProblems(blocks, demoUsage(t), "../..") {
+		t.Error(p)
+	}
 	t.Logf("%d commands checked", checked)
+}
+
+// TestDocChecksCatchDrift adds a block to a copy of README.md and expects
+// the checks to report it, and only it.
+func TestDocChecksCatchDrift(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, block string
+		want        []string // what each problem mentions
+	}{
+		{"nothing wrong", "DEMO_ACCESS_TTL=5m go run ./cmd/demo-api -access-ttl 1h\n" +
+			"go test -run 'TestParseBlock|TestDocChecksCatchDrift/test' ./cmd/demo-api", nil},
+		{"unknown flag", "go run ./cmd/demo-api -bogus-flag x",
+			[]string{"demo-api has no flag -bogus-flag", "flag provided but not defined: -bogus-flag"}},
+		{"unknown flag of a subcommand", "go run ./cmd/demo-api tokens list -bogus demo", []string{"demo-api has no flag -bogus"}},
+		{"flag value", "go run ./cmd/demo-api -access-ttl forever", []string{`-access-ttl: "forever" is not a duration`}},
+		{"unknown subcommand", "go run ./cmd/demo-api tokens rotate demo", []string{"no such subcommand"}},
+		{"subcommand without its verb", "go run ./cmd/demo-api tokens", []string{"no such subcommand"}},
+		{"unknown variable", "DEMO_BOGUS=1 go run ./cmd/demo-api", []string{"demo-api reads no variable DEMO_BOGUS"}},
+		{"exported unknown variable", "export OIDC_BOGUS=x", []string{"demo-api reads no variable OIDC_BOGUS"}},
+		{"variable value", "export DEMO_ACCESS_TTL=forever", []string{`DEMO_ACCESS_TTL: "forever" is not a duration`}},
+		{"variable value for a subcommand", "DEMO_DPOP_NONCE_KEY=short go run ./cmd/demo-api tokens list demo",
+			[]string{"DEMO_DPOP_NONCE_KEY: want 32 bytes"}},
+		{"script", "./scripts/bogus.sh", []string{"no such script"}},
+		{"directory", "cd bogus", []string{"no such directory"}},
+		{"package", "go test ./bogus", []string{"no package ./bogus"}},
+		{"test", "go test -run 'TestParseBlock|TestBogus' ./cmd/demo-api", []string{`no Test matching "TestBogus"`}},
+		{"test of another package", "go test -run TestParseBlock ./token", []string{`no Test matching "TestParseBlock"`}},
+		{"benchmark", "go test ./token -run '^$' -bench 'Bogus'", []string{`no Benchmark matching "Bogus"`}},
+	}
+	usage := demoUsage(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := filepath.Join(t.TempDir(), "README.md")
+			if err := os.WriteFile(doc, append(slices.Clip(readme), "\n```sh\n"+tt.block+"\n```\n"...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			blocks, err := readShBlocks([]string{doc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := docProblems(docBlocks(blocks), usage, "../..")
+			ok := len(problems) == len(tt.want)
+			for i := 0; ok && i < len(problems); i++ {
+				ok = strings.Contains(problems[i], tt.want[i])
+			}
+			if !ok {
+				t.Errorf("problems %q, want ones mentioning %q", problems, tt.want)
+			}
+		})
+	}
+}
+
+// demoUsage returns the text of demo-api -h.
+func demoUsage(t *testing.T) string {
+	t.Helper()
+	var out strings.Builder
+	if _, err := demo.ParseConfig([]string{"-h"}, func(string) string { return "" }, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("demo-api -h: %v", err)
+	}
+	return out.String()
+}
+
+// docProblems checks the blocks against the code and returns what it
+// found wrong: the variables each block sets (envProblems), its demo-api
+// commands (flagProblems) and the paths its other commands name
+// (pathProblems). usage is the text of demo-api -h; root the repository.
+func docProblems(blocks []docBlock, usage, root string) []string {
+	flags, vars := demoFlags(usage), demoVariables(usage)
+	var problems []string
+	for _, b := range blocks {
+		problems = append(problems, envProblems(b, vars)...)
+		for _, c := range b.commands {
+			if c.kind == demoCommand {
+				problems = append(problems, flagProblems(c, b.env, flags)...)
+			}
+			problems = append(problems, pathProblems(c, root)...)
+		}
+	}
+	return problems
+}
+
+// demoFlags are the flags of demo-api: those of its usage text and those
+// of demo-api tokens create.
+func demoFlags(usage string) map[string]bool {
+	flags := map[string]bool{"name": true, "scopes": true, "expires-in": true}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(usage, -1) {
+		flags[m[1]] = true
+	}
+	return flags
+}
+
+// demoVariables are the environment variables demo-api reads: those of
+// its usage text and those without a flag.
+func demoVariables(usage string) map[string]bool {
+	vars := map[string]bool{"DEMO_PASSWORD": true, "OIDC_CLIENT_SECRET": true, "OIDC_COOKIE_KEY": true, "DEMO_DPOP_NONCE_KEY": true}
+	for _, m := range regexp.MustCompile(`env ([A-Z_]+)`).FindAllStringSubmatch(usage, -1) {
+		vars[m[1]] = true
+	}
+	return vars
+}
+
+// envProblems checks the demo's variables that b sets: demo-api reads
+// each, and their values parse (see parseProblem).
+func envProblems(b docBlock, known map[string]bool) []string {
+	var problems []string
+	for _, name := range slices.Sorted(maps.Keys(b.env)) {
+		if !known[name] {
+			problems = append(problems, fmt.Sprintf("%s (%s): demo-api reads no variable %s", b.file, b.heading, name))
+		}
+	}
+	if err := parseProblem(nil, b.env); err != nil {
+		problems = append(problems, fmt.Sprintf("%s (%s): the variables it sets: %v", b.file, b.heading, err))
+	}
+	return problems
+}
+
+// subcommand is a subcommand of demo-api and its verb.
+var subcommand = regexp.MustCompile(`^(tokens (create|list|revoke)|users set-password)$`)
+
+// flagProblems checks a demo-api command: its subcommand exists, demo-api
+// has each flag it gives, and a server command's flags, with the
+// variables its block sets, parse (see parseProblem).
+func flagProblems(c docCommand, env map[string]string, known map[string]bool) []string {
+	var problems []string
+	args := c.demoArgs
+	sub := len(args) > 0 && (args[0] == "tokens" || args[0] == "users")
+	if sub && !subcommand.MatchString(strings.Join(args[:min(2, len(args))], " ")) {
+		problems = append(problems, c.where+": no such subcommand")
+	}
+	for _, a := range args {
+		if name, ok := strings.CutPrefix(a, "-"); ok && name != "" {
+			if name, _, _ = strings.Cut(name, "="); !known[name] {
+				problems = append(problems, fmt.Sprintf("%s: demo-api has no flag -%s", c.where, name))
+			}
+		}
+	}
+	if !sub {
+		// A server started in the background ends at the "&".
+		if i := slices.Index(args, "&"); i >= 0 {
+			args = args[:i]
+		}
+		if err := parseProblem(args, env); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", c.where, err))
+		}
+	}
+	return problems
+}
+
+// parseProblem is the error of [demo.ParseConfig] for args and env, but
+// for a directory that exists only on the reader's machine.
+func parseProblem(args []string, env map[string]string) error {
+	_, err := demo.ParseConfig(args, func(k string) string { return env[k] }, io.Discard)
+	if err != nil && !strings.Contains(err.Error(), "does not exist") && !strings.Contains(err.Error(), "directory") {
+		return err
+	}
+	return nil
+}
+
+// pathProblems checks that the script, directory, or packages and tests
+// that c names exist under root.
+func pathProblems(c docCommand, root string) []string {
+	switch c.kind {
+	case scriptCommand:
+		if !exists(root, strings.TrimPrefix(strings.TrimPrefix(c.fields[0], "../"), "./")) {
+			return []string{c.where + ": no such script"}
+		}
+	case cdCommand:
+		if !exists(root, c.fields[1]) {
+			return []string{c.where + ": no such directory"}
+		}
+	case goTestCommand:
+		return goTestProblems(c, root)
+	}
+	return nil
+}
+
+// goTestProblems checks a go test command: the packages it names exist,
+// and so do the tests and benchmarks its -run and -bench patterns name.
+func goTestProblems(c docCommand, root string) []string {
+	var problems []string
+	for i, f := range c.fields {
+		if strings.HasPrefix(f, "./") && f != "./..." && !exists(root, f) {
+			problems = append(problems, fmt.Sprintf("%s: no package %s", c.where, f))
+		}
+		if (f == "-run" || f == "-bench") && i+1 < len(c.fields) {
+			kind := map[string]string{"-run": "Test", "-bench": "Benchmark"}[f]
+			for _, alt := range strings.Split(strings.Trim(c.fields[i+1], `'"^$`), "|") {
+				if alt, _, _ = strings.Cut(alt, "/"); alt != "" && alt != "." && !definesTest(root, c.fields[2:], kind, alt) {
+					problems = append(problems, fmt.Sprintf("%s: no %s matching %q in the packages named", c.where, kind, alt))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// definesTest reports whether the test files of one of the packages pkgs
+// (the ./ ones) define a function alt or kind+alt.
+func definesTest(root string, pkgs []string, kind, alt string) bool {
+	for _, pkg := range pkgs {
+		if !strings.HasPrefix(pkg, "./") {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(root, pkg, "*_test.go"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if strings.Contains(string(b), "func "+alt) || strings.Contains(string(b), "func "+kind+alt) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// exists reports whether the path p exists under root.
+func exists(root, p string) bool {
+	_, err := os.Stat(filepath.Join(root, p))
+	return err == nil
 }
 
 // TestKeyRotationAsDocumented follows docs/operations.md "Rotating the

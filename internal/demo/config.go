@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -125,305 +124,241 @@ type Config struct {
 	passwords password.Config
 }
 
-// option is one setting: a flag and the environment variable behind it.
-type option struct {
-	flag, env, arg, def, help string
-}
-
-// Indexes of options.
-const (
-	optAddr = iota
-	optDB
-	optKeyFile
-	optVerify
-	optIssuer
-	optAudience
-	optTTL
-	optRedis
-	optStaleness
-	optFailOpen
-	optRefreshLifetime
-	optRefreshIdle
-	optOIDCIssuer
-	optOIDCAudience
-	optOIDCMapping
-	optOIDCClientID
-	optOIDCRedirect
-	optCORS
-)
-
-var options = []option{
-	optAddr:     {"addr", "DEMO_ADDR", "host:port", defaultAddr, "listen address; port 0 picks a free port"},
-	optDB:       {"db", "DATABASE_URL", "url", defaultDatabaseURL, "database of users, refresh tokens, API tokens and revocations: a SQLite file path\n(.db, .sqlite or .sqlite3), sqlite:PATH, a SQLite file: URI, or postgres://user:pw@host/db"},
-	optKeyFile:  {"key-file", "DEMO_KEY_FILE", "path", defaultKeyFile, "PEM private key that signs tokens; its type picks the algorithm;\nan Ed25519 key is generated there when the file does not exist"},
-	optVerify:   {"verify-key-file", "DEMO_VERIFY_KEY_FILES", "path", "", "PEM key of a retired signing key whose tokens are still accepted;\nrepeatable (the variable takes a comma-separated list)"},
-	optIssuer:   {"issuer", "DEMO_ISSUER", "url", "", "token issuer (iss); default http://<actual listen address>"},
-	optAudience: {"audience", "DEMO_AUDIENCE", "name", defaultAudience, "token audience (aud)"},
-	optTTL:      {"access-ttl", "DEMO_ACCESS_TTL", "duration", "15m", "access token lifetime, 1s to 24h"},
-	optRedis:    {"redis", "REDIS_URL", "url", "", "share revocations through Redis (redis://host:port/db) instead of the database"},
-	optStaleness: {"revocation-staleness", "DEMO_REVOCATION_STALENESS", "duration", "5s",
-		"answer 503 once the revocation list has not synced for this long (100ms to 1h)"},
-	optFailOpen: {"revocation-fail-open", "DEMO_REVOCATION_FAIL_OPEN", "bool", "false",
-		"keep serving from a stale revocation list instead of answering 503\n(revocations made elsewhere meanwhile are missed)"},
-	optRefreshLifetime: {"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "duration", "720h", "absolute lifetime of a refresh token family (30 days)"},
-	optRefreshIdle:     {"refresh-idle", "DEMO_REFRESH_IDLE", "duration", "168h", "idle lifetime of a refresh token family (7 days)"},
-	optOIDCIssuer:      {"oidc-issuer", "OIDC_ISSUER", "url", "", "also accept the access tokens of this OpenID Connect provider (its exact iss);\nrepeatable (the variable takes a comma-separated list)"},
-	optOIDCAudience:    {"oidc-audience", "OIDC_AUDIENCE", "name", "", "the audience the providers' tokens must carry; default -audience"},
-	optOIDCMapping:     {"oidc-mapping", "OIDC_MAPPING", "name", "generic", "how provider claims become scopes and roles: generic, keycloak,\nor auth0:NAMESPACE (roles from the claim NAMESPACE+\"roles\")"},
-	optOIDCClientID:    {"oidc-client-id", "OIDC_CLIENT_ID", "id", "", "log in through the first -oidc-issuer as this client: GET /auth/oidc/login\n(the secret comes from OIDC_CLIENT_SECRET only)"},
-	optOIDCRedirect:    {"oidc-redirect-url", "OIDC_REDIRECT_URL", "url", "", "the callback URL registered at the provider; default <issuer>/auth/oidc/callback"},
-	optCORS:            {"cors-origin", "DEMO_CORS_ORIGINS", "origin", "", "let browser apps of this origin (https://app.example) call the API, or * for any;\nrepeatable (the variable takes a comma-separated list); credentials are never allowed"},
-}
-
-// envPassword is the one setting without a flag.
-const envPassword = "DEMO_PASSWORD"
-
-// usage writes the -h text: every flag with its environment variable.
-func usage(w io.Writer) {
-	var b strings.Builder
-	b.WriteString(`Usage: demo-api [flags]
-
-demo-api is the sessionless demo API: POST /auth/login trades a username and
-password for a signed JWT access token and a rotating refresh token,
-POST /auth/token refreshes (OAuth 2.0), POST /auth/revoke revokes a token
-(RFC 7009), POST /auth/logout and /auth/logout-all revoke on every instance,
-GET /api/me verifies a token statelessly, GET /.well-known/jwks.json
-publishes the verification keys. POST/GET /api/tokens and DELETE
-/api/tokens/{id} manage API tokens (sl_…) for scripts, which work on the
-same /api routes.
-
-demo-api users set-password [-db URL] USERNAME sets a lost password.
-demo-api tokens create|list|revoke … manages API tokens (demo-api tokens -h).
-
-Each flag has an environment variable; a flag wins over its variable, and the
-variable over the default.
-
-`)
-	for _, o := range options {
-		fmt.Fprintf(&b, "  -%s %s\n", o.flag, o.arg)
-		for line := range strings.SplitSeq(o.help, "\n") {
-			fmt.Fprintf(&b, "        %s\n", line)
-		}
-		fmt.Fprintf(&b, "        env %s", o.env)
-		if o.def != "" {
-			fmt.Fprintf(&b, ", default %s", o.def)
-		}
-		b.WriteString("\n")
-	}
-	fmt.Fprintf(&b, `
-Environment only:
-  %s
-        password of the users seeded on first start (demo and viewer);
-        when unset, a random password is generated and printed once
-`, envPassword)
-	io.WriteString(w, b.String())
-}
-
-// stringList is a repeatable flag. The first Set replaces the values that
-// came from the environment, so the flag wins as a whole.
-type stringList struct {
-	vals []string
-	set  bool
-}
-
-func (l *stringList) String() string { return strings.Join(l.vals, ",") }
-
-func (l *stringList) Set(s string) error {
-	if s == "" {
-		return errors.New("empty path")
-	}
-	if !l.set {
-		l.vals, l.set = nil, true
-	}
-	l.vals = append(l.vals, s)
-	return nil
-}
-
 // ParseConfig reads the configuration from command-line arguments (without
 // the program name) and environment variables (through getenv), in that
 // order of precedence, over the defaults. For -h or -help it writes the
 // usage text to out and returns [flag.ErrHelp].
+//
+// It checks the values in the order of the steps below and reports the
+// first problem, naming where the value came from.
 func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("demo-api", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	raw := make([]string, len(options))
-	var verify, oidcIssuers, corsOrigins stringList
-	for i, o := range options {
-		switch i {
-		case optVerify:
-			fs.Var(&verify, o.flag, o.help)
-		case optOIDCIssuer:
-			fs.Var(&oidcIssuers, o.flag, o.help)
-		case optCORS:
-			fs.Var(&corsOrigins, o.flag, o.help)
-		case optFailOpen:
-			fs.Var(boolString{&raw[i]}, o.flag, o.help)
-		default:
-			fs.StringVar(&raw[i], o.flag, "", o.help)
-		}
+	s := &settings{getenv: getenv}
+	if err := s.parseFlags(args, out); err != nil {
+		return Config{}, err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(out)
+	s.resolve()
+	cfg := s.stringFields()
+	for _, step := range []func(*Config) error{
+		s.requireValues,
+		s.checkOwnIssuer,
+		s.checkDatabasePath,
+		s.checkKeyFileDir,
+		s.parseAccessTTL,
+		s.parseLifetimes,
+		s.parseFailOpen,
+		s.parseOIDC,
+		s.parseDPoPNonceKey,
+		s.checkCORSOrigins,
+	} {
+		if err := step(&cfg); err != nil {
 			return Config{}, err
 		}
-		return Config{}, fmt.Errorf("%w (see demo-api -h)", err)
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q (see demo-api -h)", fs.Arg(0))
-	}
-	fromFlag := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+	return cfg, nil
+}
 
-	// source names where value i came from, for error messages.
-	source := make([]string, len(options))
-	for i, o := range options {
-		switch {
-		case fromFlag[o.flag]:
-			source[i] = "-" + o.flag
-		case getenv(o.env) != "":
-			raw[i], source[i] = getenv(o.env), o.env
-		default:
-			raw[i], source[i] = o.def, "default -"+o.flag
-		}
+// stringFields returns a Config with the settings that are used as given.
+func (s *settings) stringFields() Config {
+	return Config{
+		Addr:           s.raw[optAddr],
+		DatabaseURL:    s.raw[optDB],
+		KeyFile:        s.raw[optKeyFile],
+		VerifyKeyFiles: s.verify.vals,
+		Issuer:         s.raw[optIssuer],
+		Audience:       s.raw[optAudience],
+		RedisURL:       s.raw[optRedis],
+		SeedPassword:   s.getenv(envPassword),
 	}
-	for _, l := range []struct {
-		list *stringList
-		opt  int
-	}{{&verify, optVerify}, {&oidcIssuers, optOIDCIssuer}, {&corsOrigins, optCORS}} {
-		if !l.list.set {
-			for p := range strings.SplitSeq(getenv(options[l.opt].env), ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					l.list.vals = append(l.list.vals, p)
-				}
-			}
-		}
-	}
+}
 
-	cfg := Config{
-		Addr:           raw[optAddr],
-		DatabaseURL:    raw[optDB],
-		KeyFile:        raw[optKeyFile],
-		VerifyKeyFiles: verify.vals,
-		Issuer:         raw[optIssuer],
-		Audience:       raw[optAudience],
-		SeedPassword:   getenv(envPassword),
-	}
+// requireValues refuses an empty or blank address, database, key file or
+// audience.
+func (s *settings) requireValues(*Config) error {
 	for _, i := range []int{optAddr, optDB, optKeyFile, optAudience} {
-		if strings.TrimSpace(raw[i]) == "" {
-			return Config{}, fmt.Errorf("%s: must not be empty", source[i])
+		if strings.TrimSpace(s.raw[i]) == "" {
+			return fmt.Errorf("%s: must not be empty", s.source[i])
 		}
 	}
-	if cfg.Issuer != "" {
-		if err := checkIssuer(cfg.Issuer); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", source[optIssuer], err)
-		}
+	return nil
+}
+
+// checkOwnIssuer checks the demo's issuer, when one is given.
+func (s *settings) checkOwnIssuer(cfg *Config) error {
+	if cfg.Issuer == "" {
+		return nil
 	}
-	if !isPostgres(cfg.DatabaseURL) {
-		_, path, err := sqliteSource(cfg.DatabaseURL)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s: %w", source[optDB], err)
-		}
-		if path != "" {
-			if err := checkDir(path); err != nil {
-				return Config{}, fmt.Errorf("%s: %w", source[optDB], err)
-			}
-		}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return fmt.Errorf("%s: %w", s.source[optIssuer], err)
 	}
-	if err := checkDir(cfg.KeyFile); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", source[optKeyFile], err)
+	return nil
+}
+
+// checkDatabasePath checks that a SQLite database is named the way the
+// demo understands, in a directory that exists (see [checkDir]).
+func (s *settings) checkDatabasePath(cfg *Config) error {
+	if isPostgres(cfg.DatabaseURL) {
+		return nil
 	}
-	ttl, err := time.ParseDuration(raw[optTTL])
+	_, path, err := sqliteSource(cfg.DatabaseURL)
+	if err == nil && path != "" {
+		err = checkDir(path)
+	}
 	if err != nil {
-		return Config{}, fmt.Errorf("%s: %q is not a duration such as 15m or 1h", source[optTTL], raw[optTTL])
+		return fmt.Errorf("%s: %w", s.source[optDB], err)
 	}
-	if ttl < time.Second || ttl > maxAccessTTL {
-		return Config{}, fmt.Errorf("%s: %s is not between 1s and 24h", source[optTTL], raw[optTTL])
+	return nil
+}
+
+// checkKeyFileDir checks that the key file's directory exists (see
+// [checkDir]).
+func (s *settings) checkKeyFileDir(cfg *Config) error {
+	if err := checkDir(cfg.KeyFile); err != nil {
+		return fmt.Errorf("%s: %w", s.source[optKeyFile], err)
 	}
-	cfg.AccessTTL = ttl
-	cfg.RedisURL = raw[optRedis]
-	durations := []struct {
-		i        int
+	return nil
+}
+
+// parseAccessTTL reads the access token lifetime, 1s to maxAccessTTL.
+func (s *settings) parseAccessTTL(cfg *Config) (err error) {
+	cfg.AccessTTL, err = s.parseDuration(optTTL, time.Second, maxAccessTTL, "15m or 1h", "1s and 24h")
+	return err
+}
+
+// parseLifetimes reads the revocation list's staleness bound and the
+// refresh token families' lifetimes, the idle one no longer than the
+// absolute one.
+func (s *settings) parseLifetimes(cfg *Config) error {
+	for _, d := range []struct {
+		opt      int
 		min, max time.Duration
 		dst      *time.Duration
 	}{
 		{optStaleness, 100 * time.Millisecond, time.Hour, &cfg.RevocationStaleness},
 		{optRefreshLifetime, time.Minute, 365 * 24 * time.Hour, &cfg.RefreshLifetime},
 		{optRefreshIdle, time.Minute, 365 * 24 * time.Hour, &cfg.RefreshIdle},
-	}
-	for _, d := range durations {
-		v, err := time.ParseDuration(raw[d.i])
+	} {
+		v, err := s.parseDuration(d.opt, d.min, d.max, "5s or 720h", fmt.Sprintf("%v and %v", d.min, d.max))
 		if err != nil {
-			return Config{}, fmt.Errorf("%s: %q is not a duration such as 5s or 720h", source[d.i], raw[d.i])
-		}
-		if v < d.min || v > d.max {
-			return Config{}, fmt.Errorf("%s: %s is not between %v and %v", source[d.i], raw[d.i], d.min, d.max)
+			return err
 		}
 		*d.dst = v
 	}
 	if cfg.RefreshIdle > cfg.RefreshLifetime {
-		return Config{}, fmt.Errorf("%s (%v) is longer than %s (%v)", source[optRefreshIdle], cfg.RefreshIdle,
-			source[optRefreshLifetime], cfg.RefreshLifetime)
+		return fmt.Errorf("%s (%v) is longer than %s (%v)", s.source[optRefreshIdle], cfg.RefreshIdle,
+			s.source[optRefreshLifetime], cfg.RefreshLifetime)
 	}
-	if cfg.RevocationFailOpen, err = strconv.ParseBool(raw[optFailOpen]); err != nil {
-		return Config{}, fmt.Errorf("%s: %q is not true or false", source[optFailOpen], raw[optFailOpen])
-	}
-	if err := parseOIDC(&cfg, oidcIssuers.vals, raw, source, getenv); err != nil {
-		return Config{}, err
-	}
-	if k := getenv("DEMO_DPOP_NONCE_KEY"); k != "" {
-		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
-		if err != nil || len(b) != 32 {
-			return Config{}, errors.New("DEMO_DPOP_NONCE_KEY: want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')")
-		}
-		cfg.DPoPNonceKey = b
-	}
-	for _, o := range corsOrigins.vals {
-		if err := checkOrigin(o); err != nil {
-			return Config{}, fmt.Errorf("-cors-origin/DEMO_CORS_ORIGINS: %w", err)
-		}
-	}
-	cfg.CORSOrigins = corsOrigins.vals
-	return cfg, nil
+	return nil
 }
 
-// parseOIDC reads the OpenID Connect settings into cfg.
-func parseOIDC(cfg *Config, issuers []string, raw, source []string, getenv func(string) string) error {
-	seen := map[string]bool{}
-	for _, iss := range issuers {
-		if err := checkIssuer(iss); err != nil {
-			return fmt.Errorf("-oidc-issuer/OIDC_ISSUER: %w", err)
-		}
-		if seen[iss] || iss == cfg.Issuer {
-			return fmt.Errorf("-oidc-issuer/OIDC_ISSUER: %q is given twice, or is the demo's own issuer", iss)
-		}
-		seen[iss] = true
+// parseDuration reads option i, a duration from lo to hi. The error for
+// a value that does not parse gives examples, the one for a value out of
+// range the bounds, both as words.
+func (s *settings) parseDuration(i int, lo, hi time.Duration, examples, bounds string) (time.Duration, error) {
+	v, err := time.ParseDuration(s.raw[i])
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration such as %s", s.source[i], s.raw[i], examples)
 	}
-	cfg.OIDCIssuers = issuers
-	cfg.OIDCAudience = cmp.Or(raw[optOIDCAudience], cfg.Audience)
-	cfg.OIDCMapping = raw[optOIDCMapping]
+	if v < lo || v > hi {
+		return 0, fmt.Errorf("%s: %s is not between %s", s.source[i], s.raw[i], bounds)
+	}
+	return v, nil
+}
+
+// parseFailOpen reads whether a stale revocation list keeps serving.
+func (s *settings) parseFailOpen(cfg *Config) (err error) {
+	if cfg.RevocationFailOpen, err = strconv.ParseBool(s.raw[optFailOpen]); err != nil {
+		return fmt.Errorf("%s: %q is not true or false", s.source[optFailOpen], s.raw[optFailOpen])
+	}
+	return nil
+}
+
+// parseOIDC reads the OpenID Connect settings into cfg: the providers,
+// the audience and claim mapping of their tokens, and the login through
+// them.
+func (s *settings) parseOIDC(cfg *Config) error {
+	if err := checkOIDCIssuers(s.oidcIssuers.vals, cfg.Issuer); err != nil {
+		return err
+	}
+	cfg.OIDCIssuers = s.oidcIssuers.vals
+	cfg.OIDCAudience = cmp.Or(s.raw[optOIDCAudience], cfg.Audience)
+	cfg.OIDCMapping = s.raw[optOIDCMapping]
 	if _, err := oidcMapping(cfg.OIDCMapping, cfg.OIDCAudience); err != nil {
-		return fmt.Errorf("%s: %w", source[optOIDCMapping], err)
+		return fmt.Errorf("%s: %w", s.source[optOIDCMapping], err)
 	}
-	cfg.OIDCClientID, cfg.OIDCRedirectURL = raw[optOIDCClientID], raw[optOIDCRedirect]
-	cfg.OIDCClientSecret = getenv("OIDC_CLIENT_SECRET")
-	if cfg.OIDCClientID != "" && len(issuers) == 0 {
-		return fmt.Errorf("%s: the login needs a provider: give -oidc-issuer", source[optOIDCClientID])
+	return s.parseOIDCLogin(cfg)
+}
+
+// parseOIDCLogin reads the settings of the login through the first
+// provider: the client, its secret, the redirect URL and the key that
+// seals the state cookie.
+func (s *settings) parseOIDCLogin(cfg *Config) error {
+	cfg.OIDCClientID, cfg.OIDCRedirectURL = s.raw[optOIDCClientID], s.raw[optOIDCRedirect]
+	cfg.OIDCClientSecret = s.getenv(envOIDCClientSecret)
+	if cfg.OIDCClientID != "" && len(cfg.OIDCIssuers) == 0 {
+		return fmt.Errorf("%s: the login needs a provider: give -oidc-issuer", s.source[optOIDCClientID])
 	}
 	if cfg.OIDCRedirectURL != "" {
 		if u, err := url.Parse(cfg.OIDCRedirectURL); err != nil || !u.IsAbs() || u.Scheme != "http" && u.Scheme != "https" {
-			return fmt.Errorf("%s: %q is not an absolute http(s) URL", source[optOIDCRedirect], cfg.OIDCRedirectURL)
+			return fmt.Errorf("%s: %q is not an absolute http(s) URL", s.source[optOIDCRedirect], cfg.OIDCRedirectURL)
 		}
 	}
-	if k := getenv("OIDC_COOKIE_KEY"); k != "" {
-		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
-		if err != nil || len(b) != 32 {
-			return errors.New("OIDC_COOKIE_KEY: want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')")
+	var err error
+	cfg.OIDCCookieKey, err = key32(s.getenv, envOIDCCookieKey)
+	return err
+}
+
+// checkOIDCIssuers checks the providers' issuer identifiers: each valid,
+// given once, and none the demo's own issuer.
+func checkOIDCIssuers(issuers []string, own string) error {
+	seen := map[string]bool{}
+	for _, iss := range issuers {
+		if err := checkIssuer(iss); err != nil {
+			return fmt.Errorf("%s: %w", listSource(optOIDCIssuer), err)
 		}
-		cfg.OIDCCookieKey = b
+		if seen[iss] || iss == own {
+			return fmt.Errorf("%s: %q is given twice, or is the demo's own issuer", listSource(optOIDCIssuer), iss)
+		}
+		seen[iss] = true
 	}
 	return nil
+}
+
+// parseDPoPNonceKey reads the key that makes the demo require DPoP
+// server nonces, when it is set.
+func (s *settings) parseDPoPNonceKey(cfg *Config) (err error) {
+	cfg.DPoPNonceKey, err = key32(s.getenv, envDPoPNonceKey)
+	return err
+}
+
+// checkCORSOrigins checks the browser origins allowed to call the API.
+func (s *settings) checkCORSOrigins(cfg *Config) error {
+	for _, o := range s.corsOrigins.vals {
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("%s: %w", listSource(optCORS), err)
+		}
+	}
+	cfg.CORSOrigins = s.corsOrigins.vals
+	return nil
+}
+
+// listSource names list option i in errors: both its flag and its
+// variable, as a list may come from either.
+func listSource(i int) string {
+	return "-" + options[i].flag + "/" + options[i].env
+}
+
+// key32 reads a 32-byte key, in base64url with or without padding, from
+// the environment variable env; nil when the variable is unset.
+func key32(getenv func(string) string, env string) ([]byte, error) {
+	k := getenv(env)
+	if k == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
+	if err != nil || len(b) != 32 {
+		return nil, errors.New(env + ": want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')")
+	}
+	return b, nil
 }
 
 // checkOrigin accepts "*" or a browser origin: scheme://host[:port],
@@ -471,24 +406,3 @@ func checkDir(path string) error {
 	}
 	return nil
 }
-
-// boolString is a boolean flag (-name, -name=false) stored as a string,
-// like the other options, so the environment can fill it too.
-type boolString struct{ s *string }
-
-func (b boolString) String() string {
-	if b.s == nil {
-		return ""
-	}
-	return *b.s
-}
-
-func (b boolString) Set(v string) error {
-	if _, err := strconv.ParseBool(v); err != nil {
-		return errors.New("not true or false")
-	}
-	*b.s = v
-	return nil
-}
-
-func (boolString) IsBoolFlag() bool { return true }

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"io"
@@ -269,6 +271,33 @@ func TestParseConfigAcceptsPlausibleValues(t *testing.T) {
 	} {
 		if _, err := ParseConfig(args, env(nil), io.Discard); err != nil {
 			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// TestEnvironmentKeys: OIDC_COOKIE_KEY and DEMO_DPOP_NONCE_KEY each take
+// 32 bytes in base64url, padded or not, and refuse anything else by name.
+func TestEnvironmentKeys(t *testing.T) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(0xe0 + i) // base64 has + and / here, base64url - and _
+	}
+	field := map[string]func(Config) []byte{
+		"OIDC_COOKIE_KEY":     func(c Config) []byte { return c.OIDCCookieKey },
+		"DEMO_DPOP_NONCE_KEY": func(c Config) []byte { return c.DPoPNonceKey },
+	}
+	for name, get := range field {
+		for _, good := range []string{base64.RawURLEncoding.EncodeToString(key), base64.URLEncoding.EncodeToString(key)} {
+			cfg, err := ParseConfig(nil, env(map[string]string{name: good}), io.Discard)
+			if err != nil || !bytes.Equal(get(cfg), key) {
+				t.Errorf("%s=%s: %x, %v", name, good, get(cfg), err)
+			}
+		}
+		want := name + ": want 32 bytes in base64url (openssl rand -base64 32 | tr '+/' '-_')"
+		for _, bad := range []string{"c2hvcnQ", base64.StdEncoding.EncodeToString(key), base64.RawURLEncoding.EncodeToString(append(key, 0))} {
+			if _, err := ParseConfig(nil, env(map[string]string{name: bad}), io.Discard); err == nil || err.Error() != want {
+				t.Errorf("%s=%s: err %v, want %q", name, bad, err, want)
+			}
 		}
 	}
 }

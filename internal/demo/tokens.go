@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,85 +64,156 @@ func splitTokenFlags(args []string) (map[string]string, []string, error) {
 
 // runTokens runs "demo-api tokens create|list|revoke".
 func runTokens(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" || a == "help" {
-			fmt.Fprintln(stdout, tokensUsage)
-			return nil
-		}
+	c, err := parseTokensArgs(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	op, err := openOperator(ctx, c.serverArgs, getenv)
+	if err != nil {
+		return err
+	}
+	defer op.Close()
+	switch c.verb {
+	case "create":
+		return op.createToken(ctx, c.target, c.flags, stdout)
+	case "list":
+		return op.listTokens(ctx, c.target, stdout)
+	default:
+		return op.revokeToken(ctx, c.target, stdout)
+	}
+}
+
+// tokensCommand is a "demo-api tokens" command line, taken apart.
+type tokensCommand struct {
+	// verb is create, list or revoke; target the username or token ID
+	// it acts on.
+	verb, target string
+	// flags are the tokenFlags given, by name (create only).
+	flags map[string]string
+	// serverArgs are the other arguments, the server flags.
+	serverArgs []string
+}
+
+// parseTokensArgs takes the arguments of "demo-api tokens" apart. For
+// help, or for arguments without a verb and a target or with an unknown
+// verb, it writes the usage text to stdout; for help it returns
+// [flag.ErrHelp].
+func parseTokensArgs(args []string, stdout io.Writer) (tokensCommand, error) {
+	if wantsHelp(args) {
+		fmt.Fprintln(stdout, tokensUsage)
+		return tokensCommand{}, flag.ErrHelp
 	}
 	if len(args) < 2 || strings.HasPrefix(args[len(args)-1], "-") {
 		fmt.Fprintln(stdout, tokensUsage)
-		return errors.New("tokens: want create, list or revoke, and a username or token id")
+		return tokensCommand{}, errors.New("tokens: want create, list or revoke, and a username or token id")
 	}
-	verb, target := args[0], args[len(args)-1]
-	flags, rest, err := splitTokenFlags(args[1 : len(args)-1])
-	if err != nil {
-		return err
+	c := tokensCommand{verb: args[0], target: args[len(args)-1]}
+	var err error
+	if c.flags, c.serverArgs, err = splitTokenFlags(args[1 : len(args)-1]); err != nil {
+		return tokensCommand{}, err
 	}
-	if verb != "create" && len(flags) > 0 {
-		return fmt.Errorf("tokens %s: -name, -scopes and -expires-in are for create", verb)
+	if c.verb != "create" && len(c.flags) > 0 {
+		return tokensCommand{}, fmt.Errorf("tokens %s: -name, -scopes and -expires-in are for create", c.verb)
 	}
-	switch verb {
-	case "create", "list", "revoke":
-	default:
+	if c.verb != "create" && c.verb != "list" && c.verb != "revoke" {
 		fmt.Fprintln(stdout, tokensUsage)
-		return fmt.Errorf("tokens: unknown command %q: want create, list or revoke", verb)
+		return tokensCommand{}, fmt.Errorf("tokens: unknown command %q: want create, list or revoke", c.verb)
 	}
-	cfg, err := ParseConfig(rest, getenv, io.Discard)
+	return c, nil
+}
+
+// wantsHelp reports whether any of args asks for help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "help" {
+			return true
+		}
+	}
+	return false
+}
+
+// operator is what an operator command works on: the servers' database
+// and backends.
+type operator struct {
+	// issuer is the issuer of the principals the command builds.
+	issuer   string
+	store    *sqlStore
+	backends *backends
+}
+
+// openOperator reads the server flags serverArgs as the servers do and
+// opens their database, which must exist, and their backends. Close
+// closes them.
+func openOperator(ctx context.Context, serverArgs []string, getenv func(string) string) (*operator, error) {
+	cfg, err := ParseConfig(serverArgs, getenv, io.Discard)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = operatorIssuer
 	}
 	if err := databaseExists(cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("tokens: %w", err)
+		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return nil, fmt.Errorf("database: %w", err)
 	}
-	defer store.Close()
 	b, err := openOperatorBackends(ctx, cfg, store)
 	if err != nil {
-		return err
+		store.Close()
+		return nil, err
 	}
-	defer b.Close()
-	m := b.apiTokens
+	return &operator{issuer: cfg.Issuer, store: store, backends: b}, nil
+}
 
-	if verb == "revoke" {
-		t, err := m.OperatorRevoke(ctx, target)
-		if errors.Is(err, apitoken.ErrNotFound) {
-			return fmt.Errorf("tokens: no token %q", target)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "token %s (%q) of %s revoked at %s\n", t.ID, t.Name, t.Subject, t.RevokedAt.UTC().Format(time.RFC3339))
-		return nil
-	}
-	u, err := store.UserByUsername(ctx, target)
+// Close closes the backends, then the database.
+func (op *operator) Close() {
+	op.backends.Close()
+	op.store.Close()
+}
+
+// user returns the user named username.
+func (op *operator) user(ctx context.Context, username string) (User, error) {
+	u, err := op.store.UserByUsername(ctx, username)
 	if errors.Is(err, ErrUserNotFound) {
-		return fmt.Errorf("tokens: no user %q", target)
+		return User{}, fmt.Errorf("tokens: no user %q", username)
 	}
+	return u, err
+}
+
+// createToken creates a token of the user username, with the tokenFlags
+// flags, and prints it: the only time its secret is shown.
+func (op *operator) createToken(ctx context.Context, username string, flags map[string]string, stdout io.Writer) error {
+	u, err := op.user(ctx, username)
 	if err != nil {
 		return err
 	}
-	if verb == "list" {
-		ts, err := m.List(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%-32s  %-20s  %-20s  %-20s  %-8s  %s\n", "ID", "CREATED", "EXPIRES", "LAST USED", "STATE", "NAME / SCOPES")
-		for _, t := range ts {
-			fmt.Fprintf(stdout, "%-32s  %-20s  %-20s  %-20s  %-8s  %q %s\n", t.ID, stamp(t.CreatedAt), stamp(t.ExpiresAt),
-				stamp(t.LastUsedAt), state(t, time.Now()), t.Name, strings.Join(t.Scopes, " "))
-		}
-		return nil
+	req, err := createRequest(u.Scopes, flags)
+	if err != nil {
+		return err
 	}
+	// The user, as its own access token would present it.
+	subject := &identity.Principal{Subject: u.ID, Issuer: op.issuer, Method: identity.JWT, Scopes: u.Scopes}
+	raw, t, err := op.backends.apiTokens.CreateFor(ctx, subject, req)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	fmt.Fprintf(stdout, "token %s of %s (%s), expires %s, scopes %q:\n%s\n", t.ID, username, u.ID, stamp(t.ExpiresAt),
+		strings.Join(t.Scopes, " "), raw)
+	fmt.Fprintln(stdout, "it is shown only now: the database keeps its hash")
+	return nil
+}
 
+// createRequest is what "tokens create" asks for: the name, scopes and
+// lifetime of flags, by default "cli", the user's scopes userScopes but
+// tokens:manage, and the manager's default lifetime.
+func createRequest(userScopes []string, flags map[string]string) (apitoken.CreateRequest, error) {
 	req := apitoken.CreateRequest{Name: "cli"}
-	for _, sc := range u.Scopes {
+	for _, sc := range userScopes {
 		if sc != scopeManageTokens {
 			req.Scopes = append(req.Scopes, sc)
 		}
@@ -150,27 +222,45 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 		req.Name = v
 	}
 	if v, ok := flags["scopes"]; ok {
-		req.Scopes = nil
-		for s := range strings.SplitSeq(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				req.Scopes = append(req.Scopes, s)
-			}
-		}
+		req.Scopes = splitList(v)
 	}
 	if v, ok := flags["expires-in"]; ok {
+		var err error
 		if req.Lifetime, err = time.ParseDuration(v); err != nil || req.Lifetime <= 0 {
-			return fmt.Errorf("tokens: -expires-in %q: want a positive duration such as 720h", v)
+			return apitoken.CreateRequest{}, fmt.Errorf("tokens: -expires-in %q: want a positive duration such as 720h", v)
 		}
 	}
-	// The user, as its own access token would present it.
-	subject := &identity.Principal{Subject: u.ID, Issuer: cfg.Issuer, Method: identity.JWT, Scopes: u.Scopes}
-	raw, t, err := m.CreateFor(ctx, subject, req)
+	return req, nil
+}
+
+// listTokens prints the tokens of the user username, without secrets.
+func (op *operator) listTokens(ctx context.Context, username string, stdout io.Writer) error {
+	u, err := op.user(ctx, username)
 	if err != nil {
-		return fmt.Errorf("tokens: %w", err)
+		return err
 	}
-	fmt.Fprintf(stdout, "token %s of %s (%s), expires %s, scopes %q:\n%s\n", t.ID, target, u.ID, stamp(t.ExpiresAt),
-		strings.Join(t.Scopes, " "), raw)
-	fmt.Fprintln(stdout, "it is shown only now: the database keeps its hash")
+	ts, err := op.backends.apiTokens.List(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-32s  %-20s  %-20s  %-20s  %-8s  %s\n", "ID", "CREATED", "EXPIRES", "LAST USED", "STATE", "NAME / SCOPES")
+	for _, t := range ts {
+		fmt.Fprintf(stdout, "%-32s  %-20s  %-20s  %-20s  %-8s  %q %s\n", t.ID, stamp(t.CreatedAt), stamp(t.ExpiresAt),
+			stamp(t.LastUsedAt), state(t, time.Now()), t.Name, strings.Join(t.Scopes, " "))
+	}
+	return nil
+}
+
+// revokeToken revokes the token id, whoever owns it.
+func (op *operator) revokeToken(ctx context.Context, id string, stdout io.Writer) error {
+	t, err := op.backends.apiTokens.OperatorRevoke(ctx, id)
+	if errors.Is(err, apitoken.ErrNotFound) {
+		return fmt.Errorf("tokens: no token %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "token %s (%q) of %s revoked at %s\n", t.ID, t.Name, t.Subject, t.RevokedAt.UTC().Format(time.RFC3339))
 	return nil
 }
 
