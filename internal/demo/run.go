@@ -227,37 +227,22 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return errors.New("users: want set-password and a username")
 	}
 	name := args[len(args)-1]
-	cfg, err := ParseConfig(args[1:len(args)-1], getenv, io.Discard)
-	if err != nil {
-		return err
-	}
-	if err := databaseExists(cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("users: %w", err)
-	}
-	store, err := openStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	defer store.Close()
-	u, err := store.UserByUsername(ctx, name)
-	if errors.Is(err, ErrUserNotFound) {
-		return fmt.Errorf("users: no user %q", name)
-	}
-	if err != nil {
-		return err
-	}
-	pw, err := password.New(cfg.passwords)
-	if err != nil {
-		return err
-	}
 	// The backends first: if they cannot be opened (Redis down), nothing
-	// has changed yet.
-	b, err := openOperatorBackends(ctx, cfg, store)
+	// changes.
+	op, err := openOperator(ctx, "users", args[1:len(args)-1], getenv)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	refreshes, err := refresh.New(refresh.Config{Store: b.refreshes, Revoker: b.revocations})
+	defer op.Close()
+	u, err := op.user(ctx, name)
+	if err != nil {
+		return err
+	}
+	pw, err := password.New(op.cfg.passwords)
+	if err != nil {
+		return err
+	}
+	refreshes, err := refresh.New(refresh.Config{Store: op.backends.refreshes, Revoker: op.backends.revocations})
 	if err != nil {
 		return err
 	}
@@ -269,7 +254,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if err := store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+	if err := op.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
 		return fmt.Errorf("users: setting the password: %w", err)
 	}
 	// Shown as soon as it is stored: whatever fails next, it is not lost.
@@ -284,7 +269,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err := refreshes.RevokeSubject(ctx, u.ID); err != nil {
 		return fmt.Errorf("users: the password is set, but revoking refresh tokens failed (run the command again): %w", err)
 	}
-	n, err := b.apiTokens.RevokeSubject(ctx, u.ID)
+	n, err := op.backends.apiTokens.RevokeSubject(ctx, u.ID)
 	if err != nil {
 		return fmt.Errorf("users: the password is set, but revoking API tokens failed (run the command again): %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -71,7 +70,7 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	op, err := openOperator(ctx, c.serverArgs, getenv)
+	op, err := openOperator(ctx, "tokens", c.serverArgs, getenv)
 	if err != nil {
 		return err
 	}
@@ -135,56 +134,6 @@ func wantsHelp(args []string) bool {
 	return false
 }
 
-// operator is what an operator command works on: the servers' database
-// and backends.
-type operator struct {
-	// issuer is the issuer of the principals the command builds.
-	issuer   string
-	store    *sqlStore
-	backends *backends
-}
-
-// openOperator reads the server flags serverArgs as the servers do and
-// opens their database, which must exist, and their backends. Close
-// closes them.
-func openOperator(ctx context.Context, serverArgs []string, getenv func(string) string) (*operator, error) {
-	cfg, err := ParseConfig(serverArgs, getenv, io.Discard)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = operatorIssuer
-	}
-	if err := databaseExists(cfg.DatabaseURL); err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
-	}
-	store, err := openStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	b, err := openOperatorBackends(ctx, cfg, store)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	return &operator{issuer: cfg.Issuer, store: store, backends: b}, nil
-}
-
-// Close closes the backends, then the database.
-func (op *operator) Close() {
-	op.backends.Close()
-	op.store.Close()
-}
-
-// user returns the user named username.
-func (op *operator) user(ctx context.Context, username string) (User, error) {
-	u, err := op.store.UserByUsername(ctx, username)
-	if errors.Is(err, ErrUserNotFound) {
-		return User{}, fmt.Errorf("tokens: no user %q", username)
-	}
-	return u, err
-}
-
 // createToken creates a token of the user username, with the tokenFlags
 // flags, and prints it: the only time its secret is shown.
 func (op *operator) createToken(ctx context.Context, username string, flags map[string]string, stdout io.Writer) error {
@@ -197,7 +146,7 @@ func (op *operator) createToken(ctx context.Context, username string, flags map[
 		return err
 	}
 	// The user, as its own access token would present it.
-	subject := &identity.Principal{Subject: u.ID, Issuer: op.issuer, Method: identity.JWT, Scopes: u.Scopes}
+	subject := &identity.Principal{Subject: u.ID, Issuer: op.cfg.Issuer, Method: identity.JWT, Scopes: u.Scopes}
 	raw, t, err := op.backends.apiTokens.CreateFor(ctx, subject, req)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
@@ -262,22 +211,6 @@ func (op *operator) revokeToken(ctx context.Context, id string, stdout io.Writer
 	}
 	fmt.Fprintf(stdout, "token %s (%q) of %s revoked at %s\n", t.ID, t.Name, t.Subject, t.RevokedAt.UTC().Format(time.RFC3339))
 	return nil
-}
-
-// operatorIssuer stands in for the servers' issuer in operator commands,
-// which run without one: their API token manager only needs to know the
-// subjects' issuer to serve principals of it, which these commands build
-// themselves.
-const operatorIssuer = "demo-api:operator"
-
-// openOperatorBackends opens the backends as the servers do, for an
-// operator command: the same revocation list, so that what it revokes
-// reaches the running servers.
-func openOperatorBackends(ctx context.Context, cfg Config, store *sqlStore) (*backends, error) {
-	if cfg.Issuer == "" {
-		cfg.Issuer = operatorIssuer
-	}
-	return openBackends(ctx, cfg, store, slog.New(slog.DiscardHandler))
 }
 
 // stamp formats t for the token list; "-" for none.

@@ -1,0 +1,66 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// operatorIssuer stands in for the servers' issuer in operator commands,
+// which run without one: their API token manager only needs to know the
+// subjects' issuer to serve principals of it, which these commands build
+// themselves.
+const operatorIssuer = "demo-api:operator"
+
+// operator is what an operator command works on: the servers' database
+// and backends.
+type operator struct {
+	cmd      string // "tokens", "users": what its errors start with
+	cfg      Config // the servers' configuration; Issuer set
+	store    *sqlStore
+	backends *backends
+}
+
+// openOperator reads the server flags serverArgs of the operator command
+// cmd as the servers do and opens their database, which must exist, and
+// their backends (so that what it revokes reaches the running servers).
+// Close closes them.
+func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv func(string) string) (*operator, error) {
+	cfg, err := ParseConfig(serverArgs, getenv, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = operatorIssuer
+	}
+	if err := databaseExists(cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	b, err := openBackends(ctx, cfg, store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &operator{cmd: cmd, cfg: cfg, store: store, backends: b}, nil
+}
+
+// Close closes the backends, then the database.
+func (op *operator) Close() {
+	op.backends.Close()
+	op.store.Close()
+}
+
+// user returns the user named username.
+func (op *operator) user(ctx context.Context, username string) (User, error) {
+	u, err := op.store.UserByUsername(ctx, username)
+	if errors.Is(err, ErrUserNotFound) {
+		return User{}, fmt.Errorf("%s: no user %q", op.cmd, username)
+	}
+	return u, err
+}
