@@ -25,7 +25,6 @@ var (
 	t0  = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 )
 
-
 func TestMemoryCache(t *testing.T) {
 	replaytest.Run(t, func(t *testing.T) (a, b dpop.ReplayCache, advance func(time.Duration)) {
 		c := testenv.NewClock(time.Now())
