@@ -67,7 +67,7 @@ func ExampleNew() {
 // Protect a chi API with tokens signed by an Ed25519 key file, and publish
 // its public key for other services.
 func ExampleNew_keyFile() {
-	keyFile := writeKeyFile() // your key: token.GenerateKey(token.EdDSA), then key.MarshalPEM()
+	keyFile := writeKeyFile() // your key, made once by token.LoadOrCreateKeyFile
 	defer os.Remove(keyFile)
 
 	auth, err := sessionless.New(sessionless.Config{Issuer: "https://api.example", Audience: "api", KeyFile: keyFile})
@@ -98,16 +98,12 @@ func ExampleNew_keyFile() {
 }
 
 func writeKeyFile() string {
-	key, err := token.GenerateKey(token.EdDSA)
+	dir, err := os.MkdirTemp("", "example-keys-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	pemBytes, err := key.MarshalPEM()
-	if err != nil {
-		log.Fatal(err)
-	}
-	f := filepath.Join(os.TempDir(), "example-signing-key-"+key.ID()[:8]+".pem")
-	if err := os.WriteFile(f, pemBytes, 0o600); err != nil {
+	f := filepath.Join(dir, "signing-key.pem")
+	if _, _, err := token.LoadOrCreateKeyFile(f, token.EdDSA); err != nil { // 0600, never overwritten
 		log.Fatal(err)
 	}
 	return f

@@ -109,7 +109,7 @@ type Config struct {
 	// created without a lifetime never expire.
 	MaxLifetime time.Duration
 	// MaxPerSubject bounds how many active tokens (neither revoked nor
-	// expired) one subject can have. Default DefaultMaxPerOwner.
+	// expired) one subject can have. Default DefaultMaxPerSubject.
 	MaxPerSubject int
 	// Logger receives failures of background writes. Default: discard.
 	Logger *slog.Logger

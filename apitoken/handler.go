@@ -180,7 +180,10 @@ func (h *Handlers) createBody(w http.ResponseWriter, r *http.Request) (CreateReq
 		ExpiresIn *int64   `json:"expires_in"`
 	}
 	if err := httpx.DecodeJSON(w, r, h.cfg.MaxBodyBytes, &body); err != nil {
-		be := err.(*httpx.BodyError)
+		var be *httpx.BodyError
+		if !errors.As(err, &be) {
+			return CreateRequest{}, http.StatusBadRequest, "the body could not be read"
+		}
 		return CreateRequest{}, be.Status, be.Message
 	}
 	switch {

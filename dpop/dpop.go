@@ -4,7 +4,7 @@
 // to the key (its cnf.jkt, the key's RFC 7638 thumbprint) is useless
 // without it: a stolen token cannot be replayed from elsewhere.
 //
-// [Verifier.Verify] checks one proof, cheapest checks first, and records
+// [Verifier.CheckProof] checks one proof, cheapest checks first, and records
 // its jti in a [ReplayCache] until it could no longer be accepted, so that
 // a proof is accepted once. The cache is in memory ([MemoryCache]) or in
 // Redis (dpop/redisreplay) for instances that share it;
@@ -32,7 +32,7 @@ import (
 	"github.com/sessionless/sessionless/token"
 )
 
-// Errors. Verify wraps ErrInvalidProof (with the reason), ErrReplayed, or
+// Errors. CheckProof wraps ErrInvalidProof (with the reason), ErrReplayed, or
 // identity.ErrUnavailable when the replay cache cannot answer.
 var (
 	// ErrInvalidProof: the proof is malformed, badly signed, for another

@@ -115,6 +115,14 @@ type Config struct {
 	// its path under the resource's path), else, when there is only one,
 	// that one. Empty: challenges announce no metadata.
 	Resources []Resource
+	// Audiences are the audiences of the tokens good at every resource:
+	// the API's general audience (token.VerifierConfig.Audience) and the
+	// audiences of providers' tokens (oidc.Config.Audiences). Under
+	// [Authenticator.Protect] a token needs one of them, or a resource its
+	// route lies under, as its audience: a token asked for another
+	// resource is refused, whichever resource that is. Empty: every token
+	// with an audience must have been asked for a resource of its route.
+	Audiences []string
 	// ExternalURL is the public URL of the server's root, as the clients
 	// call it ("https://api.example", or "https://example.com/api" behind
 	// a proxy that strips /api): a DPoP proof's htu must be it followed
@@ -246,17 +254,13 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Realm == "" {
 		a.cfg.Realm = "api"
 	}
-	seen := map[string]bool{}
-	for _, res := range cfg.Resources {
-		if err := res.check(); err != nil {
-			return nil, err
-		}
-		if seen[res.URL] {
-			return nil, fmt.Errorf("middleware: resource %q listed twice", res.URL)
-		}
-		seen[res.URL] = true
+	if err := a.setResources(cfg.Resources); err != nil {
+		return nil, err
 	}
-	a.cfg.Resources = slices.Clone(cfg.Resources)
+	if slices.Contains(cfg.Audiences, "") {
+		return nil, errors.New("middleware: an empty audience in Audiences")
+	}
+	a.cfg.Audiences = slices.Clone(cfg.Audiences)
 	if strings.ContainsAny(a.cfg.Realm, "\"\\\r\n") {
 		return nil, errors.New("middleware: realm must not contain quotes, backslashes or line breaks")
 	}

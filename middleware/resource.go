@@ -77,6 +77,49 @@ func (res Resource) check() error {
 		return fmt.Errorf("middleware: resource %q: want no user info, query or fragment", res.URL)
 	case strings.ContainsAny(res.URL, "\"\\ \r\n"):
 		return fmt.Errorf("middleware: resource %q: want no quotes, backslashes, spaces or line breaks", res.URL)
+	case !cleanPath(u.EscapedPath()):
+		return fmt.Errorf("middleware: resource %q: want a path without empty, . or .. segments", res.URL)
+	}
+	return nil
+}
+
+// cleanPath reports whether the escaped path p has no empty segment (but
+// for a trailing slash) and no "." or ".." segment, its dots plain or
+// percent-encoded: a path that names one place.
+func cleanPath(p string) bool {
+	segs := strings.Split(strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/"), "/")
+	for _, seg := range segs {
+		d := strings.ReplaceAll(strings.ReplaceAll(seg, "%2E", "."), "%2e", ".")
+		if seg == "" && p != "" && p != "/" || d == "." || d == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// setResources checks resources and keeps a copy of them: each a URL
+// check takes, none twice, no two whose documents would be served at one
+// place.
+func (a *Authenticator) setResources(resources []Resource) error {
+	a.cfg.Resources = make([]Resource, len(resources))
+	for i, res := range resources {
+		if err := res.check(); err != nil {
+			return err
+		}
+		res.AuthorizationServers, res.Scopes = slices.Clone(res.AuthorizationServers), slices.Clone(res.Scopes)
+		a.cfg.Resources[i] = res
+	}
+	at := map[string]string{} // mount pattern → resource URL
+	for i, res := range a.cfg.Resources {
+		if a.resource(res.URL) != &a.cfg.Resources[i] {
+			return fmt.Errorf("middleware: resource %q listed twice", res.URL)
+		}
+		for _, p := range a.metadataPatterns(res) {
+			if other, ok := at[p]; ok && other != res.URL {
+				return fmt.Errorf("middleware: resources %q and %q would share the metadata document at %s", other, res.URL, p)
+			}
+			at[p] = res.URL
+		}
 	}
 	return nil
 }
@@ -149,13 +192,43 @@ func (a *Authenticator) MetadataPaths(res Resource) []string {
 }
 
 // MountMetadata registers the document of each of Config.Resources on
-// mux, for GET, at its MetadataPaths.
+// mux, for GET, at its MetadataPaths (qualified by its host when the
+// resources are on more than one host).
 func (a *Authenticator) MountMetadata(mux Router) {
 	for _, res := range a.cfg.Resources {
-		for _, p := range a.MetadataPaths(res) {
+		for _, p := range a.metadataPatterns(res) {
 			mux.Handle("GET "+p, a.MetadataHandler(res))
 		}
 	}
+}
+
+// metadataPatterns returns the ServeMux patterns, without the method, of
+// the document of res: its MetadataPaths, after its host when the
+// resources are on more than one host.
+func (a *Authenticator) metadataPatterns(res Resource) []string {
+	host := ""
+	for _, r := range a.cfg.Resources {
+		if h := hostOf(r.URL); host == "" {
+			host = h
+		} else if h != host {
+			host = hostOf(res.URL)
+			paths := a.MetadataPaths(res)
+			for i, p := range paths {
+				paths[i] = host + p
+			}
+			return paths
+		}
+	}
+	return a.MetadataPaths(res)
+}
+
+// hostOf returns the host (and port) of the URL u.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
 }
 
 // Router is where [Authenticator.MountMetadata] registers handlers: an
@@ -165,21 +238,20 @@ type Router interface {
 }
 
 // Audienced is an optional interface of a principal's Claims: Audiences
-// returns the token's audiences ("aud"). *token.Claims implements it.
-// The tokens of a verifier whose claims do not implement it are never
-// taken for tokens asked for one resource (RFC 8707).
+// returns the token's audiences ("aud"). *token.Claims and *oidc.Claims
+// implement it. Under [Authenticator.Protect], the tokens of a verifier
+// whose claims do not implement it (API tokens) are good at every
+// resource.
 type Audienced interface {
 	Audiences() []string
 }
 
 // Protect returns middleware for the routes of res, one of
 // Config.Resources (anything else panics: a mistake in the server's
-// wiring): Middleware, then a refusal (401 invalid_token) of a token
-// asked for another of Config.Resources than res or a resource res lies
-// under, every challenge pointing at res's metadata document (RFC 9728
-// §5.1). A token whose audience names none of the resources (the API's
-// general audience, an API token, a provider's token) is not narrowed,
-// and passes.
+// wiring): Middleware, then the check of [Authenticator.ForResource]
+// (401 invalid_token), every challenge pointing at res's metadata
+// document (RFC 9728 §5.1). A route under Protect needs a credential,
+// also with Config.Optional.
 func (a *Authenticator) Protect(res Resource) func(http.Handler) http.Handler {
 	r := a.resource(res.URL)
 	if r == nil {
@@ -192,7 +264,13 @@ func (a *Authenticator) Protect(res Resource) func(http.Handler) http.Handler {
 
 // ForResource returns the check of Protect as a function, for
 // [Authenticator.Require] or a handler of one's own: nil for a principal
-// whose token is good at res, else an error wrapping ErrInvalidToken.
+// whose token is good at res, else an error wrapping ErrInvalidToken. A
+// token is good at res when one of its audiences is one of
+// Config.Audiences (a token for the whole API) or the URL of a resource
+// of Config.Resources that res is or lies under (a token asked for it,
+// RFC 8707): an allow-list, so a token asked for any other resource,
+// configured here or not, is refused. A principal whose claims report no
+// audiences ([Audienced]: an API token) is not narrowed, and passes.
 func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) error {
 	return func(p *identity.Principal) error {
 		c, ok := p.Claims.(Audienced)
@@ -200,18 +278,15 @@ func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) erro
 			return nil
 		}
 		auds := c.Audiences()
-		narrowed := false
 		for _, aud := range auds {
-			other := a.resource(aud)
-			if other == nil || other.covers(res.URL) {
-				return nil // a general audience, or one good here
+			if slices.Contains(a.cfg.Audiences, aud) {
+				return nil
 			}
-			narrowed = true
+			if other := a.resource(aud); other != nil && other.covers(res.URL) {
+				return nil
+			}
 		}
-		if narrowed {
-			return fmt.Errorf("%w: a token for another resource (aud %q)", ErrInvalidToken, auds)
-		}
-		return nil
+		return fmt.Errorf("%w: a token for another audience than %s (aud %q)", ErrInvalidToken, res.URL, auds)
 	}
 }
 

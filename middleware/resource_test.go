@@ -43,6 +43,10 @@ func TestResourcesRefused(t *testing.T) {
 		{"api"}, {"/api"}, {"ftp://api.example"}, {"https://"}, {"https://u:p@api.example"}, {"https://api.example/?x=1"},
 		{"https://api.example/?"}, {"https://api.example/#f"}, {`https://api.example/a"b`}, {`https://api.example/a\b`},
 		{"https://api.example/a b"}, {"mailto:a@b"}, {"https://api.example", "https://api.example"},
+		{"https://api.example/a/../b"}, {"https://api.example/a/%2e%2E/b"}, {"https://api.example/./a"}, {"https://api.example//a"},
+		{"https://api.example/a//b"},
+		// Two resources whose documents would be at one place.
+		{"https://api.example/api", "https://api.example/api/"}, {"https://api.example", "https://api.example/"},
 	} {
 		cfg := middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}}
 		for _, u := range bad {
@@ -51,6 +55,13 @@ func TestResourcesRefused(t *testing.T) {
 		if _, err := middleware.New(cfg); err == nil {
 			t.Errorf("resources %q accepted", bad)
 		}
+	}
+	// Behind a proxy that strips /base, the location earlier releases
+	// announced for /base/api is the RFC one of /api.
+	cfg := middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, ExternalURL: "https://example.com/base",
+		Resources: []middleware.Resource{{URL: "https://example.com/base/api"}, {URL: "https://example.com/api"}}}
+	if _, err := middleware.New(cfg); err == nil {
+		t.Error("resources sharing a document location accepted")
 	}
 }
 
@@ -71,6 +82,8 @@ func audVerifier() middleware.Verifier {
 		"t_v2":      {"https://api.example/api/v2"},
 		"t_both":    {"https://api.example/graphql", "api"},
 		"t_none":    nil,
+		"t_admin":   {"https://api.example/admin"}, // a resource the middleware does not list
+		"t_other":   {"https://other.example/api"},
 	}
 	return middleware.VerifierFunc(func(_ context.Context, raw string) (*identity.Principal, error) {
 		p := &identity.Principal{Subject: "alice", Issuer: "iss", TokenID: raw}
@@ -93,6 +106,7 @@ func TestProtect(t *testing.T) {
 	auth, err := middleware.New(middleware.Config{
 		Prefixes:    map[string]middleware.Verifier{"t_": audVerifier()},
 		Resources:   []middleware.Resource{all, api, gql, v2},
+		Audiences:   []string{"api"}, // the general audience
 		ExternalURL: "https://api.example",
 		Realm:       "test",
 	})
@@ -111,10 +125,10 @@ func TestProtect(t *testing.T) {
 	defer srv.Close()
 
 	want := map[string]map[string]int{ // path → token → status
-		"/api/me":    {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 401, "t_both": 200, "t_none": 200, "t_opaque": 200},
+		"/api/me":    {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 401, "t_both": 200, "t_none": 401, "t_opaque": 200, "t_admin": 401, "t_other": 401},
 		"/api/v2/x":  {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 200, "t_both": 200},
-		"/graphql":   {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 200, "t_v2": 401},
-		"/admin":     {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 401, "t_v2": 401, "t_opaque": 200},
+		"/graphql":   {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 200, "t_v2": 401, "t_admin": 401},
+		"/admin":     {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 401, "t_v2": 401, "t_opaque": 200, "t_admin": 401, "t_other": 401},
 		"/other":     {"t_api": 200, "t_gql": 200}, // no resource check without Protect
 		"/api/plain": {"t_gql": 200},
 	}
@@ -157,6 +171,16 @@ func TestProtect(t *testing.T) {
 	// The check alone, for routes of one's own.
 	if err := auth.ForResource(api)(&identity.Principal{Claims: audClaims{"https://api.example/graphql"}}); err == nil {
 		t.Error("ForResource(api) took a token for /graphql")
+	}
+	// Without general audiences, only tokens asked for a resource pass.
+	strict, err := middleware.New(middleware.Config{Prefixes: map[string]middleware.Verifier{"t_": audVerifier()},
+		Resources: []middleware.Resource{all, api}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strict.ForResource(api)(&identity.Principal{Claims: audClaims{"api"}}) == nil ||
+		strict.ForResource(api)(&identity.Principal{Claims: audClaims{all.URL}}) != nil {
+		t.Error("without Config.Audiences: a general token passed, or a token for the whole server did not")
 	}
 
 	// Protect of a resource the configuration lacks is a wiring mistake.
@@ -251,5 +275,22 @@ func TestMountMetadata(t *testing.T) {
 	auth.MetadataHandler(all).ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
 	if w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST: %d %v", w.Code, w.Header())
+	}
+
+	// Resources on two hosts: each host serves its own documents.
+	a := middleware.Resource{URL: "https://a.example/api"}
+	b := middleware.Resource{URL: "https://b.example/api"}
+	two, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, Resources: []middleware.Resource{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux = http.NewServeMux()
+	two.MountMetadata(mux)
+	for _, res := range []middleware.Resource{a, b} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", res.MetadataURL(), nil))
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"resource":"`+res.URL+`"`) {
+			t.Errorf("GET %s: %d %s", res.MetadataURL(), w.Code, w.Body)
+		}
 	}
 }

@@ -84,6 +84,9 @@ func ReadKeyFile(path string) (*Key, error) {
 // ECDSA key for EdDSA) keeps the default algorithm of its type, as with
 // ParsePEM: the key in the file decides.
 func LoadOrCreateKeyFile(path string, alg Algorithm) (key *Key, created bool, err error) {
+	if path == "" || os.IsPathSeparator(path[len(path)-1]) {
+		return nil, false, fmt.Errorf("%w: key file %q names a directory", ErrInvalidKey, path)
+	}
 	key, err = readSigningKeyFile(path, alg)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, false, err

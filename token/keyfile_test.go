@@ -245,6 +245,8 @@ func TestLoadOrCreateKeyFileRefuses(t *testing.T) {
 		{"HMAC algorithm", func(t *testing.T, dir string) string { return filepath.Join(dir, "new", "key.pem") }, token.HS256, token.ErrInvalidKey},
 		{"alg none", func(t *testing.T, dir string) string { return filepath.Join(dir, "new", "key.pem") }, "none", token.ErrInvalidKey},
 		{"directory", func(t *testing.T, dir string) string { return dir }, token.EdDSA, token.ErrInvalidKey},
+		{"a path that ends in a separator", func(t *testing.T, dir string) string { return filepath.Join(dir, "new") + string(os.PathSeparator) },
+			token.EdDSA, token.ErrInvalidKey},
 		{"parent is a file", func(t *testing.T, dir string) string {
 			writeFile(t, filepath.Join(dir, "file"), nil, 0o600)
 			return filepath.Join(dir, "file", "key.pem")

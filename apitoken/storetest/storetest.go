@@ -90,7 +90,7 @@ func testCreateGet(t *testing.T, open Open) {
 	for _, s := range []apitoken.Store{a, b} { // the other instance sees it
 		got, err := s.GetByHash(ctx, r.Hash)
 		if err != nil || !Same(got.Token, r.Token) || !slices.Equal(got.Hash, r.Hash) {
-			t.Fatalf("ByHash = %+v, %v; want %+v", got, err, r)
+			t.Fatalf("GetByHash = %+v, %v; want %+v", got, err, r)
 		}
 		if tok := get(t, s, r.ID); !Same(tok, r.Token) {
 			t.Fatalf("Get = %+v, want %+v", tok, r.Token)
@@ -157,7 +157,7 @@ func testRevoke(t *testing.T, open Open) {
 	}
 	got, err := a.GetByHash(ctx, r.Hash)
 	if err != nil || !got.RevokedAt.Equal(at) {
-		t.Fatalf("ByHash after Revoke: %+v, %v", got, err)
+		t.Fatalf("GetByHash after Revoke: %+v, %v", got, err)
 	}
 	// Again: succeeds, keeps the first time.
 	if tok, err := a.Revoke(ctx, "alice", r.ID, at.Add(time.Hour)); err != nil || !tok.RevokedAt.Equal(at) {
@@ -365,7 +365,7 @@ func testConcurrentLimit(t *testing.T, open Open) {
 		case err == nil:
 			ok++
 		case !errors.Is(err, apitoken.ErrTooMany):
-			t.Errorf("concurrent Insert: %v", err)
+			t.Errorf("concurrent Create: %v", err)
 		}
 	}
 	ts, err := a.List(ctx, "alice")

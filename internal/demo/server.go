@@ -120,6 +120,9 @@ func newServer(cfg Config, d deps) (*server, error) {
 		// Every challenge points at the metadata of the resource asked
 		// for (RFC 9728 §5.1): /api, /graphql, or the whole server.
 		Resources: res.list(),
+		// Tokens for the whole API: the demo's own general audience, and
+		// the providers' (-oidc-audience).
+		Audiences: generalAudiences(cfg),
 		JWT:       jwt,
 		// API tokens (sl_…) are told from JWTs by their prefix.
 		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
@@ -196,6 +199,16 @@ func resourcesOf(issuer string) resources {
 
 func (r resources) list() []middleware.Resource {
 	return []middleware.Resource{r.all, r.api, r.graphql}
+}
+
+// generalAudiences are the audiences of the tokens good at every
+// resource: the demo's own, and the providers'.
+func generalAudiences(cfg Config) []string {
+	auds := []string{cfg.Audience}
+	if cfg.OIDCAudience != "" && cfg.OIDCAudience != cfg.Audience {
+		auds = append(auds, cfg.OIDCAudience)
+	}
+	return auds
 }
 
 func (r resources) urls() []string { return []string{r.all.URL, r.api.URL, r.graphql.URL} }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
@@ -59,7 +58,7 @@ type UserStore interface {
 
 // The users table and its upsert are the same on SQLite (modernc, driver
 // "sqlite") and PostgreSQL (pgx, driver "pgx"); only the placeholders
-// differ (see rebind).
+// differ (sqlschema.Dialect.Rebind).
 const (
 	usersSchema = `CREATE TABLE IF NOT EXISTS users (
 	id            TEXT PRIMARY KEY,
@@ -74,13 +73,13 @@ const (
 ON CONFLICT (username) DO NOTHING`
 )
 
-// rebind rewrites the ? placeholders of q for d. The store's queries have
-// no string literals containing '?'.
-func rebind(d sqlschema.Dialect, q string) string {
-	if d == sqlschema.Postgres {
-		return sqlschema.Numbered(q)
-	}
-	return q
+// usersTable is how sqlschema.Open opens the users table; its version is
+// recorded under "demo:users".
+var usersTable = sqlschema.Schema{
+	Package:      "demo",
+	DefaultTable: "users",
+	Columns:      "id, username, password_hash, scopes, roles",
+	Migrations:   func(sqlschema.Dialect, string, string) [][]string { return [][]string{{usersSchema}} },
 }
 
 // sqlStore is a [UserStore] over database/sql. Scopes and roles are stored
@@ -247,17 +246,17 @@ func sqliteSource(databaseURL string) (dsn, path string, err error) {
 
 // newSQLStore creates the users table in db and returns the store.
 func newSQLStore(ctx context.Context, db *sql.DB, d sqlschema.Dialect) (*sqlStore, error) {
-	if err := sqlschema.Migrate(ctx, db, d, "demo:users", []string{usersSchema}); err != nil {
-		return nil, fmt.Errorf("creating the %v schema: %w", d, err)
+	if _, err := sqlschema.Open(ctx, db, d, "", usersTable); err != nil {
+		return nil, err
 	}
 	return &sqlStore{
 		db:              db,
 		d:               d,
-		qUserByUsername: rebind(d, `SELECT id, username, password_hash, scopes, roles FROM users WHERE username = ?`),
-		qUserByID:       rebind(d, `SELECT id, username, password_hash, scopes, roles FROM users WHERE id = ?`),
-		qInsertUser:     rebind(d, insertUser),
+		qUserByUsername: d.Rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE username = ?`),
+		qUserByID:       d.Rebind(`SELECT id, username, password_hash, scopes, roles FROM users WHERE id = ?`),
+		qInsertUser:     d.Rebind(insertUser),
 		qCountUsers:     `SELECT COUNT(*) FROM users`,
-		qSetPassword:    rebind(d, `UPDATE users SET password_hash = ? WHERE id = ?`),
+		qSetPassword:    d.Rebind(`UPDATE users SET password_hash = ? WHERE id = ?`),
 	}, nil
 }
 
@@ -270,7 +269,7 @@ func (s *sqlStore) UserByID(ctx context.Context, id string) (User, error) {
 }
 
 func (s *sqlStore) user(ctx context.Context, query, arg string) (User, error) {
-	if !utf8.ValidString(arg) || strings.IndexByte(arg, 0) >= 0 {
+	if !sqlschema.Text(arg) {
 		return User{}, ErrUserNotFound // PostgreSQL text cannot hold them: no user has them
 	}
 	var u User
@@ -292,7 +291,7 @@ func (s *sqlStore) CreateUsers(ctx context.Context, users ...User) (err error) {
 			return err
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := sqlschema.BeginTx(ctx, s.db, s.d)
 	if err != nil {
 		return fmt.Errorf("creating users: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/internal/testenv/testdb"
 )
 
@@ -162,15 +161,5 @@ func TestSQLiteSource(t *testing.T) {
 	defer cancel()
 	if _, err := openStore(ctx, "postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=2"); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("openStore(unreachable postgres) err = %v", err)
-	}
-}
-
-func TestRebind(t *testing.T) {
-	q := "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
-	if got := rebind(sqlschema.SQLite, q); got != q {
-		t.Errorf("SQLite rebind = %q", got)
-	}
-	if got, want := rebind(sqlschema.Postgres, q), "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO NOTHING"; got != want {
-		t.Errorf("PostgreSQL rebind = %q, want %q", got, want)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -160,14 +159,55 @@ func setBool(dst reflect.Value, v []byte) error {
 	return nil
 }
 
+// setInt reads a JSON number whose value is a whole number of int64,
+// exactly: "100", "1e2", "100.0" and "1000e-1" are 100; "1.5",
+// "9223372036854775808" and "1e19" are refused. No float64 is involved,
+// so no digit is lost.
 func setInt(dst reflect.Value, v []byte) error {
-	f, err := strictjson.Float(v)
-	// 2^63 is a float64; every whole float64 below it is an int64.
-	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+	n, ok := wholeNumber(v)
+	if !ok {
 		return errType
 	}
-	dst.SetInt(int64(f))
+	dst.SetInt(n)
 	return nil
+}
+
+// wholeNumber returns the value of the number literal v (valid JSON, as
+// strictjson leaves it) when it is a whole number within int64.
+func wholeNumber(v []byte) (int64, bool) {
+	lit := string(v)
+	if len(lit) == 0 || lit[0] != '-' && (lit[0] < '0' || lit[0] > '9') {
+		return 0, false
+	}
+	mant, exp, _ := strings.Cut(strings.ToLower(lit), "e")
+	sign := ""
+	if strings.HasPrefix(mant, "-") {
+		sign, mant = "-", mant[1:]
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return 0, true // 0, -0, 0.0, 0e5
+	}
+	shift := -len(frac) // the value is digits × 10^shift
+	if exp != "" {
+		if len(strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")) > 3 {
+			return 0, false // |exponent| ≥ 1000, with a digit that is not 0
+		}
+		e, err := strconv.Atoi(exp)
+		if err != nil {
+			return 0, false
+		}
+		shift += e
+	}
+	for shift < 0 && strings.HasSuffix(digits, "0") {
+		digits, shift = digits[:len(digits)-1], shift+1
+	}
+	if shift < 0 || len(digits)+shift > 19 {
+		return 0, false // a fraction, or more digits than any int64 has
+	}
+	n, err := strconv.ParseInt(sign+digits+strings.Repeat("0", shift), 10, 64)
+	return n, err == nil
 }
 
 func setFloat(dst reflect.Value, v []byte) error {

@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -176,6 +177,11 @@ func TestDecode(t *testing.T) {
 		{"escaped name", `{"n\u0061me":"x"}`, &createRequest{Name: ptr("x")}},
 		{"white space", " \n{ \"title\" : \"x\" }\t", &createRequest{Title: "x"}},
 		{"1e2 is whole", `{"expires_in":1e2}`, &createRequest{ExpiresIn: ptr[int64](100)}},
+		{"100.0 is whole", `{"expires_in":100.0}`, &createRequest{ExpiresIn: ptr[int64](100)}},
+		{"2^53 + 1 exactly", `{"expires_in":9007199254740993}`, &createRequest{ExpiresIn: ptr[int64](9007199254740993)}},
+		{"the largest int64", `{"expires_in":9223372036854775807}`, &createRequest{ExpiresIn: ptr[int64](9223372036854775807)}},
+		{"the smallest int64", `{"expires_in":-9223372036854775808}`, &createRequest{ExpiresIn: ptr[int64](-9223372036854775808)}},
+		{"-0", `{"expires_in":-0}`, &createRequest{ExpiresIn: ptr[int64](0)}},
 		{"another case", `{"NAME":"x"}`, nil},
 		{"folded", `{"ſcopes":[]}`, nil},
 		{"untagged field", `{"Internal":"x"}`, nil},
@@ -188,6 +194,7 @@ func TestDecode(t *testing.T) {
 		{"string for number", `{"expires_in":"60"}`, nil},
 		{"fraction", `{"expires_in":1.5}`, nil},
 		{"2^63", `{"expires_in":9223372036854775808}`, nil},
+		{"an exponent past int64", `{"expires_in":1e19}`, nil},
 		{"huge", `{"expires_in":1e400}`, nil},
 		{"array of numbers", `{"scopes":[1]}`, nil},
 		{"array with null", `{"scopes":["a",null]}`, nil},
@@ -263,16 +270,15 @@ func FuzzDecode(f *testing.F) {
 		if httpx.Decode(data, &got) != nil {
 			return
 		}
-		// encoding/json, which has no whole-number type, reads
-		// expires_in as a float64.
+		// expires_in as encoding/json reads the number, exactly.
 		var std struct {
 			createRequest
-			ExpiresIn *float64 `json:"expires_in"`
+			ExpiresIn *json.Number `json:"expires_in"`
 		}
 		if err := json.Unmarshal(data, &std); err != nil {
 			t.Fatalf("Decode accepted %q, encoding/json refuses it: %v", data, err)
 		}
-		if (got.ExpiresIn == nil) != (std.ExpiresIn == nil) || got.ExpiresIn != nil && float64(*got.ExpiresIn) != *std.ExpiresIn {
+		if (got.ExpiresIn == nil) != (std.ExpiresIn == nil) || got.ExpiresIn != nil && !sameNumber(*got.ExpiresIn, *std.ExpiresIn) {
 			t.Fatalf("Decode(%q): expires_in %v, encoding/json %v", data, got.ExpiresIn, std.ExpiresIn)
 		}
 		got.ExpiresIn = nil
@@ -315,6 +321,41 @@ func TestDecodeOptionalJSON(t *testing.T) {
 			t.Errorf("%q %q: %v, %v; want present %v", tt.ct, tt.body, present, err, tt.present)
 		case tt.status == 0 && present && v.Title != "x":
 			t.Errorf("%q: decoded %+v", tt.body, v)
+		}
+	}
+}
+
+// sameNumber reports whether n is exactly the number the JSON literal
+// lit writes.
+func sameNumber(n int64, lit json.Number) bool {
+	r, ok := new(big.Rat).SetString(string(lit))
+	return ok && r.IsInt() && r.Num().IsInt64() && r.Num().Int64() == n
+}
+
+// TestWholeNumber: a whole number read exactly, whatever way JSON writes
+// it; no fraction, nothing past int64, no exponent that costs work.
+func TestWholeNumber(t *testing.T) {
+	for in, want := range map[string]any{
+		"0": int64(0), "-0": int64(0), "0.000": int64(0), "0e999999999999": int64(0), "100": int64(100), "1e2": int64(100),
+		"1E+2": int64(100), "100.0": int64(100), "1000e-1": int64(100), "-12.50e1": int64(-125), "0.5e1": int64(5),
+		"9223372036854775807": int64(9223372036854775807), "-9223372036854775808": int64(-9223372036854775808),
+		"922337203685477580.7e1": int64(9223372036854775807), "9007199254740993": int64(9007199254740993),
+		"1.5": nil, "0.1": nil, "1e-1": nil, "9223372036854775808": nil, "-9223372036854775809": nil, "1e19": nil,
+		"1e1000": nil, "1e-1000": nil, "10e-1000": nil, "1e999999999999999999": nil, `"1"`: nil, "true": nil, "null": nil,
+		"9.007199254740993e15": int64(9007199254740993),
+	} {
+		var v struct {
+			N int64 `json:"n"`
+		}
+		err := httpx.Decode([]byte(`{"n":`+in+`}`), &v)
+		if want == nil {
+			if err == nil {
+				t.Errorf("%s accepted as %d", in, v.N)
+			}
+			continue
+		}
+		if err != nil || v.N != want.(int64) {
+			t.Errorf("%s = %d, %v; want %d", in, v.N, err, want)
 		}
 	}
 }

@@ -28,8 +28,8 @@
 //     SQL without escaping; [IndexName] names a table's indexes within
 //     PostgreSQL's [MaxNameLen].
 //   - [Dialect.Rebind] turns a query written with ? placeholders into the
-//     dialect's ($1, $2, … on PostgreSQL); [Numbered] does so whatever the
-//     dialect. [Table.Qualify] qualifies columns with the table's name.
+//     dialect's ($1, $2, … on PostgreSQL). [Table.Qualify] qualifies
+//     columns with the table's name.
 //
 // # Migrations
 //

@@ -67,15 +67,13 @@ func IndexName(table, column string) string {
 // must have no '?' elsewhere (in string literals).
 func (d Dialect) Rebind(q string) string {
 	if d == Postgres {
-		return Numbered(q)
+		return numbered(q)
 	}
 	return q
 }
 
-// Numbered rewrites the ? placeholders of q as $1, $2, … for PostgreSQL,
-// whatever the dialect; the stores use [Dialect.Rebind].
-// The queries must have no '?' elsewhere (in string literals).
-func Numbered(q string) string {
+// numbered rewrites the ? placeholders of q as $1, $2, ….
+func numbered(q string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range q {

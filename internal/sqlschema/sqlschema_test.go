@@ -39,7 +39,4 @@ func TestRebind(t *testing.T) {
 	if got := sqlschema.Postgres.Rebind(q); got != want {
 		t.Errorf("Postgres.Rebind = %q, want %q", got, want)
 	}
-	if got := sqlschema.Numbered(q); got != want {
-		t.Errorf("Numbered = %q, want %q", got, want)
-	}
 }

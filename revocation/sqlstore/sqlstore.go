@@ -306,7 +306,9 @@ func (r row) entry() (revocation.Entry, bool) {
 		Expires: sqlschema.FromNanos(r.expires),
 	}
 	if e.Kind == revocation.KindSubject {
-		e.Before = sqlschema.FromNanos(r.before)
+		// A subject entry always has a Before: 0 is the Unix epoch, which
+		// an earlier release wrote (this one refuses to), not "none".
+		e.Before = time.Unix(0, r.before).UTC()
 	}
 	if e.Validate() != nil {
 		return revocation.Entry{}, false

@@ -216,7 +216,8 @@ func TestForeignRows(t *testing.T) {
 // invalid, the epoch too (its 0 is a token entry's zero Before); extreme
 // instants that fit round-trip.
 func TestTimeRange(t *testing.T) {
-	a := pair(t, schematest.SQLite, sqlstore.Config{}).a
+	f := pair(t, schematest.SQLite, sqlstore.Config{})
+	a := f.a
 	ctx := context.Background()
 	far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 	epoch := time.Unix(0, 0).UTC()
@@ -246,6 +247,16 @@ func TestTimeRange(t *testing.T) {
 	}
 	if got, err := a.Snapshot(ctx, time.Time{}); err != nil || len(got) != 0 {
 		t.Errorf("Snapshot after Purge(2300) = %+v, %v; want none", got, err)
+	}
+	// An earlier release wrote a subject entry before the epoch's end as
+	// before_ns 0: it reads back as the epoch, not lost.
+	if _, err := f.raw.Exec(`INSERT INTO `+f.table+` (kind, issuer, key, before_ns, expires_ns) VALUES (2, 'iss', 'old', 0, ?)`,
+		storetest.Base.UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	want := revocation.Entry{Kind: revocation.KindSubject, Issuer: "iss", Key: "old", Before: epoch, Expires: storetest.Base}
+	if got, err := a.Snapshot(ctx, time.Time{}); err != nil || len(got) != 1 || got[0] != want {
+		t.Errorf("Snapshot of an earlier release's epoch entry = %+v, %v; want [%+v]", got, err, want)
 	}
 }
 

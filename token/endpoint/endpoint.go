@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,6 +219,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("endpoint: ExternalURL: %w", err)
 		}
 		cfg.ExternalURL = ext
+	}
+	cfg.Resources = slices.Clone(cfg.Resources)
+	for i, r := range cfg.Resources {
+		cfg.Resources[i].Scopes, cfg.Resources[i].AuthorizationServers = slices.Clone(r.Scopes), slices.Clone(r.AuthorizationServers)
 	}
 	if cfg.Passwords == nil {
 		var err error

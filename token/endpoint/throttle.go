@@ -177,8 +177,9 @@ func (l *limiters) reserve(key string) (*rate.Reservation, time.Duration) {
 			// Forget the least recently seen key only if its bucket is
 			// full again; otherwise refuse the new key for now.
 			old := l.lru.Back()
-			if old.Value.(*limiterEntry).lim.TokensAt(now) < float64(l.burst) {
-				return nil, l.every
+			if missing := float64(l.burst) - old.Value.(*limiterEntry).lim.TokensAt(now); missing > 0 {
+				// Until the oldest bucket is full again.
+				return nil, time.Duration(missing * float64(l.every))
 			}
 			l.lru.Remove(old)
 			delete(l.m, old.Value.(*limiterEntry).key)

@@ -110,6 +110,14 @@ func TestLimiterKeepsDepletedBudgets(t *testing.T) {
 	if res, _ := l.reserve("demo"); res != nil {
 		t.Fatal("the flood of other usernames reset demo's budget")
 	}
+	// A new key waits until the oldest budget has refilled, all of it:
+	// two attempts of 6 s.
+	one := newLimiters(6*time.Second, 2, 1, c.Now)
+	one.reserve("a")
+	one.reserve("a")
+	if res, wait := one.reserve("b"); res != nil || wait != 12*time.Second {
+		t.Fatalf("a new key with the table full: %v, retry after %v; want 12s", res, wait)
+	}
 	if refused == 0 {
 		t.Fatal("no key refused with the table full of depleted budgets")
 	}
