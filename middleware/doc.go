@@ -33,13 +33,15 @@
 //
 // A server with protected resources (RFC 9728) that clients may ask
 // tokens for by URL (RFC 8707 resource indicators) lists them in
-// [Config.Resources]; [Authenticator.Protect] guards a resource's routes,
-// refusing a token asked for another resource, and points their
-// challenges at its metadata document, which [Authenticator.MountMetadata]
-// serves:
+// [Config.Resources], and the audiences of tokens for the whole API in
+// [Config.Audiences]; [Authenticator.Protect] guards a resource's routes,
+// letting through only tokens for the whole API or asked for that
+// resource (or one it lies under), and points their challenges at its
+// metadata document, which [Authenticator.MountMetadata] serves:
 //
 //	api := middleware.Resource{URL: "https://api.example/api", AuthorizationServers: []string{iss}, Scopes: scopes}
-//	auth, err := middleware.New(middleware.Config{JWT: jwt, Resources: []middleware.Resource{api}, ExternalURL: "https://api.example"})
+//	auth, err := middleware.New(middleware.Config{JWT: jwt, Resources: []middleware.Resource{api},
+//		Audiences: []string{"api"}, ExternalURL: "https://api.example"})
 //	mux.Handle("GET /api/widgets", auth.Protect(api)(auth.RequireScopes("widgets:read")(list)))
 //	auth.MountMetadata(mux) // GET /.well-known/oauth-protected-resource/api
 //

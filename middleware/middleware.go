@@ -120,8 +120,9 @@ type Config struct {
 	// audiences of providers' tokens (oidc.Config.Audiences). Under
 	// [Authenticator.Protect] a token needs one of them, or a resource its
 	// route lies under, as its audience: a token asked for another
-	// resource is refused, whichever resource that is. Empty: every token
-	// with an audience must have been asked for a resource of its route.
+	// resource is refused, whichever resource that is. None may be the URL
+	// of one of Resources (New refuses it). Empty: every token with an
+	// audience must have been asked for a resource of its route.
 	Audiences []string
 	// ExternalURL is the public URL of the server's root, as the clients
 	// call it ("https://api.example", or "https://example.com/api" behind
@@ -183,6 +184,9 @@ type Authenticator struct {
 	log      *slog.Logger
 	now      func() time.Time
 	dpopAlgs string // for the DPoP challenge; "" without DPoP
+
+	metadata []MetadataRoute     // where the resources' documents are served
+	docPaths map[string][]string // by resource URL: the paths of its document
 }
 
 // route is one verifier with what the cache needs to know of it.
@@ -257,8 +261,13 @@ func New(cfg Config) (*Authenticator, error) {
 	if err := a.setResources(cfg.Resources); err != nil {
 		return nil, err
 	}
-	if slices.Contains(cfg.Audiences, "") {
-		return nil, errors.New("middleware: an empty audience in Audiences")
+	for _, aud := range cfg.Audiences {
+		switch {
+		case aud == "":
+			return nil, errors.New("middleware: an empty audience in Audiences")
+		case a.resource(aud) != nil:
+			return nil, fmt.Errorf("middleware: audience %q is a resource's URL: a token for it is good where the resource covers, not everywhere", aud)
+		}
 	}
 	a.cfg.Audiences = slices.Clone(cfg.Audiences)
 	if strings.ContainsAny(a.cfg.Realm, "\"\\\r\n") {

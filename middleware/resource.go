@@ -9,7 +9,6 @@ import (
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/exturl"
-	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // WellKnownResourceMetadata is the well-known name of protected resource
@@ -79,6 +78,8 @@ func (res Resource) check() error {
 		return fmt.Errorf("middleware: resource %q: want no quotes, backslashes, spaces or line breaks", res.URL)
 	case !cleanPath(u.EscapedPath()):
 		return fmt.Errorf("middleware: resource %q: want a path without empty, . or .. segments", res.URL)
+	case strings.ContainsAny(u.Path, "{}"):
+		return fmt.Errorf("middleware: resource %q: want no braces in the path (the wildcards of routers)", res.URL)
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func cleanPath(p string) bool {
 
 // setResources checks resources and keeps a copy of them: each a URL
 // check takes, none twice, no two whose documents would be served at one
-// place.
+// place (see planMetadata).
 func (a *Authenticator) setResources(resources []Resource) error {
 	a.cfg.Resources = make([]Resource, len(resources))
 	for i, res := range resources {
@@ -109,132 +110,12 @@ func (a *Authenticator) setResources(resources []Resource) error {
 		res.AuthorizationServers, res.Scopes = slices.Clone(res.AuthorizationServers), slices.Clone(res.Scopes)
 		a.cfg.Resources[i] = res
 	}
-	at := map[string]string{} // mount pattern → resource URL
 	for i, res := range a.cfg.Resources {
 		if a.resource(res.URL) != &a.cfg.Resources[i] {
 			return fmt.Errorf("middleware: resource %q listed twice", res.URL)
 		}
-		for _, p := range a.metadataPatterns(res) {
-			if other, ok := at[p]; ok && other != res.URL {
-				return fmt.Errorf("middleware: resources %q and %q would share the metadata document at %s", other, res.URL, p)
-			}
-			at[p] = res.URL
-		}
 	}
-	return nil
-}
-
-// ProtectedResourceMetadata is the metadata document of a resource (RFC
-// 9728 §2), as [Authenticator.MetadataHandler] serves it.
-type ProtectedResourceMetadata struct {
-	Resource                      string   `json:"resource"`
-	AuthorizationServers          []string `json:"authorization_servers,omitempty"`
-	ScopesSupported               []string `json:"scopes_supported,omitempty"`
-	BearerMethodsSupported        []string `json:"bearer_methods_supported"`
-	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
-	DPoPBoundAccessTokensRequired bool     `json:"dpop_bound_access_tokens_required"`
-}
-
-// Metadata returns the document of res: its URL, authorization servers
-// and scopes, how tokens may be sent (the Authorization header, and the
-// query when Config.QueryParam allows it; a cookie is no bearer method
-// of RFC 6750), and the DPoP proof algorithms when Config.DPoP is set.
-func (a *Authenticator) Metadata(res Resource) ProtectedResourceMetadata {
-	m := ProtectedResourceMetadata{
-		Resource:               res.URL,
-		AuthorizationServers:   slices.Clone(res.AuthorizationServers),
-		ScopesSupported:        slices.Clone(res.Scopes),
-		BearerMethodsSupported: []string{"header"},
-	}
-	if a.cfg.QueryParam != "" {
-		m.BearerMethodsSupported = append(m.BearerMethodsSupported, "query")
-	}
-	if a.cfg.DPoP != nil {
-		m.DPoPSigningAlgValuesSupported = a.cfg.DPoP.AlgNames()
-	}
-	return m
-}
-
-// MetadataHandler serves the document of res (GET and HEAD), never
-// cached.
-func (a *Authenticator) MetadataHandler(res Resource) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			httpx.WriteOAuthError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET or HEAD")
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, a.Metadata(res))
-	})
-}
-
-// MetadataPaths returns the paths at which mux must serve the document of
-// res, as requests reach the server: the path of its MetadataURL (RFC
-// 9728 §3.1), and, when Config.ExternalURL has a path that a proxy
-// strips, also the well-known name followed by the resource's path under
-// ExternalURL (the location an earlier release announced, which clients
-// may have kept).
-func (a *Authenticator) MetadataPaths(res Resource) []string {
-	u, err := url.Parse(res.MetadataURL())
-	if err != nil {
-		return nil
-	}
-	paths := []string{u.EscapedPath()}
-	if ext := a.cfg.ExternalURL; ext != "" && under(ext, res.URL) {
-		if e, err := url.Parse(ext); err == nil && strings.Trim(e.EscapedPath(), "/") != "" {
-			legacy := WellKnownResourceMetadata + strings.TrimSuffix(strings.TrimPrefix(res.URL, ext), "/")
-			if legacy != paths[0] {
-				paths = append(paths, legacy)
-			}
-		}
-	}
-	return paths
-}
-
-// MountMetadata registers the document of each of Config.Resources on
-// mux, for GET, at its MetadataPaths (qualified by its host when the
-// resources are on more than one host).
-func (a *Authenticator) MountMetadata(mux Router) {
-	for _, res := range a.cfg.Resources {
-		for _, p := range a.metadataPatterns(res) {
-			mux.Handle("GET "+p, a.MetadataHandler(res))
-		}
-	}
-}
-
-// metadataPatterns returns the ServeMux patterns, without the method, of
-// the document of res: its MetadataPaths, after its host when the
-// resources are on more than one host.
-func (a *Authenticator) metadataPatterns(res Resource) []string {
-	host := ""
-	for _, r := range a.cfg.Resources {
-		if h := hostOf(r.URL); host == "" {
-			host = h
-		} else if h != host {
-			host = hostOf(res.URL)
-			paths := a.MetadataPaths(res)
-			for i, p := range paths {
-				paths[i] = host + p
-			}
-			return paths
-		}
-	}
-	return a.MetadataPaths(res)
-}
-
-// hostOf returns the host (and port) of the URL u.
-func hostOf(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return ""
-	}
-	return p.Host
-}
-
-// Router is where [Authenticator.MountMetadata] registers handlers: an
-// *http.ServeMux or a chi.Router (both take "GET /path" patterns).
-type Router interface {
-	Handle(pattern string, h http.Handler)
+	return a.planMetadata()
 }
 
 // Audienced is an optional interface of a principal's Claims: Audiences
@@ -265,12 +146,13 @@ func (a *Authenticator) Protect(res Resource) func(http.Handler) http.Handler {
 // ForResource returns the check of Protect as a function, for
 // [Authenticator.Require] or a handler of one's own: nil for a principal
 // whose token is good at res, else an error wrapping ErrInvalidToken. A
-// token is good at res when one of its audiences is one of
-// Config.Audiences (a token for the whole API) or the URL of a resource
+// token is good at res when one of its audiences is the URL of a resource
 // of Config.Resources that res is or lies under (a token asked for it,
-// RFC 8707): an allow-list, so a token asked for any other resource,
-// configured here or not, is refused. A principal whose claims report no
-// audiences ([Audienced]: an API token) is not narrowed, and passes.
+// RFC 8707), or is one of Config.Audiences (a token for the whole API):
+// an allow-list, so a token asked for any other resource, configured
+// here or not, is refused. A principal whose claims do not implement
+// [Audienced] (an API token) passes; one whose claims report no audience
+// does not.
 func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) error {
 	return func(p *identity.Principal) error {
 		c, ok := p.Claims.(Audienced)
@@ -279,10 +161,13 @@ func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) erro
 		}
 		auds := c.Audiences()
 		for _, aud := range auds {
-			if slices.Contains(a.cfg.Audiences, aud) {
-				return nil
+			if other := a.resource(aud); other != nil {
+				if other.covers(res.URL) {
+					return nil
+				}
+				continue // narrowed to another resource
 			}
-			if other := a.resource(aud); other != nil && other.covers(res.URL) {
+			if slices.Contains(a.cfg.Audiences, aud) {
 				return nil
 			}
 		}

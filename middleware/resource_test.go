@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token"
@@ -45,8 +46,13 @@ func TestResourcesRefused(t *testing.T) {
 		{"https://api.example/a b"}, {"mailto:a@b"}, {"https://api.example", "https://api.example"},
 		{"https://api.example/a/../b"}, {"https://api.example/a/%2e%2E/b"}, {"https://api.example/./a"}, {"https://api.example//a"},
 		{"https://api.example/a//b"},
-		// Two resources whose documents would be at one place.
+		// Two resources whose documents would be at one place, as a
+		// router matches paths.
 		{"https://api.example/api", "https://api.example/api/"}, {"https://api.example", "https://api.example/"},
+		{"https://api.example/%41", "https://api.example/A"}, {"https://api.example/%7e", "https://api.example/~"},
+		{"https://api.example/a%2fb", "https://api.example/a%2Fb"}, {"https://API.example/x", "https://api.example:8443/x"},
+		// A router's wildcards.
+		{"https://api.example/{x}"}, {"https://api.example/a{"},
 	} {
 		cfg := middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}}
 		for _, u := range bad {
@@ -56,12 +62,46 @@ func TestResourcesRefused(t *testing.T) {
 			t.Errorf("resources %q accepted", bad)
 		}
 	}
-	// Behind a proxy that strips /base, the location earlier releases
-	// announced for /base/api is the RFC one of /api.
-	cfg := middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, ExternalURL: "https://example.com/base",
-		Resources: []middleware.Resource{{URL: "https://example.com/base/api"}, {URL: "https://example.com/api"}}}
-	if _, err := middleware.New(cfg); err == nil {
-		t.Error("resources sharing a document location accepted")
+	// A general audience that is a resource's URL would make its
+	// narrowed tokens good everywhere.
+	if _, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
+		Resources: []middleware.Resource{{URL: "https://api.example"}, {URL: "https://api.example/api"}},
+		Audiences: []string{"https://api.example/api"}}); err == nil {
+		t.Error("an audience equal to a resource's URL accepted")
+	}
+	// Kept apart by a router: a "/" is not a "%2F".
+	if _, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
+		Resources: []middleware.Resource{{URL: "https://api.example/a%2Fb"}, {URL: "https://api.example/a/b"}}}); err != nil {
+		t.Errorf("a%%2Fb and a/b: %v", err)
+	}
+}
+
+// TestLegacyLocationYields: behind a proxy that strips /base, the
+// location an earlier release announced for /base/api is the RFC
+// location of /api: /api's document is served there, /base/api's at its
+// own RFC location (the demo's -issuer http://host/api has these two).
+func TestLegacyLocationYields(t *testing.T) {
+	base, api := middleware.Resource{URL: "https://example.com/api"}, middleware.Resource{URL: "https://example.com/api/api"}
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, ExternalURL: "https://example.com/api",
+		Resources: []middleware.Resource{base, api}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.MountMetadata(mux)
+	for path, want := range map[string]string{
+		"/.well-known/oauth-protected-resource/api":     base.URL,
+		"/.well-known/oauth-protected-resource":         base.URL, // base's legacy location
+		"/.well-known/oauth-protected-resource/api/api": api.URL,
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"resource":"`+want+`"`) {
+			t.Errorf("GET %s: %d %s, want %s's document", path, w.Code, w.Body, want)
+		}
+	}
+	if got := auth.MetadataPaths(api); len(got) != 1 {
+		t.Errorf("MetadataPaths(api) = %q, want its RFC location alone", got)
 	}
 }
 
@@ -277,20 +317,29 @@ func TestMountMetadata(t *testing.T) {
 		t.Errorf("POST: %d %v", w.Code, w.Header())
 	}
 
-	// Resources on two hosts: each host serves its own documents.
-	a := middleware.Resource{URL: "https://a.example/api"}
-	b := middleware.Resource{URL: "https://b.example/api"}
+	// Resources on two hosts (with ports, the path spelled two ways):
+	// each host gets its own document, on a ServeMux and on chi alike.
+	a := middleware.Resource{URL: "https://a.example:8443/%41pi"}
+	b := middleware.Resource{URL: "https://B.example:8443/Api"}
 	two, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, Resources: []middleware.Resource{a, b}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux = http.NewServeMux()
-	two.MountMetadata(mux)
-	for _, res := range []middleware.Resource{a, b} {
-		w := httptest.NewRecorder()
-		mux.ServeHTTP(w, httptest.NewRequest("GET", res.MetadataURL(), nil))
-		if w.Code != 200 || !strings.Contains(w.Body.String(), `"resource":"`+res.URL+`"`) {
-			t.Errorf("GET %s: %d %s", res.MetadataURL(), w.Code, w.Body)
+	if routes := two.MetadataRoutes(); len(routes) != 1 {
+		t.Fatalf("MetadataRoutes = %v, want one path for both", routes)
+	}
+	for name, mux := range map[string]interface {
+		middleware.Router
+		http.Handler
+	}{"ServeMux": http.NewServeMux(), "chi": chi.NewRouter()} {
+		two.MountMetadata(mux)
+		for host, want := range map[string]string{"a.example:8443": a.URL, "A.EXAMPLE": a.URL, "b.example:9999": b.URL, "c.example": ""} {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "https://"+host+"/.well-known/oauth-protected-resource/Api", nil)
+			mux.ServeHTTP(w, r)
+			if want == "" && w.Code != 404 || want != "" && (w.Code != 200 || !strings.Contains(w.Body.String(), `"resource":"`+want+`"`)) {
+				t.Errorf("%s, host %s: %d %s, want %q", name, host, w.Code, w.Body, want)
+			}
 		}
 	}
 }

@@ -85,7 +85,7 @@ func ReadKeyFile(path string) (*Key, error) {
 // ParsePEM: the key in the file decides.
 func LoadOrCreateKeyFile(path string, alg Algorithm) (key *Key, created bool, err error) {
 	if path == "" || os.IsPathSeparator(path[len(path)-1]) {
-		return nil, false, fmt.Errorf("%w: key file %q names a directory", ErrInvalidKey, path)
+		return nil, false, fmt.Errorf("%w: key file %q names no file", ErrInvalidKey, path)
 	}
 	key, err = readSigningKeyFile(path, alg)
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,69 @@ func TestDPoPIssuerWithPath(t *testing.T) {
 		resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=demo&password="+testPassword, h)
 		if resp.StatusCode != want {
 			t.Errorf("a proof for %s: %s %s, want %d", htu, resp.Status, b, want)
+		}
+	}
+}
+
+// TestResourcesBehindPaths: with an issuer whose path is one of the
+// demo's own resource paths (http://demo.test/api: the whole server at
+// /api, its REST API at /api/api), the demo starts and serves every
+// document; an -oidc-audience that is a resource's URL is no audience
+// good everywhere: a token narrowed to /api stays narrowed.
+func TestResourcesBehindPaths(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Now = time.Now
+	cfg.Issuer = "http://demo.test/api"
+	e := newTestEnv(t, cfg)
+	for path, want := range map[string]string{
+		"/.well-known/oauth-protected-resource/api":         "http://demo.test/api",
+		"/.well-known/oauth-protected-resource/api/api":     "http://demo.test/api/api",
+		"/.well-known/oauth-protected-resource/api/graphql": "http://demo.test/api/graphql",
+		"/.well-known/oauth-protected-resource":             "http://demo.test/api", // where an earlier release put it
+		"/.well-known/oauth-protected-resource/graphql":     "http://demo.test/api/graphql",
+	} {
+		resp, b := e.do(t, "GET", path, "", nil)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"resource":"`+want+`"`) {
+			t.Errorf("GET %s: %s %s, want %s's document", path, resp.Status, b, want)
+		}
+	}
+
+	cfg = testConfig(t)
+	cfg.Now = time.Now
+	cfg.OIDCAudience = cfg.Issuer + "/api"
+	e = newTestEnv(t, cfg)
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	resp, b := e.do(t, "POST", "/auth/token", "grant_type=password&username=demo&password="+testPassword+"&resource="+cfg.Issuer+"/api", form)
+	if resp.StatusCode != 200 {
+		t.Fatalf("a token for /api: %s %s", resp.Status, b)
+	}
+	tok := http.Header{"Authorization": {"Bearer " + decodeInto[tokenResponse](t, b).AccessToken}, "Content-Type": {"application/json"}}
+	if resp, _ := e.do(t, "POST", "/graphql", `{"query":"{ me { subject } }"}`, tok); resp.StatusCode != 401 {
+		t.Errorf("a token for /api at /graphql: %s", resp.Status)
+	}
+	if resp, _ := e.do(t, "POST", "/api/tokens", `{"name":"x"}`, tok); resp.StatusCode != 401 {
+		t.Errorf("a token for /api minting an API token: %s", resp.Status)
+	}
+}
+
+// TestGeneralAudiences: the demo's own audience, and the providers' with
+// -oidc-issuer, once; never a resource's URL.
+func TestGeneralAudiences(t *testing.T) {
+	res := resourcesOf("http://demo.test")
+	for _, tc := range []struct {
+		audience, oidcAudience string
+		issuers                []string
+		want                   []string
+	}{
+		{"demo-api", "demo-api", nil, []string{"demo-api"}},
+		{"demo-api", "other", nil, []string{"demo-api"}},
+		{"demo-api", "other", []string{"https://idp"}, []string{"demo-api", "other"}},
+		{"demo-api", "http://demo.test/api", []string{"https://idp"}, []string{"demo-api"}},
+		{"http://demo.test", "http://demo.test/graphql", []string{"https://idp"}, nil},
+	} {
+		got := generalAudiences(Config{Audience: tc.audience, OIDCAudience: tc.oidcAudience, OIDCIssuers: tc.issuers}, res)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("generalAudiences(%q, %q, %v) = %q, want %q", tc.audience, tc.oidcAudience, tc.issuers, got, tc.want)
 		}
 	}
 }

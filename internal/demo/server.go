@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,7 +123,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 		Resources: res.list(),
 		// Tokens for the whole API: the demo's own general audience, and
 		// the providers' (-oidc-audience).
-		Audiences: generalAudiences(cfg),
+		Audiences: generalAudiences(cfg, res),
 		JWT:       jwt,
 		// API tokens (sl_…) are told from JWTs by their prefix.
 		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
@@ -202,11 +203,16 @@ func (r resources) list() []middleware.Resource {
 }
 
 // generalAudiences are the audiences of the tokens good at every
-// resource: the demo's own, and the providers'.
-func generalAudiences(cfg Config) []string {
-	auds := []string{cfg.Audience}
-	if cfg.OIDCAudience != "" && cfg.OIDCAudience != cfg.Audience {
-		auds = append(auds, cfg.OIDCAudience)
+// resource: the demo's own, and the providers' (with -oidc-issuer). An
+// audience that is the URL of one of res is not: a token for it is
+// narrowed to that resource (RFC 8707), whoever issued it.
+func generalAudiences(cfg Config, res resources) []string {
+	var auds []string
+	for _, aud := range []string{cfg.Audience, cfg.OIDCAudience} {
+		if aud != "" && !slices.Contains(auds, aud) && !slices.Contains(res.urls(), aud) &&
+			(aud == cfg.Audience || len(cfg.OIDCIssuers) > 0) {
+			auds = append(auds, aud)
+		}
 	}
 	return auds
 }
@@ -272,10 +278,8 @@ func (s *server) routes() http.Handler {
 	// Authorization server metadata (RFC 8414), and protected resource
 	// metadata (RFC 9728), a document per resource.
 	handle(mux, endpoint.WellKnownMetadata, route{http.MethodGet, s.endpoints.Metadata("/auth")})
-	for _, res := range s.resources.list() {
-		for _, path := range s.auth.MetadataPaths(res) {
-			handle(mux, path, route{http.MethodGet, s.auth.MetadataHandler(res)})
-		}
+	for _, rt := range s.auth.MetadataRoutes() {
+		handle(mux, rt.Path, route{http.MethodGet, rt.Handler})
 	}
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 

@@ -73,8 +73,9 @@ const (
 ON CONFLICT (username) DO NOTHING`
 )
 
-// usersTable is how sqlschema.Open opens the users table; its version is
-// recorded under "demo:users".
+// usersTable is how sqlschema.Open opens the users table. Its Package is
+// "demo", not the import path, so that its version stays recorded under
+// "demo:users", the name of earlier releases.
 var usersTable = sqlschema.Schema{
 	Package:      "demo",
 	DefaultTable: "users",

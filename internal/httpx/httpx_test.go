@@ -332,8 +332,9 @@ func sameNumber(n int64, lit json.Number) bool {
 	return ok && r.IsInt() && r.Num().IsInt64() && r.Num().Int64() == n
 }
 
-// TestWholeNumber: a whole number read exactly, whatever way JSON writes
-// it; no fraction, nothing past int64, no exponent that costs work.
+// TestWholeNumber: a whole number read exactly, written as an integer,
+// with a fraction or with an exponent under 1000; no fraction, nothing
+// past int64, no exponent that costs work.
 func TestWholeNumber(t *testing.T) {
 	for in, want := range map[string]any{
 		"0": int64(0), "-0": int64(0), "0.000": int64(0), "0e999999999999": int64(0), "100": int64(100), "1e2": int64(100),
