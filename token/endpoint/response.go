@@ -68,7 +68,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 	var ie internalError
 	switch {
 	case errors.As(err, &oerr):
-		if oerr.code == "invalid_client" { // RFC 6749 §5.2: with the scheme the client may use
+		if oerr.status == http.StatusUnauthorized && oerr.code == "invalid_client" { // RFC 6749 §5.2: with the scheme the client used
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`"`)
 		}
 		s.log.InfoContext(r.Context(), what+" refused", "error", oerr.code)

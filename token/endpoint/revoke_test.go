@@ -59,7 +59,7 @@ func TestRevokeInvalidTokens(t *testing.T) {
 		t.Fatalf("revoke an expired token: %d", r.status)
 	}
 	wantError(t, e.form(t, "/auth/revoke", vals(), nil), 400, "invalid_request")
-	wantError(t, e.form(t, "/auth/revoke", vals("token", rt, "client_id", "evil"), nil), 401, "invalid_client")
+	wantError(t, e.form(t, "/auth/revoke", vals("token", rt, "client_id", "evil"), nil), 400, "invalid_client")
 	wantError(t, e.form(t, "/auth/revoke", vals("token", rt, "token", rt), nil), 400, "invalid_request")
 	wantError(t, e.do(t, "POST", "/auth/revoke", "application/json", `{"token":"x"}`, nil), 400, "invalid_request")
 }

@@ -29,7 +29,8 @@ import (
 //     and its access tokens (RFC 9700 §4.14).
 //
 // Answers are §5.1 responses and §5.2 errors (invalid_request,
-// invalid_client with a Basic challenge, invalid_grant, invalid_scope,
+// invalid_client (401 with a Basic challenge after HTTP Basic
+// authentication, 400 otherwise), invalid_grant, invalid_scope,
 // unsupported_grant_type); a store that cannot answer is 503.
 func (s *Server) Token() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +107,13 @@ func (s *Server) checkClient(r *http.Request, form url.Values) error {
 		}
 	}
 	if (id != "" || basic) && id != s.cfg.ClientID || secret != "" {
-		return &oauthError{http.StatusUnauthorized, "invalid_client", "unknown client or unexpected secret: the public client is " + s.cfg.ClientID}
+		// RFC 6749 §5.2: 401 with a challenge for a client that tried the
+		// Authorization header; 400 for one that sent its id in the body.
+		status := http.StatusBadRequest
+		if basic {
+			status = http.StatusUnauthorized
+		}
+		return &oauthError{status, "invalid_client", "unknown client or unexpected secret: the public client is " + s.cfg.ClientID}
 	}
 	return nil
 }

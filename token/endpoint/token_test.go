@@ -122,8 +122,10 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"unknown refresh token", vals("grant_type", "refresh_token", "refresh_token", "rt_"+rt[3:len(rt)-2]+"AA"), nil, "", 400, "invalid_grant"},
 		{"malformed refresh token", vals("grant_type", "refresh_token", "refresh_token", "x"), nil, "", 400, "invalid_grant"},
 		{"repeated parameter", vals("grant_type", "refresh_token", "refresh_token", rt, "refresh_token", rt), nil, "", 400, "invalid_request"},
-		{"other client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", "evil"), nil, "", 401, "invalid_client"},
-		{"a client secret", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client, "client_secret", "s"), nil, "", 401, "invalid_client"},
+		// Without an Authorization header: 400, no challenge (RFC 6749
+		// §5.2: a strict client would report the challenge instead).
+		{"other client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", "evil"), nil, "", 400, "invalid_client"},
+		{"a client secret", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client, "client_secret", "s"), nil, "", 400, "invalid_client"},
 		{"Basic with another client", vals("grant_type", "refresh_token", "refresh_token", rt), basic("evil", ""), "", 401, "invalid_client"},
 		{"Basic and client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client), basic(client, ""), "", 400, "invalid_request"},
 		{"JSON body", nil, nil, "application/json", 400, "invalid_request"},
@@ -136,8 +138,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 			r := e.do(t, "POST", "/auth/token", ctype, tt.form.Encode(), tt.edit)
 			wantError(t, r, tt.status, tt.code)
-			if tt.status == 401 && r.header.Get("WWW-Authenticate") != `Basic realm="api"` {
-				t.Fatalf("challenge %q", r.header.Get("WWW-Authenticate"))
+			if want := map[bool]string{true: `Basic realm="api"`}[tt.status == 401]; r.header.Get("WWW-Authenticate") != want {
+				t.Fatalf("challenge %q, want %q", r.header.Get("WWW-Authenticate"), want)
 			}
 		})
 	}
