@@ -190,6 +190,11 @@ func TestDPoPIssuerWithPath(t *testing.T) {
 	if resp.StatusCode != 200 || meta.TokenEndpoint != "http://demo.test/base/auth/token" {
 		t.Fatalf("metadata: %s %s", resp.Status, b)
 	}
+	// Also where RFC 8414 §3.1 puts it: the well-known name, then the
+	// issuer's path.
+	if resp, b2 := e.do(t, "GET", "/.well-known/oauth-authorization-server/base", "", nil); resp.StatusCode != 200 || string(b2) != string(b) {
+		t.Fatalf("metadata at the RFC 8414 location: %s %s", resp.Status, b2)
+	}
 	alice := dpoptest.NewClient(t)
 	for htu, want := range map[string]int{meta.TokenEndpoint: 200, "http://demo.test/auth/token": 400} {
 		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "DPoP": {alice.Proof("POST", htu, "", time.Now(), nil)}}

@@ -277,7 +277,10 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	// Authorization server metadata (RFC 8414), and protected resource
 	// metadata (RFC 9728), a document per resource.
-	handle(mux, endpoint.WellKnownMetadata, route{http.MethodGet, s.endpoints.Metadata("/auth")})
+	meta := s.endpoints.Metadata("/auth")
+	for _, path := range s.endpoints.MetadataPaths() {
+		handle(mux, path, route{http.MethodGet, meta})
+	}
 	for _, rt := range s.auth.MetadataRoutes() {
 		handle(mux, rt.Path, route{http.MethodGet, rt.Handler})
 	}

@@ -7,13 +7,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/dpoptest"
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/password"
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -297,4 +302,51 @@ func TestMetadata(t *testing.T) {
 	if plain.TokenEndpoint != issuer+"/oauth/token" || plain.DPoPSigningAlgValuesSupported != nil || plain.ScopesSupported != nil {
 		t.Fatalf("Metadata without ExternalURL or DPoP: %+v", plain)
 	}
+}
+
+// TestMetadataPaths: the RFC 8414 §3.1 location puts the issuer's path
+// after the well-known name; behind a proxy that strips it, the location
+// under the issuer that earlier releases served is kept.
+func TestMetadataPaths(t *testing.T) {
+	key, _ := token.GenerateKey(token.EdDSA)
+	keys, _ := token.NewKeySet(key)
+	list, err := revocation.Open(t.Context(), revocation.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { list.Close() })
+	for _, tc := range []struct {
+		issuer, external string
+		want             []string
+	}{
+		{"https://host", "", []string{"/.well-known/oauth-authorization-server"}},
+		{"https://host/", "", []string{"/.well-known/oauth-authorization-server"}},
+		{"https://host/tenant", "", []string{"/.well-known/oauth-authorization-server/tenant", "/.well-known/oauth-authorization-server"}},
+		{"https://host/tenant", "https://host/tenant", []string{"/.well-known/oauth-authorization-server/tenant", "/.well-known/oauth-authorization-server"}},
+		{"https://host/a/b", "https://host/a", []string{"/.well-known/oauth-authorization-server/a/b", "/.well-known/oauth-authorization-server/b"}},
+		{"https://host/tenant", "https://host", []string{"/.well-known/oauth-authorization-server/tenant"}},
+		{"https://host/tenant", "https://host/ten", []string{"/.well-known/oauth-authorization-server/tenant"}},
+	} {
+		iss, err := token.NewIssuer(keys, token.IssuerConfig{Issuer: tc.issuer, Audience: []string{"api"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ver, _ := token.NewVerifier(keys, token.VerifierConfig{Issuer: tc.issuer, Audience: "api"})
+		srv, err := endpoint.New(endpoint.Config{Issuer: iss, Verifier: ver, Users: &users{}, Revocation: list, ClientID: client,
+			ExternalURL: tc.external, Passwords: cheapHasher(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := srv.MetadataPaths(); !slices.Equal(got, tc.want) {
+			t.Errorf("issuer %s, ExternalURL %q: MetadataPaths = %q, want %q", tc.issuer, tc.external, got, tc.want)
+		}
+	}
+}
+
+func cheapHasher(t *testing.T) *password.Hasher {
+	pw, err := password.New(testenv.CheapPasswords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw
 }

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -64,6 +65,38 @@ func (s *Server) Metadata(prefix string) *Metadata {
 		m.DPoPSigningAlgValuesSupported = s.cfg.DPoP.AlgNames()
 	}
 	return m
+}
+
+// MetadataPaths returns the paths, as requests reach the server, at which
+// to serve [Server.Metadata]: first the RFC 8414 §3.1 location, the
+// well-known name followed by the issuer identifier's path
+// ("/.well-known/oauth-authorization-server/tenant" for
+// "https://host/tenant"), which clients derive from the issuer; then,
+// when the issuer has a path and Config.ExternalURL is a prefix of it (a
+// proxy strips the ExternalURL's path), the location under the issuer
+// that earlier releases served ("https://host/tenant/.well-known/…",
+// which the service sees as "/.well-known/oauth-authorization-server").
+// Behind such a proxy, route the RFC location to the service unstripped.
+func (s *Server) MetadataPaths() []string {
+	iss, err := url.Parse(s.cfg.Issuer.Name())
+	if err != nil {
+		return []string{WellKnownMetadata}
+	}
+	issPath := strings.TrimSuffix(iss.EscapedPath(), "/")
+	paths := []string{WellKnownMetadata + issPath}
+	base := s.cfg.ExternalURL
+	if base == "" {
+		base = strings.TrimSuffix(s.cfg.Issuer.Name(), "/")
+	}
+	if ext, err := url.Parse(base); err == nil && issPath != "" {
+		extPath := strings.TrimSuffix(ext.EscapedPath(), "/")
+		if rest, ok := strings.CutPrefix(issPath, extPath); ok && (rest == "" || rest[0] == '/') {
+			if legacy := WellKnownMetadata + rest; legacy != paths[0] {
+				paths = append(paths, legacy)
+			}
+		}
+	}
+	return paths
 }
 
 // ServeHTTP serves the metadata (GET and HEAD), never cached.
