@@ -204,9 +204,9 @@ func TestMiddlewareURLsAndChallenges(t *testing.T) {
 	// The public URL is https://example.com/base: a proxy strips /base;
 	// here the app also mounts the API under /v1 with StripPrefix.
 	cfg.ExternalURL = "https://example.com/base/"
-	// Two resources: the whole server, and /v1 under it, whose document
-	// the challenges of /v1/… point at (the longest resource the public
-	// URL lies under), at its RFC 9728 §3.1 location.
+	// Two resources: the whole server, and /v1 under it; the challenges
+	// of /v1/… point at the document of the public URL requested (RFC
+	// 9728 §3.3), at its RFC 9728 §3.1 location.
 	cfg.Resources = []middleware.Resource{{URL: "https://example.com/base"}, {URL: "https://example.com/base/v1"}}
 	auth, err := middleware.New(cfg)
 	if err != nil {
@@ -253,7 +253,7 @@ func TestMiddlewareURLsAndChallenges(t *testing.T) {
 		if code != 401 || len(h) != 2 || !strings.HasPrefix(h[1], "DPoP ") || !strings.Contains(h[1], `error="invalid_dpop_proof"`) {
 			t.Errorf("%s: %d %v", name, code, h)
 		}
-		if len(h) == 2 && !strings.Contains(h[0], `resource_metadata="https://example.com/.well-known/oauth-protected-resource/base/v1"`) {
+		if len(h) == 2 && !strings.Contains(h[0], `resource_metadata="https://example.com/.well-known/oauth-protected-resource/base/v1/widgets"`) {
 			t.Errorf("%s: resource_metadata not chosen per request: %v", name, h)
 		}
 	}

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,8 +10,8 @@ import (
 	"github.com/sessionless/sessionless/internal/httpx"
 )
 
-// ProtectedResourceMetadata is the metadata document of a resource (RFC
-// 9728 §2), as [Authenticator.MetadataHandler] serves it.
+// ProtectedResourceMetadata is a protected resource metadata document
+// (RFC 9728 §2), as [Authenticator.Documents] serves it.
 type ProtectedResourceMetadata struct {
 	Resource                      string   `json:"resource"`
 	AuthorizationServers          []string `json:"authorization_servers,omitempty"`
@@ -42,8 +41,92 @@ func (a *Authenticator) Metadata(res Resource) ProtectedResourceMetadata {
 	return m
 }
 
+// Documents serves the metadata documents (GET and HEAD, never cached)
+// at the well-known name and every path under it: for a path, the
+// document of the URL it names (RFC 9728 §3.1: the well-known name
+// taken out of it) when one of Config.Resources covers that URL
+// ([ResourceFor]), with that resource's authorization servers and scopes
+// and the URL itself as its resource (§3.3: a client that followed a
+// challenge compares it with the URL it requested); 404 otherwise. The
+// URL's scheme and host are those of the resources on the request's host
+// (its Host header, without the port, in any case; any, when all the
+// resources are on one host). When Config.ExternalURL has a path that a
+// proxy strips, a path that names no covered URL is also read under
+// ExternalURL: the location an earlier release announced.
+//
+// Mount it at WellKnownResourceMetadata and the paths under it
+// ([Authenticator.MountMetadata] does).
+func (a *Authenticator) Documents() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !getOrHead(w, r) {
+			return
+		}
+		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), WellKnownResourceMetadata)
+		if ok && (rest == "" || rest[0] == '/') && cleanPath(rest) {
+			if doc, ok := a.documentAt(r.Host, rest); ok {
+				httpx.WriteJSON(w, http.StatusOK, doc)
+				return
+			}
+		}
+		httpx.WriteOAuthError(w, http.StatusNotFound, "not_found", "no protected resource here")
+	})
+}
+
+// documentAt returns the document of the URL the path rest (after the
+// well-known name) names for a request to host.
+func (a *Authenticator) documentAt(host, rest string) (ProtectedResourceMetadata, bool) {
+	var urls []string
+	for _, origin := range a.origins(host) {
+		urls = append(urls, origin+rest)
+	}
+	if ext := a.cfg.ExternalURL; ext != "" {
+		if e, err := url.Parse(ext); err == nil && strings.Trim(e.EscapedPath(), "/") != "" {
+			urls = append(urls, strings.TrimSuffix(ext, "/")+rest)
+		}
+	}
+	for _, u := range urls {
+		if u == "" || strings.HasSuffix(u, "://") {
+			continue
+		}
+		if res, ok := ResourceFor(a.cfg.Resources, u); ok {
+			doc := a.Metadata(res)
+			if canonical(u) != canonical(res.URL) {
+				doc.Resource = u // §3.3: the URL asked about
+			}
+			return doc, true
+		}
+	}
+	return ProtectedResourceMetadata{}, false
+}
+
+// origins returns the scheme and host of the resources a request to host
+// may be asking about: those on its host, or, with every resource on one
+// host, that host whatever the request's.
+func (a *Authenticator) origins(host string) []string {
+	want := strings.ToLower((&url.URL{Host: host}).Hostname())
+	var all, mine []string
+	for _, res := range a.cfg.Resources {
+		u, err := url.Parse(res.URL)
+		if err != nil {
+			continue
+		}
+		origin := u.Scheme + "://" + u.Host
+		if !slices.Contains(all, origin) {
+			all = append(all, origin)
+		}
+		if strings.ToLower(u.Hostname()) == want && !slices.Contains(mine, origin) {
+			mine = append(mine, origin)
+		}
+	}
+	if len(all) == 1 {
+		return all
+	}
+	return mine
+}
+
 // MetadataHandler serves the document of res (GET and HEAD), never
-// cached.
+// cached, for a router of one's own; [Authenticator.Documents] serves
+// every resource's.
 func (a *Authenticator) MetadataHandler(res Resource) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !getOrHead(w, r) {
@@ -63,39 +146,16 @@ func getOrHead(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// MetadataRoute is one path at which documents are served, as requests
-// reach the server (unescaped where a router needs it: "/…/café"), and
-// the handler that serves them there.
-type MetadataRoute struct {
-	Path    string
-	Handler http.Handler
-}
-
-// MetadataRoutes returns where the documents of Config.Resources are
-// served, each path once: the path of each resource's MetadataURL (RFC
-// 9728 §3.1), and, when Config.ExternalURL has a path that a proxy
-// strips, also the well-known name followed by the resource's path under
-// ExternalURL (the location an earlier release announced, which clients
-// may have kept; it yields to another resource's RFC location). Where
-// resources on several hosts share a path, the handler serves the one of
-// the request's host (its Host header, as a ServeMux reads it: without
-// the port, in any case), and 404 to another host. [Authenticator.MountMetadata]
-// registers them; a router with answers of its own for other methods can
-// register them itself.
-func (a *Authenticator) MetadataRoutes() []MetadataRoute {
-	return slices.Clone(a.metadata)
-}
-
-// MetadataPaths returns the paths of MetadataRoutes that serve the
-// document of res.
-func (a *Authenticator) MetadataPaths(res Resource) []string {
-	return slices.Clone(a.docPaths[res.URL])
-}
-
-// MountMetadata registers MetadataRoutes on mux, for GET (and so HEAD).
+// MountMetadata registers [Authenticator.Documents] on mux for GET at
+// WellKnownResourceMetadata and the paths under it: "GET …/" on an
+// *http.ServeMux, "GET …/*" on any other router (chi's pattern).
 func (a *Authenticator) MountMetadata(mux Router) {
-	for _, rt := range a.metadata {
-		mux.Handle("GET "+rt.Path, rt.Handler)
+	h := a.Documents()
+	mux.Handle("GET "+WellKnownResourceMetadata, h)
+	if _, ok := mux.(*http.ServeMux); ok {
+		mux.Handle("GET "+WellKnownResourceMetadata+"/", h)
+	} else {
+		mux.Handle("GET "+WellKnownResourceMetadata+"/*", h)
 	}
 }
 
@@ -105,144 +165,21 @@ type Router interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// docLocation is a place a document is served: a path, and the host the
-// resource is on.
-type docLocation struct {
-	res    *Resource
-	path   string // escaped, as registered
-	key    string // the path as a router matches it: segments unescaped
-	host   string // lower-case, no port
-	legacy bool
-}
-
-// planMetadata works out where the documents are served (a.metadata,
-// a.docPaths), refusing two resources of one host whose RFC locations a
-// router would take for one path. A location an earlier release used
-// yields to an RFC one; two such locations of one host that meet are
-// refused too.
-func (a *Authenticator) planMetadata() error {
-	var locs []docLocation
-	for i := range a.cfg.Resources {
-		res := &a.cfg.Resources[i]
-		u, err := url.Parse(res.MetadataURL())
-		if err != nil {
-			return fmt.Errorf("middleware: resource %q: %w", res.URL, err)
-		}
-		host := strings.ToLower(u.Hostname())
-		p := routePath(u.EscapedPath())
-		locs = append(locs, docLocation{res, p, pathKey(p), host, false})
-		if p := routePath(a.legacyPath(res)); p != "" {
-			locs = append(locs, docLocation{res, p, pathKey(p), host, true})
-		}
-	}
-	taken := map[[2]string]docLocation{} // host and key → the location kept
-	var kept []docLocation
-	for _, pass := range []bool{false, true} { // RFC locations first
-		for _, l := range locs {
-			if l.legacy != pass {
-				continue
-			}
-			if other, ok := taken[[2]string{l.host, l.key}]; ok {
-				if l.legacy && !other.legacy {
-					continue // the RFC location wins
-				}
-				return fmt.Errorf("middleware: resources %q and %q would share the metadata document at %s", other.res.URL, l.res.URL, l.path)
-			}
-			taken[[2]string{l.host, l.key}] = l
-			kept = append(kept, l)
-		}
-	}
-	a.metadata, a.docPaths = nil, map[string][]string{}
-	byKey := map[string][]docLocation{}
-	for _, l := range kept {
-		if byKey[l.key] == nil {
-			a.metadata = append(a.metadata, MetadataRoute{Path: l.path})
-		}
-		byKey[l.key] = append(byKey[l.key], l)
-		a.docPaths[l.res.URL] = append(a.docPaths[l.res.URL], l.path)
-	}
-	for i, rt := range a.metadata {
-		a.metadata[i].Handler = a.documents(byKey[pathKey(rt.Path)])
-	}
-	return nil
-}
-
-// legacyPath returns the location an earlier release announced for res:
-// the well-known name followed by the resource's path under ExternalURL,
-// when ExternalURL has a path (a proxy strips) and res lies under it;
-// else "".
-func (a *Authenticator) legacyPath(res *Resource) string {
-	ext := a.cfg.ExternalURL
-	if ext == "" || !under(ext, res.URL) {
-		return ""
-	}
-	e, err1 := url.Parse(ext)
-	u, err2 := url.Parse(res.URL)
-	base := strings.TrimSuffix(e.EscapedPath(), "/")
-	if err1 != nil || err2 != nil || base == "" || !strings.HasPrefix(u.EscapedPath(), base) {
-		return ""
-	}
-	p := WellKnownResourceMetadata + strings.TrimSuffix(strings.TrimPrefix(u.EscapedPath(), base), "/")
-	if p == res.metadataPath() {
-		return ""
-	}
-	return p
-}
-
-// metadataPath is the path of res.MetadataURL.
-func (res Resource) metadataPath() string {
-	u, err := url.Parse(res.MetadataURL())
-	if err != nil {
-		return ""
-	}
-	return u.EscapedPath()
-}
-
-// documents serves the document of the location of the request's host
-// among locs (one path), or of the only one there is.
-func (a *Authenticator) documents(locs []docLocation) http.Handler {
-	if len(locs) == 1 {
-		return a.MetadataHandler(*locs[0].res)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := strings.ToLower((&url.URL{Host: r.Host}).Hostname())
-		for _, l := range locs {
-			if l.host == host {
-				a.MetadataHandler(*l.res).ServeHTTP(w, r)
-				return
-			}
-		}
-		if getOrHead(w, r) {
-			httpx.WriteOAuthError(w, http.StatusNotFound, "not_found", "no protected resource of this host here")
-		}
-	})
-}
-
 // routePath returns the escaped path p as routers match it: a segment
-// unescaped ("%41pi" is "Api", "caf%C3%A9" is "café": a ServeMux unescapes
-// its patterns, chi compares them with the request's path), unless it
-// would hold a "/", a "%", white space or a control character, which
-// stays escaped.
+// unescaped ("%41pi" is "Api", "caf%C3%A9" is "café"), unless it would
+// hold a "/", a "%", white space or a control character: then escaped
+// one way ("a%2fb" is "a%2Fb").
 func routePath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
 		u, err := url.PathUnescape(s)
-		if err == nil && !strings.ContainsAny(u, "/%") && !strings.ContainsFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		switch {
+		case err != nil:
+		case strings.ContainsAny(u, "/%") || strings.ContainsFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+			segs[i] = url.PathEscape(u)
+		default:
 			segs[i] = u
 		}
 	}
 	return strings.Join(segs, "/")
-}
-
-// pathKey is the escaped path p as a router matches it: each segment
-// unescaped ("%41" is "A"), a "%2F" inside a segment kept apart from a
-// "/" between segments.
-func pathKey(p string) string {
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		if u, err := url.PathUnescape(s); err == nil {
-			segs[i] = u
-		}
-	}
-	return strings.Join(segs, "\x00")
 }

@@ -107,13 +107,14 @@ type Config struct {
 	// is not accepted, and bound tokens are refused.
 	DPoP ProofChecker
 	// Resources are the server's protected resources (RFC 9728, RFC
-	// 8707): their URLs, distinct. Every 401 challenge announces the
-	// metadata document of the request's resource as
-	// resource_metadata="…" (§5.1): the one [Authenticator.Protect] names
-	// for the route, else the longest of them the request's URL lies
-	// under (its ExternalURL followed by its path; without ExternalURL,
-	// its path under the resource's path), else, when there is only one,
-	// that one. Empty: challenges announce no metadata.
+	// 8707), distinct. Every 401 challenge announces a metadata document
+	// as resource_metadata="…" (§5.1): with ExternalURL, the document of
+	// the request's own URL (its resource is that URL, §3.3) when the URL
+	// lies under one of them (under the route's, for a route of
+	// [Authenticator.Protect]: [ResourceFor]); else the document of the
+	// route's resource, or of the most specific resource whose path the
+	// request's path lies under, or of the only one. Empty: challenges
+	// announce no metadata.
 	Resources []Resource
 	// Audiences are the audiences of the tokens good at every resource:
 	// the API's general audience (token.VerifierConfig.Audience) and the
@@ -184,9 +185,6 @@ type Authenticator struct {
 	log      *slog.Logger
 	now      func() time.Time
 	dpopAlgs string // for the DPoP challenge; "" without DPoP
-
-	metadata []MetadataRoute     // where the resources' documents are served
-	docPaths map[string][]string // by resource URL: the paths of its document
 }
 
 // route is one verifier with what the cache needs to know of it.
@@ -525,12 +523,7 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, res *Reso
 // resource, nil when the route names none.
 func (a *Authenticator) refusal(r *http.Request, res *Resource, err error) *Refusal {
 	ref := &Refusal{Err: err, Realm: a.cfg.Realm, DPoPAlgs: a.dpopAlgs}
-	if res == nil {
-		res = a.resourceOf(r)
-	}
-	if res != nil {
-		ref.ResourceMetadata = res.MetadataURL()
-	}
+	ref.ResourceMetadata = a.challengeMetadata(r, res)
 	if a.dpopAlgs != "" {
 		if h := r.Header.Get("Authorization"); len(h) > 5 && strings.EqualFold(h[:5], "DPoP ") {
 			ref.Scheme = "DPoP"

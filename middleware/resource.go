@@ -18,18 +18,19 @@ const WellKnownResourceMetadata = "/.well-known/oauth-protected-resource"
 // Resource is a protected resource of the server (RFC 9728): an API, or a
 // part of one, that clients may ask a token for by its URL (a resource
 // indicator, RFC 8707). A token asked for it carries its URL as its only
-// audience, and is good at it and at the resources under it alone.
+// audience, and is good at the URLs it covers alone: its own, and those
+// under it but for its Except.
 //
 // List the server's resources in Config.Resources, then guard each
-// resource's routes with [Authenticator.Protect] and serve their
-// documents with [Authenticator.MountMetadata]. token/endpoint takes the
-// same values, to issue tokens for them.
+// resource's routes with [Authenticator.Protect] and serve the documents
+// with [Authenticator.MountMetadata]. token/endpoint takes the same
+// values, to issue tokens for them.
 type Resource struct {
 	// URL is the resource identifier: an absolute http(s) URL without
 	// user info, query or fragment, such as "https://api.example" (the
-	// whole server) or "https://api.example/graphql". Resources compare
-	// as strings, as RFC 8707 audiences do; one lies under another when
-	// its URL continues the other's at a "/".
+	// whole server) or "https://api.example/graphql". A token's audience
+	// names it as written; a URL lies under it when it continues it at a
+	// "/".
 	URL string
 	// AuthorizationServers are the issuer identifiers of the
 	// authorization servers whose tokens it takes, for its document.
@@ -37,49 +38,131 @@ type Resource struct {
 	// Scopes are the scopes it understands, for its document
 	// (scopes_supported) and the authorization server's metadata.
 	Scopes []string
+	// Except are URLs under URL that belong to the resource URL lies
+	// under, not to this one: the routes of the whole server inside an
+	// API's path, such as an API's token management that acts for every
+	// resource ("https://api.example/api/tokens" beside the resource
+	// "https://api.example/api"). A token for this resource is not good
+	// there, and a client asking for a token for such a URL gets one of
+	// the resource above.
+	Except []string
 }
 
-// MetadataURL returns the URL of the resource's metadata document: the
-// well-known name inserted between the host and the path of its URL (RFC
-// 9728 §3.1), "https://api.example/.well-known/oauth-protected-resource/graphql"
-// for "https://api.example/graphql".
-func (res Resource) MetadataURL() string {
-	u, err := url.Parse(res.URL)
-	if err != nil {
+// MetadataURL returns the URL of the resource's metadata document (RFC
+// 9728 §3.1): [MetadataURLFor] of its URL.
+func (res Resource) MetadataURL() string { return MetadataURLFor(res.URL) }
+
+// MetadataURLFor returns where the metadata document of the resource
+// identifier u is (RFC 9728 §3.1): the well-known name inserted between
+// the host and the path, a path of "/" dropped:
+// "https://api.example/.well-known/oauth-protected-resource/api/me" for
+// "https://api.example/api/me". It returns "" for a u that does not
+// parse.
+func MetadataURLFor(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host + WellKnownResourceMetadata + strings.TrimSuffix(u.EscapedPath(), "/")
+	path := p.EscapedPath()
+	if path == "/" {
+		path = ""
+	}
+	return p.Scheme + "://" + p.Host + WellKnownResourceMetadata + path
 }
 
-// covers reports whether a token for res is good at target (a resource
-// URL or a request's URL): target is res, or lies under it.
-func (res Resource) covers(target string) bool {
-	return under(res.URL, target)
+// Covers reports whether a token for res is good at target, a resource
+// identifier or a request's URL (without query): target is res's URL, or
+// lies under it and under none of its Except. URLs compare as a router
+// would: scheme and host in any case, the path's escapes as written or
+// decoded where that changes nothing ("%41" is "A").
+func (res Resource) Covers(target string) bool {
+	t := canonical(target)
+	if t == "" || !under(canonical(res.URL), t) {
+		return false
+	}
+	for _, e := range res.Except {
+		if under(canonical(e), t) {
+			return false
+		}
+	}
+	return true
+}
+
+// ResourceFor returns the resource of resources that covers target and
+// lies under every other that does (the most specific one): the resource
+// a request for target is served as, and the one a token asked for target
+// (RFC 8707) is issued for.
+func ResourceFor(resources []Resource, target string) (Resource, bool) {
+	best := -1
+	for i, res := range resources {
+		if res.Covers(target) && (best < 0 || len(canonical(res.URL)) > len(canonical(resources[best].URL))) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Resource{}, false
+	}
+	return resources[best], true
+}
+
+// canonical is u as Covers compares it: scheme and host lower-case, the
+// path escaped as a router reads it (routePath), no trailing slash; ""
+// for a u that is no absolute URL.
+func canonical(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return ""
+	}
+	return strings.ToLower(p.Scheme+"://"+p.Host) + strings.TrimSuffix(routePath(p.EscapedPath()), "/")
+}
+
+// documentKey is what tells the documents of resources apart on a
+// router: the host without its port, in any case, and the path as
+// routePath reads it.
+func documentKey(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return strings.ToLower(p.Hostname()) + strings.TrimSuffix(routePath(p.EscapedPath()), "/")
 }
 
 // under reports whether target is base or continues it at a "/".
 func under(base, target string) bool {
-	if !strings.HasPrefix(target, base) {
-		return false
-	}
-	rest := target[len(base):]
-	return rest == "" || rest[0] == '/' || strings.HasSuffix(base, "/")
+	rest, ok := strings.CutPrefix(target, base)
+	return ok && (rest == "" || rest[0] == '/' || strings.HasSuffix(base, "/"))
 }
 
 // check refuses a resource New cannot take.
 func (res Resource) check() error {
-	u, err := url.Parse(res.URL)
+	if err := checkResourceURL(res.URL); err != nil {
+		return err
+	}
+	for _, e := range res.Except {
+		if err := checkResourceURL(e); err != nil {
+			return err
+		}
+		if canonical(e) == canonical(res.URL) || !under(canonical(res.URL), canonical(e)) {
+			return fmt.Errorf("middleware: resource %q: Except %q does not lie under it", res.URL, e)
+		}
+	}
+	return nil
+}
+
+// checkResourceURL refuses a resource identifier New cannot take.
+func checkResourceURL(s string) error {
+	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Opaque != "":
-		return fmt.Errorf("middleware: resource %q: want an absolute http(s) URL", res.URL)
-	case u.User != nil || strings.ContainsAny(res.URL, "?#"):
-		return fmt.Errorf("middleware: resource %q: want no user info, query or fragment", res.URL)
-	case strings.ContainsAny(res.URL, "\"\\ \r\n"):
-		return fmt.Errorf("middleware: resource %q: want no quotes, backslashes, spaces or line breaks", res.URL)
+		return fmt.Errorf("middleware: resource %q: want an absolute http(s) URL", s)
+	case u.User != nil || strings.ContainsAny(s, "?#"):
+		return fmt.Errorf("middleware: resource %q: want no user info, query or fragment", s)
+	case strings.ContainsAny(s, "\"\\ \r\n"):
+		return fmt.Errorf("middleware: resource %q: want no quotes, backslashes, spaces or line breaks", s)
 	case !cleanPath(u.EscapedPath()):
-		return fmt.Errorf("middleware: resource %q: want a path without empty, . or .. segments", res.URL)
+		return fmt.Errorf("middleware: resource %q: want a path without empty, . or .. segments", s)
 	case strings.ContainsAny(u.Path, "{}"):
-		return fmt.Errorf("middleware: resource %q: want no braces in the path (the wildcards of routers)", res.URL)
+		return fmt.Errorf("middleware: resource %q: want no braces in the path (the wildcards of routers)", s)
 	}
 	return nil
 }
@@ -99,23 +182,22 @@ func cleanPath(p string) bool {
 }
 
 // setResources checks resources and keeps a copy of them: each a URL
-// check takes, none twice, no two whose documents would be served at one
-// place (see planMetadata).
+// check takes, no two that are one resource as Covers compares them.
 func (a *Authenticator) setResources(resources []Resource) error {
 	a.cfg.Resources = make([]Resource, len(resources))
+	seen := map[string]string{} // document key → URL
 	for i, res := range resources {
 		if err := res.check(); err != nil {
 			return err
 		}
-		res.AuthorizationServers, res.Scopes = slices.Clone(res.AuthorizationServers), slices.Clone(res.Scopes)
+		if other, dup := seen[documentKey(res.URL)]; dup {
+			return fmt.Errorf("middleware: resources %q and %q would share one metadata document (a router tells neither ports nor escapes apart)", other, res.URL)
+		}
+		seen[documentKey(res.URL)] = res.URL
+		res.AuthorizationServers, res.Scopes, res.Except = slices.Clone(res.AuthorizationServers), slices.Clone(res.Scopes), slices.Clone(res.Except)
 		a.cfg.Resources[i] = res
 	}
-	for i, res := range a.cfg.Resources {
-		if a.resource(res.URL) != &a.cfg.Resources[i] {
-			return fmt.Errorf("middleware: resource %q listed twice", res.URL)
-		}
-	}
-	return a.planMetadata()
+	return nil
 }
 
 // Audienced is an optional interface of a principal's Claims: Audiences
@@ -130,9 +212,11 @@ type Audienced interface {
 // Protect returns middleware for the routes of res, one of
 // Config.Resources (anything else panics: a mistake in the server's
 // wiring): Middleware, then the check of [Authenticator.ForResource]
-// (401 invalid_token), every challenge pointing at res's metadata
-// document (RFC 9728 §5.1). A route under Protect needs a credential,
-// also with Config.Optional.
+// (401 invalid_token). Its challenges point at the metadata document of
+// the request's URL (RFC 9728 §3.3, §5.1), whose resource is that URL,
+// when Config.ExternalURL says what the URL is and the URL lies under res
+// as [ResourceFor] has it (else at res's own document). A route under
+// Protect needs a credential, also with Config.Optional.
 func (a *Authenticator) Protect(res Resource) func(http.Handler) http.Handler {
 	r := a.resource(res.URL)
 	if r == nil {
@@ -147,10 +231,10 @@ func (a *Authenticator) Protect(res Resource) func(http.Handler) http.Handler {
 // [Authenticator.Require] or a handler of one's own: nil for a principal
 // whose token is good at res, else an error wrapping ErrInvalidToken. A
 // token is good at res when one of its audiences is the URL of a resource
-// of Config.Resources that res is or lies under (a token asked for it,
-// RFC 8707), or is one of Config.Audiences (a token for the whole API):
-// an allow-list, so a token asked for any other resource, configured
-// here or not, is refused. A principal whose claims do not implement
+// of Config.Resources that covers res's URL (a token asked for it, RFC
+// 8707), or is one of Config.Audiences (a token for the whole API): an
+// allow-list, so a token asked for any other resource, configured here
+// or not, is refused. A principal whose claims do not implement
 // [Audienced] (an API token) passes; one whose claims report no audience
 // does not.
 func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) error {
@@ -162,7 +246,7 @@ func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) erro
 		auds := c.Audiences()
 		for _, aud := range auds {
 			if other := a.resource(aud); other != nil {
-				if other.covers(res.URL) {
+				if other.Covers(res.URL) {
 					return nil
 				}
 				continue // narrowed to another resource
@@ -175,7 +259,8 @@ func (a *Authenticator) ForResource(res Resource) func(*identity.Principal) erro
 	}
 }
 
-// resource returns the configured resource of URL u, or nil.
+// resource returns the configured resource of URL u, exactly as written,
+// or nil.
 func (a *Authenticator) resource(u string) *Resource {
 	for i := range a.cfg.Resources {
 		if a.cfg.Resources[i].URL == u {
@@ -185,25 +270,41 @@ func (a *Authenticator) resource(u string) *Resource {
 	return nil
 }
 
-// resourceOf returns the resource whose document a challenge to r points
-// at, when no Protect names one: the longest of Config.Resources the
-// request's URL lies under (its path alone, without ExternalURL), or the
-// only resource there is.
-func (a *Authenticator) resourceOf(r *http.Request) *Resource {
-	target := r.URL.EscapedPath()
+// challengeMetadata returns the metadata URL a challenge to r announces:
+// the document of the request's own URL when ExternalURL says what it is
+// and it lies under res (RFC 9728 §3.3: its resource is then the URL the
+// client requested); else res's document; nil res: the resource of the
+// request (ResourceFor, by path without ExternalURL), or the only one
+// there is.
+func (a *Authenticator) challengeMetadata(r *http.Request, res *Resource) string {
 	if a.cfg.ExternalURL != "" {
-		target = exturl.RequestURL(a.cfg.ExternalURL, r)
+		u := exturl.RequestURL(a.cfg.ExternalURL, r)
+		if of, ok := ResourceFor(a.cfg.Resources, u); ok && (res == nil || of.URL == res.URL) && !strings.ContainsAny(u, "\"\\ \t\r\n") {
+			return MetadataURLFor(u)
+		}
 	}
+	if res == nil {
+		res = a.resourceByPath(r)
+	}
+	if res == nil {
+		return ""
+	}
+	return res.MetadataURL()
+}
+
+// resourceByPath returns, without ExternalURL, the most specific resource
+// whose path the request's path lies under, or the only resource there
+// is.
+func (a *Authenticator) resourceByPath(r *http.Request) *Resource {
 	var best *Resource
 	for i := range a.cfg.Resources {
 		res := &a.cfg.Resources[i]
-		match := res.URL
-		if a.cfg.ExternalURL == "" {
-			if u, err := url.Parse(res.URL); err == nil {
-				match = u.EscapedPath()
-			}
+		u, err := url.Parse(res.URL)
+		if err != nil {
+			continue
 		}
-		if under(strings.TrimSuffix(match, "/"), target) && (best == nil || len(res.URL) > len(best.URL)) {
+		p := strings.TrimSuffix(u.EscapedPath(), "/")
+		if (a.cfg.ExternalURL == "" && under(p, r.URL.EscapedPath())) && (best == nil || len(res.URL) > len(best.URL)) {
 			best = res
 		}
 	}

@@ -25,7 +25,7 @@ func TestResourceMetadataURL(t *testing.T) {
 		"https://api.example/":             "https://api.example/.well-known/oauth-protected-resource",
 		"https://api.example/graphql":      "https://api.example/.well-known/oauth-protected-resource/graphql",
 		"https://api.example:8443/t/api":   "https://api.example:8443/.well-known/oauth-protected-resource/t/api",
-		"https://api.example/t/api/":       "https://api.example/.well-known/oauth-protected-resource/t/api",
+		"https://api.example/t/api/":       "https://api.example/.well-known/oauth-protected-resource/t/api/",
 		"http://127.0.0.1:8080/a%2Fb/c":    "http://127.0.0.1:8080/.well-known/oauth-protected-resource/a%2Fb/c",
 		"https://[2001:db8::1]/mcp":        "https://[2001:db8::1]/.well-known/oauth-protected-resource/mcp",
 		"https://api.example/caf%C3%A9/v1": "https://api.example/.well-known/oauth-protected-resource/caf%C3%A9/v1",
@@ -100,9 +100,6 @@ func TestLegacyLocationYields(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %s's document", path, w.Code, w.Body, want)
 		}
 	}
-	if got := auth.MetadataPaths(api); len(got) != 1 {
-		t.Errorf("MetadataPaths(api) = %q, want its RFC location alone", got)
-	}
 }
 
 // audClaims are claims with an audience, as a verifier other than the
@@ -140,7 +137,8 @@ func audVerifier() middleware.Verifier {
 // and a token not narrowed to any; its challenges point at its document.
 func TestProtect(t *testing.T) {
 	all := middleware.Resource{URL: "https://api.example", AuthorizationServers: []string{"https://api.example"}, Scopes: []string{"read"}}
-	api := middleware.Resource{URL: "https://api.example/api"}
+	// /api/tokens, under /api, acts for the whole server.
+	api := middleware.Resource{URL: "https://api.example/api", Except: []string{"https://api.example/api/tokens"}}
 	gql := middleware.Resource{URL: "https://api.example/graphql"}
 	v2 := middleware.Resource{URL: "https://api.example/api/v2"}
 	auth, err := middleware.New(middleware.Config{
@@ -158,27 +156,35 @@ func TestProtect(t *testing.T) {
 	mux.Handle("/api/v2/", auth.Protect(v2)(ok))
 	mux.Handle("/api/", auth.Protect(api)(ok))
 	mux.Handle("/graphql", auth.Protect(gql)(ok))
-	mux.Handle("/admin", auth.Protect(all)(ok))   // acts for the whole server
-	mux.Handle("/other", auth.Middleware(ok))     // no resource named: the longest the URL lies under
-	mux.Handle("/api/plain", auth.Middleware(ok)) // the same, under /api
+	mux.Handle("/admin", auth.Protect(all)(ok))         // acts for the whole server
+	mux.Handle("/api/tokens", auth.Protect(all)(ok))    // the same, carved out of /api
+	mux.Handle("/api/misplaced", auth.Protect(all)(ok)) // the same, but not carved out
+	mux.Handle("/other", auth.Middleware(ok))           // no resource named: the longest the URL lies under
+	mux.Handle("/api/plain", auth.Middleware(ok))       // the same, under /api
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
 	want := map[string]map[string]int{ // path → token → status
-		"/api/me":    {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 401, "t_both": 200, "t_none": 401, "t_opaque": 200, "t_admin": 401, "t_other": 401},
-		"/api/v2/x":  {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 200, "t_both": 200},
-		"/graphql":   {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 200, "t_v2": 401, "t_admin": 401},
-		"/admin":     {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 401, "t_v2": 401, "t_opaque": 200, "t_admin": 401, "t_other": 401},
-		"/other":     {"t_api": 200, "t_gql": 200}, // no resource check without Protect
-		"/api/plain": {"t_gql": 200},
+		"/api/me":     {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 401, "t_both": 200, "t_none": 401, "t_opaque": 200, "t_admin": 401, "t_other": 401},
+		"/api/v2/x":   {"t_general": 200, "t_all": 200, "t_api": 200, "t_gql": 401, "t_v2": 200, "t_both": 200},
+		"/graphql":    {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 200, "t_v2": 401, "t_admin": 401},
+		"/admin":      {"t_general": 200, "t_all": 200, "t_api": 401, "t_gql": 401, "t_v2": 401, "t_opaque": 200, "t_admin": 401, "t_other": 401},
+		"/api/tokens": {"t_general": 200, "t_all": 200, "t_api": 401, "t_opaque": 200},
+		"/other":      {"t_api": 200, "t_gql": 200}, // no resource check without Protect
+		"/api/plain":  {"t_gql": 200},
 	}
+	// RFC 9728 §3.3: the document of the URL requested, whose resource is
+	// that URL; a route protected by a resource its URL is not under (no
+	// Except says so) points at its resource's own document.
 	metadata := map[string]string{
-		"/api/me":    "https://api.example/.well-known/oauth-protected-resource/api",
-		"/api/v2/x":  "https://api.example/.well-known/oauth-protected-resource/api/v2",
-		"/graphql":   "https://api.example/.well-known/oauth-protected-resource/graphql",
-		"/admin":     "https://api.example/.well-known/oauth-protected-resource",
-		"/other":     "https://api.example/.well-known/oauth-protected-resource",
-		"/api/plain": "https://api.example/.well-known/oauth-protected-resource/api",
+		"/api/me":        "https://api.example/.well-known/oauth-protected-resource/api/me",
+		"/api/v2/x":      "https://api.example/.well-known/oauth-protected-resource/api/v2/x",
+		"/graphql":       "https://api.example/.well-known/oauth-protected-resource/graphql",
+		"/admin":         "https://api.example/.well-known/oauth-protected-resource/admin",
+		"/api/tokens":    "https://api.example/.well-known/oauth-protected-resource/api/tokens",
+		"/api/misplaced": "https://api.example/.well-known/oauth-protected-resource",
+		"/other":         "https://api.example/.well-known/oauth-protected-resource/other",
+		"/api/plain":     "https://api.example/.well-known/oauth-protected-resource/api/plain",
 	}
 	for path, toks := range want {
 		for tok, status := range toks {
@@ -245,7 +251,9 @@ func TestResourceOfRequest(t *testing.T) {
 	}{
 		{"by path", []string{"https://api.example", "https://api.example/api"}, "", "/api/me", "https://api.example/.well-known/oauth-protected-resource/api"},
 		{"a path that only starts alike", []string{"https://api.example", "https://api.example/api"}, "", "/apix", "https://api.example/.well-known/oauth-protected-resource"},
-		{"behind a proxy", []string{"https://example.com/base", "https://example.com/base/v1"}, "https://example.com/base", "/v1/x",
+		{"behind a proxy: the request's own URL", []string{"https://example.com/base", "https://example.com/base/v1"}, "https://example.com/base", "/v1/x",
+			"https://example.com/.well-known/oauth-protected-resource/base/v1/x"},
+		{"a URL under no resource", []string{"https://example.com/base/v1"}, "https://example.com/base", "/v2/x",
 			"https://example.com/.well-known/oauth-protected-resource/base/v1"},
 		{"a single one", []string{"https://api.example/api"}, "", "/elsewhere", "https://api.example/.well-known/oauth-protected-resource/api"},
 		{"outside all of several", []string{"https://api.example/a", "https://api.example/b"}, "", "/c", ""},
@@ -325,9 +333,6 @@ func TestMountMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if routes := two.MetadataRoutes(); len(routes) != 1 {
-		t.Fatalf("MetadataRoutes = %v, want one path for both", routes)
-	}
 	for name, mux := range map[string]interface {
 		middleware.Router
 		http.Handler
@@ -340,6 +345,51 @@ func TestMountMetadata(t *testing.T) {
 			if want == "" && w.Code != 404 || want != "" && (w.Code != 200 || !strings.Contains(w.Body.String(), `"resource":"`+want+`"`)) {
 				t.Errorf("%s, host %s: %d %s, want %q", name, host, w.Code, w.Body, want)
 			}
+		}
+	}
+}
+
+// TestDocuments: a document for every URL a resource covers, its
+// resource that URL (RFC 9728 §3.3); the resource's own scopes and
+// servers; 404 for what no resource covers, a path with dot segments, or
+// another host's resource.
+func TestDocuments(t *testing.T) {
+	all := middleware.Resource{URL: "https://api.example", AuthorizationServers: []string{"https://api.example"}, Scopes: []string{"admin"}}
+	api := middleware.Resource{URL: "https://api.example/api", AuthorizationServers: []string{"https://api.example"}, Scopes: []string{"read"},
+		Except: []string{"https://api.example/api/tokens"}}
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
+		Resources: []middleware.Resource{all, api}, ExternalURL: "https://api.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := chi.NewRouter()
+	auth.MountMetadata(mux)
+	for path, want := range map[string]struct{ resource, scopes string }{
+		"":                {all.URL, "admin"},
+		"/":               {all.URL, "admin"},
+		"/api":            {api.URL, "read"},
+		"/api/":           {api.URL, "read"},
+		"/api/me":         {"https://api.example/api/me", "read"},
+		"/api/widgets/7":  {"https://api.example/api/widgets/7", "read"},
+		"/api/widgets/":   {"https://api.example/api/widgets/", "read"},
+		"/api/tokens":     {"https://api.example/api/tokens", "admin"},
+		"/api/tokens/x":   {"https://api.example/api/tokens/x", "admin"},
+		"/auth/logout":    {"https://api.example/auth/logout", "admin"},
+		"/caf%C3%A9":      {"https://api.example/caf%C3%A9", "admin"},
+		"/api/../graphql": {},
+		"/api/%2e%2e/x":   {},
+		"/api//x":         {},
+		"x":               {},
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "https://api.example/.well-known/oauth-protected-resource"+path, nil))
+		var m middleware.ProtectedResourceMetadata
+		json.Unmarshal(w.Body.Bytes(), &m)
+		switch {
+		case want.resource == "" && w.Code != 404:
+			t.Errorf("GET …%s: %d %s, want 404", path, w.Code, w.Body)
+		case want.resource != "" && (w.Code != 200 || m.Resource != want.resource || strings.Join(m.ScopesSupported, " ") != want.scopes):
+			t.Errorf("GET …%s: %d %s, want resource %s, scopes %s", path, w.Code, w.Body, want.resource, want.scopes)
 		}
 	}
 }

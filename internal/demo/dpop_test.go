@@ -50,7 +50,7 @@ func TestDPoP(t *testing.T) {
 	resp = call("DPoP", "")
 	ch := strings.Join(resp.Header.Values("WWW-Authenticate"), " | ")
 	if resp.StatusCode != 401 || !strings.Contains(ch, `DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"`) ||
-		!strings.Contains(ch, `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api"`) {
+		!strings.Contains(ch, `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api/me"`) {
 		t.Fatalf("no proof: %s %s", resp.Status, ch)
 	}
 	// The bound refresh family needs the key.
@@ -114,9 +114,10 @@ func TestDPoP(t *testing.T) {
 		if resp.StatusCode != tc.create {
 			t.Errorf("POST /api/tokens with a token for %s: %s %s, want %d", tc.resource, resp.Status, b, tc.create)
 		}
-		// Refused, the challenge points at the resource the route needs:
-		// the whole server, whose token the client can ask for.
-		if resp.StatusCode == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`) {
+		// Refused, the challenge points at the document of the URL, a
+		// part of the whole server (not of /api), whose token the client
+		// can ask for.
+		if resp.StatusCode == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api/tokens"`) {
 			t.Errorf("POST /api/tokens with a token for %s: challenge %v", tc.resource, resp.Header.Values("WWW-Authenticate"))
 		}
 		// Listing and revoking API tokens act for the whole server too.
@@ -136,9 +137,13 @@ func TestDPoP(t *testing.T) {
 	}
 
 	// RFC 9728 metadata: one document per resource, at the well-known
-	// name followed by the resource's path (§3.1), its resource
-	// identifier the URL the resource's requests start with (§3.3).
-	for path, resource := range map[string]string{"": base, "/api": base + "/api", "/graphql": base + "/graphql"} {
+	// name followed by the resource's path (§3.1); and one for every URL
+	// a resource covers, its resource identifier that URL (§3.3), with
+	// the resource's scopes. A client that followed a challenge asks for
+	// the URL it requested, and gets a token for the resource it lies
+	// under.
+	for path, resource := range map[string]string{"": base, "/api": base + "/api", "/graphql": base + "/graphql",
+		"/api/me": base + "/api/me", "/api/widgets/1": base + "/api/widgets/1", "/api/tokens": base + "/api/tokens"} {
 		resp, b = e.do(t, "GET", "/.well-known/oauth-protected-resource"+path, "", nil)
 		var m map[string]any
 		json.Unmarshal(b, &m)
@@ -147,9 +152,18 @@ func TestDPoP(t *testing.T) {
 			t.Errorf("protected resource metadata %s: %s %s", path, resp.Status, b)
 		}
 	}
-	// A challenge at a route of the whole server points at its document.
+	for res, api := range map[string]int{base + "/api/me": 200, base + "/api/widgets/1": 200, base + "/api/tokens": 200, base + "/graphql/x": 401} {
+		if me, _ := e.me(t, "Bearer "+forResource(res)); me.StatusCode != api {
+			t.Errorf("a token asked for %s at /api/me: %s, want %d", res, me.Status, api)
+		}
+	}
+	if resp, b := e.do(t, "POST", "/api/tokens", tokenBody, bearer(narrowed(base+"/api/tokens"))); resp.StatusCode != 201 {
+		t.Errorf("a token asked for /api/tokens minting an API token: %s %s", resp.Status, b)
+	}
+	// A challenge at a route of the whole server points at the document
+	// of its URL.
 	if resp, _ := e.do(t, "POST", "/auth/logout", "", nil); resp.StatusCode != 401 ||
-		!strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource"`) {
+		!strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/auth/logout"`) {
 		t.Errorf("/auth/logout without a token: %s %v", resp.Status, resp.Header.Values("WWW-Authenticate"))
 	}
 }

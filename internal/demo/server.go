@@ -195,7 +195,11 @@ func resourcesOf(issuer string) resources {
 		return middleware.Resource{URL: u, AuthorizationServers: []string{issuer},
 			Scopes: []string{scopeRead, scopeWrite, scopeManageTokens}}
 	}
-	return resources{all: r(issuer), api: r(base + "/api"), graphql: r(base + "/graphql")}
+	api := r(base + "/api")
+	// The API tokens' routes act for the whole server (an API token is
+	// good at every resource): they are not part of /api.
+	api.Except = []string{base + "/api/tokens"}
+	return resources{all: r(issuer), api: api, graphql: r(base + "/graphql")}
 }
 
 func (r resources) list() []middleware.Resource {
@@ -281,9 +285,8 @@ func (s *server) routes() http.Handler {
 	for _, path := range s.endpoints.MetadataPaths() {
 		handle(mux, path, route{http.MethodGet, meta})
 	}
-	for _, rt := range s.auth.MetadataRoutes() {
-		handle(mux, rt.Path, route{http.MethodGet, rt.Handler})
-	}
+	handle(mux, middleware.WellKnownResourceMetadata, route{http.MethodGet, s.auth.Documents()})
+	handle(mux, middleware.WellKnownResourceMetadata+"/", route{http.MethodGet, s.auth.Documents()})
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 
 	// Every /api/ route needs a valid access token; the widget routes

@@ -233,8 +233,9 @@ func TestMeRejects(t *testing.T) {
 	}
 	otherAudience, _, _ := elsewhere.Issue(token.Claims{Subject: e.user(t, "demo").ID})
 
-	// Every 401 challenge announces the resource metadata (RFC 9728 §5.1).
-	const meta = `, resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api"`
+	// Every 401 challenge announces the resource metadata (RFC 9728 §5.1):
+	// the document of the URL requested (§3.3).
+	const meta = `, resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api/me"`
 	const challenge = `Bearer realm="demo-api"` + meta
 	const invalid = `Bearer realm="demo-api", error="invalid_token", error_description="the access token is invalid, expired or revoked"` + meta
 	const malformed = `Bearer realm="demo-api", error="invalid_request", error_description="malformed request: send exactly one bearer token"`

@@ -217,7 +217,7 @@ func TestWidgetsAuthorization(t *testing.T) {
 	} {
 		resp, b := e.call(t, r.method, r.path, r.body, "")
 		checkProblem(t, resp, b, 401, "")
-		if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="demo-api", resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api"` {
+		if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="demo-api", resource_metadata="http://demo.test/.well-known/oauth-protected-resource`+r.path+`"` {
 			t.Errorf("%s %s without a token: WWW-Authenticate = %q", r.method, r.path, got)
 		}
 		resp, b = e.call(t, r.method, r.path, r.body, "garbage")

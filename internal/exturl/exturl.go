@@ -57,15 +57,15 @@ func RequestURL(base string, r *http.Request) string {
 		}
 		p = t
 	}
-	if !strings.HasPrefix(p, "/") || hasDotSegment(p) {
+	if !strings.HasPrefix(p, "/") || HasDotSegment(p) {
 		return ""
 	}
 	return base + p
 }
 
-// hasDotSegment reports whether the escaped path p has a "." or ".."
+// HasDotSegment reports whether the escaped path p has a "." or ".."
 // segment, its dots plain or percent-encoded.
-func hasDotSegment(p string) bool {
+func HasDotSegment(p string) bool {
 	for seg := range strings.SplitSeq(p, "/") {
 		if len(seg) > 6 || !strings.Contains(seg, ".") && !strings.Contains(seg, "%") {
 			continue

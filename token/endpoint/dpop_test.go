@@ -221,9 +221,19 @@ func TestResourceIndicators(t *testing.T) {
 	if r.status != 200 || aud(r.json["access_token"].(string)) != files {
 		t.Fatalf("refresh of a general family asking for %s: %d %s", files, r.status, r.body)
 	}
-	for _, res := range []string{"https://evil.example", "https://api.test/mcp/", audience} {
+	for _, res := range []string{"https://evil.example", audience, "https://api.test/mcp?x=1", "https://api.test/mcp#f",
+		"https://api.test/mcp/../files", "https://api.test/mcp/%2e%2e/files", "https://api.test//mcp", "/mcp", "https://api.testx/mcp"} {
 		if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", res), nil); r.status != 400 || r.json["error"] != "invalid_target" {
 			t.Errorf("resource %s: %d %s, want invalid_target", res, r.status, r.body)
+		}
+	}
+	// A URL under a resource (the one a client followed a challenge to,
+	// RFC 9728 §3.3) gets a token for that resource, the most specific.
+	for res, want := range map[string]string{mcp + "/": mcp, mcp + "/tools/call": mcp, "https://API.test/mcp/x": mcp,
+		issuer + "/other": issuer, issuer + "/files/a": files} {
+		if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", res), nil); r.status != 200 ||
+			aud(r.json["access_token"].(string)) != want {
+			t.Errorf("resource %s: %d %s, want a token for %s", res, r.status, r.body, want)
 		}
 	}
 	// Two resources, even a known one beside an unknown one: refused

@@ -178,17 +178,25 @@ func (s *Server) serves(url string) bool {
 }
 
 // resource returns the audience a token request's resource parameter
-// (RFC 8707) asks for, nil for none; an unknown resource is 400
-// invalid_target.
+// (RFC 8707) asks for, nil for none: the URL of the one of
+// Config.Resources that covers it, the most specific (a client that read
+// the document of a protected URL, RFC 9728 §3.3, names that URL). A
+// resource with a query or a fragment (RFC 8707 §2), dot or empty
+// segments, or covered by no resource is 400 invalid_target.
 func (s *Server) resource(form url.Values) ([]string, error) {
 	res := form.Get("resource")
 	if res == "" {
 		return nil, nil
 	}
-	if !s.serves(res) {
+	u, err := url.Parse(res)
+	if err != nil || !u.IsAbs() || strings.ContainsAny(res, "?#") || exturl.HasDotSegment(u.EscapedPath()) || strings.Contains(u.EscapedPath(), "//") {
+		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "the resource must be an absolute URL without query, fragment or dot segments"}
+	}
+	of, ok := middleware.ResourceFor(s.cfg.Resources, res)
+	if !ok {
 		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "the resource is not one this server issues tokens for"}
 	}
-	return []string{res}, nil
+	return []string{of.URL}, nil
 }
 
 // dpopKey returns the thumbprint of the key of the request's DPoP proof,
