@@ -227,6 +227,22 @@ func TestResourceIndicators(t *testing.T) {
 			t.Errorf("resource %s: %d %s, want invalid_target", res, r.status, r.body)
 		}
 	}
+	// RFC 7009: a token issued for a resource is revoked like any other.
+	r = e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", mcp), nil)
+	narrow := r.json["access_token"].(string)
+	if e.me(t, narrow) != 200 {
+		t.Fatal("the token for a resource does not work")
+	}
+	if r := e.form(t, "/auth/revoke", vals("token", narrow), nil); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	testenv.Eventually(t, "the revoked token for a resource to be refused", func() bool { return e.me(t, narrow) == 401 })
+	// A verifier that would not take the resources' tokens back (nor
+	// revoke them) is a wiring mistake, refused at New.
+	if _, err := endpoint.New(endpoint.Config{Issuer: e.issuer, Verifier: e.verifier, Users: e.users, Revocation: e.list, ClientID: client,
+		Resources: []middleware.Resource{{URL: issuer + "/not-verified"}}, Passwords: e.passwords}); err == nil {
+		t.Error("endpoint.New accepted a resource its Verifier refuses")
+	}
 	// A URL under a resource (the one a client followed a challenge to,
 	// RFC 9728 §3.3) gets a token for that resource, the most specific.
 	for res, want := range map[string]string{mcp + "/": mcp, mcp + "/tools/call": mcp, "https://API.test/mcp/x": mcp,

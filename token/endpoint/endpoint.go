@@ -153,7 +153,9 @@ type Config struct {
 	// request may name with its resource parameter, the values the
 	// middleware takes too (middleware.Config.Resources): the access
 	// token's audience is then that resource's URL alone (its verifiers
-	// must accept it, token.VerifierConfig.Audiences), and the refresh
+	// must accept it, token.VerifierConfig.Audiences: New refuses a
+	// Verifier that would not, since such tokens could not be revoked
+	// at Revoke), and the refresh
 	// family keeps it: its refreshes issue tokens for it alone. Another
 	// resource is 400 invalid_target. Empty: the parameter is refused. A
 	// token for one of them other than the issuer's own URL cannot log
@@ -222,7 +224,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Resources = slices.Clone(cfg.Resources)
 	for i, r := range cfg.Resources {
+		if !cfg.Verifier.Accepts(r.URL) {
+			// Its tokens could be issued, but neither revoked (RFC 7009)
+			// nor used at the endpoints.
+			return nil, fmt.Errorf("endpoint: the Verifier refuses tokens for the resource %q: add it to token.VerifierConfig.Audiences", r.URL)
+		}
 		cfg.Resources[i].Scopes, cfg.Resources[i].AuthorizationServers = slices.Clone(r.Scopes), slices.Clone(r.AuthorizationServers)
+		cfg.Resources[i].Except = slices.Clone(r.Except)
 	}
 	if cfg.Passwords == nil {
 		var err error
