@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 )
 
 // operatorIssuer stands in for the servers' issuer in operator commands,
@@ -21,6 +22,9 @@ type operator struct {
 	cfg      Config // the servers' configuration; Issuer set
 	store    *sqlStore
 	backends *backends
+	// issuer is the servers' issuer: -issuer, or the default their -addr
+	// gives; "" when it cannot be known (port 0).
+	issuer string
 }
 
 // openOperator reads the server flags serverArgs of the operator command
@@ -32,7 +36,9 @@ func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv f
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Issuer == "" {
+	issuer := cfg.Issuer
+	if issuer == "" {
+		issuer = issuerOfAddr(cfg.Addr)
 		cfg.Issuer = operatorIssuer
 	}
 	if err := databaseExists(cfg.DatabaseURL); err != nil {
@@ -47,7 +53,18 @@ func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv f
 		store.Close()
 		return nil, err
 	}
-	return &operator{cmd: cmd, cfg: cfg, store: store, backends: b}, nil
+	return &operator{cmd: cmd, cfg: cfg, store: store, backends: b, issuer: issuer}, nil
+}
+
+// issuerOfAddr returns the issuer a server listening on addr takes when
+// -issuer is not given (see defaultIssuer), or "" when the port is chosen
+// at start (0) or addr does not resolve.
+func issuerOfAddr(addr string) string {
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil || a.Port == 0 {
+		return ""
+	}
+	return defaultIssuer(a)
 }
 
 // Close closes the backends, then the database.

@@ -211,14 +211,16 @@ func seedUsers(ctx context.Context, users UserStore, pw *password.Hasher, seed s
 	return nil
 }
 
-const usersUsage = `usage: demo-api users set-password [-db URL] [-redis URL] USERNAME
+const usersUsage = `usage: demo-api users set-password [-db URL] [-redis URL] [-issuer URL] USERNAME
 
 Sets the password of USERNAME to $DEMO_PASSWORD, or to a random one it
-prints, and revokes the user's refresh tokens and API tokens: the way back
-in when the password printed at the first start is lost, or was stolen.
-Access tokens already issued expire within -access-ttl. -db (DATABASE_URL)
-and -redis (REDIS_URL) name the database and the revocation store as for
-the servers, which then refuse the API tokens at once.`
+prints, and revokes the user's refresh tokens, API tokens and access
+tokens (as logging out everywhere does): the way back in when the password
+printed at the first start is lost, or was stolen. -db (DATABASE_URL) and
+-redis (REDIS_URL) name the database and the revocation store as for the
+servers, which then refuse the tokens at once; -issuer (DEMO_ISSUER), or
+-addr, names the servers' issuer (without one that can be known, access
+tokens already issued expire within -access-ttl).`
 
 // runUsers runs "demo-api users set-password [flags] USERNAME".
 func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -274,6 +276,16 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("users: the password is set, but revoking API tokens failed (run the command again): %w", err)
 	}
 	fmt.Fprintf(stdout, "its refresh tokens and its %d API tokens are revoked\n", n)
+	// And its access tokens, as logging out everywhere does: every one
+	// issued before now, on every running server (through the list).
+	if op.issuer == "" {
+		fmt.Fprintf(stdout, "its access tokens expire within -access-ttl (%v); give the servers' -issuer to revoke them at once\n", op.cfg.AccessTTL)
+		return nil
+	}
+	if err := op.backends.revocations.RevokeSubject(ctx, op.issuer, u.ID, time.Now()); err != nil {
+		return fmt.Errorf("users: the password is set, but revoking access tokens failed (run the command again): %w", err)
+	}
+	fmt.Fprintf(stdout, "its access tokens of %s are revoked\n", op.issuer)
 	return nil
 }
 

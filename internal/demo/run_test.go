@@ -317,14 +317,15 @@ func TestFailedFirstStartSeedsNothing(t *testing.T) {
 }
 
 // TestSetPassword: "demo-api users set-password" recovers access: the new
-// password logs in, the old one does not, and the user's refresh and API
-// tokens are revoked.
+// password logs in, the old one does not, and the user's refresh, API and
+// access tokens are revoked.
 func TestSetPassword(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Now = time.Now // the command revokes access tokens issued before its own now
 	e := newTestEnv(t, cfg)
 	old := e.login(t, "demo", testPassword)
 	apiTok := e.createToken(t, old.AccessToken, `{"name": "made with the stolen password"}`)
-	args := []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "demo"}
+	args := []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "-issuer", cfg.Issuer, "demo"}
 	for i, tt := range []struct {
 		password string // DEMO_PASSWORD; empty: a random one is printed
 		printed  string
@@ -337,7 +338,8 @@ func TestSetPassword(t *testing.T) {
 			t.Fatal(err)
 		}
 		revoked := []string{"1", "0"}[i]
-		if !strings.HasPrefix(out.String(), tt.printed) || !strings.HasSuffix(out.String(), "its refresh tokens and its "+revoked+" API tokens are revoked\n") {
+		if !strings.HasPrefix(out.String(), tt.printed) ||
+			!strings.HasSuffix(out.String(), "its refresh tokens and its "+revoked+" API tokens are revoked\nits access tokens of "+cfg.Issuer+" are revoked\n") {
 			t.Fatalf("printed %q", out.String())
 		}
 		pw := tt.password
@@ -354,6 +356,19 @@ func TestSetPassword(t *testing.T) {
 	}
 	if resp, _ := e.me(t, "Bearer "+apiTok.Token); resp.StatusCode != 401 {
 		t.Fatalf("the API token made before the password was reset: %s, want 401", resp.Status)
+	}
+	// The running server learns of the access tokens' revocation from the
+	// shared store.
+	testenv.Eventually(t, "the server to refuse the access token issued before the reset", func() bool {
+		resp, _ := e.me(t, "Bearer "+old.AccessToken)
+		return resp.StatusCode == 401
+	})
+	// Without an issuer that can be known, the command says how long the
+	// access tokens live on.
+	var out strings.Builder
+	if err := Run(t.Context(), []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "-addr", "127.0.0.1:0", "demo"},
+		env(map[string]string{envPassword: "yet another password"}), &out, io.Discard); err != nil || !strings.Contains(out.String(), "expire within -access-ttl") {
+		t.Errorf("set-password without an issuer: %v %q", err, out.String())
 	}
 	for _, bad := range [][]string{{"users"}, {"users", "set-password"}, {"users", "delete", "demo"}, {"users", "set-password", "-db"}} {
 		if err := Run(t.Context(), bad, env(nil), io.Discard, io.Discard); err == nil {

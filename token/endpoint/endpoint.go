@@ -115,6 +115,11 @@ type Config struct {
 	// Revocation revokes access tokens (logout, logout-all, RFC 7009, a
 	// refresh token family revoked). Give the middleware the same list.
 	Revocation *revocation.List
+	// APITokens, when set, makes LogoutAll revoke the user's API tokens
+	// too (*apitoken.Manager implements it). Nil: logging out everywhere
+	// ends the user's sessions of tokens (access and refresh), and the
+	// API tokens the user made for scripts keep working.
+	APITokens SubjectRevoker
 	// ClientID is the one OAuth 2.0 client of these endpoints, a public
 	// client (RFC 6749 §2.1: no secret; a client_secret is refused). It
 	// goes into the tokens' "client_id". Required.
@@ -164,6 +169,13 @@ type Config struct {
 	// same with middleware.Authenticator.Protect. Their scopes are the
 	// scopes_supported of [Server.Metadata].
 	Resources []middleware.Resource
+}
+
+// SubjectRevoker revokes every credential of a subject it keeps, and says
+// how many it revoked; an error means the store cannot answer (503).
+// *apitoken.Manager implements it. It must be safe for concurrent use.
+type SubjectRevoker interface {
+	RevokeSubject(ctx context.Context, subject string) (int, error)
 }
 
 // ProofChecker checks DPoP proofs (RFC 9449). *dpop.Verifier implements

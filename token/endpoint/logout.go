@@ -72,10 +72,11 @@ func (s *Server) Logout() http.Handler {
 
 // LogoutAll returns the "log out everywhere" endpoint, to be mounted
 // behind the authentication middleware (an API token is 400, as for
-// Logout): every access token of the user
-// (of the issuer of the caller's token) issued before now, and, when that
-// issuer is this server's, every refresh token of the user, stop working
-// on every instance. 204 on success.
+// Logout): every access token of the user (of the issuer of the caller's
+// token) issued before now, and, when that issuer is this server's, every
+// refresh token of the user, stop working on every instance. The user's
+// API tokens, credentials of their own for scripts, stay, unless
+// Config.APITokens is set: then they are revoked too. 204 on success.
 func (s *Server) LogoutAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.principal(w, r)
@@ -94,6 +95,12 @@ func (s *Server) LogoutAll() http.Handler {
 			if err := s.refresh.RevokeSubject(ctx, p.Subject); err != nil {
 				s.fail(w, r, "logout-all: revoking refresh tokens", err)
 				return
+			}
+			if s.cfg.APITokens != nil {
+				if _, err := s.cfg.APITokens.RevokeSubject(ctx, p.Subject); err != nil {
+					s.fail(w, r, "logout-all: revoking API tokens", err)
+					return
+				}
 			}
 		}
 		// The moment is taken once the refresh tokens are revoked: an

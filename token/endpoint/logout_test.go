@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,5 +281,43 @@ func TestLogoutRefusesAPITokens(t *testing.T) {
 	}
 	if e.me(t, c) != 200 {
 		t.Fatal("an API token's refused logout-all revoked its owner's access token")
+	}
+}
+
+// apiTokens records the subjects whose API tokens are revoked, or fails.
+type apiTokens struct {
+	mu       sync.Mutex
+	subjects []string
+	down     bool
+}
+
+func (a *apiTokens) RevokeSubject(_ context.Context, subject string) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down {
+		return 0, errors.New("store down")
+	}
+	a.subjects = append(a.subjects, subject)
+	return 1, nil
+}
+
+// TestLogoutAllAPITokens: with Config.APITokens, logging out everywhere
+// revokes the user's API tokens too; a store that cannot answer is 503,
+// and the retry completes.
+func TestLogoutAllAPITokens(t *testing.T) {
+	api := &apiTokens{}
+	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.APITokens = api })
+	access, _ := e.tokens(t, "alice")
+	api.down = true
+	if r := e.do(t, "POST", "/auth/logout-all", "", "", bearer(access)); r.status != 503 {
+		t.Fatalf("logout-all with the API token store down: %d %s", r.status, r.body)
+	}
+	api.down = false
+	access, _ = e.tokens(t, "alice")
+	if r := e.do(t, "POST", "/auth/logout-all", "", "", bearer(access)); r.status != 204 {
+		t.Fatalf("logout-all: %d %s", r.status, r.body)
+	}
+	if !slices.Equal(api.subjects, []string{"usr_alice"}) {
+		t.Errorf("API tokens revoked for %v, want usr_alice", api.subjects)
 	}
 }
