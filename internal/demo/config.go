@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +94,9 @@ type Config struct {
 	// OIDCAudience is the audience the providers' tokens must carry
 	// (-oidc-audience, OIDC_AUDIENCE; default: Audience).
 	OIDCAudience string
+	// OIDCMappings overrides OIDCMapping for some providers, by issuer
+	// (-oidc-mapping ISSUER=NAME,…).
+	OIDCMappings map[string]string
 	// OIDCMapping says how the providers' claims become scopes and roles
 	// (-oidc-mapping, OIDC_MAPPING): "generic" (default), "keycloak" (the
 	// audience is the API's client), or "auth0:NAMESPACE" (roles from
@@ -281,11 +286,54 @@ func (s *settings) parseOIDC(cfg *Config) error {
 	}
 	cfg.OIDCIssuers = s.oidcIssuers.vals
 	cfg.OIDCAudience = cmp.Or(s.raw[optOIDCAudience], cfg.Audience)
-	cfg.OIDCMapping = s.raw[optOIDCMapping]
-	if _, err := oidcMapping(cfg.OIDCMapping, cfg.OIDCAudience); err != nil {
+	if err := parseMappings(cfg, s.raw[optOIDCMapping]); err != nil {
 		return fmt.Errorf("%s: %w", s.source[optOIDCMapping], err)
 	}
 	return s.parseOIDCLogin(cfg)
+}
+
+// parseMappings reads -oidc-mapping: a mapping name for every provider
+// ("keycloak"), and, comma-separated, ISSUER=NAME for one provider
+// ("https://kc.example/realms/a=keycloak,https://x.eu.auth0.com/=auth0:https://ns/").
+func parseMappings(cfg *Config, value string) error {
+	cfg.OIDCMapping = "generic"
+	defaults := 0
+	for part := range strings.SplitSeq(value, ",") {
+		part = strings.TrimSpace(part)
+		iss, name, perIssuer := strings.Cut(part, "=")
+		switch {
+		case part == "":
+			return errors.New("an empty mapping")
+		case !perIssuer:
+			if defaults++; defaults > 1 {
+				return fmt.Errorf("%q: give one mapping for every provider, and ISSUER=NAME pairs for the others", value)
+			}
+			cfg.OIDCMapping = part
+		case !slices.Contains(cfg.OIDCIssuers, iss):
+			return fmt.Errorf("%q names no -oidc-issuer", iss)
+		case cfg.OIDCMappings[iss] != "":
+			return fmt.Errorf("%q has two mappings", iss)
+		default:
+			if cfg.OIDCMappings == nil {
+				cfg.OIDCMappings = map[string]string{}
+			}
+			cfg.OIDCMappings[iss] = name
+		}
+	}
+	for _, iss := range append([]string{""}, cfg.OIDCIssuers...) {
+		if _, err := oidcMapping(cfg.mappingOf(iss), cfg.OIDCAudience); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mappingOf returns the name of the mapping of the provider iss.
+func (cfg *Config) mappingOf(iss string) string {
+	if m := cfg.OIDCMappings[iss]; m != "" {
+		return m
+	}
+	return cfg.OIDCMapping
 }
 
 // parseOIDCLogin reads the settings of the login through the first
@@ -312,7 +360,7 @@ func (s *settings) parseOIDCLogin(cfg *Config) error {
 func checkOIDCIssuers(issuers []string, own string) error {
 	seen := map[string]bool{}
 	for _, iss := range issuers {
-		if err := checkIssuer(iss); err != nil {
+		if err := checkProviderIssuer(iss); err != nil {
 			return fmt.Errorf("%s: %w", listSource(optOIDCIssuer), err)
 		}
 		if seen[iss] || iss == own {
@@ -378,6 +426,33 @@ func checkOrigin(o string) error {
 // checkIssuer accepts an absolute http or https URL with a host and
 // without user info, query or fragment (an issuer identifier, RFC 8414
 // §2).
+// checkProviderIssuer accepts the issuer of an OpenID Connect provider:
+// an issuer checkIssuer takes, over https, or http on a loopback host
+// (a provider on the same machine, for development), without a comma
+// (two issuers given as one by mistake).
+func checkProviderIssuer(s string) error {
+	if err := checkIssuer(s); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	switch {
+	case strings.Contains(s, ","):
+		return fmt.Errorf("%q: one issuer per -oidc-issuer (the variable takes a comma-separated list)", s)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return fmt.Errorf("%q: a provider is reached over https (http only on a loopback host)", s)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func checkIssuer(s string) error {
 	u, err := url.Parse(s)
 	switch {

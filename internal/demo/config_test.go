@@ -125,7 +125,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"oidc issuer twice", []string{"-oidc-issuer", "https://idp.example", "-oidc-issuer", "https://idp.example"}, nil, "twice"},
 		{"oidc issuer the demo's own", []string{"-issuer", "https://api.example", "-oidc-issuer", "https://api.example"}, nil, "own issuer"},
 		{"oidc issuer list with a typo", nil, map[string]string{"OIDC_ISSUER": "https://a.example, b.example"}, "OIDC_ISSUER"},
+		{"oidc issuers as one flag value", []string{"-oidc-issuer", "https://a.example,https://b.example"}, nil, "one issuer per -oidc-issuer"},
+		{"oidc issuer over http", []string{"-oidc-issuer", "http://idp.example"}, nil, "https"},
+		{"oidc issuer with a query", []string{"-oidc-issuer", "https://idp.example/?realm=a"}, nil, "query"},
 		{"oidc mapping unknown", []string{"-oidc-mapping", "okta"}, nil, "-oidc-mapping"},
+		{"oidc mapping for an unknown issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "https://b.example=keycloak"}, nil, "names no -oidc-issuer"},
+		{"oidc mapping twice for one issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "https://a.example=keycloak,https://a.example=generic"}, nil, "two mappings"},
+		{"oidc two default mappings", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "keycloak,generic"}, nil, "one mapping for every provider"},
+		{"oidc mapping unknown for one issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "https://a.example=okta"}, nil, "-oidc-mapping"},
 		{"oidc mapping auth0 without namespace", nil, map[string]string{"OIDC_MAPPING": "auth0:"}, "OIDC_MAPPING"},
 		{"oidc client without issuer", []string{"-oidc-client-id", "web"}, nil, "-oidc-client-id"},
 		{"oidc redirect relative", []string{"-oidc-issuer", "https://idp.example", "-oidc-redirect-url", "/cb"}, nil, "-oidc-redirect-url"},
@@ -298,6 +305,23 @@ func TestEnvironmentKeys(t *testing.T) {
 			if _, err := ParseConfig(nil, env(map[string]string{name: bad}), io.Discard); err == nil || err.Error() != want {
 				t.Errorf("%s=%s: err %v, want %q", name, bad, err, want)
 			}
+		}
+	}
+}
+
+// TestOIDCMappingPerIssuer: one mapping for every provider, and
+// ISSUER=NAME for one; http providers on loopback hosts only.
+func TestOIDCMappingPerIssuer(t *testing.T) {
+	cfg, err := ParseConfig([]string{"-oidc-issuer", "https://kc.example/realms/a", "-oidc-issuer", "https://x.eu.auth0.com/",
+		"-oidc-issuer", "http://127.0.0.1:5556/dex", "-oidc-issuer", "http://localhost:9000",
+		"-oidc-mapping", "keycloak,https://x.eu.auth0.com/=auth0:https://ns.example/"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for iss, want := range map[string]string{"https://kc.example/realms/a": "keycloak", "https://x.eu.auth0.com/": "auth0:https://ns.example/",
+		"http://127.0.0.1:5556/dex": "keycloak"} {
+		if got := cfg.mappingOf(iss); got != want {
+			t.Errorf("mapping of %s = %q, want %q", iss, got, want)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func oidcMapping(name, audience string) (oidc.Mapping, error) {
 func oidcProviders(cfg Config, log *slog.Logger) ([]*oidc.Provider, error) {
 	var ps []*oidc.Provider
 	for _, iss := range cfg.OIDCIssuers {
-		m, err := oidcMapping(cfg.OIDCMapping, cfg.OIDCAudience)
+		m, err := oidcMapping(cfg.mappingOf(iss), cfg.OIDCAudience)
 		if err != nil {
 			return nil, err
 		}
