@@ -111,6 +111,29 @@ type Config struct {
 	// MaxPerSubject bounds how many active tokens (neither revoked nor
 	// expired) one subject can have. Default DefaultMaxPerSubject.
 	MaxPerSubject int
+	// CreatorAudiences are the audiences of SubjectIssuer's access tokens
+	// that act for the whole API: their general audience
+	// (token.IssuerConfig.Audience, what middleware.Config.Audiences
+	// lists), and the URL of a resource covering the whole API if tokens
+	// may be asked for it. An API token is good at every resource, so
+	// [Manager.CreateFor] refuses, with ErrConstrained, a creator whose
+	// Claims report audiences (implement Audiences() []string, as
+	// *token.Claims does) none of which is listed here: a token asked for
+	// one resource (RFC 8707) cannot mint a token for all of them.
+	// Principals whose Claims do not report audiences (API tokens,
+	// principals built without Claims) are not concerned. Empty: every
+	// creator whose Claims report audiences is refused; list the general
+	// audience to let users of access tokens create API tokens.
+	CreatorAudiences []string
+	// InsecureAllowBoundCreators lets a sender-constrained token (its
+	// Claims implement BoundKey() string and return a key, as a DPoP-bound
+	// *token.Claims does) create API tokens. They are bearer tokens: the
+	// proof of possession that protects the creator protects none of
+	// them, and whoever steals one uses it without the key. False (the
+	// default): such a creator gets ErrConstrained. Acceptable only where
+	// the same users can get bearer access tokens anyway, so that binding
+	// was never what kept their credentials from thieves.
+	InsecureAllowBoundCreators bool
 	// Logger receives failures of background writes. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Nil: time.Now.
@@ -181,6 +204,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxPerSubject <= 0 {
 		cfg.MaxPerSubject = DefaultMaxPerSubject
 	}
+	if slices.Contains(cfg.CreatorAudiences, "") {
+		return nil, errors.New("apitoken: Config.CreatorAudiences holds an empty audience")
+	}
+	cfg.CreatorAudiences = slices.Clone(cfg.CreatorAudiences)
 	m := &Manager{cfg: cfg, now: cfg.Now, log: cfg.Logger, pending: map[string]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if m.now == nil {
@@ -237,17 +264,35 @@ type CreateRequest struct {
 // nowhere else: show it once and forget it. The store keeps its hash.
 // Refusals wrap ErrInvalid.
 func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token, error) {
-	scopes, err := m.check(req)
+	return m.create(ctx, req, time.Time{})
+}
+
+// create is Create of a token that expires at notAfter at the latest
+// (zero: no such bound). The clock is read once: the token's times and
+// every check of its lifetime come from that one reading, so a clock that
+// moves meanwhile cannot stretch the token past notAfter.
+func (m *Manager) create(ctx context.Context, req CreateRequest, notAfter time.Time) (string, Token, error) {
+	now := m.now()
+	scopes, err := m.check(req, now)
 	if err != nil {
 		return "", Token{}, err
 	}
-	now := m.now()
 	t := Token{Subject: req.Subject, Name: req.Name, Scopes: scopes, CreatedAt: now}
 	switch {
 	case req.Lifetime > 0:
 		t.ExpiresAt = now.Add(req.Lifetime)
 	case m.cfg.MaxLifetime > 0:
 		t.ExpiresAt = now.Add(m.cfg.MaxLifetime)
+	}
+	if !notAfter.IsZero() {
+		switch {
+		case !now.Before(notAfter):
+			return "", Token{}, fmt.Errorf("%w: %w", ErrExpired, errCaller)
+		case req.Lifetime > 0 && t.ExpiresAt.After(notAfter):
+			return "", Token{}, fmt.Errorf("%w: the lifetime is longer than the creating token has left", ErrInvalid)
+		case t.ExpiresAt.IsZero() || t.ExpiresAt.After(notAfter):
+			t.ExpiresAt = notAfter
+		}
 	}
 	for range 3 { // a collision of 128 random bits is not going to happen; a retry costs nothing
 		var id [16]byte
@@ -272,52 +317,120 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (string, Token,
 }
 
 // CreateFor makes a token for creator, the authenticated principal asking
-// for it (from the request's context): its subject is creator's subject,
-// and it can hold no scope creator lacks (ErrScope). A token created by
-// an API token cannot outlive it: without a Lifetime it expires with its
-// creator, and a longer Lifetime is ErrInvalid.
+// for it (from the request's context), once [Manager.SubjectOf] has
+// accepted it (reading an API token from the store): the token's subject
+// is creator's subject, and it can hold no scope creator lacks
+// (ErrScope). A token created by an API token cannot outlive it: it
+// expires at the latest when the store says its creator does (without a
+// Lifetime it expires with its creator, and a longer Lifetime is
+// ErrInvalid), and a creator that has expired meanwhile is ErrExpired.
+// A creator whose token is bound to a key (DPoP) or asked for one resource
+// (see Config.CreatorAudiences and Config.InsecureAllowBoundCreators)
+// gets ErrConstrained.
 func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, req CreateRequest) (string, Token, error) {
-	subject, err := m.SubjectOf(creator)
+	subject, live, err := m.caller(ctx, creator)
 	if err != nil {
+		return "", Token{}, err
+	}
+	return m.createFor(ctx, creator, subject, live, req)
+}
+
+// createFor is CreateFor once caller has accepted creator, as the
+// subject's principal or as live, the API token the store holds.
+func (m *Manager) createFor(ctx context.Context, creator *identity.Principal, subject string, live *Token, req CreateRequest) (string, Token, error) {
+	if err := m.unconstrained(creator); err != nil {
 		return "", Token{}, err
 	}
 	req.Subject = subject
 	for _, s := range req.Scopes {
-		if !creator.HasScope(s) {
+		if !creator.HasScope(s) || live != nil && !slices.Contains(live.Scopes, s) {
 			return "", Token{}, fmt.Errorf("%w: %q", ErrScope, s)
 		}
 	}
-	if creator.Method == identity.APIToken && !creator.ExpiresAt.IsZero() {
-		left := creator.ExpiresAt.Sub(m.now())
-		switch {
-		case left <= 0:
-			return "", Token{}, fmt.Errorf("%w: the creating token has expired", ErrInvalid)
-		case req.Lifetime > left:
-			return "", Token{}, fmt.Errorf("%w: the lifetime is longer than the creating token has left", ErrInvalid)
-		case req.Lifetime == 0 && (m.cfg.MaxLifetime < 0 || left < m.cfg.MaxLifetime):
-			req.Lifetime = left
+	var notAfter time.Time
+	if live != nil {
+		notAfter = live.ExpiresAt
+	}
+	return m.create(ctx, req, notAfter)
+}
+
+// Why a creator is refused, for the handlers' answers.
+var (
+	errBound    = fmt.Errorf("%w: the creating token is bound to a key (DPoP), and API tokens are bearer tokens", ErrConstrained)
+	errNarrowed = fmt.Errorf("%w: the creating token was asked for one resource, and API tokens are good at all of them", ErrConstrained)
+)
+
+// unconstrained returns nil when creator's token may mint bearer API
+// tokens good at every resource: it is bound to no key (unless
+// Config.InsecureAllowBoundCreators), and has one of
+// Config.CreatorAudiences when its claims report audiences.
+func (m *Manager) unconstrained(creator *identity.Principal) error {
+	if b, ok := creator.Claims.(interface{ BoundKey() string }); ok && b.BoundKey() != "" && !m.cfg.InsecureAllowBoundCreators {
+		return errBound
+	}
+	if a, ok := creator.Claims.(interface{ Audiences() []string }); ok {
+		if !slices.ContainsFunc(a.Audiences(), func(aud string) bool { return slices.Contains(m.cfg.CreatorAudiences, aud) }) {
+			return errNarrowed
 		}
 	}
-	return m.Create(ctx, req)
+	return nil
 }
 
-// SubjectOf returns the subject whose tokens p may manage: its subject, when
-// p is a principal of Config.SubjectIssuer or one of the manager's API
-// tokens (which acts for its subject). Any other principal: an error
+// SubjectOf returns the subject whose tokens p may manage: its subject,
+// when p is a principal of Config.SubjectIssuer or one of the manager's
+// API tokens (which acts for its subject). Any other principal: an error
 // wrapping ErrForeignIssuer.
-func (m *Manager) SubjectOf(p *identity.Principal) (string, error) {
+//
+// An API token is read from the store on every call, since its principal
+// may come from a cache (the middleware keeps one for Config.CacheAge,
+// and another instance's revocation reaches it later): one revoked,
+// expired or deleted since it was authenticated is ErrRevoked,
+// ErrExpired or ErrNotFound, and a store that cannot answer wraps
+// identity.ErrUnavailable. Call it before acting for p on the subject's
+// tokens ([Manager.List], [Manager.Revoke], [Manager.RevokeSubject]), as
+// the handlers do; [Manager.CreateFor] calls it.
+func (m *Manager) SubjectOf(ctx context.Context, p *identity.Principal) (string, error) {
+	subject, _, err := m.caller(ctx, p)
+	return subject, err
+}
+
+// errCaller marks a refusal of the caller's own API token (revoked,
+// expired or gone since it was authenticated), which the handlers answer
+// 401 invalid_token, where an ErrNotFound of another token is a 404.
+var errCaller = errors.New("the caller's API token")
+
+// caller is SubjectOf, which also returns, when p is one of the manager's
+// API tokens, that token as the store holds it now.
+func (m *Manager) caller(ctx context.Context, p *identity.Principal) (string, *Token, error) {
 	switch {
 	case p == nil || p.Subject == "":
-		return "", fmt.Errorf("%w: no principal", ErrForeignIssuer)
-	case p.Issuer == m.cfg.SubjectIssuer && p.Method != identity.APIToken,
-		p.Issuer == m.cfg.Issuer && p.Method == identity.APIToken:
-		return p.Subject, nil
+		return "", nil, fmt.Errorf("%w: no principal", ErrForeignIssuer)
+	case p.Issuer == m.cfg.SubjectIssuer && p.Method != identity.APIToken:
+		return p.Subject, nil, nil
+	case p.Issuer != m.cfg.Issuer || p.Method != identity.APIToken:
+		return "", nil, fmt.Errorf("%w: tokens belong to subjects of %q, not %q", ErrForeignIssuer, m.cfg.SubjectIssuer, p.Issuer)
+	case p.TokenID == "":
+		return "", nil, fmt.Errorf("%w: %w", ErrNotFound, errCaller)
 	}
-	return "", fmt.Errorf("%w: tokens belong to subjects of %q, not %q", ErrForeignIssuer, m.cfg.SubjectIssuer, p.Issuer)
+	t, err := m.cfg.Store.Get(ctx, p.TokenID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", nil, fmt.Errorf("%w: %w", ErrNotFound, errCaller)
+	case err != nil:
+		return "", nil, unavailable(err)
+	case t.Subject != p.Subject:
+		return "", nil, fmt.Errorf("%w: %w", ErrNotFound, errCaller)
+	case !t.RevokedAt.IsZero():
+		return "", nil, fmt.Errorf("%w: %w", ErrRevoked, errCaller)
+	case !t.ExpiresAt.IsZero() && !m.now().Before(t.ExpiresAt):
+		return "", nil, fmt.Errorf("%w: %w", ErrExpired, errCaller)
+	}
+	return p.Subject, &t, nil
 }
 
-// check validates req and returns its scopes without duplicates.
-func (m *Manager) check(req CreateRequest) ([]string, error) {
+// check validates req, made at now, and returns its scopes without
+// duplicates.
+func (m *Manager) check(req CreateRequest, now time.Time) ([]string, error) {
 	switch {
 	case req.Subject == "" || len(req.Subject) > MaxSubjectLen || !utf8.ValidString(req.Subject) || strings.IndexByte(req.Subject, 0) >= 0:
 		return nil, fmt.Errorf("%w: the subject must be 1 to %d bytes of UTF-8 without NUL", ErrInvalid, MaxSubjectLen)
@@ -327,7 +440,7 @@ func (m *Manager) check(req CreateRequest) ([]string, error) {
 		return nil, fmt.Errorf("%w: a negative lifetime", ErrInvalid)
 	case m.cfg.MaxLifetime > 0 && req.Lifetime > m.cfg.MaxLifetime:
 		return nil, fmt.Errorf("%w: the lifetime is longer than the maximum, %v", ErrInvalid, m.cfg.MaxLifetime)
-	case req.Lifetime > 0 && m.now().Add(req.Lifetime).After(lastExpiry):
+	case req.Lifetime > 0 && now.Add(req.Lifetime).After(lastExpiry):
 		return nil, fmt.Errorf("%w: the token would expire after %d", ErrInvalid, lastExpiry.Year())
 	case len(req.Scopes) > MaxScopes:
 		return nil, fmt.Errorf("%w: more than %d scopes", ErrInvalid, MaxScopes)
@@ -459,6 +572,15 @@ func (m *Manager) OperatorRevoke(ctx context.Context, id string) (Token, error) 
 // revoked. It pushes to the Revoker every token of subject revoked recently
 // enough for a cache to hold it, not only those it revoked: calling it
 // again after a failure there completes the job.
+//
+// Logging out everywhere (token/endpoint's LogoutAll) ends the subject's
+// access and refresh tokens, not its API tokens: they belong to scripts,
+// not to a login, and keep working until they expire or RevokeSubject is
+// called. A flow that must end them too (logging out everywhere, a
+// password reset, an account locked) calls it with a subject of
+// Config.SubjectIssuer, never another issuer's (whose same subject may
+// be someone else). It takes a subject, not a caller: a flow acting for
+// an authenticated principal gets the subject from [Manager.SubjectOf].
 func (m *Manager) RevokeSubject(ctx context.Context, subject string) (int, error) {
 	revoked, err := m.cfg.Store.RevokeSubject(ctx, subject, m.now())
 	if err != nil {

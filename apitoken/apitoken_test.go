@@ -3,6 +3,7 @@ package apitoken_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,12 +11,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/apitoken/storetest"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/testenv"
+	"github.com/sessionless/sessionless/token"
 )
 
 func TestMemoryStore(t *testing.T) {
@@ -33,6 +36,7 @@ type countingStore struct {
 	apitoken.Store
 	lookups, touches, touched atomic.Int64
 	down                      atomic.Bool
+	getDown                   atomic.Bool // Get fails, whatever down says
 }
 
 var errDown = errors.New("database down")
@@ -43,6 +47,13 @@ func (s *countingStore) GetByHash(ctx context.Context, h []byte) (apitoken.Recor
 		return apitoken.Record{}, errDown
 	}
 	return s.Store.GetByHash(ctx, h)
+}
+
+func (s *countingStore) Get(ctx context.Context, id string) (apitoken.Token, error) {
+	if s.getDown.Load() {
+		return apitoken.Token{}, errDown
+	}
+	return s.Store.Get(ctx, id)
 }
 
 func (s *countingStore) Touch(ctx context.Context, uses []apitoken.Use) error {
@@ -380,8 +391,8 @@ func TestCreatedByAnAPIToken(t *testing.T) {
 		t.Errorf("child = %+v, want subject alice, expiring with its parent at %v", child, parent.ExpiresAt)
 	}
 	c.Advance(24 * time.Hour)
-	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrInvalid) {
-		t.Errorf("an expired parent: %v, want ErrInvalid", err)
+	if _, _, err := m.CreateFor(ctx, parent, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrExpired) {
+		t.Errorf("an expired parent: %v, want ErrExpired", err)
 	}
 }
 
@@ -422,7 +433,7 @@ func TestForeignIssuer(t *testing.T) {
 	if _, _, err := m.CreateFor(ctx, foreign, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("CreateFor by a foreign issuer's principal: %v, want ErrForeignIssuer", err)
 	}
-	if _, err := m.SubjectOf(foreign); !errors.Is(err, apitoken.ErrForeignIssuer) {
+	if _, err := m.SubjectOf(ctx, foreign); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("SubjectOf(foreign) = %v", err)
 	}
 	// An API-token-like principal claiming the subject issuer, and one of
@@ -430,7 +441,7 @@ func TestForeignIssuer(t *testing.T) {
 	fake := &identity.Principal{Subject: "1234", Issuer: ownerIssuer, Method: identity.APIToken}
 	other := &identity.Principal{Subject: "1234", Issuer: "other:apitoken", Method: identity.APIToken}
 	for _, p := range []*identity.Principal{fake, other, nil, {Issuer: ownerIssuer}} {
-		if _, err := m.SubjectOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
+		if _, err := m.SubjectOf(ctx, p); !errors.Is(err, apitoken.ErrForeignIssuer) {
 			t.Errorf("SubjectOf(%+v) = %v, want ErrForeignIssuer", p, err)
 		}
 	}
@@ -439,7 +450,7 @@ func TestForeignIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if subject, err := m.SubjectOf(p); subject != "1234" || err != nil {
+	if subject, err := m.SubjectOf(ctx, p); subject != "1234" || err != nil {
 		t.Errorf("SubjectOf(own API token) = %q, %v", subject, err)
 	}
 	if _, err := m.Revoke(ctx, "1234", tok.ID); err != nil {
@@ -448,47 +459,116 @@ func TestForeignIssuer(t *testing.T) {
 }
 
 // TestLastUseCoalesced: 10,000 authentications of one token write its
-// last use once, at the flush; a failed write is retried.
+// last use once, at the flush; a failed write is retried. It runs in a
+// testing/synctest bubble, where the background writer's ticker follows
+// the bubble's clock, which stands still while the test works: however
+// slow the machine, no tick comes between the requests and the checks.
 func TestLastUseCoalesced(t *testing.T) {
-	ctx := context.Background()
-	c := newClock()
-	store := &countingStore{Store: apitoken.NewMemoryStore()}
-	m := newManager(t, apitoken.Config{Store: store, Now: c.Now})
-	raw, tok := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
-	for range 10000 {
-		c.Advance(time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newClock()
+		store := &countingStore{Store: apitoken.NewMemoryStore()}
+		m := newManager(t, apitoken.Config{Store: store, Now: c.Now})
+		raw, tok := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+		for range 10000 {
+			c.Advance(time.Millisecond)
+			if _, err := m.Authenticate(ctx, raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := store.touches.Load(); n != 0 {
+			t.Fatalf("%d writes during the requests, want none", n)
+		}
+		last := c.Now()
+		store.down.Store(true)
+		if err := m.Flush(ctx); err == nil {
+			t.Fatal("Flush with the store down reported success")
+		}
+		store.down.Store(false)
+		if err := m.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := store.touched.Load(); n != 1 {
+			t.Fatalf("%d rows written, want 1", n)
+		}
+		got, _ := store.Get(ctx, tok.ID)
+		if !got.LastUsedAt.Equal(last) {
+			t.Errorf("LastUsedAt = %v, want the last use %v", got.LastUsedAt, last)
+		}
+		// Close writes what is left.
+		c.Advance(time.Second)
+		m.Authenticate(ctx, raw)
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := store.Get(ctx, tok.ID); !got.LastUsedAt.Equal(c.Now()) {
+			t.Errorf("after Close: LastUsedAt = %v, want %v", got.LastUsedAt, c.Now())
+		}
+	})
+}
+
+// TestFlushLoop: the background writer writes the uses noted during each
+// Config.FlushInterval in one Touch, writes nothing when nothing was
+// used, logs a failed write and retries it at the next tick, and stops at
+// Close. In a testing/synctest bubble: the test moves the ticker's clock
+// and synctest.Wait lets the writer finish each tick before the test
+// looks, so nothing waits on the wall clock.
+func TestFlushLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		const interval = time.Second
+		store := &countingStore{Store: apitoken.NewMemoryStore()}
+		var logs testenv.SyncBuffer
+		m := newManager(t, apitoken.Config{Store: store, FlushInterval: interval, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		raw, tok := mustCreate(t, m, user("alice"), apitoken.CreateRequest{})
+		// tick moves the bubble's clock past the next tick (half an
+		// interval on: no tie with the ticker) and waits for the writer.
+		tick := func() {
+			time.Sleep(interval)
+			synctest.Wait()
+		}
+		time.Sleep(interval / 2)
 		if _, err := m.Authenticate(ctx, raw); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := store.touches.Load(); n != 0 {
-		t.Fatalf("%d writes during the requests, want none", n)
-	}
-	last := c.Now()
-	store.down.Store(true)
-	if err := m.Flush(ctx); err == nil {
-		t.Fatal("Flush with the store down reported success")
-	}
-	store.down.Store(false)
-	if err := m.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := store.touched.Load(); n != 1 {
-		t.Fatalf("%d rows written, want 1", n)
-	}
-	got, _ := store.Get(ctx, tok.ID)
-	if !got.LastUsedAt.Equal(last) {
-		t.Errorf("LastUsedAt = %v, want the last use %v", got.LastUsedAt, last)
-	}
-	// Close writes what is left.
-	c.Advance(time.Second)
-	m.Authenticate(ctx, raw)
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := store.Get(ctx, tok.ID); !got.LastUsedAt.Equal(c.Now()) {
-		t.Errorf("after Close: LastUsedAt = %v, want %v", got.LastUsedAt, c.Now())
-	}
+		used := time.Now()
+		synctest.Wait()
+		if n := store.touches.Load(); n != 0 {
+			t.Fatalf("%d writes before the first tick", n)
+		}
+		tick()
+		if n, rows := store.touches.Load(), store.touched.Load(); n != 1 || rows != 1 {
+			t.Fatalf("after a tick: %d writes of %d rows, want 1 of 1", n, rows)
+		}
+		if got, _ := store.Get(ctx, tok.ID); !got.LastUsedAt.Equal(used) {
+			t.Errorf("LastUsedAt = %v, want %v", got.LastUsedAt, used)
+		}
+		tick()
+		if n := store.touches.Load(); n != 1 {
+			t.Errorf("a tick with no use wrote (%d writes)", n-1)
+		}
+		// A failed write is logged and kept for the next tick.
+		m.Authenticate(ctx, raw)
+		store.down.Store(true)
+		tick()
+		if n := store.touches.Load(); n != 2 || !strings.Contains(logs.String(), "retrying at the next flush") {
+			t.Fatalf("the store down: %d writes, log %q", n, logs.String())
+		}
+		store.down.Store(false)
+		tick()
+		if n, rows := store.touches.Load(), store.touched.Load(); n != 3 || rows != 2 {
+			t.Fatalf("the store back: %d writes of %d rows, want 3 of 2", n, rows)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		m.Authenticate(ctx, raw) // noted, never written: the writer has stopped
+		time.Sleep(10 * interval)
+		synctest.Wait()
+		if n := store.touches.Load(); n != 3 {
+			t.Errorf("%d writes after Close, want none", n-3)
+		}
+	})
 }
 
 func TestPurge(t *testing.T) {
@@ -611,4 +691,246 @@ func TestCloseTwice(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestCreatorCheckedInTheStore: the principal of an API token revoked,
+// expired or deleted since it was authenticated (a cache still holds it,
+// or another instance revoked it) creates nothing.
+func TestCreatorCheckedInTheStore(t *testing.T) {
+	ctx := context.Background()
+	alice := user("alice", "widgets:read", "tokens:manage")
+	for _, tc := range []struct {
+		name string
+		// after ends the token the principal p was authenticated from.
+		after func(m *apitoken.Manager, c *testenv.Clock, tok apitoken.Token)
+		want  error
+	}{
+		{"revoked", func(m *apitoken.Manager, _ *testenv.Clock, tok apitoken.Token) {
+			if _, err := m.Revoke(ctx, "alice", tok.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, apitoken.ErrRevoked},
+		{"expired", func(_ *apitoken.Manager, c *testenv.Clock, _ apitoken.Token) { c.Advance(time.Hour) }, apitoken.ErrExpired},
+		{"gone", func(m *apitoken.Manager, _ *testenv.Clock, tok apitoken.Token) {
+			if _, err := m.Revoke(ctx, "alice", tok.ID); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := m.Purge(ctx, 0); n != 1 || err != nil {
+				t.Fatalf("Purge = %d, %v", n, err)
+			}
+		}, apitoken.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			m := newManager(t, apitoken.Config{Now: c.Now})
+			raw, tok := mustCreate(t, m, alice, apitoken.CreateRequest{Scopes: []string{"widgets:read", "tokens:manage"}, Lifetime: time.Hour})
+			p, err := m.Authenticate(ctx, raw) // what the middleware's cache keeps
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.after(m, c, tok)
+			if subject, err := m.SubjectOf(ctx, p); !errors.Is(err, tc.want) {
+				t.Errorf("SubjectOf(the %s token) = %q, %v; want %v", tc.name, subject, err, tc.want)
+			}
+			if _, child, err := m.CreateFor(ctx, p, apitoken.CreateRequest{Name: "child", Scopes: []string{"widgets:read"}}); !errors.Is(err, tc.want) {
+				t.Errorf("CreateFor by the %s token = %+v, %v; want %v", tc.name, child, err, tc.want)
+			}
+			ts, _ := m.List(ctx, "alice")
+			if len(ts) > 1 {
+				t.Errorf("alice has %d tokens, want no child", len(ts))
+			}
+		})
+	}
+}
+
+// TestCreatorStoreDown: when the store cannot say whether the caller's
+// API token is still good, nothing is created: identity.ErrUnavailable.
+func TestCreatorStoreDown(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{Store: apitoken.NewMemoryStore()}
+	m := newManager(t, apitoken.Config{Store: store})
+	raw, _ := mustCreate(t, m, user("alice", "tokens:manage"), apitoken.CreateRequest{Scopes: []string{"tokens:manage"}})
+	p, err := m.Authenticate(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	store.getDown.Store(true)
+	if _, err := m.SubjectOf(ctx, p); !errors.Is(err, identity.ErrUnavailable) {
+		t.Errorf("SubjectOf with the store down: %v, want identity.ErrUnavailable", err)
+	}
+	store.down.Store(false) // Create works: only the check of the creator fails
+	if _, _, err := m.CreateFor(ctx, p, apitoken.CreateRequest{Name: "x"}); !errors.Is(err, identity.ErrUnavailable) {
+		t.Errorf("CreateFor with the store down: %v, want identity.ErrUnavailable", err)
+	}
+	// A principal of the subject issuer needs no lookup.
+	if _, _, err := m.CreateFor(ctx, user("alice"), apitoken.CreateRequest{Name: "x"}); err != nil {
+		t.Errorf("CreateFor by a user with Get failing: %v", err)
+	}
+}
+
+// claimsOf returns a principal of alice, of the subject issuer, whose
+// token has these claims.
+func claimsOf(c any) *identity.Principal {
+	p := user("alice", "widgets:read", "tokens:manage")
+	p.Claims = c
+	return p
+}
+
+// TestConstrainedCreator: a token bound to a key, or asked for one
+// resource, mints no API token unless the configuration says so.
+func TestConstrainedCreator(t *testing.T) {
+	ctx := context.Background()
+	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	api := token.Audience{"https://api.example"}
+	graphql := token.Audience{"https://api.example/graphql"}
+	strict := newManager(t, apitoken.Config{})
+	listed := newManager(t, apitoken.Config{CreatorAudiences: api})
+	insecure := newManager(t, apitoken.Config{CreatorAudiences: api, InsecureAllowBoundCreators: true})
+	for _, tc := range []struct {
+		name string
+		m    *apitoken.Manager
+		c    any
+		want error
+	}{
+		// The strict default.
+		{"no claims (a principal built by hand)", strict, nil, nil},
+		{"an API token's claims", strict, &apitoken.Token{}, nil},
+		{"a bearer JWT: no audience listed", strict, &token.Claims{Audience: api}, apitoken.ErrConstrained},
+		{"a bound JWT", strict, &token.Claims{JKT: jkt, Audience: api}, apitoken.ErrConstrained},
+		{"a JWT without audience", strict, &token.Claims{}, apitoken.ErrConstrained},
+		// CreatorAudiences lists the API's general audience.
+		{"a bearer JWT for the API", listed, &token.Claims{Audience: api}, nil},
+		{"a bearer JWT for the API and a resource", listed, &token.Claims{Audience: append(graphql, api...)}, nil},
+		{"a JWT for one resource", listed, &token.Claims{Audience: graphql}, apitoken.ErrConstrained},
+		{"a bound JWT for the API", listed, &token.Claims{JKT: jkt, Audience: api}, apitoken.ErrConstrained},
+		{"a JWT without audience, listed", listed, &token.Claims{}, apitoken.ErrConstrained},
+		{"claims bound to no key", listed, boundClaims(""), nil},
+		{"claims bound to a key", listed, boundClaims(jkt), apitoken.ErrConstrained},
+		// InsecureAllowBoundCreators.
+		{"a bound JWT, allowed", insecure, &token.Claims{JKT: jkt, Audience: api}, nil},
+		{"a bound JWT for one resource, allowed bound", insecure, &token.Claims{JKT: jkt, Audience: graphql}, apitoken.ErrConstrained},
+	} {
+		_, _, err := tc.m.CreateFor(ctx, claimsOf(tc.c), apitoken.CreateRequest{Name: "x", Scopes: []string{"widgets:read"}})
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		// Managing the tokens it has is not creating one.
+		if _, err := tc.m.SubjectOf(ctx, claimsOf(tc.c)); err != nil {
+			t.Errorf("%s: SubjectOf = %v", tc.name, err)
+		}
+	}
+	if m, err := apitoken.New(apitoken.Config{Store: apitoken.NewMemoryStore(), SubjectIssuer: ownerIssuer, CreatorAudiences: []string{"api", ""}}); err == nil {
+		m.Close()
+		t.Error("New accepted an empty creator audience")
+	}
+}
+
+// boundClaims are claims of a verifier of one's own that report a key
+// binding and nothing else.
+type boundClaims string
+
+func (c boundClaims) BoundKey() string { return string(c) }
+
+// steppingClock moves by step at every reading: a clock that runs ahead
+// (or steps back) between two readings of one operation.
+type steppingClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	step func(n int) time.Duration // how far the n-th reading (from 0) moves it
+	n    int
+}
+
+func (c *steppingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.t
+	c.t = c.t.Add(c.step(c.n))
+	c.n++
+	return t
+}
+
+// jumpAfterNext makes the clock jump by d once the next reading is taken.
+func (c *steppingClock) jumpAfterNext(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, step := c.n, c.step
+	c.step = func(n int) time.Duration {
+		if n == at {
+			return d
+		}
+		return step(n)
+	}
+}
+
+// TestCreatorExpiresMeanwhile: a creator still good when CreateFor checks
+// it, but expired at the reading the child's times come from, creates
+// nothing: ErrExpired from the manager, 401 invalid_token from the
+// handlers.
+func TestCreatorExpiresMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	c := &steppingClock{t: storetest.Base, step: func(int) time.Duration { return 0 }}
+	m := newManager(t, apitoken.Config{Now: c.Now})
+	raw, _ := mustCreate(t, m, user("alice", "tokens:manage"), apitoken.CreateRequest{Scopes: []string{"tokens:manage"}, Lifetime: time.Hour})
+	p, err := m.Authenticate(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.jumpAfterNext(time.Hour) // the check of the creator reads the clock first
+	if _, child, err := m.CreateFor(ctx, p, apitoken.CreateRequest{Name: "child"}); !errors.Is(err, apitoken.ErrExpired) {
+		t.Errorf("CreateFor = %+v, %v; want ErrExpired", child, err)
+	}
+	// The same through the handlers: back to before the expiry, and the
+	// jump again after the check.
+	c.mu.Lock()
+	c.t = c.t.Add(-time.Hour)
+	c.mu.Unlock()
+	c.jumpAfterNext(time.Hour)
+	rec := serve(m.Handlers(apitoken.HandlerConfig{}).Create(), p, "POST", `{"name": "child"}`)
+	if rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("POST: %d %q %s, want 401 invalid_token", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
+	}
+	if ts, _ := m.List(ctx, "alice"); len(ts) != 1 {
+		t.Errorf("alice has %d tokens, want only the creator", len(ts))
+	}
+}
+
+// TestChildNeverOutlivesItsCreator: a token created by an API token
+// expires at the latest with it, whatever the clock does between the
+// readings of one CreateFor.
+func TestChildNeverOutlivesItsCreator(t *testing.T) {
+	ctx := context.Background()
+	for name, step := range map[string]func(int) time.Duration{
+		"ahead a minute at each reading": func(int) time.Duration { return time.Minute },
+		"back a minute at each reading":  func(int) time.Duration { return -time.Minute },
+		"back an hour, then ahead again": func(n int) time.Duration { return time.Duration(1-2*(n%2)) * time.Hour },
+		"ahead an hour, then back again": func(n int) time.Duration { return time.Duration(2*(n%2)-1) * time.Hour },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := &steppingClock{t: storetest.Base, step: step}
+			m := newManager(t, apitoken.Config{Now: c.Now})
+			raw, _ := mustCreate(t, m, user("alice", "widgets:read", "tokens:manage"),
+				apitoken.CreateRequest{Scopes: []string{"widgets:read", "tokens:manage"}, Lifetime: 24 * time.Hour})
+			p, err := m.Authenticate(ctx, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := m.Get(ctx, p.TokenID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, lifetime := range []time.Duration{0, 23 * time.Hour, 24*time.Hour - time.Minute, 24 * time.Hour} {
+				_, child, err := m.CreateFor(ctx, p, apitoken.CreateRequest{Name: "child", Lifetime: lifetime})
+				if err != nil {
+					if lifetime == 0 || !errors.Is(err, apitoken.ErrInvalid) {
+						t.Errorf("lifetime %v: %v", lifetime, err)
+					}
+					continue
+				}
+				if child.ExpiresAt.IsZero() || child.ExpiresAt.After(stored.ExpiresAt) {
+					t.Errorf("lifetime %v: the child expires at %v, after its creator at %v", lifetime, child.ExpiresAt, stored.ExpiresAt)
+				}
+			}
+		})
+	}
 }

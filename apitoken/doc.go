@@ -29,7 +29,12 @@
 // revoked it and as soon as the list reaches the others:
 //
 //	store, err := sqlstore.New(ctx, db, sqlstore.Config{Dialect: sqlstore.Postgres})
-//	tokens, err := apitoken.New(apitoken.Config{Store: store, SubjectIssuer: issuer.Name(), Revoker: list})
+//	tokens, err := apitoken.New(apitoken.Config{
+//		Store:            store,
+//		SubjectIssuer:    issuer.Name(), // whose users own tokens
+//		CreatorAudiences: []string{aud}, // their access tokens for the whole API may create API tokens
+//		Revoker:          list,
+//	})
 //	defer tokens.Close() // writes the last uses
 //	auth, err := middleware.New(middleware.Config{
 //		JWT:        map[string]middleware.Verifier{iss: verifier},
@@ -39,9 +44,17 @@
 //	tokens.Handlers(apitoken.HandlerConfig{}).Mount(mux, "/api/tokens", auth.Middleware)
 //
 // [Handlers] serve the management API for the authenticated caller:
-// create (a token never holds a scope its creator lacks, and one created
-// by an API token does not outlive it), list (no secrets, no hashes) and
-// revoke (someone else's token is 404).
+// create (a token never holds a scope its creator lacks, one created by
+// an API token does not outlive it, and a token bound to a key (DPoP) or
+// asked for one resource creates none: Config.CreatorAudiences), list (no
+// secrets, no hashes) and revoke (someone else's token is 404). A caller
+// that is an API token is read from the store on each of them
+// ([Manager.SubjectOf]): one revoked since the middleware cached it, or
+// revoked on another instance before the revocation list got here,
+// manages nothing.
+//
+// Logging out everywhere leaves API tokens alive: a flow that must end
+// them calls [Manager.RevokeSubject].
 //
 // Stores: [MemoryStore] for tests, apitoken/sqlstore for SQLite and
 // PostgreSQL; apitoken/storetest is the conformance suite every store

@@ -20,7 +20,8 @@ const DefaultManageScope = "tokens:manage"
 type HandlerConfig struct {
 	// Scope is what the caller's principal must hold to create, list or
 	// revoke its tokens. Default DefaultManageScope ("tokens:manage").
-	// An API token can manage tokens only if it holds it itself.
+	// An API token can manage tokens only if it holds it itself, and
+	// only while the store holds it neither revoked nor expired.
 	Scope string
 	// MaxBodyBytes bounds a request body. Default 16 KiB.
 	MaxBodyBytes int64
@@ -37,7 +38,10 @@ type HandlerConfig struct {
 
 // Handlers serve the management API of API tokens for the authenticated
 // caller (the principal an authentication middleware put in the
-// request's context): create, list and revoke its own tokens.
+// request's context): create, list and revoke its own tokens. Each
+// refuses a caller whose API token the store holds revoked or expired,
+// or no longer holds, though the middleware's cache still holds it: 401
+// invalid_token.
 type Handlers struct {
 	m   *Manager
 	cfg HandlerConfig
@@ -114,26 +118,34 @@ func tokenJSON(t Token) TokenJSON {
 	return j
 }
 
-// caller returns the subject whose tokens the request's principal manages,
-// and the principal, if it holds the scope; or writes the refusal, with
-// an RFC 6750 challenge.
-func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (string, *identity.Principal, bool) {
+// caller is the principal of a request the handlers act for.
+type caller struct {
+	subject string
+	p       *identity.Principal
+	live    *Token // the caller's API token as the store holds it; nil for a principal of Config.SubjectIssuer
+}
+
+// caller returns the request's caller, if its principal holds the scope
+// and [Manager.SubjectOf] accepts it (reading an API token from the
+// store: 401 invalid_token for one revoked, expired or gone since it was
+// authenticated); or writes the refusal, with an RFC 6750 challenge.
+func (h *Handlers) caller(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	p, ok := identity.FromContext(r.Context())
 	if !ok {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		h.cfg.WriteError(w, r, http.StatusUnauthorized, "invalid_token", "authentication required")
-		return "", nil, false
+		return caller{}, false
 	}
 	if !p.HasScope(h.cfg.Scope) {
 		h.insufficientScope(w, r, "managing API tokens needs the scope "+h.cfg.Scope)
-		return "", nil, false
+		return caller{}, false
 	}
-	subject, err := h.m.SubjectOf(p)
+	subject, live, err := h.m.caller(r.Context(), p)
 	if err != nil {
-		h.cfg.WriteError(w, r, http.StatusForbidden, "forbidden", "API tokens belong to this API's own users; this credential's issuer is not theirs")
-		return "", nil, false
+		h.fail(w, r, "checking the caller's API token", err)
+		return caller{}, false
 	}
-	return subject, p, true
+	return caller{subject: subject, p: p, live: live}, true
 }
 
 // insufficientScope writes a 403 insufficient_scope with its challenge
@@ -147,11 +159,14 @@ func (h *Handlers) insufficientScope(w http.ResponseWriter, r *http.Request, des
 // "expires_in": seconds} (application/json; only name is required; each
 // member at most once, no others): 201 with the token, its secret
 // included, created for the caller with [Manager.CreateFor]. A scope the
-// caller lacks is 403 insufficient_scope, any other refusal 400
-// invalid_request.
+// caller lacks is 403 insufficient_scope, and so is a caller whose token
+// is bound to a key (DPoP) or was asked for one resource (RFC 8707; see
+// Config.CreatorAudiences): the token is good, but may not mint bearer
+// tokens good everywhere, and another try with it would fail the same
+// way. Any other refusal of the request is 400 invalid_request.
 func (h *Handlers) Create() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, p, ok := h.caller(w, r)
+		c, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
@@ -160,7 +175,7 @@ func (h *Handlers) Create() http.Handler {
 			h.cfg.WriteError(w, r, status, "invalid_request", msg)
 			return
 		}
-		raw, t, err := h.m.CreateFor(r.Context(), p, req)
+		raw, t, err := h.m.createFor(r.Context(), c.p, c.subject, c.live, req)
 		if err != nil {
 			h.fail(w, r, "creating an API token", err)
 			return
@@ -206,11 +221,11 @@ func (h *Handlers) createBody(w http.ResponseWriter, r *http.Request) (CreateReq
 // purged.
 func (h *Handlers) List() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		subject, _, ok := h.caller(w, r)
+		c, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
-		ts, err := h.m.List(r.Context(), subject)
+		ts, err := h.m.List(r.Context(), c.subject)
 		if err != nil {
 			h.fail(w, r, "listing API tokens", err)
 			return
@@ -230,11 +245,11 @@ func (h *Handlers) List() http.Handler {
 // that is not one of the caller's tokens.
 func (h *Handlers) Revoke() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		subject, _, ok := h.caller(w, r)
+		c, ok := h.caller(w, r)
 		if !ok {
 			return
 		}
-		if _, err := h.m.Revoke(r.Context(), subject, r.PathValue("id")); err != nil {
+		if _, err := h.m.Revoke(r.Context(), c.subject, r.PathValue("id")); err != nil {
 			h.fail(w, r, "revoking an API token", err)
 			return
 		}
@@ -249,6 +264,26 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err
 	case errors.Is(err, ErrScope):
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
 		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", "a token cannot hold a scope its creator lacks")
+	case errors.Is(err, ErrConstrained):
+		description := "a token asked for one resource cannot create API tokens, which are good at every resource"
+		if errors.Is(err, errBound) {
+			description = "a token bound to a key (DPoP) cannot create API tokens, which are bearer tokens"
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="`+description+`"`)
+		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", description)
+	case errors.Is(err, errCaller):
+		// The caller's API token, revoked, expired or gone since the
+		// middleware authenticated it: a cache still holds it, or
+		// another instance revoked it before this one heard of it.
+		description := "the API token is no longer valid"
+		switch {
+		case errors.Is(err, ErrRevoked):
+			description = "the API token has been revoked"
+		case errors.Is(err, ErrExpired):
+			description = "the API token has expired"
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+description+`"`)
+		h.cfg.WriteError(w, r, http.StatusUnauthorized, "invalid_token", description)
 	case errors.Is(err, ErrForeignIssuer):
 		h.cfg.WriteError(w, r, http.StatusForbidden, "forbidden", "API tokens belong to this API's own users; this credential's issuer is not theirs")
 	case errors.Is(err, ErrInvalid):

@@ -16,6 +16,7 @@ import (
 	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/token"
 )
 
 // api is an HTTP API with API tokens and, standing in for logins, user
@@ -344,7 +345,116 @@ func TestTwoManagers(t *testing.T) {
 	if p.Issuer == apitoken.DefaultIssuer+apitoken.DefaultPrefix {
 		t.Fatalf("two managers share the issuer %q", p.Issuer)
 	}
-	if _, err := sl.SubjectOf(p); !errors.Is(err, apitoken.ErrForeignIssuer) {
+	if _, err := sl.SubjectOf(context.Background(), p); !errors.Is(err, apitoken.ErrForeignIssuer) {
 		t.Errorf("the sl_ manager takes a svc_ token as alice: %v", err)
+	}
+}
+
+// TestHTTPRevokedCaller: an API token revoked while the middleware's cache
+// holds it (no revocation list here: as on an instance the list has not
+// reached yet) can neither create, list nor revoke tokens: 401
+// invalid_token.
+func TestHTTPRevokedCaller(t *testing.T) {
+	a := newAPI(t, false)
+	parent := a.create(t, "usr_alice", `{"name": "parent", "scopes": ["widgets:read", "tokens:manage"]}`)
+	other := a.create(t, "usr_alice", `{"name": "other"}`)
+	if status, _, body := a.do(t, "GET", "/api/tokens", parent.Token, "", ""); status != 200 {
+		t.Fatalf("listing with the API token: %d %s", status, body)
+	}
+	if status, _, _ := a.do(t, "DELETE", "/api/tokens/"+parent.ID, "usr_alice", "", ""); status != 204 {
+		t.Fatal("revoking the API token failed")
+	}
+	if status, _, _ := a.do(t, "GET", "/api/me", parent.Token, "", ""); status != 200 {
+		t.Fatalf("the cache no longer holds the revoked token (%d): the test proves nothing", status)
+	}
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/api/tokens", `{"name": "child", "scopes": ["widgets:read"]}`},
+		{"GET", "/api/tokens", ""},
+		{"DELETE", "/api/tokens/" + other.ID, ""},
+	} {
+		status, hdr, body := a.do(t, tc.method, tc.path, parent.Token, "application/json", tc.body)
+		if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("%s %s by the revoked token: %d %q %s, want 401 invalid_token", tc.method, tc.path, status, hdr.Get("WWW-Authenticate"), body)
+		}
+	}
+	if status, _, _ := a.do(t, "GET", "/api/me", other.Token, "", ""); status != 200 {
+		t.Error("the revoked token revoked another")
+	}
+	_, _, body := a.do(t, "GET", "/api/tokens", "usr_alice", "", "")
+	if strings.Count(body, `"id"`) != 2 {
+		t.Errorf("alice's tokens: %s, want the two she made", body)
+	}
+}
+
+// serve calls h with p as the authenticated caller, as the handlers
+// mounted behind any authentication middleware see it.
+func serve(h http.Handler, p *identity.Principal, method, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "/api/tokens", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req.WithContext(identity.NewContext(req.Context(), p)))
+	return rec
+}
+
+// TestHTTPConstrainedCreator: the handlers alone (no middleware guarding
+// them) refuse to mint bearer API tokens from a DPoP-bound token or from
+// one asked for a single resource (RFC 8707): 403 with a challenge.
+func TestHTTPConstrainedCreator(t *testing.T) {
+	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	api := token.Audience{"https://api.example"}
+	m := newManager(t, apitoken.Config{CreatorAudiences: api})
+	h := m.Handlers(apitoken.HandlerConfig{})
+	for _, tc := range []struct {
+		name, challenge string
+		claims          *token.Claims
+	}{
+		{"a DPoP-bound token", `Bearer error="insufficient_scope", error_description="a token bound to a key (DPoP) cannot create API tokens, which are bearer tokens"`,
+			&token.Claims{JKT: jkt, Audience: api}},
+		{"a token for /graphql", `Bearer error="insufficient_scope", error_description="a token asked for one resource cannot create API tokens, which are good at every resource"`,
+			&token.Claims{Audience: token.Audience{"https://api.example/graphql"}}},
+		{"a bound token for /graphql", `Bearer error="insufficient_scope", error_description="a token bound to a key (DPoP) cannot create API tokens, which are bearer tokens"`,
+			&token.Claims{JKT: jkt, Audience: token.Audience{"https://api.example/graphql"}}},
+	} {
+		rec := serve(h.Create(), claimsOf(tc.claims), "POST", `{"name": "x", "scopes": ["widgets:read"]}`)
+		var body struct{ Error string }
+		json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != 403 || rec.Header().Get("WWW-Authenticate") != tc.challenge || body.Error != "insufficient_scope" {
+			t.Errorf("%s: %d %q %s, want 403 with %s", tc.name, rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body, tc.challenge)
+		}
+		// Listing and revoking are not minting.
+		if rec := serve(h.List(), claimsOf(tc.claims), "GET", ""); rec.Code != 200 {
+			t.Errorf("%s: listing: %d %s", tc.name, rec.Code, rec.Body)
+		}
+	}
+	if ts, _ := m.List(context.Background(), "alice"); len(ts) != 0 {
+		t.Errorf("%d tokens created, want none", len(ts))
+	}
+	// A bearer token for the whole API (an audience of CreatorAudiences).
+	if rec := serve(h.Create(), claimsOf(&token.Claims{Audience: api}), "POST", `{"name": "x"}`); rec.Code != 201 {
+		t.Errorf("a bearer token for the API: %d %s, want 201", rec.Code, rec.Body)
+	}
+}
+
+// TestHTTPCallerStoreDown: when the store cannot tell whether the
+// caller's API token is still good, the handlers answer 503, never act.
+func TestHTTPCallerStoreDown(t *testing.T) {
+	a := newAPI(t, true)
+	tok := a.create(t, "usr_alice", `{"name": "manager", "scopes": ["tokens:manage"]}`)
+	if status, _, _ := a.do(t, "GET", "/api/tokens", tok.Token, "", ""); status != 200 {
+		t.Fatal("listing with the API token failed")
+	}
+	a.store.getDown.Store(true) // the middleware's cache still holds the token
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/api/tokens", `{"name": "child"}`},
+		{"GET", "/api/tokens", ""},
+		{"DELETE", "/api/tokens/" + tok.ID, ""},
+	} {
+		if status, hdr, body := a.do(t, tc.method, tc.path, tok.Token, "application/json", tc.body); status != 503 || hdr.Get("Retry-After") == "" {
+			t.Errorf("%s %s with the store down: %d %s, want 503 with Retry-After", tc.method, tc.path, status, body)
+		}
+	}
+	a.store.getDown.Store(false)
+	if _, _, body := a.do(t, "GET", "/api/tokens", "usr_alice", "", ""); strings.Count(body, `"id"`) != 1 || strings.Contains(body, `"revoked_at":"`) {
+		t.Errorf("after the outage: %s, want the one token, not revoked", body)
 	}
 }

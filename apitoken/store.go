@@ -12,7 +12,9 @@ import (
 
 // Errors. Authentication failures wrap exactly one of ErrMalformed,
 // ErrNotFound, ErrRevoked and ErrExpired (a 401 invalid_token), or
-// identity.ErrUnavailable (a 503) when the store cannot answer.
+// identity.ErrUnavailable (a 503) when the store cannot answer; so do the
+// refusals of a caller's API token that is no longer good
+// ([Manager.SubjectOf]).
 var (
 	// ErrMalformed: not a token of this prefix, a wrong length or
 	// character, or a bad checksum. Decided without the store.
@@ -37,6 +39,11 @@ var (
 	// ErrForeignIssuer: a principal of an issuer other than
 	// Config.SubjectIssuer asked to manage tokens.
 	ErrForeignIssuer = errors.New("apitoken: principal of a foreign issuer")
+	// ErrConstrained: a token bound to a key (DPoP) or asked for one
+	// resource (RFC 8707) asked for an API token, a bearer token good at
+	// every resource (see Config.CreatorAudiences and
+	// Config.InsecureAllowBoundCreators).
+	ErrConstrained = errors.New("apitoken: a sender-constrained or narrowed token cannot create API tokens")
 )
 
 // Token is what is known of an API token, never its secret: what List

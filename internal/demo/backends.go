@@ -102,9 +102,14 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 		// The subjects of API tokens are the users of the demo's own
 		// access tokens.
 		SubjectIssuer: cfg.Issuer,
-		Revoker:       b.revocations,
-		Logger:        log,
-		Now:           cfg.Now,
+		// Their access tokens for the whole API (the general audience, or
+		// the whole server as a resource) may create API tokens; one asked
+		// for /api or /graphql may not, nor a DPoP-bound one (API tokens
+		// are bearer tokens).
+		CreatorAudiences: []string{cfg.Audience, cfg.Issuer},
+		Revoker:          b.revocations,
+		Logger:           log,
+		Now:              cfg.Now,
 	})
 	if err != nil {
 		return nil, err

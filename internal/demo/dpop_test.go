@@ -49,7 +49,7 @@ func TestDPoP(t *testing.T) {
 	}
 	resp = call("DPoP", "")
 	ch := strings.Join(resp.Header.Values("WWW-Authenticate"), " | ")
-	if resp.StatusCode != 401 || !strings.Contains(ch, `DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"`) ||
+	if resp.StatusCode != 401 || !strings.Contains(ch, `DPoP algs="ES256 EdDSA Ed25519", error="invalid_dpop_proof"`) ||
 		!strings.Contains(ch, `resource_metadata="http://demo.test/.well-known/oauth-protected-resource/api/me"`) {
 		t.Fatalf("no proof: %s %s", resp.Status, ch)
 	}
@@ -147,7 +147,7 @@ func TestDPoP(t *testing.T) {
 		resp, b = e.do(t, "GET", "/.well-known/oauth-protected-resource"+path, "", nil)
 		var m map[string]any
 		json.Unmarshal(b, &m)
-		if resp.StatusCode != 200 || m["resource"] != resource || !strings.Contains(string(b), `"dpop_signing_alg_values_supported":["ES256","EdDSA"]`) ||
+		if resp.StatusCode != 200 || m["resource"] != resource || !strings.Contains(string(b), `"dpop_signing_alg_values_supported":["ES256","EdDSA","Ed25519"]`) ||
 			!strings.Contains(string(b), `"authorization_servers":["http://demo.test"]`) {
 			t.Errorf("protected resource metadata %s: %s %s", path, resp.Status, b)
 		}
