@@ -32,7 +32,8 @@ import (
 	"github.com/sessionless/sessionless/token"
 )
 
-// Errors. CheckProof wraps ErrInvalidProof (with the reason), ErrReplayed, or
+// Errors. CheckProof wraps ErrInvalidProof (with the reason; a
+// [*AlgorithmError] for an alg it does not accept), ErrReplayed, or
 // identity.ErrUnavailable when the replay cache cannot answer.
 var (
 	// ErrInvalidProof: the proof is malformed, badly signed, for another
@@ -54,6 +55,31 @@ type nonceError struct{}
 func (nonceError) Error() string       { return "dpop: use the server's nonce" }
 func (nonceError) NonceRequired() bool { return true }
 
+// AlgorithmError is the [ErrInvalidProof] of a proof whose alg the
+// verifier does not accept ("none", HS256, or one not configured). It
+// names the accepted algorithms, which a client can be told in an
+// error_description; its method AcceptedAlgorithms() []string lets the
+// middleware and the token endpoint read them without importing this
+// package.
+type AlgorithmError struct {
+	// Alg is the proof's alg as the client wrote it: for logs, never
+	// for the client's response unescaped.
+	Alg string
+	// Accepted are the accepted algorithms, as [Verifier.AlgNames] lists
+	// them.
+	Accepted []string
+}
+
+func (e *AlgorithmError) Error() string {
+	return fmt.Sprintf("%v: alg %q is not accepted (accepted: %s)", ErrInvalidProof, e.Alg, strings.Join(e.Accepted, " "))
+}
+
+// Unwrap returns [ErrInvalidProof].
+func (e *AlgorithmError) Unwrap() error { return ErrInvalidProof }
+
+// AcceptedAlgorithms returns Accepted: the algorithms a proof may use.
+func (e *AlgorithmError) AcceptedAlgorithms() []string { return e.Accepted }
+
 // Defaults of a [Config].
 const (
 	// DefaultWindow is how old a proof's iat may be.
@@ -67,13 +93,17 @@ const (
 	MaxJTILength = 256
 )
 
-// DefaultAlgorithms are the algorithms a proof may use by default.
+// DefaultAlgorithms are the algorithms a proof may use by default: ES256
+// and EdDSA, which a proof may also name Ed25519 (RFC 9864).
 var DefaultAlgorithms = []token.Algorithm{token.ES256, token.EdDSA}
 
 // Config configures a [Verifier].
 type Config struct {
 	// Algorithms are the accepted proof algorithms, asymmetric only.
-	// Default DefaultAlgorithms (ES256, EdDSA).
+	// EdDSA and Ed25519, EdDSA's fully-specified name (RFC 9864), are
+	// one algorithm: either accepts proofs that name either
+	// ([token.Algorithm.Equal]). Default DefaultAlgorithms (ES256,
+	// EdDSA).
 	Algorithms []token.Algorithm
 	// Window: a proof is accepted while its iat is less than Window old.
 	// Default DefaultWindow (1 min).
@@ -105,7 +135,8 @@ type Config struct {
 
 // Verifier checks DPoP proofs. It is safe for concurrent use.
 type Verifier struct {
-	cfg Config
+	cfg   Config
+	names []string // AlgNames
 
 	// keys caches the parsed jwks of recent proofs (a client signs all
 	// its proofs with one key): parsing and checking an EC point costs
@@ -131,11 +162,19 @@ func New(cfg Config) (*Verifier, error) {
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = DefaultAlgorithms
 	}
+	var names []string
 	for _, a := range cfg.Algorithms {
-		if strings.HasPrefix(string(a), "HS") || !slices.Contains(token.Algorithms, a) {
+		if !a.Asymmetric() {
 			return nil, fmt.Errorf("dpop: algorithm %q: want an asymmetric one", a)
 		}
+		// Both names of EdDSA, once each, the configured one first.
+		for _, n := range []token.Algorithm{a, token.EdDSA, token.Ed25519} {
+			if n.Equal(a) && !slices.Contains(names, string(n)) {
+				names = append(names, string(n))
+			}
+		}
 	}
+	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
@@ -151,7 +190,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.NonceInterval <= 0 {
 		cfg.NonceInterval = time.Minute
 	}
-	return &Verifier{cfg: cfg, keys: map[string]cachedKey{}}, nil
+	return &Verifier{cfg: cfg, names: names, keys: map[string]cachedKey{}}, nil
 }
 
 // Nonce returns a fresh nonce for the DPoP-Nonce header (RFC 9449 §8),
@@ -181,16 +220,13 @@ func (v *Verifier) validNonce(nonce string, now time.Time) bool {
 }
 
 // AlgNames returns the names of the accepted algorithms, for the
-// WWW-Authenticate challenge (RFC 9449 §7.1: algs="ES256 EdDSA") and the
-// metadata (dpop_signing_alg_values_supported). It implements
-// middleware.ProofChecker and endpoint.ProofChecker with CheckProof.
-func (v *Verifier) AlgNames() []string {
-	names := make([]string, len(v.cfg.Algorithms))
-	for i, a := range v.cfg.Algorithms {
-		names[i] = string(a)
-	}
-	return names
-}
+// WWW-Authenticate challenge (RFC 9449 §7.1: algs="ES256 EdDSA Ed25519")
+// and the metadata (dpop_signing_alg_values_supported): those of
+// Config.Algorithms, in order, with EdDSA and Ed25519 side by side
+// whichever of the two was configured, since a proof may name either. It
+// implements middleware.ProofChecker and endpoint.ProofChecker with
+// CheckProof.
+func (v *Verifier) AlgNames() []string { return slices.Clone(v.names) }
 
 var b64 = base64.RawURLEncoding
 
@@ -313,8 +349,8 @@ func (v *Verifier) header(hb []byte) (*token.Key, string, string, error) {
 		return nil, "", "", fmt.Errorf("%w: header: %w", ErrInvalidProof, m.Err())
 	case typ != "dpop+jwt":
 		return nil, "", "", fmt.Errorf("%w: typ is not dpop+jwt", ErrInvalidProof)
-	case !slices.Contains(v.cfg.Algorithms, token.Algorithm(alg)):
-		return nil, "", "", fmt.Errorf("%w: alg %q is not accepted", ErrInvalidProof, alg)
+	case !slices.ContainsFunc(v.cfg.Algorithms, token.Algorithm(alg).Equal):
+		return nil, "", "", &AlgorithmError{Alg: alg, Accepted: v.AlgNames()}
 	case len(jwk) == 0 || jwk[0] != '{':
 		return nil, "", "", fmt.Errorf("%w: no jwk", ErrInvalidProof)
 	}
@@ -343,7 +379,8 @@ func (v *Verifier) header(hb []byte) (*token.Key, string, string, error) {
 
 // publicOnly refuses a jwk with any private or secret member, present at
 // all, empty or not (RFC 9449 §4.3: the jwk must not contain a private
-// key), and one whose own alg is not the header's.
+// key), and one whose own alg is not the header's (EdDSA and Ed25519
+// being one).
 func publicOnly(jwk []byte, alg string) error {
 	m := strictjson.Object(jwk)
 	for m.Next() {
@@ -351,7 +388,7 @@ func publicOnly(jwk []byte, alg string) error {
 		case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
 			return fmt.Errorf("%w: the jwk has the private or secret member %q", ErrInvalidProof, name)
 		case "alg":
-			if a, err := str(m.Value()); err != nil || a != alg {
+			if a, err := str(m.Value()); err != nil || !token.Algorithm(a).Equal(token.Algorithm(alg)) {
 				return fmt.Errorf("%w: the jwk's alg is not the header's", ErrInvalidProof)
 			}
 		}

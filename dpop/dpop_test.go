@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,10 +27,10 @@ var (
 )
 
 func TestMemoryCache(t *testing.T) {
-	replaytest.Run(t, func(t *testing.T) (a, b dpop.ReplayCache, advance func(time.Duration)) {
-		c := testenv.NewClock(time.Now())
+	replaytest.Run(t, func(t *testing.T) (a, b dpop.ReplayCache, clock replaytest.Clock) {
+		c := testenv.NewClock(t0)
 		m := dpop.NewMemoryCache(c.Now)
-		return m, m, c.Advance
+		return m, m, c
 	})
 }
 
@@ -342,4 +343,146 @@ type request struct{ Method, URL, AccessToken string }
 // verify checks proof for req with v.CheckProof.
 func verify(v *dpop.Verifier, ctx context.Context, proof string, req request) (string, error) {
 	return v.CheckProof(ctx, proof, req.Method, req.URL, req.AccessToken)
+}
+
+// TestEd25519: RFC 9864 names EdDSA on Ed25519 "Ed25519" (oauth4webapi
+// signs its proofs so). A proof that says Ed25519 or EdDSA is accepted
+// with an Ed25519 jwk, wherever either name is configured; Ed25519 never
+// makes another key type verify.
+func TestEd25519(t *testing.T) {
+	c := testenv.NewClock(t0)
+	v := newVerifier(t, c, nil)
+	req := request{Method: "GET", URL: apiURL, AccessToken: at}
+	named, plain := dpoptest.NewClientFor(t, token.Ed25519), dpoptest.NewClientFor(t, token.EdDSA)
+	alg := func(a string) func(h, _ map[string]any) { return func(h, _ map[string]any) { h["alg"] = a } }
+	for name, proof := range map[string]string{
+		"alg Ed25519":                        named.Proof("GET", apiURL, at, t0, nil),
+		"alg EdDSA":                          plain.Proof("GET", apiURL, at, t0, nil),
+		"alg Ed25519, by the EdDSA client":   plain.Proof("GET", apiURL, at, t0, alg("Ed25519")),
+		"alg Ed25519, the jwk's alg EdDSA":   named.Proof("GET", apiURL, at, t0, withJWK(named, "alg", "EdDSA")),
+		"alg EdDSA, the jwk's alg Ed25519":   plain.Proof("GET", apiURL, at, t0, withJWK(plain, "alg", "Ed25519")),
+		"alg Ed25519, the jwk's alg Ed25519": named.Proof("GET", apiURL, at, t0, withJWK(named, "alg", "Ed25519")),
+	} {
+		jkt, err := verify(v, ctx, proof, req)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if jkt != named.JKT() && jkt != plain.JKT() {
+			t.Errorf("%s: jkt %s", name, jkt)
+		}
+	}
+	// The thumbprint does not depend on the alg's name: one key, one jkt.
+	a := named.Proof("GET", apiURL, at, t0, nil)
+	b := named.Proof("GET", apiURL, at, t0, alg("EdDSA"))
+	ja, _ := verify(v, ctx, a, req)
+	jb, _ := verify(v, ctx, b, req)
+	if ja != named.JKT() || jb != ja {
+		t.Errorf("jkt %q under Ed25519, %q under EdDSA, want %q", ja, jb, named.JKT())
+	}
+
+	es := dpoptest.NewClient(t)
+	for name, proof := range map[string]string{
+		"alg Ed25519 with a P-256 jwk, ES256-signed":   es.Proof("GET", apiURL, at, t0, alg("Ed25519")),
+		"alg Ed25519 with a P-256 jwk, Ed25519-signed": named.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["jwk"] = es.JWK }),
+		"alg Ed25519 with an oct jwk": named.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) {
+			h["jwk"] = map[string]any{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+		}),
+		"alg Ed25519 with an Ed448 jwk": named.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) {
+			h["jwk"] = map[string]any{"kty": "OKP", "crv": "Ed448", "x": strings.Repeat("A", 76)}
+		}),
+		"alg ES256 with an Ed25519 jwk":        named.Proof("GET", apiURL, at, t0, alg("ES256")),
+		"alg ed25519 in lower case":            named.Proof("GET", apiURL, at, t0, alg("ed25519")),
+		"alg Ed448":                            named.Proof("GET", apiURL, at, t0, alg("Ed448")),
+		"alg Ed25519, the jwk's alg ES256":     named.Proof("GET", apiURL, at, t0, withJWK(named, "alg", "ES256")),
+		"alg Ed25519, another key's signature": plain.Proof("GET", apiURL, at, t0, func(h, _ map[string]any) { h["alg"] = "Ed25519"; h["jwk"] = named.JWK }),
+	} {
+		if _, err := verify(v, ctx, proof, req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("%s: %v, want ErrInvalidProof", name, err)
+		}
+	}
+
+	// Configured by either name, both are accepted.
+	for _, cfg := range [][]token.Algorithm{{token.Ed25519}, {token.EdDSA}} {
+		v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(c.Now), Now: c.Now, Algorithms: cfg})
+		if err != nil {
+			t.Fatalf("Algorithms %v: %v", cfg, err)
+		}
+		for _, cl := range []*dpoptest.Client{named, plain} {
+			if _, err := verify(v, ctx, cl.Proof("GET", apiURL, at, t0, nil), req); err != nil {
+				t.Errorf("Algorithms %v, a proof by the %s client: %v", cfg, cl.JWK["kty"], err)
+			}
+		}
+		if _, err := verify(v, ctx, es.Proof("GET", apiURL, at, t0, nil), req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("Algorithms %v, an ES256 proof: %v", cfg, err)
+		}
+	}
+}
+
+// TestAlgNames: what the challenge (algs="…") and the metadata
+// (dpop_signing_alg_values_supported) list: EdDSA and Ed25519 side by
+// side, however EdDSA was configured.
+func TestAlgNames(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  []token.Algorithm
+		want string
+	}{
+		{nil, "ES256 EdDSA Ed25519"},
+		{[]token.Algorithm{token.ES256}, "ES256"},
+		{[]token.Algorithm{token.EdDSA}, "EdDSA Ed25519"},
+		{[]token.Algorithm{token.Ed25519}, "Ed25519 EdDSA"},
+		{[]token.Algorithm{token.Ed25519, token.ES256, token.EdDSA}, "Ed25519 EdDSA ES256"},
+		{[]token.Algorithm{token.PS256, token.ES384}, "PS256 ES384"},
+	} {
+		v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), Algorithms: tc.cfg})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.cfg, err)
+		}
+		names := v.AlgNames()
+		if got := strings.Join(names, " "); got != tc.want {
+			t.Errorf("Algorithms %v: AlgNames() = %q, want %q", tc.cfg, got, tc.want)
+		}
+		names[0] = "none" // a copy: the verifier's list stays
+		if v.AlgNames()[0] == "none" {
+			t.Error("AlgNames returned the verifier's own slice")
+		}
+	}
+	for _, bad := range []token.Algorithm{token.HS256, "none", "Ed448", "ed25519", ""} {
+		if _, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), Algorithms: []token.Algorithm{bad}}); err == nil {
+			t.Errorf("Algorithms [%q] accepted", bad)
+		}
+	}
+}
+
+// TestRefusedAlgorithm: a proof whose alg is not accepted is refused with
+// an *AlgorithmError naming the accepted algorithms, which the middleware
+// and the token endpoint can read through AcceptedAlgorithms.
+func TestRefusedAlgorithm(t *testing.T) {
+	c := testenv.NewClock(t0)
+	v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(c.Now), Now: c.Now, Algorithms: []token.Algorithm{token.ES256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request{Method: "GET", URL: apiURL}
+	for _, alg := range []string{"Ed25519", "EdDSA", "HS256", "none", `"quoted"`} {
+		cl := dpoptest.NewClient(t)
+		_, err := verify(v, ctx, cl.Proof("GET", apiURL, "", t0, func(h, _ map[string]any) { h["alg"] = alg }), req)
+		var ae *dpop.AlgorithmError
+		if !errors.Is(err, dpop.ErrInvalidProof) || !errors.As(err, &ae) || ae.Alg != alg || strings.Join(ae.Accepted, " ") != "ES256" {
+			t.Fatalf("alg %s: %v, want an *AlgorithmError wrapping ErrInvalidProof", alg, err)
+		}
+		if !strings.Contains(err.Error(), "accepted: ES256") || !strings.Contains(err.Error(), strconv.Quote(alg)) {
+			t.Errorf("alg %s: the message %q does not name the accepted algorithms", alg, err)
+		}
+		var accepted interface{ AcceptedAlgorithms() []string }
+		if !errors.As(fmt.Errorf("wrapped: %w", err), &accepted) || strings.Join(accepted.AcceptedAlgorithms(), " ") != "ES256" {
+			t.Errorf("alg %s: AcceptedAlgorithms not found through wrapping", alg)
+		}
+	}
+	// Other refusals are no AlgorithmError.
+	_, err = verify(v, ctx, dpoptest.NewClient(t).Proof("POST", apiURL, "", t0, nil), req)
+	var ae *dpop.AlgorithmError
+	if !errors.Is(err, dpop.ErrInvalidProof) || errors.As(err, &ae) {
+		t.Errorf("a proof for another method: %v", err)
+	}
 }

@@ -22,28 +22,8 @@ import (
 // TestMiddleware: DPoP-bound tokens through the middleware over real
 // HTTP: a proof on every request, cached token or not; no Bearer bypass.
 func TestMiddleware(t *testing.T) {
-	s := tokentest.MustSigner(token.ES256)
-	keys := tokentest.KeySet(s)
-	iss, err := token.NewIssuer(keys, token.IssuerConfig{Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audience: tokentest.Audience})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cache := &switchableCache{ReplayCache: dpop.NewMemoryCache(nil)}
-	proofs, err := dpop.New(dpop.Config{Replay: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs,
-		ExternalURL: "https://api.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })))
-	defer srv.Close()
+	iss, auth, srv := dpopServer(t, dpop.Config{Replay: cache})
 	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
 	bound, _, err := iss.Issue(token.Claims{Subject: "alice", JKT: alice.JKT()})
 	if err != nil {
@@ -95,7 +75,7 @@ func TestMiddleware(t *testing.T) {
 	} {
 		code, h := send("GET", "/api/widgets", tc.authz, tc.proofs...)
 		challenges := strings.Join(h.Values("WWW-Authenticate"), " | ")
-		if code != tc.status || !strings.Contains(challenges, `error="`+tc.err+`"`) || !strings.Contains(challenges, `DPoP algs="ES256 EdDSA"`) {
+		if code != tc.status || !strings.Contains(challenges, `error="`+tc.err+`"`) || !strings.Contains(challenges, `DPoP algs="ES256 EdDSA Ed25519"`) {
 			t.Errorf("%s: %d %s", name, code, challenges)
 		}
 		// The error is on the challenge of the scheme the client used
@@ -139,20 +119,7 @@ func (c *switchableCache) Remember(ctx2 context.Context, key string, expires tim
 // TestMiddlewareNonce: a server requiring nonces answers 401
 // use_dpop_nonce with a DPoP-Nonce header; the retry with it passes.
 func TestMiddlewareNonce(t *testing.T) {
-	s := tokentest.MustSigner(token.ES256)
-	keys := tokentest.KeySet(s)
-	iss, _ := token.NewIssuer(keys, token.IssuerConfig{Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience}})
-	verifier, _ := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audience: tokentest.Audience})
-	proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), NonceKey: []byte(strings.Repeat("n", 32))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs, ExternalURL: "https://api.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
-	defer srv.Close()
+	iss, _, srv := dpopServer(t, dpop.Config{Replay: dpop.NewMemoryCache(nil), NonceKey: []byte(strings.Repeat("n", 32))})
 	alice := dpoptest.NewClient(t)
 	bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: alice.JKT()})
 	get := func(proof string) *http.Response {
@@ -275,7 +242,7 @@ func TestMiddlewareURLsAndChallenges(t *testing.T) {
 	// DPoP challenge, offered beside the Bearer one.
 	code, h := send("/admin", "", "https://example.com/base/admin")
 	if code != 403 || len(h) != 2 || h[0] != `Bearer realm="api"` ||
-		!strings.HasPrefix(h[1], `DPoP algs="ES256 EdDSA", error="insufficient_scope"`) || !strings.Contains(h[1], `scope="admin"`) {
+		!strings.HasPrefix(h[1], `DPoP algs="ES256 EdDSA Ed25519", error="insufficient_scope"`) || !strings.Contains(h[1], `scope="admin"`) {
 		t.Errorf("403 to a DPoP request: %d %q", code, h)
 	}
 	// Require: the check's refusal, answered as the middleware's own.
@@ -283,4 +250,76 @@ func TestMiddlewareURLsAndChallenges(t *testing.T) {
 	if code != 401 || len(h) != 2 || !strings.Contains(h[1], `error="invalid_token"`) {
 		t.Errorf("Require refusing: %d %q", code, h)
 	}
+}
+
+// TestMiddlewareEd25519: a client signing its proofs with alg "Ed25519"
+// (RFC 9864, as oauth4webapi does) is served like one that writes EdDSA.
+func TestMiddlewareEd25519(t *testing.T) {
+	iss, _, srv := dpopServer(t, dpop.Config{Replay: dpop.NewMemoryCache(nil)})
+	for _, alg := range []token.Algorithm{token.Ed25519, token.EdDSA} {
+		c := dpoptest.NewClientFor(t, alg)
+		bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: c.JKT()})
+		req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
+		req.Header.Set("Authorization", "DPoP "+bound)
+		req.Header.Set("DPoP", c.Proof("GET", "https://api.example/x", bound, time.Now(), nil))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("a proof with alg %s: %d %v", alg, resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+		}
+	}
+}
+
+// TestMiddlewareNamesAcceptedAlgs: a proof refused for its alg is 401
+// invalid_dpop_proof whose description and challenge name the accepted
+// algorithms (issue 18: a client learns which names to use).
+func TestMiddlewareNamesAcceptedAlgs(t *testing.T) {
+	iss, _, srv := dpopServer(t, dpop.Config{Replay: dpop.NewMemoryCache(nil), Algorithms: []token.Algorithm{token.ES256}})
+	c := dpoptest.NewClientFor(t, token.Ed25519)
+	bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: c.JKT()})
+	req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
+	req.Header.Set("Authorization", "DPoP "+bound)
+	req.Header.Set("DPoP", c.Proof("GET", "https://api.example/x", bound, time.Now(), nil))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	challenge := strings.Join(resp.Header.Values("WWW-Authenticate"), "; ")
+	if resp.StatusCode != 401 || !strings.Contains(challenge, `error="invalid_dpop_proof"`) ||
+		!strings.Contains(challenge, `accepted algs: ES256"`) || !strings.Contains(string(body), "accepted algs: ES256") {
+		t.Fatalf("an Ed25519 proof to an ES256-only server: %d %s %s", resp.StatusCode, challenge, body)
+	}
+}
+
+// dpopServer serves "ok" behind the middleware, checking proofs with a
+// verifier of cfg against the public URL https://api.example, and
+// returns the issuer of the tokens it accepts and the middleware. The
+// server is closed when the test ends.
+func dpopServer(t *testing.T, cfg dpop.Config) (*token.Issuer, *middleware.Authenticator, *httptest.Server) {
+	t.Helper()
+	keys := tokentest.KeySet(tokentest.MustSigner(token.ES256))
+	iss, err := token.NewIssuer(keys, token.IssuerConfig{Issuer: tokentest.Issuer, Audience: []string{tokentest.Audience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: tokentest.Issuer, Audience: tokentest.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proofs, err := dpop.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{tokentest.Issuer: verifier}, DPoP: proofs, ExternalURL: "https://api.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })))
+	t.Cleanup(srv.Close)
+	return iss, auth, srv
 }

@@ -77,6 +77,10 @@ var descriptions = map[string]string{
 func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {
 	status, code := Status(ref.Err)
 	desc := descriptions[code]
+	if code == "invalid_dpop_proof" && ref.DPoPAlgs != "" {
+		// The names come from configuration, never from the proof.
+		desc += "; accepted algs: " + ref.DPoPAlgs
+	}
 	scope := strings.Join(ref.Scopes, " ")
 	h := w.Header()
 	if status == http.StatusServiceUnavailable {

@@ -9,7 +9,9 @@
 // A [Key] carries exactly one [Algorithm] and a key ID ("kid", by default
 // its RFC 7638 thumbprint). Load keys with [ParsePEM] or [ParseJWK], wrap
 // crypto keys with [NewKey], or make new ones with [GenerateKey]. Weak keys
-// (RSA under 2048 bits, HMAC secrets shorter than the hash) are refused.
+// (RSA under 2048 bits or with the ROCA fingerprint, HMAC secrets shorter
+// than the hash) are refused with [ErrWeakKey]. [Ed25519], EdDSA's RFC
+// 9864 name, is EdDSA under another name ([Algorithm.Equal]).
 // [ReadKeyFile] reads a PEM key file, refusing a private key file that
 // group or others may read or write; [LoadOrCreateKeyFile] reads a signing
 // key file, or creates it on the first start.
@@ -44,10 +46,11 @@
 // anything but three non-empty strict base64url segments, a "typ" other
 // than "at+jwt" (so ID tokens and other JWTs from the same key never pass
 // as access tokens), any "crit" header, a "kid" not in the key set, and an
-// "alg" other than that key's. The header never chooses a key or an
-// algorithm, and keys named or carried in it (jku, x5u, jwk, x5c) are
-// ignored. Header and payload are JSON objects read with exact member
-// names ("EXP" is not "exp", RFC 7519 §4), none repeated at any depth.
+// "alg" other than that key's (EdDSA and Ed25519 are one). The header
+// never chooses a key or an algorithm, and keys named or carried in it
+// (jku, x5u, jwk, x5c) are ignored. Header and payload are JSON objects
+// read with exact member names ("EXP" is not "exp", RFC 7519 §4), none
+// repeated at any depth.
 // Dates must be JSON numbers between 1970 and 9999. After the signature it
 // requires iss, sub, aud, exp, iat and jti, matches iss exactly, requires
 // the configured audience in aud, checks exp, nbf and iat against

@@ -43,7 +43,9 @@ var (
 // are built; never at request time.
 var (
 	// ErrWeakKey: an HMAC secret shorter than its hash output (32 bytes for
-	// HS256) or an RSA modulus under 2048 bits.
+	// HS256), an RSA modulus under 2048 bits, or one with the ROCA
+	// fingerprint (CVE-2017-15361: made by Infineon's RSALib, whose keys
+	// can be factored).
 	ErrWeakKey = errors.New("token: key too weak")
 	// ErrInvalidKey: the key material is unusable (unknown type, wrong
 	// curve for the algorithm, malformed PEM or JWK, ...).

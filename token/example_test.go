@@ -121,3 +121,17 @@ func ExampleJWKSHandler() {
 	// public, max-age=300
 	// {"keys":[{"kty":"OKP","use":"sig","alg":"EdDSA","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}
 }
+
+// RFC 9864's "Ed25519" is EdDSA under its fully-specified name: a JWK or
+// a token header may say either, for an Ed25519 key only.
+func ExampleAlgorithm_Equal() {
+	fmt.Println(token.EdDSA.Equal(token.Ed25519), token.Ed25519.Equal(token.ES256))
+	k, err := token.ParseJWK([]byte(`{"kty":"OKP","crv":"Ed25519","alg":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), token.KeyOptions{})
+	fmt.Println(k.Algorithm(), err)
+	_, err = token.ParseJWK([]byte(`{"kty":"EC","crv":"P-256","alg":"Ed25519","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`), token.KeyOptions{})
+	fmt.Println(err)
+	// Output:
+	// true false
+	// Ed25519 <nil>
+	// token: invalid key: a ES256 key cannot be used with Ed25519
+}

@@ -29,6 +29,8 @@ func FuzzVerify(f *testing.F) {
 		s.Mint(now, set(nil, map[string]any{"exp": "1"})),
 		s.Mint(now, set(nil, map[string]any{"nbf": 1e300})),
 		s.Mint(now, set(map[string]any{"alg": "HS256"}, nil)),
+		s.Mint(now, set(map[string]any{"alg": "Ed25519"}, nil)),
+		hs.Mint(now, set(map[string]any{"alg": "Ed25519"}, nil)),
 		s.Mint(now, set(map[string]any{"typ": "JWT"}, nil)),
 		strings.Repeat("a", 9000),
 	} {
@@ -97,7 +99,7 @@ func FuzzVerifyPayload(f *testing.F) {
 // FuzzParseJWK checks that key parsing never panics and fails with
 // ErrInvalidKey or ErrWeakKey.
 func FuzzParseJWK(f *testing.F) {
-	for _, alg := range []token.Algorithm{token.EdDSA, token.ES256, token.RS256} {
+	for _, alg := range []token.Algorithm{token.EdDSA, token.Ed25519, token.ES256, token.RS256} {
 		k := tokentest.MustSigner(alg).Key
 		b, _ := k.MarshalJSON()
 		f.Add(b)
@@ -116,7 +118,8 @@ func FuzzParseJWK(f *testing.F) {
 
 // FuzzParseJWKSet: a provider's JWK Set document is untrusted: ParseJWKSet
 // never panics, and a set it returns holds only asymmetric keys of the
-// accepted algorithms, with distinct kids.
+// accepted algorithms (EdDSA standing for Ed25519 too), with distinct
+// kids.
 func FuzzParseJWKSet(f *testing.F) {
 	s := tokentest.MustSigner(token.ES256)
 	f.Add(tokentest.KeySet(s).JWKS())
@@ -124,6 +127,7 @@ func FuzzParseJWKSet(f *testing.F) {
 	f.Add([]byte(`{"keys":[{"kty":"oct","k":"AAAA"}],"keys":[]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"","y":"","alg":"ES256","use":"enc"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"Ed25519"}]}`))
 	accepted := []token.Algorithm{token.RS256, token.ES256, token.EdDSA}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		set, _, err := token.ParseJWKSet(doc, token.JWKSetOptions{Algorithms: accepted})
@@ -132,7 +136,7 @@ func FuzzParseJWKSet(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, k := range set.Keys() {
-			if k.Symmetric() || k.CanSign() || !slices.Contains(accepted, k.Algorithm()) || seen[k.ID()] {
+			if k.Symmetric() || k.CanSign() || !slices.ContainsFunc(accepted, k.Algorithm().Equal) || seen[k.ID()] {
 				t.Fatalf("key %v: symmetric %v, private %v, alg %s, kid seen %v", k, k.Symmetric(), k.CanSign(), k.Algorithm(), seen[k.ID()])
 			}
 			seen[k.ID()] = true

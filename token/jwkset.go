@@ -12,7 +12,8 @@ import (
 // JWKSetOptions says which keys of a JWK Set [ParseJWKSet] accepts.
 type JWKSetOptions struct {
 	// Algorithms are the accepted algorithms. Required. A key whose "alg"
-	// is not one of them is skipped. A key without "alg" (RFC 7517 makes
+	// is not one of them is skipped; EdDSA and Ed25519 (RFC 9864) accept
+	// each other ([Algorithm.Equal]). A key without "alg" (RFC 7517 makes
 	// it optional) gets the one algorithm of this list that fits its type
 	// and curve, never a silent default: with none, or with several (RS256
 	// and PS256 for an RSA key), it is skipped.
@@ -29,10 +30,11 @@ type JWKSetOptions struct {
 // key is read as [ParseJWK] reads one; a key that cannot verify with an
 // accepted algorithm is skipped rather than failing the whole set: "use"
 // other than "sig", "key_ops" without "verify", an unknown "kty" or
-// curve, a weak RSA key, an algorithm not accepted, no "alg" and no
-// single fitting algorithm, private or secret members (a published set
-// holds none), or a "kid" shared with another key (which one a token
-// means is unknowable). The skipped keys' reasons are returned. A
+// curve, a weak RSA key (under 2048 bits, or with the ROCA fingerprint:
+// [ErrWeakKey]), an algorithm not accepted, no "alg" and no single
+// fitting algorithm, private or secret members (a published set holds
+// none), or a "kid" shared with another key (which one a token means is
+// unknowable). The skipped keys' reasons are returned. A
 // document that is not a JWK Set, or has no usable key, is
 // [ErrInvalidKey]. Documents are untrusted: sizes are the caller's to
 // bound.
@@ -87,7 +89,7 @@ func ParseJWKSet(data []byte, opts JWKSetOptions) (*KeySet, []error, error) {
 			continue
 		}
 		if opts.Previous != nil {
-			if old, ok := opts.Previous.byID[k.id]; ok && old.alg == k.alg && old.CanSign() == k.CanSign() && samePublic(old, k) {
+			if old, ok := opts.Previous.byID[k.id]; ok && old.alg.Equal(k.alg) && old.CanSign() == k.CanSign() && samePublic(old, k) {
 				k = old
 			}
 		}
@@ -114,13 +116,13 @@ func parseSetKey(data []byte, accepted []Algorithm) (*Key, error) {
 	}
 	opts := KeyOptions{}
 	if j.Alg != "" {
-		if !slices.Contains(accepted, Algorithm(j.Alg)) {
+		if !slices.ContainsFunc(accepted, Algorithm(j.Alg).Equal) {
 			return nil, fmt.Errorf("%w: alg %q is not accepted", ErrInvalidKey, j.Alg)
 		}
 	} else {
-		var fits []Algorithm
+		var fits []Algorithm // distinct: EdDSA and Ed25519 are one
 		for _, a := range accepted {
-			if jwkFits(j, a) {
+			if jwkFits(j, a) && !slices.ContainsFunc(fits, a.Equal) {
 				fits = append(fits, a)
 			}
 		}

@@ -45,14 +45,16 @@ type KeyOptions struct {
 	// Algorithm the key is used with. Default: EdDSA for Ed25519, ES256,
 	// ES384 or ES512 by curve for ECDSA, RS256 for RSA, HS256 for a secret.
 	// It must fit the key: a P-256 key cannot be ES384, an RSA key cannot
-	// be HS256.
+	// be HS256. An Ed25519 key may also be given Ed25519, EdDSA's RFC 9864
+	// name: the same algorithm, which it then signs with under that name.
 	Algorithm Algorithm
 }
 
 // NewKey wraps key material: ed25519.PrivateKey or ed25519.PublicKey,
 // *ecdsa.PrivateKey or *ecdsa.PublicKey, *rsa.PrivateKey or *rsa.PublicKey,
 // or a []byte HMAC secret (copied). Weak keys are refused with [ErrWeakKey]:
-// RSA under 2048 bits, HMAC secrets shorter than the hash output.
+// RSA under 2048 bits or with the ROCA fingerprint (CVE-2017-15361), HMAC
+// secrets shorter than the hash output.
 func NewKey(material any, opts KeyOptions) (*Key, error) {
 	k := &Key{}
 	var def Algorithm
@@ -162,6 +164,10 @@ func (k *Key) checkFit(def Algorithm) error {
 		}
 		if pub.N == nil || pub.N.BitLen() < minRSABits {
 			return fmt.Errorf("%w: RSA keys need at least %d bits", ErrWeakKey, minRSABits)
+		}
+		if rocaFingerprint(pub.N) {
+			return fmt.Errorf("%w: the RSA modulus has the ROCA fingerprint (CVE-2017-15361): "+
+				"made by a vulnerable Infineon chip or library, it can be factored; replace the key", ErrWeakKey)
 		}
 		if pub.E < 3 || pub.E%2 == 0 {
 			return fmt.Errorf("%w: RSA public exponent %d", ErrInvalidKey, pub.E)

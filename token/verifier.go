@@ -257,14 +257,15 @@ func (v *Verifier) checkType(h *header) error {
 	return nil
 }
 
-// keyFor: "kid" names a key of set, and "alg" is that key's algorithm:
-// the header never chooses the algorithm.
+// keyFor: "kid" names a key of set, and "alg" is that key's algorithm
+// (under either of its names: EdDSA or Ed25519, [Algorithm.Equal]): the
+// header never chooses the algorithm.
 func keyFor(set *KeySet, h *header) (*Key, error) {
 	key, ok := set.byID[h.kid]
 	if !ok {
 		return nil, ErrUnknownKey
 	}
-	if key.alg != h.alg {
+	if !key.alg.Equal(h.alg) {
 		return nil, fmt.Errorf("%w: header says %q, key %q is %s", ErrAlgorithm, h.alg, key.id, key.alg)
 	}
 	return key, nil

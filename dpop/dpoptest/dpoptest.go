@@ -1,9 +1,11 @@
-// Package dpoptest is a DPoP client for tests: a P-256 key and the proofs
-// it signs (RFC 9449 §4), well formed or, through an edit function, not.
+// Package dpoptest is a DPoP client for tests: a P-256 or Ed25519 key and
+// the proofs it signs (RFC 9449 §4), well formed or, through an edit
+// function, not.
 package dpoptest
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,18 +21,33 @@ import (
 type Client struct {
 	t    testing.TB
 	key  *token.Key
-	priv *ecdsa.PrivateKey
+	priv any // *ecdsa.PrivateKey or ed25519.PrivateKey
+	alg  token.Algorithm
 	// JWK is the public key as the proofs' header carries it.
 	JWK map[string]any
 }
 
 // NewClient returns a client with a new P-256 key (ES256).
-func NewClient(t testing.TB) *Client {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func NewClient(t testing.TB) *Client { return NewClientFor(t, token.ES256) }
+
+// NewClientFor returns a client with a new key for alg, which its proofs
+// name: ES256 (a P-256 key), or EdDSA or Ed25519 (an Ed25519 key; RFC
+// 9864 names EdDSA on Ed25519 "Ed25519").
+func NewClientFor(t testing.TB, alg token.Algorithm) *Client {
+	var priv any
+	var err error
+	switch alg {
+	case token.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case token.EdDSA, token.Ed25519:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		t.Fatalf("dpoptest: algorithm %q: want ES256, EdDSA or Ed25519", alg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := token.NewKey(priv, token.KeyOptions{Algorithm: token.ES256})
+	k, err := token.NewKey(priv, token.KeyOptions{Algorithm: alg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +57,7 @@ func NewClient(t testing.TB) *Client {
 	delete(jwk, "kid")
 	delete(jwk, "use")
 	delete(jwk, "alg")
-	return &Client{t: t, key: k, priv: priv, JWK: jwk}
+	return &Client{t: t, key: k, priv: priv, alg: alg, JWK: jwk}
 }
 
 // JKT is the key's RFC 7638 thumbprint: the cnf.jkt of tokens bound to it.
@@ -58,7 +75,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // accessToken when it is not empty; edit, when not nil, changes the
 // header and the claims first (a nil value deletes a member).
 func (c *Client) Proof(method, url, accessToken string, iat time.Time, edit func(header, claims map[string]any)) string {
-	h := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": c.JWK}
+	h := map[string]any{"typ": "dpop+jwt", "alg": string(c.alg), "jwk": c.JWK}
 	cl := map[string]any{"jti": rand.Text(), "htm": method, "htu": url, "iat": iat.Unix()}
 	if accessToken != "" {
 		sum := sha256.Sum256([]byte(accessToken))
@@ -83,8 +100,11 @@ func (c *Client) Proof(method, url, accessToken string, iat time.Time, edit func
 // proofs a map cannot express (a member repeated, odd spacing).
 func (c *Client) Sign(header, claims []byte) string {
 	input := b64(header) + "." + b64(claims)
+	if ed, ok := c.priv.(ed25519.PrivateKey); ok {
+		return input + "." + b64(ed25519.Sign(ed, []byte(input)))
+	}
 	sum := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, c.priv, sum[:])
+	r, s, err := ecdsa.Sign(rand.Reader, c.priv.(*ecdsa.PrivateKey), sum[:])
 	if err != nil {
 		c.t.Fatal(err)
 	}

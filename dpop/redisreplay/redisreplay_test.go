@@ -29,16 +29,17 @@ func client(t testing.TB) *redis.Client {
 }
 
 // TestConformance on a real Redis, two clients as two instances. Redis
-// keeps its own time: the suite's clock moves by waiting.
+// keeps its own time: the suite's clock is the wall clock, moved by
+// waiting.
 func TestConformance(t *testing.T) {
-	replaytest.Run(t, func(t *testing.T) (dpop.ReplayCache, dpop.ReplayCache, func(time.Duration)) {
+	replaytest.Run(t, func(t *testing.T) (dpop.ReplayCache, dpop.ReplayCache, replaytest.Clock) {
 		prefix := "test:" + rand.Text() + ":"
 		a, err := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
-		return a, b, time.Sleep
+		return a, b, replaytest.WallClock
 	})
 }
 
@@ -84,27 +85,35 @@ func TestReplayOnAnotherInstance(t *testing.T) {
 	}
 }
 
-// TestClockSkewBetweenInstances: two instances whose clocks differ by 2 s
+// TestClockSkewBetweenInstances: two instances whose clocks differ by 4 s
 // (within the verifier's 5 s leeway). A accepts a proof near the end of
-// its window and writes the entry with a TTL from its clock; 1.5 s later
-// B, whose clock is behind, would still accept the proof: the entry must
-// outlive that (iat + window + leeway), not vanish at A's iat + window.
-// Redis keeps its own time, so the test waits.
+// its window and writes the entry with a TTL from its clock; once A's
+// iat + window has passed, B, whose clock is behind, would still accept
+// the proof: the entry must outlive that (iat + window + leeway), not
+// vanish at A's iat + window. Redis keeps its own time, so the test
+// waits; each step has seconds of margin, for a busy machine.
 func TestClockSkewBetweenInstances(t *testing.T) {
 	prefix := "test:" + rand.Text() + ":"
 	ca, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
 	cb, _ := redisreplay.New(client(t), redisreplay.Config{Prefix: prefix})
 	a, _ := dpop.New(dpop.Config{Replay: ca})
-	b, _ := dpop.New(dpop.Config{Replay: cb, Now: func() time.Time { return time.Now().Add(-2 * time.Second) }})
+	const skew = 4 * time.Second
+	b, _ := dpop.New(dpop.Config{Replay: cb, Now: func() time.Time { return time.Now().Add(-skew) }})
 	alice := dpoptest.NewClient(t)
-	proof := alice.Proof("GET", url, "", time.Now().Add(-59*time.Second), nil) // whole seconds: 59 to 60 s old
+	// Proofs carry whole seconds: this iat is 57 to 58 s old, and A
+	// accepts it for 2 s more at least.
+	iat := time.Now().Truncate(time.Second).Add(-57 * time.Second)
+	proof := alice.Proof("GET", url, "", iat, nil)
 	req := request{Method: "GET", URL: url}
 	if _, err := verify(a, context.Background(), proof, req); err != nil {
-		t.Fatal(err)
+		t.Fatalf("instance A, the proof %v old: %v", time.Since(iat), err)
 	}
-	time.Sleep(1500 * time.Millisecond) // past A's iat + window
+	// Past A's iat + window by 1 s; B, 4 s behind, accepts the iat for
+	// 3 s more, and the entry must live 4 s more.
+	time.Sleep(time.Until(iat.Add(dpop.DefaultWindow + time.Second)))
 	if _, err := verify(b, context.Background(), proof, req); !errors.Is(err, dpop.ErrReplayed) {
-		t.Fatalf("the proof on instance B (clock 2 s behind), 1.5 s later: %v, want ErrReplayed", err)
+		t.Fatalf("the proof on instance B (clock %v behind), %v after A's iat + window: %v, want ErrReplayed",
+			skew, time.Since(iat.Add(dpop.DefaultWindow)), err)
 	}
 }
 

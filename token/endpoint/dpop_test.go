@@ -268,6 +268,40 @@ func TestResourceIndicators(t *testing.T) {
 	}
 }
 
+// TestDPoPAlgorithmNames: the token endpoint takes a proof whose alg is
+// Ed25519, EdDSA's RFC 9864 name, as one saying EdDSA, and a proof whose
+// alg it does not accept is 400 invalid_dpop_proof naming the accepted
+// ones.
+func TestDPoPAlgorithmNames(t *testing.T) {
+	tokenURL := external + "/auth/token"
+	password := vals("grant_type", "password", "username", "alice", "password", secret)
+	for _, tc := range []struct {
+		accepted []token.Algorithm
+		alg      token.Algorithm
+		status   int
+		desc     string
+	}{
+		{nil, token.Ed25519, 200, ""},
+		{nil, token.EdDSA, 200, ""},
+		{[]token.Algorithm{token.EdDSA}, token.Ed25519, 200, ""},
+		{[]token.Algorithm{token.Ed25519}, token.EdDSA, 200, ""},
+		{[]token.Algorithm{token.ES256}, token.Ed25519, 400, "the DPoP proof's alg is not accepted; accepted algs: ES256"},
+		{[]token.Algorithm{token.EdDSA}, token.ES256, 400, "the DPoP proof's alg is not accepted; accepted algs: EdDSA Ed25519"},
+	} {
+		proofs, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryCache(nil), Algorithms: tc.accepted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, backends[0], func(c *endpoint.Config) { c.DPoP, c.ExternalURL = proofs, external })
+		c := dpoptest.NewClientFor(t, tc.alg)
+		r := e.form(t, "/auth/token", password, func(r *http.Request) { r.Header.Set("DPoP", c.Proof("POST", tokenURL, "", time.Now(), nil)) })
+		if r.status != tc.status || tc.status == 200 && r.json["token_type"] != "DPoP" ||
+			tc.status == 400 && (r.json["error"] != "invalid_dpop_proof" || r.json["error_description"] != tc.desc) {
+			t.Errorf("accepting %v, a proof with alg %s: %d %s", tc.accepted, tc.alg, r.status, r.body)
+		}
+	}
+}
+
 // TestDPoPNonceAtTheTokenEndpoint: a server requiring nonces answers 400
 // use_dpop_nonce with a DPoP-Nonce header; the retry with it passes.
 func TestDPoPNonceAtTheTokenEndpoint(t *testing.T) {
@@ -310,7 +344,7 @@ func TestMetadata(t *testing.T) {
 		RevocationEndpoint: "https://example.com/base/auth/revoke", ScopesSupported: []string{"read", "write", "mcp"},
 		ResponseTypesSupported: []string{}, GrantTypesSupported: []string{"password", "refresh_token"},
 		TokenEndpointAuthMethodsSupported: []string{"none"}, RevocationEndpointAuthMethodsSupported: []string{"none"},
-		DPoPSigningAlgValuesSupported: []string{"ES256", "EdDSA"},
+		DPoPSigningAlgValuesSupported: []string{"ES256", "EdDSA", "Ed25519"},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("Metadata = %+v\nwant %+v", m, want)

@@ -220,7 +220,13 @@ func (s *Server) dpopKey(w http.ResponseWriter, r *http.Request) (string, error)
 		return "", &oauthError{http.StatusBadRequest, "use_dpop_nonce", "the DPoP proof must carry the server's nonce"}
 	case err != nil:
 		s.log.InfoContext(r.Context(), "DPoP proof refused", "err", err)
-		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", "the DPoP proof is invalid"}
+		desc := "the DPoP proof is invalid"
+		var algs interface{ AcceptedAlgorithms() []string }
+		if errors.As(err, &algs) {
+			desc = "the DPoP proof's alg is not accepted"
+		}
+		// The names come from configuration, never from the proof.
+		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", desc + "; accepted algs: " + strings.Join(s.cfg.DPoP.AlgNames(), " ")}
 	}
 	if n := s.cfg.DPoP.Nonce(); n != "" { // the current nonce, for the next proof (RFC 9449 §8.2)
 		w.Header().Set("DPoP-Nonce", n)

@@ -41,7 +41,8 @@ var (
 	cache = map[token.Algorithm]*Signer{}
 )
 
-// NewSigner returns a signer with a fresh key for alg. RSA keys are
+// NewSigner returns a signer with a fresh key for alg (EdDSA and Ed25519
+// make an Ed25519 key, whose tokens name alg as given). RSA keys are
 // generated once per algorithm and process, since generating them is slow.
 func NewSigner(alg token.Algorithm) (*Signer, error) {
 	if alg[0] == 'R' || alg[0] == 'P' {
@@ -54,7 +55,7 @@ func NewSigner(alg token.Algorithm) (*Signer, error) {
 	var priv crypto.PrivateKey
 	var err error
 	switch alg {
-	case token.EdDSA:
+	case token.EdDSA, token.Ed25519:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	case token.ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -96,7 +97,11 @@ func FromPrivate(priv crypto.PrivateKey, alg token.Algorithm) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{Key: k, Private: priv, method: jwt.GetSigningMethod(string(alg))}, nil
+	method := jwt.GetSigningMethod(string(alg))
+	if alg == token.Ed25519 { // golang-jwt knows it only as EdDSA
+		method = jwt.SigningMethodEdDSA
+	}
+	return &Signer{Key: k, Private: priv, method: method}, nil
 }
 
 // Header returns the header a well-behaved issuer writes:
