@@ -20,6 +20,10 @@
 //		Audiences: []string{"https://api.example"},
 //		Mapping:   oidc.Auth0("https://example.com/"),
 //	})
+//	// New makes no network call: a mistyped issuer shows here, at start.
+//	if err := kc.Warm(ctx); err != nil { // wraps identity.ErrUnavailable
+//		logger.Warn("the provider's keys cannot be fetched yet", "err", err)
+//	}
 //	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{
 //		issuer.Name(): firstParty, kc.Issuer(): kc, a0.Issuer(): a0,
 //	}})
@@ -31,9 +35,12 @@
 // (Config.MaxTokenLifetime), azp or client_id against
 // Config.AuthorizedParties, and what the profile requires (typ at+jwt,
 // jti, iat, sub: token.Profile; each mapping brings the provider's). An ID
-// token is refused where it can be told apart: by its audience (the
-// client, not the API), by Keycloak's typ claim, by typ at+jwt where the
-// provider writes it.
+// token is refused ([ErrNotAccessToken]) under every mapping when it
+// carries what only ID tokens carry (at_hash, c_hash, nonce, auth_time
+// with its client in aud: [Provider.Authenticate]), and besides by its
+// audience (the client, not the API), by Keycloak's typ claim, by typ
+// at+jwt where the provider writes it. [Zitadel] maps Zitadel's JWT access
+// tokens (roles from urn:zitadel:iam:org:project:roles).
 //
 // Keys are fetched on first use (discovery through go-oidc, or
 // Config.JWKSURL alone), at most once per Config.RefreshInterval (30 s)
@@ -45,17 +52,20 @@
 // verifying, also for tokens the middleware has cached
 // (Claims.StillTrusted; the middleware keeps a provider's token at most
 // KeyMaxAge, [Provider.MaxCacheAge]). A fetch is abandoned after 20 s, and
-// a request waits for one no longer than its own deadline. While the provider is down the last keys keep
-// working; with no keys at all a request gets identity.ErrUnavailable (a
-// 503, never 401 or 200).
+// a request waits for one no longer than its own deadline. While the
+// provider is down the last keys keep working; with no keys at all, or a
+// token signed with a key not known yet while they cannot be fetched, a
+// request gets identity.ErrUnavailable (a 503, never 401 or 200).
+// Config.Hooks.OnKeysRefreshed is told of every fetch.
 //
 // # Login
 //
 // A [Login] runs the authorization code flow with PKCE (S256), state and
-// nonce, carried in a short-lived encrypted cookie rather than a session,
-// verifies the ID token (nonce, at_hash) and hands the identity to the
-// application, which answers with its own tokens (the demo:
-// endpoint.Server.IssueTokens).
+// nonce, carried in a short-lived encrypted cookie of the login's own
+// (named after, and sealed to, its issuer and client) rather than a
+// session, checks the response's iss (RFC 9207), verifies the ID token
+// (nonce, azp, at_hash) and hands the identity to the application, which
+// answers with its own tokens (the demo: endpoint.Server.IssueTokens).
 //
 // Package oidctest is a local provider for tests.
 package oidc

@@ -56,7 +56,16 @@ func FuzzCallback(f *testing.F) {
 		f.Fatal(err)
 	}
 	h := l.Callback()
+	// The login's cookie name, from a start.
+	rec := httptest.NewRecorder()
+	l.Start().ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		f.Fatalf("Start set %d cookies", len(cookies))
+	}
+	name := cookies[0].Name
 	f.Add("state=abc&code=code-abcdefgh", "c2VhbGVk")
+	f.Add("state=abc&code=code-abcdefgh&iss=x", cookies[0].Value)
 	f.Add("state=x&state=y", "")
 	f.Add("error=access_denied&state=a", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 	f.Fuzz(func(t *testing.T, query, cookie string) {
@@ -65,7 +74,7 @@ func FuzzCallback(f *testing.F) {
 		}
 		req := httptest.NewRequest("GET", "/callback", nil)
 		req.URL.RawQuery = query
-		req.Header.Set("Cookie", "sl_oidc_login="+cookie)
+		req.Header.Set("Cookie", name+"="+cookie)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code == 299 || rec.Code < 400 {

@@ -33,6 +33,7 @@ type remoteKeys struct {
 	maxSize     int64
 	now         func() time.Time
 	log         *slog.Logger
+	onFetched   func(error) // Hooks.OnKeysRefreshed, or nil
 
 	set       atomic.Pointer[token.KeySet]
 	fetchedAt atomic.Int64 // unix nanoseconds of the last successful fetch
@@ -47,7 +48,9 @@ type remoteKeys struct {
 // KeySet implements token.KeySource: the last keys fetched, or nil.
 func (k *remoteKeys) KeySet() *token.KeySet { return k.set.Load() }
 
-// errRateLimited: the keys were fetched (or tried) too recently.
+// errRateLimited: the keys were fetched less than the minimum interval
+// ago, successfully. (When that fetch failed, refresh returns its error
+// instead: the provider is down, not merely asked too often.)
 var errRateLimited = errors.New("oidc: keys fetched less than the minimum interval ago")
 
 // fetchTimeout bounds a fetch of the keys (discovery included), whatever
@@ -56,8 +59,8 @@ var errRateLimited = errors.New("oidc: keys fetched less than the minimum interv
 const fetchTimeout = 2 * DefaultHTTPTimeout
 
 // refresh fetches the keys now, unless a fetch is in flight (it waits for
-// that one) or the last attempt was less than minInterval ago
-// (errRateLimited at once, with the last error if it failed). The fetch
+// that one) or the last attempt was less than minInterval ago (at once:
+// errRateLimited when it succeeded, its error when it failed). The fetch
 // runs on its own goroutine under fetchTimeout; every caller, the one
 // that started it included, waits for it at most until its own ctx ends.
 // It returns the error of the fetch it waited for.
@@ -72,7 +75,7 @@ func (k *remoteKeys) refresh(ctx context.Context) error {
 			err := k.lastErr
 			k.mu.Unlock()
 			if err != nil {
-				return fmt.Errorf("%w (last attempt: %w)", errRateLimited, err)
+				return fmt.Errorf("oidc: the last fetch of the keys, less than the minimum interval ago, failed: %w", err)
 			}
 			return errRateLimited
 		}
@@ -91,7 +94,7 @@ func (k *remoteKeys) refresh(ctx context.Context) error {
 	return k.lastErr
 }
 
-// run does one fetch and closes ch when it is done.
+// run does one fetch, closes ch when it is done, then tells the hook.
 func (k *remoteKeys) run(ch chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	err := k.fetch(ctx)
@@ -108,6 +111,9 @@ func (k *remoteKeys) run(ch chan struct{}) {
 	k.inflight, k.lastErr = nil, err
 	k.mu.Unlock()
 	close(ch)
+	if k.onFetched != nil {
+		k.onFetched(err)
+	}
 }
 
 // refreshInBackground starts a refresh when the keys are older than

@@ -5,8 +5,10 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +44,8 @@ type LoginConfig struct {
 	// CookieKey encrypts and authenticates the cookie that carries the
 	// login's state, nonce and PKCE verifier (AES-256-GCM): 32 bytes,
 	// shared by every instance that may receive the callback. Required.
+	// Logins through several providers may share it: each login's cookie
+	// has a name of its own and opens only under its issuer and client.
 	CookieKey []byte
 	// Timeout is how long a login may take. Default DefaultLoginTimeout.
 	Timeout time.Duration
@@ -75,19 +79,26 @@ type Identity struct {
 // state and nonce, without a server session: [Login.Start] redirects to
 // the provider with the three secrets sealed in a short-lived cookie
 // (AES-GCM, Secure and __Host- on https, SameSite=Lax, HttpOnly), and
-// [Login.Callback] checks the state against it, exchanges the code with
-// the verifier, verifies the ID token (signature, issuer, audience,
-// expiry, nonce, and at_hash when present) and hands the identity to
-// LoginConfig.Complete.
+// [Login.Callback] checks the state against it, checks the response's
+// issuer (RFC 9207), exchanges the code with the verifier, verifies the
+// ID token (signature, issuer, audience, azp, expiry, nonce, and at_hash
+// when present) and hands the identity to LoginConfig.Complete.
+//
+// The cookie is the login's own: its name derives from the issuer and
+// the client id, and its sealed state opens only under them (they are
+// the AEAD's additional data), so that logins through several providers
+// sharing a CookieKey cannot open each other's state.
 type Login struct {
 	cfg    LoginConfig
 	aead   cipher.AEAD
 	secure bool
-	cookie string
+	cookie string // the cookie's name: derived from issuer and client
+	ad     []byte // the AEAD's additional data: cookie, issuer, client
 	log    *slog.Logger
 
 	mu       sync.Mutex
 	provider *gooidc.Provider
+	issParam bool // the provider sends iss in authorization responses
 }
 
 // NewLogin checks cfg. It does no I/O: discovery happens on the first
@@ -126,33 +137,47 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Login{cfg: cfg, aead: aead, secure: u.Scheme == "https", cookie: "sl_oidc_login", log: cfg.Logger}
+	l := &Login{cfg: cfg, aead: aead, secure: u.Scheme == "https", cookie: loginCookieName(cfg.Issuer, cfg.ClientID), log: cfg.Logger}
 	if l.secure {
-		l.cookie = "__Host-sl_oidc_login"
+		l.cookie = "__Host-" + l.cookie
 	}
+	l.ad = []byte(l.cookie + "\x00" + cfg.Issuer + "\x00" + cfg.ClientID)
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	return l, nil
 }
 
+// loginCookieName names the cookie of the login through issuer as
+// clientID: "sl_oidc_" and 16 hex digits of a hash of the two.
+func loginCookieName(issuer, clientID string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + clientID))
+	return "sl_oidc_" + hex.EncodeToString(sum[:8])
+}
+
 func (l *Login) ctx(ctx context.Context) context.Context {
 	return gooidc.ClientContext(ctx, l.cfg.HTTPClient)
 }
 
-// discover returns the provider, found once.
-func (l *Login) discover(ctx context.Context) (*gooidc.Provider, error) {
+// discover returns the provider, found once, and whether it sends iss
+// in its authorization responses (RFC 9207).
+func (l *Login) discover(ctx context.Context) (p *gooidc.Provider, issParam bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.provider != nil {
-		return l.provider, nil
+		return l.provider, l.issParam, nil
 	}
-	p, err := gooidc.NewProvider(l.ctx(ctx), l.cfg.Issuer)
-	if err != nil {
-		return nil, err
+	if p, err = gooidc.NewProvider(l.ctx(ctx), l.cfg.Issuer); err != nil {
+		return nil, false, err
 	}
-	l.provider = p
-	return p, nil
+	var doc struct {
+		IssParam bool `json:"authorization_response_iss_parameter_supported"`
+	}
+	if err := p.Claims(&doc); err != nil {
+		return nil, false, fmt.Errorf("oidc: the discovery document: %w", err)
+	}
+	l.provider, l.issParam = p, doc.IssParam
+	return p, doc.IssParam, nil
 }
 
 func (l *Login) oauth(p *gooidc.Provider) *oauth2.Config {
@@ -173,7 +198,7 @@ type loginState struct {
 // that remembers them.
 func (l *Login) Start() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := l.discover(r.Context())
+		p, _, err := l.discover(r.Context())
 		if err != nil {
 			l.log.WarnContext(r.Context(), "OIDC discovery failed", "err", err)
 			w.Header().Set("Retry-After", "5")
@@ -190,13 +215,18 @@ func (l *Login) Start() http.Handler {
 }
 
 // Callback answers the provider's redirect: it checks the state against
-// the cookie (which it clears), exchanges the code with the PKCE
-// verifier, verifies the ID token and its nonce (and at_hash when
-// present), then calls LoginConfig.Complete. Refusals: 400 for a missing,
-// expired or mismatched cookie or state, or a refusal from the provider;
-// 401 for an ID token that does not verify; 502 when the provider answers
-// no ID token; 503 when the provider cannot be reached or says it is
-// unavailable.
+// the cookie (which it clears) and the response's "iss" against the
+// issuer (RFC 9207: required when the provider advertises
+// authorization_response_iss_parameter_supported, checked whenever
+// present), exchanges the code with the PKCE verifier, verifies the ID
+// token, its nonce and azp (required with several audiences; when
+// present, the client id: OpenID Connect Core §3.1.3.7), and at_hash when
+// present, then calls LoginConfig.Complete. Refusals: 400 for a missing,
+// expired or mismatched cookie or state, a response of another issuer or
+// without the advertised iss, or a refusal from the provider; 401 for an
+// ID token that does not verify or is not this login's or this client's;
+// 502 when the provider answers no ID token; 503 when the provider cannot
+// be reached or says it is unavailable.
 func (l *Login) Callback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -205,8 +235,8 @@ func (l *Login) Callback() http.Handler {
 		http.SetCookie(w, &http.Cookie{Name: l.cookie, Value: "", Path: "/", MaxAge: -1, Secure: l.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		w.Header().Set("Cache-Control", "no-store")
 		switch {
-		case len(q["state"]) != 1 || len(q["code"]) > 1 || len(q["error"]) > 1:
-			writeLoginError(w, http.StatusBadRequest, "invalid_request", "one state, and one code or error, are required")
+		case len(q["state"]) != 1 || len(q["code"]) > 1 || len(q["error"]) > 1 || len(q["iss"]) > 1:
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "one state, one code or error, and at most one iss are required")
 			return
 		case !ok:
 			writeLoginError(w, http.StatusBadRequest, "invalid_request", "no login in progress, or it expired: start again")
@@ -215,6 +245,25 @@ func (l *Login) Callback() http.Handler {
 			l.log.WarnContext(r.Context(), "OIDC callback with a state that is not this browser's")
 			writeLoginError(w, http.StatusBadRequest, "invalid_request", "the state does not match this login")
 			return
+		}
+		p, issParam, err := l.discover(r.Context())
+		if err != nil {
+			writeLoginError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider cannot be reached")
+			return
+		}
+		// RFC 9207 §2.4, before anything else of the response is used: a
+		// mix-up sends a response of another provider here.
+		switch iss, has := q.Get("iss"), q.Has("iss"); {
+		case has && iss != l.cfg.Issuer:
+			l.log.WarnContext(r.Context(), "OIDC callback from another issuer (a mix-up?)", "iss", iss)
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "the response is from another identity provider")
+			return
+		case !has && issParam:
+			l.log.WarnContext(r.Context(), "OIDC callback without the iss the provider advertises")
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "the response does not name its identity provider")
+			return
+		}
+		switch {
 		case q.Get("error") != "":
 			// RFC 6749 §4.1.2.1: the provider's own failures are not the
 			// user's refusal.
@@ -228,11 +277,6 @@ func (l *Login) Callback() http.Handler {
 			return
 		case q.Get("code") == "":
 			writeLoginError(w, http.StatusBadRequest, "invalid_request", "no code")
-			return
-		}
-		p, err := l.discover(r.Context())
-		if err != nil {
-			writeLoginError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the identity provider cannot be reached")
 			return
 		}
 		ctx := l.ctx(r.Context())
@@ -254,27 +298,38 @@ func (l *Login) Callback() http.Handler {
 			return
 		}
 		idt, err := p.VerifierContext(ctx, &gooidc.Config{ClientID: l.cfg.ClientID, Now: l.cfg.Now}).Verify(ctx, rawID)
-		switch {
-		case err != nil:
+		if err != nil {
 			l.log.WarnContext(ctx, "OIDC ID token refused", "err", err)
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token does not verify")
+			return
+		}
+		var c struct {
+			AZP           *string `json:"azp"`
+			Username      string  `json:"preferred_username"`
+			Email         string  `json:"email"`
+			EmailVerified *bool   `json:"email_verified"`
+			Name          string  `json:"name"`
+		}
+		switch {
+		case idt.Claims(&c) != nil:
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token's claims do not parse")
 			return
 		case subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1:
 			l.log.WarnContext(ctx, "OIDC ID token with another nonce")
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token is not this login's")
 			return
+		case c.AZP == nil && len(idt.Audience) > 1:
+			// OpenID Connect Core §3.1.3.7: several audiences, and which
+			// one the token was issued to is not said.
+			l.log.WarnContext(ctx, "OIDC ID token with several audiences and no azp", "aud", idt.Audience)
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token does not name the client it was issued to")
+			return
+		case c.AZP != nil && *c.AZP != l.cfg.ClientID:
+			l.log.WarnContext(ctx, "OIDC ID token issued to another client", "azp", *c.AZP)
+			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token was issued to another client")
+			return
 		case idt.AccessTokenHash != "" && idt.VerifyAccessToken(tok.AccessToken) != nil:
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "at_hash does not match the access token")
-			return
-		}
-		var c struct {
-			Username      string `json:"preferred_username"`
-			Email         string `json:"email"`
-			EmailVerified *bool  `json:"email_verified"`
-			Name          string `json:"name"`
-		}
-		if err := idt.Claims(&c); err != nil {
-			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token's claims do not parse")
 			return
 		}
 		l.cfg.Complete(w, r, &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Username: c.Username, Email: c.Email,
@@ -287,7 +342,7 @@ func (l *Login) seal(st loginState) string {
 	plain, _ := json.Marshal(st)
 	nonce := make([]byte, l.aead.NonceSize())
 	rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(l.aead.Seal(nonce, nonce, plain, []byte(l.cookie)))
+	return base64.RawURLEncoding.EncodeToString(l.aead.Seal(nonce, nonce, plain, l.ad))
 }
 
 // open reads the cookie: exactly one, authentic, not expired.
@@ -305,7 +360,7 @@ func (l *Login) open(r *http.Request) (loginState, bool) {
 	if err != nil || len(b) < ns {
 		return st, false
 	}
-	plain, err := l.aead.Open(nil, b[:ns], b[ns:], []byte(l.cookie))
+	plain, err := l.aead.Open(nil, b[:ns], b[ns:], l.ad)
 	if err != nil || json.Unmarshal(plain, &st) != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
 		return st, false
 	}

@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -149,5 +150,191 @@ func TestNewLoginRefuses(t *testing.T) {
 		if _, err := oidc.NewLogin(c); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// mountLogin mounts a login through f on mux under prefix (/login and
+// /callback), for the application at appURL, with a cookie key shared by
+// every login of the test.
+func mountLogin(t *testing.T, mux *http.ServeMux, appURL, prefix string, f *oidctest.Provider) {
+	t.Helper()
+	l, err := oidc.NewLogin(oidc.LoginConfig{
+		Issuer: f.Issuer(), ClientID: "web", ClientSecret: "s3cret", RedirectURL: appURL + prefix + "/callback",
+		CookieKey: make([]byte, 32),
+		Complete: func(w http.ResponseWriter, r *http.Request, id *oidc.Identity) {
+			json.NewEncoder(w).Encode(map[string]any{"iss": id.Issuer, "sub": id.Subject})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("GET "+prefix+"/login", l.Start())
+	mux.Handle("GET "+prefix+"/callback", l.Callback())
+}
+
+// browser is a cookie-keeping client that stops at redirects; last holds
+// the last redirect's target.
+type browser struct {
+	*http.Client
+	last string
+}
+
+func newBrowser() *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{}
+	b.Client = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		b.last = req.URL.String()
+		return http.ErrUseLastResponse
+	}}
+	return b
+}
+
+// callbackURL starts a login at start and returns the provider's redirect
+// to the application's callback, not followed.
+func (b *browser) callbackURL(t *testing.T, start string) *url.URL {
+	t.Helper()
+	get(t, b.Client, start)  // 302 to the provider
+	get(t, b.Client, b.last) // the provider: 302 to the callback
+	u, err := url.Parse(b.last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// oauthError reads the error_description of a refusal.
+func oauthError(body string) string {
+	var e struct {
+		Description string `json:"error_description"`
+	}
+	json.Unmarshal([]byte(body), &e)
+	return e.Description
+}
+
+// TestLoginAZP: the ID token's azp (OpenID Connect Core §3.1.3.7): with
+// several audiences it must be present; when present it must be the
+// client's id.
+func TestLoginAZP(t *testing.T) {
+	f := oidctest.New(t)
+	cf := f.EnableCodeFlow("web", "s3cret")
+	c := testenv.NewClock(time.Now())
+	app, _ := loginApp(t, f, c)
+	for name, tc := range map[string]struct {
+		edit func(map[string]any)
+		want int
+	}{
+		"azp the client":                    {func(m map[string]any) { m["azp"] = "web" }, 200},
+		"several audiences, azp the client": {func(m map[string]any) { m["aud"], m["azp"] = []string{"web", "api"}, "web" }, 200},
+		"azp another client":                {func(m map[string]any) { m["azp"] = "mallory" }, 401},
+		"several audiences, azp another":    {func(m map[string]any) { m["aud"], m["azp"] = []string{"web", "mallory"}, "mallory" }, 401},
+		"several audiences, no azp":         {func(m map[string]any) { m["aud"] = []string{"web", "mallory"} }, 401},
+		"an empty azp":                      {func(m map[string]any) { m["azp"] = "" }, 401},
+		"azp not a string":                  {func(m map[string]any) { m["azp"] = []string{"web"} }, 401},
+		"one audience in an array, no azp":  {func(m map[string]any) { m["aud"] = []string{"web"} }, 200},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cf.IDToken = tc.edit
+			b := newBrowser()
+			u := b.callbackURL(t, app.URL+"/login")
+			if status, body := get(t, b.Client, u.String()); status != tc.want {
+				t.Errorf("%d %s, want %d", status, body, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoginIssParameter: the authorization response's iss (RFC 9207),
+// the mix-up defence: when the provider advertises it, it must be there;
+// when there, it must be the issuer.
+func TestLoginIssParameter(t *testing.T) {
+	for _, advertised := range []bool{true, false} {
+		f := oidctest.New(t)
+		f.IssParameter.Store(advertised)
+		cf := f.EnableCodeFlow("web", "s3cret")
+		app, _ := loginApp(t, f, testenv.NewClock(time.Now()))
+		for name, tc := range map[string]struct {
+			iss       func(string) string
+			edit      func(*url.URL)
+			want      int
+			wantAdver int // when advertised
+		}{
+			"the issuer":       {iss: func(iss string) string { return iss }, want: 200, wantAdver: 200},
+			"none":             {iss: func(string) string { return "" }, want: 200, wantAdver: 400},
+			"another issuer":   {iss: func(string) string { return "https://evil.example" }, want: 400, wantAdver: 400},
+			"a trailing slash": {iss: func(iss string) string { return iss + "/" }, want: 400, wantAdver: 400},
+			"two": {iss: func(iss string) string { return iss }, edit: func(u *url.URL) { u.RawQuery += "&iss=" + url.QueryEscape(f.Issuer()) },
+				want: 400, wantAdver: 400},
+			"an error response of another issuer": {iss: func(string) string { return "https://evil.example" }, edit: func(u *url.URL) {
+				q := u.Query()
+				q.Del("code")
+				q.Set("error", "temporarily_unavailable")
+				u.RawQuery = q.Encode()
+			}, want: 400, wantAdver: 400},
+		} {
+			t.Run(fmt.Sprintf("advertised=%v/%s", advertised, name), func(t *testing.T) {
+				cf.Iss = tc.iss
+				b := newBrowser()
+				u := b.callbackURL(t, app.URL+"/login")
+				if tc.edit != nil {
+					tc.edit(u)
+				}
+				want := tc.want
+				if advertised {
+					want = tc.wantAdver
+				}
+				if status, body := get(t, b.Client, u.String()); status != want {
+					t.Errorf("%d %s, want %d", status, body, want)
+				}
+			})
+		}
+	}
+}
+
+// TestLoginCookiePerProvider: two logins sharing a cookie key, through
+// two providers, each keep a cookie of their own: a login started at one
+// does not end the other's, and neither opens the other's state.
+func TestLoginCookiePerProvider(t *testing.T) {
+	fa, fb := oidctest.New(t), oidctest.New(t)
+	fa.EnableCodeFlow("web", "s3cret")
+	fb.EnableCodeFlow("web", "s3cret")
+	mux := http.NewServeMux()
+	app := httptest.NewServer(mux)
+	t.Cleanup(app.Close)
+	mountLogin(t, mux, app.URL, "/a", fa)
+	mountLogin(t, mux, app.URL, "/b", fb)
+
+	// Both started in one browser (two tabs), then both completed.
+	b := newBrowser()
+	ua := b.callbackURL(t, app.URL+"/a/login")
+	ub := b.callbackURL(t, app.URL+"/b/login")
+	appURL, _ := url.Parse(app.URL)
+	if cookies := b.Jar.Cookies(appURL); len(cookies) != 2 || cookies[0].Name == cookies[1].Name {
+		t.Errorf("the cookies of two logins: %v, want two of different names", cookies)
+	}
+	if status, body := get(t, b.Client, ua.String()); status != 200 || !strings.Contains(body, fa.Issuer()) {
+		t.Errorf("A's callback after B's login started: %d %s", status, body)
+	}
+	if status, body := get(t, b.Client, ub.String()); status != 200 || !strings.Contains(body, fb.Issuer()) {
+		t.Errorf("B's callback: %d %s", status, body)
+	}
+
+	// A's state, sealed under the shared key, presented to B's callback
+	// under B's cookie name: it does not open there.
+	b = newBrowser()
+	b.callbackURL(t, app.URL+"/b/login")
+	nameB := b.Jar.Cookies(appURL)[0].Name
+	a := newBrowser()
+	ua = a.callbackURL(t, app.URL+"/a/login")
+	sealedA := a.Jar.Cookies(appURL)[0].Value
+	req, _ := http.NewRequest("GET", app.URL+"/b/callback?"+ua.RawQuery, nil)
+	req.AddCookie(&http.Cookie{Name: nameB, Value: sealedA})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(oauthError(string(body)), "no login in progress") {
+		t.Errorf("A's sealed state at B's callback: %d %s, want 400 (no login in progress)", resp.StatusCode, body)
 	}
 }

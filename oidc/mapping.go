@@ -90,6 +90,14 @@ type Mapping struct {
 	// Profile is what the provider's access tokens leave out (typ at+jwt,
 	// jti, …); Config.Profile overrides it.
 	Profile token.Profile
+	// ATHashInAccessTokens and NonceInAccessTokens say the provider
+	// writes at_hash, or the nonce of a login, in its access tokens too,
+	// so that they do not mark an ID token (c_hash, and auth_time with
+	// the client in aud, always do: see [Provider.Authenticate]). Dex
+	// does both: its access tokens are ID tokens with the at_hash of a
+	// random id, and the nonce of the login when it sent one. Generic
+	// sets ATHashInAccessTokens; the other mappings neither.
+	ATHashInAccessTokens, NonceInAccessTokens bool
 }
 
 // stringClaim returns the string claim name of c.
@@ -168,18 +176,22 @@ func clientOf(c *Claims, p *identity.Principal) {
 	}
 }
 
-// Generic maps what most providers (Dex, Okta, Zitadel, Entra ID, …)
+// Generic maps what most providers (Dex, Okta, Entra ID, Ory Hydra, …)
 // write: scopes from "scope" (space-separated) or "scp" (an array, or a
 // string), roles from "roles", "groups" into Claims.Groups (not Roles:
 // group names are not permissions; a Func mapping can make them so), the
 // client from "azp" or "client_id",
 // preferred_username as Username. Its profile accepts any typ and tokens
 // without jti (Dex, Entra ID and often Auth0 write none; such a token is
-// revoked by subject); set Config.Profile to require more.
+// revoked by subject); set Config.Profile to require more. It accepts
+// at_hash in access tokens (ATHashInAccessTokens: Dex writes one in
+// every access token); for Dex's tokens of a login that sent a nonce, use
+// [Dex].
 func Generic() Mapping {
 	return Mapping{
-		Name:    "generic",
-		Profile: token.Profile{AnyType: true, NoJTI: true},
+		Name:                 "generic",
+		Profile:              token.Profile{AnyType: true, NoJTI: true},
+		ATHashInAccessTokens: true,
 		Map: func(c *Claims, p *identity.Principal) error {
 			p.Scopes = union(c.Scopes(), stringsOf(c.Member("scp"))...)
 			p.Roles = slices.Clone(c.Roles)
@@ -189,6 +201,18 @@ func Generic() Mapping {
 			return nil
 		},
 	}
+}
+
+// Dex maps Dex's tokens as Generic does, and takes the nonce of a login
+// in an access token (NonceInAccessTokens): Dex's access tokens are ID
+// tokens in all but c_hash, with the at_hash of a random id and the
+// login's nonce when it sent one. An ID token of Dex's code flow (with
+// c_hash) is refused; one of its password or refresh grants cannot be
+// told from an access token by any claim.
+func Dex() Mapping {
+	m := Generic()
+	m.Name, m.NonceInAccessTokens = "dex", true
+	return m
 }
 
 // Keycloak maps Keycloak's access tokens: realm roles
@@ -244,6 +268,67 @@ func Auth0(namespace string) Mapping {
 			return nil
 		},
 	}
+}
+
+// ZitadelRolesClaim is where Zitadel asserts a user's roles on the
+// project of the client a token was issued to: an object whose keys are
+// the role names (each one's value: the organisations that granted it,
+// id to primary domain). ZitadelProjectRolesClaim(id) names the roles on
+// one project.
+const ZitadelRolesClaim = "urn:zitadel:iam:org:project:roles"
+
+// ZitadelProjectRolesClaim is the claim of the roles on the project id:
+// urn:zitadel:iam:org:project:<id>:roles, asserted when the client asks
+// for the scope urn:zitadel:iam:org:projects:roles (for the projects of
+// the token's audience).
+func ZitadelProjectRolesClaim(projectID string) string {
+	return "urn:zitadel:iam:org:project:" + projectID + ":roles"
+}
+
+// Zitadel maps Zitadel's JWT access tokens (an application whose auth
+// token type is JWT; the default, opaque tokens, are not JWTs): Roles are
+// the keys of ZitadelRolesClaim, the roles on the project of the client
+// the token was issued to, which is right when the API and its clients
+// share a project; with a projectID, the keys of
+// ZitadelProjectRolesClaim(projectID) instead, so that roles on another
+// project never count. Zitadel's JWT access tokens carry no "scope":
+// Scopes are empty unless a token has one. ClientID is client_id (or
+// azp); Username preferred_username when present. Its profile accepts the
+// "JWT" typ header and requires jti, which Zitadel writes in every access
+// token and in no ID token.
+func Zitadel(projectID string) Mapping {
+	claim := ZitadelRolesClaim
+	if projectID != "" {
+		claim = ZitadelProjectRolesClaim(projectID)
+	}
+	return Mapping{
+		Name:    "zitadel",
+		Profile: token.Profile{AnyType: true},
+		Map: func(c *Claims, p *identity.Principal) error {
+			p.Scopes = c.Scopes()
+			p.Roles = keysOf(c.Member(claim))
+			c.Username, _ = stringClaim(c, "preferred_username")
+			c.Groups = stringsOf(c.Member("groups"))
+			clientOf(c, p)
+			return nil
+		},
+	}
+}
+
+// keysOf returns the member names of v, a JSON object (nil otherwise),
+// in their order, without empty ones (strictjson refuses repeated ones).
+func keysOf(v []byte) []string {
+	if v == nil {
+		return nil
+	}
+	var out []string
+	m := strictjson.Object(v)
+	for m.Next() {
+		if len(m.Name()) > 0 {
+			out = append(out, string(m.Name()))
+		}
+	}
+	return out
 }
 
 // Func is a custom mapping: f fills the principal from the claims, on the

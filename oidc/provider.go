@@ -48,7 +48,9 @@ var (
 	// Config.AuthorizedParties.
 	ErrUnauthorizedParty = errors.New("oidc: token issued to a client that is not allowed")
 	// ErrNotAccessToken: the token is an ID token (or another token that
-	// is not an access token), as far as the mapping can tell.
+	// is not an access token): it carries a claim only ID tokens carry
+	// (at_hash, c_hash, nonce, auth_time with the client in aud: see
+	// [Provider.Authenticate]), or its mapping tells it apart.
 	ErrNotAccessToken = errors.New("oidc: not an access token")
 )
 
@@ -104,8 +106,21 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives failures of background fetches. Default: discard.
 	Logger *slog.Logger
+	// Hooks observe the provider's key fetches.
+	Hooks Hooks
 	// Now returns the current time. Nil: time.Now.
 	Now func() time.Time
+}
+
+// Hooks observe a [Provider]. Nil fields are skipped.
+type Hooks struct {
+	// OnKeysRefreshed runs after each fetch of the keys (discovery
+	// included, in the background or not), with its error or nil, once
+	// the keys fetched are in use and the requests that waited for the
+	// fetch have gone on. It runs on the fetch's goroutine and must not
+	// block: a metric, a log line, a test waiting for a background
+	// refresh.
+	OnKeysRefreshed func(err error)
 }
 
 // Provider verifies the access tokens of one OpenID Connect provider,
@@ -145,8 +160,8 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Algorithms = []token.Algorithm{token.RS256}
 	}
 	for _, a := range cfg.Algorithms {
-		if strings.HasPrefix(string(a), "HS") || !slices.Contains(token.Algorithms, a) {
-			return nil, fmt.Errorf("oidc: algorithm %q: want an asymmetric one (RS256, PS256, ES256, EdDSA, …)", a)
+		if !a.Asymmetric() {
+			return nil, fmt.Errorf("oidc: algorithm %q: want an asymmetric one (RS256, PS256, ES256, EdDSA or Ed25519, …)", a)
 		}
 	}
 	if cfg.Mapping.Map == nil {
@@ -187,7 +202,7 @@ func New(cfg Config) (*Provider, error) {
 	p.keys = &remoteKeys{
 		jwksURL: p.jwks, client: cfg.HTTPClient, algs: cfg.Algorithms,
 		minInterval: cfg.RefreshInterval, maxAge: cfg.KeyMaxAge, maxSize: DefaultMaxDocumentSize,
-		now: cfg.Now, log: p.log.With("issuer", cfg.Issuer),
+		now: cfg.Now, log: p.log.With("issuer", cfg.Issuer), onFetched: cfg.Hooks.OnKeysRefreshed,
 	}
 	return p, nil
 }
@@ -277,13 +292,25 @@ func (p *Provider) MaxTokenLifetime() time.Duration {
 func (p *Provider) KeyFetches() int64 { return p.keys.fetches.Load() }
 
 // Warm fetches the keys now (discovery first, when used), so that the
-// first request does not wait for them. An error is not fatal: requests
-// try again, at most once per RefreshInterval.
+// first request does not wait for them, and so that a mistyped issuer or
+// an unreachable provider shows at start: [New] makes no network call.
+// Its error wraps identity.ErrUnavailable and names the issuer. It is not
+// fatal: requests try again, at most once per RefreshInterval, and get
+// identity.ErrUnavailable (a 503) until a fetch succeeds.
 func (p *Provider) Warm(ctx context.Context) error {
 	if p.keys.KeySet() != nil {
 		return nil
 	}
-	return p.keys.refresh(ctx)
+	if err := p.keys.refresh(ctx); err != nil {
+		return p.unavailable(err)
+	}
+	return nil
+}
+
+// unavailable wraps err, a failure to get the keys, in
+// identity.ErrUnavailable, naming the issuer.
+func (p *Provider) unavailable(err error) error {
+	return fmt.Errorf("%w: the keys of %s: %w", identity.ErrUnavailable, p.cfg.Issuer, err)
 }
 
 // Refresh fetches the keys again now, unless they were fetched less than
@@ -326,7 +353,7 @@ func (p *Provider) verifier(ctx context.Context) (*token.Verifier, error) {
 	}
 	if p.keys.KeySet() == nil {
 		if err := p.keys.refresh(ctx); err != nil && p.keys.KeySet() == nil {
-			return nil, fmt.Errorf("%w: the provider's keys: %w", identity.ErrUnavailable, err)
+			return nil, p.unavailable(err)
 		}
 	}
 	v, err := token.NewVerifier(p.keys, p.tcfg)
@@ -342,8 +369,22 @@ func (p *Provider) verifier(ctx context.Context) (*token.Verifier, error) {
 // identity.OIDC; Claims a *Claims, which the middleware asks whether its
 // key is still published). A token of another issuer is refused before
 // any network call; a token signed with a key not known yet makes the keys
-// be fetched again (at most once per RefreshInterval). No keys at all and
-// no way to fetch them: identity.ErrUnavailable (a 503).
+// be fetched again (at most once per RefreshInterval). When the keys
+// cannot be fetched (no keys at all, or a key not known yet while the
+// last fetch failed): identity.ErrUnavailable (a 503), not a refusal of
+// the token; a key not known yet right after a successful fetch is
+// token.ErrUnknownKey (a 401).
+//
+// An ID token is refused (ErrNotAccessToken) under every mapping when it
+// carries what only ID tokens carry: c_hash, or at_hash (the hashes that
+// bind an ID token to the code and the access token issued with it;
+// at_hash unless Mapping.ATHashInAccessTokens, set by Generic: Dex
+// writes one in its access tokens); nonce (the login's, echoed in its ID
+// token: OpenID Connect Core §2), unless Mapping.NonceInAccessTokens
+// (Dex again); auth_time with an aud holding its azp (the client that
+// logged in, an ID token's audience). A "typ" claim "Bearer" (Keycloak's
+// access tokens, which carry auth_time, and up to Keycloak 24 the login's
+// nonce) exempts a token from the last two.
 func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Principal, error) {
 	// Only what could lead to a fetch looks at the unverified iss first:
 	// a token of another issuer never causes a network call.
@@ -360,16 +401,29 @@ func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Prin
 	c, err := v.Verify(raw)
 	if errors.Is(err, token.ErrUnknownKey) && peekIssuer(raw) == p.cfg.Issuer {
 		// A key the provider may have added since: fetch (rate-limited).
-		if rerr := p.keys.refresh(ctx); rerr == nil {
+		switch rerr := p.keys.refresh(ctx); {
+		case rerr == nil:
 			c, err = v.Verify(raw)
+		case !errors.Is(rerr, errRateLimited):
+			// The fetch failed (now, or the last one, less than
+			// RefreshInterval ago): whether the provider signed this
+			// key cannot be told now.
+			return nil, p.unavailable(rerr)
 		}
 	}
 	if err != nil {
+		if errors.Is(err, token.ErrMissingClaim) && emptyArray(peekClaim(raw, "aud")) {
+			// Said plainly: the cause is the client's request.
+			return nil, fmt.Errorf("%w: aud is [], the token of a client that asked for no audience (Ory Hydra): %w", token.ErrAudience, err)
+		}
 		return nil, err
 	}
 	p.keys.refreshInBackground()
 	claims := &Claims{Claims: c, keys: p.keys}
 	claims.index() // before the claims are shared: Member only reads after this
+	if mark := idTokenMark(claims, &p.cfg.Mapping); mark != "" {
+		return nil, fmt.Errorf("%w: an ID token (%s)", ErrNotAccessToken, mark)
+	}
 	if len(p.cfg.AuthorizedParties) > 0 {
 		// azp (OpenID Connect), client_id (RFC 9068), cid (Okta), appid
 		// (Entra ID v1): the first present names the client.
@@ -397,28 +451,43 @@ func (p *Provider) Authenticate(ctx context.Context, raw string) (*identity.Prin
 
 // peekIssuer returns the unverified "iss" of a compact JWS, or "".
 func peekIssuer(raw string) string {
+	s, err := strictjson.String(peekClaim(raw, "iss"))
+	if err != nil {
+		return ""
+	}
+	return string(s)
+}
+
+// peekClaim returns the raw JSON value of the unverified claim name of a
+// compact JWS, or nil.
+func peekClaim(raw, name string) []byte {
 	d1 := strings.IndexByte(raw, '.')
 	if d1 < 0 {
-		return ""
+		return nil
 	}
 	rest := raw[d1+1:]
 	d2 := strings.IndexByte(rest, '.')
 	if d2 < 0 || d2 > 8<<10 {
-		return ""
+		return nil
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(rest[:d2])
 	if err != nil {
-		return ""
+		return nil
 	}
 	m := strictjson.Object(payload)
 	for m.Next() {
-		if string(m.Name()) == "iss" {
-			s, err := strictjson.String(m.Value())
-			if err != nil {
-				return ""
-			}
-			return string(s)
+		if string(m.Name()) == name {
+			return m.Value()
 		}
 	}
-	return ""
+	return nil
+}
+
+// emptyArray reports whether v is the JSON array [].
+func emptyArray(v []byte) bool {
+	if v == nil {
+		return false
+	}
+	e := strictjson.Array(v)
+	return !e.Next() && e.Err() == nil
 }

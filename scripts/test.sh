@@ -41,6 +41,9 @@ rm -f "$minlog"
 echo "== integration/dex: package oidc and the demo against an embedded Dex (a module of its own)"
 (cd integration/dex && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
 
+echo "== integration/zitadel: package oidc and the middleware against zitadel/oidc's example provider (a module of its own)"
+(cd integration/zitadel && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
+
 echo "== go test -race"
 (cd bench && go test "$@" ./...)
 go test -race -count=1 "$@" ./...

@@ -98,9 +98,11 @@ type Config struct {
 	// (-oidc-mapping ISSUER=NAME,…).
 	OIDCMappings map[string]string
 	// OIDCMapping says how the providers' claims become scopes and roles
-	// (-oidc-mapping, OIDC_MAPPING): "generic" (default), "keycloak" (the
-	// audience is the API's client), or "auth0:NAMESPACE" (roles from
-	// the claim NAMESPACE + "roles").
+	// (-oidc-mapping, OIDC_MAPPING): "generic" (default), "dex" (generic,
+	// and the login's nonce in access tokens), "keycloak" (the audience
+	// is the API's client), "auth0:NAMESPACE" (roles from the claim
+	// NAMESPACE + "roles"), or "zitadel" or "zitadel:PROJECT_ID" (roles
+	// from Zitadel's project roles claim).
 	OIDCMapping string
 	// OIDCClientID, OIDCClientSecret and OIDCRedirectURL enable the login
 	// through the first provider: GET /auth/oidc/login and

@@ -24,12 +24,18 @@ func oidcMapping(name, audience string) (oidc.Mapping, error) {
 	switch {
 	case name == "" || name == "generic":
 		return oidc.Generic(), nil
+	case name == "dex":
+		return oidc.Dex(), nil
 	case name == "keycloak":
 		return oidc.Keycloak(audience), nil
 	case strings.HasPrefix(name, "auth0:") && len(name) > len("auth0:"):
 		return oidc.Auth0(strings.TrimPrefix(name, "auth0:")), nil
+	case name == "zitadel":
+		return oidc.Zitadel(""), nil
+	case strings.HasPrefix(name, "zitadel:") && len(name) > len("zitadel:"):
+		return oidc.Zitadel(strings.TrimPrefix(name, "zitadel:")), nil
 	}
-	return oidc.Mapping{}, fmt.Errorf("%q: want generic, keycloak or auth0:NAMESPACE (e.g. auth0:https://example.com/)", name)
+	return oidc.Mapping{}, fmt.Errorf("%q: want generic, dex, keycloak, auth0:NAMESPACE (e.g. auth0:https://example.com/), zitadel or zitadel:PROJECT_ID", name)
 }
 
 // oidcProviders returns a verifier of access tokens per -oidc-issuer.

@@ -165,3 +165,20 @@ func TestOIDCIssuerIsTheDemos(t *testing.T) {
 		t.Fatalf("run: %v, want a refusal naming the demo's own issuer", err)
 	}
 }
+
+// TestOIDCMappingNames: every name -oidc-mapping documents gives its
+// mapping; any other is refused with the list.
+func TestOIDCMappingNames(t *testing.T) {
+	for name, want := range map[string]string{"": "generic", "generic": "generic", "dex": "dex", "keycloak": "keycloak",
+		"auth0:https://ns.example/": "auth0", "zitadel": "zitadel", "zitadel:1234": "zitadel"} {
+		m, err := oidcMapping(name, "api")
+		if err != nil || m.Name != want {
+			t.Errorf("oidcMapping(%q) = %q, %v; want %q", name, m.Name, err, want)
+		}
+	}
+	for _, name := range []string{"okta", "auth0:", "zitadel:", "Dex", "zitadel "} {
+		if _, err := oidcMapping(name, "api"); err == nil || !strings.Contains(err.Error(), "zitadel:PROJECT_ID") {
+			t.Errorf("oidcMapping(%q): %v, want a refusal naming the mappings", name, err)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 // Package oidctest is a local OpenID Connect provider for tests: discovery,
-// a JWK Set that rotates, an outage switch, counters of what it was asked,
-// tokens of any shape signed with its keys, and an authorization code flow
-// with PKCE that logs a fixed user in at once. It stands in for Keycloak,
-// Auth0 or Dex in the tests of an application using package oidc.
+// a JWK Set that rotates, an outage switch and a stall, counters of what
+// it was asked, tokens of any shape signed with its keys (and tampered
+// variants of them), and an authorization code flow with PKCE that logs a
+// fixed user in at once, whose answers (ID token claims, RFC 9207's iss)
+// a test can change. It stands in for Keycloak, Auth0, Zitadel or Dex in
+// the tests of an application using package oidc.
 package oidctest
 
 import (
@@ -30,9 +32,10 @@ type Provider struct {
 	srv *httptest.Server
 	mux *http.ServeMux
 
-	mu   sync.Mutex
-	keys map[string]*rsa.PrivateKey // published, by kid
-	cur  string                     // the signing kid
+	mu    sync.Mutex
+	keys  map[string]*rsa.PrivateKey // published, by kid
+	cur   string                     // the signing kid
+	stall chan struct{}              // closed by Stall's release; nil: no stall
 
 	// Down makes discovery and the JWK Set answer 503.
 	Down atomic.Bool
@@ -42,6 +45,11 @@ type Provider struct {
 	// JWKSFetches and DiscoveryHits count the requests for the JWK Set
 	// and the discovery document.
 	JWKSFetches, DiscoveryHits atomic.Int64
+	// IssParameter makes discovery advertise
+	// authorization_response_iss_parameter_supported and the
+	// authorization endpoint send its issuer as "iss" (RFC 9207), unless
+	// CodeFlow.Iss says otherwise. Set it before a client's discovery.
+	IssParameter atomic.Bool
 }
 
 var rsaKeys struct {
@@ -87,11 +95,15 @@ func New(t testing.TB) *Provider {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{
+		doc := map[string]any{
 			"issuer": f.srv.URL, "jwks_uri": f.srv.URL + "/jwks",
 			"authorization_endpoint": f.srv.URL + "/auth", "token_endpoint": f.srv.URL + "/token",
 			"id_token_signing_alg_values_supported": []string{"RS256"},
-		})
+		}
+		if f.IssParameter.Load() {
+			doc["authorization_response_iss_parameter_supported"] = true
+		}
+		json.NewEncoder(w).Encode(doc)
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		f.JWKSFetches.Add(1)
@@ -130,14 +142,47 @@ func (f *Provider) jwks() []byte {
 	return b
 }
 
-// wait waits out Latency, or until the client gives up.
+// wait waits out Latency and a stall, or until the client gives up.
 func (f *Provider) wait(r *http.Request) {
+	f.mu.Lock()
+	stall := f.stall
+	f.mu.Unlock()
+	if stall != nil {
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}
 	if d := time.Duration(f.Latency.Load()); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-r.Context().Done():
 		}
 	}
+}
+
+// Stall makes discovery and the JWK Set hold their requests without
+// answering (a provider that accepts connections and never answers) until
+// release is called, or the client gives up. The end of the test releases
+// them too.
+func (f *Provider) Stall() (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.stall = ch
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			f.mu.Lock()
+			if f.stall == ch {
+				f.stall = nil
+			}
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
+	f.t.Cleanup(release)
+	return release
 }
 
 // SigningKey returns the key the provider signs with now.
@@ -187,21 +232,51 @@ func SignRS256(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any)
 	return input + "." + B64(sig)
 }
 
+// Tampered returns variants of the compact JWS raw that a verifier must
+// refuse, by name: a bit of the payload changed, a bit of the signature
+// changed, the signature removed. (Bits that base64url carries in full:
+// not those of a segment's last character.) Nil when raw is not three
+// segments long enough.
+func Tampered(raw string) map[string]string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || len(parts[1]) < 8 || len(parts[2]) < 12 {
+		return nil
+	}
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		b[i] ^= 1
+		return string(b)
+	}
+	return map[string]string{
+		"payload changed":   parts[0] + "." + flip(parts[1], 5) + "." + parts[2],
+		"signature changed": parts[0] + "." + parts[1] + "." + flip(parts[2], 10),
+		"no signature":      parts[0] + "." + parts[1] + ".",
+	}
+}
+
 // CodeFlow is the provider's authorization code flow (see
-// [Provider.EnableCodeFlow]). Nonce and ATHash, when set, replace what the
-// ID token carries, to test a client's checks.
+// [Provider.EnableCodeFlow]). Nonce, ATHash, IDToken and Iss, when set,
+// change what the provider answers, to test a client's checks; set them
+// between logins.
 type CodeFlow struct {
 	mu     sync.Mutex
 	codes  map[string]codeGrant
 	Nonce  func(sent string) string   // the nonce in the ID token; nil: the one sent
 	ATHash func(access string) string // the at_hash in the ID token; nil: the right one
+	// IDToken edits the ID token's claims last (an azp, several
+	// audiences, …).
+	IDToken func(claims map[string]any)
+	// Iss is the "iss" parameter of the authorization response, "" for
+	// none; nil: the issuer when Provider.IssParameter is set, else none.
+	Iss func(issuer string) string
 }
 
 type codeGrant struct{ challenge, nonce, redirect string }
 
 // EnableCodeFlow adds an authorization endpoint (/auth), which logs the
 // user "alice-sub" (preferred_username alice) in at once and redirects back
-// with a code bound to the PKCE challenge (S256 required) and the nonce,
+// with a code bound to the PKCE challenge (S256 required) and the nonce
+// (and "iss" when IssParameter or CodeFlow.Iss says so),
 // and a token endpoint (/token), which checks the client's id and secret,
 // the redirect URI and the code_verifier, and answers an opaque access
 // token and an ID token for clientID.
@@ -218,8 +293,19 @@ func (f *Provider) EnableCodeFlow(clientID, secret string) *CodeFlow {
 		code := "code-" + q.Get("state")[:8]
 		cf.mu.Lock()
 		cf.codes[code] = codeGrant{q.Get("code_challenge"), q.Get("nonce"), q.Get("redirect_uri")}
+		iss := ""
+		if f.IssParameter.Load() {
+			iss = f.Issuer()
+		}
+		if cf.Iss != nil {
+			iss = cf.Iss(f.Issuer())
+		}
 		cf.mu.Unlock()
-		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+		back := url.Values{"code": {code}, "state": {q.Get("state")}}
+		if iss != "" {
+			back.Set("iss", iss)
+		}
+		http.Redirect(w, r, q.Get("redirect_uri")+"?"+back.Encode(), http.StatusFound)
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		id, sec, ok := r.BasicAuth()
@@ -248,6 +334,9 @@ func (f *Provider) EnableCodeFlow(clientID, secret string) *CodeFlow {
 		}
 		if cf.ATHash != nil {
 			claims["at_hash"] = cf.ATHash(access)
+		}
+		if cf.IDToken != nil {
+			cf.IDToken(claims)
 		}
 		cf.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
