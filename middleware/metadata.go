@@ -90,8 +90,8 @@ func (a *Authenticator) documentAt(host, rest string) (ProtectedResourceMetadata
 		}
 		if res, ok := ResourceFor(a.cfg.Resources, u); ok {
 			doc := a.Metadata(res)
-			if canonical(u) != canonical(res.URL) {
-				doc.Resource = u // §3.3: the URL asked about
+			if !sameURL(u, res.URL) {
+				doc.Resource = u // §3.3: the URL asked about, identical
 			}
 			return doc, true
 		}
@@ -99,29 +99,70 @@ func (a *Authenticator) documentAt(host, rest string) (ProtectedResourceMetadata
 	return ProtectedResourceMetadata{}, false
 }
 
+// sameURL reports whether a and b are one URL as a client's URL parser
+// (WHATWG's) would compare them: the scheme and host in any case, an
+// empty path the same as "/", default ports dropped; the path's escapes
+// and trailing slash count (RFC 9728 §3.3: identical).
+func sameURL(a, b string) bool {
+	pa, errA := url.Parse(a)
+	pb, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	path := func(p *url.URL) string {
+		if e := p.EscapedPath(); e != "" {
+			return e
+		}
+		return "/"
+	}
+	return strings.EqualFold(pa.Scheme, pb.Scheme) && hostKey(pa.Scheme, pa.Host) == hostKey(pb.Scheme, pb.Host) &&
+		path(pa) == path(pb) && pa.RawQuery == pb.RawQuery
+}
+
+// hostKey returns host in lower case without the default port of scheme.
+func hostKey(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch strings.ToLower(scheme) {
+	case "https":
+		host = strings.TrimSuffix(host, ":443")
+	case "http":
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return host
+}
+
 // origins returns the scheme and host of the resources a request to host
-// may be asking about: those on its host, or, with every resource on one
-// host, that host whatever the request's.
+// may be asking about: with every resource on one origin, that one
+// whatever the request's host; else those on the request's host and
+// port, or when none is, those on its host name whatever their ports (a
+// proxy may have changed the port).
 func (a *Authenticator) origins(host string) []string {
-	want := strings.ToLower((&url.URL{Host: host}).Hostname())
-	var all, mine []string
+	wantName := strings.ToLower((&url.URL{Host: host}).Hostname())
+	var all, exact, named []string
 	for _, res := range a.cfg.Resources {
 		u, err := url.Parse(res.URL)
 		if err != nil {
 			continue
 		}
 		origin := u.Scheme + "://" + u.Host
-		if !slices.Contains(all, origin) {
-			all = append(all, origin)
+		if slices.Contains(all, origin) {
+			continue
 		}
-		if strings.ToLower(u.Hostname()) == want && !slices.Contains(mine, origin) {
-			mine = append(mine, origin)
+		all = append(all, origin)
+		if strings.ToLower(u.Hostname()) == wantName {
+			named = append(named, origin)
+			if hostKey(u.Scheme, u.Host) == hostKey("https", hostKey("http", host)) {
+				exact = append(exact, origin)
+			}
 		}
 	}
-	if len(all) == 1 {
+	switch {
+	case len(all) == 1:
 		return all
+	case len(exact) > 0:
+		return exact
 	}
-	return mine
+	return named
 }
 
 // MetadataHandler serves the document of res (GET and HEAD), never

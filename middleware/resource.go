@@ -185,7 +185,8 @@ func cleanPath(p string) bool {
 // check takes, no two that are one resource as Covers compares them.
 func (a *Authenticator) setResources(resources []Resource) error {
 	a.cfg.Resources = make([]Resource, len(resources))
-	seen := map[string]string{} // document key → URL
+	seen := map[string]string{}    // document key → URL
+	schemes := map[string]string{} // host:port → URL
 	for i, res := range resources {
 		if err := res.check(); err != nil {
 			return err
@@ -194,6 +195,15 @@ func (a *Authenticator) setResources(resources []Resource) error {
 			return fmt.Errorf("middleware: resources %q and %q would share one metadata document (a router tells neither ports nor escapes apart)", other, res.URL)
 		}
 		seen[documentKey(res.URL)] = res.URL
+		u, _ := url.Parse(res.URL) // check parsed it
+		hp := strings.ToLower(u.Hostname()) + ":" + u.Port()
+		if u.Port() == "" {
+			hp += map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
+		}
+		if other, ok := schemes[hp]; ok && !strings.EqualFold(other[:strings.Index(other, ":")], u.Scheme) {
+			return fmt.Errorf("middleware: resources %q and %q are on one host and port under two schemes: a request does not say which it is for", other, res.URL)
+		}
+		schemes[hp] = res.URL
 		res.AuthorizationServers, res.Scopes, res.Except = slices.Clone(res.AuthorizationServers), slices.Clone(res.Scopes), slices.Clone(res.Except)
 		a.cfg.Resources[i] = res
 	}

@@ -338,7 +338,9 @@ func TestMountMetadata(t *testing.T) {
 		http.Handler
 	}{"ServeMux": http.NewServeMux(), "chi": chi.NewRouter()} {
 		two.MountMetadata(mux)
-		for host, want := range map[string]string{"a.example:8443": a.URL, "A.EXAMPLE": a.URL, "b.example:9999": b.URL, "c.example": ""} {
+		// The document of a's resource asked for as /Api names /Api: the
+		// URL asked about, identical (RFC 9728 §3.3).
+		for host, want := range map[string]string{"a.example:8443": "https://a.example:8443/Api", "A.EXAMPLE": "https://a.example:8443/Api", "b.example:9999": b.URL, "c.example": ""} {
 			w := httptest.NewRecorder()
 			r := httptest.NewRequest("GET", "https://"+host+"/.well-known/oauth-protected-resource/Api", nil)
 			mux.ServeHTTP(w, r)
@@ -368,7 +370,8 @@ func TestDocuments(t *testing.T) {
 		"":                {all.URL, "admin"},
 		"/":               {all.URL, "admin"},
 		"/api":            {api.URL, "read"},
-		"/api/":           {api.URL, "read"},
+		"/api/":           {"https://api.example/api/", "read"}, // identical: the trailing slash counts
+		"/%61pi":          {"https://api.example/%61pi", "read"},  // and so do escapes
 		"/api/me":         {"https://api.example/api/me", "read"},
 		"/api/widgets/7":  {"https://api.example/api/widgets/7", "read"},
 		"/api/widgets/":   {"https://api.example/api/widgets/", "read"},
@@ -390,6 +393,83 @@ func TestDocuments(t *testing.T) {
 			t.Errorf("GET …%s: %d %s, want 404", path, w.Code, w.Body)
 		case want.resource != "" && (w.Code != 200 || m.Resource != want.resource || strings.Join(m.ScopesSupported, " ") != want.scopes):
 			t.Errorf("GET …%s: %d %s, want resource %s, scopes %s", path, w.Code, w.Body, want.resource, want.scopes)
+		}
+	}
+}
+
+// documentOf asks h for the document at metaURL and returns its resource
+// and authorization servers.
+func documentOf(t *testing.T, h http.Handler, metaURL string) (string, []string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", metaURL, nil))
+	var m middleware.ProtectedResourceMetadata
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil || w.Code != 200 {
+		t.Fatalf("GET %s: %d %s", metaURL, w.Code, w.Body)
+	}
+	return m.Resource, m.AuthorizationServers
+}
+
+// TestChallengeDocumentIdentical: the document a 401's challenge names has
+// as resource the URL the client requested, identical as a WHATWG URL
+// parser (oauth4webapi's) compares them: a trailing slash and escapes
+// count (RFC 9728 §3.3).
+func TestChallengeDocumentIdentical(t *testing.T) {
+	api := middleware.Resource{URL: "https://api.example/api", AuthorizationServers: []string{"https://api.example"}}
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
+		Resources: []middleware.Resource{api}, ExternalURL: "https://api.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.MountMetadata(mux)
+	mux.Handle("/api/", auth.Protect(api)(http.NotFoundHandler()))
+	mux.Handle("/api", auth.Protect(api)(http.NotFoundHandler()))
+	for _, path := range []string{"/api", "/api/", "/api/me", "/api/me/", "/%61pi", "/api/caf%C3%A9"} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "https://api.example"+path, nil))
+		challenge := w.Header().Get("WWW-Authenticate")
+		_, meta, ok := strings.Cut(challenge, `resource_metadata="`)
+		if w.Code != 401 || !ok {
+			t.Fatalf("GET %s: %d %q", path, w.Code, challenge)
+		}
+		meta = meta[:strings.IndexByte(meta, '"')]
+		if res, _ := documentOf(t, mux, meta); res != "https://api.example"+path {
+			t.Errorf("GET %s: the challenge names %s, whose resource is %q", path, meta, res)
+		}
+	}
+}
+
+// TestDocumentsByPort: resources on one host name and two ports each get
+// their own documents (a request's port picks its origin); two schemes
+// on one host and port are refused, since a request cannot tell them
+// apart.
+func TestDocumentsByPort(t *testing.T) {
+	all := middleware.Resource{URL: "https://api.example", AuthorizationServers: []string{"https://one.example"}}
+	x := middleware.Resource{URL: "https://api.example:8443/x", AuthorizationServers: []string{"https://two.example"}}
+	auth, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()}, Resources: []middleware.Resource{all, x}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.MountMetadata(mux)
+	for meta, want := range map[string][2]string{
+		x.MetadataURL(): {x.URL, "https://two.example"},
+		"https://api.example:8443/.well-known/oauth-protected-resource/x/y": {"https://api.example:8443/x/y", "https://two.example"},
+		"https://api.example/.well-known/oauth-protected-resource/x":        {"https://api.example/x", "https://one.example"},
+		"https://api.example:443/.well-known/oauth-protected-resource":      {all.URL, "https://one.example"},
+		all.MetadataURL(): {all.URL, "https://one.example"},
+	} {
+		res, servers := documentOf(t, mux, meta)
+		if res != want[0] || len(servers) != 1 || servers[0] != want[1] {
+			t.Errorf("GET %s: resource %q, servers %q; want %q", meta, res, servers, want)
+		}
+	}
+	for _, pair := range [][2]string{{"https://api.example", "http://api.example:443/x"}, {"http://api.example/x", "https://api.example:80/y"}} {
+		_, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
+			Resources: []middleware.Resource{{URL: pair[0]}, {URL: pair[1]}}})
+		if err == nil || !strings.Contains(err.Error(), "two schemes") {
+			t.Errorf("resources %q: %v, want a refusal", pair, err)
 		}
 	}
 }
