@@ -370,8 +370,8 @@ func TestDocuments(t *testing.T) {
 		"":                {all.URL, "admin"},
 		"/":               {all.URL, "admin"},
 		"/api":            {api.URL, "read"},
-		"/api/":           {"https://api.example/api/", "read"}, // identical: the trailing slash counts
-		"/%61pi":          {"https://api.example/%61pi", "read"},  // and so do escapes
+		"/api/":           {"https://api.example/api/", "read"},  // identical: the trailing slash counts
+		"/%61pi":          {"https://api.example/%61pi", "read"}, // and so do escapes
 		"/api/me":         {"https://api.example/api/me", "read"},
 		"/api/widgets/7":  {"https://api.example/api/widgets/7", "read"},
 		"/api/widgets/":   {"https://api.example/api/widgets/", "read"},
