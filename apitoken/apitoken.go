@@ -348,16 +348,62 @@ func (m *Manager) createFor(ctx context.Context, creator *identity.Principal, su
 		}
 	}
 	var notAfter time.Time
+	issued := creator.IssuedAt
 	if live != nil {
-		notAfter = live.ExpiresAt
+		notAfter, issued = live.ExpiresAt, live.CreatedAt
 	}
-	return m.create(ctx, req, notAfter)
+	raw, t, err := m.create(ctx, req, notAfter)
+	if err != nil {
+		return "", Token{}, err
+	}
+	// The creator may have been revoked while the token was made: its
+	// subject's tokens by RevokeSubjectBefore (logging out everywhere,
+	// on any instance, whose caches have not heard of it yet), or the
+	// creating API token alone. Read after the insert, so that a
+	// revocation that missed the new token is seen here.
+	if err := m.stillGood(ctx, subject, issued, live); err != nil {
+		if _, rerr := m.cfg.Store.Revoke(context.WithoutCancel(ctx), subject, t.ID, m.now()); rerr != nil {
+			err = errors.Join(err, unavailable(rerr))
+		}
+		return "", Token{}, err
+	}
+	return raw, t, nil
+}
+
+// stillGood returns nil when the creator, issued at issued (an API
+// token: live, as read before), is still good: not issued before its
+// subject's cut-off, and, for an API token, neither revoked nor gone.
+func (m *Manager) stillGood(ctx context.Context, subject string, issued time.Time, live *Token) error {
+	cut, err := m.cfg.Store.Cutoff(ctx, subject)
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case !cut.IsZero() && issued.Before(cut):
+		return fmt.Errorf("%w: %w: %w", ErrRevoked, errCaller, errCutoff)
+	case live == nil:
+		return nil
+	}
+	t, err := m.cfg.Store.Get(ctx, live.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, errCaller)
+	case err != nil:
+		return unavailable(err)
+	case !t.RevokedAt.IsZero():
+		return fmt.Errorf("%w: %w", ErrRevoked, errCaller)
+	}
+	return nil
 }
 
 // Why a creator is refused, for the handlers' answers.
 var (
-	errBound    = fmt.Errorf("%w: the creating token is bound to a key (DPoP), and API tokens are bearer tokens", ErrConstrained)
-	errNarrowed = fmt.Errorf("%w: the creating token was asked for one resource, and API tokens are good at all of them", ErrConstrained)
+	errBound              = fmt.Errorf("%w: the creating token is bound to a key (DPoP), and API tokens are bearer tokens", ErrConstrained)
+	errNarrowed           = fmt.Errorf("%w: the creating token was asked for one resource, and API tokens are good at all of them", ErrConstrained)
+	errNoCreatorAudiences = fmt.Errorf("%w: Config.CreatorAudiences lists no audience, so no access token may create API tokens: "+
+		"list the general audience of the access tokens (token.IssuerConfig.Audience)", ErrConstrained)
+	// errCutoff: the creator was issued before its subject's cut-off
+	// (RevokeSubjectBefore: logging out everywhere).
+	errCutoff = errors.New("the creating token was issued before its user's credentials were revoked")
 )
 
 // unconstrained returns nil when creator's token may mint bearer API
@@ -369,6 +415,9 @@ func (m *Manager) unconstrained(creator *identity.Principal) error {
 		return errBound
 	}
 	if a, ok := creator.Claims.(interface{ Audiences() []string }); ok {
+		if len(m.cfg.CreatorAudiences) == 0 {
+			return errNoCreatorAudiences
+		}
 		if !slices.ContainsFunc(a.Audiences(), func(aud string) bool { return slices.Contains(m.cfg.CreatorAudiences, aud) }) {
 			return errNarrowed
 		}
@@ -576,12 +625,54 @@ func (m *Manager) OperatorRevoke(ctx context.Context, id string) (Token, error) 
 // Logging out everywhere (token/endpoint's LogoutAll) ends the subject's
 // access and refresh tokens, not its API tokens: they belong to scripts,
 // not to a login, and keep working until they expire or RevokeSubject is
-// called. A flow that must end them too (logging out everywhere, a
-// password reset, an account locked) calls it with a subject of
-// Config.SubjectIssuer, never another issuer's (whose same subject may
-// be someone else). It takes a subject, not a caller: a flow acting for
-// an authenticated principal gets the subject from [Manager.SubjectOf].
+// called, unless token/endpoint's Config.APITokens is set, which calls
+// [Manager.RevokeSubjectBefore]. A flow that must end them too (a password
+// reset, an account locked) calls RevokeSubjectBefore too, with the
+// cut-off it gives the access tokens, so that a credential it ends cannot
+// mint a new API token on an instance that has not heard of it yet; it
+// passes a subject of Config.SubjectIssuer, never another issuer's (whose
+// same subject may be someone else). RevokeSubject alone (a user's "revoke
+// all my API tokens") leaves the user's access tokens able to create new
+// ones. It takes a subject, not a caller: a flow acting for an
+// authenticated principal gets the subject from [Manager.SubjectOf].
 func (m *Manager) RevokeSubject(ctx context.Context, subject string) (int, error) {
+	return m.revokeSubject(ctx, subject, time.Time{})
+}
+
+// RevokeSubjectBefore is RevokeSubject for a flow that ends every
+// credential of subject issued before the moment before (logging out
+// everywhere, token/endpoint's LogoutAll with Config.APITokens; a
+// password reset): it records before as the subject's cut-off first,
+// then revokes the subject's tokens. From then on, on every instance, a
+// token is created for none of the subject's credentials issued before
+// it: neither an access token not yet known there as revoked (an
+// instance's revocation list syncs within its propagation bound) nor an
+// API token made before it. A creation racing it is undone: the new
+// token is revoked, and the creator told ErrRevoked. A later cut-off
+// replaces an earlier one; an earlier one changes nothing.
+func (m *Manager) RevokeSubjectBefore(ctx context.Context, subject string, before time.Time) (int, error) {
+	if before.IsZero() {
+		return 0, fmt.Errorf("%w: a zero cut-off", ErrInvalid)
+	}
+	return m.revokeSubject(ctx, subject, before)
+}
+
+// SubjectIssuer returns Config.SubjectIssuer: the issuer of the subjects
+// whose tokens the manager keeps. token/endpoint checks it against its
+// own.
+func (m *Manager) SubjectIssuer() string { return m.cfg.SubjectIssuer }
+
+// revokeSubject is RevokeSubject, recording the cut-off before first
+// unless it is zero.
+func (m *Manager) revokeSubject(ctx context.Context, subject string, before time.Time) (int, error) {
+	if !before.IsZero() {
+		if err := m.cfg.Store.SetCutoff(ctx, subject, before); err != nil {
+			if errors.Is(err, ErrInvalid) {
+				return 0, err
+			}
+			return 0, unavailable(err)
+		}
+	}
 	revoked, err := m.cfg.Store.RevokeSubject(ctx, subject, m.now())
 	if err != nil {
 		return 0, unavailable(err)

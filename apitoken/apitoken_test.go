@@ -207,6 +207,11 @@ func (s failingStore) Purge(context.Context, time.Time) (int64, error) {
 	s.fail()
 	return 0, nil
 }
+func (s failingStore) SetCutoff(context.Context, string, time.Time) error { s.fail(); return nil }
+func (s failingStore) Cutoff(context.Context, string) (time.Time, error) {
+	s.fail()
+	return time.Time{}, nil
+}
 
 // TestMalformedNeverReachesTheStore: a wrong prefix, length or checksum
 // is refused by a manager whose store fails the test if called.

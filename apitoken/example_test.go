@@ -30,7 +30,10 @@ func Example() {
 	tokens, err := apitoken.New(apitoken.Config{
 		Store:         apitoken.NewMemoryStore(),
 		SubjectIssuer: "https://api.example", // whose subjects own tokens: the application's logins
-		Revoker:       list,
+		// The audience of the logins' access tokens (token.IssuerConfig.Audience):
+		// a token asked for one resource (RFC 8707) may not create API tokens.
+		CreatorAudiences: []string{"api"},
+		Revoker:          list,
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -266,8 +266,12 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err
 		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", "a token cannot hold a scope its creator lacks")
 	case errors.Is(err, ErrConstrained):
 		description := "a token asked for one resource cannot create API tokens, which are good at every resource"
-		if errors.Is(err, errBound) {
+		switch {
+		case errors.Is(err, errBound):
 			description = "a token bound to a key (DPoP) cannot create API tokens, which are bearer tokens"
+		case errors.Is(err, errNoCreatorAudiences):
+			description = "access tokens cannot create API tokens on this server"
+			h.log.WarnContext(r.Context(), "apitoken: an access token was refused: Config.CreatorAudiences is empty")
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="`+description+`"`)
 		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", description)
@@ -277,6 +281,8 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err
 		// another instance revoked it before this one heard of it.
 		description := "the API token is no longer valid"
 		switch {
+		case errors.Is(err, errCutoff):
+			description = "the access token was issued before its user logged out everywhere"
 		case errors.Is(err, ErrRevoked):
 			description = "the API token has been revoked"
 		case errors.Is(err, ErrExpired):

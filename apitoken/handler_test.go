@@ -435,6 +435,37 @@ func TestHTTPConstrainedCreator(t *testing.T) {
 	}
 }
 
+// TestHTTPCreatorRefusalsSayWhy: a manager without CreatorAudiences
+// refuses every access token, saying so (not that the token was asked
+// for one resource); an access token issued before its user logged out
+// everywhere is 401 saying so (not that an API token was revoked).
+func TestHTTPCreatorRefusalsSayWhy(t *testing.T) {
+	ctx := context.Background()
+	api := token.Audience{"https://api.example"}
+	none := newManager(t, apitoken.Config{})
+	rec := serve(none.Handlers(apitoken.HandlerConfig{}).Create(), claimsOf(&token.Claims{Audience: api}), "POST", `{"name": "x"}`)
+	if want := "access tokens cannot create API tokens on this server"; rec.Code != 403 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), want) {
+		t.Errorf("no CreatorAudiences: %d %q, want 403 saying %q", rec.Code, rec.Header().Get("WWW-Authenticate"), want)
+	}
+	if _, _, err := none.CreateFor(ctx, claimsOf(&token.Claims{Audience: api}), apitoken.CreateRequest{Name: "x"}); err == nil ||
+		!strings.Contains(err.Error(), "Config.CreatorAudiences lists no audience") {
+		t.Errorf("no CreatorAudiences: %v, want an error naming the setting", err)
+	}
+
+	c := newClock()
+	m := newManager(t, apitoken.Config{CreatorAudiences: api, Now: c.Now})
+	old := claimsOf(&token.Claims{Audience: api})
+	old.IssuedAt = c.Now()
+	c.Advance(time.Second)
+	if _, err := m.RevokeSubjectBefore(ctx, old.Subject, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rec = serve(m.Handlers(apitoken.HandlerConfig{}).Create(), old, "POST", `{"name": "x"}`)
+	if want := "the access token was issued before its user logged out everywhere"; rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), want) {
+		t.Errorf("a token issued before the cut-off: %d %q, want 401 saying %q", rec.Code, rec.Header().Get("WWW-Authenticate"), want)
+	}
+}
+
 // TestHTTPCallerStoreDown: when the store cannot tell whether the
 // caller's API token is still good, the handlers answer 503, never act.
 func TestHTTPCallerStoreDown(t *testing.T) {

@@ -109,23 +109,32 @@ type Store interface {
 	// so that instances flushing at once do not deadlock.
 	Touch(ctx context.Context, uses []Use) error
 	// Purge deletes the tokens that expired or were revoked at or before
-	// before, and returns how many.
+	// before, and returns how many. It keeps the cut-offs.
 	Purge(ctx context.Context, before time.Time) (int64, error)
+	// SetCutoff records before as subject's cut-off, unless a later one
+	// is recorded: from then on the manager creates no token for a
+	// credential of subject issued before it ([Manager.RevokeSubjectBefore]).
+	// A subject no column can hold (see sqlstore) may be ErrInvalid.
+	SetCutoff(ctx context.Context, subject string, before time.Time) error
+	// Cutoff returns subject's cut-off: the latest SetCutoff recorded,
+	// zero without one. It keeps nanoseconds.
+	Cutoff(ctx context.Context, subject string) (time.Time, error)
 }
 
 // MemoryStore is a [Store] in memory, for tests and single-process
 // programs that can lose their tokens on restart.
 type MemoryStore struct {
-	mu     sync.Mutex
-	byID   map[string]*Record
-	byHash map[string]*Record
+	mu      sync.Mutex
+	byID    map[string]*Record
+	byHash  map[string]*Record
+	cutoffs map[string]time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{byID: map[string]*Record{}, byHash: map[string]*Record{}}
+	return &MemoryStore{byID: map[string]*Record{}, byHash: map[string]*Record{}, cutoffs: map[string]time.Time{}}
 }
 
 // own returns a copy of t that shares nothing with the store.
@@ -246,6 +255,23 @@ func (s *MemoryStore) Purge(_ context.Context, before time.Time) (int64, error) 
 		}
 	}
 	return n, nil
+}
+
+// SetCutoff implements [Store].
+func (s *MemoryStore) SetCutoff(_ context.Context, subject string, before time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if before.After(s.cutoffs[subject]) {
+		s.cutoffs[subject] = before
+	}
+	return nil
+}
+
+// Cutoff implements [Store].
+func (s *MemoryStore) Cutoff(_ context.Context, subject string) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cutoffs[subject], nil
 }
 
 // active reports whether t is neither revoked nor expired at now.

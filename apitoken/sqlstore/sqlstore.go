@@ -24,6 +24,12 @@
 //	last_used_ns BIGINT DEFAULT 0 -- 0: never
 //	revoked_ns   BIGINT DEFAULT 0 -- 0: not revoked
 //
+// Version 2 adds the subjects' cut-offs (apitoken.Store.SetCutoff), in
+// the table Config.Table followed by "_cutoffs":
+//
+//	owner     TEXT PRIMARY KEY -- the subject
+//	before_ns BIGINT           -- the latest cut-off
+//
 // Every column is NOT NULL. Times are Unix nanoseconds, so they
 // round-trip exactly (read back in UTC); a zero time.Time is 0, and other
 // times must lie after the epoch and before 2262-04-12 (a write of any
@@ -90,6 +96,7 @@ type Store struct {
 	t *sqlschema.Table
 
 	qCreate, qGetByHash, qGet, qList, qActive, qRevoke, qRevokeSubject, qTouch, qPurge string
+	qSetCutoff, qCutoff                                                                string
 }
 
 var _ apitoken.Store = (*Store)(nil)
@@ -117,8 +124,16 @@ func migrations(d Dialect, t, table string) [][]string {
 )`,
 		`CREATE UNIQUE INDEX "` + sqlschema.IndexName(table, "hash") + `" ON ` + t + ` (hash)`,
 		`CREATE INDEX "` + sqlschema.IndexName(table, "owner") + `" ON ` + t + ` (owner)`,
+	}, {
+		`CREATE TABLE ` + cutoffs(table) + ` (
+	owner     TEXT   NOT NULL PRIMARY KEY,
+	before_ns BIGINT NOT NULL
+)`,
 	}}
 }
+
+// cutoffs is the quoted name of the cut-offs' table of table.
+func cutoffs(table string) string { return `"` + sqlschema.RelatedName(table, "_cutoffs") + `"` }
 
 // schema is the table of the store, for [sqlschema.Open].
 var schema = sqlschema.Schema{
@@ -160,6 +175,9 @@ WHERE id = ? AND owner = ? RETURNING ` + columns),
 		qTouch:         r(`UPDATE ` + t + ` SET last_used_ns = ? WHERE id = ? AND last_used_ns < ?`),
 		qPurge: r(`DELETE FROM ` + t + ` WHERE (expires_ns <> 0 AND expires_ns <= ?)
 OR (revoked_ns <> 0 AND revoked_ns <= ?)`),
+		qSetCutoff: r(`INSERT INTO ` + cutoffs(tbl.Name) + ` AS c (owner, before_ns) VALUES (?, ?)
+ON CONFLICT (owner) DO UPDATE SET before_ns = excluded.before_ns WHERE c.before_ns < excluded.before_ns`),
+		qCutoff: r(`SELECT before_ns FROM ` + cutoffs(tbl.Name) + ` WHERE owner = ?`),
 	}
 	if tbl.Dialect == Postgres {
 		// The rows are locked in the order of their ids, as Touch locks
@@ -375,4 +393,35 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, schema.Errorf("purging tokens: %w", err)
 	}
 	return n, nil
+}
+
+// SetCutoff implements [apitoken.Store]: one upsert that keeps the later
+// cut-off. A subject that is not UTF-8 without NUL is apitoken.ErrInvalid.
+func (s *Store) SetCutoff(ctx context.Context, subject string, before time.Time) error {
+	if !sqlschema.Text(subject) {
+		return fmt.Errorf("%w: a subject that is not UTF-8 without NUL", apitoken.ErrInvalid)
+	}
+	n, err := sqlschema.Nanos(before)
+	if err != nil {
+		return invalid(err)
+	}
+	if _, err := s.t.DB.ExecContext(ctx, s.qSetCutoff, subject, n); err != nil {
+		return schema.Errorf("recording a cut-off: %w", err)
+	}
+	return nil
+}
+
+// Cutoff implements [apitoken.Store].
+func (s *Store) Cutoff(ctx context.Context, subject string) (time.Time, error) {
+	if !sqlschema.Text(subject) {
+		return time.Time{}, nil
+	}
+	var n int64
+	switch err := s.t.DB.QueryRowContext(ctx, s.qCutoff, subject).Scan(&n); {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, schema.Errorf("reading a cut-off: %w", err)
+	}
+	return sqlschema.FromNanos(n), nil
 }

@@ -37,6 +37,60 @@ func Run(t *testing.T, open Open) {
 	t.Run("TouchWhileRevoking", func(t *testing.T) { testTouchWhileRevoking(t, open) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, open) })
 	t.Run("HostileStrings", func(t *testing.T) { testHostileStrings(t, open) })
+	t.Run("Cutoff", func(t *testing.T) { testCutoff(t, open) })
+}
+
+// testCutoff: a subject's cut-off is the latest recorded, to the
+// nanosecond, shared by the stores, one per subject, kept by Purge.
+func testCutoff(t *testing.T, open Open) {
+	ctx := context.Background()
+	a, b := open(t)
+	cutoff := func(s apitoken.Store, subject string) time.Time {
+		t.Helper()
+		c, err := s.Cutoff(ctx, subject)
+		if err != nil {
+			t.Fatalf("Cutoff(%q): %v", subject, err)
+		}
+		return c
+	}
+	if c := cutoff(a, "alice"); !c.IsZero() {
+		t.Fatalf("a cut-off before any: %v", c)
+	}
+	later := Base.Add(time.Hour)
+	for _, step := range []struct {
+		s    apitoken.Store
+		at   time.Time
+		want time.Time
+	}{{a, Base, Base}, {b, later, later}, {a, Base.Add(time.Minute), later}, {b, later, later}} {
+		if err := step.s.SetCutoff(ctx, "alice", step.at); err != nil {
+			t.Fatalf("SetCutoff(%v): %v", step.at, err)
+		}
+		for _, s := range []apitoken.Store{a, b} {
+			if c := cutoff(s, "alice"); !c.Equal(step.want) {
+				t.Fatalf("after SetCutoff(%v): %v, want %v (the latest)", step.at, c, step.want)
+			}
+		}
+	}
+	if c := cutoff(b, "bob"); !c.IsZero() {
+		t.Errorf("bob's cut-off after alice's: %v", c)
+	}
+	if _, err := a.Purge(ctx, later.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if c := cutoff(b, "alice"); !c.Equal(later) {
+		t.Errorf("after Purge: %v, want %v", c, later)
+	}
+	for _, s := range []string{"\x00", "a\x00b", "\xff"} {
+		err := a.SetCutoff(ctx, s, Base)
+		switch c, cerr := a.Cutoff(ctx, s); {
+		case err != nil && !errors.Is(err, apitoken.ErrInvalid):
+			t.Errorf("SetCutoff(%q) = %v, want nil or ErrInvalid", s, err)
+		case cerr != nil:
+			t.Errorf("Cutoff(%q) = %v", s, cerr)
+		case err == nil && !c.Equal(Base), err != nil && !c.IsZero():
+			t.Errorf("Cutoff(%q) = %v after SetCutoff: %v", s, c, err)
+		}
+	}
 }
 
 // NewRecord returns a record of subject created at at, with a random id and

@@ -38,6 +38,8 @@ type Config struct {
 	// Addr is the TCP listen address (-addr, DEMO_ADDR). Port 0 picks a
 	// free port; the actual address is printed on start.
 	Addr string
+	// addrDefault says Addr is the default, no flag or variable gave it.
+	addrDefault bool
 	// DatabaseURL names the database that holds the users, the refresh
 	// tokens and, without RedisURL, the revocations (-db, DATABASE_URL): a
 	// SQLite file path, "sqlite:PATH", "sqlite:///abs/path", a SQLite
@@ -168,6 +170,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 func (s *settings) stringFields() Config {
 	return Config{
 		Addr:           s.raw[optAddr],
+		addrDefault:    !s.fromFlag[options[optAddr].flag] && s.getenv(options[optAddr].env) == "",
 		DatabaseURL:    s.raw[optDB],
 		KeyFile:        s.raw[optKeyFile],
 		VerifyKeyFiles: s.verify.vals,

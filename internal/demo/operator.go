@@ -25,6 +25,9 @@ type operator struct {
 	// issuer is the servers' issuer: -issuer, or the default their -addr
 	// gives; "" when it cannot be known (port 0).
 	issuer string
+	// guessed says issuer is the default -addr's: neither -issuer nor
+	// -addr was given, and the servers may run with others.
+	guessed bool
 }
 
 // openOperator reads the server flags serverArgs of the operator command
@@ -36,9 +39,9 @@ func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv f
 	if err != nil {
 		return nil, err
 	}
-	issuer := cfg.Issuer
+	issuer, guessed := cfg.Issuer, false
 	if issuer == "" {
-		issuer = issuerOfAddr(cfg.Addr)
+		issuer, guessed = issuerOfAddr(cfg.Addr), cfg.addrDefault
 		cfg.Issuer = operatorIssuer
 	}
 	if err := databaseExists(cfg.DatabaseURL); err != nil {
@@ -53,7 +56,7 @@ func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv f
 		store.Close()
 		return nil, err
 	}
-	return &operator{cmd: cmd, cfg: cfg, store: store, backends: b, issuer: issuer}, nil
+	return &operator{cmd: cmd, cfg: cfg, store: store, backends: b, issuer: issuer, guessed: guessed}, nil
 }
 
 // issuerOfAddr returns the issuer a server listening on addr takes when

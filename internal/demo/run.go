@@ -219,8 +219,10 @@ tokens (as logging out everywhere does): the way back in when the password
 printed at the first start is lost, or was stolen. -db (DATABASE_URL) and
 -redis (REDIS_URL) name the database and the revocation store as for the
 servers, which then refuse the tokens at once; -issuer (DEMO_ISSUER), or
--addr, names the servers' issuer (without one that can be known, access
-tokens already issued expire within -access-ttl).`
+-addr (DEMO_ADDR), names the servers' issuer: without either, the default
+-addr's is assumed, and said to be; without one that can be known (-addr
+with port 0), access tokens already issued expire within -access-ttl.
+Access tokens issued before the command can no longer make API tokens.`
 
 // runUsers runs "demo-api users set-password [flags] USERNAME".
 func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -266,26 +268,34 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "password of %s set from %s\n", name, envPassword)
 	}
 	// Whoever had the password may have made refresh and API tokens:
-	// revoke them all (the API tokens on every running server too,
-	// through the revocation list).
+	// revoke them all, and the access tokens, as logging out everywhere
+	// does: every one issued before now, on every running server
+	// (through the list). The API tokens last, with the same cut-off, so
+	// that no access token of before mints one on a server that has not
+	// heard of the revocation yet.
 	if err := refreshes.RevokeSubject(ctx, u.ID); err != nil {
 		return fmt.Errorf("users: the password is set, but revoking refresh tokens failed (run the command again): %w", err)
 	}
-	n, err := op.backends.apiTokens.RevokeSubject(ctx, u.ID)
+	cut := time.Now()
+	switch {
+	case op.issuer == "":
+		fmt.Fprintf(stdout, "its access tokens expire within -access-ttl (%v); give the servers' -issuer to revoke them at once\n", op.cfg.AccessTTL)
+	default:
+		if err := op.backends.revocations.RevokeSubject(ctx, op.issuer, u.ID, cut); err != nil {
+			return fmt.Errorf("users: the password is set, but revoking access tokens failed (run the command again): %w", err)
+		}
+		if op.guessed {
+			fmt.Fprintf(stdout, "its access tokens of %s (the issuer of the default -addr) are revoked; if the servers run with another -addr or -issuer, "+
+				"give it to revoke theirs, which otherwise expire within -access-ttl (%v)\n", op.issuer, op.cfg.AccessTTL)
+		} else {
+			fmt.Fprintf(stdout, "its access tokens of %s are revoked\n", op.issuer)
+		}
+	}
+	n, err := op.backends.apiTokens.RevokeSubjectBefore(ctx, u.ID, cut)
 	if err != nil {
 		return fmt.Errorf("users: the password is set, but revoking API tokens failed (run the command again): %w", err)
 	}
 	fmt.Fprintf(stdout, "its refresh tokens and its %d API tokens are revoked\n", n)
-	// And its access tokens, as logging out everywhere does: every one
-	// issued before now, on every running server (through the list).
-	if op.issuer == "" {
-		fmt.Fprintf(stdout, "its access tokens expire within -access-ttl (%v); give the servers' -issuer to revoke them at once\n", op.cfg.AccessTTL)
-		return nil
-	}
-	if err := op.backends.revocations.RevokeSubject(ctx, op.issuer, u.ID, time.Now()); err != nil {
-		return fmt.Errorf("users: the password is set, but revoking access tokens failed (run the command again): %w", err)
-	}
-	fmt.Fprintf(stdout, "its access tokens of %s are revoked\n", op.issuer)
 	return nil
 }
 

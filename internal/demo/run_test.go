@@ -339,7 +339,7 @@ func TestSetPassword(t *testing.T) {
 		}
 		revoked := []string{"1", "0"}[i]
 		if !strings.HasPrefix(out.String(), tt.printed) ||
-			!strings.HasSuffix(out.String(), "its refresh tokens and its "+revoked+" API tokens are revoked\nits access tokens of "+cfg.Issuer+" are revoked\n") {
+			!strings.HasSuffix(out.String(), "its access tokens of "+cfg.Issuer+" are revoked\nits refresh tokens and its "+revoked+" API tokens are revoked\n") {
 			t.Fatalf("printed %q", out.String())
 		}
 		pw := tt.password
@@ -369,6 +369,20 @@ func TestSetPassword(t *testing.T) {
 	if err := Run(t.Context(), []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "-addr", "127.0.0.1:0", "demo"},
 		env(map[string]string{envPassword: "yet another password"}), &out, io.Discard); err != nil || !strings.Contains(out.String(), "expire within -access-ttl") {
 		t.Errorf("set-password without an issuer: %v %q", err, out.String())
+	}
+	// Without -addr or -issuer, the default -addr's issuer is a guess, and
+	// the command says so.
+	out.Reset()
+	if err := Run(t.Context(), []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "demo"},
+		env(map[string]string{envPassword: "and another"}), &out, io.Discard); err != nil ||
+		!strings.Contains(out.String(), "its access tokens of http://127.0.0.1:8080 (the issuer of the default -addr) are revoked; if the servers run with another -addr or -issuer") {
+		t.Errorf("set-password with the default -addr: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := Run(t.Context(), []string{"users", "set-password", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "demo"},
+		env(map[string]string{envPassword: "and yet another", "DEMO_ADDR": "127.0.0.1:18080"}), &out, io.Discard); err != nil ||
+		!strings.Contains(out.String(), "its access tokens of http://127.0.0.1:18080 are revoked\n") {
+		t.Errorf("set-password with DEMO_ADDR: %v %q", err, out.String())
 	}
 	for _, bad := range [][]string{{"users"}, {"users", "set-password"}, {"users", "delete", "demo"}, {"users", "set-password", "-db"}} {
 		if err := Run(t.Context(), bad, env(nil), io.Discard, io.Discard); err == nil {

@@ -52,7 +52,13 @@ func CheckTable(name string) error {
 // another relation (CREATE INDEX IF NOT EXISTS would then do nothing), so
 // a long table name is shortened and made unique with a hash.
 func IndexName(table, column string) string {
-	suffix := "_" + column + "_idx"
+	return RelatedName(table, "_"+column+"_idx")
+}
+
+// RelatedName is the name of a relation of table's: table followed by
+// suffix, a long table name shortened and made unique with a hash as for
+// [IndexName].
+func RelatedName(table, suffix string) string {
 	if len(table)+len(suffix) <= MaxNameLen {
 		return table + suffix
 	}

@@ -116,9 +116,13 @@ type Config struct {
 	// refresh token family revoked). Give the middleware the same list.
 	Revocation *revocation.List
 	// APITokens, when set, makes LogoutAll revoke the user's API tokens
-	// too (*apitoken.Manager implements it). Nil: logging out everywhere
-	// ends the user's sessions of tokens (access and refresh), and the
-	// API tokens the user made for scripts keep working.
+	// too (*apitoken.Manager implements it), and refuse, on every
+	// instance, to make new ones for the user's credentials issued
+	// before (a stolen access token not yet known as revoked elsewhere
+	// cannot mint one that survives). Its subjects must be this issuer's:
+	// New checks it. Nil: logging out everywhere ends the user's sessions
+	// of tokens (access and refresh), and the API tokens the user made for
+	// scripts keep working.
 	APITokens SubjectRevoker
 	// ClientID is the one OAuth 2.0 client of these endpoints, a public
 	// client (RFC 6749 §2.1: no secret; a client_secret is refused). It
@@ -171,11 +175,15 @@ type Config struct {
 	Resources []middleware.Resource
 }
 
-// SubjectRevoker revokes every credential of a subject it keeps, and says
-// how many it revoked; an error means the store cannot answer (503).
-// *apitoken.Manager implements it. It must be safe for concurrent use.
+// SubjectRevoker revokes every credential of a subject it keeps, and
+// refuses from then on to make new ones for the subject's credentials
+// issued before the moment before; it says how many it revoked, and an
+// error means the store cannot answer (503). SubjectIssuer names the
+// issuer of its subjects. *apitoken.Manager implements it. It must be
+// safe for concurrent use.
 type SubjectRevoker interface {
-	RevokeSubject(ctx context.Context, subject string) (int, error)
+	RevokeSubjectBefore(ctx context.Context, subject string, before time.Time) (int, error)
+	SubjectIssuer() string
 }
 
 // ProofChecker checks DPoP proofs (RFC 9449). *dpop.Verifier implements
@@ -233,6 +241,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("endpoint: ExternalURL: %w", err)
 		}
 		cfg.ExternalURL = ext
+	}
+	if cfg.APITokens != nil && cfg.APITokens.SubjectIssuer() != cfg.Issuer.Name() {
+		// LogoutAll would revoke another issuer's subject of the same name.
+		return nil, fmt.Errorf("endpoint: APITokens keeps the tokens of subjects of %q, not of this issuer, %q", cfg.APITokens.SubjectIssuer(), cfg.Issuer.Name())
 	}
 	cfg.Resources = slices.Clone(cfg.Resources)
 	for i, r := range cfg.Resources {

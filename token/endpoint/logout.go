@@ -76,7 +76,9 @@ func (s *Server) Logout() http.Handler {
 // token) issued before now, and, when that issuer is this server's, every
 // refresh token of the user, stop working on every instance. The user's
 // API tokens, credentials of their own for scripts, stay, unless
-// Config.APITokens is set: then they are revoked too. 204 on success.
+// Config.APITokens is set: then they are revoked too, and none is made
+// any more for a credential of the user issued before now. 204 on
+// success.
 func (s *Server) LogoutAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.principal(w, r)
@@ -96,19 +98,23 @@ func (s *Server) LogoutAll() http.Handler {
 				s.fail(w, r, "logout-all: revoking refresh tokens", err)
 				return
 			}
-			if s.cfg.APITokens != nil {
-				if _, err := s.cfg.APITokens.RevokeSubject(ctx, p.Subject); err != nil {
-					s.fail(w, r, "logout-all: revoking API tokens", err)
-					return
-				}
-			}
 		}
 		// The moment is taken once the refresh tokens are revoked: an
 		// access token minted by a refresh racing this request is older
 		// than it, and so revoked too.
-		if err := s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, s.now()); err != nil {
+		cut := s.now()
+		if err := s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, cut); err != nil {
 			s.fail(w, r, "logout-all: revoking access tokens", err)
 			return
+		}
+		if s.ours(p) && s.cfg.APITokens != nil {
+			// The same cut-off: an access token revoked above (and known
+			// as revoked on another instance only later) mints no API
+			// token from now on, and those it minted before are revoked.
+			if _, err := s.cfg.APITokens.RevokeSubjectBefore(ctx, p.Subject, cut); err != nil {
+				s.fail(w, r, "logout-all: revoking API tokens", err)
+				return
+			}
 		}
 		s.log.InfoContext(ctx, "logout everywhere", "sub", p.Subject)
 		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject})

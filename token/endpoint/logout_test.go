@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token/endpoint"
@@ -291,7 +292,7 @@ type apiTokens struct {
 	down     bool
 }
 
-func (a *apiTokens) RevokeSubject(_ context.Context, subject string) (int, error) {
+func (a *apiTokens) RevokeSubjectBefore(_ context.Context, subject string, _ time.Time) (int, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.down {
@@ -300,6 +301,8 @@ func (a *apiTokens) RevokeSubject(_ context.Context, subject string) (int, error
 	a.subjects = append(a.subjects, subject)
 	return 1, nil
 }
+
+func (a *apiTokens) SubjectIssuer() string { return issuer }
 
 // TestLogoutAllAPITokens: with Config.APITokens, logging out everywhere
 // revokes the user's API tokens too; a store that cannot answer is 503,
@@ -313,11 +316,71 @@ func TestLogoutAllAPITokens(t *testing.T) {
 		t.Fatalf("logout-all with the API token store down: %d %s", r.status, r.body)
 	}
 	api.down = false
+	e.clock.Advance(time.Second) // the access tokens were revoked before the store failed
 	access, _ = e.tokens(t, "alice")
 	if r := e.do(t, "POST", "/auth/logout-all", "", "", bearer(access)); r.status != 204 {
 		t.Fatalf("logout-all: %d %s", r.status, r.body)
 	}
 	if !slices.Equal(api.subjects, []string{"usr_alice"}) {
 		t.Errorf("API tokens revoked for %v, want usr_alice", api.subjects)
+	}
+}
+
+// TestLogoutAllStolenTokenMintsNothing: logging out everywhere with
+// Config.APITokens (a real apitoken.Manager) revokes the user's API
+// tokens, and the stolen access token, still good on an instance whose
+// revocation list has not heard of the logout (its verifier alone here),
+// can mint no API token there afterwards; a new login can.
+func TestLogoutAllStolenTokenMintsNothing(t *testing.T) {
+	ctx := context.Background()
+	var api *apitoken.Manager
+	e := newEnv(t, backends[0], func(c *endpoint.Config) {
+		var err error
+		api, err = apitoken.New(apitoken.Config{Store: apitoken.NewMemoryStore(), SubjectIssuer: issuer, CreatorAudiences: []string{audience}, Now: c.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { api.Close() })
+		c.APITokens = api
+	})
+	access, _ := e.tokens(t, "alice")
+	stolen, err := e.verifier.Authenticate(ctx, access) // what an instance not yet synced accepts
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := apitoken.CreateRequest{Name: "ci"}
+	raw, _, err := api.CreateFor(ctx, stolen, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	if r := e.do(t, "POST", "/auth/logout-all", "", "", bearer(access)); r.status != 204 {
+		t.Fatalf("logout-all: %d %s", r.status, r.body)
+	}
+	if _, err := api.Authenticate(ctx, raw); !errors.Is(err, apitoken.ErrRevoked) {
+		t.Errorf("an API token after logging out everywhere: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, _, err := api.CreateFor(ctx, stolen, req); !errors.Is(err, apitoken.ErrRevoked) {
+		t.Errorf("the stolen access token minted an API token after logging out everywhere: %v", err)
+	}
+	access, _ = e.tokens(t, "alice")
+	fresh, err := e.verifier.Authenticate(ctx, access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.CreateFor(ctx, fresh, req); err != nil {
+		t.Errorf("a new login's token: %v", err)
+	}
+
+	// A manager of another issuer's subjects is refused.
+	other, err := apitoken.New(apitoken.Config{Store: apitoken.NewMemoryStore(), SubjectIssuer: "https://other.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cfg := endpoint.Config{Issuer: e.issuer, Verifier: e.verifier, Users: e.users, Revocation: e.list, ClientID: client, APITokens: other}
+	if _, err := endpoint.New(cfg); err == nil || !strings.Contains(err.Error(), "APITokens") {
+		t.Errorf("APITokens of another issuer: %v", err)
 	}
 }
