@@ -96,6 +96,9 @@ type Config struct {
 	// OIDCAudience is the audience the providers' tokens must carry
 	// (-oidc-audience, OIDC_AUDIENCE; default: Audience).
 	OIDCAudience string
+	// OIDCAudiences overrides OIDCAudience for some providers, by issuer
+	// (-oidc-audience ISSUER=AUDIENCE,…).
+	OIDCAudiences map[string]string
 	// OIDCMappings overrides OIDCMapping for some providers, by issuer
 	// (-oidc-mapping ISSUER=NAME,…).
 	OIDCMappings map[string]string
@@ -290,56 +293,64 @@ func (s *settings) parseOIDC(cfg *Config) error {
 		return err
 	}
 	cfg.OIDCIssuers = s.oidcIssuers.vals
-	cfg.OIDCAudience = cmp.Or(s.raw[optOIDCAudience], cfg.Audience)
-	if err := parseMappings(cfg, s.raw[optOIDCMapping]); err != nil {
+	aud, auds, err := perIssuer(s.raw[optOIDCAudience], cfg.OIDCIssuers, "audience")
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.source[optOIDCAudience], err)
+	}
+	cfg.OIDCAudience, cfg.OIDCAudiences = cmp.Or(aud, cfg.Audience), auds
+	mapping, mappings, err := perIssuer(s.raw[optOIDCMapping], cfg.OIDCIssuers, "mapping")
+	if err != nil {
 		return fmt.Errorf("%s: %w", s.source[optOIDCMapping], err)
+	}
+	cfg.OIDCMapping, cfg.OIDCMappings = cmp.Or(mapping, "generic"), mappings
+	for _, iss := range append([]string{""}, cfg.OIDCIssuers...) {
+		if _, err := oidcMapping(cfg.mappingOf(iss), cfg.audienceOf(iss)); err != nil {
+			return fmt.Errorf("%s: %w", s.source[optOIDCMapping], err)
+		}
 	}
 	return s.parseOIDCLogin(cfg)
 }
 
-// parseMappings reads -oidc-mapping: a mapping name for every provider
-// ("keycloak"), and, comma-separated, ISSUER=NAME for one provider
+// perIssuer reads an option of the providers (what: "mapping",
+// "audience"): a value for every provider ("keycloak"), and,
+// comma-separated, ISSUER=VALUE for one provider
 // ("https://kc.example/realms/a=keycloak,https://x.eu.auth0.com/=auth0:https://ns/").
-func parseMappings(cfg *Config, value string) error {
-	cfg.OIDCMapping = "generic"
+// An empty option gives neither.
+func perIssuer(option string, issuers []string, what string) (all string, byIssuer map[string]string, err error) {
+	if option == "" {
+		return "", nil, nil
+	}
 	defaults := 0
-	for part := range strings.SplitSeq(value, ",") {
+	for part := range strings.SplitSeq(option, ",") {
 		part = strings.TrimSpace(part)
-		iss, name, perIssuer := strings.Cut(part, "=")
+		iss, value, pair := strings.Cut(part, "=")
 		switch {
-		case part == "":
-			return errors.New("an empty mapping")
-		case !perIssuer:
+		case part == "" || pair && value == "":
+			return "", nil, fmt.Errorf("an empty %s", what)
+		case !pair:
 			if defaults++; defaults > 1 {
-				return fmt.Errorf("%q: give one mapping for every provider, and ISSUER=NAME pairs for the others", value)
+				return "", nil, fmt.Errorf("%q: give one %s for every provider, and ISSUER=%s pairs for the others", option, what, strings.ToUpper(what))
 			}
-			cfg.OIDCMapping = part
-		case !slices.Contains(cfg.OIDCIssuers, iss):
-			return fmt.Errorf("%q names no -oidc-issuer", iss)
-		case cfg.OIDCMappings[iss] != "":
-			return fmt.Errorf("%q has two mappings", iss)
+			all = part
+		case !slices.Contains(issuers, iss):
+			return "", nil, fmt.Errorf("%q names no -oidc-issuer", iss)
+		case byIssuer[iss] != "":
+			return "", nil, fmt.Errorf("%q has two %ss", iss, what)
 		default:
-			if cfg.OIDCMappings == nil {
-				cfg.OIDCMappings = map[string]string{}
+			if byIssuer == nil {
+				byIssuer = map[string]string{}
 			}
-			cfg.OIDCMappings[iss] = name
+			byIssuer[iss] = value
 		}
 	}
-	for _, iss := range append([]string{""}, cfg.OIDCIssuers...) {
-		if _, err := oidcMapping(cfg.mappingOf(iss), cfg.OIDCAudience); err != nil {
-			return err
-		}
-	}
-	return nil
+	return all, byIssuer, nil
 }
 
 // mappingOf returns the name of the mapping of the provider iss.
-func (cfg *Config) mappingOf(iss string) string {
-	if m := cfg.OIDCMappings[iss]; m != "" {
-		return m
-	}
-	return cfg.OIDCMapping
-}
+func (cfg *Config) mappingOf(iss string) string { return cmp.Or(cfg.OIDCMappings[iss], cfg.OIDCMapping) }
+
+// audienceOf returns the audience of the tokens of the provider iss.
+func (cfg *Config) audienceOf(iss string) string { return cmp.Or(cfg.OIDCAudiences[iss], cfg.OIDCAudience) }
 
 // parseOIDCLogin reads the settings of the login through the first
 // provider: the client, its secret, the redirect URL and the key that

@@ -133,6 +133,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"oidc mapping twice for one issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "https://a.example=keycloak,https://a.example=generic"}, nil, "two mappings"},
 		{"oidc two default mappings", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "keycloak,generic"}, nil, "one mapping for every provider"},
 		{"oidc mapping unknown for one issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-mapping", "https://a.example=okta"}, nil, "-oidc-mapping"},
+		{"oidc audience for an unknown issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-audience", "https://b.example=api"}, nil, "-oidc-audience: \"https://b.example\" names no -oidc-issuer"},
+		{"oidc audience twice for one issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-audience", "https://a.example=x,https://a.example=y"}, nil, "two audiences"},
+		{"oidc two default audiences", []string{"-oidc-issuer", "https://a.example", "-oidc-audience", "x,y"}, nil, "one audience for every provider"},
+		{"oidc empty audience for one issuer", []string{"-oidc-issuer", "https://a.example", "-oidc-audience", "https://a.example="}, nil, "an empty audience"},
 		{"oidc mapping auth0 without namespace", nil, map[string]string{"OIDC_MAPPING": "auth0:"}, "OIDC_MAPPING"},
 		{"oidc client without issuer", []string{"-oidc-client-id", "web"}, nil, "-oidc-client-id"},
 		{"oidc redirect relative", []string{"-oidc-issuer", "https://idp.example", "-oidc-redirect-url", "/cb"}, nil, "-oidc-redirect-url"},
@@ -323,5 +327,31 @@ func TestOIDCMappingPerIssuer(t *testing.T) {
 		if got := cfg.mappingOf(iss); got != want {
 			t.Errorf("mapping of %s = %q, want %q", iss, got, want)
 		}
+	}
+}
+
+// TestOIDCAudiencePerIssuer: -oidc-audience takes an audience for every
+// provider and ISSUER=AUDIENCE pairs, so a Keycloak realm (audience: the
+// API's client) and a Zitadel project (audience: its id) can be accepted
+// together; the general audiences are all of them.
+func TestOIDCAudiencePerIssuer(t *testing.T) {
+	cfg, err := ParseConfig([]string{"-oidc-issuer", "https://kc.example/realms/a", "-oidc-issuer", "https://acme.zitadel.cloud",
+		"-oidc-audience", "api,https://acme.zitadel.cloud=312909075212468631",
+		"-oidc-mapping", "keycloak,https://acme.zitadel.cloud=zitadel"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for iss, want := range map[string]string{"https://kc.example/realms/a": "api", "https://acme.zitadel.cloud": "312909075212468631"} {
+		if got := cfg.audienceOf(iss); got != want {
+			t.Errorf("audience of %s = %q, want %q", iss, got, want)
+		}
+	}
+	want := slices.Compact([]string{cfg.Audience, "api", "312909075212468631"}) // -audience defaults to api
+	if got := generalAudiences(cfg, resources{}); !slices.Equal(got, want) {
+		t.Errorf("general audiences %q, want %q", got, want)
+	}
+	ps, err := oidcProviders(cfg, nil)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("providers: %v", err)
 	}
 }

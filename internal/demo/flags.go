@@ -58,7 +58,7 @@ var options = []option{
 	optRefreshLifetime: {"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "duration", "720h", "absolute lifetime of a refresh token family (30 days)"},
 	optRefreshIdle:     {"refresh-idle", "DEMO_REFRESH_IDLE", "duration", "168h", "idle lifetime of a refresh token family (7 days)"},
 	optOIDCIssuer:      {"oidc-issuer", "OIDC_ISSUER", "url", "", "also accept the access tokens of this OpenID Connect provider (its exact iss);\nrepeatable (the variable takes a comma-separated list)"},
-	optOIDCAudience:    {"oidc-audience", "OIDC_AUDIENCE", "name", "", "the audience the providers' tokens must carry; default -audience"},
+	optOIDCAudience:    {"oidc-audience", "OIDC_AUDIENCE", "name", "", "the audience the providers' tokens must carry; default -audience; for one\nprovider: ISSUER=AUDIENCE, comma-separated"},
 	optOIDCMapping:     {"oidc-mapping", "OIDC_MAPPING", "name", "generic", "how provider claims become scopes and roles: generic, dex, keycloak,\nauth0:NAMESPACE (roles from the claim NAMESPACE+\"roles\"), zitadel or\nzitadel:PROJECT_ID; for one provider: ISSUER=NAME, comma-separated"},
 	optOIDCClientID:    {"oidc-client-id", "OIDC_CLIENT_ID", "id", "", "log in through the first -oidc-issuer as this client: GET /auth/oidc/login\n(the secret comes from OIDC_CLIENT_SECRET only)"},
 	optOIDCRedirect:    {"oidc-redirect-url", "OIDC_REDIRECT_URL", "url", "", "the callback URL registered at the provider; default <issuer>/auth/oidc/callback"},

@@ -42,13 +42,13 @@ func oidcMapping(name, audience string) (oidc.Mapping, error) {
 func oidcProviders(cfg Config, log *slog.Logger) ([]*oidc.Provider, error) {
 	var ps []*oidc.Provider
 	for _, iss := range cfg.OIDCIssuers {
-		m, err := oidcMapping(cfg.mappingOf(iss), cfg.OIDCAudience)
+		m, err := oidcMapping(cfg.mappingOf(iss), cfg.audienceOf(iss))
 		if err != nil {
 			return nil, err
 		}
 		p, err := oidc.New(oidc.Config{
 			Issuer:           iss,
-			Audiences:        []string{cfg.OIDCAudience},
+			Audiences:        []string{cfg.audienceOf(iss)},
 			Mapping:          m,
 			MaxTokenLifetime: maxAccessTTL, // what the revocation list keeps
 			Logger:           log,

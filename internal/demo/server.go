@@ -212,9 +212,12 @@ func (r resources) list() []middleware.Resource {
 // narrowed to that resource (RFC 8707), whoever issued it.
 func generalAudiences(cfg Config, res resources) []string {
 	var auds []string
-	for _, aud := range []string{cfg.Audience, cfg.OIDCAudience} {
-		if aud != "" && !slices.Contains(auds, aud) && !slices.Contains(res.urls(), aud) &&
-			(aud == cfg.Audience || len(cfg.OIDCIssuers) > 0) {
+	candidates := []string{cfg.Audience}
+	for _, iss := range cfg.OIDCIssuers {
+		candidates = append(candidates, cfg.audienceOf(iss))
+	}
+	for _, aud := range candidates {
+		if aud != "" && !slices.Contains(auds, aud) && !slices.Contains(res.urls(), aud) {
 			auds = append(auds, aud)
 		}
 	}
