@@ -347,10 +347,14 @@ func perIssuer(option string, issuers []string, what string) (all string, byIssu
 }
 
 // mappingOf returns the name of the mapping of the provider iss.
-func (cfg *Config) mappingOf(iss string) string { return cmp.Or(cfg.OIDCMappings[iss], cfg.OIDCMapping) }
+func (cfg *Config) mappingOf(iss string) string {
+	return cmp.Or(cfg.OIDCMappings[iss], cfg.OIDCMapping)
+}
 
 // audienceOf returns the audience of the tokens of the provider iss.
-func (cfg *Config) audienceOf(iss string) string { return cmp.Or(cfg.OIDCAudiences[iss], cfg.OIDCAudience) }
+func (cfg *Config) audienceOf(iss string) string {
+	return cmp.Or(cfg.OIDCAudiences[iss], cfg.OIDCAudience)
+}
 
 // parseOIDCLogin reads the settings of the login through the first
 // provider: the client, its secret, the redirect URL and the key that
