@@ -16,11 +16,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/sessionless/sessionless/internal/httpx"
+	"github.com/sessionless/sessionless/internal/strictjson"
 	"golang.org/x/oauth2"
 )
 
@@ -304,28 +306,29 @@ func (l *Login) Callback() http.Handler {
 			return
 		}
 		var c struct {
-			AZP           *string `json:"azp"`
-			Username      string  `json:"preferred_username"`
-			Email         string  `json:"email"`
-			EmailVerified *bool   `json:"email_verified"`
-			Name          string  `json:"name"`
+			Username      string `json:"preferred_username"`
+			Email         string `json:"email"`
+			EmailVerified *bool  `json:"email_verified"`
+			Name          string `json:"name"`
 		}
+		azp, err := exactAZP(rawID)
 		switch {
-		case idt.Claims(&c) != nil:
+		case err != nil || idt.Claims(&c) != nil:
+			l.log.WarnContext(ctx, "OIDC ID token with claims that do not parse", "err", err)
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token's claims do not parse")
 			return
 		case subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1:
 			l.log.WarnContext(ctx, "OIDC ID token with another nonce")
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token is not this login's")
 			return
-		case c.AZP == nil && len(idt.Audience) > 1:
+		case azp == nil && len(idt.Audience) > 1:
 			// OpenID Connect Core §3.1.3.7: several audiences, and which
 			// one the token was issued to is not said.
 			l.log.WarnContext(ctx, "OIDC ID token with several audiences and no azp", "aud", idt.Audience)
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token does not name the client it was issued to")
 			return
-		case c.AZP != nil && *c.AZP != l.cfg.ClientID:
-			l.log.WarnContext(ctx, "OIDC ID token issued to another client", "azp", *c.AZP)
+		case azp != nil && *azp != l.cfg.ClientID:
+			l.log.WarnContext(ctx, "OIDC ID token issued to another client", "azp", *azp)
 			writeLoginError(w, http.StatusUnauthorized, "invalid_token", "the ID token was issued to another client")
 			return
 		case idt.AccessTokenHash != "" && idt.VerifyAccessToken(tok.AccessToken) != nil:
@@ -335,6 +338,45 @@ func (l *Login) Callback() http.Handler {
 		l.cfg.Complete(w, r, &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Username: c.Username, Email: c.Email,
 			EmailVerified: c.EmailVerified != nil && *c.EmailVerified, Name: c.Name, IDToken: idt, ProviderTokenType: tok.TokenType})
 	})
+}
+
+// exactAZP reads the claims of the verified compact JWS raw as exact
+// member names: it refuses a member repeated, or two whose names differ
+// in case only (encoding/json, which go-oidc reads the claims with,
+// matches names in any case, so "nonce" and "NONCE" would be one to it),
+// and returns the string azp, nil when absent.
+func exactAZP(raw string) (*string, error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("oidc: not a compact JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("oidc: the ID token's payload: %w", err)
+	}
+	var azp *string
+	folded := map[string]bool{}
+	m := strictjson.Object(payload)
+	for m.Next() {
+		name := string(m.Name())
+		lower := strings.ToLower(name)
+		if folded[lower] {
+			return nil, fmt.Errorf("oidc: the ID token has two claims named %q in any case", lower)
+		}
+		folded[lower] = true
+		if name == "azp" {
+			s, err := strictjson.String(m.Value())
+			if err != nil {
+				return nil, fmt.Errorf("oidc: the ID token's azp: %w", err)
+			}
+			v := string(s)
+			azp = &v
+		}
+	}
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("oidc: the ID token's claims: %w", err)
+	}
+	return azp, nil
 }
 
 // seal encrypts st into a cookie value.

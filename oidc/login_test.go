@@ -231,6 +231,10 @@ func TestLoginAZP(t *testing.T) {
 		"an empty azp":                      {func(m map[string]any) { m["azp"] = "" }, 401},
 		"azp not a string":                  {func(m map[string]any) { m["azp"] = []string{"web"} }, 401},
 		"one audience in an array, no azp":  {func(m map[string]any) { m["aud"] = []string{"web"} }, 200},
+		// Names in two cases, which encoding/json would read as one.
+		"azp in two cases":   {func(m map[string]any) { m["azp"], m["AZP"] = "mallory", "web" }, 401},
+		"azp in two cases 2": {func(m map[string]any) { m["azp"], m["Azp"] = "web", "mallory" }, 401},
+		"nonce in two cases": {func(m map[string]any) { m["NONCE"] = "another" }, 401},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cf.IDToken = tc.edit

@@ -443,9 +443,6 @@ func checkOrigin(o string) error {
 	return nil
 }
 
-// checkIssuer accepts an absolute http or https URL with a host and
-// without user info, query or fragment (an issuer identifier, RFC 8414
-// §2).
 // checkProviderIssuer accepts the issuer of an OpenID Connect provider:
 // an issuer checkIssuer takes, over https, or http on a loopback host
 // (a provider on the same machine, for development), without a comma
@@ -464,15 +461,19 @@ func checkProviderIssuer(s string) error {
 	return nil
 }
 
-// isLoopback reports whether host is localhost or a loopback address.
+// isLoopback reports whether host is localhost (in any case) or a
+// loopback address.
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 
+// checkIssuer accepts an absolute http or https URL with a host and
+// without user info, query or fragment (an issuer identifier, RFC 8414
+// §2).
 func checkIssuer(s string) error {
 	u, err := url.Parse(s)
 	switch {

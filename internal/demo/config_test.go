@@ -317,7 +317,7 @@ func TestEnvironmentKeys(t *testing.T) {
 // ISSUER=NAME for one; http providers on loopback hosts only.
 func TestOIDCMappingPerIssuer(t *testing.T) {
 	cfg, err := ParseConfig([]string{"-oidc-issuer", "https://kc.example/realms/a", "-oidc-issuer", "https://x.eu.auth0.com/",
-		"-oidc-issuer", "http://127.0.0.1:5556/dex", "-oidc-issuer", "http://localhost:9000",
+		"-oidc-issuer", "http://127.0.0.1:5556/dex", "-oidc-issuer", "http://localhost:9000", "-oidc-issuer", "http://LOCALHOST:9001",
 		"-oidc-mapping", "keycloak,https://x.eu.auth0.com/=auth0:https://ns.example/"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -222,7 +222,8 @@ func TestResourceIndicators(t *testing.T) {
 		t.Fatalf("refresh of a general family asking for %s: %d %s", files, r.status, r.body)
 	}
 	for _, res := range []string{"https://evil.example", audience, "https://api.test/mcp?x=1", "https://api.test/mcp#f",
-		"https://api.test/mcp/../files", "https://api.test/mcp/%2e%2e/files", "https://api.test//mcp", "/mcp", "https://api.testx/mcp"} {
+		"https://api.test/mcp/../files", "https://api.test/mcp/%2e%2e/files", "https://api.test//mcp", "/mcp", "https://api.testx/mcp",
+		"https://x@api.test/mcp", "https://x:y@api.test/mcp"} {
 		if r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret, "resource", res), nil); r.status != 400 || r.json["error"] != "invalid_target" {
 			t.Errorf("resource %s: %d %s, want invalid_target", res, r.status, r.body)
 		}

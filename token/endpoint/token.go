@@ -93,6 +93,10 @@ func (s *Server) clientForm(w http.ResponseWriter, r *http.Request) (url.Values,
 // authentication (RFC 6749 §2.3.1), not both.
 func (s *Server) checkClient(r *http.Request, form url.Values) error {
 	user, pass, basic := r.BasicAuth()
+	if h := r.Header.Get("Authorization"); !basic && len(h) >= 6 && strings.EqualFold(h[:6], "Basic ") {
+		// RFC 6749 §5.2: the client tried the header; 401 with a challenge.
+		return &oauthError{http.StatusUnauthorized, "invalid_client", "malformed HTTP Basic credentials"}
+	}
 	if basic && (form.Has("client_id") || form.Has("client_secret")) {
 		return invalidRequest("use one client authentication method")
 	}
@@ -189,8 +193,8 @@ func (s *Server) resource(form url.Values) ([]string, error) {
 		return nil, nil
 	}
 	u, err := url.Parse(res)
-	if err != nil || !u.IsAbs() || strings.ContainsAny(res, "?#") || exturl.HasDotSegment(u.EscapedPath()) || strings.Contains(u.EscapedPath(), "//") {
-		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "the resource must be an absolute URL without query, fragment or dot segments"}
+	if err != nil || !u.IsAbs() || u.User != nil || strings.ContainsAny(res, "?#") || exturl.HasDotSegment(u.EscapedPath()) || strings.Contains(u.EscapedPath(), "//") {
+		return nil, &oauthError{http.StatusBadRequest, "invalid_target", "the resource must be an absolute URL without user information, query, fragment or dot segments"}
 	}
 	of, ok := middleware.ResourceFor(s.cfg.Resources, res)
 	if !ok {

@@ -128,6 +128,11 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"a client secret", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client, "client_secret", "s"), nil, "", 400, "invalid_client"},
 		{"Basic with another client", vals("grant_type", "refresh_token", "refresh_token", rt), basic("evil", ""), "", 401, "invalid_client"},
 		{"Basic and client_id", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", client), basic(client, ""), "", 400, "invalid_request"},
+		// A malformed Basic header is a client that tried the header.
+		{"malformed Basic", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", "evil"),
+			func(r *http.Request) { r.Header.Set("Authorization", "Basic !!!") }, "", 401, "invalid_client"},
+		{"malformed basic, any case", vals("grant_type", "refresh_token", "refresh_token", rt),
+			func(r *http.Request) { r.Header.Set("Authorization", "bAsIc bm9jb2xvbg==") }, "", 401, "invalid_client"},
 		{"JSON body", nil, nil, "application/json", 400, "invalid_request"},
 	}
 	for _, tt := range tests {
