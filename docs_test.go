@@ -24,12 +24,28 @@ type api map[string]map[string]bool
 func loadAPI(t *testing.T) api {
 	t.Helper()
 	a := api{}
+	eachGoFile(t, []string{"cmd", "integration", "bench", "internal", "docs", "scripts"}, func(_ string, f *ast.File) {
+		names := a[f.Name.Name]
+		if names == nil {
+			names = map[string]bool{}
+			a[f.Name.Name] = names
+		}
+		declare(f, names)
+	})
+	return a
+}
+
+// eachGoFile calls do with every non-test Go file of the module, parsed
+// with its comments, but those under the top-level directories skip
+// and hidden ones.
+func eachGoFile(t *testing.T, skip []string, do func(path string, f *ast.File)) {
+	t.Helper()
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || slices.Contains([]string{"cmd", "integration", "bench", "internal", "docs", "scripts"}, path)) {
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || slices.Contains(skip, path)) {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -39,18 +55,12 @@ func loadAPI(t *testing.T) api {
 		if err != nil {
 			return err
 		}
-		names := a[f.Name.Name]
-		if names == nil {
-			names = map[string]bool{}
-			a[f.Name.Name] = names
-		}
-		declare(f, names)
+		do(path, f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
 }
 
 // declare records the exported names f declares.
@@ -171,21 +181,7 @@ func isType(a api, pkg, name string) bool {
 // method became Handlers).
 func TestDocLinksResolve(t *testing.T) {
 	a := loadAPI(t)
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || slices.Contains([]string{"cmd", "integration", "bench", "docs", "scripts"}, path)) {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
-		if err != nil {
-			return err
-		}
+	eachGoFile(t, []string{"cmd", "integration", "bench", "docs", "scripts"}, func(path string, f *ast.File) {
 		for _, cg := range f.Comments {
 			for _, link := range docLinks(cg.Text()) {
 				pkg := f.Name.Name
@@ -201,11 +197,7 @@ func TestDocLinksResolve(t *testing.T) {
 				}
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // unexportedIn reports whether a link names an unexported identifier (a

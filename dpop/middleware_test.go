@@ -258,15 +258,7 @@ func TestMiddlewareEd25519(t *testing.T) {
 	iss, _, srv := dpopServer(t, dpop.Config{Replay: dpop.NewMemoryCache(nil)})
 	for _, alg := range []token.Algorithm{token.Ed25519, token.EdDSA} {
 		c := dpoptest.NewClientFor(t, alg)
-		bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: c.JKT()})
-		req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
-		req.Header.Set("Authorization", "DPoP "+bound)
-		req.Header.Set("DPoP", c.Proof("GET", "https://api.example/x", bound, time.Now(), nil))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := boundGet(t, iss, srv, c)
 		if resp.StatusCode != 200 {
 			t.Errorf("a proof with alg %s: %d %v", alg, resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
 		}
@@ -278,8 +270,22 @@ func TestMiddlewareEd25519(t *testing.T) {
 // algorithms (issue 18: a client learns which names to use).
 func TestMiddlewareNamesAcceptedAlgs(t *testing.T) {
 	iss, _, srv := dpopServer(t, dpop.Config{Replay: dpop.NewMemoryCache(nil), Algorithms: []token.Algorithm{token.ES256}})
-	c := dpoptest.NewClientFor(t, token.Ed25519)
-	bound, _, _ := iss.Issue(token.Claims{Subject: "alice", JKT: c.JKT()})
+	resp, body := boundGet(t, iss, srv, dpoptest.NewClientFor(t, token.Ed25519))
+	challenge := strings.Join(resp.Header.Values("WWW-Authenticate"), "; ")
+	if resp.StatusCode != 401 || !strings.Contains(challenge, `error="invalid_dpop_proof"`) ||
+		!strings.Contains(challenge, `accepted algs: ES256"`) || !strings.Contains(string(body), "accepted algs: ES256") {
+		t.Fatalf("an Ed25519 proof to an ES256-only server: %d %s %s", resp.StatusCode, challenge, body)
+	}
+}
+
+// boundGet asks srv for /x with a token iss binds to c's key, and a proof
+// by c; it returns the response and its body.
+func boundGet(t *testing.T, iss *token.Issuer, srv *httptest.Server, c *dpoptest.Client) (*http.Response, []byte) {
+	t.Helper()
+	bound, _, err := iss.Issue(token.Claims{Subject: "alice", JKT: c.JKT()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
 	req.Header.Set("Authorization", "DPoP "+bound)
 	req.Header.Set("DPoP", c.Proof("GET", "https://api.example/x", bound, time.Now(), nil))
@@ -287,13 +293,9 @@ func TestMiddlewareNamesAcceptedAlgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	challenge := strings.Join(resp.Header.Values("WWW-Authenticate"), "; ")
-	if resp.StatusCode != 401 || !strings.Contains(challenge, `error="invalid_dpop_proof"`) ||
-		!strings.Contains(challenge, `accepted algs: ES256"`) || !strings.Contains(string(body), "accepted algs: ES256") {
-		t.Fatalf("an Ed25519 proof to an ES256-only server: %d %s %s", resp.StatusCode, challenge, body)
-	}
+	return resp, body
 }
 
 // dpopServer serves "ok" behind the middleware, checking proofs with a
