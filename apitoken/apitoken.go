@@ -326,7 +326,11 @@ func (m *Manager) create(ctx context.Context, req CreateRequest, notAfter time.T
 // ErrInvalid), and a creator that has expired meanwhile is ErrExpired.
 // A creator whose token is bound to a key (DPoP) or asked for one resource
 // (see Config.CreatorAudiences and Config.InsecureAllowBoundCreators)
-// gets ErrConstrained.
+// gets ErrConstrained. A creator that is not an API token and was issued
+// (Principal.IssuedAt) before its subject's cut-off
+// ([Manager.RevokeSubjectBefore]) gets ErrRevoked: a principal built by
+// hand (an operator's command) sets IssuedAt to now, since zero is
+// before every cut-off.
 func (m *Manager) CreateFor(ctx context.Context, creator *identity.Principal, req CreateRequest) (string, Token, error) {
 	subject, live, err := m.caller(ctx, creator)
 	if err != nil {
@@ -348,21 +352,30 @@ func (m *Manager) createFor(ctx context.Context, creator *identity.Principal, su
 		}
 	}
 	var notAfter time.Time
-	issued := creator.IssuedAt
 	if live != nil {
-		notAfter, issued = live.ExpiresAt, live.CreatedAt
+		notAfter = live.ExpiresAt
+	}
+	// Checked before the insert (an API token was just read by caller),
+	// so that a credential ended by a cut-off takes no slot of the
+	// subject's, and again after it: the creator may
+	// have been revoked while the token was made, its subject's
+	// credentials by RevokeSubjectBefore (logging out everywhere, on any
+	// instance, whose caches have not heard of it yet), or the creating
+	// API token alone. The second read sees a revocation that missed the
+	// new token.
+	if live == nil {
+		if err := m.stillGood(ctx, subject, creator.IssuedAt, nil); err != nil {
+			return "", Token{}, err
+		}
 	}
 	raw, t, err := m.create(ctx, req, notAfter)
 	if err != nil {
 		return "", Token{}, err
 	}
-	// The creator may have been revoked while the token was made: its
-	// subject's tokens by RevokeSubjectBefore (logging out everywhere,
-	// on any instance, whose caches have not heard of it yet), or the
-	// creating API token alone. Read after the insert, so that a
-	// revocation that missed the new token is seen here.
-	if err := m.stillGood(ctx, subject, issued, live); err != nil {
+	if err := m.stillGood(ctx, subject, creator.IssuedAt, live); err != nil {
 		if _, rerr := m.cfg.Store.Revoke(context.WithoutCancel(ctx), subject, t.ID, m.now()); rerr != nil {
+			m.log.ErrorContext(ctx, "apitoken: a token made by a creator revoked meanwhile could not be revoked: revoke it",
+				"id", t.ID, "subject", subject, "err", rerr)
 			err = errors.Join(err, unavailable(rerr))
 		}
 		return "", Token{}, err
@@ -370,19 +383,29 @@ func (m *Manager) createFor(ctx context.Context, creator *identity.Principal, su
 	return raw, t, nil
 }
 
-// stillGood returns nil when the creator, issued at issued (an API
-// token: live, as read before), is still good: not issued before its
-// subject's cut-off, and, for an API token, neither revoked nor gone.
+// stillGood returns nil when the creator is still good: an access token
+// (live nil) issued at issued, not before its subject's cut-off; an API
+// token, live as read before, neither revoked nor gone. (An API token
+// made before the cut-off is revoked: its CreatedAt, from the clock of
+// the instance that made it, is not compared with the cut-off, from
+// another's.)
 func (m *Manager) stillGood(ctx context.Context, subject string, issued time.Time, live *Token) error {
+	if live != nil {
+		return m.parentGood(ctx, live)
+	}
 	cut, err := m.cfg.Store.Cutoff(ctx, subject)
 	switch {
 	case err != nil:
 		return unavailable(err)
 	case !cut.IsZero() && issued.Before(cut):
-		return fmt.Errorf("%w: %w: %w", ErrRevoked, errCaller, errCutoff)
-	case live == nil:
-		return nil
+		return fmt.Errorf("%w: %w", ErrRevoked, errCutoff)
 	}
+	return nil
+}
+
+// parentGood returns nil when the API token live is still in the store,
+// not revoked.
+func (m *Manager) parentGood(ctx context.Context, live *Token) error {
 	t, err := m.cfg.Store.Get(ctx, live.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -649,7 +672,10 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string) (int, error
 // instance's revocation list syncs within its propagation bound) nor an
 // API token made before it. A creation racing it is undone: the new
 // token is revoked, and the creator told ErrRevoked. A later cut-off
-// replaces an earlier one; an earlier one changes nothing.
+// replaces an earlier one; an earlier one changes nothing. before is meant
+// to be now (the moment the access tokens are revoked by): every token of
+// the subject is revoked whatever before says, and one in the future
+// refuses every credential of the subject until then.
 func (m *Manager) RevokeSubjectBefore(ctx context.Context, subject string, before time.Time) (int, error) {
 	if before.IsZero() {
 		return 0, fmt.Errorf("%w: a zero cut-off", ErrInvalid)

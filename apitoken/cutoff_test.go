@@ -3,12 +3,15 @@ package apitoken_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/apitoken/storetest"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/testenv"
 )
 
 // hookStore runs afterCreate once a token is inserted, before Create
@@ -135,5 +138,103 @@ func TestRevokeSubjectBefore(t *testing.T) {
 	}
 	if _, err := m.RevokeSubjectBefore(ctx, "alice", time.Time{}); !errors.Is(err, apitoken.ErrInvalid) {
 		t.Errorf("a zero cut-off: %v", err)
+	}
+}
+
+// TestCutoffSkewedInstances: an API token made after a logout on an
+// instance whose clock is behind the one that took the cut-off (its
+// CreatedAt before the cut-off) makes children on both: an API token's
+// status, not its CreatedAt, says whether the logout ended it.
+func TestCutoffSkewedInstances(t *testing.T) {
+	ctx := context.Background()
+	store := apitoken.NewMemoryStore()
+	clockA, clockB := newClock(), newClock()
+	clockA.Advance(2 * time.Second) // B is 2 s behind A
+	a := newManager(t, apitoken.Config{Store: store, Now: clockA.Now})
+	b := newManager(t, apitoken.Config{Store: store, Now: clockB.Now})
+	req := apitoken.CreateRequest{Name: "ci", Scopes: []string{"widgets:read"}}
+	if _, err := a.RevokeSubjectBefore(ctx, "alice", clockA.Now()); err != nil {
+		t.Fatal(err)
+	}
+	clockA.Advance(time.Millisecond)
+	raw, _ := mustCreate(t, b, issuedAt("alice", clockA.Now()), req) // a login after the logout, on B
+	p, err := b.Authenticate(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*apitoken.Manager{"A": a, "B": b} {
+		if _, _, err := m.CreateFor(ctx, p, req); err != nil {
+			t.Errorf("on %s, a child of an API token made after the logout: %v", name, err)
+		}
+	}
+}
+
+// TestStaleCreatorTakesNoSlot: a credential issued before the cut-off is
+// refused before anything is written, so it takes none of the subject's
+// slots: the user's new login makes its token under a limit of one.
+func TestStaleCreatorTakesNoSlot(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	m := newManager(t, apitoken.Config{Now: c.Now, MaxPerSubject: 1})
+	req := apitoken.CreateRequest{Name: "ci", Scopes: []string{"widgets:read"}}
+	stolen := issuedAt("alice", c.Now())
+	c.Advance(time.Second)
+	if _, err := m.RevokeSubjectBefore(ctx, "alice", c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, _, err := m.CreateFor(ctx, stolen, req); !errors.Is(err, apitoken.ErrRevoked) {
+			t.Fatalf("the stolen token: %v", err)
+		}
+	}
+	if ts, _ := m.List(ctx, "alice"); len(ts) != 0 {
+		t.Errorf("the refused creations wrote %d tokens", len(ts))
+	}
+	mustCreate(t, m, issuedAt("alice", c.Now()), req)
+}
+
+// cutoffAfter answers Cutoff from the store the first ok times, then
+// fails; Revoke fails while revokeDown.
+type cutoffAfter struct {
+	apitoken.Store
+	ok         int
+	revokeDown bool
+}
+
+func (s *cutoffAfter) Cutoff(ctx context.Context, subject string) (time.Time, error) {
+	if s.ok--; s.ok < 0 {
+		return time.Time{}, errors.New("store down")
+	}
+	return s.Store.Cutoff(ctx, subject)
+}
+
+func (s *cutoffAfter) Revoke(ctx context.Context, subject, id string, now time.Time) (apitoken.Token, error) {
+	if s.revokeDown {
+		return apitoken.Token{}, errors.New("store down")
+	}
+	return s.Store.Revoke(ctx, subject, id, now)
+}
+
+// TestCutoffCheckStoreDown: when the store goes away between the insert
+// and the check after it, the answer is 503, never 201: the new token is
+// revoked, or, when even that fails, logged by id for an operator.
+func TestCutoffCheckStoreDown(t *testing.T) {
+	ctx := context.Background()
+	for _, revokeDown := range []bool{false, true} {
+		store := &cutoffAfter{Store: apitoken.NewMemoryStore(), ok: 1, revokeDown: revokeDown}
+		logs := &testenv.SyncBuffer{}
+		m := newManager(t, apitoken.Config{Store: store, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		_, _, err := m.CreateFor(ctx, issuedAt("alice", storetest.Base), apitoken.CreateRequest{Name: "ci"})
+		if !errors.Is(err, identity.ErrUnavailable) {
+			t.Fatalf("revoke down %v: %v, want ErrUnavailable", revokeDown, err)
+		}
+		store.revokeDown = false
+		live := active(t, m, "alice")
+		switch {
+		case !revokeDown && len(live) != 0:
+			t.Errorf("a token left alive: %+v", live)
+		case revokeDown && (len(live) != 1 || !strings.Contains(logs.String(), "id="+live[0].ID)):
+			t.Errorf("the token left alive (%+v) is not logged: %s", live, logs.String())
+		}
 	}
 }

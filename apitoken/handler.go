@@ -275,10 +275,11 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, what string, err
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="`+description+`"`)
 		h.cfg.WriteError(w, r, http.StatusForbidden, "insufficient_scope", description)
-	case errors.Is(err, errCaller):
+	case errors.Is(err, errCaller), errors.Is(err, errCutoff):
 		// The caller's API token, revoked, expired or gone since the
 		// middleware authenticated it: a cache still holds it, or
-		// another instance revoked it before this one heard of it.
+		// another instance revoked it before this one heard of it; or
+		// its access token, issued before its user's cut-off.
 		description := "the API token is no longer valid"
 		switch {
 		case errors.Is(err, errCutoff):

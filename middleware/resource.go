@@ -196,14 +196,19 @@ func (a *Authenticator) setResources(resources []Resource) error {
 		}
 		seen[documentKey(res.URL)] = res.URL
 		u, _ := url.Parse(res.URL) // check parsed it
+		// A request's Host names the port explicitly, or the default of
+		// a scheme it does not say: one host and port, or one host on
+		// the two default ports, cannot take two schemes.
 		hp := strings.ToLower(u.Hostname()) + ":" + u.Port()
 		if u.Port() == "" {
 			hp += map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
 		}
-		if other, ok := schemes[hp]; ok && !strings.EqualFold(other[:strings.Index(other, ":")], u.Scheme) {
-			return fmt.Errorf("middleware: resources %q and %q are on one host and port under two schemes: a request does not say which it is for", other, res.URL)
+		for _, key := range []string{hp, hostKey(u.Scheme, u.Host)} {
+			if other, ok := schemes[key]; ok && !strings.EqualFold(other[:strings.Index(other, ":")], u.Scheme) {
+				return fmt.Errorf("middleware: resources %q and %q are on one host under two schemes: a request does not say which it is for", other, res.URL)
+			}
+			schemes[key] = res.URL
 		}
-		schemes[hp] = res.URL
 		res.AuthorizationServers, res.Scopes, res.Except = slices.Clone(res.AuthorizationServers), slices.Clone(res.Scopes), slices.Clone(res.Except)
 		a.cfg.Resources[i] = res
 	}

@@ -465,7 +465,8 @@ func TestDocumentsByPort(t *testing.T) {
 			t.Errorf("GET %s: resource %q, servers %q; want %q", meta, res, servers, want)
 		}
 	}
-	for _, pair := range [][2]string{{"https://api.example", "http://api.example:443/x"}, {"http://api.example/x", "https://api.example:80/y"}} {
+	for _, pair := range [][2]string{{"https://api.example", "http://api.example:443/x"}, {"http://api.example/x", "https://api.example:80/y"},
+		{"http://api.example", "https://api.example/api"}, {"https://API.example:443/a", "http://api.example/b"}} {
 		_, err := middleware.New(middleware.Config{JWT: map[string]middleware.Verifier{"iss": audVerifier()},
 			Resources: []middleware.Resource{{URL: pair[0]}, {URL: pair[1]}}})
 		if err == nil || !strings.Contains(err.Error(), "two schemes") {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/sessionless/sessionless/internal/httpx"
@@ -359,11 +360,11 @@ func exactAZP(raw string) (*string, error) {
 	m := strictjson.Object(payload)
 	for m.Next() {
 		name := string(m.Name())
-		lower := strings.ToLower(name)
-		if folded[lower] {
-			return nil, fmt.Errorf("oidc: the ID token has two claims named %q in any case", lower)
+		key := foldKey(name)
+		if folded[key] {
+			return nil, fmt.Errorf("oidc: the ID token has two claims named %q in any case", name)
 		}
-		folded[lower] = true
+		folded[key] = true
 		if name == "azp" {
 			s, err := strictjson.String(m.Value())
 			if err != nil {
@@ -377,6 +378,20 @@ func exactAZP(raw string) (*string, error) {
 		return nil, fmt.Errorf("oidc: the ID token's claims: %w", err)
 	}
 	return azp, nil
+}
+
+// foldKey maps s to a key shared by exactly the strings
+// strings.EqualFold (and encoding/json's name matching) takes as equal:
+// each rune replaced by the least rune of its Unicode simple-fold orbit
+// ("ſ", "s" and "S" are one; so are "K", "k" and the Kelvin sign).
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }
 
 // seal encrypts st into a cookie value.

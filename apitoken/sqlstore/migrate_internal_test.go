@@ -8,7 +8,6 @@ import (
 	"github.com/sessionless/sessionless/apitoken/storetest"
 	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/internal/sqlschema/schematest"
-	"github.com/sessionless/sessionless/internal/testenv/testdb"
 )
 
 // TestMigrateFromVersion1: a table of the first release (version 1, no
@@ -19,7 +18,6 @@ func TestMigrateFromVersion1(t *testing.T) {
 		ctx := context.Background()
 		open, table := b.Fresh(t, "apitoken_v1")
 		db := open(t)
-		testdb.DropTableAtEnd(t, db, table+"_cutoffs")
 		v1 := migrations(b.Dialect, `"`+table+`"`, table)[:1]
 		if err := sqlschema.Migrate(ctx, db, b.Dialect, schema.Package+":"+table, v1...); err != nil {
 			t.Fatal(err)

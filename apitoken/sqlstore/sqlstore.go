@@ -25,7 +25,9 @@
 //	revoked_ns   BIGINT DEFAULT 0 -- 0: not revoked
 //
 // Version 2 adds the subjects' cut-offs (apitoken.Store.SetCutoff), in
-// the table Config.Table followed by "_cutoffs":
+// the table Config.Table followed by "_cutoffs" ("api_tokens_cutoffs";
+// past 63 characters, the name is shortened and made unique with a hash,
+// as index names are):
 //
 //	owner     TEXT PRIMARY KEY -- the subject
 //	before_ns BIGINT           -- the latest cut-off

@@ -13,7 +13,6 @@ import (
 	"github.com/sessionless/sessionless/apitoken/storetest"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/sqlschema/schematest"
-	"github.com/sessionless/sessionless/internal/testenv/testdb"
 )
 
 // pair opens two stores on two handles of one fresh table, and a third
@@ -21,7 +20,6 @@ import (
 func pair(t testing.TB, b schematest.Backend) (s1, s2 *sqlstore.Store, raw *sql.DB, table string) {
 	t.Helper()
 	open, table := b.Fresh(t, "apitoken_test")
-	testdb.DropTableAtEnd(t, open(t), table+"_cutoffs")
 	cfg := sqlstore.Config{Dialect: b.Dialect, Table: table}
 	return schematest.New(t, sqlstore.New, open(t), cfg), schematest.New(t, sqlstore.New, open(t), cfg), open(t), table
 }

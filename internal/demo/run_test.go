@@ -363,6 +363,12 @@ func TestSetPassword(t *testing.T) {
 		resp, _ := e.me(t, "Bearer "+old.AccessToken)
 		return resp.StatusCode == 401
 	})
+	// The operator can make the user a new API token after the reset (its
+	// cut-off ends the credentials issued before it, not the operator's).
+	var made strings.Builder
+	if err := Run(t.Context(), []string{"tokens", "create", "-db", cfg.DatabaseURL, "-key-file", cfg.KeyFile, "demo"}, env(nil), &made, io.Discard); err != nil {
+		t.Errorf("tokens create after set-password: %v %s", err, made.String())
+	}
 	// Without an issuer that can be known, the command says how long the
 	// access tokens live on.
 	var out strings.Builder

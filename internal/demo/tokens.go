@@ -145,8 +145,9 @@ func (op *operator) createToken(ctx context.Context, username string, flags map[
 	if err != nil {
 		return err
 	}
-	// The user, as its own access token would present it.
-	subject := &identity.Principal{Subject: u.ID, Issuer: op.cfg.Issuer, Method: identity.JWT, Scopes: u.Scopes}
+	// The user, as an access token issued now would present it (issued
+	// after any cut-off of logging out everywhere).
+	subject := &identity.Principal{Subject: u.ID, Issuer: op.cfg.Issuer, Method: identity.JWT, Scopes: u.Scopes, IssuedAt: time.Now()}
 	raw, t, err := op.backends.apiTokens.CreateFor(ctx, subject, req)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)

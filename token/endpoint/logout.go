@@ -103,18 +103,20 @@ func (s *Server) LogoutAll() http.Handler {
 		// access token minted by a refresh racing this request is older
 		// than it, and so revoked too.
 		cut := s.now()
-		if err := s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, cut); err != nil {
-			s.fail(w, r, "logout-all: revoking access tokens", err)
-			return
-		}
 		if s.ours(p) && s.cfg.APITokens != nil {
-			// The same cut-off: an access token revoked above (and known
+			// The same cut-off as the access tokens': one of them (known
 			// as revoked on another instance only later) mints no API
 			// token from now on, and those it minted before are revoked.
+			// Before the access token is revoked, so that a failure here
+			// can be retried with it.
 			if _, err := s.cfg.APITokens.RevokeSubjectBefore(ctx, p.Subject, cut); err != nil {
 				s.fail(w, r, "logout-all: revoking API tokens", err)
 				return
 			}
+		}
+		if err := s.cfg.Revocation.RevokeSubject(ctx, p.Issuer, p.Subject, cut); err != nil {
+			s.fail(w, r, "logout-all: revoking access tokens", err)
+			return
 		}
 		s.log.InfoContext(ctx, "logout everywhere", "sub", p.Subject)
 		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject})

@@ -107,7 +107,7 @@ func (s *Server) checkClient(r *http.Request, form url.Values) error {
 		id, err1 = url.QueryUnescape(user)
 		secret, err2 = url.QueryUnescape(pass)
 		if err1 != nil || err2 != nil {
-			return invalidRequest("the Basic credentials are not form-urlencoded")
+			return &oauthError{http.StatusUnauthorized, "invalid_client", "the Basic credentials are not form-urlencoded"}
 		}
 	}
 	if (id != "" || basic) && id != s.cfg.ClientID || secret != "" {

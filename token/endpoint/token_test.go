@@ -133,6 +133,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 			func(r *http.Request) { r.Header.Set("Authorization", "Basic !!!") }, "", 401, "invalid_client"},
 		{"malformed basic, any case", vals("grant_type", "refresh_token", "refresh_token", rt),
 			func(r *http.Request) { r.Header.Set("Authorization", "bAsIc bm9jb2xvbg==") }, "", 401, "invalid_client"},
+		{"Basic not form-urlencoded", vals("grant_type", "refresh_token", "refresh_token", rt), basic("%zz", ""), "", 401, "invalid_client"},
 		{"JSON body", nil, nil, "application/json", 400, "invalid_request"},
 	}
 	for _, tt := range tests {

@@ -83,6 +83,9 @@ func (b Backend) Fresh(t testing.TB, prefix string) (open testdb.DBOpener, table
 		db.Exec(`DELETE FROM ` + sqlschema.VersionTable + ` WHERE name LIKE '%:` + table + `'`)
 	})
 	testdb.DropTableAtEnd(t, db, table)
+	// And the relations a store keeps beside its table (apitoken/sqlstore's
+	// cut-offs), under the names sqlschema.RelatedName gives them.
+	testdb.DropTableAtEnd(t, db, sqlschema.RelatedName(table, "_cutoffs"))
 	return open, table
 }
 
