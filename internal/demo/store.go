@@ -5,16 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 	"unicode"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
 
+	"github.com/sessionless/sessionless/internal/sqlopen"
 	"github.com/sessionless/sessionless/internal/sqlschema"
 )
 
@@ -96,153 +93,24 @@ type sqlStore struct {
 // [Config.DatabaseURL]), creating the directory of a SQLite file (0700)
 // and the file (0600) when missing, and the schema.
 func openStore(ctx context.Context, databaseURL string) (*sqlStore, error) {
-	if isPostgres(databaseURL) {
-		return openPostgres(ctx, strings.TrimSpace(databaseURL))
-	}
-	dsn, path, err := sqliteSource(databaseURL)
+	db, d, err := sqlopen.Open(ctx, databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if path != "" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("database directory: %w", err)
-		}
-		// The file holds password hashes: create it private. SQLite gives
-		// its -wal and -shm files the same mode.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("database file: %w", err)
-		}
-		f.Close()
-	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("opening the database: %w", err)
-	}
-	if path == "" {
-		// Each connection to an in-memory database is a database of its own.
-		db.SetMaxOpenConns(1)
-	}
-	s, err := newSQLStore(ctx, db, sqlschema.SQLite)
+	st, err := newSQLStore(ctx, db, d)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return s, nil
+	return st, nil
 }
 
-// isPostgres reports whether databaseURL is a postgres:// or
-// postgresql:// URL.
-func isPostgres(databaseURL string) bool {
-	lower := strings.ToLower(strings.TrimSpace(databaseURL))
-	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
-}
+// isPostgres and sqliteSource read a database URL as internal/sqlopen
+// does.
+func isPostgres(databaseURL string) bool { return sqlopen.IsPostgres(databaseURL) }
 
-// Pool limits of the PostgreSQL connection pool.
-const (
-	pgMaxOpenConns    = 20
-	pgMaxIdleConns    = 10
-	pgConnMaxIdleTime = 5 * time.Minute
-	pgConnectTimeout  = 10 * time.Second
-)
-
-// openPostgres opens a PostgreSQL database and checks that it answers.
-// Errors never include the URL: it may hold a password.
-func openPostgres(ctx context.Context, databaseURL string) (*sqlStore, error) {
-	u, err := url.Parse(databaseURL)
-	if err != nil {
-		return nil, errors.New("the PostgreSQL URL does not parse")
-	}
-	u.Scheme = strings.ToLower(u.Scheme) // POSTGRES:// is postgres://
-	databaseURL = u.String()
-	db, err := sql.Open("pgx", databaseURL)
-	if err != nil {
-		return nil, errors.New("the PostgreSQL URL is not valid")
-	}
-	db.SetMaxOpenConns(pgMaxOpenConns)
-	db.SetMaxIdleConns(pgMaxIdleConns)
-	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
-	pctx, cancel := context.WithTimeout(ctx, pgConnectTimeout)
-	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("connecting to PostgreSQL: %w", redactURL(err, databaseURL))
-	}
-	s, err := newSQLStore(ctx, db, sqlschema.Postgres)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// redactURL returns err with any copy of databaseURL in its message
-// replaced, so that a password never reaches a log.
-func redactURL(err error, databaseURL string) error {
-	if msg := err.Error(); strings.Contains(msg, databaseURL) {
-		return errors.New(strings.ReplaceAll(msg, databaseURL, "postgres://…"))
-	}
-	return err
-}
-
-// sqliteExts are the extensions a SQLite file path must have, so that a
-// mistyped URL is refused rather than created as a file.
-var sqliteExts = map[string]bool{".db": true, ".sqlite": true, ".sqlite3": true}
-
-// sqliteSource turns a database URL into a modernc.org/sqlite DSN and the
-// path of the database file, empty for an in-memory database. It never
-// puts the URL in an error: it may hold a password.
 func sqliteSource(databaseURL string) (dsn, path string, err error) {
-	s := strings.TrimSpace(databaseURL)
-	lower := strings.ToLower(s)
-	switch {
-	case s == "":
-		return "", "", errors.New("no database URL")
-	case strings.HasPrefix(lower, "file:"):
-		// A SQLite URI, passed on whole (https://sqlite.org/uri.html).
-		rest, query, _ := strings.Cut(s[len("file:"):], "?")
-		if strings.HasPrefix(rest, "//") {
-			rest = rest[2:]
-			if i := strings.IndexByte(rest, '/'); i >= 0 {
-				rest = rest[i:] // drop the authority: file://localhost/x
-			}
-		}
-		if p, err := url.PathUnescape(rest); err == nil {
-			rest = p
-		}
-		q, _ := url.ParseQuery(query)
-		if rest == "" || rest == ":memory:" || q.Get("mode") == "memory" {
-			return s, "", nil
-		}
-		if !sqliteExts[strings.ToLower(filepath.Ext(rest))] {
-			return "", "", errors.New("a SQLite file: URI must name a file ending in .db, .sqlite or .sqlite3")
-		}
-		return s, rest, nil
-	case strings.HasPrefix(lower, "sqlite:"):
-		s = strings.TrimPrefix(s[len("sqlite:"):], "//") // sqlite:///abs/path → /abs/path
-	case strings.Contains(s, "://"):
-		scheme, _, _ := strings.Cut(s, "://")
-		return "", "", fmt.Errorf("unsupported database URL scheme %q: use a SQLite path or postgres://", scheme)
-	}
-	// A plain path, optionally with driver parameters after '?'.
-	path, query, hasQuery := strings.Cut(s, "?")
-	if path == "" {
-		return "", "", errors.New("database URL names no file")
-	}
-	if path != ":memory:" && !sqliteExts[strings.ToLower(filepath.Ext(path))] {
-		// "localhost:5432/app", "postgres:/db", "demo": a typo, not a file
-		// to create.
-		return "", "", errors.New("not a postgres:// URL, and not a SQLite file path ending in .db, .sqlite or .sqlite3")
-	}
-	if !hasQuery {
-		s += "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
-	} else if query == "" {
-		s = path
-	}
-	if path == ":memory:" {
-		return s, "", nil
-	}
-	return s, path, nil
+	return sqlopen.SQLiteSource(databaseURL)
 }
 
 // newSQLStore creates the users table in db and returns the store.

@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/identity"
+	"github.com/sessionless/sessionless/internal/sqlopen"
 )
 
 const tokensUsage = `usage:
@@ -237,13 +237,8 @@ func state(t apitoken.Token, now time.Time) string {
 // operator command run from the wrong directory must not create an empty
 // one.
 func databaseExists(dbURL string) error {
-	if isPostgres(dbURL) {
-		return nil
-	}
-	if _, path, err := sqliteSource(dbURL); err == nil && path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("no database at %s (run from the server's directory, or give -db)", path)
-		}
+	if err := sqlopen.Exists(dbURL); err != nil {
+		return fmt.Errorf("%w (run from the server's directory, or give -db)", err)
 	}
 	return nil
 }
