@@ -1,42 +1,78 @@
 // Package sessionless is the short path to protecting an API with tokens
-// instead of server sessions: one call builds the key set, the issuer,
-// the verifier and the middleware from one configuration, with the strict
-// defaults of the packages underneath.
+// instead of server sessions: one call builds, from one configuration and
+// with the strict defaults of the packages underneath, the middleware
+// that accepts all three credentials a client may bring (the API's own
+// access tokens, an OpenID Connect provider's, and API tokens made for
+// scripts), the login, token, revocation and logout endpoints, and the
+// stores they share.
 //
 //	auth, err := sessionless.New(sessionless.Config{
-//		Issuer:   "https://api.example",
-//		Audience: "api",
-//		KeyFile:  "signing-key.pem", // or HMACSecret: secret
+//		Issuer:    "https://api.example",
+//		Audience:  "api",
+//		KeyFile:   "signing-key.pem",    // or HMACSecret: secret
+//		Database:  "auth.db",            // or a postgres:// URL; empty: in memory
+//		Providers: []oidc.Config{{Issuer: "https://sso.example/realms/acme"}},
+//		APITokens: &apitoken.Config{},   // sl_… tokens users make for scripts
+//		Endpoints: &endpoint.Config{Users: users},
 //	})
-//	defer auth.Close()
+//	auth.Mount(mux, "/auth")            // login, token, revoke, logout, JWKS, metadata
 //	mux.Handle("GET /widgets", auth.Middleware(auth.RequireScopes("widgets:read")(list)))
-//	raw, _, err := auth.Issuer.Issue(token.Claims{Subject: "user-42", Scope: "widgets:read"})
+//	err = sessionless.Serve(ctx, &http.Server{Addr: ":8080", Handler: mux}, auth)
 //
-// The parts stay at hand for everything else: [Auth.Keys] for rotation,
-// [Auth.Verifier], [Auth.Issuer] and [Auth.Revocations] for the endpoints
-// of package token/endpoint (login, refresh, logout), [Auth.JWKS] to
-// publish the public keys. The packages token, middleware, revocation and
-// token/endpoint hold the details.
+// [Serve] stops on SIGINT or SIGTERM, lets the requests in flight end,
+// then shuts auth down ([Auth.Shutdown]: the API tokens' last uses are
+// written, what New opened is closed). The parts stay at hand for
+// everything else: [Auth.Keys] for rotation, [Auth.Issuer] to mint tokens
+// of your own login, [Auth.Revocations] to revoke, [Auth.Endpoints],
+// [Auth.APITokens] and [Auth.Providers]. The packages token, oidc,
+// apitoken, middleware, revocation and token/endpoint hold the details.
+//
+// This package opens databases by URL, so it links the SQLite
+// (modernc.org/sqlite) and PostgreSQL (pgx) drivers and the Redis client;
+// a program that wants neither builds on the packages underneath, which
+// link none.
 package sessionless
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/endpoint"
+)
+
+// Defaults of a [Config].
+const (
+	// DefaultClientID is the client id of the endpoints when
+	// Config.Endpoints names none.
+	DefaultClientID = "sessionless"
+	// DefaultProviderTimeout bounds the first fetch of each provider's
+	// keys in [New].
+	DefaultProviderTimeout = 15 * time.Second
+	// DefaultPurgeInterval is how often expired refresh tokens and old
+	// API tokens are deleted from a database New opened.
+	DefaultPurgeInterval = time.Hour
+	// APITokenRetention is how long expired and revoked API tokens stay
+	// listed before they are purged.
+	APITokenRetention = 30 * 24 * time.Hour
 )
 
 // Config is what [New] needs. Issuer, Audience and exactly one of
-// HMACSecret, KeyFile and Key are required.
+// HMACSecret, KeyFile and Key are required; the rest turns on more.
 type Config struct {
-	// Issuer is the "iss" of the tokens, usually the API's base URL.
+	// Issuer is the "iss" of the API's own tokens, usually its base URL.
 	Issuer string
-	// Audience is the "aud" the tokens are issued for and must carry.
+	// Audience is the "aud" its tokens are issued for and must carry.
 	Audience string
 
 	// HMACSecret signs with HS256: at least 32 random bytes, shared by
@@ -49,89 +85,300 @@ type Config struct {
 	KeyFile string
 	// Key is a signing key already loaded.
 	Key *token.Key
-
 	// TTL is the lifetime of the access tokens. Zero means 15 minutes;
 	// at most 24 hours (token.DefaultMaxTokenLifetime).
 	TTL time.Duration
-	// Revocations is the revocation list the middleware checks on every
-	// request, so that a logout stops a token at once. Nil means New opens
-	// one in memory, for one process; with several instances give it a
-	// list over a shared store (revocation/sqlstore, revocation/redisstore).
+
+	// Database is where the refresh tokens, the API tokens and (without
+	// Redis) the revocations live, shared by every instance: a SQLite
+	// file path ("auth.db", or a "file:" URI; the file is made 0600) or a
+	// postgres:// URL. New creates the tables (migrating them) and closes
+	// the database on Shutdown. Empty: all in memory, for one process.
+	Database string
+	// Redis, a redis:// URL, shares the revocations through Redis
+	// instead of the database: they reach the other instances at once.
+	Redis string
+	// Revocations is a revocation list of your own, instead of the one
+	// New opens from Database or Redis (or in memory). It stays yours to
+	// close.
 	Revocations *revocation.List
+
+	// Providers are OpenID Connect providers whose access tokens the API
+	// accepts too: Issuer is required; Audiences default to Audience,
+	// Mapping to oidc.Generic(); Logger and Now default to this Config's.
+	// New fetches each provider's keys and fails, naming the provider,
+	// when it cannot, unless StartWithoutProviders.
+	Providers []oidc.Config
+	// StartWithoutProviders lets New succeed when a provider cannot be
+	// reached: its tokens get 503 until its keys are fetched.
+	StartWithoutProviders bool
+	// ProviderTimeout bounds the first fetch of each provider's keys.
+	// Zero means DefaultProviderTimeout.
+	ProviderTimeout time.Duration
+
+	// APITokens, when set, accepts the opaque API tokens users make for
+	// scripts (apitoken), and [Auth.Mount] serves their management under
+	// prefix + "/api-tokens". New sets SubjectIssuer (Issuer), Revoker
+	// (the revocation list), Store (on Database, else in memory) unless
+	// given, CreatorAudiences (Audience) unless given, Logger and Now.
+	APITokens *apitoken.Config
+
+	// Endpoints, when set (with its Users), turns on the login, token,
+	// revocation and logout endpoints of token/endpoint, mounted by
+	// [Auth.Mount]. New sets Issuer, Verifier, Revocation, APITokens
+	// (logging out everywhere revokes the user's API tokens too) and
+	// RefreshStore (on Database) unless given, ClientID (DefaultClientID)
+	// unless given, Logger and Now.
+	Endpoints *endpoint.Config
+
 	// Middleware holds the other settings of the middleware (cookie,
-	// realm, cache, hooks); its JWT routes and its Revocation are set by
-	// New.
+	// realm, cache, resources, hooks). New sets its JWT routes (this
+	// issuer and every provider), Prefixes (the API tokens), Revocation,
+	// and, unless given, Audiences (Audience and the providers').
 	Middleware middleware.Config
+
+	// Logger receives what the parts log (never a token). Nil discards.
+	Logger *slog.Logger
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
 
 // Auth is the middleware for the API and the parts it is built from.
 type Auth struct {
-	// Authenticator provides Middleware, RequireScopes, RequireAnyScope,
-	// RequireRoles and Authenticate.
+	// Authenticator provides Middleware, Protect, RequireScopes,
+	// RequireAnyScope, RequireRoles and Authenticate.
 	*middleware.Authenticator
 	Keys     *token.KeyRing
 	Issuer   *token.Issuer
 	Verifier *token.Verifier
 	// Revocations is the list the middleware checks: revoke tokens with
-	// it, and hand it to token/endpoint and token/refresh.
+	// it.
 	Revocations *revocation.List
+	// Providers verify the tokens of Config.Providers, in order.
+	Providers []*oidc.Provider
+	// APITokens is the API token manager (with Config.APITokens), or nil.
+	APITokens *apitoken.Manager
+	// Endpoints are the login, token, revocation and logout endpoints
+	// (with Config.Endpoints), or nil.
+	Endpoints *endpoint.Server
 
-	opened bool // New opened Revocations
+	log       *slog.Logger
+	resources bool           // Config.Middleware.Resources has some
+	closers   []func() error // in the order they were opened
+	stop      context.CancelFunc
+	done      chan struct{} // closed when the purge loop has returned
+	shutdown  sync.Once
+	err       error
 }
 
-// New builds the key ring, issuer, verifier, revocation list and
-// middleware of cfg. Call Close when done.
-func New(cfg Config) (*Auth, error) {
-	if cfg.Middleware.Revocation != nil || len(cfg.Middleware.JWT) != 0 {
-		return nil, errors.New("sessionless: Config.Middleware.JWT and .Revocation are set by New (use Config.Revocations)")
+// New builds what cfg describes: the key ring, issuer and verifier, the
+// stores and revocation list (on Config.Database and Config.Redis), the
+// providers (their keys fetched), the API token manager, the endpoints and
+// the middleware. Call [Auth.Shutdown] when done ([Serve] does).
+func New(cfg Config) (_ *Auth, err error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	key, err := signingKey(cfg)
+	a := &Auth{log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := a.tokens(cfg); err != nil {
+		return nil, err
+	}
+	st, err := a.openStores(cfg)
 	if err != nil {
 		return nil, err
 	}
-	set, err := token.NewKeySet(key)
-	if err != nil {
+	if err := a.providers(cfg); err != nil {
 		return nil, err
 	}
-	a := &Auth{}
-	if a.Keys, err = token.NewKeyRing(set); err != nil {
-		return nil, err
-	}
-	if a.Issuer, err = token.NewIssuer(a.Keys, token.IssuerConfig{Issuer: cfg.Issuer, Audience: []string{cfg.Audience}, TTL: cfg.TTL, Now: cfg.Now}); err != nil {
-		return nil, err
-	}
-	if a.Verifier, err = token.NewVerifier(a.Keys, token.VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Now: cfg.Now}); err != nil {
-		return nil, err
-	}
-	a.Revocations = cfg.Revocations
-	if a.Revocations == nil {
-		if a.Revocations, err = revocation.Open(context.Background(), revocation.Config{}); err != nil {
+	if cfg.APITokens != nil {
+		if err := a.apiTokens(cfg, st); err != nil {
 			return nil, err
 		}
-		a.opened = true
 	}
-	mc := cfg.Middleware
-	mc.JWT = map[string]middleware.Verifier{cfg.Issuer: a.Verifier}
-	mc.Revocation = a.Revocations
-	if mc.Now == nil {
-		mc.Now = cfg.Now
+	if cfg.Endpoints != nil {
+		if err := a.endpoints(cfg, st); err != nil {
+			return nil, err
+		}
 	}
-	if a.Authenticator, err = middleware.New(mc); err != nil {
-		a.Close()
+	if err := a.middleware(cfg); err != nil {
 		return nil, err
+	}
+	if st.db != nil {
+		a.startPurge()
 	}
 	return a, nil
 }
 
-// Close stops the revocation list New opened (a list from
-// Config.Revocations belongs to the caller).
-func (a *Auth) Close() error {
-	if a.opened {
-		return a.Revocations.Close()
+// check refuses what New sets itself, before anything is opened.
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Middleware.Revocation != nil || len(cfg.Middleware.JWT) != 0 || len(cfg.Middleware.Prefixes) != 0:
+		return errors.New("sessionless: Config.Middleware.JWT, .Prefixes and .Revocation are set by New (use Config.Providers, APITokens and Revocations)")
+	case cfg.Revocations != nil && (cfg.Redis != ""):
+		return errors.New("sessionless: Config.Revocations and Config.Redis both name the revocations: give one")
+	case cfg.Endpoints != nil && (cfg.Endpoints.Issuer != nil || cfg.Endpoints.Verifier != nil || cfg.Endpoints.Revocation != nil):
+		return errors.New("sessionless: Config.Endpoints.Issuer, .Verifier and .Revocation are set by New")
+	case cfg.Endpoints != nil && cfg.Endpoints.Users == nil:
+		return errors.New("sessionless: Config.Endpoints needs Users, the application's user store")
+	case cfg.APITokens != nil && (cfg.APITokens.SubjectIssuer != "" || cfg.APITokens.Revoker != nil):
+		return errors.New("sessionless: Config.APITokens.SubjectIssuer and .Revoker are set by New")
+	}
+	for _, p := range cfg.Providers {
+		if p.Issuer == "" {
+			return errors.New("sessionless: a provider without Issuer")
+		}
+		if p.Issuer == cfg.Issuer {
+			return fmt.Errorf("sessionless: provider %s has the API's own issuer", p.Issuer)
+		}
 	}
 	return nil
+}
+
+// tokens builds the key ring, the issuer and the verifier.
+func (a *Auth) tokens(cfg Config) error {
+	key, err := signingKey(cfg)
+	if err != nil {
+		return err
+	}
+	set, err := token.NewKeySet(key)
+	if err != nil {
+		return err
+	}
+	if a.Keys, err = token.NewKeyRing(set); err != nil {
+		return err
+	}
+	if a.Issuer, err = token.NewIssuer(a.Keys, token.IssuerConfig{Issuer: cfg.Issuer, Audience: []string{cfg.Audience}, TTL: cfg.TTL, Now: cfg.Now}); err != nil {
+		return err
+	}
+	auds := []string{cfg.Audience}
+	if cfg.Endpoints != nil {
+		// Tokens asked for a resource (RFC 8707) must verify here too,
+		// for the revocation endpoint.
+		for _, r := range cfg.Endpoints.Resources {
+			auds = append(auds, r.URL)
+		}
+	}
+	a.Verifier, err = token.NewVerifier(a.Keys, token.VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Audiences: auds[1:], Now: cfg.Now})
+	return err
+}
+
+// providers builds the provider of each of cfg.Providers and fetches its
+// keys.
+func (a *Auth) providers(cfg Config) error {
+	timeout := cmp.Or(cfg.ProviderTimeout, DefaultProviderTimeout)
+	for _, pc := range cfg.Providers {
+		if len(pc.Audiences) == 0 {
+			pc.Audiences = []string{cfg.Audience}
+		}
+		pc.Logger = cmp.Or(pc.Logger, cfg.Logger)
+		if pc.Now == nil {
+			pc.Now = cfg.Now
+		}
+		p, err := oidc.New(pc)
+		if err != nil {
+			return fmt.Errorf("sessionless: provider %s: %w", pc.Issuer, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err = p.Warm(ctx)
+		cancel()
+		switch {
+		case err != nil && !cfg.StartWithoutProviders:
+			return fmt.Errorf("sessionless: provider %s cannot be reached (Config.StartWithoutProviders starts without it): %w", pc.Issuer, err)
+		case err != nil:
+			a.log.Warn("sessionless: a provider cannot be reached yet: its tokens get 503 until it answers", "issuer", pc.Issuer, "err", err)
+		}
+		a.Providers = append(a.Providers, p)
+	}
+	return nil
+}
+
+// apiTokens builds the API token manager.
+func (a *Auth) apiTokens(cfg Config, st *stores) error {
+	ac := *cfg.APITokens
+	ac.SubjectIssuer, ac.Revoker = cfg.Issuer, a.Revocations
+	if ac.Store == nil {
+		ac.Store = st.apiTokens
+	}
+	if ac.CreatorAudiences == nil {
+		ac.CreatorAudiences = []string{cfg.Audience}
+	}
+	ac.Logger = cmp.Or(ac.Logger, cfg.Logger)
+	if ac.Now == nil {
+		ac.Now = cfg.Now
+	}
+	m, err := apitoken.New(ac)
+	if err != nil {
+		return err
+	}
+	a.APITokens = m
+	a.closers = append(a.closers, m.Close) // writes the last uses
+	return nil
+}
+
+// endpoints builds the login, token, revocation and logout endpoints.
+func (a *Auth) endpoints(cfg Config, st *stores) error {
+	ec := *cfg.Endpoints
+	ec.Issuer, ec.Verifier, ec.Revocation = a.Issuer, a.Verifier, a.Revocations
+	if ec.RefreshStore == nil {
+		ec.RefreshStore = st.refreshes // nil without a database: in memory
+	}
+	if ec.APITokens == nil && a.APITokens != nil {
+		ec.APITokens = a.APITokens
+	}
+	ec.ClientID = cmp.Or(ec.ClientID, DefaultClientID)
+	ec.Logger = cmp.Or(ec.Logger, cfg.Logger)
+	if ec.Now == nil {
+		ec.Now = cfg.Now
+	}
+	s, err := endpoint.New(ec)
+	if err != nil {
+		return err
+	}
+	a.Endpoints = s
+	return nil
+}
+
+// middleware builds the middleware: every credential routed to its
+// verifier, one revocation list.
+func (a *Auth) middleware(cfg Config) error {
+	mc := cfg.Middleware
+	mc.JWT = map[string]middleware.Verifier{cfg.Issuer: a.Verifier}
+	auds := []string{cfg.Audience}
+	for i, p := range a.Providers {
+		if _, dup := mc.JWT[p.Issuer()]; dup {
+			return fmt.Errorf("sessionless: two providers with the issuer %s", p.Issuer())
+		}
+		mc.JWT[p.Issuer()] = p
+		pauds := cfg.Providers[i].Audiences
+		if len(pauds) == 0 {
+			pauds = []string{cfg.Audience}
+		}
+		for _, aud := range pauds {
+			if !slices.Contains(auds, aud) && !slices.ContainsFunc(mc.Resources, func(r middleware.Resource) bool { return r.URL == aud }) {
+				auds = append(auds, aud)
+			}
+		}
+	}
+	if a.APITokens != nil {
+		mc.Prefixes = map[string]middleware.Verifier{a.APITokens.Prefix(): a.APITokens}
+	}
+	mc.Revocation = a.Revocations
+	if mc.Audiences == nil {
+		mc.Audiences = auds
+	}
+	mc.Logger = cmp.Or(mc.Logger, cfg.Logger)
+	if mc.Now == nil {
+		mc.Now = cfg.Now
+	}
+	a.resources = len(mc.Resources) > 0
+	var err error
+	a.Authenticator, err = middleware.New(mc)
+	return err
 }
 
 func signingKey(cfg Config) (*token.Key, error) {
@@ -159,7 +406,3 @@ func signingKey(cfg Config) (*token.Key, error) {
 	}
 	return key, nil
 }
-
-// JWKS serves the public keys (RFC 7517), for other services that verify
-// these tokens; nothing for an HMAC secret.
-func (a *Auth) JWKS() http.Handler { return token.JWKSHandler(a.Keys, 0) }

@@ -85,23 +85,23 @@ func TestIssuedTokensVerify(t *testing.T) {
 }
 
 // TestReadmeShowsTheExample: the README's short path is the code of
-// ExampleNew, so that it compiles and runs in go test.
+// Example (three credentials), so that it compiles and runs in go test.
 func TestReadmeShowsTheExample(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile("example_test.go")
+	src, err := os.ReadFile("example_three_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)func ExampleNew\\(\\) \\{\n(.*?)\n\n\tsrv := httptest").FindSubmatch(src)
+	m := regexp.MustCompile("(?s)func Example\\(\\) \\{\n.*?\n\n(\tauth, err := sessionless.New.*?)\n\n\tsrv := httptest").FindSubmatch(src)
 	if m == nil {
-		t.Fatal("ExampleNew not found")
+		t.Fatal("Example not found")
 	}
 	body := strings.ReplaceAll(string(m[1]), "\n\t", "\n")
 	body = strings.TrimPrefix(body, "\t")
 	if !strings.Contains(string(readme), body) {
-		t.Fatalf("README.md does not show ExampleNew's code:\n%s", body)
+		t.Fatalf("README.md does not show Example's code:\n%s", body)
 	}
 }

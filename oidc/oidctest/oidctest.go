@@ -1,4 +1,5 @@
-// Package oidctest is a local OpenID Connect provider for tests: discovery,
+// Package oidctest is a local OpenID Connect provider for tests (and, as
+// [Server], for trying provider tokens from a main): discovery,
 // a JWK Set that rotates, an outage switch and a stall, counters of what
 // it was asked, tokens of any shape signed with its keys (and tampered
 // variants of them), and an authorization code flow with PKCE that logs a
@@ -221,15 +222,24 @@ func (f *Provider) Mint(claims map[string]any, header ...map[string]any) string 
 
 // SignRS256 signs header and claims with key, whatever they say.
 func SignRS256(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
+	raw, err := sign(key, header, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// sign is SignRS256 without a test.
+func sign(key *rsa.PrivateKey, header, claims map[string]any) (string, error) {
 	hb, _ := json.Marshal(header)
 	cb, _ := json.Marshal(claims)
 	input := B64(hb) + "." + B64(cb)
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return input + "." + B64(sig)
+	return input + "." + B64(sig), nil
 }
 
 // Tampered returns variants of the compact JWS raw that a verifier must

@@ -1,0 +1,121 @@
+package sessionless
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionless/sessionless/apitoken"
+	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
+	"github.com/sessionless/sessionless/internal/sqlopen"
+	"github.com/sessionless/sessionless/revocation"
+	"github.com/sessionless/sessionless/revocation/redisstore"
+	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
+	"github.com/sessionless/sessionless/token/refresh"
+	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
+)
+
+// firstSyncTimeout bounds the first sync of the revocation list.
+const firstSyncTimeout = 15 * time.Second
+
+// stores are what New opened on Config.Database: nil fields (and db)
+// without one.
+type stores struct {
+	db        *sql.DB
+	refreshes refresh.Store
+	apiTokens apitoken.Store
+}
+
+// openStores opens the database and Redis cfg names, the stores New needs
+// on them, and the revocation list (unless Config.Revocations), and
+// registers what they hold to be closed.
+func (a *Auth) openStores(cfg Config) (*stores, error) {
+	ctx := context.Background()
+	st := &stores{apiTokens: apitoken.NewMemoryStore()}
+	var revStore revocation.Store // nil: in memory
+	if cfg.Database != "" {
+		db, d, err := sqlopen.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, fmt.Errorf("sessionless: Config.Database: %w", err)
+		}
+		st.db = db
+		a.closers = append(a.closers, db.Close)
+		if st.refreshes, err = refreshsql.New(ctx, db, refreshsql.Config{Dialect: d}); err != nil {
+			return nil, err
+		}
+		if cfg.APITokens != nil {
+			if st.apiTokens, err = apitokensql.New(ctx, db, apitokensql.Config{Dialect: d}); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.Redis == "" && cfg.Revocations == nil {
+			if revStore, err = revsql.New(ctx, db, revsql.Config{Dialect: d}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.Redis != "" {
+		opt, err := redis.ParseURL(cfg.Redis)
+		if err != nil {
+			// Not the URL itself: it may hold a password.
+			return nil, errors.New("sessionless: Config.Redis does not parse: use redis://[user:password@]host:port/db")
+		}
+		client := redis.NewClient(opt)
+		a.closers = append(a.closers, client.Close)
+		if revStore, err = redisstore.New(client, redisstore.Config{}); err != nil {
+			return nil, err
+		}
+	}
+	a.Revocations = cfg.Revocations
+	if a.Revocations == nil {
+		sctx, cancel := context.WithTimeout(ctx, firstSyncTimeout)
+		defer cancel()
+		list, err := revocation.Open(sctx, revocation.Config{Store: revStore, Logger: cfg.Logger, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("sessionless: the revocation list: %w", err)
+		}
+		a.Revocations = list
+		a.closers = append(a.closers, list.Close)
+	}
+	return st, nil
+}
+
+// startPurge deletes, every DefaultPurgeInterval until Shutdown, the
+// refresh token families past their lifetimes and the API tokens expired
+// or revoked more than APITokenRetention ago, from the database New
+// opened.
+func (a *Auth) startPurge() {
+	ctx, stop := context.WithCancel(context.Background())
+	a.stop, a.done = stop, make(chan struct{})
+	go func() {
+		defer close(a.done)
+		t := time.NewTicker(DefaultPurgeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				a.purge(ctx)
+			}
+		}
+	}()
+}
+
+// purge runs one round of startPurge's deletions.
+func (a *Auth) purge(ctx context.Context) {
+	if a.Endpoints != nil {
+		if _, err := a.Endpoints.Refresh().Purge(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sessionless: purging refresh tokens failed", "err", err)
+		}
+	}
+	if a.APITokens != nil {
+		if _, err := a.APITokens.Purge(ctx, APITokenRetention); err != nil && ctx.Err() == nil {
+			a.log.Warn("sessionless: purging API tokens failed", "err", err)
+		}
+	}
+}
