@@ -42,7 +42,10 @@
 // (signing-key.pem, PKCS#8 PEM, mode 0600), both created on first start.
 // The first start also seeds two users, demo and viewer, once the server
 // can listen; see [Config] for the password. "demo-api users set-password
-// [-db URL] USERNAME" sets a new one when it is lost. Paths are not
+// [-db URL] USERNAME" sets a new one when it is lost. "demo-api
+// oidc-provider [-addr 127.0.0.1:9000]" runs a local OpenID Connect
+// provider (oidctest.Server) whose tokens the demo accepts with
+// -oidc-issuer, to try them without a real provider. Paths are not
 // created on a typo: a -db or -key-file whose directory does not exist is
 // an error (only ./demo-data is created), as is a -db that is neither a
 // postgres:// URL nor a SQLite file (.db, .sqlite, .sqlite3) and an

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/oidc/oidctest"
 )
 
@@ -179,6 +181,49 @@ func TestOIDCMappingNames(t *testing.T) {
 	for _, name := range []string{"okta", "auth0:", "zitadel:", "Dex", "zitadel "} {
 		if _, err := oidcMapping(name, "api"); err == nil || !strings.Contains(err.Error(), "zitadel:PROJECT_ID") {
 			t.Errorf("oidcMapping(%q): %v, want a refusal naming the mappings", name, err)
+		}
+	}
+}
+
+// TestOIDCProviderCommand: "demo-api oidc-provider" runs a provider whose
+// minted tokens the demo accepts when started with its issuer, and stops
+// when its context ends.
+func TestOIDCProviderCommand(t *testing.T) {
+	out := &testenv.SyncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, []string{"oidc-provider", "-addr", "127.0.0.1:0"}, env(nil), out, io.Discard) }()
+	var issuer string
+	testenv.Eventually(t, "the provider to print its issuer", func() bool {
+		_, rest, ok := strings.Cut(out.String(), "issuer ")
+		issuer, _, _ = strings.Cut(rest, "\n")
+		return ok && strings.Contains(rest, "\n")
+	})
+	resp, err := http.PostForm(issuer+"/token", url.Values{"sub": {"carol"}, "scope": {"widgets:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&minted)
+	resp.Body.Close()
+
+	cfg := testConfig(t)
+	cfg.Now = time.Now // the provider mints with the real clock
+	cfg.OIDCIssuers, cfg.OIDCAudience = []string{issuer}, "api"
+	e := newTestEnv(t, cfg)
+	r, b := e.me(t, "Bearer "+minted.AccessToken)
+	if me := decodeInto[meResponse](t, b); r.StatusCode != 200 || me.AuthMethod != "oidc" || me.Subject != "carol" {
+		t.Fatalf("/api/me with the local provider's token: %s %s", r.Status, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("oidc-provider: %v", err)
+	}
+	for _, args := range [][]string{{"oidc-provider", "-addr", "0.0.0.0:0"}, {"oidc-provider", "extra"}, {"oidc-provider", "-nope"}} {
+		if err := Run(t.Context(), args, env(nil), io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
 		}
 	}
 }

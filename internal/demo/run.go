@@ -45,6 +45,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "tokens" {
 		return runTokens(ctx, args[1:], getenv, stdout)
 	}
+	if len(args) > 0 && args[0] == "oidc-provider" {
+		return runProvider(ctx, args[1:], stdout)
+	}
 	cfg, err := ParseConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
