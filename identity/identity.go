@@ -25,6 +25,9 @@ const (
 	JWT      Method = "jwt"      // a first-party access token (package token)
 	OIDC     Method = "oidc"     // a token from an external OpenID Connect provider
 	APIToken Method = "apitoken" // an opaque API token
+	// Session is a legacy server-side session, accepted by its cookie
+	// while an application moves to tokens (middleware.SessionConfig).
+	Session Method = "session"
 )
 
 // Principal is who made a request, whatever the credential.

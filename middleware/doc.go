@@ -31,6 +31,21 @@
 // gets its own copy of the principal. [Authenticator.Authenticate] does
 // the same for tokens from outside HTTP.
 //
+// During a migration from server sessions, [Config.Session] also accepts
+// the legacy session cookie, read by a [SessionSource] (bridge/phpsession,
+// bridge/gorilla): a request without a token is authenticated by its
+// session, with a principal of Method identity.Session. A token always
+// wins, and a bad token is refused whatever session comes with it; two
+// session cookies are refused; an unsafe cross-origin request with the
+// cookie is refused as CSRF ([ErrCrossOrigin]); a session's principal is
+// cached for a second by default, ten at most ([MaxSessionCacheAge]),
+// since the session can end in its store at any moment:
+//
+//	auth, err := middleware.New(middleware.Config{
+//		JWT:     map[string]middleware.Verifier{iss: verifier},
+//		Session: middleware.SessionConfig{CookieName: "PHPSESSID", Source: phpSessions},
+//	})
+//
 // A server with protected resources (RFC 9728) that clients may ask
 // tokens for by URL (RFC 8707 resource indicators) lists them in
 // [Config.Resources], and the audiences of tokens for the whole API in

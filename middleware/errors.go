@@ -33,6 +33,17 @@ var (
 	// ErrInsufficientScope: the principal lacks a required scope or role.
 	// 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")
+	// ErrInvalidSession: the legacy session cookie ([SessionConfig]) names
+	// no live session: unknown, expired, destroyed, logged out or
+	// malformed. 401 with a bare challenge, as without credentials (a
+	// browser keeps a session cookie after its session ends); with
+	// Config.Optional the request goes through anonymously. The source's
+	// cause is wrapped for logs.
+	ErrInvalidSession = errors.New("middleware: invalid session")
+	// ErrCrossOrigin: a request authenticated by the legacy session
+	// cookie comes from another origin with an unsafe method (a CSRF
+	// attempt: SessionConfig.CrossOrigin). 403 cross_origin.
+	ErrCrossOrigin = errors.New("middleware: cross-origin request with the session cookie")
 	// ErrUnavailable: a backing store (revocation list, API token
 	// database) or a provider cannot answer. 503: never 401, never 200.
 	// It is [identity.ErrUnavailable] itself, so verifiers and revocation

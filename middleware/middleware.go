@@ -125,6 +125,10 @@ type Config struct {
 	// of one of Resources (New refuses it). Empty: every token with an
 	// audience must have been asked for a resource of its route.
 	Audiences []string
+	// Session, when its Source is set, also accepts a legacy session
+	// cookie during a migration from server sessions: see
+	// [SessionConfig]. Default: off.
+	Session SessionConfig
 	// ExternalURL is the public URL of the server's root, as the clients
 	// call it ("https://api.example", or "https://example.com/api" behind
 	// a proxy that strips /api): a DPoP proof's htu must be it followed
@@ -150,8 +154,10 @@ type Config struct {
 	// Default 8 KiB.
 	MaxTokenLength int
 	// Optional lets requests without any credential through without a
-	// principal. Invalid credentials are still rejected. Default: off,
-	// every request must authenticate.
+	// principal. Invalid credentials are still rejected, but for a
+	// legacy session cookie naming no live session ([ErrInvalidSession]:
+	// browsers keep such cookies), which goes through anonymously too.
+	// Default: off, every request must authenticate.
 	Optional bool
 
 	// CacheSize is the number of verified tokens kept, so a token sent
@@ -184,7 +190,8 @@ type Authenticator struct {
 	errh     ErrorHandler
 	log      *slog.Logger
 	now      func() time.Time
-	dpopAlgs string // for the DPoP challenge; "" without DPoP
+	dpopAlgs string   // for the DPoP challenge; "" without DPoP
+	session  *session // nil: no legacy session accepted
 }
 
 // route is one verifier with what the cache needs to know of it.
@@ -211,7 +218,7 @@ func newRoute(v Verifier, opaque bool) *route {
 
 // New checks cfg and returns an authenticator.
 func New(cfg Config) (*Authenticator, error) {
-	if len(cfg.JWT) == 0 && len(cfg.Prefixes) == 0 {
+	if len(cfg.JWT) == 0 && len(cfg.Prefixes) == 0 && cfg.Session.Source == nil {
 		return nil, errors.New("middleware: no verifiers configured")
 	}
 	a := &Authenticator{cfg: cfg, maxLen: cfg.MaxTokenLength, jwt: map[string]*route{}, errh: cfg.ErrorHandler, log: cfg.Logger, now: cfg.Now}
@@ -287,6 +294,15 @@ func New(cfg Config) (*Authenticator, error) {
 	if size > 0 {
 		a.cache = newCache(size)
 		a.keyer = newKeyer()
+	}
+	var err error
+	if a.session, err = newSession(cfg); err != nil {
+		return nil, err
+	}
+	if s := a.session; s != nil && a.cache != nil && s.route.maxAge > 0 {
+		// A key of its own: no token can hit a session's entry, nor a
+		// session a token's, whatever bytes either holds.
+		s.keyer, s.cached = newKeyer(), true
 	}
 	return a, nil
 }
@@ -420,17 +436,22 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, dpop, err := a.credential(r)
-		if errors.Is(err, ErrNoCredentials) && a.cfg.Optional {
-			next.ServeHTTP(w, r)
-			return
-		}
 		var p *identity.Principal
 		var cached bool
-		if err == nil {
+		switch {
+		case err == nil:
 			p, cached, err = a.authenticate(r.Context(), raw)
+			if err == nil {
+				err = a.checkBinding(r, raw, dpop, p)
+			}
+		case errors.Is(err, ErrNoCredentials) && a.session != nil:
+			// No token: the legacy session cookie, if any. A token, valid
+			// or not, always wins over it.
+			p, cached, err = a.fromSession(r)
 		}
-		if err == nil {
-			err = a.checkBinding(r, raw, dpop, p)
+		if a.cfg.Optional && (errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrInvalidSession)) {
+			next.ServeHTTP(w, r)
+			return
 		}
 		if err != nil {
 			a.reject(w, r, res, err, nil)

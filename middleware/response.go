@@ -46,7 +46,9 @@ func Status(err error) (status int, code string) {
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, ErrInsufficientScope):
 		return http.StatusForbidden, "insufficient_scope"
-	case errors.Is(err, ErrNoCredentials):
+	case errors.Is(err, ErrCrossOrigin):
+		return http.StatusForbidden, "cross_origin"
+	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrInvalidSession):
 		return http.StatusUnauthorized, ""
 	case errors.Is(err, ErrInvalidDPoPProof):
 		return http.StatusUnauthorized, "invalid_dpop_proof"
@@ -65,13 +67,16 @@ var descriptions = map[string]string{
 	"temporarily_unavailable": "authentication is temporarily unavailable",
 	"invalid_dpop_proof":      "the DPoP proof is missing, invalid, or not by the token's key",
 	"use_dpop_nonce":          "the DPoP proof must carry the server's nonce (DPoP-Nonce)",
+	"cross_origin":            "a cross-origin request cannot use the session cookie: send a bearer token",
 }
 
 // WriteError is the default [ErrorHandler]: RFC 6750 §3 challenges and an
 // application/problem+json body (RFC 9457).
-//   - no credentials: 401, WWW-Authenticate: Bearer realm="…" without error code;
+//   - no credentials, or a session cookie naming no live session: 401,
+//     WWW-Authenticate: Bearer realm="…" without error code;
 //   - invalid, expired or revoked token: 401, error="invalid_token";
 //   - missing scope: 403, error="insufficient_scope", scope="…";
+//   - a cross-origin request with the session cookie: 403, error="cross_origin";
 //   - malformed request: 400, error="invalid_request";
 //   - backing store down: 503 with Retry-After, no challenge.
 func WriteError(w http.ResponseWriter, r *http.Request, ref *Refusal) {

@@ -7,6 +7,10 @@
 # missing package is installed; elsewhere the matching tests skip with a
 # message saying how to run them. Servers live in a temp dir and are
 # stopped when the test command exits.
+#
+# The tests of the PHP session bridge (bridge/phpsession) run real PHP:
+# Debian's php-cli and php-redis, installed the same way with CI=true.
+# They need no server of their own: each test starts `php -S`.
 
 SERVICES_DIR=""
 
@@ -22,6 +26,8 @@ install_services() {
   local missing=()
   find_pg_bin >/dev/null || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v php >/dev/null || missing+=(php-cli)
+  php_has_redis || missing+=(php-redis)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "services: installing ${missing[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
@@ -29,6 +35,20 @@ install_services() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packages' own service instances are not used: tests run their own.
   service redis-server stop >/dev/null 2>&1 || true
+}
+
+php_has_redis() {
+  command -v php >/dev/null && php -m 2>/dev/null | grep -qix redis
+}
+
+check_php() {
+  if ! command -v php >/dev/null; then
+    echo "services: PHP not installed (apt-get install php-cli php-redis): the PHP session bridge tests will skip"
+  elif ! php_has_redis; then
+    echo "services: PHP $(php -r 'echo PHP_VERSION;') without the redis extension (apt-get install php-redis): the phpredis session tests will skip"
+  else
+    echo "services: PHP $(php -r 'echo PHP_VERSION;') with phpredis $(php -r 'echo phpversion("redis");')"
+  fi
 }
 
 free_port() {
@@ -95,4 +115,5 @@ start_services() {
   trap stop_services EXIT
   start_postgres
   start_redis
+  check_php
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: formatting, vet, staticcheck, and every test with the
 # race detector, including the PostgreSQL and Redis backends on throwaway
-# loopback servers when those are installed (CI installs them).
+# loopback servers when those are installed (CI installs them), and the
+# PHP session bridge against real PHP (php-cli and php-redis, likewise).
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh -short     skip the slow end-to-end tests
@@ -43,6 +44,9 @@ echo "== integration/dex: package oidc and the demo against an embedded Dex (a m
 
 echo "== integration/zitadel: package oidc and the middleware against zitadel/oidc's example provider (a module of its own)"
 (cd integration/zitadel && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
+
+echo "== bridge/gorilla: the legacy session bridge for gorilla/sessions' stores (a module of its own)"
+(cd bridge/gorilla && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
 
 echo "== go test -race"
 (cd bench && go test "$@" ./...)
