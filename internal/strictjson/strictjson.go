@@ -340,6 +340,12 @@ func foldValue(v []byte) error {
 	return nil
 }
 
+// FoldKey maps s to a key shared by exactly the strings strings.EqualFold
+// takes as equal to it (and encoding/json matches to one field name):
+// each rune replaced by the least rune of its Unicode simple-fold orbit
+// ("ſ", "s" and "S" are one; so are "K", "k" and the Kelvin sign).
+func FoldKey(s string) string { return string(foldName(nil, []byte(s))) }
+
 // foldName folds name as encoding/json does to match struct fields: ASCII
 // letters to upper case, other runes to the smallest rune of their
 // case-folding orbit.

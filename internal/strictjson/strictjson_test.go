@@ -411,3 +411,16 @@ func FuzzObject(f *testing.F) {
 		_ = strictjson.FoldCollision(data)
 	})
 }
+
+// TestFoldKey: two strings have one key exactly when strings.EqualFold
+// takes them as equal.
+func TestFoldKey(t *testing.T) {
+	words := []string{"alice", "ALICE", "Alice", "ſam", "SAM", "sam", "K", "k", "\u212a", "straße", "STRAẞE", "ǅ", "ǆ", "Ǆ", "σ", "ς", "Σ", "a b", "ab", "", "é", "É", "e\u0301"}
+	for _, a := range words {
+		for _, b := range words {
+			if (strictjson.FoldKey(a) == strictjson.FoldKey(b)) != strings.EqualFold(a, b) {
+				t.Errorf("FoldKey(%q) = %q, FoldKey(%q) = %q, strings.EqualFold: %v", a, strictjson.FoldKey(a), b, strictjson.FoldKey(b), strings.EqualFold(a, b))
+			}
+		}
+	}
+}

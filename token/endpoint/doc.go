@@ -16,8 +16,8 @@
 // The application supplies its users through [Users] (find a user and
 // its argon2id password hash by name, or by subject for a refresh); the
 // package checks passwords itself (package password), with the same work
-// for unknown users as for wrong passwords. Hooks throttle password
-// attempts ([Hooks.Allow], 429) and audit outcomes ([Hooks.Audit]).
+// for unknown users as for wrong passwords. Hooks audit outcomes
+// ([Hooks.Audit]) and may throttle further ([Hooks.Allow]).
 //
 //	srv, err := endpoint.New(endpoint.Config{
 //		Issuer: issuer, Verifier: verifier, // *token.Issuer, *token.Verifier
@@ -26,8 +26,41 @@
 //	})
 //	srv.Mount(mux, "/auth", auth.Middleware) // POST /auth/login, /token, /revoke, /logout, /logout-all
 //
+// # Login protection
+//
+// The endpoints are throttled without a line of configuration ([Throttle],
+// from Config.Throttle): every request to login, token and revoke takes a
+// token from its client address's bucket (30 at once, then one every
+// 500 ms), and every password attempt, before the password is checked,
+// one from its username's (10, then one every 6 s, whatever the address),
+// and a slot of the password checks in flight for the username (one) and
+// the address (two). A request over a budget is answered 429 Too Many
+// Requests with Retry-After, as an OAuth error (slow_down) at both
+// endpoints, and no password is checked. Memory stays bounded whatever
+// the number of usernames and addresses ([MemoryLimiter]).
+//
+// The client address is the connection's, unless the connection comes
+// from one of ThrottleConfig.TrustedProxies: then it is read from
+// X-Forwarded-For (or Forwarded, RFC 7239), from the right, past the
+// trusted proxies ([Throttle.ClientAddr]); an IPv6 client is its /64.
+// Budgets are per instance unless ThrottleConfig.Shared keeps them in a
+// store every instance shares (package token/endpoint/redisthrottle):
+//
+//	limiter, err := redisthrottle.New(redisClient, redisthrottle.Config{})
+//	srv, err := endpoint.New(endpoint.Config{ /* … */
+//		Throttle: endpoint.ThrottleConfig{
+//			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, // your load balancers
+//			Shared:         limiter,
+//		},
+//	})
+//	mux.Handle("GET /auth/oidc/callback", srv.Throttle().Limit(callback)) // a route of your own, same budget
+//
+// Config.InsecureSkipThrottle turns it all off, for a deployment that
+// limits in front of every instance.
+//
 // Guarantees, tested here: a store that cannot answer is 503 with
-// Retry-After, never 401 and never 200; nothing but hashes of secrets is
+// Retry-After, never 401 and never 200 (the shared limiter, by default,
+// falls back to the instance's own budgets instead); nothing but hashes of secrets is
 // stored (refresh tokens as SHA-256, passwords as argon2id) and no secret
 // is logged or put in an event; bodies are bounded (64 KiB) and of the
 // right type (a JSON body that is not application/json is 415; the OAuth

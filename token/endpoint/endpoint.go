@@ -64,6 +64,7 @@ const (
 	LoggedOut      EventKind = "logout"        // an access token (and maybe its refresh family) revoked
 	LoggedOutAll   EventKind = "logout_all"    // every token of a subject revoked
 	Revoked        EventKind = "revoke"        // a token revoked at the revocation endpoint (RFC 7009)
+	Throttled      EventKind = "throttled"     // a request refused 429 by the Throttle (Username set for a password attempt)
 )
 
 // Event is one outcome worth an audit log. It never carries a password or
@@ -79,10 +80,12 @@ type Event struct {
 // are skipped; hooks run on the request's goroutine.
 type Hooks struct {
 	// Allow runs before a password is checked (login and the password
-	// grant), with the username as sent (normalize it as Users does, so
-	// that variants of one name share a budget). When it returns false
-	// the request is refused with 429 Too Many Requests and a Retry-After
-	// of retryAfter (at least one second), and no password is checked.
+	// grant), after the built-in [Throttle] let the attempt through, with
+	// the username as sent: for a limit of the application's own (the
+	// Throttle already limits per username and per address). When it
+	// returns false the request is refused with 429 Too Many Requests and
+	// a Retry-After of retryAfter (at least one second), and no password
+	// is checked.
 	Allow func(r *http.Request, username string) (ok bool, retryAfter time.Duration)
 	// Audit receives one event per outcome (see EventKind).
 	Audit func(r *http.Request, e Event)
@@ -136,7 +139,20 @@ type Config struct {
 	// Realm is the realm of the Basic challenge of an invalid_client
 	// answer. Default "api".
 	Realm string
-	// Hooks throttle password attempts and report outcomes.
+	// Throttle configures the login protection, on by default: per
+	// client address and per username token buckets taken before any
+	// password is checked (429 with Retry-After), bounded password checks
+	// in flight per username and per address, the client address read
+	// behind TrustedProxies only, and, with Throttle.Shared, budgets
+	// shared by every instance. The zero value is the documented defaults
+	// of [ThrottleConfig], per instance.
+	Throttle ThrottleConfig
+	// InsecureSkipThrottle turns that protection off: password guessing
+	// is then bounded only by the password hasher's cost. Acceptable only
+	// when something in front of every instance limits the same (per
+	// client and per username) before the requests arrive.
+	InsecureSkipThrottle bool
+	// Hooks throttle password attempts further and report outcomes.
 	Hooks Hooks
 	// Logger receives one line per outcome, never a secret. Nil discards.
 	Logger *slog.Logger
@@ -205,10 +221,11 @@ type ProofChecker interface {
 // Server holds the endpoints. Build it with [New]; it is safe for
 // concurrent use.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	refresh *refresh.Manager
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	refresh  *refresh.Manager
+	throttle *Throttle // nil with InsecureSkipThrottle
 }
 
 // New checks cfg and returns the endpoints.
@@ -269,6 +286,19 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if !cfg.InsecureSkipThrottle {
+		tc := cfg.Throttle
+		if tc.Logger == nil {
+			tc.Logger = s.log
+		}
+		if tc.Now == nil {
+			tc.Now = s.now
+		}
+		var err error
+		if s.throttle, err = NewThrottle(tc); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	s.refresh, err = refresh.New(refresh.Config{Store: cfg.RefreshStore, AbsoluteLifetime: cfg.RefreshLifetime,
 		IdleLifetime: cfg.RefreshIdle, Revoker: cfg.Revocation, Now: s.now})
@@ -283,6 +313,12 @@ func New(cfg Config) (*Server, error) {
 // resets the password (RevokeSubject), or deleting expired families
 // (Purge) now and then.
 func (s *Server) Refresh() *refresh.Manager { return s.refresh }
+
+// Throttle returns the login protection of the endpoints (nil with
+// InsecureSkipThrottle, which throttles nothing): its Limit puts routes of
+// your own under the same address budget, such as the callback of an
+// OpenID Connect login.
+func (s *Server) Throttle() *Throttle { return s.throttle }
 
 // Router is where [Server.Mount] registers the endpoints: an
 // *http.ServeMux or a chi.Router (both take "POST /path" patterns).
@@ -310,15 +346,44 @@ func (s *Server) audit(r *http.Request, e Event) {
 	}
 }
 
-// allow applies Hooks.Allow; false means it answered 429.
-func (s *Server) allow(w http.ResponseWriter, r *http.Request, username string) bool {
-	h := s.cfg.Hooks.Allow
-	if h == nil {
-		return true
+// limitAddress takes a token of the budget of r's client address; false
+// means it answered (429, or 503).
+func (s *Server) limitAddress(w http.ResponseWriter, r *http.Request) bool {
+	err := s.throttle.CheckAddress(r)
+	if err != nil {
+		s.throttled(w, r, "", err)
 	}
-	ok, after := h(r, username)
-	if !ok {
-		tooMany(w, after, "too many attempts; retry later")
+	return err == nil
+}
+
+// beginPassword lets a password attempt for username through the
+// throttle and Hooks.Allow, or answers it (429, or 503) and returns false.
+// Call done once the password is checked.
+func (s *Server) beginPassword(w http.ResponseWriter, r *http.Request, username string) (done func(), ok bool) {
+	done, err := s.throttle.PasswordAttempt(r, username)
+	if err != nil {
+		s.throttled(w, r, username, err)
+		return nil, false
 	}
-	return ok
+	if h := s.cfg.Hooks.Allow; h != nil {
+		if ok, after := h(r, username); !ok {
+			done()
+			s.throttled(w, r, username, &LimitError{Budget: BudgetUsername, RetryAfter: after})
+			return nil, false
+		}
+	}
+	return done, true
+}
+
+// throttled answers a refusal of the throttle, and audits and logs it.
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, username string, err error) {
+	var le *LimitError
+	if errors.As(err, &le) {
+		// Debug: a flood is thousands of these; the audit event has each.
+		s.log.DebugContext(r.Context(), "request throttled", "budget", string(le.Budget), "retry_after", le.RetryAfter)
+		s.audit(r, Event{Kind: Throttled, Username: username})
+	} else if r.Context().Err() == nil {
+		s.log.ErrorContext(r.Context(), "request refused: the throttle cannot answer", "err", err)
+	}
+	writeThrottled(w, r, err)
 }

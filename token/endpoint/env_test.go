@@ -183,6 +183,10 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	cfg := endpoint.Config{
 		Issuer: e.issuer, Verifier: e.verifier, Users: e.users, RefreshStore: rs, Revocation: e.list,
 		ClientID: client, Passwords: e.passwords, Logger: log, Now: e.clock.Now,
+		// On, as always, but out of the way of the tests of everything
+		// else, which log in many times on a clock that stands still; the
+		// throttle's tests give their own.
+		Throttle: roomyThrottle,
 		Hooks: endpoint.Hooks{Audit: func(_ *http.Request, ev endpoint.Event) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -212,6 +216,12 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	e.ts = httptest.NewServer(mux)
 	t.Cleanup(e.ts.Close)
 	return e
+}
+
+// roomyThrottle is the throttle of the tests that are not about it.
+var roomyThrottle = endpoint.ThrottleConfig{
+	Username: endpoint.Rate{Burst: 1000}, Address: endpoint.Rate{Burst: 10000},
+	MaxHashesPerUsername: 1000, MaxHashesPerAddress: 1000,
 }
 
 // reply is a response with its body read.

@@ -11,11 +11,13 @@ import (
 // Login returns the JSON login endpoint: POST {"username": …,
 // "password": …} (application/json), answered with an access token and a
 // refresh token in the shape of RFC 6749 §5.1. A wrong password or an
-// unknown user is 401 invalid_grant after the same work; a user store
-// that cannot answer is 503.
+// unknown user is 401 invalid_grant after the same work; a request over
+// one of the [Throttle]'s budgets is 429 slow_down with Retry-After,
+// before any password is checked; a user store that cannot answer is
+// 503.
 func (s *Server) Login() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !post(w, r) {
+		if !post(w, r) || !s.limitAddress(w, r) {
 			return
 		}
 		name, pw, oerr := s.loginBody(w, r)
@@ -28,10 +30,12 @@ func (s *Server) Login() http.Handler {
 			s.fail(w, r, "login", err)
 			return
 		}
-		if !s.allow(w, r, name) {
+		done, ok := s.beginPassword(w, r, name)
+		if !ok {
 			return
 		}
 		u, err := s.checkPassword(r, name, pw)
+		done()
 		if errors.Is(err, errBadCredentials) {
 			s.fail(w, r, "login", &oauthError{http.StatusUnauthorized, "invalid_grant", "invalid username or password"})
 			return
