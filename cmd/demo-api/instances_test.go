@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,18 @@ func (in *instance) sendAuth(method, path, authorization, proof string) (int, ht
 
 func (in *instance) send(method, path, contentType, body, bearer string, header ...string) (int, http.Header, []byte) {
 	in.t.Helper()
+	code, h, b := in.sendOnce(method, path, contentType, body, bearer, header...)
+	if secs, err := strconv.Atoi(h.Get("Retry-After")); code == http.StatusTooManyRequests && err == nil && secs <= 10 {
+		// Instances on one Redis share the login budgets: a test that
+		// runs fast may spend one. Wait as told, once, as a client would.
+		time.Sleep(time.Duration(secs) * time.Second)
+		code, h, b = in.sendOnce(method, path, contentType, body, bearer, header...)
+	}
+	return code, h, b
+}
+
+func (in *instance) sendOnce(method, path, contentType, body, bearer string, header ...string) (int, http.Header, []byte) {
+	in.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, in.url+path, strings.NewReader(body))
@@ -267,6 +280,8 @@ func twoInstances(t *testing.T, shared ...string) {
 	a := startInstance(t, "A", t.TempDir(), env)
 	b := startInstance(t, "B", t.TempDir(), env)
 
+	// With Redis the instances share the login budgets too (10 attempts
+	// per username at once): the test spreads its logins over both users.
 	var delays []time.Duration
 	for i := range 10 {
 		// Logout on one instance, rejected by the other.
@@ -274,7 +289,7 @@ func twoInstances(t *testing.T, shared ...string) {
 		if i%2 == 1 {
 			from, to = b, a
 		}
-		tk := from.login("demo")
+		tk := from.login([]string{"demo", "viewer"}[i/5])
 		if to.me(tk.AccessToken) != 200 {
 			t.Fatalf("%s does not accept %s's token", to.name, from.name)
 		}
@@ -298,12 +313,13 @@ func twoInstances(t *testing.T, shared ...string) {
 	// then answers without the database), revoked on the first: the other
 	// refuses it within a second, through the shared revocation list.
 	delays = delays[:0]
+	users := map[*instance]tokens{a: a.login("demo"), b: b.login("demo")}
 	for i := range 6 {
 		from, to := a, b
 		if i%2 == 1 {
 			from, to = b, a
 		}
-		user := from.login("demo")
+		user := users[from]
 		code, _, body := from.send("POST", "/api/tokens", "application/json", `{"name":"ci","scopes":["widgets:read"]}`, user.AccessToken)
 		var created struct{ ID, Token string }
 		if code != 201 || json.Unmarshal(body, &created) != nil || created.Token == "" {

@@ -16,6 +16,8 @@ import (
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/revocation/redisstore"
 	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
+	"github.com/sessionless/sessionless/token/endpoint"
+	"github.com/sessionless/sessionless/token/endpoint/redisthrottle"
 	"github.com/sessionless/sessionless/token/refresh"
 	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
 )
@@ -33,8 +35,11 @@ type backends struct {
 	// revocations are there (instances refuse each other's replays), else
 	// in memory.
 	dpopReplay dpop.ReplayCache
-	where      string // where revocations are shared, for the log
-	closers    []func() error
+	// throttle keeps the login budgets in Redis, shared by the instances,
+	// when the revocations are there; nil: per instance.
+	throttle endpoint.Limiter
+	where    string // where revocations are shared, for the log
+	closers  []func() error
 }
 
 // openBackends opens the revocation list (synced once before it returns),
@@ -60,6 +65,9 @@ func openBackends(ctx context.Context, cfg Config, db *sqlStore, log *slog.Logge
 			return nil, err
 		}
 		if b.dpopReplay, err = redisreplay.New(client, redisreplay.Config{}); err != nil {
+			return nil, err
+		}
+		if b.throttle, err = redisthrottle.New(client, redisthrottle.Config{}); err != nil {
 			return nil, err
 		}
 		b.where = "Redis"

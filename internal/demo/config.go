@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -127,6 +128,12 @@ type Config struct {
 	// (-cors-origin, repeatable; DEMO_CORS_ORIGINS, comma-separated), or
 	// "*" for any. Empty: no cross-origin access.
 	CORSOrigins []string
+	// TrustedProxies are the proxies in front of the demo (-trusted-proxy,
+	// repeatable; DEMO_TRUSTED_PROXIES, comma-separated; a CIDR or one
+	// address): from them, the login limits read the client address from
+	// X-Forwarded-For (endpoint.ThrottleConfig.TrustedProxies). Empty:
+	// the connection's address.
+	TrustedProxies []netip.Prefix
 	// Now returns the current time for issuing and verifying tokens.
 	// Nil means time.Now. It exists for tests.
 	Now func() time.Time
@@ -161,6 +168,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		s.parseOIDC,
 		s.parseDPoPNonceKey,
 		s.checkCORSOrigins,
+		s.parseTrustedProxies,
 	} {
 		if err := step(&cfg); err != nil {
 			return Config{}, err
@@ -406,6 +414,26 @@ func (s *settings) checkCORSOrigins(cfg *Config) error {
 		}
 	}
 	cfg.CORSOrigins = s.corsOrigins.vals
+	return nil
+}
+
+// parseTrustedProxies reads the proxies' prefixes: a CIDR, or one
+// address (its /32 or /128).
+func (s *settings) parseTrustedProxies(cfg *Config) error {
+	for _, v := range s.trustedProxies.vals {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return fmt.Errorf("%s: %q is neither a CIDR (10.0.0.0/8) nor an IP address", listSource(optTrustedProxy), v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p != p.Masked() {
+			return fmt.Errorf("%s: %q has bits set past its prefix length: did you mean %s?", listSource(optTrustedProxy), v, p.Masked())
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+	}
 	return nil
 }
 

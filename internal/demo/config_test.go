@@ -194,6 +194,7 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"oidc-client-id", "OIDC_CLIENT_ID", "web"},
 	{"oidc-redirect-url", "OIDC_REDIRECT_URL", "https://api.example/auth/oidc/callback"},
 	{"cors-origin", "DEMO_CORS_ORIGINS", "https://app.example"},
+	{"trusted-proxy", "DEMO_TRUSTED_PROXIES", "10.0.0.0/8"},
 }
 
 // TestRevocationAndRefreshSettings checks their parsing, bounds and

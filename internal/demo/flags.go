@@ -38,6 +38,7 @@ const (
 	optOIDCClientID
 	optOIDCRedirect
 	optCORS
+	optTrustedProxy
 )
 
 // options are the settings that have a flag, in the order of the usage
@@ -63,6 +64,7 @@ var options = []option{
 	optOIDCClientID:    {"oidc-client-id", "OIDC_CLIENT_ID", "id", "", "log in through the first -oidc-issuer as this client: GET /auth/oidc/login\n(the secret comes from OIDC_CLIENT_SECRET only)"},
 	optOIDCRedirect:    {"oidc-redirect-url", "OIDC_REDIRECT_URL", "url", "", "the callback URL registered at the provider; default <issuer>/auth/oidc/callback"},
 	optCORS:            {"cors-origin", "DEMO_CORS_ORIGINS", "origin", "", "let browser apps of this origin (https://app.example) call the API, or * for any;\nrepeatable (the variable takes a comma-separated list); credentials are never allowed"},
+	optTrustedProxy:    {"trusted-proxy", "DEMO_TRUSTED_PROXIES", "cidr", "", "a proxy in front of the demo (10.0.0.0/8, or one address): the login limits\nread the client address from its X-Forwarded-For, from the right;\nrepeatable (the variable takes a comma-separated list)"},
 }
 
 // The settings without a flag, read from the environment only.
@@ -127,7 +129,7 @@ type settings struct {
 	fromFlag map[string]bool
 	// The list options: repeatable flags whose variables are
 	// comma-separated.
-	verify, oidcIssuers, corsOrigins stringList
+	verify, oidcIssuers, corsOrigins, trustedProxies stringList
 }
 
 // parseFlags reads the command line into s.raw and the list options, and
@@ -173,7 +175,7 @@ func (s *settings) flagSet() *flag.FlagSet {
 
 // lists maps the index of each list option to its values.
 func (s *settings) lists() map[int]*stringList {
-	return map[int]*stringList{optVerify: &s.verify, optOIDCIssuer: &s.oidcIssuers, optCORS: &s.corsOrigins}
+	return map[int]*stringList{optVerify: &s.verify, optOIDCIssuer: &s.oidcIssuers, optCORS: &s.corsOrigins, optTrustedProxy: &s.trustedProxies}
 }
 
 // resolve gives each option its value by precedence: the flag, else the

@@ -2,8 +2,11 @@ package demo
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sessionless/sessionless/token/endpoint"
@@ -54,5 +57,50 @@ func TestLoginRateLimit(t *testing.T) {
 	if resp, _ := e.do(t, "POST", "/auth/token", "grant_type=refresh_token&refresh_token=x",
 		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}); resp.StatusCode != 429 {
 		t.Errorf("the token endpoint from a throttled address: %s", resp.Status)
+	}
+}
+
+// TestTrustedProxies: -trusted-proxy takes CIDRs and addresses, and the
+// variable a comma-separated list; a value that is neither, or with bits
+// past its length, is refused.
+func TestTrustedProxies(t *testing.T) {
+	cfg, err := ParseConfig([]string{"-trusted-proxy", "10.0.0.0/8", "-trusted-proxy", "2001:db8::1"},
+		env(map[string]string{"DEMO_TRUSTED_PROXIES": "192.0.2.1"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(cfg.TrustedProxies); got != "[10.0.0.0/8 2001:db8::1/128]" {
+		t.Fatalf("flags: %s", got)
+	}
+	cfg, err = ParseConfig(nil, env(map[string]string{"DEMO_TRUSTED_PROXIES": "192.0.2.1, 172.16.0.0/12"}), io.Discard)
+	if err != nil || fmt.Sprint(cfg.TrustedProxies) != "[192.0.2.1/32 172.16.0.0/12]" {
+		t.Fatalf("variable: %v %v", cfg.TrustedProxies, err)
+	}
+	for _, bad := range []string{"proxy.internal", "10.0.0.1/8", "10.0.0.0/33", "fe80::1%eth0"} {
+		if _, err := ParseConfig([]string{"-trusted-proxy", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "-trusted-proxy/DEMO_TRUSTED_PROXIES") {
+			t.Errorf("-trusted-proxy %s: %v", bad, err)
+		}
+	}
+}
+
+// TestLoginBehindProxy: with -trusted-proxy, each client behind the
+// proxy has its own address budget: one that floods the login is
+// refused, the next client is not.
+func TestLoginBehindProxy(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	e := newTestEnv(t, cfg)
+	login := func(user, client string) int {
+		resp, _ := e.do(t, "POST", "/auth/login", `{"username":"`+user+`","password":"x"}`, http.Header{"X-Forwarded-For": {client}})
+		return resp.StatusCode
+	}
+	n := 0
+	for ; n < 100 && login(fmt.Sprintf("nobody-%d", n), "198.51.100.7") != 429; n++ {
+	}
+	if n != endpoint.DefaultAddressBurst {
+		t.Fatalf("the flooding client was refused after %d requests, want %d", n, endpoint.DefaultAddressBurst)
+	}
+	if s := login("someone", "203.0.113.9"); s != 401 {
+		t.Fatalf("another client behind the proxy: %d, want 401", s)
 	}
 }

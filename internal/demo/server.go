@@ -45,7 +45,6 @@ type server struct {
 	endpoints   *endpoint.Server
 	oidcLogin   *oidc.Login // nil without -oidc-client-id
 	providers   []*oidc.Provider
-	limits      *endpoint.Throttle
 	resources   resources
 	corsOrigins []string
 	graphql     *graphql.Schema
@@ -135,12 +134,11 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	limits, err := endpoint.NewThrottle(endpoint.ThrottleConfig{Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
 	endpoints, err := endpoint.New(endpoint.Config{
-		Hooks:           endpoint.Hooks{Allow: limits.Allow},
+		// Login protection, the library's defaults: per address and per
+		// username, the address read behind -trusted-proxy only, shared
+		// by the instances when they share a Redis (-redis).
+		Throttle:        endpoint.ThrottleConfig{TrustedProxies: cfg.TrustedProxies, Shared: d.backends.throttle},
 		DPoP:            proofs,
 		ExternalURL:     external,
 		Resources:       res.list(),
@@ -164,7 +162,7 @@ func newServer(cfg Config, d deps) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers, limits: limits,
+	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers,
 		resources: res, corsOrigins: cfg.CORSOrigins, revocations: d.backends.revocations, widgets: newWidgetStore(),
 		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -266,20 +264,23 @@ func (s *server) warmProviders(ctx context.Context) {
 // routes returns the handler of the whole API, request logging included.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	// Login, tokens and logout: package token/endpoint.
-	// Rate-limited per client address (and, for passwords, per username).
-	handle(mux, "/auth/login", route{http.MethodPost, s.limits.Limit(s.endpoints.Login())})
-	handle(mux, "/auth/token", route{http.MethodPost, s.limits.Limit(s.endpoints.Token())})
-	handle(mux, "/auth/revoke", route{http.MethodPost, s.limits.Limit(s.endpoints.Revoke())})
+	// Login, tokens and logout: package token/endpoint, which limits
+	// login, token and revoke per client address (and passwords per
+	// username).
+	handle(mux, "/auth/login", route{http.MethodPost, s.endpoints.Login()})
+	handle(mux, "/auth/token", route{http.MethodPost, s.endpoints.Token()})
+	handle(mux, "/auth/revoke", route{http.MethodPost, s.endpoints.Revoke()})
 	handle(mux, "/auth/logout", route{http.MethodPost, s.auth.Middleware(s.endpoints.Logout())})
 	// Logging out everywhere acts on the whole server: a token narrowed
 	// to one resource (RFC 8707) may not (it may log itself out).
 	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Protect(s.resources.all)(s.endpoints.LogoutAll())})
 	if s.oidcLogin != nil {
 		// Log in through the OpenID Connect provider (-oidc-client-id):
-		// the callback answers with the demo's own tokens.
-		handle(mux, "/auth/oidc/login", route{http.MethodGet, s.limits.Limit(s.oidcLogin.Start())})
-		handle(mux, "/auth/oidc/callback", route{http.MethodGet, s.limits.Limit(s.oidcLogin.Callback())})
+		// the callback answers with the demo's own tokens. Under the same
+		// address budget as the endpoints.
+		limit := s.endpoints.Throttle().Limit
+		handle(mux, "/auth/oidc/login", route{http.MethodGet, limit(s.oidcLogin.Start())})
+		handle(mux, "/auth/oidc/callback", route{http.MethodGet, limit(s.oidcLogin.Callback())})
 	}
 	handle(mux, "/.well-known/jwks.json", route{http.MethodGet, token.JWKSHandler(s.keys, jwksMaxAge)})
 	// Authorization server metadata (RFC 8414), and protected resource
