@@ -44,11 +44,14 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/redisreplay"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/endpoint"
+	"github.com/sessionless/sessionless/token/endpoint/redisthrottle"
 )
 
 // Defaults of a [Config].
@@ -85,6 +88,10 @@ type Config struct {
 	KeyFile string
 	// Key is a signing key already loaded.
 	Key *token.Key
+	// VerifyKeys are the public keys of signing keys retired by a
+	// rotation: the tokens they signed still verify (and JWKS lists them)
+	// until they expire. New keeps only their public halves.
+	VerifyKeys []*token.Key
 	// TTL is the lifetime of the access tokens. Zero means 15 minutes;
 	// at most 24 hours (token.DefaultMaxTokenLifetime).
 	TTL time.Duration
@@ -96,12 +103,28 @@ type Config struct {
 	// the database on Shutdown. Empty: all in memory, for one process.
 	Database string
 	// Redis, a redis:// URL, shares the revocations through Redis
-	// instead of the database: they reach the other instances at once.
+	// instead of the database (they reach the other instances at once),
+	// and with them the login budgets of the endpoints (a client flooding
+	// the login spends one budget however many instances it reaches) and
+	// the DPoP replay cache. Without Redis both are per instance.
 	Redis string
 	// Revocations is a revocation list of your own, instead of the one
 	// New opens from Database or Redis (or in memory). It stays yours to
 	// close.
 	Revocations *revocation.List
+	// RevocationList holds the other settings of the list New opens
+	// (Staleness, FailOpen, Leeway, MaxTokenLifetime, PurgeInterval, Now):
+	// New sets its Store, and its Logger and Now unless given.
+	RevocationList revocation.Config
+
+	// DPoP, when set, accepts DPoP-bound tokens (RFC 9449) at the
+	// middleware and issues them at the endpoints: New builds the proof
+	// verifier, its replay cache in Redis when Config.Redis is set (every
+	// instance refuses a proof another one accepted), else in memory,
+	// unless Replay is given; Now defaults to this Config's. The
+	// middleware then needs Middleware.ExternalURL (and the endpoints
+	// Endpoints.ExternalURL): the public URL proofs are checked against.
+	DPoP *dpop.Config
 
 	// Providers are OpenID Connect providers whose access tokens the API
 	// accepts too: Issuer is required; Audiences default to Audience,
@@ -128,7 +151,9 @@ type Config struct {
 	// [Auth.Mount]. New sets Issuer, Verifier, Revocation, APITokens
 	// (logging out everywhere revokes the user's API tokens too) and
 	// RefreshStore (on Database) unless given, ClientID (DefaultClientID)
-	// unless given, Logger and Now.
+	// unless given, Logger and Now; with Config.Redis, the login budgets
+	// are shared by the instances there (Throttle.Shared, redisthrottle)
+	// unless Throttle.Shared is given.
 	Endpoints *endpoint.Config
 
 	// Middleware holds the other settings of the middleware (cookie,
@@ -154,6 +179,8 @@ type Auth struct {
 	// Revocations is the list the middleware checks: revoke tokens with
 	// it.
 	Revocations *revocation.List
+	// DPoP is the proof verifier (with Config.DPoP), or nil.
+	DPoP *dpop.Verifier
 	// Providers verify the tokens of Config.Providers, in order.
 	Providers []*oidc.Provider
 	// APITokens is the API token manager (with Config.APITokens), or nil.
@@ -195,6 +222,11 @@ func New(cfg Config) (_ *Auth, err error) {
 	if err := a.providers(cfg); err != nil {
 		return nil, err
 	}
+	if cfg.DPoP != nil {
+		if err := a.dpop(cfg, st); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.APITokens != nil {
 		if err := a.apiTokens(cfg, st); err != nil {
 			return nil, err
@@ -221,6 +253,12 @@ func (cfg *Config) check() error {
 		return errors.New("sessionless: Config.Middleware.JWT, .Prefixes and .Revocation are set by New (use Config.Providers, APITokens and Revocations)")
 	case cfg.Revocations != nil && (cfg.Redis != ""):
 		return errors.New("sessionless: Config.Revocations and Config.Redis both name the revocations: give one")
+	case cfg.Revocations != nil && revocationListSet(cfg.RevocationList):
+		return errors.New("sessionless: Config.RevocationList configures the list New opens, not Config.Revocations")
+	case cfg.RevocationList.Store != nil:
+		return errors.New("sessionless: Config.RevocationList.Store is set by New (use Config.Database, Redis or Revocations)")
+	case cfg.DPoP != nil && (cfg.Middleware.DPoP != nil || cfg.Endpoints != nil && cfg.Endpoints.DPoP != nil):
+		return errors.New("sessionless: Config.DPoP and Config.Middleware.DPoP or Config.Endpoints.DPoP both configure DPoP: give one")
 	case cfg.Endpoints != nil && (cfg.Endpoints.Issuer != nil || cfg.Endpoints.Verifier != nil || cfg.Endpoints.Revocation != nil):
 		return errors.New("sessionless: Config.Endpoints.Issuer, .Verifier and .Revocation are set by New")
 	case cfg.Endpoints != nil && cfg.Endpoints.Users == nil:
@@ -239,13 +277,26 @@ func (cfg *Config) check() error {
 	return nil
 }
 
+// revocationListSet reports whether any of c is set.
+func revocationListSet(c revocation.Config) bool {
+	return c.Store != nil || c.Staleness != 0 || c.FailOpen || c.Leeway != 0 || c.MaxTokenLifetime != 0 ||
+		c.PurgeInterval != 0 || c.Now != nil || c.Logger != nil
+}
+
 // tokens builds the key ring, the issuer and the verifier.
 func (a *Auth) tokens(cfg Config) error {
 	key, err := signingKey(cfg)
 	if err != nil {
 		return err
 	}
-	set, err := token.NewKeySet(key)
+	var retired []*token.Key
+	for _, k := range cfg.VerifyKeys {
+		if k == nil {
+			return errors.New("sessionless: a nil key in Config.VerifyKeys")
+		}
+		retired = append(retired, k.Public())
+	}
+	set, err := token.NewKeySet(key, retired...)
 	if err != nil {
 		return err
 	}
@@ -297,6 +348,32 @@ func (a *Auth) providers(cfg Config) error {
 	return nil
 }
 
+// dpop builds the DPoP proof verifier, its replay cache in Redis when
+// New opened it.
+func (a *Auth) dpop(cfg Config, st *stores) error {
+	dc := *cfg.DPoP
+	if dc.Replay == nil {
+		if st.redis != nil {
+			cache, err := redisreplay.New(st.redis, redisreplay.Config{})
+			if err != nil {
+				return err
+			}
+			dc.Replay = cache
+		} else {
+			dc.Replay = dpop.NewMemoryCache(cfg.Now)
+		}
+	}
+	if dc.Now == nil {
+		dc.Now = cfg.Now
+	}
+	v, err := dpop.New(dc)
+	if err != nil {
+		return fmt.Errorf("sessionless: Config.DPoP: %w", err)
+	}
+	a.DPoP = v
+	return nil
+}
+
 // apiTokens builds the API token manager.
 func (a *Auth) apiTokens(cfg Config, st *stores) error {
 	ac := *cfg.APITokens
@@ -329,6 +406,16 @@ func (a *Auth) endpoints(cfg Config, st *stores) error {
 	}
 	if ec.APITokens == nil && a.APITokens != nil {
 		ec.APITokens = a.APITokens
+	}
+	if ec.Throttle.Shared == nil && st.redis != nil && !ec.InsecureSkipThrottle {
+		lim, err := redisthrottle.New(st.redis, redisthrottle.Config{})
+		if err != nil {
+			return err
+		}
+		ec.Throttle.Shared = lim
+	}
+	if a.DPoP != nil {
+		ec.DPoP = a.DPoP
 	}
 	ec.ClientID = cmp.Or(ec.ClientID, DefaultClientID)
 	ec.Logger = cmp.Or(ec.Logger, cfg.Logger)
@@ -368,6 +455,9 @@ func (a *Auth) middleware(cfg Config) error {
 		mc.Prefixes = map[string]middleware.Verifier{a.APITokens.Prefix(): a.APITokens}
 	}
 	mc.Revocation = a.Revocations
+	if a.DPoP != nil {
+		mc.DPoP = a.DPoP
+	}
 	if mc.Audiences == nil {
 		mc.Audiences = auds
 	}

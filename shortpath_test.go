@@ -16,6 +16,8 @@ import (
 
 	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/dpop/dpoptest"
 	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/sqlopen"
@@ -46,6 +48,16 @@ func TestNewRefusesShortPath(t *testing.T) {
 		"endpoints with their issuer":    with(func(c *sessionless.Config) { c.Endpoints = &endpoint.Config{Users: users, Issuer: &token.Issuer{}} }),
 		"API tokens with a subject":      with(func(c *sessionless.Config) { c.APITokens = &apitoken.Config{SubjectIssuer: "x"} }),
 		"a list and Redis":               with(func(c *sessionless.Config) { c.Revocations = &revocation.List{}; c.Redis = "redis://127.0.0.1:1" }),
+		"a revocation list and its settings": with(func(c *sessionless.Config) {
+			c.Revocations = &revocation.List{}
+			c.RevocationList.FailOpen = true
+		}),
+		"a store for the list New opens": with(func(c *sessionless.Config) { c.RevocationList.Store = revocation.NewMemoryStore() }),
+		"DPoP twice": with(func(c *sessionless.Config) {
+			c.DPoP = &dpop.Config{}
+			c.Middleware.DPoP = &dpop.Verifier{}
+		}),
+		"DPoP without the middleware's URL": with(func(c *sessionless.Config) { c.DPoP = &dpop.Config{} }),
 		"a database URL of another kind": with(func(c *sessionless.Config) { c.Database = "mysql://u:p@h/db" }),
 		"a Redis URL that does not parse": with(func(c *sessionless.Config) {
 			c.Redis = "http://u:s3cret@h"
@@ -155,8 +167,14 @@ func TestShortPathOnDatabase(t *testing.T) {
 // instance through Redis.
 func TestShortPathOnRedis(t *testing.T) {
 	redisURL := testenv.RedisURL(t)
-	cfg := sessionless.Config{Issuer: "https://api.example", Audience: "api", HMACSecret: secret, Redis: redisURL,
-		Database: filepath.Join(t.TempDir(), "auth.db")}
+	const api = "https://api.example"
+	// Each instance's own login budget would let 3 wrong passwords
+	// through; shared, the two let 3 through between them.
+	cfg := sessionless.Config{Issuer: api, Audience: "api", HMACSecret: secret, Redis: redisURL,
+		Database: filepath.Join(t.TempDir(), "auth.db"), DPoP: &dpop.Config{},
+		Middleware: middleware.Config{ExternalURL: api},
+		Endpoints: &endpoint.Config{Users: users, Passwords: cheap, ExternalURL: api,
+			Throttle: endpoint.ThrottleConfig{Username: endpoint.Rate{Burst: 3, Every: time.Hour}}}}
 	a, err := sessionless.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -179,6 +197,90 @@ func TestShortPathOnRedis(t *testing.T) {
 		_, err := b.Authenticate(t.Context(), raw)
 		return errors.Is(err, middleware.ErrRevoked)
 	})
+
+	srvA, srvB := serveMe(t, a), serveMe(t, b)
+	wrong := func(url string) int {
+		resp, err := http.Post(url+"/auth/login", "application/json", strings.NewReader(`{"username": "alice", "password": "wrong"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, url := range []string{srvA.URL, srvB.URL, srvA.URL} {
+		if got := wrong(url); got != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, got)
+		}
+	}
+	if got := wrong(srvB.URL); got != http.StatusTooManyRequests {
+		t.Errorf("a fourth wrong password, on B: %d, want 429 (the budget is shared through Redis)", got)
+	}
+
+	// A DPoP proof accepted by A is a replay at B.
+	client := dpoptest.NewClient(t)
+	bound, _, err := a.Issuer.Issue(token.Claims{Subject: "alice", JKT: client.JKT()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof := client.Proof("GET", api+"/me", bound, time.Now(), nil)
+	send := func(url string) int {
+		req, _ := http.NewRequest("GET", url+"/me", nil)
+		req.Header.Set("Authorization", "DPoP "+bound)
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send(srvA.URL); got != http.StatusOK {
+		t.Fatalf("a DPoP request on A: %d", got)
+	}
+	if got := send(srvB.URL); got != http.StatusUnauthorized {
+		t.Errorf("its proof replayed on B: %d, want 401", got)
+	}
+}
+
+// TestVerifyKeys: a token signed with a retired key still verifies while
+// it lives, and JWKS lists the retired key's public half.
+func TestVerifyKeys(t *testing.T) {
+	old, err := token.GenerateKey(token.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := token.GenerateKey(token.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldSet, err := token.NewKeySet(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := token.NewIssuer(oldSet, token.IssuerConfig{Issuer: "https://api.example", Audience: []string{"api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := issued.Issue(token.Claims{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := sessionless.New(sessionless.Config{Issuer: "https://api.example", Audience: "api", Key: now, VerifyKeys: []*token.Key{old}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close()
+	if p, err := auth.Authenticate(t.Context(), raw); err != nil || p.Subject != "alice" {
+		t.Fatalf("a token of the retired key: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	auth.JWKS().ServeHTTP(rec, httptest.NewRequest("GET", sessionless.JWKSPath, nil))
+	if body := rec.Body.String(); !strings.Contains(body, old.ID()) || !strings.Contains(body, now.ID()) {
+		t.Errorf("JWKS without both keys: %s", body)
+	}
+	if _, err := sessionless.New(sessionless.Config{Issuer: "https://api.example", Audience: "api", Key: now, VerifyKeys: []*token.Key{nil}}); err == nil {
+		t.Error("a nil verify key accepted")
+	}
 }
 
 // TestServe: Serve serves until its context ends, or the process gets

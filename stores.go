@@ -1,6 +1,7 @@
 package sessionless
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -26,6 +27,7 @@ const firstSyncTimeout = 15 * time.Second
 // without one.
 type stores struct {
 	db        *sql.DB
+	redis     *redis.Client // Config.Redis, or nil
 	refreshes refresh.Store
 	apiTokens apitoken.Store
 }
@@ -65,6 +67,7 @@ func (a *Auth) openStores(cfg Config) (*stores, error) {
 			return nil, errors.New("sessionless: Config.Redis does not parse: use redis://[user:password@]host:port/db")
 		}
 		client := redis.NewClient(opt)
+		st.redis = client
 		a.closers = append(a.closers, client.Close)
 		if revStore, err = redisstore.New(client, redisstore.Config{}); err != nil {
 			return nil, err
@@ -74,7 +77,13 @@ func (a *Auth) openStores(cfg Config) (*stores, error) {
 	if a.Revocations == nil {
 		sctx, cancel := context.WithTimeout(ctx, firstSyncTimeout)
 		defer cancel()
-		list, err := revocation.Open(sctx, revocation.Config{Store: revStore, Logger: cfg.Logger, Now: cfg.Now})
+		rc := cfg.RevocationList
+		rc.Store = revStore
+		rc.Logger = cmp.Or(rc.Logger, cfg.Logger)
+		if rc.Now == nil {
+			rc.Now = cfg.Now
+		}
+		list, err := revocation.Open(sctx, rc)
 		if err != nil {
 			return nil, fmt.Errorf("sessionless: the revocation list: %w", err)
 		}
