@@ -16,9 +16,9 @@ import (
 
 	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/apitoken"
+	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/dpoptest"
-	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/sqlopen"
 	"github.com/sessionless/sessionless/internal/testenv"
@@ -42,12 +42,12 @@ func TestNewRefusesShortPath(t *testing.T) {
 		"API token prefixes set": with(func(c *sessionless.Config) {
 			c.Middleware.Prefixes = map[string]middleware.Verifier{"x_": nil}
 		}),
-		"a provider without issuer":      with(func(c *sessionless.Config) { c.Providers = []oidc.Config{{}} }),
-		"a provider with our issuer":     with(func(c *sessionless.Config) { c.Providers = []oidc.Config{{Issuer: c.Issuer}} }),
-		"endpoints without users":        with(func(c *sessionless.Config) { c.Endpoints = &endpoint.Config{} }),
-		"endpoints with their issuer":    with(func(c *sessionless.Config) { c.Endpoints = &endpoint.Config{Users: users, Issuer: &token.Issuer{}} }),
-		"API tokens with a subject":      with(func(c *sessionless.Config) { c.APITokens = &apitoken.Config{SubjectIssuer: "x"} }),
-		"a list and Redis":               with(func(c *sessionless.Config) { c.Revocations = &revocation.List{}; c.Redis = "redis://127.0.0.1:1" }),
+		"a provider without issuer":   with(func(c *sessionless.Config) { c.Providers = []oidc.Config{{}} }),
+		"a provider with our issuer":  with(func(c *sessionless.Config) { c.Providers = []oidc.Config{{Issuer: c.Issuer}} }),
+		"endpoints without users":     with(func(c *sessionless.Config) { c.Endpoints = &endpoint.Config{} }),
+		"endpoints with their issuer": with(func(c *sessionless.Config) { c.Endpoints = &endpoint.Config{Users: users, Issuer: &token.Issuer{}} }),
+		"API tokens with a subject":   with(func(c *sessionless.Config) { c.APITokens = &apitoken.Config{SubjectIssuer: "x"} }),
+		"a list and Redis":            with(func(c *sessionless.Config) { c.Revocations = &revocation.List{}; c.Redis = "redis://127.0.0.1:1" }),
 		"a revocation list and its settings": with(func(c *sessionless.Config) {
 			c.Revocations = &revocation.List{}
 			c.RevocationList.FailOpen = true
@@ -58,7 +58,7 @@ func TestNewRefusesShortPath(t *testing.T) {
 			c.Middleware.DPoP = &dpop.Verifier{}
 		}),
 		"DPoP without the middleware's URL": with(func(c *sessionless.Config) { c.DPoP = &dpop.Config{} }),
-		"a database URL of another kind": with(func(c *sessionless.Config) { c.Database = "mysql://u:p@h/db" }),
+		"a database URL of another kind":    with(func(c *sessionless.Config) { c.Database = "mysql://u:p@h/db" }),
 		"a Redis URL that does not parse": with(func(c *sessionless.Config) {
 			c.Redis = "http://u:s3cret@h"
 		}),
