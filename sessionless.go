@@ -36,6 +36,7 @@ package sessionless
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,8 +101,14 @@ type Config struct {
 	// Redis) the revocations live, shared by every instance: a SQLite
 	// file path ("auth.db", or a "file:" URI; the file is made 0600) or a
 	// postgres:// URL. New creates the tables (migrating them) and closes
-	// the database on Shutdown. Empty: all in memory, for one process.
+	// the database on Shutdown. Empty, and no DB: all in memory, for one
+	// process.
 	Database string
+	// DB is a database the application has open already, instead of
+	// Database: New creates its tables there (beside the application's
+	// own, such as its users) and leaves it open. Its driver must be
+	// modernc.org/sqlite ("sqlite") or pgx's stdlib ("pgx").
+	DB *sql.DB
 	// Redis, a redis:// URL, shares the revocations through Redis
 	// instead of the database (they reach the other instances at once),
 	// and with them the login budgets of the endpoints (a client flooding
@@ -240,7 +247,7 @@ func New(cfg Config) (_ *Auth, err error) {
 	if err := a.middleware(cfg); err != nil {
 		return nil, err
 	}
-	if st.db != nil {
+	if st.dialect != 0 {
 		a.startPurge()
 	}
 	return a, nil
@@ -251,6 +258,8 @@ func (cfg *Config) check() error {
 	switch {
 	case cfg.Middleware.Revocation != nil || len(cfg.Middleware.JWT) != 0 || len(cfg.Middleware.Prefixes) != 0:
 		return errors.New("sessionless: Config.Middleware.JWT, .Prefixes and .Revocation are set by New (use Config.Providers, APITokens and Revocations)")
+	case cfg.Database != "" && cfg.DB != nil:
+		return errors.New("sessionless: Config.Database and Config.DB both name the database: give one")
 	case cfg.Revocations != nil && (cfg.Redis != ""):
 		return errors.New("sessionless: Config.Revocations and Config.Redis both name the revocations: give one")
 	case cfg.Revocations != nil && revocationListSet(cfg.RevocationList):

@@ -2,6 +2,7 @@ package sessionless_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net"
 	"net/http"
@@ -58,6 +59,7 @@ func TestNewRefusesShortPath(t *testing.T) {
 			c.Middleware.DPoP = &dpop.Verifier{}
 		}),
 		"DPoP without the middleware's URL": with(func(c *sessionless.Config) { c.DPoP = &dpop.Config{} }),
+		"a database twice":                  with(func(c *sessionless.Config) { c.Database, c.DB = "auth.db", &sql.DB{} }),
 		"a database URL of another kind":    with(func(c *sessionless.Config) { c.Database = "mysql://u:p@h/db" }),
 		"a Redis URL that does not parse": with(func(c *sessionless.Config) {
 			c.Redis = "http://u:s3cret@h"
@@ -103,7 +105,7 @@ func TestProviderAtStart(t *testing.T) {
 	})
 }
 
-// TestShortPathOnDatabase: with Config.Database (SQLite, and PostgreSQL
+// TestShortPathOnDatabase: with Config.Database or DB (SQLite, and PostgreSQL
 // when the test server is there), the endpoints, the API tokens and the
 // revocations live in the database: a second Auth on it (another
 // instance) refuses a token logged out on the first, sees the API token
@@ -121,7 +123,16 @@ func TestShortPathOnDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := sessionless.New(cfg)
+			// B on the database as the application opened it (Config.DB),
+			// which New leaves open.
+			own, _, err := sqlopen.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer own.Close()
+			cfgB := cfg
+			cfgB.Database, cfgB.DB = "", own
+			b, err := sessionless.New(cfgB)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,6 +155,9 @@ func TestShortPathOnDatabase(t *testing.T) {
 			}
 			if err := a.Shutdown(t.Context()); err != nil {
 				t.Errorf("a second Shutdown: %v", err)
+			}
+			if err := own.PingContext(t.Context()); err != nil {
+				t.Errorf("the application's database after Shutdown: %v", err)
 			}
 			// The last use of the API token was written by Shutdown.
 			db, d, err := sqlopen.Open(t.Context(), url)

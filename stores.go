@@ -3,7 +3,6 @@ package sessionless
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/sessionless/sessionless/apitoken"
 	apitokensql "github.com/sessionless/sessionless/apitoken/sqlstore"
 	"github.com/sessionless/sessionless/internal/sqlopen"
+	"github.com/sessionless/sessionless/internal/sqlschema"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/revocation/redisstore"
 	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
@@ -23,11 +23,11 @@ import (
 // firstSyncTimeout bounds the first sync of the revocation list.
 const firstSyncTimeout = 15 * time.Second
 
-// stores are what New opened on Config.Database: nil fields (and db)
+// stores are what New opened on Config.Database or DB: nil fields
 // without one.
 type stores struct {
-	db        *sql.DB
-	redis     *redis.Client // Config.Redis, or nil
+	dialect   sqlschema.Dialect // of the database; 0 without one
+	redis     *redis.Client     // Config.Redis, or nil
 	refreshes refresh.Store
 	apiTokens apitoken.Store
 }
@@ -39,13 +39,21 @@ func (a *Auth) openStores(cfg Config) (*stores, error) {
 	ctx := context.Background()
 	st := &stores{apiTokens: apitoken.NewMemoryStore()}
 	var revStore revocation.Store // nil: in memory
-	if cfg.Database != "" {
-		db, d, err := sqlopen.Open(ctx, cfg.Database)
-		if err != nil {
+	db, d := cfg.DB, sqlschema.Dialect(0)
+	var err error
+	switch {
+	case cfg.Database != "":
+		if db, d, err = sqlopen.Open(ctx, cfg.Database); err != nil {
 			return nil, fmt.Errorf("sessionless: Config.Database: %w", err)
 		}
-		st.db = db
 		a.closers = append(a.closers, db.Close)
+	case db != nil:
+		if d, err = sqlopen.DialectOf(db); err != nil {
+			return nil, fmt.Errorf("sessionless: Config.DB: %w", err)
+		}
+	}
+	if db != nil {
+		st.dialect = d
 		if st.refreshes, err = refreshsql.New(ctx, db, refreshsql.Config{Dialect: d}); err != nil {
 			return nil, err
 		}

@@ -17,11 +17,23 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+	"github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
 
 	"github.com/sessionless/sessionless/internal/sqlschema"
 )
+
+// DialectOf returns the dialect of a database opened with the drivers
+// this package links: modernc.org/sqlite ("sqlite") or pgx ("pgx").
+func DialectOf(db *sql.DB) (sqlschema.Dialect, error) {
+	switch db.Driver().(type) {
+	case *sqlite.Driver:
+		return sqlschema.SQLite, nil
+	case *stdlib.Driver:
+		return sqlschema.Postgres, nil
+	}
+	return 0, fmt.Errorf("a database of driver %T: want modernc.org/sqlite or github.com/jackc/pgx/v5/stdlib", db.Driver())
+}
 
 // Open opens the database databaseURL names, creating the directory of a
 // SQLite file (0700) and the file (0600) when missing, and checks that a
