@@ -516,7 +516,7 @@ func TestHealthzRevocationStale(t *testing.T) {
 			tr := e.login(t, "demo", testPassword)
 			e.srv.ping = func(context.Context) error { return nil } // the database "answers"
 			e.store.db.Close()                                      // but the revocation list cannot sync
-			testenv.Eventually(t, "the list to go stale", e.backends.revocations.Stale)
+			testenv.Eventually(t, "the list to go stale", e.srv.revocations.Stale)
 			resp, b := e.do(t, http.MethodGet, "/healthz", "", nil)
 			want, wantMe := http.StatusServiceUnavailable, http.StatusServiceUnavailable
 			if failOpen {

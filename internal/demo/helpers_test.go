@@ -54,7 +54,6 @@ type testEnv struct {
 	store *sqlStore
 	keys  *token.KeySet
 
-	backends  *backends
 	passwords *password.Hasher
 	clock     *testenv.Clock
 	logs      *testenv.SyncBuffer
@@ -90,13 +89,10 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	if e.keys, err = loadKeys(cfg, log); err != nil {
 		t.Fatal(err)
 	}
-	if e.backends, err = openBackends(ctx, e.cfg, e.store, log); err != nil {
+	if e.srv, err = newServer(e.cfg, deps{users: e.store, db: e.store.db, ping: e.store.Ping, keys: e.keys, passwords: pw, log: log}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.backends.Close() })
-	if e.srv, err = newServer(e.cfg, deps{users: e.store, ping: e.store.Ping, keys: e.keys, passwords: pw, backends: e.backends, log: log}); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { e.srv.Shutdown(context.Background()) })
 	e.ts = httptest.NewServer(e.srv.routes())
 	t.Cleanup(e.ts.Close)
 	return e

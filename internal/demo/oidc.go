@@ -38,15 +38,16 @@ func oidcMapping(name, audience string) (oidc.Mapping, error) {
 	return oidc.Mapping{}, fmt.Errorf("%q: want generic, dex, keycloak, auth0:NAMESPACE (e.g. auth0:https://example.com/), zitadel or zitadel:PROJECT_ID", name)
 }
 
-// oidcProviders returns a verifier of access tokens per -oidc-issuer.
-func oidcProviders(cfg Config, log *slog.Logger) ([]*oidc.Provider, error) {
-	var ps []*oidc.Provider
+// oidcProviders returns the configuration of a verifier of access tokens
+// per -oidc-issuer.
+func oidcProviders(cfg Config, log *slog.Logger) ([]oidc.Config, error) {
+	var ps []oidc.Config
 	for _, iss := range cfg.OIDCIssuers {
 		m, err := oidcMapping(cfg.mappingOf(iss), cfg.audienceOf(iss))
 		if err != nil {
 			return nil, err
 		}
-		p, err := oidc.New(oidc.Config{
+		ps = append(ps, oidc.Config{
 			Issuer:           iss,
 			Audiences:        []string{cfg.audienceOf(iss)},
 			Mapping:          m,
@@ -54,10 +55,6 @@ func oidcProviders(cfg Config, log *slog.Logger) ([]*oidc.Provider, error) {
 			Logger:           log,
 			Now:              cfg.Now,
 		})
-		if err != nil {
-			return nil, fmt.Errorf("-oidc-issuer %s: %w", iss, err)
-		}
-		ps = append(ps, p)
 	}
 	return ps, nil
 }

@@ -7,6 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+
+	"github.com/sessionless/sessionless"
+	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/token"
 )
 
 // operatorIssuer stands in for the servers' issuer in operator commands,
@@ -18,10 +22,10 @@ const operatorIssuer = "demo-api:operator"
 // operator is what an operator command works on: the servers' database
 // and backends.
 type operator struct {
-	cmd      string // "tokens", "users": what its errors start with
-	cfg      Config // the servers' configuration; Issuer set
-	store    *sqlStore
-	backends *backends
+	cmd   string // "tokens", "users": what its errors start with
+	cfg   Config // the servers' configuration; Issuer set
+	store *sqlStore
+	auth  *sessionless.Auth
 	// issuer is the servers' issuer: -issuer, or the default their -addr
 	// gives; "" when it cannot be known (port 0).
 	issuer string
@@ -51,12 +55,34 @@ func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv f
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	b, err := openBackends(ctx, cfg, store, slog.New(slog.DiscardHandler))
+	// The servers' stores, through the short path as the servers open
+	// them, with a key of its own (it signs nothing) and without the
+	// providers (it verifies nothing).
+	key, err := token.GenerateKey(token.EdDSA)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &operator{cmd: cmd, cfg: cfg, store: store, backends: b, issuer: issuer, guessed: guessed}, nil
+	keys, err := token.NewKeySet(key)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	sc, err := authConfig(cfg, store, store.db, keys, nil, resources{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	// What the servers verify, and where (providers, DPoP proofs, the
+	// resources at their URL), is not the operator's business.
+	sc.Providers, sc.DPoP, sc.Middleware = nil, nil, middleware.Config{}
+	sc.Endpoints.ExternalURL, sc.Endpoints.Resources = "", nil
+	a, err := sessionless.New(sc)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &operator{cmd: cmd, cfg: cfg, store: store, auth: a, issuer: issuer, guessed: guessed}, nil
 }
 
 // issuerOfAddr returns the issuer a server listening on addr takes when
@@ -70,9 +96,9 @@ func issuerOfAddr(addr string) string {
 	return defaultIssuer(a)
 }
 
-// Close closes the backends, then the database.
+// Close closes the stores, then the database.
 func (op *operator) Close() {
-	op.backends.Close()
+	op.auth.Close()
 	op.store.Close()
 }
 

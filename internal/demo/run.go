@@ -11,11 +11,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sessionless/sessionless/password"
-	"github.com/sessionless/sessionless/token/refresh"
 )
 
 // Server limits.
@@ -28,8 +26,6 @@ const (
 	// shutdownTimeout leaves, of the 10 s an orchestrator gives after
 	// SIGTERM, time to close the backends (the last API token uses).
 	shutdownTimeout = 8 * time.Second
-
-	purgeInterval = time.Hour
 )
 
 // Run runs the demo API until ctx is cancelled, then shuts it down
@@ -82,21 +78,16 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if cfg.Issuer == "" {
 		cfg.Issuer = defaultIssuer(ln.Addr())
 	}
-	b, err := openBackends(ctx, cfg, store, log)
+	srv, err := newServer(cfg, deps{users: store, db: store.db, ping: store.Ping, keys: keys, passwords: pw, log: log})
 	if err != nil {
 		return err
 	}
 	defer func() {
 		// Writes the last uses of API tokens: say so if that fails.
-		if err := b.Close(); err != nil {
-			log.Error("closing the backends", "err", err)
+		if err := srv.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.Error("closing the stores", "err", err)
 		}
 	}()
-	srv, err := newServer(cfg, deps{users: store, ping: store.Ping, keys: keys, passwords: pw, backends: b, log: log})
-	if err != nil {
-		return err
-	}
-	go b.purge(ctx, srv.endpoints.Refresh(), purgeInterval, log)
 	// Seeding waits until the server can serve: a first start that fails
 	// (a port taken, a bad key file) must not swallow the printed password.
 	if err := seedUsers(ctx, store, pw, cfg.SeedPassword, stdout, log); err != nil {
@@ -115,11 +106,8 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "demo-api listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
 		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1,
-		"database", store.d.String(), "revocations", b.where, "revocation_staleness", cfg.RevocationStaleness,
+		"database", store.d.String(), "revocations", revocationsWhere(cfg), "revocation_staleness", cfg.RevocationStaleness,
 		"revocation_fail_open", cfg.RevocationFailOpen, "oidc_issuers", cfg.OIDCIssuers)
-	var warming sync.WaitGroup
-	warming.Go(func() { srv.warmProviders(ctx) })
-	defer warming.Wait() // nothing logs after run returns
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {
@@ -249,10 +237,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	refreshes, err := refresh.New(refresh.Config{Store: op.backends.refreshes, Revoker: op.backends.revocations})
-	if err != nil {
-		return err
-	}
+	refreshes := op.auth.Endpoints.Refresh()
 	secret, random := getenv(envPassword), false
 	if secret == "" {
 		secret, random = rand.Text(), true
@@ -284,7 +269,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	case op.issuer == "":
 		fmt.Fprintf(stdout, "its access tokens expire within -access-ttl (%v); give the servers' -issuer to revoke them at once\n", op.cfg.AccessTTL)
 	default:
-		if err := op.backends.revocations.RevokeSubject(ctx, op.issuer, u.ID, cut); err != nil {
+		if err := op.auth.Revocations.RevokeSubject(ctx, op.issuer, u.ID, cut); err != nil {
 			return fmt.Errorf("users: the password is set, but revoking access tokens failed (run the command again): %w", err)
 		}
 		if op.guessed {
@@ -294,7 +279,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 			fmt.Fprintf(stdout, "its access tokens of %s are revoked\n", op.issuer)
 		}
 	}
-	n, err := op.backends.apiTokens.RevokeSubjectBefore(ctx, u.ID, cut)
+	n, err := op.auth.APITokens.RevokeSubjectBefore(ctx, u.ID, cut)
 	if err != nil {
 		return fmt.Errorf("users: the password is set, but revoking API tokens failed (run the command again): %w", err)
 	}

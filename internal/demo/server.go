@@ -2,8 +2,8 @@ package demo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -13,8 +13,8 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 	"github.com/rs/cors"
 
+	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/apitoken"
-	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/middleware"
@@ -39,12 +39,14 @@ const (
 
 // server holds the handlers of the demo API.
 type server struct {
+	// authn is the demo's auth, built on the library's short path
+	// (sessionless.New); the fields below are its parts.
+	authn       *sessionless.Auth
 	ping        func(context.Context) error
 	keys        token.KeySource
 	auth        *middleware.Authenticator
 	endpoints   *endpoint.Server
 	oidcLogin   *oidc.Login // nil without -oidc-client-id
-	providers   []*oidc.Provider
 	resources   resources
 	corsOrigins []string
 	graphql     *graphql.Schema
@@ -58,113 +60,34 @@ type server struct {
 // deps are what the server is built on.
 type deps struct {
 	users     UserStore
+	db        *sql.DB                     // the users' database, where the stores go too
 	ping      func(context.Context) error // checks the database for /healthz
-	keys      token.KeySource
+	keys      *token.KeySet
 	passwords *password.Hasher
-	backends  *backends
 	log       *slog.Logger
 }
 
-// newServer returns the API for cfg; cfg.Issuer must be set.
-func newServer(cfg Config, d deps) (*server, error) {
-	keys, log := d.keys, d.log
-	// One maximum lifetime for the issuer, the verifier and the revocation
-	// list (backends.go): no token that verifies outlives a revocation.
-	issuer, err := token.NewIssuer(keys, token.IssuerConfig{
-		Issuer:           cfg.Issuer,
-		Audience:         []string{cfg.Audience},
-		TTL:              cfg.AccessTTL,
-		MaxTokenLifetime: maxAccessTTL,
-		Now:              cfg.Now,
-	})
-	if err != nil {
-		return nil, err
-	}
+// newServer returns the API for cfg, its auth opened on -db and -redis
+// (see newAuth); cfg.Issuer must be set. Close closes what it opened.
+func newServer(cfg Config, d deps) (_ *server, err error) {
+	log := d.log
 	res := resourcesOf(cfg.Issuer)
-	verifier, err := token.NewVerifier(keys, token.VerifierConfig{
-		Issuer:   cfg.Issuer,
-		Audience: cfg.Audience,
-		// Tokens asked for one of the demo's resources (RFC 8707) carry
-		// its URL; the routes check that it is theirs (middleware.Protect).
-		Audiences:        res.urls(),
-		MaxTokenLifetime: maxAccessTTL,
-		Now:              cfg.Now,
-	})
+	a, err := newAuth(cfg, d.users, d.db, d.keys, d.passwords, res, log)
 	if err != nil {
 		return nil, err
 	}
-	// Tokens of OpenID Connect providers (-oidc-issuer), routed by iss.
-	jwt := map[string]middleware.Verifier{cfg.Issuer: verifier}
-	providers, err := oidcProviders(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range providers {
-		if _, dup := jwt[p.Issuer()]; dup {
-			// Without -issuer the demo's own issuer is only known now.
-			return nil, fmt.Errorf("-oidc-issuer %s is the demo's own issuer", p.Issuer())
+	defer func() {
+		if err != nil {
+			a.Close()
 		}
-		jwt[p.Issuer()] = p
-	}
-	// DPoP (RFC 9449): proofs checked with a replay cache shared like the
-	// revocations; htu against the public URL: the issuer (a path in it is
-	// one a proxy strips in front of the demo).
-	proofs, err := dpop.New(dpop.Config{Replay: d.backends.dpopReplay, NonceKey: cfg.DPoPNonceKey, Now: cfg.Now})
+	}()
+	login, err := oidcLogin(cfg, d.users, a.Endpoints, log)
 	if err != nil {
 		return nil, err
 	}
-	external := strings.TrimRight(cfg.Issuer, "/")
-	auth, err := middleware.New(middleware.Config{
-		DPoP:        proofs,
-		ExternalURL: external,
-		// Every challenge points at the metadata of the resource asked
-		// for (RFC 9728 §5.1): /api, /graphql, or the whole server.
-		Resources: res.list(),
-		// Tokens for the whole API: the demo's own general audience, and
-		// the providers' (-oidc-audience).
-		Audiences: generalAudiences(cfg, res),
-		JWT:       jwt,
-		// API tokens (sl_…) are told from JWTs by their prefix.
-		Prefixes:   map[string]middleware.Verifier{d.backends.apiTokens.Prefix(): d.backends.apiTokens},
-		Revocation: d.backends.revocations,
-		Realm:      realm,
-		Logger:     log,
-		Now:        cfg.Now,
-	})
-	if err != nil {
-		return nil, err
-	}
-	endpoints, err := endpoint.New(endpoint.Config{
-		// Login protection, the library's defaults: per address and per
-		// username, the address read behind -trusted-proxy only, shared
-		// by the instances when they share a Redis (-redis).
-		Throttle:        endpoint.ThrottleConfig{TrustedProxies: cfg.TrustedProxies, Shared: d.backends.throttle},
-		DPoP:            proofs,
-		ExternalURL:     external,
-		Resources:       res.list(),
-		Issuer:          issuer,
-		Verifier:        verifier,
-		Users:           endpointUsers{d.users},
-		RefreshStore:    d.backends.refreshes,
-		RefreshLifetime: cfg.RefreshLifetime,
-		RefreshIdle:     cfg.RefreshIdle,
-		Revocation:      d.backends.revocations,
-		ClientID:        clientID,
-		Passwords:       d.passwords,
-		Realm:           realm,
-		Logger:          log,
-		Now:             cfg.Now,
-	})
-	if err != nil {
-		return nil, err
-	}
-	login, err := oidcLogin(cfg, d.users, endpoints, log)
-	if err != nil {
-		return nil, err
-	}
-	srv := &server{ping: d.ping, keys: keys, auth: auth, endpoints: endpoints, oidcLogin: login, providers: providers,
-		resources: res, corsOrigins: cfg.CORSOrigins, revocations: d.backends.revocations, widgets: newWidgetStore(),
-		apiTokens: d.backends.apiTokens.Handlers(apitoken.HandlerConfig{
+	srv := &server{authn: a, ping: d.ping, keys: a.Keys, auth: a.Authenticator, endpoints: a.Endpoints, oidcLogin: login,
+		resources: res, corsOrigins: cfg.CORSOrigins, revocations: a.Revocations, widgets: newWidgetStore(),
+		apiTokens: a.APITokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
 			WriteError: func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
 				httpx.WriteProblem(w, status, code, description)
@@ -177,6 +100,10 @@ func newServer(cfg Config, d deps) (*server, error) {
 	}
 	return srv, nil
 }
+
+// Shutdown writes the API tokens' last uses and closes the stores (see
+// sessionless.Auth.Shutdown).
+func (s *server) Shutdown(ctx context.Context) error { return s.authn.Shutdown(ctx) }
 
 // The demo's protected resources (RFC 8707 resource indicators, RFC 9728
 // resource identifiers): the whole server (its URL is the issuer's), the
@@ -240,25 +167,6 @@ func (s *server) cors(next http.Handler) http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	}).Handler(next)
-}
-
-// warmProviders fetches the OpenID Connect providers' keys, so that the
-// first of their tokens does not wait, and says in the log whether they
-// can be reached (a wrong issuer shows here, not as 503s later).
-func (s *server) warmProviders(ctx context.Context) {
-	for _, p := range s.providers {
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := p.Warm(wctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return // shutting down
-		case err != nil:
-			s.log.Warn("an OpenID Connect provider's keys cannot be fetched yet; its tokens get 503 until they can", "issuer", p.Issuer(), "err", err)
-		default:
-			s.log.Info("OpenID Connect provider ready", "issuer", p.Issuer())
-		}
-	}
 }
 
 // routes returns the handler of the whole API, request logging included.

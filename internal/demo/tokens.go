@@ -148,7 +148,7 @@ func (op *operator) createToken(ctx context.Context, username string, flags map[
 	// The user, as an access token issued now would present it (issued
 	// after any cut-off of logging out everywhere).
 	subject := &identity.Principal{Subject: u.ID, Issuer: op.cfg.Issuer, Method: identity.JWT, Scopes: u.Scopes, IssuedAt: time.Now()}
-	raw, t, err := op.backends.apiTokens.CreateFor(ctx, subject, req)
+	raw, t, err := op.auth.APITokens.CreateFor(ctx, subject, req)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
@@ -189,7 +189,7 @@ func (op *operator) listTokens(ctx context.Context, username string, stdout io.W
 	if err != nil {
 		return err
 	}
-	ts, err := op.backends.apiTokens.List(ctx, u.ID)
+	ts, err := op.auth.APITokens.List(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (op *operator) listTokens(ctx context.Context, username string, stdout io.W
 
 // revokeToken revokes the token id, whoever owns it.
 func (op *operator) revokeToken(ctx context.Context, id string, stdout io.Writer) error {
-	t, err := op.backends.apiTokens.OperatorRevoke(ctx, id)
+	t, err := op.auth.APITokens.OperatorRevoke(ctx, id)
 	if errors.Is(err, apitoken.ErrNotFound) {
 		return fmt.Errorf("tokens: no token %q", id)
 	}
