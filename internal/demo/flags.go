@@ -91,6 +91,8 @@ same /api routes.
 
 demo-api users set-password [-db URL] USERNAME sets a lost password.
 demo-api tokens create|list|revoke … manages API tokens (demo-api tokens -h).
+demo-api oidc-provider [-addr 127.0.0.1:9000] runs a local OpenID Connect
+provider whose tokens -oidc-issuer accepts (demo-api oidc-provider -h).
 
 Each flag has an environment variable; a flag wins over its variable, and the
 variable over the default.
