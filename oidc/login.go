@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/sessionless/sessionless/internal/httpx"
@@ -360,7 +359,7 @@ func exactAZP(raw string) (*string, error) {
 	m := strictjson.Object(payload)
 	for m.Next() {
 		name := string(m.Name())
-		key := foldKey(name)
+		key := strictjson.FoldKey(name)
 		if folded[key] {
 			return nil, fmt.Errorf("oidc: the ID token has two claims named %q in any case", name)
 		}
@@ -378,20 +377,6 @@ func exactAZP(raw string) (*string, error) {
 		return nil, fmt.Errorf("oidc: the ID token's claims: %w", err)
 	}
 	return azp, nil
-}
-
-// foldKey maps s to a key shared by exactly the strings
-// strings.EqualFold (and encoding/json's name matching) takes as equal:
-// each rune replaced by the least rune of its Unicode simple-fold orbit
-// ("ſ", "s" and "S" are one; so are "K", "k" and the Kelvin sign).
-func foldKey(s string) string {
-	return strings.Map(func(r rune) rune {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		return least
-	}, s)
 }
 
 // seal encrypts st into a cookie value.

@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"encoding/base64"
-	"strings"
 	"testing"
 )
 
@@ -28,10 +27,5 @@ func TestExactAZPFolding(t *testing.T) {
 	azp, err := exactAZP(jws(`{"azp":"web","sub":"alice","sup":"x","azq":"y"}`))
 	if err != nil || azp == nil || *azp != "web" {
 		t.Errorf("azp = %v, %v", azp, err)
-	}
-	for _, pair := range [][2]string{{"ſub", "SUB"}, {"\u212aid", "kID"}, {"Straße", "STRASSE"}} {
-		if (foldKey(pair[0]) == foldKey(pair[1])) != strings.EqualFold(pair[0], pair[1]) {
-			t.Errorf("foldKey(%q) vs foldKey(%q) disagrees with strings.EqualFold", pair[0], pair[1])
-		}
 	}
 }
