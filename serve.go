@@ -83,16 +83,19 @@ func (a *Auth) Shutdown(ctx context.Context) error {
 // Close is Shutdown without a deadline.
 func (a *Auth) Close() error { return a.Shutdown(context.Background()) }
 
-// ShutdownTimeout is how long [Serve] lets the requests in flight end
-// after a signal.
-const ShutdownTimeout = 30 * time.Second
+// ShutdownTimeout bounds what [Serve] does after a signal: the requests
+// in flight end, then auth shuts down, all within it (under the 30 s an
+// orchestrator such as Kubernetes gives by default before SIGKILL).
+const ShutdownTimeout = 25 * time.Second
 
 // Serve runs srv (ListenAndServe, or ListenAndServeTLS when srv.TLSConfig
 // holds a certificate) until ctx ends or the process gets SIGINT or
-// SIGTERM, then shuts srv down (the requests in flight end, for at most
-// ShutdownTimeout) and auth ([Auth.Shutdown]). It returns nil after such a
-// stop, and the server's error if it could not serve (the port is taken):
-// auth is shut down either way. It is the main of most programs:
+// SIGTERM, then shuts srv down (the requests in flight end) and auth
+// ([Auth.Shutdown]), both within ShutdownTimeout; a second signal during
+// that stops the process at once, as signals do by default. It returns
+// nil after such a stop, and the server's error if it could not serve
+// (the port is taken): auth is shut down either way. It is the main of
+// most programs:
 //
 //	if err := sessionless.Serve(context.Background(), &http.Server{Addr: ":8080", Handler: mux}, auth); err != nil {
 //		log.Fatal(err)
@@ -109,13 +112,21 @@ func Serve(ctx context.Context, srv *http.Server, auth *Auth) error {
 		}
 	}()
 	var err error
+	var deadline context.Context
 	select {
 	case err = <-served:
 		// It could not serve: nothing to drain.
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+		var cancel context.CancelFunc
+		deadline, cancel = context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 		defer cancel()
-		err = srv.Shutdown(sctx)
+	case <-ctx.Done():
+		stop() // a second signal is the default again: it ends the process
+		var cancel context.CancelFunc
+		deadline, cancel = context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+		defer cancel()
+		if err = srv.Shutdown(deadline); err != nil {
+			srv.Close() // requests still in flight at the deadline: cut them off
+		}
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
@@ -123,7 +134,5 @@ func Serve(ctx context.Context, srv *http.Server, auth *Auth) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
-	defer cancel()
-	return errors.Join(err, auth.Shutdown(sctx))
+	return errors.Join(err, auth.Shutdown(deadline))
 }

@@ -275,10 +275,15 @@ func (cfg *Config) check() error {
 	case cfg.APITokens != nil && (cfg.APITokens.SubjectIssuer != "" || cfg.APITokens.Revoker != nil):
 		return errors.New("sessionless: Config.APITokens.SubjectIssuer and .Revoker are set by New")
 	}
+	seen := map[string]bool{}
 	for _, p := range cfg.Providers {
 		if p.Issuer == "" {
 			return errors.New("sessionless: a provider without Issuer")
 		}
+		if seen[p.Issuer] {
+			return fmt.Errorf("sessionless: two providers with the issuer %s", p.Issuer)
+		}
+		seen[p.Issuer] = true
 		if p.Issuer == cfg.Issuer {
 			return fmt.Errorf("sessionless: provider %s has the API's own issuer", p.Issuer)
 		}

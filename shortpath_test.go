@@ -75,6 +75,19 @@ func TestNewRefusesShortPath(t *testing.T) {
 			t.Errorf("%s: the error shows the password: %v", name, err)
 		}
 	}
+	// Two providers with one issuer are refused before anything is opened
+	// or fetched.
+	db := filepath.Join(t.TempDir(), "auth.db")
+	_, err := sessionless.New(with(func(c *sessionless.Config) {
+		c.Database, c.StartWithoutProviders = db, true
+		c.Providers = []oidc.Config{{Issuer: "http://127.0.0.1:1"}, {Issuer: "http://127.0.0.1:1"}}
+	}))
+	if err == nil || !strings.Contains(err.Error(), "two providers") {
+		t.Errorf("two providers with one issuer: %v", err)
+	}
+	if _, serr := os.Stat(db); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("the database was opened before the providers were checked: %v", serr)
+	}
 }
 
 // TestProviderAtStart: New fetches a provider's keys and names the

@@ -21,9 +21,12 @@ import (
 // Destroyer is an optional interface of a middleware.SessionSource:
 // Destroy ends the session the cookie's value names in its store, as the
 // legacy application's logout does (session_destroy()); a session
-// already gone is no error, and an error wrapping identity.ErrUnavailable
-// means the store cannot answer. phpsession.Source and gorilla.Source
-// implement it.
+// already gone is no error, an error wrapping identity.ErrUnavailable
+// means the store cannot answer (503, the client may retry), and one
+// wrapping errors.ErrUnsupported that this source cannot destroy
+// sessions (the exchange then only clears the cookie, as for a source
+// that is no Destroyer). phpsession.Source and gorilla.Source implement
+// it.
 type Destroyer interface {
 	Destroy(ctx context.Context, value string) error
 }
@@ -258,15 +261,19 @@ func (e *Exchange) exchange(w http.ResponseWriter, r *http.Request) (*tokenRespo
 	destroyed := false
 	if body.DestroySession {
 		if d, ok := e.cfg.Source.(Destroyer); ok {
-			if err := d.Destroy(ctx, value); err != nil {
+			switch err := d.Destroy(ctx, value); {
+			case errors.Is(err, errors.ErrUnsupported):
+				// Not a failure a retry would mend: the cookie is cleared.
+			case err != nil:
 				// The session lives on, so the client may retry: the
 				// tokens it will not get are of no use to anyone.
 				if rerr := e.cfg.Refresh.Revoke(ctx, rt, p.Subject); rerr != nil {
 					e.log.WarnContext(ctx, "session exchange: revoking the undelivered refresh token", "err", rerr)
 				}
 				return nil, unavailable(fmt.Errorf("destroying the session: %w", err))
+			default:
+				destroyed = true
 			}
-			destroyed = true
 		}
 		e.clearCookie(w, r)
 	}

@@ -172,11 +172,12 @@ func (s *Source) Session(ctx context.Context, id string) (*identity.Principal, e
 }
 
 // Destroy deletes the session id from the store, if the store can
-// (bridge.Destroyer, for the exchange's destroy_session).
+// (bridge.Destroyer, for the exchange's destroy_session); a store that
+// is no Destroyer gives an error wrapping errors.ErrUnsupported.
 func (s *Source) Destroy(ctx context.Context, id string) error {
 	d, ok := s.store.(Destroyer)
 	if !ok {
-		return errors.New("phpsession: the store cannot destroy sessions")
+		return fmt.Errorf("phpsession: the store cannot destroy sessions: %w", errors.ErrUnsupported)
 	}
 	if !ValidID(id) {
 		return nil // no session has it

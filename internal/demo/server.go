@@ -173,8 +173,8 @@ func (s *server) cors(next http.Handler) http.Handler {
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Login, tokens and logout: package token/endpoint, which limits
-	// login, token and revoke per client address (and passwords per
-	// username).
+	// password attempts (login, the password grant) per client address,
+	// per username and per user.
 	handle(mux, "/auth/login", route{http.MethodPost, s.endpoints.Login()})
 	handle(mux, "/auth/token", route{http.MethodPost, s.endpoints.Token()})
 	handle(mux, "/auth/revoke", route{http.MethodPost, s.endpoints.Revoke()})

@@ -29,10 +29,12 @@
 // # Login protection
 //
 // The endpoints are throttled without a line of configuration ([Throttle],
-// from Config.Throttle): every request to login, token and revoke takes a
-// token from its client address's bucket (30 at once, then one every
-// 500 ms), and every password attempt, before the password is checked,
-// one from its username's (10, then one every 6 s, whatever the address),
+// from Config.Throttle): every password attempt (login, the password
+// grant) takes, before the password is checked, a token from its client
+// address's bucket (30 at once, then one every 500 ms), one from its
+// username's (10, then one every 6 s, whatever the address) and one from
+// its user's, once the name is found (so that a user store matching names
+// loosely gives no variant a budget of its own),
 // and a slot of the password checks in flight for the username (one) and
 // the address (two). A request over a budget is answered 429 Too Many
 // Requests with Retry-After, as an OAuth error (slow_down) at both

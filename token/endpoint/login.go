@@ -34,8 +34,7 @@ func (s *Server) Login() http.Handler {
 		if !ok {
 			return
 		}
-		u, err := s.checkPassword(r, name, pw)
-		done()
+		u, err := s.checkPasswordDone(r, name, pw, done)
 		if errors.Is(err, errBadCredentials) {
 			s.fail(w, r, "login", &oauthError{http.StatusUnauthorized, "invalid_grant", "invalid username or password"})
 			return

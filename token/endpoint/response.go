@@ -73,6 +73,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		}
 		s.log.InfoContext(r.Context(), what+" refused", "error", oerr.code)
 		httpx.WriteOAuthError(w, oerr.status, oerr.code, oerr.description)
+	case errors.As(err, new(*LimitError)) || errors.Is(err, ErrLimiterUnavailable):
+		s.throttled(w, r, "", err)
 	case errors.As(err, &ie):
 		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
 		httpx.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
@@ -122,6 +124,14 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 	if err != nil && !errors.Is(err, ErrUnknownUser) {
 		return User{}, err
 	}
+	if err == nil {
+		// The user's own budget, whatever name found it: a store that
+		// matches names more loosely than the throttle folds them (accents,
+		// widths) gives each variant a budget of its own, not the user.
+		if terr := s.throttle.subjectAttempt(r, u.Subject); terr != nil {
+			return User{}, terr
+		}
+	}
 	ok := false
 	switch {
 	case errors.Is(err, ErrUnknownUser) || !strings.HasPrefix(u.PasswordHash, "$argon2id$"):
@@ -142,6 +152,13 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 		return User{}, errBadCredentials
 	}
 	return u, nil
+}
+
+// checkPasswordDone is checkPassword, then done, even if the check panics
+// (a user store's bug must not hold the in-flight slots for good).
+func (s *Server) checkPasswordDone(r *http.Request, name, pw string, done func()) (User, error) {
+	defer done()
+	return s.checkPassword(r, name, pw)
 }
 
 // issueTokens issues an access token for u with scope, and the first

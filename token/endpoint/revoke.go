@@ -17,7 +17,7 @@ import (
 // cannot finish.
 func (s *Server) Revoke() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !post(w, r) || !s.limitAddress(w, r) {
+		if !post(w, r) {
 			return
 		}
 		form, err := s.clientForm(w, r)

@@ -61,8 +61,10 @@ type ThrottleConfig struct {
 	// lift).
 	Username Rate
 	// Address is the budget of requests per client address (see
-	// TrustedProxies) to the login, token and revocation endpoints, and
-	// to what [Throttle.Limit] wraps. Zero fields: DefaultAddressBurst
+	// TrustedProxies) that check a password (login and the password
+	// grant), and of what [Throttle.Limit] wraps; refresh grants and
+	// revocations take none (their tokens cannot be guessed, and the
+	// clients behind one address refresh often). Zero fields: DefaultAddressBurst
 	// (30) and DefaultAddressEvery (500 ms).
 	Address Rate
 	// MaxHashesPerUsername and MaxHashesPerAddress bound the password
@@ -319,6 +321,17 @@ func (t *Throttle) CheckAddress(r *http.Request) error {
 	return t.take(r.Context(), t.addrs, t.addressKey(r), t.address, BudgetAddress)
 }
 
+// subjectAttempt takes a token from the budget of the user subject, found
+// by a password attempt's username, before the password is checked: with
+// the username's budget, it bounds the attempts on one account however
+// many names the user store resolves to it.
+func (t *Throttle) subjectAttempt(r *http.Request, subject string) error {
+	if t == nil {
+		return nil
+	}
+	return t.take(r.Context(), t.users, budgetKey("s", subject), t.username, BudgetUsername)
+}
+
 // PasswordAttempt is to be called before the password of username is
 // checked: it takes one in-flight slot of the username and of r's client
 // address, and a token from the username's budget. Call done once the
@@ -502,9 +515,10 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, err error) {
 // second, at least one.
 func tooMany(w http.ResponseWriter, after time.Duration, description string) {
 	secs := int64(after / time.Second)
-	if after%time.Second != 0 || secs == 0 {
+	if after%time.Second > 0 {
 		secs++
 	}
+	secs = max(secs, 1) // never 0, nor negative (a Hooks.Allow's)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	httpx.WriteOAuthError(w, http.StatusTooManyRequests, "slow_down", description)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -69,18 +70,29 @@ func TestThrottleOnByDefault(t *testing.T) {
 	if r := e.login(t, "alice", secret); r.status != 200 {
 		t.Fatalf("alice after a refill: %d %s", r.status, r.body)
 	}
-	// 14 requests so far; the address has 30 at once, and one every
-	// 500 ms (12 in the 6 s), for every endpoint: the 43rd is refused.
+	// 14 password attempts so far; the address has 30 at once, and one
+	// every 500 ms (12 in the 6 s): the 43rd is refused, whatever the
+	// username. Refresh grants and revocations take no address budget.
 	want := endpoint.DefaultAddressBurst + int(endpoint.DefaultUsernameEvery/endpoint.DefaultAddressEvery) + 1
 	n := 15
 	for ; n < 100; n++ {
-		if r := e.form(t, "/auth/revoke", map[string][]string{"token": {"x"}}, nil); r.status == 429 {
+		if r := e.login(t, fmt.Sprint("user", n), "wrong"); r.status == 429 {
 			wantError(t, r, 429, "slow_down")
+			if r.json["error_description"] != "too many requests from this address; retry later" {
+				t.Fatalf("attempt %d: %s", n, r.body)
+			}
 			break
 		}
 	}
 	if n != want {
 		t.Fatalf("request %d from the address was refused, want %d", n, want)
+	}
+	for range 3 * endpoint.DefaultAddressBurst {
+		if r := e.form(t, "/auth/revoke", map[string][]string{"token": {"x"}}, nil); r.status != 200 {
+			t.Fatalf("a revocation from the spent address: %d %s", r.status, r.body)
+		}
+		r := e.form(t, "/auth/token", map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {"rt_x"}}, nil)
+		wantError(t, r, 400, "invalid_grant")
 	}
 }
 
@@ -180,30 +192,38 @@ func TestTrustedProxy(t *testing.T) {
 	limits := endpoint.ThrottleConfig{Address: endpoint.Rate{Burst: 3, Every: time.Minute},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	e := newEnv(t, backends[0], func(c *endpoint.Config) { c.Throttle = limits })
-	revoke := func(edit func(*http.Request)) int {
-		return e.form(t, "/auth/revoke", map[string][]string{"token": {"x"}}, edit).status
+	// attempt is a password grant for a new username each time: 200
+	// for its 400 (no such user), or 429.
+	n := 0
+	attempt := func(edit func(*http.Request)) int {
+		n++
+		s := e.form(t, "/auth/token", map[string][]string{"grant_type": {"password"}, "username": {fmt.Sprint("user", n)}, "password": {"x"}}, edit).status
+		if s == 400 {
+			return 200
+		}
+		return s
 	}
 	for range 3 {
-		if s := revoke(xff("198.51.100.1")); s != 200 {
+		if s := attempt(xff("198.51.100.1")); s != 200 {
 			t.Fatalf("within the burst: %d", s)
 		}
 	}
-	if s := revoke(xff("203.0.113.66, 198.51.100.1")); s != 429 {
+	if s := attempt(xff("203.0.113.66, 198.51.100.1")); s != 429 {
 		t.Fatalf("the flooding client, with a spoofed entry on the left: %d", s)
 	}
-	if s := revoke(xff("198.51.100.1, 203.0.113.66")); s != 200 {
+	if s := attempt(xff("198.51.100.1, 203.0.113.66")); s != 200 {
 		t.Fatalf("another client (the rightmost entry): %d", s)
 	}
-	if s := revoke(xff("198.51.100.2")); s != 200 {
+	if s := attempt(xff("198.51.100.2")); s != 200 {
 		t.Fatalf("another client: %d", s)
 	}
 
 	limits.TrustedProxies = nil
 	e = newEnv(t, backends[0], func(c *endpoint.Config) { c.Throttle = limits })
 	for i := range 3 {
-		revoke(xff(fmt.Sprint("198.51.100.", i)))
+		attempt(xff(fmt.Sprint("198.51.100.", i)))
 	}
-	if s := revoke(xff("198.51.100.9")); s != 429 {
+	if s := attempt(xff("198.51.100.9")); s != 429 {
 		t.Fatalf("without trusted proxies, the header was believed: %d", s)
 	}
 	if logs := e.logs.String(); !containsOnce(logs, "no trusted proxy is configured") {
@@ -258,5 +278,98 @@ func TestInsecureSkipThrottle(t *testing.T) {
 	}
 	if e.srv.Throttle().Limit(http.NotFoundHandler()) == nil {
 		t.Fatal("a nil throttle's Limit")
+	}
+}
+
+// panickyUsers is a user store whose lookup of "boom" panics.
+type panickyUsers struct{ *users }
+
+func (u panickyUsers) UserByName(ctx context.Context, name string) (endpoint.User, error) {
+	if name == "boom" {
+		panic("a bug in the user store")
+	}
+	return u.users.UserByName(ctx, name)
+}
+
+// TestPanicReleasesInFlight: a password check that panics (net/http
+// recovers it) gives its in-flight slots back: the username and the
+// address are not held for good.
+func TestPanicReleasesInFlight(t *testing.T) {
+	e := newEnv(t, backends[0], func(c *endpoint.Config) {
+		c.Users = panickyUsers{c.Users.(*users)}
+		c.Throttle = endpoint.ThrottleConfig{MaxHashesPerAddress: 1}
+	})
+	e.srv.Throttle() // the defaults: one check in flight per username
+	for range 2 {
+		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"username":"boom","password":"x"}`))
+		req.Header.Set("Content-Type", "application/json")
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			e.srv.Login().ServeHTTP(httptest.NewRecorder(), req)
+		}()
+	}
+	// The address (one check in flight at most) is free again, and so is
+	// the username.
+	if r := e.login(t, "alice", secret); r.status != 200 {
+		t.Fatalf("a login after the panics: %d %s", r.status, r.body)
+	}
+}
+
+// TestRetryAfterAtLeastOneSecond: whatever a Hooks.Allow returns (zero,
+// negative, a fraction), Retry-After is a whole number of seconds, at
+// least one.
+func TestRetryAfterAtLeastOneSecond(t *testing.T) {
+	for after, want := range map[time.Duration]string{-5 * time.Second: "1", -1500 * time.Millisecond: "1", 0: "1",
+		time.Nanosecond: "1", time.Second: "1", 1500 * time.Millisecond: "2", time.Minute: "60"} {
+		e := newEnv(t, backends[0], func(c *endpoint.Config) {
+			c.Hooks.Allow = func(*http.Request, string) (bool, time.Duration) { return false, after }
+		})
+		r := e.login(t, "alice", secret)
+		wantError(t, r, 429, "slow_down")
+		if got := r.header.Get("Retry-After"); got != want {
+			t.Errorf("Allow's %v: Retry-After %q, want %q", after, got, want)
+		}
+	}
+}
+
+// looseUsers finds a user by any name that folds to its own under
+// Unicode case and accent folding, as a database collation may.
+type looseUsers struct{ *users }
+
+func (u looseUsers) UserByName(ctx context.Context, name string) (endpoint.User, error) {
+	if strings.NewReplacer("é", "e", "á", "a", "í", "i").Replace(strings.ToLower(name)) == "alice" {
+		return u.users.UserByName(ctx, "alice")
+	}
+	return u.users.UserByName(ctx, name)
+}
+
+// TestUserBudgetAcrossNames: a user store that finds one user by many
+// names gives the names no budget of their own: after the username's
+// burst, other names of the same user are 429 too, before any password is
+// checked; other users are not.
+func TestUserBudgetAcrossNames(t *testing.T) {
+	e := newEnv(t, backends[0], func(c *endpoint.Config) {
+		c.Users = looseUsers{c.Users.(*users)}
+		c.Throttle = endpoint.ThrottleConfig{}
+	})
+	for i := range endpoint.DefaultUsernameBurst {
+		if r := e.login(t, "alice", "wrong"); r.status != 401 {
+			t.Fatalf("attempt %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	checked := e.passwords.Verifications()
+	for _, name := range []string{"alicé", "ALÍCE", "álice"} {
+		r := e.login(t, name, secret)
+		wantError(t, r, 429, "slow_down")
+	}
+	if e.passwords.Verifications() != checked {
+		t.Fatal("a throttled attempt checked a password")
+	}
+	if r := e.login(t, "bob", secret); r.status != 200 {
+		t.Fatalf("another user: %d %s", r.status, r.body)
 	}
 }

@@ -31,12 +31,14 @@ import (
 // Answers are §5.1 responses and §5.2 errors (invalid_request,
 // invalid_client (401 with a Basic challenge after HTTP Basic
 // authentication, 400 otherwise), invalid_grant, invalid_scope,
-// unsupported_grant_type); a request over one of the [Throttle]'s
-// budgets is 429 slow_down with Retry-After (the password grant before
-// any password is checked); a store that cannot answer is 503.
+// unsupported_grant_type); a password grant over one of the
+// [Throttle]'s budgets is 429 slow_down with Retry-After, before any
+// password is checked (a refresh grant takes none: a refresh token cannot
+// be guessed, and clients behind one address refresh often); a store
+// that cannot answer is 503.
 func (s *Server) Token() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !post(w, r) || !s.limitAddress(w, r) {
+		if !post(w, r) {
 			return
 		}
 		form, err := s.clientForm(w, r)
@@ -158,12 +160,14 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	if oerr := checkUsername(name); oerr != nil {
 		return tokenResponse{}, oerr
 	}
+	if !s.limitAddress(w, r) {
+		return tokenResponse{}, errThrottled
+	}
 	done, ok := s.beginPassword(w, r, name)
 	if !ok {
 		return tokenResponse{}, errThrottled
 	}
-	u, err := s.checkPassword(r, name, pw)
-	done()
+	u, err := s.checkPasswordDone(r, name, pw, done)
 	if errors.Is(err, errBadCredentials) {
 		return tokenResponse{}, &oauthError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
 	}

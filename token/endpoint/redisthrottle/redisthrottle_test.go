@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -148,10 +147,11 @@ func (in *instance) login(t *testing.T, pw string) (int, string) {
 	return resp.StatusCode, body.Error
 }
 
-// revoke sends a request that costs only an address token.
-func (in *instance) revoke(t *testing.T) int {
+// stranger sends a password attempt for a username of its own: a request
+// whose only spent budget is the address's.
+func (in *instance) stranger(t *testing.T) int {
 	t.Helper()
-	resp, err := in.ts.Client().PostForm(in.ts.URL+"/auth/revoke", url.Values{"token": {"x"}})
+	resp, err := in.ts.Client().Post(in.ts.URL+"/auth/login", "application/json", strings.NewReader(`{"username":"`+rand.Text()+`","password":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestTwoInstances(t *testing.T) {
 		t.Fatalf("two instances on one Redis: %v, want %d 401 and the rest 429", got, endpoint.DefaultUsernameBurst)
 	}
 	// The address: 30 logins so far, the burst: both refuse now.
-	if sa, sb := a.revoke(t), b.revoke(t); sa != 429 || sb != 429 {
+	if sa, sb := a.stranger(t), b.stranger(t); sa != 429 || sb != 429 {
 		t.Fatalf("the address budget, spent on both: %d and %d", sa, sb)
 	}
 	clock.Advance(endpoint.DefaultUsernameEvery)
