@@ -173,16 +173,7 @@ func TestShortPathOnDatabase(t *testing.T) {
 				t.Errorf("the application's database after Shutdown: %v", err)
 			}
 			// The last use of the API token was written by Shutdown.
-			db, d, err := sqlopen.Open(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			st, err := apitokensql.New(t.Context(), db, apitokensql.Config{Dialect: d})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts, err := st.List(t.Context(), "usr_alice")
+			ts, err := aliceAPITokens(t, url)
 			if err != nil || len(ts) != 1 || ts[0].LastUsedAt.IsZero() {
 				t.Fatalf("the API token in the database: %+v, %v", ts, err)
 			}
@@ -360,16 +351,7 @@ func TestServe(t *testing.T) {
 				t.Error("the server still answers")
 			}
 		}
-		db, d, err := sqlopen.Open(t.Context(), dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		st, err := apitokensql.New(t.Context(), db, apitokensql.Config{Dialect: d})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts, err := st.List(t.Context(), "usr_alice")
+		ts, err := aliceAPITokens(t, dbURL)
 		if err != nil || len(ts) != 1 || ts[0].LastUsedAt.IsZero() != !used {
 			t.Errorf("the API token in the database: %+v, %v; want its use written", ts, err)
 		}
@@ -419,6 +401,21 @@ func TestServe(t *testing.T) {
 			t.Errorf("Shutdown after Serve's: %v", err)
 		}
 	})
+}
+
+// aliceAPITokens returns usr_alice's API tokens as the database at url
+// holds them.
+func aliceAPITokens(t *testing.T, url string) ([]apitoken.Token, error) {
+	db, d, err := sqlopen.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := apitokensql.New(t.Context(), db, apitokensql.Config{Dialect: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.List(t.Context(), "usr_alice")
 }
 
 // serveMe serves auth's endpoints under /auth and GET /me behind its
