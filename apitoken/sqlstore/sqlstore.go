@@ -292,23 +292,28 @@ func (s *Store) Get(ctx context.Context, id string) (apitoken.Token, error) {
 
 // query runs a query returning tokens.
 func (s *Store) query(ctx context.Context, what, q string, args ...any) ([]apitoken.Token, error) {
-	rows, err := s.t.DB.QueryContext(ctx, q, args...)
+	ts, err := scanAll(s.t.DB.QueryContext(ctx, q, args...))
 	if err != nil {
 		return nil, schema.Errorf("%s: %w", what, err)
+	}
+	return ts, nil
+}
+
+// scanAll reads the tokens of rows, the result of a query or its error.
+func scanAll(rows *sql.Rows, err error) ([]apitoken.Token, error) {
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var ts []apitoken.Token
 	for rows.Next() {
 		t, err := scan(rows, nil)
 		if err != nil {
-			return nil, schema.Errorf("%s: %w", what, err)
+			return nil, err
 		}
 		ts = append(ts, t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, schema.Errorf("%s: %w", what, err)
-	}
-	return ts, nil
+	return ts, rows.Err()
 }
 
 // List implements [apitoken.Store].
@@ -347,10 +352,33 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 	if err != nil {
 		return nil, invalid(err)
 	}
+	args := []any{n, subject}
 	if s.t.Dialect == Postgres {
-		return s.query(ctx, "revoking tokens", s.qRevokeSubject, subject, n)
+		args = []any{subject, n}
 	}
-	return s.query(ctx, "revoking tokens", s.qRevokeSubject, n, subject)
+	// Under the subject's lock, as Create takes it: a creation in
+	// progress commits first and its token is revoked here, or waits
+	// and then finds its creator revoked (apitoken's check after the
+	// insert). Without it, an UPDATE begun before a creation committed
+	// would not see the new row, and the check after the insert could
+	// read the creator before the UPDATE committed: a live token.
+	fail := func(err error) ([]apitoken.Token, error) { return nil, schema.Errorf("revoking tokens: %w", err) }
+	tx, err := sqlschema.BeginTx(ctx, s.t.DB, s.t.Dialect)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+	if err := sqlschema.AdvisoryLock(ctx, tx, s.t.Dialect, "apitoken:"+subject); err != nil {
+		return fail(err)
+	}
+	ts, err := scanAll(tx.QueryContext(ctx, s.qRevokeSubject, args...))
+	if err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return ts, nil
 }
 
 // Touch implements [apitoken.Store]: one transaction of one UPDATE per
