@@ -63,6 +63,10 @@ func (a *Auth) JWKS() http.Handler { return token.JWKSHandler(a.Keys, 0) }
 // the wait for the purge in progress.
 func (a *Auth) Shutdown(ctx context.Context) error {
 	a.shutdown.Do(func() {
+		if a.stopWarming != nil {
+			a.stopWarming()
+			a.warming.Wait() // each fetch ends when cancelled
+		}
 		if a.stop != nil {
 			a.stop()
 			select {
@@ -92,7 +96,10 @@ const ShutdownTimeout = 25 * time.Second
 // holds a certificate) until ctx ends or the process gets SIGINT or
 // SIGTERM, then shuts srv down (the requests in flight end) and auth
 // ([Auth.Shutdown]), both within ShutdownTimeout; a second signal during
-// that stops the process at once, as signals do by default. It returns
+// that stops the process at once, as signals do by default. When the
+// drain takes the whole deadline, the connections left are closed, and
+// auth is shut down all the same (its stores are closed even if a purge
+// was still running). It returns
 // nil after such a stop, and the server's error if it could not serve
 // (the port is taken): auth is shut down either way. It is the main of
 // most programs:

@@ -139,8 +139,10 @@ type Config struct {
 	// New fetches each provider's keys and fails, naming the provider,
 	// when it cannot, unless StartWithoutProviders.
 	Providers []oidc.Config
-	// StartWithoutProviders lets New succeed when a provider cannot be
-	// reached: its tokens get 503 until its keys are fetched.
+	// StartWithoutProviders lets New return at once, fetching the
+	// providers' keys in the background: a provider that cannot be
+	// reached yet is logged, and its tokens get 503 until its keys are
+	// fetched.
 	StartWithoutProviders bool
 	// ProviderTimeout bounds the first fetch of each provider's keys.
 	// Zero means DefaultProviderTimeout.
@@ -201,8 +203,12 @@ type Auth struct {
 	closers   []func() error // in the order they were opened
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the purge loop has returned
-	shutdown  sync.Once
-	err       error
+	// stopWarming ends the fetches of the providers' keys in the
+	// background (StartWithoutProviders); warming waits for them.
+	stopWarming context.CancelFunc
+	warming     sync.WaitGroup
+	shutdown    sync.Once
+	err         error
 }
 
 // New builds what cfg describes: the key ring, issuer and verifier, the
@@ -333,7 +339,8 @@ func (a *Auth) tokens(cfg Config) error {
 }
 
 // providers builds the provider of each of cfg.Providers and fetches its
-// keys.
+// keys, all at once: New waits for them, or, with StartWithoutProviders,
+// does not (they are fetched in the background until Shutdown).
 func (a *Auth) providers(cfg Config) error {
 	timeout := cmp.Or(cfg.ProviderTimeout, DefaultProviderTimeout)
 	for _, pc := range cfg.Providers {
@@ -348,16 +355,41 @@ func (a *Auth) providers(cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("sessionless: provider %s: %w", pc.Issuer, err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err = p.Warm(ctx)
-		cancel()
-		switch {
-		case err != nil && !cfg.StartWithoutProviders:
-			return fmt.Errorf("sessionless: provider %s cannot be reached (Config.StartWithoutProviders starts without it): %w", pc.Issuer, err)
-		case err != nil:
-			a.log.Warn("sessionless: a provider cannot be reached yet: its tokens get 503 until it answers", "issuer", pc.Issuer, "err", err)
-		}
 		a.Providers = append(a.Providers, p)
+	}
+	if len(a.Providers) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	warm := func(p *oidc.Provider) error {
+		wctx, stop := context.WithTimeout(ctx, timeout)
+		defer stop()
+		err := p.Warm(wctx)
+		if err == nil {
+			a.log.Info("sessionless: OpenID Connect provider ready", "issuer", p.Issuer())
+		}
+		// A failure is logged by the provider: its tokens get 503 until
+		// a fetch succeeds.
+		return err
+	}
+	if cfg.StartWithoutProviders {
+		a.stopWarming = cancel
+		for _, p := range a.Providers {
+			a.warming.Go(func() { warm(p) })
+		}
+		return nil
+	}
+	defer cancel()
+	errs := make([]error, len(a.Providers))
+	var wg sync.WaitGroup
+	for i, p := range a.Providers {
+		wg.Go(func() { errs[i] = warm(p) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("sessionless: provider %s cannot be reached (Config.StartWithoutProviders starts without it): %w", cfg.Providers[i].Issuer, err)
+		}
 	}
 	return nil
 }

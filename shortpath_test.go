@@ -184,7 +184,9 @@ func TestShortPathOnDatabase(t *testing.T) {
 // TestShortPathOnRedis: with Config.Redis the revocations reach another
 // instance through Redis.
 func TestShortPathOnRedis(t *testing.T) {
-	redisURL := testenv.RedisURL(t)
+	// A Redis of its own: the login budgets of the tests of other
+	// packages (127.0.0.1's among them) are not this test's.
+	redisURL := testenv.StartRedis(t).URL()
 	const api = "https://api.example"
 	// Each instance's own login budget would let 3 wrong passwords
 	// through; shared, the two let 3 through between them.
@@ -439,4 +441,62 @@ func status(t *testing.T, url, bearer string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestProvidersInBackground: with StartWithoutProviders, New does not
+// wait for a provider that accepts connections and never answers (it
+// used to, up to ProviderTimeout, before the server could listen), and
+// Shutdown ends the fetch still in progress.
+func TestProvidersInBackground(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	cfg := sessionless.Config{Issuer: "https://api.example", Audience: "api", HMACSecret: secret,
+		Providers:             []oidc.Config{{Issuer: "http://" + ln.Addr().String()}, {Issuer: "http://" + ln.Addr().String() + "/b"}},
+		StartWithoutProviders: true, ProviderTimeout: time.Hour}
+	type result struct {
+		auth *sessionless.Auth
+		err  error
+	}
+	started := make(chan result, 1)
+	go func() {
+		a, err := sessionless.New(cfg)
+		started <- result{a, err}
+	}()
+	var r result
+	testenv.Eventually(t, "New to return while the provider hangs", func() bool {
+		select {
+		case r = <-started:
+			return true
+		default:
+			return false
+		}
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- r.auth.Close() }()
+	testenv.Eventually(t, "Shutdown to end the fetches in progress", func() bool {
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			return true
+		default:
+			return false
+		}
+	})
 }

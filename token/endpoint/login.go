@@ -35,6 +35,10 @@ func (s *Server) Login() http.Handler {
 			return
 		}
 		u, err := s.checkPasswordDone(r, name, pw, done)
+		if isThrottled(err) { // the user's own budget
+			s.throttled(w, r, name, err)
+			return
+		}
 		if errors.Is(err, errBadCredentials) {
 			s.fail(w, r, "login", &oauthError{http.StatusUnauthorized, "invalid_grant", "invalid username or password"})
 			return

@@ -73,7 +73,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		}
 		s.log.InfoContext(r.Context(), what+" refused", "error", oerr.code)
 		httpx.WriteOAuthError(w, oerr.status, oerr.code, oerr.description)
-	case errors.As(err, new(*LimitError)) || errors.Is(err, ErrLimiterUnavailable):
+	case isThrottled(err):
 		s.throttled(w, r, "", err)
 	case errors.As(err, &ie):
 		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
@@ -152,6 +152,11 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 		return User{}, errBadCredentials
 	}
 	return u, nil
+}
+
+// isThrottled reports whether err is a refusal of the throttle.
+func isThrottled(err error) bool {
+	return errors.As(err, new(*LimitError)) || errors.Is(err, ErrLimiterUnavailable)
 }
 
 // checkPasswordDone is checkPassword, then done, even if the check panics

@@ -106,7 +106,12 @@ type ThrottleConfig struct {
 	// one budget. Nil: the name without surrounding white space, case
 	// folded as strings.EqualFold compares (so "Alice", "ALICE" and
 	// "alice" share one); give your own when the store normalises more
-	// (Unicode NFKC, say).
+	// (Unicode NFKC, say, or a database collation that ignores accents).
+	// Fold as your store matches: a user found by a name is also held to
+	// a budget of their own (ten names of one user do not get ten
+	// budgets), and where the store matches more loosely than this
+	// function, a 429 for a new variant of a name tells that its user
+	// exists.
 	NormalizeUsername func(string) string
 
 	// Shared, when set, keeps the budgets in a store every instance

@@ -369,6 +369,12 @@ func TestUserBudgetAcrossNames(t *testing.T) {
 	if e.passwords.Verifications() != checked {
 		t.Fatal("a throttled attempt checked a password")
 	}
+	e.mu.Lock()
+	last := e.events[len(e.events)-1]
+	e.mu.Unlock()
+	if last.Kind != endpoint.Throttled || last.Username != "álice" {
+		t.Fatalf("the audit event of the refusal: %+v", last)
+	}
 	if r := e.login(t, "bob", secret); r.status != 200 {
 		t.Fatalf("another user: %d %s", r.status, r.body)
 	}

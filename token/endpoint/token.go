@@ -168,6 +168,10 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 		return tokenResponse{}, errThrottled
 	}
 	u, err := s.checkPasswordDone(r, name, pw, done)
+	if isThrottled(err) { // the user's own budget
+		s.throttled(w, r, name, err)
+		return tokenResponse{}, errThrottled
+	}
 	if errors.Is(err, errBadCredentials) {
 		return tokenResponse{}, &oauthError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
 	}
