@@ -54,8 +54,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return run(ctx, cfg, stdout, stderr)
 }
 
-func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			// Stopped (SIGTERM) while starting: a stop, not a failure.
+			log.Info("stopped while starting", "err", err)
+			err = nil
+		}
+	}()
 
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {

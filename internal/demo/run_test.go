@@ -426,3 +426,15 @@ func TestDefaultIssuer(t *testing.T) {
 		}
 	}
 }
+
+// TestStopWhileStarting: a stop (SIGTERM, the context cancelled) that
+// comes while the demo starts is a stop, not a failure.
+func TestStopWhileStarting(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	cfg := testConfig(t)
+	cfg.Addr = "127.0.0.1:0"
+	if err := run(ctx, cfg, io.Discard, io.Discard); err != nil {
+		t.Fatalf("stopped while starting: %v", err)
+	}
+}
