@@ -463,6 +463,15 @@ func (a *Auth) endpoints(cfg Config, st *stores) error {
 	if a.DPoP != nil {
 		ec.DPoP = a.DPoP
 	}
+	if ec.Cookies != nil {
+		// The middleware's cross-origin check and cookie mode's trust the
+		// same origins.
+		cc := *ec.Cookies
+		if cc.CrossOrigin == nil {
+			cc.CrossOrigin = cfg.Middleware.CrossOrigin
+		}
+		ec.Cookies = &cc
+	}
 	ec.ClientID = cmp.Or(ec.ClientID, DefaultClientID)
 	ec.Logger = cmp.Or(ec.Logger, cfg.Logger)
 	if ec.Now == nil {
@@ -503,6 +512,18 @@ func (a *Auth) middleware(cfg Config) error {
 	mc.Revocation = a.Revocations
 	if a.DPoP != nil {
 		mc.DPoP = a.DPoP
+	}
+	if a.Endpoints != nil {
+		// Cookie mode: the middleware reads the access token's cookie.
+		if access, _, on := a.Endpoints.Cookies(); on {
+			if mc.CookieName != "" && mc.CookieName != access {
+				return fmt.Errorf("sessionless: Config.Middleware.CookieName %q is not the access cookie of Config.Endpoints.Cookies, %q", mc.CookieName, access)
+			}
+			mc.CookieName = access
+			if mc.CrossOrigin == nil {
+				mc.CrossOrigin = cfg.Endpoints.Cookies.CrossOrigin
+			}
+		}
 	}
 	if mc.Audiences == nil {
 		mc.Audiences = auds

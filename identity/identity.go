@@ -47,6 +47,11 @@ type Principal struct {
 	IssuedAt  time.Time // zero when unknown
 	ExpiresAt time.Time // zero when the credential does not expire
 	ClientID  string
+	// FromCookie reports that the credential came from a cookie (a
+	// browser's access token cookie or legacy session), not from the
+	// Authorization header: the middleware checked that an unsafe
+	// request came from the same origin (CSRF). Set per request.
+	FromCookie bool
 	// Claims holds the method's own claims for custom use: *token.Claims
 	// for JWT.
 	Claims any

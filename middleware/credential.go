@@ -15,49 +15,97 @@ import (
 // wherever it came from.
 //
 // With Config.DPoP set, "Authorization: DPoP <token>" (RFC 9449 §7.1) is
-// a credential too, and dpop reports it.
-func (a *Authenticator) credential(r *http.Request) (tok string, dpop bool, err error) {
+// a credential too, and dpop reports it. cookie reports a token from
+// Config.CookieName: a browser attaches it to requests of other origins
+// on its own, so an unsafe one must pass the cross-origin check
+// (ErrCrossOrigin), done here, before the token is verified.
+func (a *Authenticator) credential(r *http.Request) (tok string, dpop, cookie bool, err error) {
 	n := 0 // places a token was found in
 	switch hs := r.Header["Authorization"]; len(hs) {
 	case 0:
 	case 1:
 		t, scheme, err := parseAuthorization(hs[0], a.cfg.DPoP != nil)
 		if err != nil {
-			return "", false, err
+			return "", false, false, err
 		}
 		if scheme != "" {
 			tok, dpop, n = t, scheme == "DPoP", n+1
 		}
 	default:
-		return "", false, fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
+		return "", false, false, fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
 	}
 	if a.cfg.CookieName != "" {
-		switch cs := r.CookiesNamed(a.cfg.CookieName); {
-		case len(cs) > 1:
+		switch v, count := cookieValue(r, a.cfg.CookieName); {
+		case count > 1:
 			// Cookie tossing: a sibling subdomain sets a second cookie of
 			// the name; which one the browser sends first is not ours to
 			// guess.
-			return "", false, fmt.Errorf("%w: more than one %s cookie", ErrInvalidRequest, a.cfg.CookieName)
-		case len(cs) == 1 && cs[0].Value != "":
-			tok, n = cs[0].Value, n+1
+			return "", false, false, fmt.Errorf("%w: more than one %s cookie", ErrInvalidRequest, a.cfg.CookieName)
+		case count == 1 && v != "":
+			tok, cookie, n = v, true, n+1
 		}
 	}
 	if a.cfg.QueryParam != "" && r.URL.RawQuery != "" {
 		if vs := r.URL.Query()[a.cfg.QueryParam]; len(vs) > 0 {
 			if len(vs) > 1 {
-				return "", false, fmt.Errorf("%w: more than one %s parameter", ErrInvalidRequest, a.cfg.QueryParam)
+				return "", false, false, fmt.Errorf("%w: more than one %s parameter", ErrInvalidRequest, a.cfg.QueryParam)
 			}
 			tok, n = vs[0], n+1
 		}
 	}
-	switch n {
-	case 0:
-		return "", false, ErrNoCredentials
-	case 1:
-		return tok, dpop, nil // its length and characters are checked next
+	switch {
+	case n == 0:
+		return "", false, false, ErrNoCredentials
+	case n > 1:
+		return "", false, false, fmt.Errorf("%w: a token in more than one place", ErrInvalidRequest)
+	case cookie:
+		if err := a.cross.Check(r); err != nil {
+			return "", false, false, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+		}
 	}
-	return "", false, fmt.Errorf("%w: a token in more than one place", ErrInvalidRequest)
+	return tok, dpop, cookie, nil // its length and characters are checked next
 }
+
+// cookieValue returns the value of the first cookie named name in r's
+// Cookie headers and how many there are, read as r.CookiesNamed reads
+// them (parts split at ";" and trimmed, a value in double quotes
+// unquoted), without allocating, and stricter: a part whose value holds
+// a byte no cookie may hold counts too (net/http skips it), so that
+// "at=<token>; at=<junk>" is two cookies (400), and a lone junk value is
+// a token that fails the b64token check (400), not no token.
+func cookieValue(r *http.Request, name string) (value string, n int) {
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(trimCookieSpace(part), "=")
+			if trimCookieSpace(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if n == 0 {
+				value = v
+			}
+			n++
+		}
+	}
+	return value, n
+}
+
+// trimCookieSpace trims ASCII white space, as textproto.TrimString.
+func trimCookieSpace(s string) string {
+	for len(s) > 0 && isASCIISpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isASCIISpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isASCIISpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
 // parseAuthorization reads "Bearer <token>" (RFC 6750 §2.1), and with
 // dpop "DPoP <token>" (RFC 9449 §7.1): the scheme in any letter case, one

@@ -40,10 +40,11 @@ var (
 	// Config.Optional the request goes through anonymously. The source's
 	// cause is wrapped for logs.
 	ErrInvalidSession = errors.New("middleware: invalid session")
-	// ErrCrossOrigin: a request authenticated by the legacy session
-	// cookie comes from another origin with an unsafe method (a CSRF
-	// attempt: SessionConfig.CrossOrigin). 403 cross_origin.
-	ErrCrossOrigin = errors.New("middleware: cross-origin request with the session cookie")
+	// ErrCrossOrigin: a request authenticated by a cookie (the token
+	// cookie, Config.CrossOrigin, or the legacy session's,
+	// SessionConfig.CrossOrigin) comes from another origin with an
+	// unsafe method (a CSRF attempt). 403 cross_origin.
+	ErrCrossOrigin = errors.New("middleware: cross-origin request with a cookie credential")
 	// ErrUnavailable: a backing store (revocation list, API token
 	// database) or a provider cannot answer. 503: never 401, never 200.
 	// It is [identity.ErrUnavailable] itself, so verifiers and revocation

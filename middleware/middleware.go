@@ -140,11 +140,27 @@ type Config struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "api".
 	Realm string
 	// CookieName, when set, also reads the token from this cookie (for
-	// browser clients). Default: off. Two cookies of this name (a sibling
-	// subdomain can set one: cookie tossing) are refused with 400; name it
-	// with the "__Host-" prefix (e.g. "__Host-access_token") so that
-	// browsers accept it only from this host, Secure, for path "/".
+	// browser clients: token/endpoint's cookie mode sets it, HttpOnly).
+	// Default: off. Two cookies of this name (a sibling subdomain can set
+	// one: cookie tossing) are refused with 400; name it with the
+	// "__Host-" prefix (e.g. "__Host-access_token") so that browsers
+	// accept it only from this host, Secure, for path "/". A request
+	// authenticated by it with an unsafe method passes CrossOrigin
+	// first, and its answer gets "Cache-Control: no-store" (personal data
+	// must not stay in caches, nor come back with the back button after a
+	// logout) unless the handler sets its own.
 	CookieName string
+	// CrossOrigin refuses requests authenticated by a cookie (CookieName,
+	// or the legacy session's) that browsers report as coming from
+	// another origin (Sec-Fetch-Site, else Origin against Host) with an
+	// unsafe method (POST, PUT, PATCH, DELETE): 403 [ErrCrossOrigin],
+	// before the token is verified (CSRF: browsers attach cookies to
+	// other sites' requests on their own; they never attach an
+	// Authorization header, so header credentials are not checked).
+	// Another port of the same host is another origin. Trust an origin
+	// of your own with AddTrustedOrigin. Nil means
+	// http.NewCrossOriginProtection(): same origin only.
+	CrossOrigin *http.CrossOriginProtection
 	// QueryParam, when set, also reads the token from this query parameter.
 	// Default: off; RFC 6750 §2.3 explains why (URLs end up in logs,
 	// histories and Referer headers).
@@ -192,6 +208,7 @@ type Authenticator struct {
 	now      func() time.Time
 	dpopAlgs string   // for the DPoP challenge; "" without DPoP
 	session  *session // nil: no legacy session accepted
+	cross    *http.CrossOriginProtection
 }
 
 // route is one verifier with what the cache needs to know of it.
@@ -224,6 +241,9 @@ func New(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{cfg: cfg, maxLen: cfg.MaxTokenLength, jwt: map[string]*route{}, errh: cfg.ErrorHandler, log: cfg.Logger, now: cfg.Now}
 	if cfg.DPoP != nil {
 		a.dpopAlgs = strings.Join(cfg.DPoP.AlgNames(), " ")
+	}
+	if a.cross = cfg.CrossOrigin; a.cross == nil {
+		a.cross = http.NewCrossOriginProtection()
 	}
 	if cfg.DPoP != nil && cfg.ExternalURL == "" {
 		return nil, errors.New("middleware: DPoP needs ExternalURL, the public URL the proofs' htu name (the Host header proves nothing)")
@@ -435,7 +455,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // request.
 func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, dpop, err := a.credential(r)
+		raw, dpop, cookie, err := a.credential(r)
 		var p *identity.Principal
 		var cached bool
 		switch {
@@ -448,6 +468,7 @@ func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 			// No token: the legacy session cookie, if any. A token, valid
 			// or not, always wins over it.
 			p, cached, err = a.fromSession(r)
+			cookie = true
 		}
 		if a.cfg.Optional && (errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrInvalidSession)) {
 			next.ServeHTTP(w, r)
@@ -466,6 +487,13 @@ func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 		}
 		// The request gets its own copy of the cached principal.
 		ctx := identity.NewContext(r.Context(), p)
+		if cookie {
+			// A browser's credential: the answer holds personal data that
+			// no cache may keep (the back button after a logout).
+			own, _ := identity.FromContext(ctx)
+			own.FromCookie = true
+			w.Header()["Cache-Control"] = noStore
+		}
 		if h := a.cfg.Hooks.OnAuthenticated; h != nil {
 			own, _ := identity.FromContext(ctx)
 			h(r, own, cached)
@@ -473,6 +501,11 @@ func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// noStore is the Cache-Control of answers to cookie credentials, one
+// slice for all (Header.Set would allocate one per request): a handler
+// that sets its own replaces it, and appending to it copies it.
+var noStore = []string{"no-store"}
 
 // boundKey returns the key p's token is bound to, or "".
 func boundKey(p *identity.Principal) string {

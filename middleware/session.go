@@ -84,7 +84,7 @@ type SessionConfig struct {
 	// cookie to cross-site requests on their own (CSRF); they never
 	// attach a bearer token, so token requests are not checked. Trust an
 	// origin of your own with AddTrustedOrigin. Nil means
-	// http.NewCrossOriginProtection(): same origin only.
+	// Config.CrossOrigin's, which is same origin only when nil too.
 	CrossOrigin *http.CrossOriginProtection
 }
 
@@ -118,6 +118,9 @@ func newSession(cfg Config) (*session, error) {
 		age = DefaultSessionCacheAge
 	}
 	s := &session{cookie: sc.CookieName, src: sc.Source, cross: sc.CrossOrigin, route: &route{maxAge: max(age, 0)}}
+	if s.cross == nil {
+		s.cross = cfg.CrossOrigin
+	}
 	if s.cross == nil {
 		s.cross = http.NewCrossOriginProtection()
 	}

@@ -75,6 +75,10 @@ type Identity struct {
 	Name              string
 	IDToken           *gooidc.IDToken
 	ProviderTokenType string
+	// ReturnTo is the return_to path the login was started with
+	// ([Login.Start]), "" without one: a path of this site (checked), for
+	// a login that ends in the browser (endpoint.Server.IssueCookies).
+	ReturnTo string
 }
 
 // Login runs the OpenID Connect authorization code flow with PKCE (S256),
@@ -193,13 +197,27 @@ type loginState struct {
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	Expires  int64  `json:"e"`
+	ReturnTo string `json:"r,omitempty"`
 }
+
+// MaxReturnTo bounds the return_to parameter of [Login.Start].
+const MaxReturnTo = 512
 
 // Start answers GET with a redirect (302) to the provider's authorization
 // endpoint, with a new state, nonce and PKCE challenge, and the cookie
-// that remembers them.
+// that remembers them. An optional return_to query parameter, a path of
+// this site (at most MaxReturnTo bytes; an absolute URL, "//host",
+// backslashes or white space are 400: no open redirect), is sealed in
+// the cookie too and handed to LoginConfig.Complete as
+// Identity.ReturnTo.
 func (l *Login) Start() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		returnTo := q.Get("return_to")
+		if len(q["return_to"]) > 1 || q.Has("return_to") && (len(returnTo) > MaxReturnTo || !httpx.SafeReturnPath(returnTo)) {
+			writeLoginError(w, http.StatusBadRequest, "invalid_request", "return_to must be one path of this site")
+			return
+		}
 		p, _, err := l.discover(r.Context())
 		if err != nil {
 			l.log.WarnContext(r.Context(), "OIDC discovery failed", "err", err)
@@ -208,7 +226,7 @@ func (l *Login) Start() http.Handler {
 			return
 		}
 		st := loginState{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(),
-			Expires: l.cfg.Now().Add(l.cfg.Timeout).Unix()}
+			Expires: l.cfg.Now().Add(l.cfg.Timeout).Unix(), ReturnTo: returnTo}
 		http.SetCookie(w, &http.Cookie{Name: l.cookie, Value: l.seal(st), Path: "/", MaxAge: int(l.cfg.Timeout / time.Second),
 			Secure: l.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		w.Header().Set("Cache-Control", "no-store")
@@ -336,7 +354,8 @@ func (l *Login) Callback() http.Handler {
 			return
 		}
 		l.cfg.Complete(w, r, &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Username: c.Username, Email: c.Email,
-			EmailVerified: c.EmailVerified != nil && *c.EmailVerified, Name: c.Name, IDToken: idt, ProviderTokenType: tok.TokenType})
+			EmailVerified: c.EmailVerified != nil && *c.EmailVerified, Name: c.Name, IDToken: idt, ProviderTokenType: tok.TokenType,
+			ReturnTo: st.ReturnTo})
 	})
 }
 
@@ -394,7 +413,7 @@ func (l *Login) open(r *http.Request) (loginState, bool) {
 	for _, c := range r.CookiesNamed(l.cookie) {
 		values = append(values, c.Value)
 	}
-	if len(values) != 1 || len(values[0]) > 1024 {
+	if len(values) != 1 || len(values[0]) > 2048 {
 		return st, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(values[0])
@@ -403,7 +422,8 @@ func (l *Login) open(r *http.Request) (loginState, bool) {
 		return st, false
 	}
 	plain, err := l.aead.Open(nil, b[:ns], b[ns:], l.ad)
-	if err != nil || json.Unmarshal(plain, &st) != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
+	if err != nil || json.Unmarshal(plain, &st) != nil || st.State == "" || st.Nonce == "" || st.Verifier == "" ||
+		st.ReturnTo != "" && !httpx.SafeReturnPath(st.ReturnTo) {
 		return st, false
 	}
 	return st, l.cfg.Now().Unix() < st.Expires

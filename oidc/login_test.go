@@ -28,7 +28,8 @@ func loginApp(t *testing.T, f *oidctest.Provider, c *testenv.Clock) (*httptest.S
 		Issuer: f.Issuer(), ClientID: "web", ClientSecret: "s3cret", RedirectURL: app.URL + "/callback",
 		CookieKey: make([]byte, 32), Now: c.Now,
 		Complete: func(w http.ResponseWriter, r *http.Request, id *oidc.Identity) {
-			json.NewEncoder(w).Encode(map[string]any{"iss": id.Issuer, "sub": id.Subject, "username": id.Username, "email": id.Email})
+			json.NewEncoder(w).Encode(map[string]any{"iss": id.Issuer, "sub": id.Subject, "username": id.Username, "email": id.Email,
+				"return_to": id.ReturnTo})
 		},
 	})
 	if err != nil {
@@ -128,6 +129,32 @@ func TestLogin(t *testing.T) {
 				t.Errorf("%d %s, want %d", status, body, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoginReturnTo: a login started with a return path of this site
+// hands it, sealed in the cookie, to Complete; any other is refused
+// before the provider is asked (no open redirect).
+func TestLoginReturnTo(t *testing.T) {
+	f := oidctest.New(t)
+	f.EnableCodeFlow("web", "s3cret")
+	app, browser := loginApp(t, f, testenv.NewClock(time.Now()))
+	status, body := get(t, browser, app.URL+"/login?return_to="+url.QueryEscape("/widgets?tab=2"))
+	if status != 200 || !strings.Contains(body, `"return_to":"/widgets?tab=2"`) {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	if status, body := get(t, browser, app.URL+"/login"); status != 200 || !strings.Contains(body, `"return_to":""`) {
+		t.Fatalf("login without: %d %s", status, body)
+	}
+	for _, bad := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "widgets", "",
+		"/" + strings.Repeat("a", oidc.MaxReturnTo)} {
+		status, _ := get(t, browser, app.URL+"/login?return_to="+url.QueryEscape(bad))
+		if status != 400 {
+			t.Errorf("return_to %q: %d, want 400", bad, status)
+		}
+	}
+	if status, _ := get(t, browser, app.URL+"/login?return_to=/a&return_to=/b"); status != 400 {
+		t.Errorf("two return_to: %d", status)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -119,6 +120,11 @@ func authConfig(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw 
 			ClientID:        clientID,
 			Passwords:       pw,
 			Realm:           realm,
+			// Cookie mode for the web app at /: a login that asks for it
+			// gets HttpOnly cookies; the refresh cookie's path is the
+			// token endpoint's as browsers call it (behind a proxy that
+			// strips the issuer's path, with that path).
+			Cookies: &endpoint.CookieConfig{RefreshPath: publicPath(external) + "/auth/token"},
 		},
 		Middleware: middleware.Config{
 			ExternalURL: external,
@@ -144,4 +150,14 @@ func revocationsWhere(cfg Config) string {
 		return "PostgreSQL"
 	}
 	return "SQLite"
+}
+
+// publicPath is the path of the public URL external ("" for a host's
+// root).
+func publicPath(external string) string {
+	u, err := url.Parse(external)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/refresh"
 	"golang.org/x/oauth2"
 )
 
@@ -433,37 +434,47 @@ func TestOAuth2ClientRefreshes(t *testing.T) {
 	if refreshed.AccessToken == tok.AccessToken || refreshed.RefreshToken == tok.RefreshToken || refreshed.RefreshToken == "" {
 		t.Fatalf("the token source did not refresh: %+v", refreshed)
 	}
-	// The old refresh token was rotated away: replaying it is reuse.
+	// The old refresh token was rotated away: replaying it after the
+	// grace period is reuse.
+	e.clock.Advance(refresh.DefaultGracePeriod)
 	if _, oerr := e.refresh(t, tok.RefreshToken, 400); oerr.Error != "invalid_grant" {
 		t.Errorf("replaying the rotated refresh token: %+v", oerr)
 	}
 }
 
-// TestParallelRefreshOfOneTokenIsReuse: two concurrent uses of one refresh
-// token cannot both win; the loser's attempt counts as reuse.
-func TestParallelRefreshOfOneTokenIsReuse(t *testing.T) {
+// TestParallelRefreshOfOneToken: concurrent uses of one refresh token
+// (two tabs, an app's parallel calls) all get the same rotation within
+// the grace period; a replay after it is reuse, which revokes the family.
+func TestParallelRefreshOfOneToken(t *testing.T) {
 	e := newTestEnv(t, testConfig(t))
 	tr := e.login(t, "viewer", testPassword)
 	var wg sync.WaitGroup
-	codes := make(chan int, 4)
+	got := make(chan string, 4)
 	for range 4 {
 		wg.Go(func() {
-			resp, _ := e.tokenRequest(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}, nil)
-			codes <- resp.StatusCode
+			resp, b := e.tokenRequest(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}, nil)
+			if resp.StatusCode != 200 {
+				t.Errorf("status %d %s", resp.StatusCode, b)
+				return
+			}
+			got <- decodeInto[tokenResponse](t, b).RefreshToken
 		})
 	}
 	wg.Wait()
-	close(codes)
-	ok := 0
-	for c := range codes {
-		if c == 200 {
-			ok++
-		} else if c != 400 {
-			t.Errorf("status %d", c)
-		}
+	close(got)
+	var next []string
+	for rt := range got {
+		next = append(next, rt)
 	}
-	if ok != 1 {
-		t.Errorf("%d parallel refreshes of one token succeeded, want 1", ok)
+	if len(next) != 4 || next[0] != next[1] || next[1] != next[2] || next[2] != next[3] {
+		t.Fatalf("successors %q, want one", next)
+	}
+	e.clock.Advance(refresh.DefaultGracePeriod)
+	if _, oerr := e.refresh(t, tr.RefreshToken, 400); oerr.Error != "invalid_grant" {
+		t.Fatalf("replay after the grace period: %+v", oerr)
+	}
+	if _, oerr := e.refresh(t, next[0], 400); oerr.Error != "invalid_grant" {
+		t.Fatalf("the family survived the reuse: %+v", oerr)
 	}
 }
 

@@ -93,7 +93,14 @@ func oidcLogin(cfg Config, users UserStore, endpoints *endpoint.Server, log *slo
 				httpx.WriteOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the user store cannot answer")
 				return
 			}
-			endpoints.IssueTokens(w, r, endpoint.User{Subject: u.ID, Scopes: u.Scopes, Roles: u.Roles}, u.Username)
+			eu := endpoint.User{Subject: u.ID, Scopes: u.Scopes, Roles: u.Roles}
+			if id.ReturnTo != "" {
+				// Started by the web app (/auth/oidc/login?return_to=/):
+				// the cookies of cookie mode, and back to the page.
+				endpoints.IssueCookies(w, r, eu, u.Username, id.ReturnTo)
+				return
+			}
+			endpoints.IssueTokens(w, r, eu, u.Username)
 		},
 	})
 }

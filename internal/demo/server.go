@@ -182,6 +182,10 @@ func (s *server) routes() http.Handler {
 	// Logging out everywhere acts on the whole server: a token narrowed
 	// to one resource (RFC 8707) may not (it may log itself out).
 	handle(mux, "/auth/logout-all", route{http.MethodPost, s.auth.Protect(s.resources.all)(s.endpoints.LogoutAll())})
+	// Where the user is logged in (refresh families), and ending one:
+	// for the whole server too.
+	handle(mux, "/auth/devices", route{http.MethodGet, s.auth.Protect(s.resources.all)(s.endpoints.Devices())})
+	handle(mux, "/auth/devices/{id}", route{http.MethodDelete, s.auth.Protect(s.resources.all)(s.endpoints.EndDevice())})
 	if s.oidcLogin != nil {
 		// Log in through the OpenID Connect provider (-oidc-client-id):
 		// the callback answers with the demo's own tokens. Under the same
@@ -207,7 +211,9 @@ func (s *server) routes() http.Handler {
 	handle(mux, "/api/widgets",
 		route{http.MethodGet, s.api(s.listWidgets, scopeRead)},
 		route{http.MethodPost, s.api(s.createWidget, scopeWrite)})
-	handle(mux, "/api/widgets/{id}", route{http.MethodGet, s.api(s.getWidget, scopeRead)})
+	handle(mux, "/api/widgets/{id}",
+		route{http.MethodGet, s.api(s.getWidget, scopeRead)},
+		route{http.MethodDelete, s.api(s.deleteWidget, scopeWrite)})
 	// GraphQL: the same data behind the same middleware (401 as for /api);
 	// fields check their scopes.
 	handle(mux, "/graphql", route{http.MethodPost, s.protect(s.resources.graphql, s.graphqlHandler)})
@@ -222,6 +228,8 @@ func (s *server) routes() http.Handler {
 		route{http.MethodPost, s.protect(s.resources.all, s.apiTokens.Create().ServeHTTP, scopeManageTokens)},
 		route{http.MethodGet, s.protect(s.resources.all, s.apiTokens.List().ServeHTTP, scopeManageTokens)})
 	handle(mux, "/api/tokens/{id}", route{http.MethodDelete, s.protect(s.resources.all, s.apiTokens.Revoke().ServeHTTP, scopeManageTokens)})
+	// The web app (GET /), logged in with cookie mode.
+	registerWeb(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errorFor(r.URL.Path)(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -314,6 +322,10 @@ type meResponse struct {
 	Scopes     []string `json:"scopes"`
 	Roles      []string `json:"roles"`
 	AuthMethod string   `json:"auth_method"`
+	// Credential is where the credential came from: "cookie" (the web
+	// app's HttpOnly cookie, or a legacy session's) or "header"
+	// (Authorization).
+	Credential string `json:"credential"`
 }
 
 // me returns what the authenticated principal is: who, from which issuer,
@@ -335,6 +347,10 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		Scopes:     p.Scopes,
 		Roles:      p.Roles,
 		AuthMethod: string(p.Method),
+		Credential: "header",
+	}
+	if p.FromCookie {
+		resp.Credential = "cookie"
 	}
 	switch c := p.Claims.(type) {
 	case *token.Claims:

@@ -324,13 +324,12 @@ func TestRoutes(t *testing.T) {
 		status       int
 		allow        string
 	}{
-		{"GET", "/", 404, ""},
 		{"GET", "/nope", 404, ""},
 		{"GET", "/api/me/", 404, ""},
 		{"GET", "/auth/login/x", 404, ""},
 		{"POST", "/api/me", 405, "GET, HEAD"},
 		{"DELETE", "/api/widgets", 405, "GET, HEAD, POST"},
-		{"PUT", "/api/widgets/1", 405, "GET, HEAD"},
+		{"PUT", "/api/widgets/1", 405, "GET, HEAD, DELETE"},
 		{"GET", "/api/widgets/1/x", 404, ""},
 		{"GET", "/api/nope", 404, ""},
 		{"DELETE", "/healthz", 405, "GET, HEAD"},

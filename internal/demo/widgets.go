@@ -70,6 +70,15 @@ func (s *widgetStore) get(id string) (Widget, bool) {
 	return w, ok
 }
 
+// remove deletes the widget id; false when there is none.
+func (s *widgetStore) remove(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.widgets[id]
+	delete(s.widgets, id)
+	return ok
+}
+
 // list returns every widget, in numeric order of ID.
 func (s *widgetStore) list() []Widget {
 	s.mu.Lock()
@@ -133,6 +142,18 @@ func (s *server) getWidget(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, wd)
+}
+
+// deleteWidget answers DELETE /api/widgets/{id}: 204, or 404.
+func (s *server) deleteWidget(w http.ResponseWriter, r *http.Request) {
+	p, _ := identity.FromContext(r.Context())
+	id := r.PathValue("id")
+	if !s.widgets.remove(id) {
+		httpx.WriteProblem(w, http.StatusNotFound, "not_found", "no such widget")
+		return
+	}
+	s.log.InfoContext(r.Context(), "widget deleted", "id", id, "sub", p.Subject)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 type createWidgetRequest struct {

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -359,4 +360,54 @@ func TestWholeNumber(t *testing.T) {
 			t.Errorf("%s = %d, %v; want %d", in, v.N, err, want)
 		}
 	}
+}
+
+func TestSafeReturnPath(t *testing.T) {
+	for s, want := range map[string]bool{
+		"/":                     true,
+		"/widgets":              true,
+		"/a/b?x=1#frag":         true,
+		"/%2F%2Fevil.example":   false, // "//" once decoded: refused
+		"":                      false,
+		"widgets":               false,
+		"//evil.example":        false,
+		"///evil.example":       false,
+		"/\\evil.example":       false,
+		"\\\\evil.example":      false,
+		"/a\\b":                 false,
+		"/\t/evil.example":      false,
+		"/\n/evil.example":      false,
+		"/ /evil.example":       false,
+		"https://evil.example/": false,
+		"http:/evil.example":    false,
+		"javascript:alert(1)":   false,
+		"/a\x00b":               false,
+		"/a\x7fb":               false,
+		"/\xff":                 false,
+		"/" + strings.Repeat("a", httpx.MaxReturnPath): false,
+	} {
+		if got := httpx.SafeReturnPath(s); got != want {
+			t.Errorf("SafeReturnPath(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func FuzzSafeReturnPath(f *testing.F) {
+	for _, s := range []string{"/", "//x", "/\\x", "/a?b#c", "/\t/x", "https://x/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !httpx.SafeReturnPath(s) {
+			return
+		}
+		// What a browser resolves it to stays on this origin.
+		base, _ := url.Parse("https://app.example/page")
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatalf("accepted %q, which does not parse", s)
+		}
+		if r := base.ResolveReference(u); r.Host != "app.example" || r.Scheme != "https" {
+			t.Fatalf("accepted %q, which leaves the origin: %v", s, r)
+		}
+	})
 }

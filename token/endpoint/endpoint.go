@@ -65,6 +65,7 @@ const (
 	LoggedOutAll   EventKind = "logout_all"    // every token of a subject revoked
 	Revoked        EventKind = "revoke"        // a token revoked at the revocation endpoint (RFC 7009)
 	Throttled      EventKind = "throttled"     // a request refused 429 by the Throttle (Username set for a password attempt)
+	DeviceEnded    EventKind = "device_end"    // a refresh family ended from the devices list
 )
 
 // Event is one outcome worth an audit log. It never carries a password or
@@ -115,6 +116,13 @@ type Config struct {
 	// of refresh token families. Zero: refresh.DefaultAbsoluteLifetime
 	// (30 days) and refresh.DefaultIdleLifetime (7 days).
 	RefreshLifetime, RefreshIdle time.Duration
+	// RefreshGracePeriod is how long after a refresh token is rotated a
+	// second presentation of it yields the same rotation instead of
+	// revoking the family as a reuse: two tabs of a browser (or two
+	// requests of an app) that refresh at the same moment both stay
+	// logged in. Zero: refresh.DefaultGracePeriod (10 s); negative: none,
+	// every second presentation revokes. See refresh.Config.GracePeriod.
+	RefreshGracePeriod time.Duration
 	// Revocation revokes access tokens (logout, logout-all, RFC 7009, a
 	// refresh token family revoked). Give the middleware the same list.
 	Revocation *revocation.List
@@ -189,6 +197,13 @@ type Config struct {
 	// same with middleware.Authenticator.Protect. Their scopes are the
 	// scopes_supported of [Server.Metadata].
 	Resources []middleware.Resource
+	// Cookies, when set, turns on cookie mode for browsers: a login that
+	// asks for it ("Token-Delivery: cookie") gets its tokens in HttpOnly
+	// cookies, refreshes by cookie, and is cleared at logout; see
+	// [CookieConfig]. Give the middleware the access cookie's name
+	// (middleware.Config.CookieName) and the same CrossOrigin. Nil: off,
+	// tokens in the body only.
+	Cookies *CookieConfig
 }
 
 // SubjectRevoker revokes every credential of a subject it keeps, and
@@ -226,6 +241,7 @@ type Server struct {
 	now      func() time.Time
 	refresh  *refresh.Manager
 	throttle *Throttle // nil with InsecureSkipThrottle
+	cookies  *cookies  // nil: cookie mode is off
 }
 
 // New checks cfg and returns the endpoints.
@@ -279,7 +295,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("endpoint: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	ck, err := newCookies(cfg.Cookies)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, cookies: ck}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -294,14 +314,12 @@ func New(cfg Config) (*Server, error) {
 		if tc.Now == nil {
 			tc.Now = s.now
 		}
-		var err error
 		if s.throttle, err = NewThrottle(tc); err != nil {
 			return nil, err
 		}
 	}
-	var err error
 	s.refresh, err = refresh.New(refresh.Config{Store: cfg.RefreshStore, AbsoluteLifetime: cfg.RefreshLifetime,
-		IdleLifetime: cfg.RefreshIdle, Revoker: cfg.Revocation, Now: s.now})
+		IdleLifetime: cfg.RefreshIdle, GracePeriod: cfg.RefreshGracePeriod, Revoker: cfg.Revocation, Now: s.now})
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
@@ -330,7 +348,9 @@ type Router interface {
 // POST prefix/login, /token, /revoke, and, behind authenticate (the
 // middleware that puts the caller's principal in the context; its
 // revocation list must be Config.Revocation, or logouts do not stop
-// tokens), POST prefix/logout and /logout-all.
+// tokens), POST prefix/logout and /logout-all, GET prefix/devices and
+// DELETE prefix/devices/{id}. In cookie mode, CookieConfig.RefreshPath
+// must be prefix/token.
 func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler) http.Handler) {
 	prefix = strings.TrimRight(prefix, "/")
 	mux.Handle("POST "+prefix+"/login", s.Login())
@@ -338,6 +358,17 @@ func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler
 	mux.Handle("POST "+prefix+"/revoke", s.Revoke())
 	mux.Handle("POST "+prefix+"/logout", authenticate(s.Logout()))
 	mux.Handle("POST "+prefix+"/logout-all", authenticate(s.LogoutAll()))
+	mux.Handle("GET "+prefix+"/devices", authenticate(s.Devices()))
+	mux.Handle("DELETE "+prefix+"/devices/{id}", authenticate(s.EndDevice()))
+}
+
+// Cookies returns the names of cookie mode's cookies, and whether it is
+// on (Config.Cookies).
+func (s *Server) Cookies() (access, refresh string, on bool) {
+	if s.cookies == nil {
+		return "", "", false
+	}
+	return s.cookies.access, s.cookies.refresh, true
 }
 
 func (s *Server) audit(r *http.Request, e Event) {

@@ -201,9 +201,13 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 		t.Fatal(err)
 	}
 	e.srv, e.refresh = srv, srv.Refresh()
-	auth, err := middleware.New(middleware.Config{
+	mc := middleware.Config{
 		JWT: map[string]middleware.Verifier{issuer: e.verifier}, Revocation: e.list, Now: e.clock.Now, Logger: log,
-	})
+	}
+	if access, _, on := srv.Cookies(); on {
+		mc.CookieName, mc.CrossOrigin = access, cfg.Cookies.CrossOrigin
+	}
+	auth, err := middleware.New(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +215,8 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	srv.Mount(mux, "/auth", auth.Middleware)
 	mux.Handle("GET /api/me", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := identity.FromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]any{"sub": p.Subject, "scopes": p.Scopes, "roles": p.Roles, "client_id": p.ClientID})
+		json.NewEncoder(w).Encode(map[string]any{"sub": p.Subject, "scopes": p.Scopes, "roles": p.Roles, "client_id": p.ClientID,
+			"jti": p.TokenID, "from_cookie": p.FromCookie})
 	})))
 	e.ts = httptest.NewServer(mux)
 	t.Cleanup(e.ts.Close)

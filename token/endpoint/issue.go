@@ -3,8 +3,6 @@ package endpoint
 import (
 	"net/http"
 	"strings"
-
-	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // IssueTokens answers r with an access token and a refresh token for u,
@@ -15,10 +13,10 @@ import (
 // refresh. username is for the audit event and the log. A store that
 // cannot answer is 503.
 func (s *Server) IssueTokens(w http.ResponseWriter, r *http.Request, u User, username string) {
-	resp, err := s.issueTokens(r, u, username, strings.Join(u.Scopes, " "), "")
+	t, err := s.issueTokens(r, u, username, strings.Join(u.Scopes, " "), "", false)
 	if err != nil {
 		s.fail(w, r, "issuing tokens", err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
+	s.respond(w, t, false)
 }

@@ -10,14 +10,26 @@ import (
 
 // Login returns the JSON login endpoint: POST {"username": …,
 // "password": …} (application/json), answered with an access token and a
-// refresh token in the shape of RFC 6749 §5.1. A wrong password or an
+// refresh token in the shape of RFC 6749 §5.1, or, with the header
+// "Token-Delivery: cookie" and Config.Cookies, in HttpOnly cookies
+// ([CookieConfig]; a request of another origin is then 403). A wrong password or an
 // unknown user is 401 invalid_grant after the same work; a request over
 // one of the [Throttle]'s budgets is 429 slow_down with Retry-After,
 // before any password is checked; a user store that cannot answer is
 // 503.
 func (s *Server) Login() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !post(w, r) || !s.limitAddress(w, r) {
+		if !post(w, r) {
+			return
+		}
+		// Cookie mode's origin check first: another origin's page spends
+		// no budget of the user's.
+		cookie, err := s.wantsCookies(r)
+		if err != nil {
+			s.fail(w, r, "login", err)
+			return
+		}
+		if !s.limitAddress(w, r) {
 			return
 		}
 		name, pw, oerr := s.loginBody(w, r)
@@ -47,12 +59,12 @@ func (s *Server) Login() http.Handler {
 			s.fail(w, r, "login", err)
 			return
 		}
-		resp, err := s.issueTokens(r, u, name, strings.Join(u.Scopes, " "), jkt)
+		t, err := s.issueTokens(r, u, name, strings.Join(u.Scopes, " "), jkt, cookie)
 		if err != nil {
 			s.fail(w, r, "login: issuing tokens", err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, resp)
+		s.respond(w, t, cookie)
 	})
 }
 

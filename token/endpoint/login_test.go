@@ -11,6 +11,7 @@ import (
 	"github.com/sessionless/sessionless/internal/testenv"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/token/endpoint"
+	"github.com/sessionless/sessionless/token/refresh"
 )
 
 func TestLogin(t *testing.T) {
@@ -166,6 +167,7 @@ func TestNoSecretsLeak(t *testing.T) {
 	access, rt := e.tokens(t, "alice")
 	e.login(t, "alice", "wrong password "+secret)
 	r := e.form(t, "/auth/token", map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}}, nil)
+	e.clock.Advance(refresh.DefaultGracePeriod)
 	e.form(t, "/auth/token", map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, nil) // reuse
 	e.do(t, "POST", "/auth/logout", "", "", bearer(r.json["access_token"].(string)))
 	logs := e.logs.String()

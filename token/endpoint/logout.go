@@ -17,12 +17,14 @@ import (
 // request was authenticated with is revoked on every instance sharing the
 // revocation store (by its jti; a token without one, from a provider that
 // writes none, by subject: it and the user's tokens of its issuer issued
-// no later; without an iat either, 400), and, when the body names one ({"refresh_token": …},
-// application/json) and the access token is this issuer's, the family of a
-// refresh token of the same user. An
+// no later; without an iat either, 400), and, when the access token is
+// this issuer's, the refresh family it was issued with (its "sid") and
+// the family of the refresh token the body names ({"refresh_token": …},
+// application/json) if it is the same user's. An
 // unknown or someone else's refresh token is ignored (as RFC 7009 §2.2
-// does). The refresh family goes first: if the access token then fails to
-// be revoked (503), the client retries with it. 204 on success.
+// does). The refresh families go first: if the access token then fails to
+// be revoked (503), the client retries with it. 204 on success; a request
+// authenticated by the cookie of cookie mode gets both cookies cleared.
 func (s *Server) Logout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.principal(w, r)
@@ -40,6 +42,14 @@ func (s *Server) Logout() http.Handler {
 		// sub for someone else).
 		if rt != "" && s.ours(p) {
 			if err := s.refresh.Revoke(ctx, rt, p.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
+				s.fail(w, r, "logout: revoking the refresh family", err)
+				return
+			}
+		}
+		// The family the access token was issued with (its "sid"): in
+		// cookie mode the refresh token's cookie is not sent here.
+		if sid := s.sessionID(p); sid != "" {
+			if err := s.refresh.EndFamily(ctx, p.Subject, sid); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
 				s.fail(w, r, "logout: revoking the refresh family", err)
 				return
 			}
@@ -66,6 +76,9 @@ func (s *Server) Logout() http.Handler {
 		}
 		s.log.InfoContext(ctx, "logout", "sub", p.Subject, "jti", p.TokenID)
 		s.audit(r, Event{Kind: LoggedOut, Subject: p.Subject, TokenID: p.TokenID})
+		if p.FromCookie {
+			s.clearCookies(w)
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -120,6 +133,9 @@ func (s *Server) LogoutAll() http.Handler {
 		}
 		s.log.InfoContext(ctx, "logout everywhere", "sub", p.Subject)
 		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject})
+		if p.FromCookie {
+			s.clearCookies(w)
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -150,6 +166,13 @@ func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*identity.Pr
 	if !post(w, r) {
 		return nil, false
 	}
+	return s.caller(w, r)
+}
+
+// caller returns the caller's principal, which the authentication
+// middleware put in the context; without one it answers 401, for an API
+// token 400.
+func (s *Server) caller(w http.ResponseWriter, r *http.Request) (*identity.Principal, bool) {
 	p, ok := identity.FromContext(r.Context())
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`"`)
@@ -160,7 +183,7 @@ func (s *Server) principal(w http.ResponseWriter, r *http.Request) (*identity.Pr
 		// An API token is not a login: its revocation must reach its
 		// database, and a token without any scope must not end its
 		// owner's other tokens.
-		httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "logout takes an access token; API tokens are revoked through their own API")
+		httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "this endpoint takes an access token; API tokens are revoked through their own API")
 		return nil, false
 	}
 	return p, true

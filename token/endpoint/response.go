@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,6 +76,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		httpx.WriteOAuthError(w, oerr.status, oerr.code, oerr.description)
 	case isThrottled(err):
 		s.throttled(w, r, "", err)
+	case errors.As(err, new(crossOriginError)):
+		// CSRF: a page of another origin, in the user's browser.
+		s.log.InfoContext(r.Context(), what+" refused", "err", err)
+		httpx.WriteOAuthError(w, http.StatusForbidden, "cross_origin", "a request from another origin cannot use this browser's cookies")
 	case errors.As(err, &ie):
 		s.log.ErrorContext(r.Context(), what+" failed", "err", err)
 		httpx.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
@@ -168,33 +173,54 @@ func (s *Server) checkPasswordDone(r *http.Request, name, pw string, done func()
 
 // issueTokens issues an access token for u with scope, and the first
 // refresh token of a new family.
-func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt string) (tokenResponse, error) {
-	return s.issueTokensFor(r, u, username, scope, jkt, nil)
+func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt string, cookie bool) (issued, error) {
+	return s.issueTokensFor(r, u, username, scope, jkt, nil, cookie)
 }
 
 // issueTokensFor issues tokens whose access token has the audience aud
-// (nil: the issuer's).
-func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt string, aud []string) (tokenResponse, error) {
-	raw, claims, err := s.issueAccessFor(u, scope, jkt, aud)
-	if err != nil {
-		return tokenResponse{}, err
-	}
+// (nil: the issuer's). The access token names the refresh family as its
+// "sid": logging out with it ends the family, and the devices list tells
+// the caller's own. In cookie mode the access token must fit a cookie.
+func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt string, aud []string, cookie bool) (issued, error) {
 	var resource string // the family keeps the resource it was granted for (RFC 8707)
 	if len(aud) == 1 {
 		resource = aud[0]
 	}
-	rt, err := s.refresh.Issue(r.Context(), refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt, Resource: resource}, accessOf(claims))
+	var t issued
+	g := refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt, Resource: resource,
+		UserAgent: r.UserAgent()}
+	rt, _, err := s.refresh.Start(r.Context(), g, func(_ context.Context, m refresh.Minting) (refresh.AccessToken, error) {
+		var err error
+		t.access, t.claims, err = s.issueAccessFor(u, scope, jkt, aud, m.Family, refresh.AccessToken{})
+		if err == nil && cookie {
+			err = checkCookieSize(t.access)
+		}
+		return accessOf(t.claims), err
+	})
 	if err != nil {
-		return tokenResponse{}, err
+		return issued{}, err
 	}
-	s.log.InfoContext(r.Context(), "tokens issued", "sub", claims.Subject, "jti", claims.ID)
-	s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: claims.ID})
-	return newTokenResponse(raw, claims, rt), nil
+	t.refresh, t.roles = rt, u.Roles
+	abs, idle := s.refresh.Lifetimes()
+	t.refreshAge = min(abs, idle)
+	s.log.InfoContext(r.Context(), "tokens issued", "sub", t.claims.Subject, "jti", t.claims.ID)
+	s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: t.claims.ID})
+	return t, nil
 }
 
-func (s *Server) issueAccessFor(u User, scope, jkt string, aud []string) (string, token.Claims, error) {
-	raw, c, err := s.cfg.Issuer.Issue(token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID,
-		JKT: jkt, Audience: aud})
+// issueAccessFor issues an access token of the refresh family sid. With
+// a reissue (a rotation within the grace period of the refresh manager)
+// it has that token's jti and expiry, so that revoking the family
+// revokes it too.
+func (s *Server) issueAccessFor(u User, scope, jkt string, aud []string, sid string, reissue refresh.AccessToken) (string, token.Claims, error) {
+	c := token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID, JKT: jkt, Audience: aud}
+	if sid != "" {
+		c.Extra = map[string]any{"sid": sid}
+	}
+	if reissue.ID != "" {
+		c.ID, c.ExpiresAt = reissue.ID, reissue.ExpiresAt
+	}
+	raw, c, err := s.cfg.Issuer.Issue(c)
 	if err != nil {
 		return "", token.Claims{}, internalError{err}
 	}

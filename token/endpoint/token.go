@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/exturl"
 	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/middleware"
-	"github.com/sessionless/sessionless/token"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -46,13 +46,14 @@ func (s *Server) Token() http.Handler {
 		if err == nil {
 			jkt, err = s.dpopKey(w, r)
 		}
-		var resp tokenResponse
+		var t issued
+		var cookie bool
 		if err == nil {
 			switch form.Get("grant_type") {
 			case "refresh_token":
-				resp, err = s.refreshGrant(r, form, jkt)
+				t, cookie, err = s.refreshGrant(w, r, form, jkt)
 			case "password":
-				resp, err = s.passwordGrant(w, r, form, jkt)
+				t, err = s.passwordGrant(w, r, form, jkt)
 				if errors.Is(err, errThrottled) {
 					return // answered
 				}
@@ -66,7 +67,7 @@ func (s *Server) Token() http.Handler {
 			s.fail(w, r, "token request", err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, resp)
+		s.respond(w, t, cookie)
 	})
 }
 
@@ -152,41 +153,41 @@ var errThrottled = errors.New("endpoint: throttled")
 // passwordGrant is the resource owner password credentials grant (RFC
 // 6749 §4.3), with the rules of Login; a wrong password is 400
 // invalid_grant (§5.2).
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) (tokenResponse, error) {
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) (issued, error) {
 	name, pw := form.Get("username"), form.Get("password")
 	if name == "" || pw == "" {
-		return tokenResponse{}, invalidRequest("username and password are required")
+		return issued{}, invalidRequest("username and password are required")
 	}
 	if oerr := checkUsername(name); oerr != nil {
-		return tokenResponse{}, oerr
+		return issued{}, oerr
 	}
 	if !s.limitAddress(w, r) {
-		return tokenResponse{}, errThrottled
+		return issued{}, errThrottled
 	}
 	done, ok := s.beginPassword(w, r, name)
 	if !ok {
-		return tokenResponse{}, errThrottled
+		return issued{}, errThrottled
 	}
 	u, err := s.checkPasswordDone(r, name, pw, done)
 	if isThrottled(err) { // the user's own budget
 		s.throttled(w, r, name, err)
-		return tokenResponse{}, errThrottled
+		return issued{}, errThrottled
 	}
 	if errors.Is(err, errBadCredentials) {
-		return tokenResponse{}, &oauthError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
+		return issued{}, &oauthError{http.StatusBadRequest, "invalid_grant", "invalid username or password"}
 	}
 	if err != nil {
-		return tokenResponse{}, err
+		return issued{}, err
 	}
 	scope, err := narrowScope(form.Get("scope"), u.Scopes)
 	if err != nil {
-		return tokenResponse{}, err
+		return issued{}, err
 	}
 	aud, err := s.resource(form)
 	if err != nil {
-		return tokenResponse{}, err
+		return issued{}, err
 	}
-	return s.issueTokensFor(r, u, name, scope, jkt, aud)
+	return s.issueTokensFor(r, u, name, scope, jkt, aud, false)
 }
 
 // serves reports whether url is the URL of one of Config.Resources.
@@ -258,22 +259,32 @@ func (s *Server) requestURL(r *http.Request) string {
 
 var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user of this refresh token no longer exists"}
 
-// refreshGrant rotates a refresh token (RFC 6749 §6). The new access
+// refreshGrant rotates a refresh token (RFC 6749 §6): the refresh_token
+// parameter, or, without one, the refresh token's cookie (cookie mode,
+// reported by cookie; a refused one clears the cookies). The new access
 // token carries the user's current roles and the scopes both granted to
 // the family and still held by the user, narrowed by the scope parameter.
-func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tokenResponse, error) {
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) (_ issued, cookie bool, _ error) {
 	ctx := r.Context()
 	rt := form.Get("refresh_token")
 	if rt == "" {
-		return tokenResponse{}, invalidRequest("refresh_token is required")
+		var err error
+		if rt, err = s.refreshCookie(r); err != nil {
+			return issued{}, false, err
+		}
+		if rt == "" {
+			return issued{}, false, invalidRequest("refresh_token is required")
+		}
+		cookie = true
 	}
 	aud, err := s.resource(form)
 	if err != nil {
-		return tokenResponse{}, err
+		return issued{}, false, err
 	}
-	var access, bind string
-	var claims token.Claims
-	next, g, err := s.refresh.Rotate(ctx, rt, func(ctx context.Context, g refresh.Grant) (refresh.AccessToken, error) {
+	var t issued
+	var bind string
+	next, g, err := s.refresh.Rotate(ctx, rt, func(ctx context.Context, m refresh.Minting) (refresh.AccessToken, error) {
+		g := m.Grant
 		if g.ClientID != s.cfg.ClientID {
 			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was issued to another client"}
 		}
@@ -294,6 +305,12 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 			}
 			aud = []string{g.Resource}
 		}
+		if m.Reissue.ID != "" && !m.Reissue.ExpiresAt.After(s.now().Add(time.Second)) {
+			// Another request rotated this token within the grace period,
+			// and the access token issued then has (nearly) expired: its
+			// jti cannot be reissued. Refused, nothing revoked.
+			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was just used by another request"}
+		}
 		u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
 		if errors.Is(err, ErrUnknownUser) {
 			return refresh.AccessToken{}, errUserGone
@@ -311,24 +328,40 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values, jkt string) (tok
 		if err != nil {
 			return refresh.AccessToken{}, err
 		}
-		if access, claims, err = s.issueAccessFor(u, scope, bind, aud); err != nil {
+		if t.access, t.claims, err = s.issueAccessFor(u, scope, bind, aud, m.Family, m.Reissue); err != nil {
 			return refresh.AccessToken{}, err
 		}
-		return accessOf(claims), nil
+		if cookie {
+			if err := checkCookieSize(t.access); err != nil {
+				return refresh.AccessToken{}, err
+			}
+		}
+		t.roles = u.Roles
+		abs, idle := s.refresh.Lifetimes()
+		t.refreshAge = min(m.Created.Add(abs).Sub(s.now()), idle)
+		return accessOf(t.claims), nil
 	}, refresh.BindTo(jkt))
 	if errors.Is(err, refresh.ErrInvalidGrant) {
 		if errors.Is(err, refresh.ErrReused) {
 			s.log.WarnContext(ctx, "refresh token reused: family revoked")
 			s.audit(r, Event{Kind: RefreshReused})
 		}
-		return tokenResponse{}, &oauthError{http.StatusBadRequest, "invalid_grant", grantDescription(err)}
+		if cookie {
+			s.clearCookies(w) // a dead cookie the browser would send for ever
+		}
+		return issued{}, false, &oauthError{http.StatusBadRequest, "invalid_grant", grantDescription(err)}
 	}
 	if err != nil {
-		return tokenResponse{}, err
+		var oerr *oauthError
+		if cookie && errors.As(err, &oerr) && oerr.code == "invalid_grant" {
+			s.clearCookies(w)
+		}
+		return issued{}, false, err
 	}
-	s.log.InfoContext(ctx, "refresh token rotated", "sub", claims.Subject, "jti", claims.ID)
-	s.audit(r, Event{Kind: Refreshed, Subject: g.Subject, TokenID: claims.ID})
-	return newTokenResponse(access, claims, next), nil
+	t.refresh = next
+	s.log.InfoContext(ctx, "refresh token rotated", "sub", t.claims.Subject, "jti", t.claims.ID)
+	s.audit(r, Event{Kind: Refreshed, Subject: g.Subject, TokenID: t.claims.ID})
+	return t, cookie, nil
 }
 
 // grantDescription says why a refresh token was refused.

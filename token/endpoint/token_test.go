@@ -166,7 +166,7 @@ func TestOtherClientsRefreshTokens(t *testing.T) {
 	}
 	wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt), nil), 400, "invalid_grant")
 	wantError(t, e.form(t, "/auth/revoke", vals("token", rt), nil), 400, "invalid_request")
-	if _, _, err := e.refresh.Rotate(t.Context(), rt, func(context.Context, refresh.Grant) (refresh.AccessToken, error) {
+	if _, _, err := e.refresh.Rotate(t.Context(), rt, func(context.Context, refresh.Minting) (refresh.AccessToken, error) {
 		return refresh.AccessToken{}, nil
 	}); err != nil {
 		t.Fatalf("the token was spent or revoked here: %v", err)

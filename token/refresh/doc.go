@@ -4,10 +4,25 @@
 // and presenting a spent token again revokes the whole family and the
 // access tokens issued from it.
 //
-// A token is "rt_" and 43 base64url characters (256 random bits). A
-// [Store] keeps only its SHA-256 [Hash], with the family, the grant
-// (subject, client, scope), issue and spend times, and the access token
-// issued with it. A family expires an absolute lifetime after its first
-// token (30 days by default) or an idle lifetime after its newest one (7
-// days by default: the stateless equivalent of a session idle timeout).
+// A token is "rt_" and 43 base64url characters (256 bits). A [Store]
+// keeps only its SHA-256 [Hash], with the family, the grant (subject,
+// client, scope, the login's User-Agent), issue and spend times, the
+// access token issued with it, and a random seed. A family expires an
+// absolute lifetime after its first token (30 days by default) or an idle
+// lifetime after its newest one (7 days by default: the stateless
+// equivalent of a session idle timeout).
+//
+// A first token is random. Its successor is derived from it and its
+// seed (HMAC-SHA256 keyed with the raw token), so that presenting a
+// token again a few seconds after its rotation, as two tabs of one
+// browser refreshing at once do, gets the same successor rather than
+// revoking the family: the grace period of [Config]. Deriving it takes
+// the raw token, which the store never holds, so a stolen database
+// yields no usable token; it also takes the seed, which only the store
+// holds, so an old token alone yields nothing either. (A stolen database
+// and a raw token of a family together do yield the family's newest
+// token, as the server derives it.)
+//
+// A family is one signed-in device or browser: [Manager.Families] lists a
+// subject's, for a devices page, and [Manager.EndFamily] signs one out.
 package refresh

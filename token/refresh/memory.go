@@ -1,7 +1,10 @@
 package refresh
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,7 +34,7 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) error {
 	if s.recs == nil {
 		s.recs = make(map[Hash]Record)
 	}
-	s.recs[rec.Hash] = rec
+	s.recs[rec.Hash] = owned(rec)
 	return nil
 }
 
@@ -46,7 +49,14 @@ func (s *MemoryStore) Get(ctx context.Context, h Hash) (Record, error) {
 	if !ok {
 		return Record{}, ErrNotFound
 	}
-	return r, nil
+	return owned(r), nil
+}
+
+// owned returns r with a Seed of its own, so that the store's records and
+// its callers' never share one: a caller may reuse its slice.
+func owned(r Record) Record {
+	r.Seed = slices.Clone(r.Seed)
+	return r
 }
 
 // Rotate implements [Store].
@@ -70,7 +80,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, old Hash, now time.Time, next 
 	}
 	r.SpentAt = now
 	s.recs[old] = r
-	s.recs[next.Hash] = next
+	s.recs[next.Hash] = owned(next)
 	return nil
 }
 
@@ -109,6 +119,58 @@ func (s *MemoryStore) RevokeSubject(ctx context.Context, subject string, now tim
 		}
 	}
 	return nil
+}
+
+// Families implements [Store].
+func (s *MemoryStore) Families(ctx context.Context, subject string, limit int) ([]Family, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	newest := map[string]Record{}
+	revoked := map[string]bool{}
+	for _, r := range s.recs {
+		if r.Grant.Subject != subject {
+			continue
+		}
+		if !r.RevokedAt.IsZero() {
+			revoked[r.Family] = true
+		}
+		if n, ok := newest[r.Family]; !ok || newer(r, n) {
+			newest[r.Family] = r
+		}
+	}
+	s.mu.Unlock()
+	var recs []Record
+	for id, r := range newest {
+		if !revoked[id] {
+			recs = append(recs, r)
+		}
+	}
+	slices.SortFunc(recs, func(a, b Record) int {
+		return cmp.Or(b.IssuedAt.Compare(a.IssuedAt), bytes.Compare(a.Hash[:], b.Hash[:]))
+	})
+	out := make([]Family, 0, min(len(recs), limit))
+	for _, r := range recs[:min(len(recs), limit)] {
+		out = append(out, Family{ID: r.Family, Grant: r.Grant, Created: r.FamilyCreated, LastUsed: r.IssuedAt})
+	}
+	return out, nil
+}
+
+// newer reports whether a is a newer record of its family than b, as
+// [Store.Families] orders them: issued later, or at the same time and
+// unspent while b is spent, or else of a lower hash.
+func newer(a, b Record) bool {
+	if c := a.IssuedAt.Compare(b.IssuedAt); c != 0 {
+		return c > 0
+	}
+	if as, bs := !a.SpentAt.IsZero(), !b.SpentAt.IsZero(); as != bs {
+		return bs
+	}
+	return bytes.Compare(a.Hash[:], b.Hash[:]) < 0
 }
 
 // Purge implements [Store].

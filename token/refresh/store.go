@@ -8,8 +8,9 @@ import (
 )
 
 // Hash is the SHA-256 of a refresh token: all a Store keeps of it. A
-// token carries 256 random bits, so a fast hash is as strong as a slow
-// one here, and a stolen database yields no usable token.
+// token carries 256 bits that cannot be guessed (random, or an HMAC keyed
+// with the token before it), so a fast hash is as strong as a slow one
+// here, and a stolen database yields no usable token.
 type Hash [sha256.Size]byte
 
 // HashToken returns the hash of a raw refresh token.
@@ -28,6 +29,11 @@ type Grant struct {
 	// family was granted for: its access tokens are for that resource
 	// alone, also after a refresh.
 	Resource string
+	// UserAgent is the User-Agent of the login that started the family,
+	// cleaned by [CleanUserAgent], for a devices page to tell a subject's
+	// families apart. It is what the client claimed, never checked: show
+	// it escaped, and decide nothing on it.
+	UserAgent string
 }
 
 // AccessToken names an access token issued together with a refresh token,
@@ -57,6 +63,31 @@ type Record struct {
 	RevokedAt time.Time
 	// Access is the access token issued with this refresh token.
 	Access AccessToken
+	// Seed is the secret, 32 random bytes, that the successor of this
+	// token is derived from: HMAC-SHA256 keyed with the raw token. Only
+	// who holds the raw token and the seed can derive it, which is what
+	// lets a rotation lost to a concurrent one of the same token find the
+	// winner's successor (see Config.GracePeriod) while the store keeps
+	// no usable token. Empty in the records of releases before seeds: such
+	// a token's successor is random, and it has no grace period.
+	Seed []byte
+}
+
+// Family is what a [Store] reports of a family of refresh tokens, from
+// its newest token: one signed-in device or browser of its subject, for a
+// devices page.
+type Family struct {
+	// ID is the family's ID (Record.Family).
+	ID string
+	// Grant is the grant of the family's newest token, UserAgent included.
+	Grant Grant
+	// Created is when the family's first token was issued
+	// (Record.FamilyCreated): the absolute lifetime counts from it.
+	Created time.Time
+	// LastUsed is when the family's newest token was issued
+	// (Record.IssuedAt), which is when the family was last used: the idle
+	// lifetime counts from it.
+	LastUsed time.Time
 }
 
 // Errors of a [Store].
@@ -87,7 +118,10 @@ type Store interface {
 	// Rotate spends the token with hash old at now and stores next (same
 	// family, not spent) in one atomic step. It fails, changing nothing,
 	// with ErrNotFound, ErrRevoked (family revoked) or ErrSpent (spent
-	// already, even by a concurrent Rotate).
+	// already, even by a concurrent Rotate), or ErrExists when old is
+	// live but next's hash is taken. A spent old is ErrSpent even when
+	// next is stored already: successors are derived from the token, so
+	// the loser of a race presents the winner's.
 	Rotate(ctx context.Context, old Hash, now time.Time, next Record) error
 	// RevokeFamily marks every token of family that is not revoked yet
 	// revoked at now, and returns the access tokens issued with every
@@ -100,6 +134,12 @@ type Store interface {
 	// RevokeSubject marks every token of every family of subject revoked
 	// at now; like RevokeFamily, it must not miss a concurrent rotation.
 	RevokeSubject(ctx context.Context, subject string, now time.Time) error
+	// Families returns the families of subject that have no revoked
+	// record, each as its newest record (the highest IssuedAt; of equal
+	// ones an unspent one, then the lowest Hash) reports it, ordered by
+	// that record's IssuedAt, newest first (then by its Hash), at most
+	// limit of them: none for a limit below 1.
+	Families(ctx context.Context, subject string, limit int) ([]Family, error)
 	// Purge deletes the families created at or before createdBefore, and
 	// those whose newest token was issued at or before lastUsedBefore:
 	// they are past their absolute or idle lifetime. It returns how many

@@ -31,6 +31,11 @@
 //	access_expires_ns BIGINT
 //	dpop_jkt          TEXT DEFAULT ''  -- version 2: the DPoP key of a bound family
 //	resource          TEXT DEFAULT ''  -- version 3: the RFC 8707 resource of the family
+//	seed              BLOB DEFAULT X'' -- version 4: what the successor is derived from; BYTEA on PostgreSQL
+//	user_agent        TEXT DEFAULT ''  -- version 4: the User-Agent of the family's login
+//
+// The rows written before version 4 read with an empty seed (their
+// successors are random, without a grace period) and User-Agent.
 //
 // Every column is NOT NULL. Times are unix nanoseconds, so they
 // round-trip exactly (read back in UTC); a zero time.Time is 0. Other
@@ -71,6 +76,12 @@
 // its successor too. On SQLite the database's write lock serializes them.
 // RevokeFamily reads the family's access tokens under its lock, after
 // its UPDATE.
+//
+// # Families
+//
+// Families is one query over the subject's rows (through the subject
+// index): window functions pick each family's newest row and tell
+// whether any row of it is revoked.
 //
 // Open a SQLite database with a busy timeout and in WAL mode, for
 // example with the modernc.org/sqlite DSN parameters
@@ -119,7 +130,7 @@ type Config struct {
 type Store struct {
 	t *sqlschema.Table
 
-	qInsert, qGet, qSpend, qState, qRevokeFamily, qFamilyAccess, qRevokeSubject, qPurge string
+	qInsert, qGet, qSpend, qState, qRevokeFamily, qFamilyAccess, qRevokeSubject, qFamilies, qPurge string
 }
 
 var _ refresh.Store = (*Store)(nil)
@@ -127,7 +138,7 @@ var _ refresh.Store = (*Store)(nil)
 // columns are the columns of the table, in the order of the queries'
 // arguments and results.
 const columns = `hash, family, subject, client_id, scope, family_created_ns, issued_ns, spent_ns, revoked_ns, ` +
-	`access_issuer, access_id, access_expires_ns, dpop_jkt, resource`
+	`access_issuer, access_id, access_expires_ns, dpop_jkt, resource, seed, user_agent`
 
 // schema is the table of the store, for [sqlschema.Open].
 var schema = sqlschema.Schema{
@@ -166,7 +177,17 @@ func migrations(d Dialect, t, table string) [][]string {
 	v2 := []string{`ALTER TABLE ` + t + ` ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT ''`}
 	// Version 3: the resource a family was granted for (RFC 8707).
 	v3 := []string{`ALTER TABLE ` + t + ` ADD COLUMN resource TEXT NOT NULL DEFAULT ''`}
-	return [][]string{v1, v2, v3}
+	// Version 4: the seed a token's successor is derived from, and the
+	// User-Agent of the family's login. The rows before have neither.
+	noBytes := `X''`
+	if d == Postgres {
+		noBytes = `''::bytea`
+	}
+	v4 := []string{
+		`ALTER TABLE ` + t + ` ADD COLUMN seed ` + hashType + ` NOT NULL DEFAULT ` + noBytes, // bytes, as hash
+		`ALTER TABLE ` + t + ` ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
+	}
+	return [][]string{v1, v2, v3, v4}
 }
 
 // New returns a Store over db, migrating its schema to the version this
@@ -181,7 +202,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	t, r := tbl.Quoted, tbl.Dialect.Rebind
 	return &Store{
 		t: tbl,
-		qInsert: r(`INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		qInsert: r(`INSERT INTO ` + t + ` (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (hash) DO NOTHING`),
 		qGet:           r(`SELECT ` + columns + ` FROM ` + t + ` WHERE hash = ?`),
 		qSpend:         r(`UPDATE ` + t + ` SET spent_ns = ? WHERE hash = ? AND spent_ns = 0 AND revoked_ns = 0`),
@@ -189,15 +210,28 @@ ON CONFLICT (hash) DO NOTHING`),
 		qRevokeFamily:  r(`UPDATE ` + t + ` SET revoked_ns = ? WHERE family = ? AND revoked_ns = 0`),
 		qFamilyAccess:  r(`SELECT access_issuer, access_id, access_expires_ns FROM ` + t + ` WHERE family = ?`),
 		qRevokeSubject: r(`UPDATE ` + t + ` SET revoked_ns = ? WHERE subject = ? AND revoked_ns = 0`),
+		// The newest row of each family: the highest issued_ns, then an
+		// unspent one, then the lowest hash, as refresh.MemoryStore has it.
+		qFamilies: r(`SELECT ` + familyColumns + ` FROM (
+	SELECT ` + familyColumns + `, hash,
+		ROW_NUMBER() OVER (PARTITION BY family ORDER BY issued_ns DESC, spent_ns <> 0, hash) AS newest,
+		MAX(CASE WHEN revoked_ns <> 0 THEN 1 ELSE 0 END) OVER (PARTITION BY family) AS revoked
+	FROM ` + t + ` WHERE subject = ?
+) AS f WHERE newest = 1 AND revoked = 0
+ORDER BY issued_ns DESC, hash LIMIT ?`),
 		qPurge: r(`DELETE FROM ` + t + ` WHERE family_created_ns <= ?
 OR family IN (SELECT family FROM ` + t + ` GROUP BY family HAVING MAX(issued_ns) <= ?)`),
 	}, nil
 }
 
+// familyColumns are the columns Families reads of a family's newest row,
+// in the order of [Store.Families]'s Scan.
+const familyColumns = `family, client_id, scope, dpop_jkt, resource, user_agent, family_created_ns, issued_ns`
+
 // args returns the values of the columns of rec, in the order of columns.
 func (s *Store) args(rec refresh.Record) ([]any, error) {
 	texts := []string{rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope,
-		rec.Access.Issuer, rec.Access.ID, rec.Grant.JKT, rec.Grant.Resource}
+		rec.Access.Issuer, rec.Access.ID, rec.Grant.JKT, rec.Grant.Resource, rec.Grant.UserAgent}
 	for _, v := range texts {
 		if !sqlschema.Text(v) {
 			return nil, schema.Errorf("%q is not UTF-8 without NUL, which the store cannot hold", v)
@@ -207,9 +241,13 @@ func (s *Store) args(rec refresh.Record) ([]any, error) {
 	if err != nil {
 		return nil, schema.Errorf("%w", err)
 	}
+	seed := rec.Seed
+	if seed == nil {
+		seed = []byte{} // not NULL
+	}
 	return []any{
 		rec.Hash[:], rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope, ns[0], ns[1], ns[2], ns[3],
-		rec.Access.Issuer, rec.Access.ID, ns[4], rec.Grant.JKT, rec.Grant.Resource,
+		rec.Access.Issuer, rec.Access.ID, ns[4], rec.Grant.JKT, rec.Grant.Resource, seed, rec.Grant.UserAgent,
 	}, nil
 }
 
@@ -242,11 +280,12 @@ func (s *Store) Create(ctx context.Context, rec refresh.Record) error {
 func (s *Store) Get(ctx context.Context, h refresh.Hash) (refresh.Record, error) {
 	var (
 		rec                                    refresh.Record
-		hash                                   []byte
+		hash, seed                             []byte
 		created, issued, spent, revoked, until int64
 	)
 	err := s.t.DB.QueryRowContext(ctx, s.qGet, h[:]).Scan(&hash, &rec.Family, &rec.Grant.Subject, &rec.Grant.ClientID,
-		&rec.Grant.Scope, &created, &issued, &spent, &revoked, &rec.Access.Issuer, &rec.Access.ID, &until, &rec.Grant.JKT, &rec.Grant.Resource)
+		&rec.Grant.Scope, &created, &issued, &spent, &revoked, &rec.Access.Issuer, &rec.Access.ID, &until, &rec.Grant.JKT,
+		&rec.Grant.Resource, &seed, &rec.Grant.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return refresh.Record{}, refresh.ErrNotFound
 	}
@@ -261,6 +300,9 @@ func (s *Store) Get(ctx context.Context, h refresh.Hash) (refresh.Record, error)
 	rec.FamilyCreated, rec.IssuedAt = sqlschema.FromNanos(created), sqlschema.FromNanos(issued)
 	rec.SpentAt, rec.RevokedAt = sqlschema.FromNanos(spent), sqlschema.FromNanos(revoked)
 	rec.Access.ExpiresAt = sqlschema.FromNanos(until)
+	if len(seed) > 0 {
+		rec.Seed = seed
+	}
 	return rec, nil
 }
 
@@ -438,6 +480,37 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 		return fail(err)
 	}
 	return nil
+}
+
+// Families implements [refresh.Store] with one query (see the package
+// documentation).
+func (s *Store) Families(ctx context.Context, subject string, limit int) ([]refresh.Family, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit < 1 || !s.holds(subject) {
+		return nil, nil
+	}
+	rows, err := s.t.DB.QueryContext(ctx, s.qFamilies, subject, int64(limit))
+	if err != nil {
+		return nil, schema.Errorf("listing families: %w", err)
+	}
+	defer rows.Close()
+	var out []refresh.Family
+	for rows.Next() {
+		f := refresh.Family{Grant: refresh.Grant{Subject: subject}}
+		var created, used int64
+		if err := rows.Scan(&f.ID, &f.Grant.ClientID, &f.Grant.Scope, &f.Grant.JKT, &f.Grant.Resource, &f.Grant.UserAgent,
+			&created, &used); err != nil {
+			return nil, schema.Errorf("listing families: %w", err)
+		}
+		f.Created, f.LastUsed = sqlschema.FromNanos(created), sqlschema.FromNanos(used)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, schema.Errorf("listing families: %w", err)
+	}
+	return out, nil
 }
 
 // Purge implements [refresh.Store]. A record goes when its family was

@@ -1,8 +1,11 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -195,7 +198,7 @@ func TestAgainstMemory(t *testing.T) {
 		for step := range 400 {
 			var op string
 			var m, s string
-			switch rng.IntN(16) {
+			switch rng.IntN(18) {
 			case 0, 1, 2, 3:
 				r := fix(storetest.NewRecord(subjects[rng.IntN(len(subjects))], at()))
 				if rng.IntN(8) == 0 {
@@ -249,6 +252,17 @@ func TestAgainstMemory(t *testing.T) {
 				mn, merr := mem.Purge(ctx, c, u)
 				sn, serr := f.a.Purge(ctx, c, u)
 				m, s = fmt.Sprint(kind(merr), " ", mn), fmt.Sprint(kind(serr), " ", sn)
+			case 16, 17:
+				sub := append(subjects, "usr_x")[rng.IntN(len(subjects)+1)]
+				limit := rng.IntN(6)
+				op = "Families"
+				mf, merr := mem.Families(ctx, sub, limit)
+				sf, serr := f.b.Families(ctx, sub, limit)
+				m, s = fmt.Sprint(kind(merr), " ", families(mf)), fmt.Sprint(kind(serr), " ", families(sf))
+				if m != s {
+					t.Fatalf("step %d: Families(%s, %d) =\n%s\nthe MemoryStore says\n%s", step, sub, limit, s, m)
+				}
+				m, s = fmt.Sprint(kind(merr), " ", len(mf)), fmt.Sprint(kind(serr), " ", len(sf))
 			}
 			if m != s {
 				t.Fatalf("step %d: %s = %s, the MemoryStore says %s", step, op, s, m)
@@ -271,13 +285,22 @@ func TestAgainstMemory(t *testing.T) {
 	})
 }
 
+// families describes fs, times to the nanosecond, to compare them.
+func families(fs []refresh.Family) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%s %+v %d %d %t %t;", f.ID, f.Grant, f.Created.UnixNano(), f.LastUsed.UnixNano(), f.Created.IsZero(), f.LastUsed.IsZero())
+	}
+	return b.String()
+}
+
 func sameRecord(a, b refresh.Record) bool {
 	return a.Hash == b.Hash && a.Family == b.Family && a.Grant == b.Grant &&
 		a.FamilyCreated.Equal(b.FamilyCreated) && a.IssuedAt.Equal(b.IssuedAt) &&
 		a.SpentAt.Equal(b.SpentAt) && a.RevokedAt.Equal(b.RevokedAt) &&
 		a.Access.Issuer == b.Access.Issuer && a.Access.ID == b.Access.ID && a.Access.ExpiresAt.Equal(b.Access.ExpiresAt) &&
 		a.FamilyCreated.IsZero() == b.FamilyCreated.IsZero() && a.IssuedAt.IsZero() == b.IssuedAt.IsZero() &&
-		a.Access.ExpiresAt.IsZero() == b.Access.ExpiresAt.IsZero()
+		a.Access.ExpiresAt.IsZero() == b.Access.ExpiresAt.IsZero() && bytes.Equal(a.Seed, b.Seed)
 }
 
 // TestZeroTimes: zero times round-trip as zero times, and the store
@@ -558,8 +581,146 @@ access_id TEXT NOT NULL, access_expires_ns BIGINT NOT NULL)`
 			rec.FamilyCreated.UnixNano(), rec.IssuedAt.UnixNano(), rec.Access.Issuer, rec.Access.ID, rec.Access.ExpiresAt.UnixNano())
 		s := schematest.New(t, sqlstore.New, db, sqlstore.Config{Dialect: be.Dialect, Table: table})
 		got, err := s.Get(context.Background(), rec.Hash)
-		if err != nil || got.Grant.Subject != "usr_old" || got.Grant.JKT != "" || got.Grant.Resource != "" {
-			t.Fatalf("a version 1 row after the migration: %+v, %v", got.Grant, err)
+		if err != nil || got.Grant.Subject != "usr_old" || got.Grant.JKT != "" || got.Grant.Resource != "" ||
+			got.Grant.UserAgent != "" || len(got.Seed) != 0 {
+			t.Fatalf("a version 1 row after the migration: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestMigrationFromVersion3: a table of the release before seeds is
+// migrated in place: its rows read with no seed and no User-Agent, are
+// listed, and rotate (to a random successor, with a seed) without a
+// grace period; a row written by that release after the migration (an
+// instance not upgraded yet) reads the same.
+func TestMigrationFromVersion3(t *testing.T) {
+	schematest.Run(t, func(t *testing.T, be schematest.Backend) {
+		ctx := context.Background()
+		open, table := be.Fresh(t, "refresh_v3")
+		db := open(t)
+		blob := "BLOB"
+		if be.Dialect == sqlstore.Postgres {
+			blob = "BYTEA"
+		}
+		q := `"` + table + `"`
+		v1 := `CREATE TABLE ` + q + ` (hash ` + blob + ` NOT NULL PRIMARY KEY, family TEXT NOT NULL, subject TEXT NOT NULL,
+client_id TEXT NOT NULL, scope TEXT NOT NULL, family_created_ns BIGINT NOT NULL, issued_ns BIGINT NOT NULL,
+spent_ns BIGINT NOT NULL DEFAULT 0, revoked_ns BIGINT NOT NULL DEFAULT 0, access_issuer TEXT NOT NULL,
+access_id TEXT NOT NULL, access_expires_ns BIGINT NOT NULL)`
+		if err := sqlschema.Migrate(ctx, db, be.Dialect, "token/refresh/sqlstore:"+table, []string{v1},
+			[]string{`ALTER TABLE ` + q + ` ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT ''`},
+			[]string{`ALTER TABLE ` + q + ` ADD COLUMN resource TEXT NOT NULL DEFAULT ''`}); err != nil {
+			t.Fatal(err)
+		}
+		// What the release before seeds writes: every column it knows.
+		insertV3 := func(rec refresh.Record) {
+			be.Exec(t, db, `INSERT INTO `+q+` (hash, family, subject, client_id, scope, family_created_ns, issued_ns, spent_ns,
+revoked_ns, access_issuer, access_id, access_expires_ns, dpop_jkt, resource) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?)`,
+				rec.Hash[:], rec.Family, rec.Grant.Subject, rec.Grant.ClientID, rec.Grant.Scope,
+				rec.FamilyCreated.UnixNano(), rec.IssuedAt.UnixNano(), rec.Access.Issuer, rec.Access.ID,
+				rec.Access.ExpiresAt.UnixNano(), rec.Grant.JKT, rec.Grant.Resource)
+		}
+		raw := validToken()
+		old := storetest.NewRecord("usr_old", storetest.Base)
+		old.Hash = refresh.HashToken(raw)
+		insertV3(old)
+
+		s := schematest.New(t, sqlstore.New, db, sqlstore.Config{Dialect: be.Dialect, Table: table})
+		if v := be.Strings(t, db, `SELECT CAST(version AS TEXT) FROM `+sqlschema.VersionTable+` WHERE name = ?`,
+			"token/refresh/sqlstore:"+table); len(v) != 1 || v[0] != "4" {
+			t.Errorf("schema version %v, want 4", v)
+		}
+		late := storetest.NewRecord("usr_old", storetest.Base.Add(time.Minute))
+		insertV3(late)
+		for _, r := range []refresh.Record{old, late} {
+			want := r
+			want.Seed, want.Grant.UserAgent = nil, ""
+			if got, err := s.Get(ctx, r.Hash); err != nil || !sameRecord(got, want) || len(got.Seed) != 0 {
+				t.Errorf("a version 3 row after the migration: %+v, %v\nwant %+v", got, err, want)
+			}
+		}
+		fams, err := s.Families(ctx, "usr_old", 10)
+		if err != nil || len(fams) != 2 || fams[0].ID != late.Family || fams[1].Grant.UserAgent != "" {
+			t.Errorf("Families of version 3 rows = %+v, %v", fams, err)
+		}
+
+		m, err := refresh.New(refresh.Config{Store: s, Now: func() time.Time { return storetest.Base.Add(time.Hour) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, _, err := m.Rotate(ctx, raw, reissue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec, err := s.Get(ctx, refresh.HashToken(next)); err != nil || len(rec.Seed) != 32 {
+			t.Errorf("the successor of a version 3 row: %+v, %v; want a seed", rec, err)
+		}
+		if _, _, err := m.Rotate(ctx, raw, reissue); !errors.Is(err, refresh.ErrReused) {
+			t.Errorf("a version 3 row presented again at once = %v, want ErrReused (no grace without a seed)", err)
+		}
+	})
+}
+
+// validToken returns a random token that refresh.Check accepts.
+func validToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return refresh.Prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// reissue is a refresh.Mint: a new access token, or the one to reissue.
+func reissue(_ context.Context, m refresh.Minting) (refresh.AccessToken, error) {
+	if m.Reissue.ID != "" {
+		return m.Reissue, nil
+	}
+	return refresh.AccessToken{Issuer: "iss", ID: rand.Text(), ExpiresAt: storetest.Base.Add(time.Hour)}, nil
+}
+
+// TestGraceAcrossInstances: two Managers on one database, as two
+// instances whose clocks differ by 2 seconds, rotating one token at once
+// (two tabs of a browser behind a load balancer): every rotation
+// succeeds, with one successor, round after round.
+func TestGraceAcrossInstances(t *testing.T) {
+	schematest.Run(t, func(t *testing.T, be schematest.Backend) {
+		f := pair(t, be)
+		ctx := context.Background()
+		var managers [2]*refresh.Manager
+		for i, s := range []refresh.Store{f.a, f.b} {
+			skew := time.Duration(i) * 2 * time.Second
+			m, err := refresh.New(refresh.Config{Store: s, Now: func() time.Time { return storetest.Base.Add(skew) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			managers[i] = m
+		}
+		raw, err := managers[0].Issue(ctx, refresh.Grant{Subject: "usr_tabs", ClientID: "app"}, refresh.AccessToken{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 6
+		for round := range 5 {
+			got := make([]string, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					next, _, err := managers[i%2].Rotate(ctx, raw, reissue)
+					if err != nil {
+						t.Errorf("round %d: Rotate on instance %d: %v", round, i%2, err)
+					}
+					got[i] = next
+				})
+			}
+			wg.Wait()
+			for _, next := range got {
+				if next != got[0] || next == "" {
+					t.Fatalf("round %d: concurrent rotations returned %q, want one successor", round, got)
+				}
+			}
+			raw = got[0]
+		}
+		fams, err := managers[1].Families(ctx, "usr_tabs")
+		if err != nil || len(fams) != 1 {
+			t.Errorf("Families = %+v, %v; want the one family", fams, err)
 		}
 	})
 }
