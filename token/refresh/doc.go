@@ -19,9 +19,10 @@
 // revoking the family: the grace period of [Config]. Deriving it takes
 // the raw token, which the store never holds, so a stolen database
 // yields no usable token; it also takes the seed, which only the store
-// holds, so an old token alone yields nothing either. (A stolen database
-// and a raw token of a family together do yield the family's newest
-// token, as the server derives it.)
+// holds, so an old token alone yields nothing either. A rotation forgets
+// the seeds of the family's tokens spent before (their grace is over):
+// only the token spent last, together with a copy of the store, yields
+// the family's newest token, as the server derives it.
 //
 // A family is one signed-in device or browser: [Manager.Families] lists a
 // subject's, for a devices page, and [Manager.EndFamily] signs one out.

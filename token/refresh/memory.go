@@ -81,6 +81,14 @@ func (s *MemoryStore) Rotate(ctx context.Context, old Hash, now time.Time, next 
 	r.SpentAt = now
 	s.recs[old] = r
 	s.recs[next.Hash] = owned(next)
+	// The seeds of the family's tokens spent before old serve no grace
+	// any more (see Store.Rotate).
+	for h, o := range s.recs {
+		if o.Family == next.Family && h != old && !o.SpentAt.IsZero() && len(o.Seed) > 0 {
+			o.Seed = nil
+			s.recs[h] = o
+		}
+	}
 	return nil
 }
 

@@ -121,7 +121,11 @@ type Store interface {
 	// already, even by a concurrent Rotate), or ErrExists when old is
 	// live but next's hash is taken. A spent old is ErrSpent even when
 	// next is stored already: successors are derived from the token, so
-	// the loser of a race presents the winner's.
+	// the loser of a race presents the winner's. In the same step it
+	// empties the Seed of the family's other spent tokens: their
+	// successors are spent, so their grace is over, and a copy of the
+	// store together with one of those old tokens must yield no later
+	// token.
 	Rotate(ctx context.Context, old Hash, now time.Time, next Record) error
 	// RevokeFamily marks every token of family that is not revoked yet
 	// revoked at now, and returns the access tokens issued with every

@@ -131,6 +131,7 @@ type Store struct {
 	t *sqlschema.Table
 
 	qInsert, qGet, qSpend, qState, qRevokeFamily, qFamilyAccess, qRevokeSubject, qFamilies, qPurge string
+	qForgetSeeds                                                                                   string
 }
 
 var _ refresh.Store = (*Store)(nil)
@@ -212,6 +213,7 @@ ON CONFLICT (hash) DO NOTHING`),
 		qRevokeSubject: r(`UPDATE ` + t + ` SET revoked_ns = ? WHERE subject = ? AND revoked_ns = 0`),
 		// The newest row of each family: the highest issued_ns, then an
 		// unspent one, then the lowest hash, as refresh.MemoryStore has it.
+		qForgetSeeds: r(`UPDATE ` + t + ` SET seed = ? WHERE family = ? AND spent_ns <> 0 AND hash <> ? AND seed <> ?`),
 		qFamilies: r(`SELECT ` + familyColumns + ` FROM (
 	SELECT ` + familyColumns + `, hash,
 		ROW_NUMBER() OVER (PARTITION BY family ORDER BY issued_ns DESC, spent_ns <> 0, hash) AS newest,
@@ -342,6 +344,12 @@ func (s *Store) Rotate(ctx context.Context, old refresh.Hash, now time.Time, nex
 		if errors.Is(err, refresh.ErrExists) {
 			return err
 		}
+		return fail(err)
+	}
+	// The seeds of the family's tokens spent before old serve no grace
+	// any more (their successors are spent): forgotten, so that a copy
+	// of the table and one of those old tokens yield no later token.
+	if _, err := tx.ExecContext(ctx, s.qForgetSeeds, []byte{}, next.Family, old[:], []byte{}); err != nil {
 		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -725,6 +725,45 @@ func TestGraceAcrossInstances(t *testing.T) {
 	})
 }
 
+// TestSeedsForgotten: a rotation forgets the seeds of the family's
+// tokens spent before the one it spends (their grace is over: their
+// successors are spent), so that a copy of the table and one of those
+// old tokens yield no later token; the token just spent keeps its seed
+// for its grace period.
+func TestSeedsForgotten(t *testing.T) {
+	schematest.Run(t, func(t *testing.T, be schematest.Backend) {
+		f := pair(t, be)
+		ctx := context.Background()
+		m, err := refresh.New(refresh.Config{Store: f.a, Now: func() time.Time { return storetest.Base }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws := make([]string, 4)
+		if raws[0], err = m.Issue(ctx, refresh.Grant{Subject: "usr_seed", ClientID: "app"}, refresh.AccessToken{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(raws); i++ {
+			if raws[i], _, err = m.Rotate(ctx, raws[i-1], reissue); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, raw := range raws {
+			rec, err := f.b.Get(ctx, refresh.HashToken(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 0 and 1 spent before the last rotation; 2 just spent; 3 live.
+			if keeps := i >= 2; (len(rec.Seed) > 0) != keeps {
+				t.Errorf("token %d keeps a seed: %v, want %v", i, len(rec.Seed) > 0, keeps)
+			}
+		}
+		// The just-spent token still yields its successor in its grace.
+		if next, _, err := m.Rotate(ctx, raws[2], reissue); err != nil || next != raws[3] {
+			t.Fatalf("grace: %q, %v", next, err)
+		}
+	})
+}
+
 // TestLockKeys: on PostgreSQL, the revocations and Rotate take the
 // advisory locks on "s:<table>:<subject>" and "f:<table>:<family>", as
 // every release has, so that instances of different releases exclude
