@@ -67,7 +67,7 @@ var descriptions = map[string]string{
 	"temporarily_unavailable": "authentication is temporarily unavailable",
 	"invalid_dpop_proof":      "the DPoP proof is missing, invalid, or not by the token's key",
 	"use_dpop_nonce":          "the DPoP proof must carry the server's nonce (DPoP-Nonce)",
-	"cross_origin":            "a cross-origin request cannot use the session cookie: send a bearer token",
+	"cross_origin":            "a request from another origin cannot use this browser's cookies: send a bearer token",
 }
 
 // WriteError is the default [ErrorHandler]: RFC 6750 §3 challenges and an

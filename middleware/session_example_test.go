@@ -69,5 +69,5 @@ func ExampleSessionConfig() {
 	// 200 user-1 (jwt)
 	// 401 Bearer realm="api", error="invalid_token", error_description="the access token is invalid, expired or revoked"
 	// 401 Bearer realm="api"
-	// 403 Bearer realm="api", error="cross_origin", error_description="a cross-origin request cannot use the session cookie: send a bearer token"
+	// 403 Bearer realm="api", error="cross_origin", error_description="a request from another origin cannot use this browser's cookies: send a bearer token"
 }
