@@ -48,11 +48,19 @@ func TestCookieCrossOrigin(t *testing.T) {
 		{"POST from its own Origin", "POST", "", "http://" + host, good, "", 200, true},
 		{"POST without browser headers (curl)", "POST", "", "", good, "", 200, true},
 		{"cross-site GET", "GET", "cross-site", "https://evil.example", good, "", 200, true},
+		{"same-site WebSocket handshake", "GET websocket", "same-site", "", good, "", 403, false},
+		{"cross-site WebSocket handshake", "GET websocket", "", "https://evil.example", good, "", 403, false},
+		{"same-origin WebSocket handshake", "GET websocket", "same-origin", "", good, "", 200, true},
 		{"cross-site POST with the header", "POST", "cross-site", "https://evil.example", "", good, 200, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rejected.Store(nil)
-			req, _ := http.NewRequest(tc.method, srv.URL+"/", nil)
+			method, upgrade, _ := strings.Cut(tc.method, " ")
+			req, _ := http.NewRequest(method, srv.URL+"/", nil)
+			if upgrade != "" {
+				req.Header.Set("Connection", "Upgrade")
+				req.Header.Set("Upgrade", "h2c, WebSocket")
+			}
 			if tc.cookie != "" {
 				req.AddCookie(&http.Cookie{Name: "__Host-at", Value: tc.cookie})
 			}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/sessionless/sessionless/internal/httpx"
 )
 
 // credential finds the one bearer token of r (RFC 6750 §2): in the
@@ -35,7 +37,7 @@ func (a *Authenticator) credential(r *http.Request) (tok string, dpop, cookie bo
 		return "", false, false, fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
 	}
 	if a.cfg.CookieName != "" {
-		switch v, count := cookieValue(r, a.cfg.CookieName); {
+		switch v, count := httpx.CookieValue(r, a.cfg.CookieName); {
 		case count > 1:
 			// Cookie tossing: a sibling subdomain sets a second cookie of
 			// the name; which one the browser sends first is not ours to
@@ -59,53 +61,39 @@ func (a *Authenticator) credential(r *http.Request) (tok string, dpop, cookie bo
 	case n > 1:
 		return "", false, false, fmt.Errorf("%w: a token in more than one place", ErrInvalidRequest)
 	case cookie:
-		if err := a.cross.Check(r); err != nil {
+		if err := checkOrigin(a.cross, r); err != nil {
 			return "", false, false, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 		}
 	}
 	return tok, dpop, cookie, nil // its length and characters are checked next
 }
 
-// cookieValue returns the value of the first cookie named name in r's
-// Cookie headers and how many there are, read as r.CookiesNamed reads
-// them (parts split at ";" and trimmed, a value in double quotes
-// unquoted), without allocating, and stricter: a part whose value holds
-// a byte no cookie may hold counts too (net/http skips it), so that
-// "at=<token>; at=<junk>" is two cookies (400), and a lone junk value is
-// a token that fails the b64token check (400), not no token.
-func cookieValue(r *http.Request, name string) (value string, n int) {
-	for _, line := range r.Header["Cookie"] {
-		for len(line) > 0 {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			k, v, _ := strings.Cut(trimCookieSpace(part), "=")
-			if trimCookieSpace(k) != name {
-				continue
+// checkOrigin is cross.Check, with a WebSocket handshake taken as an
+// unsafe method: it is a GET, but it opens a connection that acts for
+// the user, and browsers apply neither CORS nor SameSite=Strict's
+// cross-origin rules to it (a page of a sibling subdomain, same site,
+// would otherwise open one with the user's cookies).
+func checkOrigin(cross *http.CrossOriginProtection, r *http.Request) error {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isWebSocket(r) {
+		unsafe := *r
+		unsafe.Method = http.MethodPost
+		return cross.Check(&unsafe)
+	}
+	return cross.Check(r)
+}
+
+// isWebSocket reports whether r asks to upgrade to WebSocket (RFC 6455
+// §4.1: "Upgrade: websocket", any letter case, maybe among others).
+func isWebSocket(r *http.Request) bool {
+	for _, v := range r.Header["Upgrade"] {
+		for p := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
+				return true
 			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			if n == 0 {
-				value = v
-			}
-			n++
 		}
 	}
-	return value, n
+	return false
 }
-
-// trimCookieSpace trims ASCII white space, as textproto.TrimString.
-func trimCookieSpace(s string) string {
-	for len(s) > 0 && isASCIISpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isASCIISpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func isASCIISpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
 // parseAuthorization reads "Bearer <token>" (RFC 6750 §2.1), and with
 // dpop "DPoP <token>" (RFC 9449 §7.1): the scheme in any letter case, one

@@ -157,8 +157,10 @@ type Config struct {
 	// before the token is verified (CSRF: browsers attach cookies to
 	// other sites' requests on their own; they never attach an
 	// Authorization header, so header credentials are not checked).
-	// Another port of the same host is another origin. Trust an origin
-	// of your own with AddTrustedOrigin. Nil means
+	// Another port of the same host is another origin. A WebSocket
+	// handshake (a GET with "Upgrade: websocket", which browsers send
+	// from any page without CORS) is checked as an unsafe request. Trust
+	// an origin of your own with AddTrustedOrigin. Nil means
 	// http.NewCrossOriginProtection(): same origin only.
 	CrossOrigin *http.CrossOriginProtection
 	// QueryParam, when set, also reads the token from this query parameter.

@@ -170,7 +170,7 @@ func (a *Authenticator) fromSession(r *http.Request) (*identity.Principal, bool,
 		return nil, false, ErrNoCredentials
 	}
 	value := cs[0].Value
-	if err := s.cross.Check(r); err != nil {
+	if err := checkOrigin(s.cross, r); err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 	}
 	if len(value) > a.maxLen {

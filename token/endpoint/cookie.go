@@ -1,9 +1,13 @@
 package endpoint
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +27,12 @@ const (
 	// CookieConfig.RefreshName is empty. "__Secure-": browsers accept it
 	// only Secure.
 	DefaultRefreshCookie = "__Secure-refresh"
+	// DefaultBindCookie is the name of the cookie that binds the refresh
+	// cookie to this host when CookieConfig.BindName is empty: a
+	// "__Secure-" cookie may be set by a sibling subdomain (with a
+	// Domain attribute), a "__Host-" one may not, so a refresh cookie is
+	// taken only with a bind cookie of this host that matches it.
+	DefaultBindCookie = "__Host-refresh-bind"
 	// DefaultRefreshPath is the path of the refresh token's cookie when
 	// CookieConfig.RefreshPath is empty: the token endpoint of
 	// Mount(mux, "/auth", …). Browsers send the cookie there alone.
@@ -47,7 +57,9 @@ const (
 //     gets its access token in an HttpOnly cookie (AccessName, Secure,
 //     Path=/, SameSite=Lax, Max-Age the token's lifetime) and its refresh
 //     token in another (RefreshName, Secure, Path=RefreshPath,
-//     SameSite=Strict, Max-Age what is left of the family's lifetimes);
+//     SameSite=Strict, Max-Age what is left of the family's lifetimes),
+//     bound to this host by a third (BindName: a digest of the refresh
+//     token, "__Host-", which no sibling subdomain can set);
 //     the body then carries no token, only token_type "cookie", the
 //     expiry and the principal (sub, scope, roles);
 //   - POST /token with grant_type=refresh_token and no refresh_token
@@ -79,6 +91,14 @@ type CookieConfig struct {
 	// RefreshPath is the path of the token endpoint as browsers call it,
 	// the refresh cookie's Path. Empty: DefaultRefreshPath.
 	RefreshPath string
+	// BindName is the cookie that binds the refresh cookie to this host
+	// (a digest of the refresh token; HttpOnly, Secure, Path=/,
+	// SameSite=Strict): it must start with "__Host-". A refresh by cookie
+	// takes the refresh cookie whose digest it holds and ignores others,
+	// so that a refresh cookie planted by a sibling subdomain (a
+	// "__Secure-" cookie may carry a Domain) neither logs the browser in
+	// as someone else nor locks it out. Empty: DefaultBindCookie.
+	BindName string
 	// CrossOrigin is the check of cookie-mode logins and refreshes by
 	// cookie: give it the middleware's (middleware.Config.CrossOrigin)
 	// when you trust origins of your own. Nil: same origin only.
@@ -87,8 +107,8 @@ type CookieConfig struct {
 
 // cookies is a checked CookieConfig.
 type cookies struct {
-	access, refresh, path string
-	cross                 *http.CrossOriginProtection
+	access, refresh, bind, path string
+	cross                       *http.CrossOriginProtection
 }
 
 // newCookies checks cc; nil when cookie mode is off.
@@ -96,7 +116,10 @@ func newCookies(cc *CookieConfig) (*cookies, error) {
 	if cc == nil {
 		return nil, nil
 	}
-	c := &cookies{access: cc.AccessName, refresh: cc.RefreshName, path: cc.RefreshPath, cross: cc.CrossOrigin}
+	c := &cookies{access: cc.AccessName, refresh: cc.RefreshName, bind: cc.BindName, path: cc.RefreshPath, cross: cc.CrossOrigin}
+	if c.bind == "" {
+		c.bind = DefaultBindCookie
+	}
 	if c.access == "" {
 		c.access = DefaultAccessCookie
 	}
@@ -114,6 +137,8 @@ func newCookies(cc *CookieConfig) (*cookies, error) {
 		return nil, fmt.Errorf("endpoint: Cookies.AccessName %q must be a cookie name starting with __Host-", c.access)
 	case !strings.HasPrefix(c.refresh, "__Secure-") || !validCookieName(c.refresh):
 		return nil, fmt.Errorf("endpoint: Cookies.RefreshName %q must be a cookie name starting with __Secure-", c.refresh)
+	case !strings.HasPrefix(c.bind, "__Host-") || !validCookieName(c.bind) || c.bind == c.access:
+		return nil, fmt.Errorf("endpoint: Cookies.BindName %q must be a cookie name starting with __Host-, not AccessName", c.bind)
 	case !httpx.SafeReturnPath(c.path) || strings.ContainsAny(c.path, "?#;"):
 		return nil, fmt.Errorf("endpoint: Cookies.RefreshPath %q must be a path of this origin, without query or fragment", c.path)
 	}
@@ -160,28 +185,47 @@ func (s *Server) wantsCookies(r *http.Request) (bool, error) {
 	return true, nil
 }
 
+// errPlanted: refresh cookies, none of which this host set (no bind
+// cookie matches one): planted by a sibling subdomain, or left over.
+var errPlanted = &oauthError{http.StatusBadRequest, "invalid_grant", "no refresh cookie of this browser's session"}
+
 // refreshCookie returns the refresh token of the request's cookie, ""
 // without one (or without cookie mode), checking the request's origin
-// when there is one.
+// when there is one: among the refresh cookies (a sibling subdomain can
+// add one), the one whose digest the bind cookie holds.
 func (s *Server) refreshCookie(r *http.Request) (string, error) {
 	if s.cookies == nil {
 		return "", nil
 	}
-	cs := r.CookiesNamed(s.cookies.refresh)
-	switch {
-	case len(cs) > 1:
-		// Cookie tossing: which one the browser sends first is not ours
-		// to guess.
-		return "", invalidRequest("more than one %s cookie", s.cookies.refresh)
-	case len(cs) == 0 || cs[0].Value == "":
+	c := s.cookies
+	values := httpx.CookieValues(r, c.refresh)
+	values = slices.DeleteFunc(values, func(v string) bool { return v == "" })
+	if len(values) == 0 {
 		return "", nil
-	case len(r.Header.Values("DPoP")) > 0:
+	}
+	if len(r.Header.Values("DPoP")) > 0 {
 		return "", errCookieDPoP
 	}
-	if err := s.cookies.cross.Check(r); err != nil {
+	if err := c.cross.Check(r); err != nil {
 		return "", crossOriginError{err}
 	}
-	return cs[0].Value, nil
+	bind, n := httpx.CookieValue(r, c.bind)
+	if n != 1 {
+		return "", errPlanted
+	}
+	for _, v := range values {
+		if subtle.ConstantTimeCompare([]byte(bindValue(v)), []byte(bind)) == 1 {
+			return v, nil
+		}
+	}
+	return "", errPlanted
+}
+
+// bindValue is the bind cookie of refresh token rt: a digest that
+// proves this host set rt's cookie, and tells nothing of rt.
+func bindValue(rt string) string {
+	sum := sha256.Sum256([]byte("sessionless refresh cookie\x00" + rt))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // issued is what a login or a refresh issued.
@@ -229,6 +273,8 @@ func (s *Server) setCookies(w http.ResponseWriter, t issued) time.Duration {
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: c.refresh, Value: t.refresh, Path: c.path, MaxAge: seconds(t.refreshAge),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.bind, Value: bindValue(t.refresh), Path: "/", MaxAge: seconds(t.refreshAge),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	return lifetime
 }
 
@@ -245,6 +291,7 @@ func (s *Server) clearCookies(w http.ResponseWriter) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: c.access, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: c.refresh, Value: "", Path: c.path, MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.bind, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Clear-Site-Data", `"cache"`)
 }
 

@@ -2,6 +2,7 @@ package endpoint_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 )
@@ -134,6 +136,10 @@ func TestCookieLogin(t *testing.T) {
 		if !strings.HasPrefix(rc.Value, "rt_") || rc.Path != "/auth/token" || !rc.Secure || !rc.HttpOnly || rc.SameSite != http.SameSiteStrictMode ||
 			rc.MaxAge != int(refresh.DefaultIdleLifetime/time.Second) || rc.Domain != "" {
 			t.Fatalf("refresh cookie %+v", rc)
+		}
+		b := setCookie(t, r, endpoint.DefaultBindCookie)
+		if len(b.Value) != 22 || strings.Contains(rc.Value, b.Value) || b.Path != "/" || !b.Secure || !b.HttpOnly || b.SameSite != http.SameSiteStrictMode || b.MaxAge != rc.MaxAge {
+			t.Fatalf("bind cookie %+v", b)
 		}
 		me := e.cookieMe(t, j)
 		if me.status != 200 || me.json["sub"] != "usr_alice" || me.json["from_cookie"] != true || me.header.Get("Cache-Control") != "no-store" {
@@ -279,6 +285,54 @@ func TestCookieCSRF(t *testing.T) {
 	}
 }
 
+// TestPlantedRefreshCookie: a "__Secure-" refresh cookie may be set by a
+// sibling subdomain (with a Domain attribute). Alone, it logs no one in;
+// beside the browser's own, it is ignored: the bind cookie, "__Host-",
+// names the browser's.
+func TestPlantedRefreshCookie(t *testing.T) {
+	e := newEnv(t, backends[0], withCookies)
+	_, planted := e.tokens(t, "bob") // the attacker's own login, in the body
+	withPlanted := func(j *jar) func(*http.Request) {
+		return func(r *http.Request) {
+			j.send("/auth/token")(r)
+			r.Header.Add("Cookie", endpoint.DefaultRefreshCookie+"="+planted)
+		}
+	}
+	// A browser without a session of its own: not logged in as bob.
+	fresh := newJar()
+	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token"), withPlanted(fresh))
+	wantError(t, r, 400, "invalid_grant")
+	if len(r.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("cookies set: %v", r.header.Values("Set-Cookie"))
+	}
+	// A bind cookie of another token does not help.
+	fresh.c[endpoint.DefaultBindCookie] = &http.Cookie{Name: endpoint.DefaultBindCookie, Value: "AAAAAAAAAAAAAAAAAAAAAA", Path: "/"}
+	wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token"), withPlanted(fresh)), 400, "invalid_grant")
+	// alice's browser with bob's cookie planted beside hers: hers is used,
+	// in either order.
+	j := newJar()
+	e.cookieLogin(t, j, "alice", nil)
+	for range 2 {
+		r = e.form(t, "/auth/token", vals("grant_type", "refresh_token"), withPlanted(j))
+		if r.status != 200 || r.json["sub"] != "usr_alice" {
+			t.Fatalf("refresh beside a planted cookie: %d %s", r.status, r.body)
+		}
+		j.keep(r)
+		r = e.form(t, "/auth/token", vals("grant_type", "refresh_token"), func(r *http.Request) {
+			r.Header.Set("Cookie", endpoint.DefaultRefreshCookie+"="+planted)
+			j.send("/auth/token")(r)
+		})
+		if r.status != 200 || r.json["sub"] != "usr_alice" {
+			t.Fatalf("planted first: %d %s", r.status, r.body)
+		}
+		j.keep(r)
+	}
+	// bob's token was never spent.
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", planted), nil); r.status != 200 {
+		t.Fatalf("the planted token was used: %d %s", r.status, r.body)
+	}
+}
+
 // TestCookieLogout: logout by cookie ends the refresh family named by the
 // access token (its refresh cookie is not sent to /auth/logout), revokes
 // the access token and clears both cookies.
@@ -294,7 +348,7 @@ func TestCookieLogout(t *testing.T) {
 			if r.status != 204 || r.header.Get("Clear-Site-Data") != `"cache"` {
 				t.Fatalf("%d %v", r.status, r.header)
 			}
-			for _, name := range []string{endpoint.DefaultAccessCookie, endpoint.DefaultRefreshCookie} {
+			for _, name := range []string{endpoint.DefaultAccessCookie, endpoint.DefaultRefreshCookie, endpoint.DefaultBindCookie} {
 				if c := setCookie(t, r, name); c.MaxAge >= 0 || c.Value != "" {
 					t.Fatalf("%s not cleared: %+v", name, c)
 				}
@@ -342,7 +396,7 @@ func TestTwoTabs(t *testing.T) {
 		replies := make([]reply, len(tabs))
 		for i := range tabs {
 			tabs[i] = newJar()
-			tabs[i].c[endpoint.DefaultRefreshCookie] = j.c[endpoint.DefaultRefreshCookie]
+			maps.Copy(tabs[i].c, j.c)
 			wg.Go(func() {
 				replies[i] = e.form(t, "/auth/token", vals("grant_type", "refresh_token"), tabs[i].send("/auth/token"))
 			})
@@ -475,7 +529,7 @@ func TestIssueCookies(t *testing.T) {
 			t.Fatalf("%q: %d", tc.to, rec.Code)
 		}
 		cookies := rec.Result().Cookies()
-		if tc.status == 303 && (rec.Header().Get("Location") != tc.to || len(cookies) != 2) || tc.status != 303 && len(cookies) != 0 {
+		if tc.status == 303 && (rec.Header().Get("Location") != tc.to || len(cookies) != 3) || tc.status != 303 && len(cookies) != 0 {
 			t.Fatalf("%q: Location %q, cookies %v", tc.to, rec.Header().Get("Location"), cookies)
 		}
 	}
@@ -526,4 +580,59 @@ func TestCookieConfig(t *testing.T) {
 			t.Errorf("%+v: %v", tc.cc, err)
 		}
 	}
+}
+
+// TestNarrowedLogout: a token asked for one resource (RFC 8707) logs
+// itself out; it does not end the login (the refresh family) it came
+// from, which acts for the whole server.
+func TestNarrowedLogout(t *testing.T) {
+	e := newEnv(t, backends[0], func(c *endpoint.Config) {
+		c.Resources = []middleware.Resource{{URL: issuer + "/mcp"}, {URL: issuer}}
+	})
+	_, rt := e.tokens(t, "alice")
+	r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt, "resource", issuer+"/mcp"), nil)
+	if r.status != 200 {
+		t.Fatalf("narrowed refresh: %d %s", r.status, r.body)
+	}
+	narrowed, next := r.json["access_token"].(string), r.json["refresh_token"].(string)
+	if r := e.do(t, "POST", "/auth/logout", "", "", bearer(narrowed)); r.status != 204 {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	if e.me(t, narrowed) != 401 {
+		t.Fatal("the narrowed token survived its logout")
+	}
+	if r := e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", next), nil); r.status != 200 {
+		t.Fatalf("the family was ended by a narrowed token: %d %s", r.status, r.body)
+	}
+}
+
+// TestGraceRefusalKeepsCookies: a refresh by cookie refused because
+// another tab has just rotated the token (and its access token is about
+// to expire) leaves the cookies that tab set alone.
+func TestGraceRefusalKeepsCookies(t *testing.T) {
+	e := newEnvTTL(t, backends[0], 2*time.Second, withCookies)
+	j := newJar()
+	e.cookieLogin(t, j, "alice", nil)
+	old := maps.Clone(j.c)
+	if r := e.cookieRefresh(t, j, nil); r.status != 200 {
+		t.Fatalf("refresh: %d", r.status)
+	}
+	e.clock.Advance(2 * time.Second) // within the grace; the reissue would live at most 1 s
+	late := newJar()
+	late.c = old
+	r := e.cookieRefresh(t, late, nil)
+	wantError(t, r, 400, "invalid_grant")
+	if len(r.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("cookies cleared: %v", r.header.Values("Set-Cookie"))
+	}
+}
+
+// TestPasswordGrantNoCookies: cookie mode is the login endpoint's; the
+// password grant refuses the header rather than ignore it.
+func TestPasswordGrantNoCookies(t *testing.T) {
+	e := newEnv(t, backends[0], withCookies)
+	r := e.form(t, "/auth/token", vals("grant_type", "password", "username", "alice", "password", secret), func(r *http.Request) {
+		r.Header.Set(endpoint.TokenDeliveryHeader, endpoint.CookieDelivery)
+	})
+	wantError(t, r, 400, "invalid_request")
 }

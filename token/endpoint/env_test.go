@@ -138,6 +138,13 @@ type env struct {
 
 func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	t.Helper()
+	return newEnvTTL(t, be, 0, mutate)
+}
+
+// newEnvTTL is newEnv with access tokens of lifetime ttl (0: the
+// issuer's default, 15 minutes).
+func newEnvTTL(t testing.TB, be backend, ttl time.Duration, mutate func(*endpoint.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	e := &env{users: &users{byName: map[string]endpoint.User{}}, clock: testenv.NewClock(time.Now()), logs: &testenv.SyncBuffer{}}
 	var err error
@@ -165,7 +172,7 @@ func newEnv(t testing.TB, be backend, mutate func(*endpoint.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.issuer, err = token.NewIssuer(keys, token.IssuerConfig{Issuer: issuer, Audience: []string{audience}, Now: e.clock.Now}); err != nil {
+	if e.issuer, err = token.NewIssuer(keys, token.IssuerConfig{Issuer: issuer, Audience: []string{audience}, TTL: ttl, Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	if e.verifier, err = token.NewVerifier(keys, token.VerifierConfig{Issuer: issuer, Audience: audience,

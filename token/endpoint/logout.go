@@ -18,7 +18,8 @@ import (
 // revocation store (by its jti; a token without one, from a provider that
 // writes none, by subject: it and the user's tokens of its issuer issued
 // no later; without an iat either, 400), and, when the access token is
-// this issuer's, the refresh family it was issued with (its "sid") and
+// this issuer's, the refresh family it was issued with (its "sid"; not
+// for a token narrowed to one resource, which logs only itself out) and
 // the family of the refresh token the body names ({"refresh_token": …},
 // application/json) if it is the same user's. An
 // unknown or someone else's refresh token is ignored (as RFC 7009 §2.2
@@ -47,9 +48,14 @@ func (s *Server) Logout() http.Handler {
 			}
 		}
 		// The family the access token was issued with (its "sid"): in
-		// cookie mode the refresh token's cookie is not sent here.
-		if sid := s.sessionID(p); sid != "" {
-			if err := s.refresh.EndFamily(ctx, p.Subject, sid); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
+		// cookie mode the refresh token's cookie is not sent here. Not
+		// for a token narrowed to one resource (RFC 8707), which acts for
+		// that resource alone: it revokes itself.
+		if sid := s.sessionID(p); sid != "" && !s.narrowed(p) {
+			// The sid is in a token this server signed for this subject:
+			// the family is the subject's. Revoked again on a retry, its
+			// access tokens too.
+			if err := s.refresh.RevokeFamily(ctx, sid); err != nil {
 				s.fail(w, r, "logout: revoking the refresh family", err)
 				return
 			}

@@ -53,6 +53,11 @@ func (s *Server) Token() http.Handler {
 			case "refresh_token":
 				t, cookie, err = s.refreshGrant(w, r, form, jkt)
 			case "password":
+				if len(r.Header.Values(TokenDeliveryHeader)) > 0 {
+					// Cookie mode is the browser's login, at Login.
+					err = invalidRequest("%s is for the login endpoint, not the password grant", TokenDeliveryHeader)
+					break
+				}
 				t, err = s.passwordGrant(w, r, form, jkt)
 				if errors.Is(err, errThrottled) {
 					return // answered
@@ -257,6 +262,10 @@ func (s *Server) requestURL(r *http.Request) string {
 	return exturl.RequestURL(s.cfg.ExternalURL, r)
 }
 
+// errJustUsed: a refresh within the grace period whose access token
+// (reissued with the same jti) would expire within a second.
+var errJustUsed = &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was just used by another request"}
+
 var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user of this refresh token no longer exists"}
 
 // refreshGrant rotates a refresh token (RFC 6749 §6): the refresh_token
@@ -309,7 +318,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 			// Another request rotated this token within the grace period,
 			// and the access token issued then has (nearly) expired: its
 			// jti cannot be reissued. Refused, nothing revoked.
-			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was just used by another request"}
+			return refresh.AccessToken{}, errJustUsed
 		}
 		u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
 		if errors.Is(err, ErrUnknownUser) {
@@ -353,7 +362,9 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 	}
 	if err != nil {
 		var oerr *oauthError
-		if cookie && errors.As(err, &oerr) && oerr.code == "invalid_grant" {
+		if cookie && errors.As(err, &oerr) && oerr.code == "invalid_grant" && oerr != errJustUsed && oerr != errPlanted {
+			// Not when another tab has just set new cookies, nor for a
+			// planted cookie: the browser's own are good.
 			s.clearCookies(w)
 		}
 		return issued{}, false, err

@@ -533,6 +533,21 @@ func (m *Manager) EndFamily(ctx context.Context, subject, family string) error {
 	return nil
 }
 
+// RevokeFamily revokes the family with this ID, whoever's it is, and its
+// access tokens through Config.Revoker: for a family the caller vouches
+// for, such as the "sid" of an access token it signed (logout). Revoking
+// a revoked family again revokes its access tokens again, so a call that
+// failed half-way can be retried; an unknown family is no error.
+func (m *Manager) RevokeFamily(ctx context.Context, family string) error {
+	if family == "" {
+		return errors.New("refresh: no family")
+	}
+	if err := m.revokeFamily(ctx, family); err != nil {
+		return fmt.Errorf("refresh: revoking a family: %w", err)
+	}
+	return nil
+}
+
 // MaxUserAgentLength is the most bytes of a User-Agent [CleanUserAgent]
 // keeps.
 const MaxUserAgentLength = 256

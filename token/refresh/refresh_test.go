@@ -1000,3 +1000,43 @@ func FuzzCleanUserAgent(f *testing.F) {
 		}
 	})
 }
+
+// TestRevokeFamily: revoking a family by its ID (a logout's sid) stops
+// its refresh tokens and revokes its access tokens; a retry after the
+// revoker failed revokes them again; an unknown family is no error.
+func TestRevokeFamily(t *testing.T) {
+	rev := &failingRevoker{}
+	m, err := refresh.New(refresh.Config{Revoker: rev, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	raw, fam, err := m.Start(ctx, grant, func(context.Context, refresh.Minting) (refresh.AccessToken, error) {
+		return refresh.AccessToken{Issuer: "iss", ID: "at-0", ExpiresAt: t0.Add(time.Hour)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev.down.Store(true)
+	if err := m.RevokeFamily(ctx, fam); !errors.Is(err, errDown) {
+		t.Fatalf("revoker down: %v", err)
+	}
+	rev.down.Store(false)
+	if err := m.RevokeFamily(ctx, fam); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rev.ids, "at-0") {
+		t.Fatalf("revoked %v", rev.ids)
+	}
+	if _, _, err := m.Rotate(ctx, raw, func(context.Context, refresh.Minting) (refresh.AccessToken, error) {
+		return refresh.AccessToken{}, nil
+	}); !errors.Is(err, refresh.ErrRevoked) {
+		t.Fatalf("rotate after: %v", err)
+	}
+	if err := m.RevokeFamily(ctx, "fam_unknown"); err != nil {
+		t.Fatalf("unknown family: %v", err)
+	}
+	if err := m.RevokeFamily(ctx, ""); err == nil {
+		t.Fatal("an empty family revoked")
+	}
+}
