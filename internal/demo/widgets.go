@@ -144,7 +144,10 @@ func (s *server) getWidget(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, wd)
 }
 
-// deleteWidget answers DELETE /api/widgets/{id}: 204, or 404.
+// deleteWidget answers DELETE /api/widgets/{id}: 204, or 404. Any
+// holder of widgets:write may delete any widget, the seeded ones too: the
+// demo's scopes are per action, not per owner (created_by is recorded,
+// not enforced).
 func (s *server) deleteWidget(w http.ResponseWriter, r *http.Request) {
 	p, _ := identity.FromContext(r.Context())
 	id := r.PathValue("id")
