@@ -382,19 +382,29 @@ func twoInstances(t *testing.T, shared ...string) {
 		t.Error("logout-all of demo logged out viewer")
 	}
 
-	// Rotation on A, replay on B: reuse, the family dies on both.
+	// Rotation on A, the same token on B at once (two tabs, two
+	// instances): the same successor, within the grace period. Once the
+	// successor is rotated too, replaying the first token is reuse: the
+	// family dies on both.
 	tk := a.login("viewer")
 	code, next := a.refresh(tk.RefreshToken)
 	if code != 200 {
 		t.Fatalf("refresh on A: %d", code)
 	}
-	if code, _ := b.refresh(tk.RefreshToken); code != 400 {
-		t.Fatalf("replay on B: %d, want 400", code)
+	if code, same := b.refresh(tk.RefreshToken); code != 200 || same.RefreshToken != next.RefreshToken {
+		t.Fatalf("the same token on B at once: %d, same successor %v", code, same.RefreshToken == next.RefreshToken)
 	}
-	if code, _ := a.refresh(next.RefreshToken); code != 400 {
+	code, newest := b.refresh(next.RefreshToken)
+	if code != 200 {
+		t.Fatalf("refresh on B: %d", code)
+	}
+	if code, _ := a.refresh(tk.RefreshToken); code != 400 {
+		t.Fatalf("replay on A: %d, want 400", code)
+	}
+	if code, _ := a.refresh(newest.RefreshToken); code != 400 {
 		t.Errorf("the family's newest refresh token after reuse: %d", code)
 	}
-	a.waitStatus(next.AccessToken, 401, time.Second)
+	a.waitStatus(newest.AccessToken, 401, time.Second)
 	b.waitStatus(next.AccessToken, 401, time.Second)
 }
 

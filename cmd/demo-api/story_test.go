@@ -44,10 +44,14 @@ func TestTheWholeStory(t *testing.T) {
 	}
 	t.Logf("10 parallel 300 ms requests: %v", took)
 
-	// Refresh, then reuse of the spent refresh token: the family dies.
+	// Refresh twice, then reuse of the first, spent refresh token (its
+	// successor is spent too, so no grace): the family dies.
 	code, next := in.refresh(tk.RefreshToken)
 	if code != 200 || next.AccessToken == "" {
 		t.Fatalf("refresh: %d", code)
+	}
+	if code, next = in.refresh(next.RefreshToken); code != 200 {
+		t.Fatalf("second refresh: %d", code)
 	}
 	if code, _ := in.refresh(tk.RefreshToken); code != 400 {
 		t.Fatalf("reuse of a spent refresh token: %d, want 400", code)

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -117,9 +118,11 @@ func authConfig(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw 
 			Users:           endpointUsers{users},
 			RefreshLifetime: cfg.RefreshLifetime,
 			RefreshIdle:     cfg.RefreshIdle,
-			ClientID:        clientID,
-			Passwords:       pw,
-			Realm:           realm,
+			// 0s is none: the endpoints' own zero is their default.
+			RefreshGracePeriod: cmp.Or(cfg.RefreshGrace, -1),
+			ClientID:           clientID,
+			Passwords:          pw,
+			Realm:              realm,
 			// Cookie mode for the web app at /: a login that asks for it
 			// gets HttpOnly cookies; the refresh cookie's path is the
 			// token endpoint's as browsers call it (behind a proxy that

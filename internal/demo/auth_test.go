@@ -542,3 +542,19 @@ func TestHealthzRevocationStale(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshGraceOff: with -refresh-grace 0s, presenting a rotated
+// refresh token again at once is reuse.
+func TestRefreshGraceOff(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RefreshGrace = 0
+	e := newTestEnv(t, cfg)
+	tr := e.login(t, "viewer", testPassword)
+	next, _ := e.refresh(t, tr.RefreshToken, 200)
+	if _, oerr := e.refresh(t, tr.RefreshToken, 400); oerr.Error != "invalid_grant" {
+		t.Fatalf("replay at once: %+v", oerr)
+	}
+	if _, oerr := e.refresh(t, next.RefreshToken, 400); oerr.Error != "invalid_grant" {
+		t.Fatalf("the family survived the reuse: %+v", oerr)
+	}
+}

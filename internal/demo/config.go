@@ -63,6 +63,9 @@ type Config struct {
 	// of refresh token families (-refresh-lifetime, DEMO_REFRESH_LIFETIME,
 	// default 720h; -refresh-idle, DEMO_REFRESH_IDLE, default 168h).
 	RefreshLifetime, RefreshIdle time.Duration
+	// RefreshGrace is the refresh tokens' grace period (-refresh-grace,
+	// DEMO_REFRESH_GRACE, default 10s; 0: none).
+	RefreshGrace time.Duration
 	// KeyFile is the PEM private key that signs tokens (-key-file,
 	// DEMO_KEY_FILE). Its key type decides the algorithm (Ed25519 → EdDSA,
 	// P-256 → ES256, P-384 → ES384, P-521 → ES512, RSA → RS256). When the
@@ -257,6 +260,7 @@ func (s *settings) parseLifetimes(cfg *Config) error {
 		{optStaleness, 100 * time.Millisecond, time.Hour, &cfg.RevocationStaleness},
 		{optRefreshLifetime, time.Minute, 365 * 24 * time.Hour, &cfg.RefreshLifetime},
 		{optRefreshIdle, time.Minute, 365 * 24 * time.Hour, &cfg.RefreshIdle},
+		{optRefreshGrace, 0, time.Minute, &cfg.RefreshGrace},
 	} {
 		v, err := s.parseDuration(d.opt, d.min, d.max, "5s or 720h", fmt.Sprintf("%v and %v", d.min, d.max))
 		if err != nil {

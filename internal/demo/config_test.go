@@ -188,6 +188,7 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"revocation-fail-open", "DEMO_REVOCATION_FAIL_OPEN", "true"},
 	{"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "240h"},
 	{"refresh-idle", "DEMO_REFRESH_IDLE", "24h"},
+	{"refresh-grace", "DEMO_REFRESH_GRACE", "5s"},
 	{"oidc-issuer", "OIDC_ISSUER", "https://idp.example"},
 	{"oidc-audience", "OIDC_AUDIENCE", "api"},
 	{"oidc-mapping", "OIDC_MAPPING", "keycloak"},
@@ -205,7 +206,7 @@ func TestRevocationAndRefreshSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.RedisURL != "" || cfg.RevocationStaleness != 5*time.Second || cfg.RevocationFailOpen ||
-		cfg.RefreshLifetime != 30*24*time.Hour || cfg.RefreshIdle != 7*24*time.Hour {
+		cfg.RefreshLifetime != 30*24*time.Hour || cfg.RefreshIdle != 7*24*time.Hour || cfg.RefreshGrace != 10*time.Second {
 		t.Errorf("defaults %+v", cfg)
 	}
 	cfg, err = ParseConfig([]string{"-revocation-fail-open", "-revocation-staleness", "250ms"},
@@ -221,6 +222,8 @@ func TestRevocationAndRefreshSettings(t *testing.T) {
 		{"-revocation-staleness", "soon"},
 		{"-refresh-idle", "800h"},
 		{"-refresh-lifetime", "30s"},
+		{"-refresh-grace", "2m"},
+		{"-refresh-grace", "-1s"},
 		{"-revocation-fail-open=maybe"},
 	} {
 		if _, err := ParseConfig(bad, env(nil), io.Discard); err == nil {

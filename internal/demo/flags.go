@@ -32,6 +32,7 @@ const (
 	optFailOpen
 	optRefreshLifetime
 	optRefreshIdle
+	optRefreshGrace
 	optOIDCIssuer
 	optOIDCAudience
 	optOIDCMapping
@@ -58,6 +59,7 @@ var options = []option{
 		"keep serving from a stale revocation list instead of answering 503\n(revocations made elsewhere meanwhile are missed)"},
 	optRefreshLifetime: {"refresh-lifetime", "DEMO_REFRESH_LIFETIME", "duration", "720h", "absolute lifetime of a refresh token family (30 days)"},
 	optRefreshIdle:     {"refresh-idle", "DEMO_REFRESH_IDLE", "duration", "168h", "idle lifetime of a refresh token family (7 days)"},
+	optRefreshGrace:    {"refresh-grace", "DEMO_REFRESH_GRACE", "duration", "10s", "how long after a rotation the same refresh token gets the same successor (two tabs refreshing at once), 0s to 1m; 0s: never (a second use is reuse)"},
 	optOIDCIssuer:      {"oidc-issuer", "OIDC_ISSUER", "url", "", "also accept the access tokens of this OpenID Connect provider (its exact iss);\nrepeatable (the variable takes a comma-separated list)"},
 	optOIDCAudience:    {"oidc-audience", "OIDC_AUDIENCE", "name", "", "the audience the providers' tokens must carry; default -audience; for one\nprovider: ISSUER=AUDIENCE, comma-separated"},
 	optOIDCMapping:     {"oidc-mapping", "OIDC_MAPPING", "name", "generic", "how provider claims become scopes and roles: generic, dex, keycloak,\nauth0:NAMESPACE (roles from the claim NAMESPACE+\"roles\"), zitadel or\nzitadel:PROJECT_ID; for one provider: ISSUER=NAME, comma-separated"},
