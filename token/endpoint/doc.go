@@ -10,8 +10,22 @@
 //   - [Server.Revoke]: token revocation (RFC 7009), refresh and access
 //     tokens;
 //   - [Server.Logout], [Server.LogoutAll]: behind the authentication
-//     middleware, revoke the caller's token, or all of the caller's
-//     tokens, on every instance (package revocation).
+//     middleware, revoke the caller's token (and the refresh family it
+//     came from), or all of the caller's tokens, on every instance
+//     (package revocation);
+//   - [Server.Devices], [Server.EndDevice]: behind the middleware, the
+//     caller's logins (refresh families) and ending one.
+//
+// # Browsers: cookie mode
+//
+// With Config.Cookies ([CookieConfig]) a login that sends
+// "Token-Delivery: cookie" gets its tokens in HttpOnly cookies instead of
+// the body, refreshes by cookie (a grant_type=refresh_token without the
+// parameter), and has them cleared at logout; cookie-mode logins and
+// refreshes pass a cross-origin check (login CSRF), as the middleware's
+// routes do for the access cookie (middleware.Config.CrossOrigin). Two
+// tabs refreshing at once both stay logged in (Config.RefreshGracePeriod).
+// docs/browser-apps.md walks through it.
 //
 // The application supplies its users through [Users] (find a user and
 // its argon2id password hash by name, or by subject for a refresh); the
@@ -24,7 +38,7 @@
 //		RefreshStore: refreshStore, Revocation: revocations, // token/refresh/sqlstore; *revocation.List
 //		Users: myUsers, ClientID: "my-app",
 //	})
-//	srv.Mount(mux, "/auth", auth.Middleware) // POST /auth/login, /token, /revoke, /logout, /logout-all
+//	srv.Mount(mux, "/auth", auth.Middleware) // POST /auth/login, /token, /revoke, /logout, /logout-all; /auth/devices
 //
 // # Login protection
 //
