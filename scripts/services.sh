@@ -11,6 +11,10 @@
 # The tests of the PHP session bridge (bridge/phpsession) run real PHP:
 # Debian's php-cli and php-redis, installed the same way with CI=true.
 # They need no server of their own: each test starts `php -S`.
+#
+# The real-browser tests (integration/browser) run Debian's chromium
+# (/usr/bin/chromium), installed the same way with CI=true; elsewhere they
+# skip without it. Each test starts its own headless browser.
 
 SERVICES_DIR=""
 
@@ -28,6 +32,8 @@ install_services() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v php >/dev/null || missing+=(php-cli)
   php_has_redis || missing+=(php-redis)
+  # Chromium, and a font for its pages and screenshots.
+  [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "services: installing ${missing[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
@@ -48,6 +54,14 @@ check_php() {
     echo "services: PHP $(php -r 'echo PHP_VERSION;') without the redis extension (apt-get install php-redis): the phpredis session tests will skip"
   else
     echo "services: PHP $(php -r 'echo PHP_VERSION;') with phpredis $(php -r 'echo phpversion("redis");')"
+  fi
+}
+
+check_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    echo "services: $(/usr/bin/chromium --version 2>/dev/null | head -n 1) for the real-browser tests"
+  else
+    echo "services: Chromium not installed (apt-get install chromium): the real-browser tests (integration/browser) will skip"
   fi
 }
 
@@ -116,4 +130,5 @@ start_services() {
   start_postgres
   start_redis
   check_php
+  check_chromium
 }

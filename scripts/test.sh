@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: formatting, vet, staticcheck, and every test with the
 # race detector, including the PostgreSQL and Redis backends on throwaway
-# loopback servers when those are installed (CI installs them), and the
-# PHP session bridge against real PHP (php-cli and php-redis, likewise).
+# loopback servers when those are installed (CI installs them), the PHP
+# session bridge against real PHP (php-cli and php-redis, likewise), and
+# the demo's web app in a real Chromium (chromium, likewise).
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh -short     skip the slow end-to-end tests
@@ -44,6 +45,9 @@ echo "== integration/dex: package oidc and the demo against an embedded Dex (a m
 
 echo "== integration/zitadel: package oidc and the middleware against zitadel/oidc's example provider (a module of its own)"
 (cd integration/zitadel && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
+
+echo "== integration/browser: the demo's web app in a real Chromium (a module of its own; skips without /usr/bin/chromium unless CI=true)"
+(cd integration/browser && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
 
 echo "== bridge/gorilla: the legacy session bridge for gorilla/sessions' stores (a module of its own)"
 (cd bridge/gorilla && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)

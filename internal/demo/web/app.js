@@ -35,6 +35,7 @@
   let refreshes = 0; // POST /auth/token requests sent
   let refreshing = null; // the refresh in flight, shared by every caller
   let refreshTimer = 0;
+  let refreshTrouble = false; // the error line tells of a failed timed refresh
   let tickTimer = 0;
 
   // Other tabs of this browser share the cookies: they tell each other
@@ -71,7 +72,9 @@
   }
 
   function send(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: {} };
+    // cache: 'no-store': the answers are never stored anyway, and the
+    // browser's cache would queue identical GETs behind one another.
+    const init = { method, credentials: 'same-origin', cache: 'no-store', headers: {} };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -162,14 +165,22 @@
   async function timedRefresh() {
     try {
       if (await refresh()) {
+        if (refreshTrouble) {
+          refreshTrouble = false;
+          hideError();
+        }
         showMe().catch(report);
       } else {
         endSession();
       }
     } catch (e) {
-      // A network error or a server failure: try again soon.
+      // 429, 503, a network error: not a logout. Say so, and try again
+      // after Retry-After (at most 30 s).
+      const wait = Math.min(30, (e && e.retryAfter) || 5);
+      refreshTrouble = true;
+      showError(`The session could not be renewed (${e instanceof Failure ? e.message : 'the server cannot be reached'}): trying again in ${wait} s.`);
       clearTimeout(refreshTimer);
-      refreshTimer = setTimeout(timedRefresh, Math.min(30, (e && e.retryAfter) || 5) * 1000);
+      refreshTimer = setTimeout(timedRefresh, wait * 1000);
     }
   }
 
@@ -234,6 +245,7 @@
     lifetime = 0;
     clearTimeout(refreshTimer);
     clearInterval(tickTimer);
+    refreshTrouble = false;
     for (const id of privateLists) {
       $(id).replaceChildren();
     }
@@ -479,19 +491,41 @@
     return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
   }
 
+  // ago says how long ago iso was: "just now", "5 minutes ago", …
+  function ago(iso) {
+    const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+    if (Number.isNaN(seconds)) {
+      return iso;
+    }
+    if (seconds > -60) {
+      return 'just now';
+    }
+    const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+    for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60]]) {
+      if (-seconds >= size) {
+        return rtf.format(Math.round(seconds / size), unit);
+      }
+    }
+    return 'just now';
+  }
+
   async function loadDevices() {
     const { devices } = await getJSON('/auth/devices');
+    // This device first, then the most recently used.
+    devices.sort((a, b) => (b.current - a.current) || (Date.parse(b.last_used) - Date.parse(a.last_used)));
     const items = devices.map((d) => {
       const li = el('li', d.current ? 'current' : '');
       li.dataset.id = d.id;
       const main = el('div', 'main');
+      const title = el('div', 'title');
       const name = el('span', 'name', describeAgent(d.user_agent));
       name.title = d.user_agent || '';
-      main.append(name);
+      title.append(name);
       if (d.current) {
-        main.append(el('span', 'badge', 'this device'));
+        title.append(el('span', 'badge', 'this device'));
       }
-      main.append(el('span', 'meta', `signed in ${when(d.created)} · last used ${when(d.last_used)}`));
+      main.append(title);
+      main.append(el('span', 'meta', `signed in ${when(d.created)} · last used ${ago(d.last_used)}`));
       li.append(main);
       li.append(button(d.current ? 'Revoke (logs you out)' : 'Revoke', 'revoke danger', async () => {
         await expect(await api('DELETE', '/auth/devices/' + encodeURIComponent(d.id)), 204);
