@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,12 @@ const JWKSPath = "/.well-known/jwks.json"
 func (a *Auth) Mount(r Router, prefix string) {
 	r.Handle("GET "+JWKSPath, a.JWKS())
 	if a.Endpoints != nil {
+		if cc, on := a.Endpoints.Cookies(); on && cc.RefreshPath != strings.TrimRight(prefix, "/")+"/token" {
+			// Right behind a proxy that strips a path; else browsers never
+			// send the refresh cookie to the token endpoint.
+			a.log.Warn("the refresh cookie's path is not the token endpoint's: browsers will not send it there unless a proxy strips a prefix",
+				"refresh_path", cc.RefreshPath, "token_endpoint", strings.TrimRight(prefix, "/")+"/token")
+		}
 		a.Endpoints.Mount(r, prefix, a.Middleware)
 		meta := a.Endpoints.Metadata(prefix)
 		for _, path := range a.Endpoints.MetadataPaths() {

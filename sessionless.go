@@ -515,13 +515,13 @@ func (a *Auth) middleware(cfg Config) error {
 	}
 	if a.Endpoints != nil {
 		// Cookie mode: the middleware reads the access token's cookie.
-		if access, _, on := a.Endpoints.Cookies(); on {
-			if mc.CookieName != "" && mc.CookieName != access {
-				return fmt.Errorf("sessionless: Config.Middleware.CookieName %q is not the access cookie of Config.Endpoints.Cookies, %q", mc.CookieName, access)
+		if cc, on := a.Endpoints.Cookies(); on {
+			if mc.CookieName != "" && mc.CookieName != cc.AccessName {
+				return fmt.Errorf("sessionless: Config.Middleware.CookieName %q is not the access cookie of Config.Endpoints.Cookies, %q", mc.CookieName, cc.AccessName)
 			}
-			mc.CookieName = access
+			mc.CookieName = cc.AccessName
 			if mc.CrossOrigin == nil {
-				mc.CrossOrigin = cfg.Endpoints.Cookies.CrossOrigin
+				mc.CrossOrigin = cc.CrossOrigin
 			}
 		}
 	}

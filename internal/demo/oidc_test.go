@@ -148,6 +148,54 @@ func TestOIDCLogin(t *testing.T) {
 	}
 }
 
+// TestOIDCLoginCookies: a login through the provider started by the web
+// app with a return path ends in cookie mode: the cookies set and a 303
+// to that path; a return path of another site is refused at the start.
+func TestOIDCLoginCookies(t *testing.T) {
+	idp := oidctest.New(t)
+	idp.EnableCodeFlow("web", "web-secret")
+	cfg := testConfig(t)
+	cfg.OIDCIssuers, cfg.OIDCClientID, cfg.OIDCClientSecret = []string{idp.Issuer()}, "web", "web-secret"
+	cfg.OIDCRedirectURL = "http://demo.test/auth/oidc/callback"
+	cfg.Now = time.Now
+	e := newTestEnv(t, cfg)
+	jar, _ := cookiejar.New(nil)
+	var final *http.Response
+	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host == "demo.test" {
+			u, _ := url.Parse(e.ts.URL)
+			req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, u.Host
+		}
+		if strings.HasPrefix(req.URL.Path, "/widgets") { // back in the app: stop here
+			final = req.Response
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	sendRequest(t, browser, "GET", e.ts.URL+"/auth/oidc/login?return_to="+url.QueryEscape("/widgets?tab=devices"), "", nil)
+	if final == nil || final.StatusCode != http.StatusSeeOther || final.Header.Get("Location") != "/widgets?tab=devices" {
+		t.Fatalf("the callback's answer: %+v", final)
+	}
+	var access string
+	for _, c := range final.Cookies() {
+		if c.Name == "__Host-access" && c.HttpOnly && c.Secure {
+			access = c.Value
+		}
+	}
+	if access == "" || len(final.Cookies()) < 3 {
+		t.Fatalf("cookies %v", final.Cookies())
+	}
+	resp, b := e.do(t, "GET", "/api/me", "", http.Header{"Cookie": {"__Host-access=" + access}})
+	if me := decodeInto[meResponse](t, b); resp.StatusCode != 200 || me.Credential != "cookie" || !strings.HasPrefix(me.Subject, "oidc_") {
+		t.Fatalf("/api/me by the cookie: %s %s", resp.Status, b)
+	}
+	for _, bad := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
+		if resp, _ := e.do(t, "GET", "/auth/oidc/login?return_to="+url.QueryEscape(bad), "", nil); resp.StatusCode != 400 {
+			t.Errorf("return_to %q: %s", bad, resp.Status)
+		}
+	}
+}
+
 // TestOIDCIssuerIsTheDemos: -oidc-issuer naming the demo's own default
 // issuer (known only once it listens) is refused, not a silent swap of
 // the first-party verifier for a provider's.

@@ -362,13 +362,15 @@ func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler
 	mux.Handle("DELETE "+prefix+"/devices/{id}", authenticate(s.EndDevice()))
 }
 
-// Cookies returns the names of cookie mode's cookies, and whether it is
-// on (Config.Cookies).
-func (s *Server) Cookies() (access, refresh string, on bool) {
-	if s.cookies == nil {
-		return "", "", false
+// Cookies returns cookie mode's configuration with its defaults filled
+// in (the cookies' names, the refresh cookie's path, the origin check),
+// and whether it is on (Config.Cookies).
+func (s *Server) Cookies() (CookieConfig, bool) {
+	c := s.cookies
+	if c == nil {
+		return CookieConfig{}, false
 	}
-	return s.cookies.access, s.cookies.refresh, true
+	return CookieConfig{AccessName: c.access, RefreshName: c.refresh, BindName: c.bind, RefreshPath: c.path, CrossOrigin: c.cross}, true
 }
 
 func (s *Server) audit(r *http.Request, e Event) {

@@ -211,8 +211,8 @@ func newEnvTTL(t testing.TB, be backend, ttl time.Duration, mutate func(*endpoin
 	mc := middleware.Config{
 		JWT: map[string]middleware.Verifier{issuer: e.verifier}, Revocation: e.list, Now: e.clock.Now, Logger: log,
 	}
-	if access, _, on := srv.Cookies(); on {
-		mc.CookieName, mc.CrossOrigin = access, cfg.Cookies.CrossOrigin
+	if cc, on := srv.Cookies(); on {
+		mc.CookieName, mc.CrossOrigin = cc.AccessName, cc.CrossOrigin
 	}
 	auth, err := middleware.New(mc)
 	if err != nil {
