@@ -72,6 +72,7 @@ func TestDocChecksCatchDrift(t *testing.T) {
 		{"package", "go test ./bogus", []string{"no package ./bogus"}},
 		{"test", "go test -run 'TestParseBlock|TestBogus' ./cmd/demo-api", []string{`no Test matching "TestBogus"`}},
 		{"test of another package", "go test -run TestParseBlock ./token", []string{`no Test matching "TestParseBlock"`}},
+		{"test after cd", "cd token && go test -run TestParseBlock", []string{`no Test matching "TestParseBlock"`}},
 		{"benchmark", "go test ./token -run '^$' -bench 'Bogus'", []string{`no Benchmark matching "Bogus"`}},
 	}
 	usage := demoUsage(t)
@@ -116,11 +117,19 @@ func docProblems(blocks []docBlock, usage, root string) []string {
 	var problems []string
 	for _, b := range blocks {
 		problems = append(problems, envProblems(b, vars)...)
+		dir := root // a cd moves the commands after it, in its block
 		for _, c := range b.commands {
 			if c.kind == demoCommand {
 				problems = append(problems, flagProblems(c, b.env, flags)...)
 			}
-			problems = append(problems, pathProblems(c, root)...)
+			if c.kind == goTestCommand {
+				problems = append(problems, pathProblems(c, dir)...)
+			} else {
+				problems = append(problems, pathProblems(c, root)...)
+			}
+			if c.kind == cdCommand {
+				dir = filepath.Join(dir, c.fields[1])
+			}
 		}
 	}
 	return problems
@@ -244,6 +253,9 @@ func goTestProblems(c docCommand, root string) []string {
 // definesTest reports whether the test files of one of the packages pkgs
 // (the ./ ones) define a function alt or kind+alt.
 func definesTest(root string, pkgs []string, kind, alt string) bool {
+	if !slices.ContainsFunc(pkgs, func(p string) bool { return strings.HasPrefix(p, "./") }) {
+		pkgs = []string{"./"} // no package named: the current directory's
+	}
 	for _, pkg := range pkgs {
 		if !strings.HasPrefix(pkg, "./") {
 			continue
