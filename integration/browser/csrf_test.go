@@ -146,8 +146,23 @@ func TestCrossOrigin(t *testing.T) {
 				}
 			}
 			t.Logf("the attacker's requests: %s", strings.Join(log, ", "))
+			if len(log) < 9 { // the nine form posts at least reached the demo
+				t.Errorf("only %d of the attacker's requests reached the demo", len(log))
+			}
 			if origin.name == "same site" && refused == 0 {
 				t.Error("no 403: the cookies went with the same-site requests, the cross-origin check must refuse them")
+			}
+			if origin.name == "same site" {
+				// The browser sent the cookies (SameSite does not tell
+				// ports apart): every unsafe request that would act with
+				// them is the origin check's 403, whatever its body.
+				for _, r := range d.requestsSince(mark)[:len(d.requestsSince(mark))-len(d.requestsSince(end))] {
+					acts := r.path == "/auth/logout" || r.path == "/auth/logout-all" || r.path == "/auth/token" || strings.HasPrefix(r.path, "/api/widgets")
+					// 405: no such route for the method, nothing to act on.
+					if acts && (r.method == "POST" || r.method == "DELETE") && r.status != http.StatusForbidden && r.status != http.StatusMethodNotAllowed {
+						t.Errorf("the same-site page's %s %s: %d, want 403", r.method, r.path, r.status)
+					}
+				}
 			}
 		})
 	}

@@ -129,6 +129,9 @@ func startDemo(t *testing.T, accessTTL time.Duration) *demo {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(demoEnv(), "DEMO_PASSWORD="+password)
+	// A test binary killed by -timeout runs no Cleanup: the demo ends
+	// with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	d := &demo{logs: &syncBuffer{}}
 	cmd.Stderr = d.logs
 	stdout, err := cmd.StdoutPipe()
@@ -211,6 +214,19 @@ type request struct {
 }
 
 var requestLine = regexp.MustCompile(`msg=request method=(\S+) path=(\S+) status=(\d+)`)
+
+var rotatedLine = regexp.MustCompile(`msg="refresh token rotated" sub=\S+ jti=(\S+)`)
+
+// rotatedSince returns the jti of each access token the demo issued with
+// a refresh after mark, in order: a refresh within the grace period
+// reissues the jti of the rotation it repeats.
+func (d *demo) rotatedSince(mark int) []string {
+	var out []string
+	for _, m := range rotatedLine.FindAllStringSubmatch(d.logs.String()[mark:], -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
 
 // mark is a place in the demo's log, for requestsSince.
 func (d *demo) mark() int { return d.logs.Len() }

@@ -362,7 +362,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 	}
 	if err != nil {
 		var oerr *oauthError
-		if cookie && errors.As(err, &oerr) && oerr.code == "invalid_grant" && oerr != errJustUsed && oerr != errPlanted {
+		if cookie && errors.As(err, &oerr) && oerr.code == "invalid_grant" && oerr != errJustUsed {
 			// Not when another tab has just set new cookies, nor for a
 			// planted cookie: the browser's own are good.
 			s.clearCookies(w)

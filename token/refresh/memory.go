@@ -14,6 +14,9 @@ import (
 type MemoryStore struct {
 	mu   sync.Mutex
 	recs map[Hash]Record
+	// seeded are, per family, the spent tokens that still hold a seed:
+	// after a Rotate, only the one it spent (see Store.Rotate).
+	seeded map[string][]Hash
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -35,6 +38,9 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) error {
 		s.recs = make(map[Hash]Record)
 	}
 	s.recs[rec.Hash] = owned(rec)
+	if !rec.SpentAt.IsZero() && len(rec.Seed) > 0 {
+		s.seed(rec.Family, rec.Hash, false)
+	}
 	return nil
 }
 
@@ -81,15 +87,33 @@ func (s *MemoryStore) Rotate(ctx context.Context, old Hash, now time.Time, next 
 	r.SpentAt = now
 	s.recs[old] = r
 	s.recs[next.Hash] = owned(next)
-	// The seeds of the family's tokens spent before old serve no grace
-	// any more (see Store.Rotate).
-	for h, o := range s.recs {
-		if o.Family == next.Family && h != old && !o.SpentAt.IsZero() && len(o.Seed) > 0 {
+	// The seed of the token the family spent before old serves no grace
+	// any more (see Store.Rotate); those before it were forgotten then.
+	for _, h := range s.seeded[next.Family] {
+		if o, ok := s.recs[h]; ok && h != old && o.Family == next.Family && !o.SpentAt.IsZero() {
 			o.Seed = nil
 			s.recs[h] = o
 		}
 	}
+	if len(r.Seed) > 0 {
+		s.seed(r.Family, old, r.Family == next.Family)
+	} else if r.Family == next.Family {
+		delete(s.seeded, r.Family)
+	}
 	return nil
+}
+
+// seed notes that the spent token h of family holds a seed; alone, the
+// others forgotten.
+func (s *MemoryStore) seed(family string, h Hash, alone bool) {
+	if s.seeded == nil {
+		s.seeded = make(map[string][]Hash)
+	}
+	if alone {
+		s.seeded[family] = append(s.seeded[family][:0], h)
+		return
+	}
+	s.seeded[family] = append(s.seeded[family], h)
 }
 
 // RevokeFamily implements [Store].
@@ -198,6 +222,7 @@ func (s *MemoryStore) Purge(ctx context.Context, createdBefore, lastUsedBefore t
 	for h, r := range s.recs {
 		if !r.FamilyCreated.After(createdBefore) || !newest[r.Family].After(lastUsedBefore) {
 			delete(s.recs, h)
+			delete(s.seeded, r.Family)
 			n++
 		}
 	}

@@ -129,7 +129,11 @@
           return true;
         }
         if (r.status === 400 || r.status === 401) {
-          return false;
+          // Refused: the session is over, unless another tab rotated the
+          // same refresh token a moment ago and the browser holds its
+          // new cookies (the server keeps them): then the call works.
+          const check = await send('GET', '/api/me');
+          return check.ok;
         }
         throw await failure(r);
       })().finally(() => {
@@ -634,6 +638,9 @@
   // Events
 
   $('login').addEventListener('submit', login);
+  // The form posts nothing by itself: its button is enabled only once
+  // this script handles it.
+  $('login').querySelector('button[type="submit"]').disabled = false;
   $('logout').addEventListener('click', () => logout(false));
   $('logout-all').addEventListener('click', () => logout(true));
   $('widget-form').addEventListener('submit', createWidget);
