@@ -487,15 +487,16 @@ func (a *Authenticator) serve(res *Resource, next http.Handler) http.Handler {
 				w.Header().Set("DPoP-Nonce", n)
 			}
 		}
-		// The request gets its own copy of the cached principal.
-		ctx := identity.NewContext(r.Context(), p)
 		if cookie {
 			// A browser's credential: the answer holds personal data that
 			// no cache may keep (the back button after a logout).
-			own, _ := identity.FromContext(ctx)
+			own := *p // on the stack: NewContext copies it
 			own.FromCookie = true
+			p = &own
 			w.Header()["Cache-Control"] = noStore
 		}
+		// The request gets its own copy of the cached principal.
+		ctx := identity.NewContext(r.Context(), p)
 		if h := a.cfg.Hooks.OnAuthenticated; h != nil {
 			own, _ := identity.FromContext(ctx)
 			h(r, own, cached)

@@ -13,12 +13,49 @@ import (
 // "at=<token>; at=<junk>" is two cookies (400), and a lone junk value is
 // a token that fails the b64token check (400), not no token.
 func CookieValue(r *http.Request, name string) (value string, n int) {
+	if name == "" {
+		return "", 0
+	}
 	for _, line := range r.Header["Cookie"] {
+		// Jump from one occurrence of the name to the next (one fast
+		// search) rather than parse every part: a part is the name's
+		// when only white space lies between the part's start (the line's
+		// or a ";") and the name, and between the name and "=", ";" or
+		// the end.
 		for len(line) > 0 {
-			var v string
-			var ok bool
-			if v, line, ok = nextCookie(line, name); !ok {
+			i := strings.Index(line, name)
+			if i < 0 {
+				break
+			}
+			j := i
+			for j > 0 && isASCIISpace(line[j-1]) {
+				j--
+			}
+			after := line[i+len(name):]
+			k := 0
+			for k < len(after) && isASCIISpace(after[k]) {
+				k++
+			}
+			if j > 0 && line[j-1] != ';' || k < len(after) && after[k] != '=' && after[k] != ';' {
+				line = line[i+1:] // inside another part, or a longer name
 				continue
+			}
+			var v string
+			if k < len(after) && after[k] == '=' {
+				v = after[k+1:]
+			}
+			line = ""
+			if e := strings.IndexByte(after[k:], ';'); e >= 0 {
+				line = after[k+e+1:]
+				if k < len(after) && after[k] == '=' {
+					v = after[k+1 : k+e]
+				}
+			}
+			for len(v) > 0 && isASCIISpace(v[len(v)-1]) { // the part's end, as net/http trims it
+				v = v[:len(v)-1]
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
 			}
 			if n == 0 {
 				value = v
@@ -32,9 +69,16 @@ func CookieValue(r *http.Request, name string) (value string, n int) {
 // nextCookie reads the first part of line: its value if it is a cookie
 // named name (ok), and the rest of line.
 func nextCookie(line, name string) (value, rest string, ok bool) {
-	part, rest, _ := strings.Cut(line, ";")
-	k, v, _ := strings.Cut(trimCookieSpace(part), "=")
-	if trimCookieSpace(k) != name {
+	part := line
+	if i := strings.IndexByte(line, ';'); i >= 0 {
+		part, rest = line[:i], line[i+1:]
+	}
+	part = trimCookieSpace(part)
+	k, v := part, ""
+	if i := strings.IndexByte(part, '='); i >= 0 {
+		k, v = part[:i], part[i+1:]
+	}
+	if len(k) < len(name) || trimCookieSpace(k) != name {
 		return "", rest, false
 	}
 	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
