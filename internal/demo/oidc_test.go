@@ -105,14 +105,20 @@ func TestOIDCProviderDown(t *testing.T) {
 }
 
 // TestOIDCLogin: log in through the provider, get the demo's own tokens.
-func TestOIDCLogin(t *testing.T) {
+// oidcLoginEnv is the demo with a login through a provider of the test's
+// own, whose code flow knows the client "web".
+func oidcLoginEnv(t *testing.T) (*testEnv, Config) {
 	idp := oidctest.New(t)
 	idp.EnableCodeFlow("web", "web-secret")
 	cfg := testConfig(t)
 	cfg.OIDCIssuers, cfg.OIDCClientID, cfg.OIDCClientSecret = []string{idp.Issuer()}, "web", "web-secret"
 	cfg.OIDCRedirectURL = "http://demo.test/auth/oidc/callback"
 	cfg.Now = time.Now // the provider signs on the real clock
-	e := newTestEnv(t, cfg)
+	return newTestEnv(t, cfg), cfg
+}
+
+func TestOIDCLogin(t *testing.T) {
+	e, cfg := oidcLoginEnv(t)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host == "demo.test" { // the callback: to the test server
@@ -152,13 +158,7 @@ func TestOIDCLogin(t *testing.T) {
 // app with a return path ends in cookie mode: the cookies set and a 303
 // to that path; a return path of another site is refused at the start.
 func TestOIDCLoginCookies(t *testing.T) {
-	idp := oidctest.New(t)
-	idp.EnableCodeFlow("web", "web-secret")
-	cfg := testConfig(t)
-	cfg.OIDCIssuers, cfg.OIDCClientID, cfg.OIDCClientSecret = []string{idp.Issuer()}, "web", "web-secret"
-	cfg.OIDCRedirectURL = "http://demo.test/auth/oidc/callback"
-	cfg.Now = time.Now
-	e := newTestEnv(t, cfg)
+	e, _ := oidcLoginEnv(t)
 	jar, _ := cookiejar.New(nil)
 	var final *http.Response
 	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
