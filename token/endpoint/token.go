@@ -360,6 +360,9 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 		}
 		return issued{}, false, &oauthError{http.StatusBadRequest, "invalid_grant", grantDescription(err)}
 	}
+	if errors.Is(err, refresh.ErrMint) {
+		return issued{}, false, internalError{err}
+	}
 	if err != nil {
 		var oerr *oauthError
 		if cookie && errors.As(err, &oerr) && oerr.code == "invalid_grant" && oerr != errJustUsed {

@@ -52,6 +52,10 @@ var (
 	// (Config.GracePeriod) did not cover it. Its family, and the access
 	// tokens issued from it, have been revoked.
 	ErrReused = errors.New("refresh: refresh token reused; its family is revoked")
+	// ErrMint: the mint callback of a reissue returned an access token
+	// without Minting.Reissue's ID (a bug of the caller's: HTTP 500, not
+	// a store that cannot answer).
+	ErrMint = errors.New("refresh: the reissued access token must have Minting.Reissue's ID")
 )
 
 // Revoker revokes an access token by issuer and jti until it expires;
@@ -219,8 +223,8 @@ type Minting struct {
 	// Reissue, when its ID is set, is the access token recorded with the
 	// successor that a rotation of the same token made within the grace
 	// period: mint one with this ID (jti) and ExpiresAt, so that revoking
-	// the family revokes it too. Rotate fails if the access token minted
-	// has another ID.
+	// the family revokes it too. Rotate fails with ErrMint if the access
+	// token minted has another ID.
 	Reissue AccessToken
 }
 
@@ -363,7 +367,7 @@ func (m *Manager) spent(ctx context.Context, raw string, rec Record, now time.Ti
 	}
 	if succ.Access.ID != "" && access.ID != succ.Access.ID {
 		// That access token would escape the revocation of its family.
-		return "", Grant{}, fmt.Errorf("refresh: the access token minted for a reissue has ID %q, want Minting.Reissue's %q", access.ID, succ.Access.ID)
+		return "", Grant{}, fmt.Errorf("%w: got %q, want %q", ErrMint, access.ID, succ.Access.ID)
 	}
 	return next, succ.Grant, nil
 }

@@ -785,7 +785,7 @@ func TestReissueWithAnotherID(t *testing.T) {
 		return refresh.AccessToken{Issuer: "iss", ID: "at-other"}, nil
 	}
 	next, _, err := f.m.Rotate(context.Background(), r1, fresh)
-	if err == nil || errors.Is(err, refresh.ErrInvalidGrant) || next != "" {
+	if !errors.Is(err, refresh.ErrMint) || errors.Is(err, refresh.ErrInvalidGrant) || next != "" {
 		t.Errorf("Rotate with a Mint ignoring Reissue = %q, %v; want a failure that is not invalid_grant", next, err)
 	}
 	errMint := errors.New("mint failed")

@@ -680,6 +680,15 @@
         loggedOut('You logged out in another tab.');
       } else if (msg.type === 'login' && !loggedIn) {
         checkSession();
+      } else if (msg.type === 'login') {
+        // Another tab logged in, maybe as someone else: the cookies are
+        // that session's now, and this page must not show another user.
+        const before = me && me.sub;
+        showMe().then(() => {
+          if (me && me.sub !== before) {
+            location.reload();
+          }
+        }).catch(report);
       }
     });
   }
