@@ -1,5 +1,6 @@
 // Package sqlschema is what the SQL stores of sessionless
-// (apitoken/sqlstore, revocation/sqlstore, token/refresh/sqlstore, and
+// (apitoken/sqlstore, revocation/sqlstore, token/refresh/sqlstore,
+// token/authcode/sqlstore, and
 // the users of the demo) share about their tables on SQLite and
 // PostgreSQL, so that they open, migrate, encode and lock alike.
 //

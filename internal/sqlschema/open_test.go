@@ -16,6 +16,8 @@ import (
 	"github.com/sessionless/sessionless/revocation"
 	revocationsql "github.com/sessionless/sessionless/revocation/sqlstore"
 	revocationtest "github.com/sessionless/sessionless/revocation/storetest"
+	authcodesql "github.com/sessionless/sessionless/token/authcode/sqlstore"
+	authcodetest "github.com/sessionless/sessionless/token/authcode/storetest"
 	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
 	refreshtest "github.com/sessionless/sessionless/token/refresh/storetest"
 )
@@ -41,6 +43,11 @@ var stores = []store{
 		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
 			s, err := refreshsql.New(ctx, db, refreshsql.Config{Dialect: d, Table: table})
 			return func() error { return s.Create(ctx, refreshtest.NewRecord("usr", refreshtest.Base)) }, err
+		}},
+	{"authcode", "token/authcode/sqlstore", authcodesql.DefaultTable,
+		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
+			s, err := authcodesql.New(ctx, db, authcodesql.Config{Dialect: d, Table: table})
+			return func() error { return s.Create(ctx, authcodetest.NewRecord(authcodetest.Base)) }, err
 		}},
 	{"revocation", "revocation/sqlstore", revocationsql.DefaultTable,
 		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
