@@ -6,15 +6,15 @@
 package oauth
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/sessionless/sessionless/internal/token32"
 )
 
 // MaxRedirectURI bounds a redirect URI's length.
@@ -145,9 +145,7 @@ type SecretHash [sha256.Size]byte
 
 // NewSecret returns a new client secret and its hash.
 func NewSecret() (string, SecretHash) {
-	var b [32]byte
-	rand.Read(b[:])
-	raw := SecretPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	raw := token32.New(SecretPrefix)
 	return raw, HashSecret(raw)
 }
 

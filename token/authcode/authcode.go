@@ -2,7 +2,6 @@ package authcode
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -10,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sessionless/sessionless/internal/token32"
 )
 
 // Bounds and defaults of [Config].
@@ -144,27 +145,10 @@ func (m *Manager) Lifetime() time.Duration { return m.cfg.Lifetime }
 // touching the store: the prefix, the length and the base64url alphabet,
 // canonically encoded. A refusal wraps ErrInvalidGrant and ErrMalformed.
 func Check(raw string) error {
-	if len(raw) != codeLen || !strings.HasPrefix(raw, Prefix) || !isDigest(raw[len(Prefix):]) {
+	if len(raw) != codeLen || !strings.HasPrefix(raw, Prefix) || !token32.Valid(raw[len(Prefix):]) {
 		return fmt.Errorf("%w: %w", ErrInvalidGrant, ErrMalformed)
 	}
 	return nil
-}
-
-// isDigest reports whether s is 32 bytes in canonical unpadded base64url:
-// 43 characters of the alphabet, the last of which holds 4 bits, so that
-// its 2 low bits must be zero.
-func isDigest(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	return err == nil
 }
 
 // CheckVerifier reports whether v is shaped like a PKCE code verifier
@@ -204,12 +188,10 @@ func (m *Manager) Issue(ctx context.Context, g Grant) (string, error) {
 		return "", fmt.Errorf("%w: no redirect URI", ErrInvalidRequest)
 	case g.Subject == "":
 		return "", fmt.Errorf("%w: no subject", ErrInvalidRequest)
-	case !isDigest(g.CodeChallenge):
+	case !token32.Valid(g.CodeChallenge):
 		return "", fmt.Errorf("%w: the code challenge is not an S256 challenge (43 base64url characters)", ErrInvalidRequest)
 	}
-	var b [32]byte
-	rand.Read(b[:])
-	raw := Prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	raw := token32.New(Prefix)
 	now := m.cfg.Now()
 	rec := Record{Hash: HashCode(raw), Grant: g, IssuedAt: now, ExpiresAt: now.Add(m.cfg.Lifetime)}
 	if err := m.cfg.Store.Create(ctx, rec); err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sessionless/sessionless/internal/token32"
 )
 
 // Defaults and bounds of [Config].
@@ -156,9 +158,7 @@ func (m *Manager) Lifetimes() (absolute, idle time.Duration) {
 
 // newToken returns a new random token and its hash.
 func newToken() (string, Hash) {
-	var b [32]byte
-	rand.Read(b[:])
-	raw := Prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	raw := token32.New(Prefix)
 	return raw, HashToken(raw)
 }
 
@@ -188,20 +188,9 @@ func successor(raw string, seed []byte) (string, Hash) {
 func newFamily() string { return "fam_" + strings.ToLower(rand.Text()) }
 
 // Check reports whether raw is shaped like a refresh token, without
-// touching the store: the prefix, the length and the base64url alphabet.
+// touching the store: the prefix, the length and canonical base64url.
 func Check(raw string) error {
-	if len(raw) != tokenLen || !strings.HasPrefix(raw, Prefix) {
-		return fmt.Errorf("%w: %w", ErrInvalidGrant, ErrMalformed)
-	}
-	for i := len(Prefix); i < len(raw); i++ {
-		c := raw[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w: %w", ErrInvalidGrant, ErrMalformed)
-		}
-	}
-	// 43 characters carry 258 bits: the last one holds 4 bits, so only
-	// canonical encodings are accepted.
-	if _, err := base64.RawURLEncoding.Strict().DecodeString(raw[len(Prefix):]); err != nil {
+	if len(raw) != tokenLen || !strings.HasPrefix(raw, Prefix) || !token32.Valid(raw[len(Prefix):]) {
 		return fmt.Errorf("%w: %w", ErrInvalidGrant, ErrMalformed)
 	}
 	return nil
