@@ -18,6 +18,10 @@ import (
 	revocationtest "github.com/sessionless/sessionless/revocation/storetest"
 	authcodesql "github.com/sessionless/sessionless/token/authcode/sqlstore"
 	authcodetest "github.com/sessionless/sessionless/token/authcode/storetest"
+	clientssql "github.com/sessionless/sessionless/token/clients/sqlstore"
+	clientstest "github.com/sessionless/sessionless/token/clients/storetest"
+	consentsql "github.com/sessionless/sessionless/token/consent/sqlstore"
+	consenttest "github.com/sessionless/sessionless/token/consent/storetest"
 	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
 	refreshtest "github.com/sessionless/sessionless/token/refresh/storetest"
 )
@@ -48,6 +52,16 @@ var stores = []store{
 		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
 			s, err := authcodesql.New(ctx, db, authcodesql.Config{Dialect: d, Table: table})
 			return func() error { return s.Create(ctx, authcodetest.NewRecord(authcodetest.Base)) }, err
+		}},
+	{"consent", "token/consent/sqlstore", consentsql.DefaultTable,
+		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
+			s, err := consentsql.New(ctx, db, consentsql.Config{Dialect: d, Table: table})
+			return func() error { return s.Grant(ctx, consenttest.NewSubject(), "app", []string{"a"}, consenttest.Base) }, err
+		}},
+	{"clients", "token/clients/sqlstore", clientssql.DefaultTable,
+		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
+			s, err := clientssql.New(ctx, db, clientssql.Config{Dialect: d, Table: table})
+			return func() error { return s.Create(ctx, clientstest.NewClient(clientstest.Base)) }, err
 		}},
 	{"revocation", "revocation/sqlstore", revocationsql.DefaultTable,
 		func(ctx context.Context, db *sql.DB, d sqlschema.Dialect, table string) (func() error, error) {
