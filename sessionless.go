@@ -463,6 +463,12 @@ func (a *Auth) endpoints(cfg Config, st *stores) error {
 	if a.DPoP != nil {
 		ec.DPoP = a.DPoP
 	}
+	if ec.Authorization != nil {
+		var err error
+		if ec.Authorization, err = st.authorization(context.Background(), *ec.Authorization); err != nil {
+			return err
+		}
+	}
 	if ec.Cookies != nil {
 		// The middleware's cross-origin check and cookie mode's trust the
 		// same origins.

@@ -3,6 +3,7 @@ package sessionless
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +17,11 @@ import (
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/revocation/redisstore"
 	revsql "github.com/sessionless/sessionless/revocation/sqlstore"
+	authcodesql "github.com/sessionless/sessionless/token/authcode/sqlstore"
+	"github.com/sessionless/sessionless/token/clients"
+	clientsql "github.com/sessionless/sessionless/token/clients/sqlstore"
+	consentsql "github.com/sessionless/sessionless/token/consent/sqlstore"
+	"github.com/sessionless/sessionless/token/endpoint"
 	"github.com/sessionless/sessionless/token/refresh"
 	refreshsql "github.com/sessionless/sessionless/token/refresh/sqlstore"
 )
@@ -26,6 +32,7 @@ const firstSyncTimeout = 15 * time.Second
 // stores are what New opened on Config.Database or DB: nil fields
 // without one.
 type stores struct {
+	db        *sql.DB
 	dialect   sqlschema.Dialect // of the database; 0 without one
 	redis     *redis.Client     // Config.Redis, or nil
 	refreshes refresh.Store
@@ -53,7 +60,7 @@ func (a *Auth) openStores(cfg Config) (*stores, error) {
 		}
 	}
 	if db != nil {
-		st.dialect = d
+		st.db, st.dialect = db, d
 		if st.refreshes, err = refreshsql.New(ctx, db, refreshsql.Config{Dialect: d}); err != nil {
 			return nil, err
 		}
@@ -135,4 +142,45 @@ func (a *Auth) purge(ctx context.Context) {
 			a.log.Warn("sessionless: purging API tokens failed", "err", err)
 		}
 	}
+	if a.Endpoints != nil {
+		if err := a.Endpoints.PurgeAuthorization(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sessionless: purging authorization codes and unused client registrations failed", "err", err)
+		}
+	}
+}
+
+// authorization fills in the stores of the authorization code grant that
+// ac leaves out: in the database New opened (codes, consents, and the
+// registrations of a *clients.Registry with registration on), else in
+// memory.
+func (st *stores) authorization(ctx context.Context, ac endpoint.AuthorizationConfig) (*endpoint.AuthorizationConfig, error) {
+	reg, _ := ac.Clients.(*clients.Registry)
+	needRegistered := reg != nil && reg.Registered == nil && ac.Registration != nil && ac.Registration.Store == nil
+	if st.db == nil {
+		if needRegistered {
+			r := *reg
+			r.Registered = clients.NewMemoryStore()
+			ac.Clients = &r
+		}
+		return &ac, nil
+	}
+	var err error
+	if ac.Codes == nil {
+		if ac.Codes, err = authcodesql.New(ctx, st.db, authcodesql.Config{Dialect: st.dialect}); err != nil {
+			return nil, err
+		}
+	}
+	if ac.Consents == nil {
+		if ac.Consents, err = consentsql.New(ctx, st.db, consentsql.Config{Dialect: st.dialect}); err != nil {
+			return nil, err
+		}
+	}
+	if needRegistered {
+		r := *reg
+		if r.Registered, err = clientsql.New(ctx, st.db, clientsql.Config{Dialect: st.dialect}); err != nil {
+			return nil, err
+		}
+		ac.Clients = &r
+	}
+	return &ac, nil
 }

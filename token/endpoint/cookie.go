@@ -237,6 +237,7 @@ type issued struct {
 	// of its family's absolute lifetime, at most the idle lifetime.
 	refreshAge time.Duration
 	roles      []string
+	family     string // the refresh family's ID
 }
 
 // cookieResponse is the body of an answer in cookie mode: no token.
@@ -318,7 +319,7 @@ func (s *Server) IssueCookies(w http.ResponseWriter, r *http.Request, u User, us
 		s.fail(w, r, "issuing cookies", invalidRequest("the return path must be a path of this site"))
 		return
 	}
-	t, err := s.issueTokensFor(r, u, username, strings.Join(u.Scopes, " "), "", nil, true)
+	t, err := s.issueTokensFor(r, s.cfg.ClientID, u, username, strings.Join(u.Scopes, " "), "", nil, true)
 	if err != nil {
 		s.fail(w, r, "issuing cookies", err)
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/clients"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -57,15 +58,20 @@ type EventKind string
 
 // The events [Hooks.Audit] receives.
 const (
-	LoginSucceeded EventKind = "login"         // a password checked (login or password grant), tokens issued
-	LoginFailed    EventKind = "login_failed"  // unknown user or wrong password
-	Refreshed      EventKind = "refresh"       // a refresh token rotated
-	RefreshReused  EventKind = "refresh_reuse" // a spent refresh token presented: its family was revoked
-	LoggedOut      EventKind = "logout"        // an access token (and maybe its refresh family) revoked
-	LoggedOutAll   EventKind = "logout_all"    // every token of a subject revoked
-	Revoked        EventKind = "revoke"        // a token revoked at the revocation endpoint (RFC 7009)
-	Throttled      EventKind = "throttled"     // a request refused 429 by the Throttle (Username set for a password attempt)
-	DeviceEnded    EventKind = "device_end"    // a refresh family ended from the devices list
+	LoginSucceeded EventKind = "login"          // a password checked (login or password grant), tokens issued
+	LoginFailed    EventKind = "login_failed"   // unknown user or wrong password
+	Refreshed      EventKind = "refresh"        // a refresh token rotated
+	RefreshReused  EventKind = "refresh_reuse"  // a spent refresh token presented: its family was revoked
+	LoggedOut      EventKind = "logout"         // an access token (and maybe its refresh family) revoked
+	LoggedOutAll   EventKind = "logout_all"     // every token of a subject revoked
+	Revoked        EventKind = "revoke"         // a token revoked at the revocation endpoint (RFC 7009)
+	Throttled      EventKind = "throttled"      // a request refused 429 by the Throttle (Username set for a password attempt)
+	DeviceEnded    EventKind = "device_end"     // a refresh family ended from the devices list
+	CodeIssued     EventKind = "authorize"      // an authorization code issued to a client
+	CodeReused     EventKind = "code_reuse"     // an authorization code presented again: what it issued was revoked
+	ConsentGranted EventKind = "consent"        // a user allowed a third-party client
+	ConsentDenied  EventKind = "consent_deny"   // a user denied a third-party client
+	ConsentRevoked EventKind = "consent_revoke" // a user withdrew a consent: the client's tokens revoked
 )
 
 // Event is one outcome worth an audit log. It never carries a password or
@@ -204,6 +210,11 @@ type Config struct {
 	// (middleware.Config.CookieName) and the same CrossOrigin. Nil: off,
 	// tokens in the body only.
 	Cookies *CookieConfig
+	// Authorization, when set, turns on the authorization code grant
+	// with PKCE: the authorization endpoint with its login and consent
+	// pages, registered clients, and optionally dynamic registration. See
+	// [AuthorizationConfig]. Nil: off; the one client is ClientID.
+	Authorization *AuthorizationConfig
 }
 
 // SubjectRevoker revokes every credential of a subject it keeps, and
@@ -242,6 +253,10 @@ type Server struct {
 	refresh  *refresh.Manager
 	throttle *Throttle // nil with InsecureSkipThrottle
 	cookies  *cookies  // nil: cookie mode is off
+	authz    *authz    // nil: no authorization endpoint
+	// firstParty is Config.ClientID's client when AuthorizationConfig.
+	// Clients does not have it: public, password and refresh grants.
+	firstParty clients.Client
 }
 
 // New checks cfg and returns the endpoints.
@@ -323,6 +338,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
+	s.firstParty = clients.Client{ID: cfg.ClientID, Kind: clients.Configured, FirstParty: true,
+		GrantTypes: []string{clients.GrantPassword, clients.GrantRefreshToken}}
+	if cfg.Authorization != nil {
+		if s.authz, err = s.newAuthz(*cfg.Authorization); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -349,8 +371,10 @@ type Router interface {
 // middleware that puts the caller's principal in the context; its
 // revocation list must be Config.Revocation, or logouts do not stop
 // tokens), POST prefix/logout and /logout-all, GET prefix/devices and
-// DELETE prefix/devices/{id}. In cookie mode, CookieConfig.RefreshPath
-// must be prefix/token.
+// DELETE prefix/devices/{id}; with Config.Authorization, GET and POST
+// prefix/authorize, GET and DELETE prefix/consents (behind authenticate)
+// and, with registration on, POST prefix/register. In cookie mode,
+// CookieConfig.RefreshPath must be prefix/token.
 func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler) http.Handler) {
 	prefix = strings.TrimRight(prefix, "/")
 	mux.Handle("POST "+prefix+"/login", s.Login())
@@ -360,6 +384,15 @@ func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler
 	mux.Handle("POST "+prefix+"/logout-all", authenticate(s.LogoutAll()))
 	mux.Handle("GET "+prefix+"/devices", authenticate(s.Devices()))
 	mux.Handle("DELETE "+prefix+"/devices/{id}", authenticate(s.EndDevice()))
+	if s.authz != nil {
+		mux.Handle("GET "+prefix+"/authorize", s.Authorize())
+		mux.Handle("POST "+prefix+"/authorize", s.Authorize())
+		mux.Handle("GET "+prefix+"/consents", authenticate(s.Consents()))
+		mux.Handle("DELETE "+prefix+"/consents", authenticate(s.RevokeConsent()))
+		if s.authz.registrar != nil {
+			mux.Handle("POST "+prefix+"/register", s.authz.registrar)
+		}
+	}
 }
 
 // Cookies returns cookie mode's configuration with its defaults filled

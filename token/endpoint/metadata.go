@@ -3,10 +3,10 @@ package endpoint
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/sessionless/sessionless/internal/httpx"
+	"github.com/sessionless/sessionless/token/clients"
 )
 
 // WellKnownMetadata is the well-known name of authorization server
@@ -18,16 +18,22 @@ const WellKnownMetadata = "/.well-known/oauth-authorization-server"
 // serves itself; change its fields before serving it (a JWKSURI of your
 // own, more scopes), not while it serves.
 type Metadata struct {
-	Issuer                                 string   `json:"issuer"`
-	TokenEndpoint                          string   `json:"token_endpoint"`
-	JWKSURI                                string   `json:"jwks_uri,omitempty"`
-	RevocationEndpoint                     string   `json:"revocation_endpoint,omitempty"`
-	ScopesSupported                        []string `json:"scopes_supported,omitempty"`
-	ResponseTypesSupported                 []string `json:"response_types_supported"`
-	GrantTypesSupported                    []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
-	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
-	DPoPSigningAlgValuesSupported          []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri,omitempty"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	ResponseModesSupported                     []string `json:"response_modes_supported,omitempty"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported,omitempty"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // Metadata returns the metadata of the endpoints mounted at prefix
@@ -36,7 +42,13 @@ type Metadata struct {
 // jwks_uri is "/.well-known/jwks.json" under that URL (where
 // token.JWKSHandler is usually served: change it otherwise), its scopes
 // those of Config.Resources, its DPoP algorithms those of Config.DPoP.
-// The response types are none: there is no authorization endpoint.
+// Without Config.Authorization the response types are none (there is no
+// authorization endpoint) and the grants password and refresh_token;
+// with it, the authorization endpoint, response type code, PKCE S256,
+// the iss parameter (RFC 9207), the client authentication methods, the
+// registration endpoint when registration is on, and
+// client_id_metadata_document_supported when its Clients is a
+// *clients.Registry with Documents.
 func (s *Server) Metadata(prefix string) *Metadata {
 	base := s.cfg.ExternalURL
 	if base == "" {
@@ -54,11 +66,20 @@ func (s *Server) Metadata(prefix string) *Metadata {
 		TokenEndpointAuthMethodsSupported:      []string{"none"},
 		RevocationEndpointAuthMethodsSupported: []string{"none"},
 	}
-	for _, res := range s.cfg.Resources {
-		for _, sc := range res.Scopes {
-			if !slices.Contains(m.ScopesSupported, sc) {
-				m.ScopesSupported = append(m.ScopesSupported, sc)
-			}
+	m.ScopesSupported = s.scopesSupported()
+	if s.authz != nil {
+		auth := []string{clients.AuthNone, clients.AuthSecretBasic, clients.AuthSecretPost}
+		m.AuthorizationEndpoint = at + "/authorize"
+		m.ResponseTypesSupported = []string{"code"}
+		m.ResponseModesSupported = []string{"query"}
+		m.GrantTypesSupported = []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken, clients.GrantPassword}
+		m.CodeChallengeMethodsSupported = []string{"S256"}
+		m.TokenEndpointAuthMethodsSupported = auth
+		m.RevocationEndpointAuthMethodsSupported = auth
+		m.AuthorizationResponseISSParameterSupported = true
+		m.ClientIDMetadataDocumentSupported = s.authz.documents
+		if s.authz.registrar != nil {
+			m.RegistrationEndpoint = at + "/register"
 		}
 	}
 	if s.cfg.DPoP != nil {

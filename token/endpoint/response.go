@@ -174,24 +174,24 @@ func (s *Server) checkPasswordDone(r *http.Request, name, pw string, done func()
 // issueTokens issues an access token for u with scope, and the first
 // refresh token of a new family.
 func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt string, cookie bool) (issued, error) {
-	return s.issueTokensFor(r, u, username, scope, jkt, nil, cookie)
+	return s.issueTokensFor(r, s.cfg.ClientID, u, username, scope, jkt, nil, cookie)
 }
 
 // issueTokensFor issues tokens whose access token has the audience aud
 // (nil: the issuer's). The access token names the refresh family as its
 // "sid": logging out with it ends the family, and the devices list tells
 // the caller's own. In cookie mode the access token must fit a cookie.
-func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt string, aud []string, cookie bool) (issued, error) {
+func (s *Server) issueTokensFor(r *http.Request, clientID string, u User, username, scope, jkt string, aud []string, cookie bool) (issued, error) {
 	var resource string // the family keeps the resource it was granted for (RFC 8707)
 	if len(aud) == 1 {
 		resource = aud[0]
 	}
 	var t issued
-	g := refresh.Grant{Subject: u.Subject, ClientID: s.cfg.ClientID, Scope: scope, JKT: jkt, Resource: resource,
+	g := refresh.Grant{Subject: u.Subject, ClientID: clientID, Scope: scope, JKT: jkt, Resource: resource,
 		UserAgent: r.UserAgent()}
-	rt, _, err := s.refresh.Start(r.Context(), g, func(_ context.Context, m refresh.Minting) (refresh.AccessToken, error) {
+	rt, family, err := s.refresh.Start(r.Context(), g, func(_ context.Context, m refresh.Minting) (refresh.AccessToken, error) {
 		var err error
-		t.access, t.claims, err = s.issueAccessFor(u, scope, jkt, aud, m.Family, refresh.AccessToken{})
+		t.access, t.claims, err = s.issueAccessFor(clientID, u, scope, jkt, aud, m.Family, refresh.AccessToken{})
 		if err == nil && cookie {
 			err = checkCookieSize(t.access)
 		}
@@ -200,11 +200,13 @@ func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt st
 	if err != nil {
 		return issued{}, err
 	}
-	t.refresh, t.roles = rt, u.Roles
+	t.refresh, t.roles, t.family = rt, u.Roles, family
 	abs, idle := s.refresh.Lifetimes()
 	t.refreshAge = min(abs, idle)
 	s.log.InfoContext(r.Context(), "tokens issued", "sub", t.claims.Subject, "jti", t.claims.ID)
-	s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: t.claims.ID})
+	if username != "" {
+		s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: t.claims.ID})
+	}
 	return t, nil
 }
 
@@ -212,8 +214,8 @@ func (s *Server) issueTokensFor(r *http.Request, u User, username, scope, jkt st
 // a reissue (a rotation within the grace period of the refresh manager)
 // it has that token's jti and expiry, so that revoking the family
 // revokes it too.
-func (s *Server) issueAccessFor(u User, scope, jkt string, aud []string, sid string, reissue refresh.AccessToken) (string, token.Claims, error) {
-	c := token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: s.cfg.ClientID, JKT: jkt, Audience: aud}
+func (s *Server) issueAccessFor(clientID string, u User, scope, jkt string, aud []string, sid string, reissue refresh.AccessToken) (string, token.Claims, error) {
+	c := token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: clientID, JKT: jkt, Audience: aud}
 	if sid != "" {
 		c.Extra = map[string]any{"sid": sid}
 	}

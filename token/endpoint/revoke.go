@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/sessionless/sessionless/token/clients"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -20,9 +21,9 @@ func (s *Server) Revoke() http.Handler {
 		if !post(w, r) {
 			return
 		}
-		form, err := s.clientForm(w, r)
+		form, c, err := s.clientForm(w, r)
 		if err == nil {
-			err = s.revoke(r, form.Get("token"), form.Get("token_type_hint"))
+			err = s.revoke(r, c, form.Get("token"), form.Get("token_type_hint"))
 		}
 		if err != nil {
 			s.fail(w, r, "revocation", err)
@@ -39,7 +40,7 @@ var errOtherClient = invalidRequest("the token was issued to another client")
 
 // revoke revokes raw. The hint only says where to look first (§2.1); the
 // shape of the token decides: refresh tokens have their own format.
-func (s *Server) revoke(r *http.Request, raw, hint string) error {
+func (s *Server) revoke(r *http.Request, c clients.Client, raw, hint string) error {
 	switch {
 	case raw == "":
 		return invalidRequest("token is required")
@@ -54,7 +55,7 @@ func (s *Server) revoke(r *http.Request, raw, hint string) error {
 			return nil // unknown: nothing to revoke
 		case err != nil:
 			return err
-		case g.ClientID != s.cfg.ClientID:
+		case g.ClientID != c.ID:
 			return errOtherClient
 		}
 		if err := s.refresh.Revoke(ctx, raw, g.Subject); err != nil && !errors.Is(err, refresh.ErrInvalidGrant) {
@@ -64,17 +65,17 @@ func (s *Server) revoke(r *http.Request, raw, hint string) error {
 		s.audit(r, Event{Kind: Revoked, Subject: g.Subject})
 		return nil
 	}
-	c, err := s.cfg.Verifier.Verify(raw)
+	at, err := s.cfg.Verifier.Verify(raw)
 	if err != nil {
 		return nil // invalid or expired: nothing to revoke
 	}
-	if c.ClientID != s.cfg.ClientID {
+	if at.ClientID != c.ID {
 		return errOtherClient
 	}
-	if err := s.cfg.Revocation.RevokeToken(ctx, c.Issuer, c.ID, c.ExpiresAt); err != nil {
+	if err := s.cfg.Revocation.RevokeToken(ctx, at.Issuer, at.ID, at.ExpiresAt); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "access token revoked", "sub", c.Subject, "jti", c.ID)
-	s.audit(r, Event{Kind: Revoked, Subject: c.Subject, TokenID: c.ID})
+	s.log.InfoContext(ctx, "access token revoked", "sub", at.Subject, "jti", at.ID)
+	s.audit(r, Event{Kind: Revoked, Subject: at.Subject, TokenID: at.ID})
 	return nil
 }

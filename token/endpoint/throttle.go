@@ -519,11 +519,16 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, err error) {
 // tooMany answers 429 with a Retry-After of after, rounded up to a whole
 // second, at least one.
 func tooMany(w http.ResponseWriter, after time.Duration, description string) {
+	w.Header().Set("Retry-After", retryAfterSeconds(after))
+	httpx.WriteOAuthError(w, http.StatusTooManyRequests, "slow_down", description)
+}
+
+// retryAfterSeconds is after rounded up to a whole second, at least one.
+func retryAfterSeconds(after time.Duration) string {
 	secs := int64(after / time.Second)
 	if after%time.Second > 0 {
 		secs++
 	}
 	secs = max(secs, 1) // never 0, nor negative (a Hooks.Allow's)
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	httpx.WriteOAuthError(w, http.StatusTooManyRequests, "slow_down", description)
+	return strconv.FormatInt(secs, 10)
 }

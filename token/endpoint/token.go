@@ -15,33 +15,42 @@ import (
 	"github.com/sessionless/sessionless/internal/exturl"
 	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/middleware"
+	"github.com/sessionless/sessionless/token/clients"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
-// Token returns the OAuth 2.0 token endpoint (RFC 6749 §3.2) of the
-// public client Config.ClientID, form-encoded:
+// Token returns the OAuth 2.0 token endpoint (RFC 6749 §3.2),
+// form-encoded:
 //
-//   - grant_type=password (§4.3): username, password, optional scope (a
-//     subset of the user's scopes);
+//   - grant_type=authorization_code (§4.1.3, with Config.Authorization):
+//     code, redirect_uri (as in the authorization request) and the PKCE
+//     code_verifier (RFC 7636); a code presented twice revokes the tokens
+//     issued from it;
+//   - grant_type=password (§4.3), for the first-party client only
+//     (Config.ClientID): username, password, optional scope (a subset of
+//     the user's scopes);
 //   - grant_type=refresh_token (§6): refresh_token, optional scope (a
 //     subset of the family's). The token is spent and a new one returned
 //     in the same family; presenting a spent token revokes the family
 //     and its access tokens (RFC 9700 §4.14).
 //
+// Clients authenticate as registered: a public client with client_id
+// alone (the first-party client may leave it out), a confidential one
+// with its secret by HTTP Basic or in the form, whichever it registered.
 // Answers are §5.1 responses and §5.2 errors (invalid_request,
 // invalid_client (401 with a Basic challenge after HTTP Basic
 // authentication, 400 otherwise), invalid_grant, invalid_scope,
-// unsupported_grant_type); a password grant over one of the
-// [Throttle]'s budgets is 429 slow_down with Retry-After, before any
-// password is checked (a refresh grant takes none: a refresh token cannot
-// be guessed, and clients behind one address refresh often); a store
-// that cannot answer is 503.
+// unauthorized_client, unsupported_grant_type); a password grant over one
+// of the [Throttle]'s budgets is 429 slow_down with Retry-After, before
+// any password is checked (the other grants take none: their secrets
+// cannot be guessed, and clients behind one address refresh often); a
+// store that cannot answer is 503.
 func (s *Server) Token() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !post(w, r) {
 			return
 		}
-		form, err := s.clientForm(w, r)
+		form, c, err := s.clientForm(w, r)
 		var jkt string
 		if err == nil {
 			jkt, err = s.dpopKey(w, r)
@@ -49,28 +58,47 @@ func (s *Server) Token() http.Handler {
 		var t issued
 		var cookie bool
 		if err == nil {
-			switch form.Get("grant_type") {
-			case "refresh_token":
-				t, cookie, err = s.refreshGrant(w, r, form, jkt)
-			case "password":
+			grant := form.Get("grant_type")
+			supported := grant == clients.GrantRefreshToken || grant == clients.GrantPassword ||
+				grant == clients.GrantAuthorizationCode && s.authz != nil
+			if supported && !c.Allows(grant) {
+				err = &oauthError{http.StatusBadRequest, "unauthorized_client", "this client may not use the " + grant + " grant"}
+			}
+			if err != nil {
+				s.fail(w, r, "token request", err)
+				return
+			}
+			switch grant {
+			case clients.GrantRefreshToken:
+				t, cookie, err = s.refreshGrant(w, r, form, c, jkt)
+			case clients.GrantAuthorizationCode:
+				if s.authz == nil {
+					err = &oauthError{http.StatusBadRequest, "unsupported_grant_type", "the authorization code grant is not enabled"}
+					break
+				}
+				t, err = s.codeGrant(r, form, c, jkt)
+			case clients.GrantPassword:
 				if len(r.Header.Values(TokenDeliveryHeader)) > 0 {
 					// Cookie mode is the browser's login, at Login.
 					err = invalidRequest("%s is for the login endpoint, not the password grant", TokenDeliveryHeader)
 					break
 				}
-				t, err = s.passwordGrant(w, r, form, jkt)
+				t, err = s.passwordGrant(w, r, form, c, jkt)
 				if errors.Is(err, errThrottled) {
 					return // answered
 				}
 			case "":
 				err = invalidRequest("grant_type is required")
 			default:
-				err = &oauthError{http.StatusBadRequest, "unsupported_grant_type", "use refresh_token or password"}
+				err = &oauthError{http.StatusBadRequest, "unsupported_grant_type", "use authorization_code or refresh_token"}
 			}
 		}
 		if err != nil {
 			s.fail(w, r, "token request", err)
 			return
+		}
+		if !c.Allows(clients.GrantRefreshToken) {
+			t.refresh = ""
 		}
 		s.respond(w, t, cookie)
 	})
@@ -90,46 +118,74 @@ func (s *Server) form(w http.ResponseWriter, r *http.Request) (url.Values, error
 
 // clientForm reads the form of a request to the token or revocation
 // endpoint and authenticates its client.
-func (s *Server) clientForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request) (url.Values, clients.Client, error) {
 	form, err := s.form(w, r)
 	if err != nil {
-		return nil, err
+		return nil, clients.Client{}, err
 	}
-	return form, s.checkClient(r, form)
+	c, err := s.checkClient(r, form)
+	return form, c, err
 }
 
-// checkClient authenticates the client: the one public client, with no
-// secret. client_id may come as a parameter or as the user of HTTP Basic
-// authentication (RFC 6749 §2.3.1), not both.
-func (s *Server) checkClient(r *http.Request, form url.Values) error {
+// checkClient authenticates the client (RFC 6749 §2.3): client_id and
+// client_secret in the form, or HTTP Basic authentication (§2.3.1), not
+// both. A public client sends no secret (an empty Basic password is
+// taken, as some libraries send it); a confidential one must use the
+// method it registered. No client_id at all means Config.ClientID, the
+// first-party client.
+func (s *Server) checkClient(r *http.Request, form url.Values) (clients.Client, error) {
 	user, pass, basic := r.BasicAuth()
 	if h := r.Header.Get("Authorization"); !basic && len(h) >= 6 && strings.EqualFold(h[:6], "Basic ") {
 		// RFC 6749 §5.2: the client tried the header; 401 with a challenge.
-		return &oauthError{http.StatusUnauthorized, "invalid_client", "malformed HTTP Basic credentials"}
+		return clients.Client{}, &oauthError{http.StatusUnauthorized, "invalid_client", "malformed HTTP Basic credentials"}
 	}
 	if basic && (form.Has("client_id") || form.Has("client_secret")) {
-		return invalidRequest("use one client authentication method")
+		return clients.Client{}, invalidRequest("use one client authentication method")
 	}
 	id, secret := form.Get("client_id"), form.Get("client_secret")
+	method := clients.AuthSecretPost
 	if basic {
 		// §2.3.1: the client id and secret are form-urlencoded first.
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(user)
 		secret, err2 = url.QueryUnescape(pass)
 		if err1 != nil || err2 != nil {
-			return &oauthError{http.StatusUnauthorized, "invalid_client", "the Basic credentials are not form-urlencoded"}
+			return clients.Client{}, &oauthError{http.StatusUnauthorized, "invalid_client", "the Basic credentials are not form-urlencoded"}
 		}
+		method = clients.AuthSecretBasic
 	}
-	if (id != "" || basic) && id != s.cfg.ClientID || secret != "" {
-		// RFC 6749 §5.2: 401 with a challenge for a client that tried the
-		// Authorization header; 400 for one that sent its id in the body.
-		status := http.StatusBadRequest
-		if basic {
-			status = http.StatusUnauthorized
+	// RFC 6749 §5.2: 401 with a challenge for a client that tried the
+	// Authorization header; 400 for one that sent its id in the body.
+	status := http.StatusBadRequest
+	if basic {
+		status = http.StatusUnauthorized
+	}
+	refuse := func(desc string) (clients.Client, error) {
+		return clients.Client{}, &oauthError{status, "invalid_client", desc}
+	}
+	if id == "" && !basic {
+		if secret != "" {
+			return refuse("a client_secret without a client_id")
 		}
-		return &oauthError{status, "invalid_client", "unknown client or unexpected secret: the public client is " + s.cfg.ClientID}
+		id = s.cfg.ClientID
 	}
-	return nil
+	c, err := s.client(r.Context(), id)
+	var uc *unknownClientError
+	switch {
+	case errors.As(err, &uc):
+		return refuse("unknown client")
+	case err != nil:
+		return clients.Client{}, err
+	case c.Public() && secret != "":
+		return refuse("a public client has no secret")
+	case c.Public():
+		return c, nil
+	case secret == "" || method != c.AuthMethod:
+		return refuse("this client authenticates with " + c.AuthMethod)
+	case !c.VerifySecret(secret):
+		return refuse("invalid client secret")
+	}
+	return c, nil
 }
 
 // narrowScope returns the scope a token request asks for: all of granted
@@ -158,7 +214,10 @@ var errThrottled = errors.New("endpoint: throttled")
 // passwordGrant is the resource owner password credentials grant (RFC
 // 6749 §4.3), with the rules of Login; a wrong password is 400
 // invalid_grant (§5.2).
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) (issued, error) {
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.Values, c clients.Client, jkt string) (issued, error) {
+	if !c.FirstParty { // Validate keeps it so; a Lookup of one's own might not
+		return issued{}, &oauthError{http.StatusBadRequest, "unauthorized_client", "only the first-party client may use the password grant"}
+	}
 	name, pw := form.Get("username"), form.Get("password")
 	if name == "" || pw == "" {
 		return issued{}, invalidRequest("username and password are required")
@@ -192,7 +251,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	if err != nil {
 		return issued{}, err
 	}
-	return s.issueTokensFor(r, u, name, scope, jkt, aud, false)
+	return s.issueTokensFor(r, c.ID, u, name, scope, jkt, aud, false)
 }
 
 // serves reports whether url is the URL of one of Config.Resources.
@@ -273,7 +332,7 @@ var errUserGone = &oauthError{http.StatusBadRequest, "invalid_grant", "the user 
 // reported by cookie; a refused one clears the cookies). The new access
 // token carries the user's current roles and the scopes both granted to
 // the family and still held by the user, narrowed by the scope parameter.
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, jkt string) (_ issued, cookie bool, _ error) {
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, c clients.Client, jkt string) (_ issued, cookie bool, _ error) {
 	ctx := r.Context()
 	rt := form.Get("refresh_token")
 	if rt == "" {
@@ -294,7 +353,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 	var bind string
 	next, g, err := s.refresh.Rotate(ctx, rt, func(ctx context.Context, m refresh.Minting) (refresh.AccessToken, error) {
 		g := m.Grant
-		if g.ClientID != s.cfg.ClientID {
+		if g.ClientID != c.ID {
 			return refresh.AccessToken{}, &oauthError{http.StatusBadRequest, "invalid_grant", "the refresh token was issued to another client"}
 		}
 		// A bound family refreshes only with a proof by its key (RFC 9449
@@ -337,7 +396,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 		if err != nil {
 			return refresh.AccessToken{}, err
 		}
-		if t.access, t.claims, err = s.issueAccessFor(u, scope, bind, aud, m.Family, m.Reissue); err != nil {
+		if t.access, t.claims, err = s.issueAccessFor(c.ID, u, scope, bind, aud, m.Family, m.Reissue); err != nil {
 			return refresh.AccessToken{}, err
 		}
 		if cookie {
