@@ -3,11 +3,13 @@ package demo
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/clients"
 	"github.com/sessionless/sessionless/token/endpoint"
 )
 
@@ -78,6 +81,10 @@ func authConfig(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw 
 		}
 	}
 	external := strings.TrimRight(cfg.Issuer, "/")
+	authz, err := authorizationConfig(cfg, external, res, log)
+	if err != nil {
+		return sessionless.Config{}, err
+	}
 	return sessionless.Config{
 		Issuer:     cfg.Issuer,
 		Audience:   cfg.Audience,
@@ -128,6 +135,9 @@ func authConfig(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw 
 			// token endpoint's as browsers call it (behind a proxy that
 			// strips the issuer's path, with that path).
 			Cookies: &endpoint.CookieConfig{RefreshPath: publicPath(external) + "/auth/token"},
+			// The authorization code grant with PKCE (OAuth 2.1) for apps on
+			// other origins, native apps, CLIs and AI agents.
+			Authorization: authz,
 		},
 		Middleware: middleware.Config{
 			ExternalURL: external,
@@ -142,6 +152,70 @@ func authConfig(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw 
 		Logger: log,
 		Now:    cfg.Now,
 	}, nil
+}
+
+// The demo's configured OAuth clients besides clientID (the web app at /,
+// which logs in with its own form).
+const (
+	webClientID = "demo-web" // a first-party app on another origin
+	cliClientID = "demo-cli" // a command-line tool, on a loopback port
+)
+
+// authorizationConfig configures the authorization endpoint: the demo's
+// two configured clients, dynamic registration (-registration), Client ID
+// Metadata Documents, and the sealing key (DEMO_AUTHORIZE_KEY). Its
+// stores are the database's, opened by sessionless.New.
+func authorizationConfig(cfg Config, external string, res resources, log *slog.Logger) (*endpoint.AuthorizationConfig, error) {
+	scopes := res.all.Scopes
+	cli := clients.Client{ID: cliClientID, Name: "Demo CLI", Scopes: []string{scopeRead, scopeWrite},
+		RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback", "http://localhost/callback"}}
+	list := []clients.Client{cli}
+	// The first-party web client's callback is under the demo's URL, which
+	// must be https or loopback http to be a redirect URI.
+	web := clients.Client{ID: webClientID, Name: "Demo web app", FirstParty: true, RedirectURIs: []string{external + "/callback"}}
+	if web.Validate() == nil {
+		list = append(list, web)
+	} else {
+		log.Warn("the demo-web client is off: its redirect URI needs the issuer on https or loopback http", "redirect_uri", external+"/callback")
+	}
+	static, err := clients.NewStatic(list...)
+	if err != nil {
+		return nil, err
+	}
+	dc := clients.DocumentsConfig{Scopes: scopes, Logger: log}
+	if cfg.ClientMetadataTestCA != "" {
+		pem, err := os.ReadFile(cfg.ClientMetadataTestCA)
+		if err != nil {
+			return nil, fmt.Errorf("-client-metadata-test-ca: %w", err)
+		}
+		dc.RootCAs = x509.NewCertPool()
+		if !dc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, errors.New("-client-metadata-test-ca: no PEM certificate in the file")
+		}
+		dc.AllowPrivateAddresses = true
+		log.Warn("client metadata documents are fetched from private and loopback addresses too (-client-metadata-test-ca): for tests only")
+	}
+	docs, err := clients.NewDocuments(dc)
+	if err != nil {
+		return nil, err
+	}
+	ac := &endpoint.AuthorizationConfig{
+		Clients:  &clients.Registry{Static: static, Documents: docs, Now: cfg.Now},
+		SealKeys: nil,
+		ScopeDescriptions: map[string]string{
+			scopeRead:         "See your widgets",
+			scopeWrite:        "Create and delete your widgets",
+			scopeManageTokens: "Create, list and revoke your API tokens",
+		},
+		ServiceName: "the sessionless demo",
+	}
+	if cfg.AuthorizeKey != nil {
+		ac.SealKeys = [][]byte{cfg.AuthorizeKey}
+	}
+	if cfg.Registration && len(scopes) > 0 {
+		ac.Registration = &clients.RegistrarConfig{Scopes: scopes}
+	}
+	return ac, nil
 }
 
 // revocationsWhere names where cfg's revocations are shared, for the log.

@@ -137,6 +137,20 @@ type Config struct {
 	// X-Forwarded-For (endpoint.ThrottleConfig.TrustedProxies). Empty:
 	// the connection's address.
 	TrustedProxies []netip.Prefix
+	// Registration turns on dynamic client registration (-registration,
+	// DEMO_REGISTRATION; default true): public clients only.
+	Registration bool
+	// ClientMetadataTestCA, for tests on one machine
+	// (-client-metadata-test-ca, DEMO_CLIENT_METADATA_TEST_CA), is a PEM
+	// CA that Client ID Metadata Documents are fetched with, from private
+	// and loopback addresses too. Empty: the system's CAs, public
+	// addresses only.
+	ClientMetadataTestCA string
+	// AuthorizeKey seals the pending authorization request into the
+	// login page (DEMO_AUTHORIZE_KEY, 32 bytes in base64url; environment
+	// only): instances behind one load balancer need the same. Empty: a
+	// random key per process.
+	AuthorizeKey []byte
 	// Now returns the current time for issuing and verifying tokens.
 	// Nil means time.Now. It exists for tests.
 	Now func() time.Time
@@ -172,6 +186,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		s.parseDPoPNonceKey,
 		s.checkCORSOrigins,
 		s.parseTrustedProxies,
+		s.parseAuthorization,
 	} {
 		if err := step(&cfg); err != nil {
 			return Config{}, err
@@ -419,6 +434,16 @@ func (s *settings) checkCORSOrigins(cfg *Config) error {
 	}
 	cfg.CORSOrigins = s.corsOrigins.vals
 	return nil
+}
+
+// parseAuthorization reads the settings of the authorization endpoint.
+func (s *settings) parseAuthorization(cfg *Config) (err error) {
+	if cfg.Registration, err = strconv.ParseBool(s.raw[optRegistration]); err != nil {
+		return fmt.Errorf("%s: %q is not true or false", s.source[optRegistration], s.raw[optRegistration])
+	}
+	cfg.ClientMetadataTestCA = s.raw[optMetadataCA]
+	cfg.AuthorizeKey, err = key32(s.getenv, envAuthorizeKey)
+	return err
 }
 
 // parseTrustedProxies reads the proxies' prefixes: a CIDR, or one

@@ -196,6 +196,8 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"oidc-redirect-url", "OIDC_REDIRECT_URL", "https://api.example/auth/oidc/callback"},
 	{"cors-origin", "DEMO_CORS_ORIGINS", "https://app.example"},
 	{"trusted-proxy", "DEMO_TRUSTED_PROXIES", "10.0.0.0/8"},
+	{"registration", "DEMO_REGISTRATION", "false"},
+	{"client-metadata-test-ca", "DEMO_CLIENT_METADATA_TEST_CA", "/tmp/ca.pem"},
 }
 
 // TestRevocationAndRefreshSettings checks their parsing, bounds and

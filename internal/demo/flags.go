@@ -40,6 +40,8 @@ const (
 	optOIDCRedirect
 	optCORS
 	optTrustedProxy
+	optRegistration
+	optMetadataCA
 )
 
 // options are the settings that have a flag, in the order of the usage
@@ -66,6 +68,8 @@ var options = []option{
 	optOIDCClientID:    {"oidc-client-id", "OIDC_CLIENT_ID", "id", "", "log in through the first -oidc-issuer as this client: GET /auth/oidc/login\n(the secret comes from OIDC_CLIENT_SECRET only)"},
 	optOIDCRedirect:    {"oidc-redirect-url", "OIDC_REDIRECT_URL", "url", "", "the callback URL registered at the provider; default <issuer>/auth/oidc/callback"},
 	optCORS:            {"cors-origin", "DEMO_CORS_ORIGINS", "origin", "", "let browser apps of this origin (https://app.example) call the API, or * for any;\nrepeatable (the variable takes a comma-separated list); credentials are never allowed"},
+	optRegistration:    {"registration", "DEMO_REGISTRATION", "bool", "true", "dynamic client registration (RFC 7591) at POST /auth/register, public clients\nonly, for AI agents and apps that register themselves; false: off"},
+	optMetadataCA:      {"client-metadata-test-ca", "DEMO_CLIENT_METADATA_TEST_CA", "path", "", "FOR TESTS ON ONE MACHINE: trust this PEM CA when fetching Client ID Metadata\nDocuments, and fetch them from private and loopback addresses too"},
 	optTrustedProxy:    {"trusted-proxy", "DEMO_TRUSTED_PROXIES", "cidr", "", "a proxy in front of the demo (10.0.0.0/8, or one address): the login limits\nread the client address from its X-Forwarded-For, from the right;\nrepeatable (the variable takes a comma-separated list)"},
 }
 
@@ -75,6 +79,7 @@ const (
 	envOIDCClientSecret = "OIDC_CLIENT_SECRET"
 	envOIDCCookieKey    = "OIDC_COOKIE_KEY"
 	envDPoPNonceKey     = "DEMO_DPOP_NONCE_KEY"
+	envAuthorizeKey     = "DEMO_AUTHORIZE_KEY"
 )
 
 // usage writes the -h text: every flag with its environment variable.

@@ -392,12 +392,19 @@ func TestMetadata(t *testing.T) {
 		Revocation    string   `json:"revocation_endpoint"`
 		Grants        []string `json:"grant_types_supported"`
 		ResponseTypes []string `json:"response_types_supported"`
+		Authorization string   `json:"authorization_endpoint"`
+		Registration  string   `json:"registration_endpoint"`
+		PKCE          []string `json:"code_challenge_methods_supported"`
+		ISS           bool     `json:"authorization_response_iss_parameter_supported"`
+		Documents     bool     `json:"client_id_metadata_document_supported"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%s %s", resp.Status, b)
 	}
 	if m.Issuer != e.cfg.Issuer || m.TokenEndpoint != e.cfg.Issuer+"/auth/token" || m.JWKSURI != e.cfg.Issuer+"/.well-known/jwks.json" ||
-		m.Revocation != e.cfg.Issuer+"/auth/revoke" || strings.Join(m.Grants, " ") != "password refresh_token" || m.ResponseTypes == nil {
+		m.Revocation != e.cfg.Issuer+"/auth/revoke" || strings.Join(m.Grants, " ") != "authorization_code refresh_token password" ||
+		strings.Join(m.ResponseTypes, " ") != "code" || m.Authorization != e.cfg.Issuer+"/auth/authorize" ||
+		m.Registration != e.cfg.Issuer+"/auth/register" || strings.Join(m.PKCE, " ") != "S256" || !m.ISS || !m.Documents {
 		t.Fatalf("metadata %s", b)
 	}
 }
