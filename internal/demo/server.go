@@ -186,6 +186,16 @@ func (s *server) routes() http.Handler {
 	// for the whole server too.
 	handle(mux, "/auth/devices", route{http.MethodGet, s.auth.Protect(s.resources.all)(s.endpoints.Devices())})
 	handle(mux, "/auth/devices/{id}", route{http.MethodDelete, s.auth.Protect(s.resources.all)(s.endpoints.EndDevice())})
+	// The authorization code grant (OAuth 2.1): the login and consent
+	// pages, the third-party clients the user allowed, and registration
+	// (RFC 7591, -registration) for apps and AI agents.
+	handle(mux, "/auth/authorize", route{http.MethodGet, s.endpoints.Authorize()}, route{http.MethodPost, s.endpoints.Authorize()})
+	handle(mux, "/auth/consents",
+		route{http.MethodGet, s.auth.Protect(s.resources.all)(s.endpoints.Consents())},
+		route{http.MethodDelete, s.auth.Protect(s.resources.all)(s.endpoints.RevokeConsent())})
+	if reg := s.endpoints.Register(); reg != nil {
+		handle(mux, "/auth/register", route{http.MethodPost, reg})
+	}
 	if s.oidcLogin != nil {
 		// Log in through the OpenID Connect provider (-oidc-client-id):
 		// the callback answers with the demo's own tokens. Under the same

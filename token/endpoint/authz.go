@@ -106,6 +106,16 @@ func (s *Server) newAuthz(ac AuthorizationConfig) (*authz, error) {
 	return a, nil
 }
 
+// Register returns the dynamic client registration endpoint (RFC 7591)
+// of AuthorizationConfig.Registration, for POST …/register, or nil when
+// registration is off.
+func (s *Server) Register() http.Handler {
+	if s.authz == nil || s.authz.registrar == nil {
+		return nil
+	}
+	return s.authz.registrar
+}
+
 // PurgeAuthorization deletes the authorization codes past their
 // lifetime (and the used ones past authcode.Config.KeepUsed), and the
 // client registrations that expired unused (with a *clients.Registry

@@ -389,8 +389,8 @@ func (s *Server) Mount(mux Router, prefix string, authenticate func(http.Handler
 		mux.Handle("POST "+prefix+"/authorize", s.Authorize())
 		mux.Handle("GET "+prefix+"/consents", authenticate(s.Consents()))
 		mux.Handle("DELETE "+prefix+"/consents", authenticate(s.RevokeConsent()))
-		if s.authz.registrar != nil {
-			mux.Handle("POST "+prefix+"/register", s.authz.registrar)
+		if h := s.Register(); h != nil {
+			mux.Handle("POST "+prefix+"/register", h)
 		}
 	}
 }
