@@ -107,10 +107,11 @@ func (s *server) Shutdown(ctx context.Context) error { return s.authn.Shutdown(c
 
 // The demo's protected resources (RFC 8707 resource indicators, RFC 9728
 // resource identifiers): the whole server (its URL is the issuer's), the
-// REST API under it and the GraphQL endpoint. A token asked for /api or
-// /graphql has that URL as its audience and is accepted there only.
+// REST API under it, the GraphQL endpoint and the MCP endpoint. A token
+// asked for /api, /graphql or /mcp has that URL as its audience and is
+// accepted there only: what an AI agent got for /mcp calls no REST route.
 type resources struct {
-	all, api, graphql middleware.Resource
+	all, api, graphql, mcp middleware.Resource
 }
 
 // resourcesOf returns the demo's resources under issuer.
@@ -124,11 +125,11 @@ func resourcesOf(issuer string) resources {
 	// The API tokens' routes act for the whole server (an API token is
 	// good at every resource): they are not part of /api.
 	api.Except = []string{base + "/api/tokens"}
-	return resources{all: r(issuer), api: api, graphql: r(base + "/graphql")}
+	return resources{all: r(issuer), api: api, graphql: r(base + "/graphql"), mcp: r(base + "/mcp")}
 }
 
 func (r resources) list() []middleware.Resource {
-	return []middleware.Resource{r.all, r.api, r.graphql}
+	return []middleware.Resource{r.all, r.api, r.graphql, r.mcp}
 }
 
 // generalAudiences are the audiences of the tokens good at every
@@ -149,7 +150,7 @@ func generalAudiences(cfg Config, res resources) []string {
 	return auds
 }
 
-func (r resources) urls() []string { return []string{r.all.URL, r.api.URL, r.graphql.URL} }
+func (r resources) urls() []string { return []string{r.all.URL, r.api.URL, r.graphql.URL, r.mcp.URL} }
 
 // cors lets the browser apps of -cors-origin call the API (rs/cors):
 // preflights answered, the bearer token in Authorization, never
@@ -227,6 +228,9 @@ func (s *server) routes() http.Handler {
 	// GraphQL: the same data behind the same middleware (401 as for /api);
 	// fields check their scopes.
 	handle(mux, "/graphql", route{http.MethodPost, s.protect(s.resources.graphql, s.graphqlHandler)})
+	// MCP (streamable HTTP, stateless) for AI agents: the widget tools,
+	// each needing the scope of its REST route (403 step-up challenge).
+	handle(mux, "/mcp", route{http.MethodPost, s.mcpHandler()})
 	// API tokens of the caller: package apitoken's handlers, which check
 	// the tokens:manage scope and narrow what a new token may hold.
 	// The scope is checked by the middleware first, so that its refusal
