@@ -15,6 +15,11 @@
 # The real-browser tests (integration/browser) run Debian's chromium
 # (/usr/bin/chromium), installed the same way with CI=true; elsewhere they
 # skip without it. Each test starts its own headless browser.
+#
+# The tests of npm's OAuth and MCP clients against the demo
+# (integration/node) run Debian's nodejs and npm (/usr/bin/node,
+# /usr/bin/npm), installed the same way with CI=true; elsewhere they skip
+# without them. They run `npm ci` themselves (the npm registry).
 
 SERVICES_DIR=""
 
@@ -34,6 +39,7 @@ install_services() {
   php_has_redis || missing+=(php-redis)
   # Chromium, and a font for its pages and screenshots.
   [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+  { [ -x /usr/bin/node ] && [ -x /usr/bin/npm ]; } || missing+=(nodejs npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "services: installing ${missing[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
@@ -62,6 +68,14 @@ check_chromium() {
     echo "services: $(/usr/bin/chromium --version 2>/dev/null | head -n 1) for the real-browser tests"
   else
     echo "services: Chromium not installed (apt-get install chromium): the real-browser tests (integration/browser) will skip"
+  fi
+}
+
+check_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    echo "services: Node.js $(node --version) and npm $(npm --version) for the npm clients' tests (integration/node)"
+  else
+    echo "services: Node.js or npm not installed (apt-get install nodejs npm): the npm clients' tests (integration/node) will skip"
   fi
 }
 
@@ -131,4 +145,5 @@ start_services() {
   start_redis
   check_php
   check_chromium
+  check_node
 }

@@ -2,8 +2,9 @@
 # The test command: formatting, vet, staticcheck, and every test with the
 # race detector, including the PostgreSQL and Redis backends on throwaway
 # loopback servers when those are installed (CI installs them), the PHP
-# session bridge against real PHP (php-cli and php-redis, likewise), and
-# the demo's web app in a real Chromium (chromium, likewise).
+# session bridge against real PHP (php-cli and php-redis, likewise), the
+# demo's web app in a real Chromium (chromium, likewise), and npm's OAuth
+# and MCP clients against the demo (nodejs and npm, likewise).
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh -short     skip the slow end-to-end tests
@@ -48,6 +49,9 @@ echo "== integration/zitadel: package oidc and the middleware against zitadel/oi
 
 echo "== integration/browser: the demo's web app in a real Chromium (a module of its own; skips without /usr/bin/chromium unless CI=true)"
 (cd integration/browser && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
+
+echo "== integration/node: npm's OAuth and MCP clients (oauth4webapi, the MCP SDK) against the demo (a module of its own; skips without node and npm unless CI=true)"
+(cd integration/node && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
 
 echo "== bridge/gorilla: the legacy session bridge for gorilla/sessions' stores (a module of its own)"
 (cd bridge/gorilla && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 "$@" ./...)
