@@ -192,7 +192,7 @@ func authorizationConfig(cfg Config, external string, res resources, log *slog.L
 		if !dc.RootCAs.AppendCertsFromPEM(pem) {
 			return nil, errors.New("-client-metadata-test-ca: no PEM certificate in the file")
 		}
-		dc.AllowPrivateAddresses = true
+		dc.InsecureAllowPrivateAddresses = true
 		log.Warn("client metadata documents are fetched from private and loopback addresses too (-client-metadata-test-ca): for tests only")
 	}
 	docs, err := clients.NewDocuments(dc)

@@ -28,7 +28,7 @@ import (
 // DocumentsConfig configures [NewDocuments]. The zero value is the strict
 // default for production.
 type DocumentsConfig struct {
-	// AllowPrivateAddresses lets documents be fetched from addresses that
+	// InsecureAllowPrivateAddresses lets documents be fetched from addresses that
 	// are not public: loopback, private networks (RFC 1918, fc00::/7),
 	// link-local (169.254.169.254, the cloud metadata service), shared
 	// (100.64.0.0/10) and the like. It is for tests against an httptest
@@ -37,7 +37,7 @@ type DocumentsConfig struct {
 	// from its own network. Without it the address is checked when the
 	// connection is made, on the very IP dialled, so that a name whose DNS
 	// answer changes between two look-ups (DNS rebinding) gains nothing.
-	AllowPrivateAddresses bool
+	InsecureAllowPrivateAddresses bool
 	// RootCAs are the certificate authorities the documents' servers are
 	// verified against. Nil: the system's.
 	RootCAs *x509.CertPool
@@ -92,7 +92,7 @@ const (
 // a document can hold no secret.
 //
 // A document is fetched over https with TLS 1.2 or later, from a public
-// address only (see [DocumentsConfig.AllowPrivateAddresses]), through no
+// address only (see [DocumentsConfig.InsecureAllowPrivateAddresses]), through no
 // proxy, following no redirect, and must come back 200 with Content-Type
 // application/json and at most [DocumentsConfig.MaxBytes] bytes. It must be
 // a JSON object naming no member twice, whose client_id is the URL,
@@ -182,7 +182,7 @@ func NewDocuments(cfg DocumentsConfig) (*Documents, error) {
 	}
 	// The fetch's context bounds it all: dialling, TLS, headers, body.
 	dialer := &net.Dialer{KeepAlive: -1}
-	if !cfg.AllowPrivateAddresses {
+	if !cfg.InsecureAllowPrivateAddresses {
 		dialer.Control = docDialControl
 	}
 	d.client = &http.Client{

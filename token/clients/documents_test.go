@@ -59,7 +59,7 @@ func docServe(body string, header ...string) http.HandlerFunc {
 // from 127.0.0.1.
 func docNew(t testing.TB, s *docServer, cfg DocumentsConfig) *Documents {
 	t.Helper()
-	cfg.AllowPrivateAddresses = true
+	cfg.InsecureAllowPrivateAddresses = true
 	cfg.RootCAs = docPool(s)
 	d, err := NewDocuments(cfg)
 	if err != nil {
@@ -893,9 +893,9 @@ func ExampleDocuments() {
 	pool.AddCert(srv.Certificate())
 
 	docs, err := NewDocuments(DocumentsConfig{
-		AllowPrivateAddresses: true, // the test server is on 127.0.0.1; never in production
-		RootCAs:               pool,
-		Scopes:                []string{"mcp", "profile"},
+		InsecureAllowPrivateAddresses: true, // the test server is on 127.0.0.1; never in production
+		RootCAs:                       pool,
+		Scopes:                        []string{"mcp", "profile"},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -28,7 +28,9 @@ func TestCodeDPoP(t *testing.T) {
 	e := newAuthzEnv(t, func(c *endpoint.Config) { c.DPoP, c.ExternalURL = proofs, external })
 	alice, mallory := dpoptest.NewClient(t), dpoptest.NewClient(t)
 	proof := func(c *dpoptest.Client) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set("DPoP", c.Proof("POST", external+"/auth/token", "", time.Now(), nil)) }
+		return func(r *http.Request) {
+			r.Header.Set("DPoP", c.Proof("POST", external+"/auth/token", "", time.Now(), nil))
+		}
 	}
 	verifier, challenge := pkce()
 	cb := e.authorize(t, authzRequest("spa", spaRedirect, challenge, "dpop_jkt", alice.JKT()), "alice")
@@ -143,7 +145,7 @@ func TestDocumentClient(t *testing.T) {
 	})
 	pool := x509.NewCertPool()
 	pool.AddCert(docs.Certificate())
-	fetcher, err := clients.NewDocuments(clients.DocumentsConfig{AllowPrivateAddresses: true, RootCAs: pool})
+	fetcher, err := clients.NewDocuments(clients.DocumentsConfig{InsecureAllowPrivateAddresses: true, RootCAs: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestDocumentClient(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 		}
 	}
-	// Without AllowPrivateAddresses, the same document on 127.0.0.1 is
+	// Without InsecureAllowPrivateAddresses, the same document on 127.0.0.1 is
 	// refused before anything is sent to it.
 	strict, _ := clients.NewDocuments(clients.DocumentsConfig{RootCAs: pool})
 	e = newAuthzEnv(t, func(c *endpoint.Config) { c.Authorization.Clients = &clients.Registry{Documents: strict} })
