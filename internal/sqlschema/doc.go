@@ -1,7 +1,7 @@
 // Package sqlschema is what the SQL stores of sessionless
 // (apitoken/sqlstore, revocation/sqlstore, token/refresh/sqlstore,
-// token/authcode/sqlstore, and
-// the users of the demo) share about their tables on SQLite and
+// token/authcode/sqlstore, token/clients/sqlstore, token/consent/sqlstore,
+// and the users of the demo) share about their tables on SQLite and
 // PostgreSQL, so that they open, migrate, encode and lock alike.
 //
 // # Opening a table
