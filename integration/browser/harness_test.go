@@ -1,23 +1,16 @@
 package browser_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/sessionless/sessionless/internal/testenv/demoproc"
 )
 
 var (
@@ -40,20 +35,9 @@ const (
 	timeout = 60 * time.Second
 )
 
-// work is the directory of what TestMain builds, removed at the end.
-var work string
-
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "sessionless-browser-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	work = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(demoproc.Main(m))
 }
 
 // chromium returns the path of the browser, or skips the test when it is
@@ -74,32 +58,6 @@ func chromium(t *testing.T) string {
 	return path
 }
 
-var demoBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// demoBinary builds cmd/demo-api once, in the repository's main module
-// (two directories up), with its own go.mod and go.sum.
-func demoBinary(t *testing.T) string {
-	t.Helper()
-	demoBuild.once.Do(func() {
-		path := filepath.Join(work, "demo-api")
-		cmd := exec.Command("go", "build", "-o", path, "./cmd/demo-api")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			demoBuild.err = fmt.Errorf("go build cmd/demo-api: %v\n%s", err, out)
-			return
-		}
-		demoBuild.path = path
-	})
-	if demoBuild.err != nil {
-		t.Fatal(demoBuild.err)
-	}
-	return demoBuild.path
-}
-
 // slow skips a test that runs the demo and a browser under -short.
 func slow(t *testing.T) {
 	t.Helper()
@@ -109,102 +67,18 @@ func slow(t *testing.T) {
 }
 
 // demo is a running demo-api process.
-type demo struct {
-	URL  string // http://127.0.0.1:PORT, its origin and issuer
-	logs *syncBuffer
-}
+type demo struct{ *demoproc.Demo }
 
-// startDemo runs the demo on a free loopback port with a throwaway SQLite
-// database and signing key, the seeded users' password set, and the
-// access token lifetime accessTTL (zero: the default, 15 minutes). It
-// waits for /healthz and stops the process with SIGTERM at the end of
-// the test.
+// startDemo runs the demo (package demoproc) with the seeded users'
+// password set and the access token lifetime accessTTL (zero: the
+// default, 15 minutes).
 func startDemo(t *testing.T, accessTTL time.Duration) *demo {
 	t.Helper()
-	bin := demoBinary(t)
-	dir := t.TempDir()
-	args := []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db"), "-key-file", filepath.Join(dir, "signing-key.pem")}
+	var args []string
 	if accessTTL > 0 {
-		args = append(args, "-access-ttl", accessTTL.String())
+		args = []string{"-access-ttl", accessTTL.String()}
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(demoEnv(), "DEMO_PASSWORD="+password)
-	// A test binary killed by -timeout runs no Cleanup: the demo ends
-	// with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	d := &demo{logs: &syncBuffer{}}
-	cmd.Stderr = d.logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "demo-api listening on "); ok {
-				addr <- a
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the demo's log:\n%s", d.logs.tail(200))
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil && !t.Failed() {
-				t.Errorf("the demo did not stop cleanly on SIGTERM: %v\n%s", err, d.logs.tail(50))
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Error("the demo did not stop within 30 s of SIGTERM")
-		}
-	})
-	select {
-	case d.URL = <-addr:
-	case err := <-exited:
-		t.Fatalf("the demo exited before listening: %v\n%s", err, d.logs.String())
-	case <-time.After(timeout):
-		t.Fatalf("the demo did not listen within %v\n%s", timeout, d.logs.String())
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(d.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200 within %v: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return d
-}
-
-// demoEnv is the environment without the demo's own variables, which
-// would change what the test configures.
-func demoEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "DEMO_") || strings.HasPrefix(name, "OIDC_") || name == "DATABASE_URL" || name == "REDIS_URL" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	return &demo{demoproc.Start(t, demoproc.Options{Args: args, Env: []string{"DEMO_PASSWORD=" + password}})}
 }
 
 // request is one line of the demo's request log.
@@ -222,56 +96,23 @@ var rotatedLine = regexp.MustCompile(`msg="refresh token rotated" sub=\S+ jti=(\
 // reissues the jti of the rotation it repeats.
 func (d *demo) rotatedSince(mark int) []string {
 	var out []string
-	for _, m := range rotatedLine.FindAllStringSubmatch(d.logs.String()[mark:], -1) {
+	for _, m := range rotatedLine.FindAllStringSubmatch(d.Log.String()[mark:], -1) {
 		out = append(out, m[1])
 	}
 	return out
 }
 
 // mark is a place in the demo's log, for requestsSince.
-func (d *demo) mark() int { return d.logs.Len() }
+func (d *demo) mark() int { return d.Log.Len() }
 
 // requestsSince returns the requests the demo logged after mark.
 func (d *demo) requestsSince(mark int) []request {
 	var out []request
-	for _, m := range requestLine.FindAllStringSubmatch(d.logs.String()[mark:], -1) {
+	for _, m := range requestLine.FindAllStringSubmatch(d.Log.String()[mark:], -1) {
 		status, _ := strconv.Atoi(m[3])
 		out = append(out, request{m[1], m[2], status})
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-// tail returns the last n lines.
-func (b *syncBuffer) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // browser is a Chromium process.
@@ -324,7 +165,7 @@ type browserTab struct {
 	t       *testing.T
 	ctx     context.Context
 	base    string // the demo's URL
-	console *syncBuffer
+	console *demoproc.Log
 }
 
 // tab opens a tab in the first tab's browser context: it shares its
@@ -343,7 +184,7 @@ func (b *browser) open(t *testing.T, opts ...chromedp.ContextOption) *browserTab
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, opts...)
 	t.Cleanup(cancel)
-	tb := &browserTab{t: t, ctx: ctx, base: b.demo.URL, console: &syncBuffer{}}
+	tb := &browserTab{t: t, ctx: ctx, base: b.demo.URL, console: &demoproc.Log{}}
 	// The first Do opens the tab, bound to the context it is given: ctx
 	// itself, never one with a deadline, which would end the tab's event
 	// loop with it. A new tab opens in a window of its own, which headless

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sessionless/sessionless/internal/testenv/demoproc"
 )
 
 // TestScreenshots takes the README's screenshots of the app, 1100x800:
@@ -128,7 +130,7 @@ func TestHostCookieOnLoopback(t *testing.T) {
 		fmt.Fprint(w, r.Header.Get("Cookie"))
 	}))
 	t.Cleanup(ts.Close)
-	tab := newBrowser(t, &demo{URL: ts.URL}).tab(t)
+	tab := newBrowser(t, &demo{&demoproc.Demo{URL: ts.URL}}).tab(t)
 	tab.navigate(ts.URL + "/set")
 	tab.navigate(ts.URL + "/")
 	if got := eval[string](tab, `document.body.textContent`); got != "__Host-access=a" {

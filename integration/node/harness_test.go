@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -21,36 +20,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionless/sessionless/internal/testenv/demoproc"
 )
 
 const (
 	// password is every seeded user's (DEMO_PASSWORD).
 	password = "node-test-password"
-	// startTimeout bounds the demo's start, and npm ci and the build
-	// (generous: the machine may be busy, the registry slow).
-	startTimeout = 2 * time.Minute
 	// scriptTimeout bounds one run of a script: generous, every step of
 	// a script is a request to a server on this machine.
 	scriptTimeout = 2 * time.Minute
 )
 
-// work is the directory of what TestMain builds, removed at the end.
-var work string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sessionless-node-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	work = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(demoproc.Main(m)) }
 
 // slow skips a test that runs the demo and Node.js under -short.
 func slow(t *testing.T) {
@@ -130,37 +114,12 @@ func npmCI(node, npm string) error {
 	return os.WriteFile(stampFile, []byte(stamp), 0o644)
 }
 
-var demoBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// demoBinary builds cmd/demo-api once, in the repository's main module
-// (two directories up).
-func demoBinary(t *testing.T) string {
-	t.Helper()
-	demoBuild.once.Do(func() {
-		path := filepath.Join(work, "demo-api")
-		cmd := exec.Command("go", "build", "-o", path, "./cmd/demo-api")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			demoBuild.err = fmt.Errorf("go build cmd/demo-api: %v\n%s", err, out)
-			return
-		}
-		demoBuild.path = path
-	})
-	if demoBuild.err != nil {
-		t.Fatal(demoBuild.err)
-	}
-	return demoBuild.path
-}
+// demoBinary builds the demo (package demoproc) before a test's
+// subtests start it.
+func demoBinary(t *testing.T) { demoproc.Binary(t) }
 
 // demo is a running demo-api process.
-type demo struct {
-	URL  string // http://127.0.0.1:PORT, its origin and issuer
-	logs *syncBuffer
-}
+type demo struct{ *demoproc.Demo }
 
 // demoOptions are what a test changes of the demo's configuration.
 type demoOptions struct {
@@ -168,94 +127,11 @@ type demoOptions struct {
 	env  []string // more variables
 }
 
-// startDemo runs the demo on a free loopback port (its issuer is then
-// http://127.0.0.1:PORT) with a throwaway SQLite database and signing
-// key and the seeded users' password set. It waits for /healthz and
-// stops the process with SIGTERM at the end of the test.
+// startDemo runs the demo (package demoproc; its issuer is
+// http://127.0.0.1:PORT) with the seeded users' password set.
 func startDemo(t *testing.T, o demoOptions) *demo {
 	t.Helper()
-	bin := demoBinary(t)
-	dir := t.TempDir()
-	args := append([]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db"),
-		"-key-file", filepath.Join(dir, "signing-key.pem")}, o.args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(demoEnv(), "DEMO_PASSWORD="+password), o.env...)
-	// A test binary killed by -timeout runs no Cleanup: the demo ends
-	// with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	d := &demo{logs: &syncBuffer{}}
-	cmd.Stderr = d.logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "demo-api listening on "); ok {
-				addr <- a
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the demo's log:\n%s", d.logs.tail(200))
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil && !t.Failed() {
-				t.Errorf("the demo did not stop cleanly on SIGTERM: %v\n%s", err, d.logs.tail(50))
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Error("the demo did not stop within 30 s of SIGTERM")
-		}
-	})
-	select {
-	case d.URL = <-addr:
-	case err := <-exited:
-		t.Fatalf("the demo exited before listening: %v\n%s", err, d.logs.String())
-	case <-time.After(startTimeout):
-		t.Fatalf("the demo did not listen within %v\n%s", startTimeout, d.logs.String())
-	}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		resp, err := http.Get(d.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200 within %v: %v", startTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return d
-}
-
-// demoEnv is the environment without the demo's own variables, which
-// would change what the test configures.
-func demoEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "DEMO_") || strings.HasPrefix(name, "OIDC_") || name == "DATABASE_URL" || name == "REDIS_URL" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	return &demo{demoproc.Start(t, demoproc.Options{Args: o.args, Env: append([]string{"DEMO_PASSWORD=" + password}, o.env...)})}
 }
 
 // randomKey is 32 random bytes in base64url, for DEMO_DPOP_NONCE_KEY.
@@ -276,7 +152,7 @@ var requestLine = regexp.MustCompile(`msg=request method=(\S+) path=(\S+) status
 // requests returns the requests the demo has logged.
 func (d *demo) requests() []request {
 	var out []request
-	for _, m := range requestLine.FindAllStringSubmatch(d.logs.String(), -1) {
+	for _, m := range requestLine.FindAllStringSubmatch(d.Log.String(), -1) {
 		status, _ := strconv.Atoi(m[3])
 		out = append(out, request{m[1], m[2], status})
 	}
@@ -374,31 +250,4 @@ func (m *metadataServer) fetched() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.hits...)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// tail returns the last n lines.
-func (b *syncBuffer) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
