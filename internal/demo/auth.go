@@ -166,7 +166,10 @@ const (
 // Metadata Documents, and the sealing key (DEMO_AUTHORIZE_KEY). Its
 // stores are the database's, opened by sessionless.New.
 func authorizationConfig(cfg Config, external string, res resources, log *slog.Logger) (*endpoint.AuthorizationConfig, error) {
-	scopes := res.all.Scopes
+	// What third-party clients may ask for: the widgets' scopes, never
+	// tokens:manage — an API token made with it would outlive the
+	// consent that allowed it.
+	scopes := res.mcp.Scopes
 	cli := clients.Client{ID: cliClientID, Name: "Demo CLI", Scopes: []string{scopeRead, scopeWrite},
 		RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback", "http://localhost/callback"}}
 	list := []clients.Client{cli}

@@ -121,7 +121,10 @@ Environment only:
   %s
         password of the users seeded on first start (demo and viewer);
         when unset, a random password is generated and printed once
-`, envPassword)
+  %s
+        32 bytes (base64url) sealing the pending authorization request in
+        the login page: the same on every instance; unset, a random key
+`, envPassword, envAuthorizeKey)
 	io.WriteString(w, b.String())
 }
 

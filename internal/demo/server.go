@@ -117,15 +117,17 @@ type resources struct {
 // resourcesOf returns the demo's resources under issuer.
 func resourcesOf(issuer string) resources {
 	base := strings.TrimRight(issuer, "/")
-	r := func(u string) middleware.Resource {
-		return middleware.Resource{URL: u, AuthorizationServers: []string{issuer},
-			Scopes: []string{scopeRead, scopeWrite, scopeManageTokens}}
+	r := func(u string, scopes ...string) middleware.Resource {
+		return middleware.Resource{URL: u, AuthorizationServers: []string{issuer}, Scopes: scopes}
 	}
-	api := r(base + "/api")
+	// The widgets' resources list the widgets' scopes; managing API
+	// tokens (which outlive any consent) belongs to the whole server.
+	api := r(base+"/api", scopeRead, scopeWrite)
 	// The API tokens' routes act for the whole server (an API token is
 	// good at every resource): they are not part of /api.
 	api.Except = []string{base + "/api/tokens"}
-	return resources{all: r(issuer), api: api, graphql: r(base + "/graphql"), mcp: r(base + "/mcp")}
+	return resources{all: r(issuer, scopeRead, scopeWrite, scopeManageTokens), api: api,
+		graphql: r(base+"/graphql", scopeRead, scopeWrite), mcp: r(base+"/mcp", scopeRead, scopeWrite)}
 }
 
 func (r resources) list() []middleware.Resource {

@@ -100,7 +100,10 @@ func MatchRedirectURI(registered []string, requested string) bool {
 		}
 	}
 	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !isLoopback(req.Hostname()) || req.User != nil || strings.Contains(requested, "#") {
+	// The scheme as written (url.Parse lowers it), and a port after a
+	// colon: "HTTP://" and "127.0.0.1:/" are not what was registered.
+	if err != nil || !strings.HasPrefix(requested, "http://") || !isLoopback(req.Hostname()) || req.User != nil ||
+		strings.Contains(requested, "#") || strings.HasSuffix(req.Host, ":") {
 		return false
 	}
 	for _, r := range registered {

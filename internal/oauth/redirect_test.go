@@ -67,6 +67,9 @@ func TestMatchRedirectURI(t *testing.T) {
 		"http://127.0.0.1:0/cli/done":         false,
 		"http://127.0.0.1:070/cli/done":       false,
 		"http://127.0.0.1:65536/cli/done":     false,
+		"HTTP://127.0.0.1:7777/cli/done":      false, // the scheme's case as registered
+		"Http://127.0.0.1/cli/done":           false,
+		"http://127.0.0.1:/cli/done":          false, // a colon without a port
 		"http://localhost:51234/cli/done":     false, // another host than registered
 		"http://[::1]:9999/cb?a=1":            true,
 		"http://[::1]:9999/cb":                false,

@@ -208,7 +208,10 @@ type IssueFunc func(ctx context.Context, g Grant) (Issued, error)
 // A RedeemOption adds a check to Redeem.
 type RedeemOption func(*redeemOptions)
 
-type redeemOptions struct{ jkt string }
+type redeemOptions struct {
+	jkt   string
+	check func(Grant) error
+}
 
 // DPoPKey gives Redeem the thumbprint (RFC 7638) of the key the token
 // request's DPoP proof was signed with, checked already by the caller;
@@ -216,6 +219,15 @@ type redeemOptions struct{ jkt string }
 // (Grant.JKT) is refused with ErrDPoP unless jkt is that key's, before
 // the code is spent (RFC 9449 §10.1). A code not bound takes any proof.
 func DPoPKey(jkt string) RedeemOption { return func(o *redeemOptions) { o.jkt = jkt } }
+
+// CheckGrant gives Redeem a check of the caller's on the code's grant,
+// run after Redeem's own checks and before the code is spent: its error
+// is returned unchanged and the code stays good (a token request that
+// names another resource than the code's, say, is the request's
+// mistake, not a use of the code).
+func CheckGrant(check func(Grant) error) RedeemOption {
+	return func(o *redeemOptions) { o.check = check }
+}
 
 // Redeem redeems the code raw for the token request of clientID (the
 // authenticated client, or the client_id of a public one), carrying
@@ -318,6 +330,9 @@ func (m *Manager) check(rec Record, now time.Time, clientID, redirectURI, verifi
 	}
 	if g.JKT != "" && o.jkt != g.JKT {
 		return fmt.Errorf("%w: %w", ErrInvalidGrant, ErrDPoP)
+	}
+	if o.check != nil {
+		return o.check(g)
 	}
 	return nil
 }

@@ -537,3 +537,20 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckGrant: the caller's check runs on the grant before the code is
+// spent; its refusal comes back unchanged and the code stays good.
+func TestCheckGrant(t *testing.T) {
+	f := newFixture(t)
+	raw := f.issueCode(t)
+	errOther := errors.New("another resource")
+	var seen authcode.Grant
+	_, _, err := f.m.Redeem(context.Background(), raw, f.grant.ClientID, f.grant.RedirectURI, f.verifier, f.issue,
+		authcode.CheckGrant(func(g authcode.Grant) error { seen = g; return errOther }))
+	if err != errOther || seen.Resource != f.grant.Resource {
+		t.Fatalf("Redeem with a refusing check = %v (grant seen %+v)", err, seen)
+	}
+	if _, _, err := f.redeem(raw); err != nil {
+		t.Fatalf("the code after the check refused: %v", err)
+	}
+}

@@ -184,8 +184,8 @@ func (c Client) Validate() error {
 	default:
 		return bad("unknown kind %q", c.Kind)
 	}
-	if len(c.Name) > 200 || !utf8.ValidString(c.Name) || strings.ContainsFunc(c.Name, isControl) {
-		return bad("the name must be UTF-8 without control characters, at most 200 bytes")
+	if len(c.Name) > 200 || !utf8.ValidString(c.Name) || strings.ContainsFunc(c.Name, isControl) || strings.ContainsFunc(c.Name, isBidiControl) {
+		return bad("the name must be UTF-8 without control or bidirectional formatting characters, at most 200 bytes")
 	}
 	switch c.AuthMethod {
 	case "", AuthNone:
@@ -233,6 +233,13 @@ func (c Client) Validate() error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// isBidiControl reports whether r is a bidirectional formatting
+// character, which could make a name shown on the consent page read
+// otherwise than it is written (Unicode Bidi_Control).
+func isBidiControl(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
 
 // CheckID checks a client ID that is not a metadata document's URL: 1 to
 // 255 bytes of printable ASCII without space, quotes, backslash or colon.

@@ -46,6 +46,7 @@ func TestValidate(t *testing.T) {
 		{"implicit grant", with(func(c *clients.Client) { c.GrantTypes = []string{"implicit"} }), false},
 		{"bad scope", with(func(c *clients.Client) { c.Scopes = []string{"a b"} }), false},
 		{"control character in name", with(func(c *clients.Client) { c.Name = "App\x00" }), false},
+		{"bidi override in name", with(func(c *clients.Client) { c.Name = "Official \u202eppa tfosorciM" }), false},
 		{"registered first-party", with(func(c *clients.Client) { c.Kind, c.FirstParty = clients.Registered, true }), false},
 		{"document client with a secret", clients.Client{ID: "https://app.example/client.json", Kind: clients.Document,
 			AuthMethod: clients.AuthSecretBasic, SecretHashes: []clients.SecretHash{hash}, RedirectURIs: ok.RedirectURIs}, false},

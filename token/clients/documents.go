@@ -57,6 +57,11 @@ type DocumentsConfig struct {
 	// CacheSize bounds the number of documents, and of failures, kept;
 	// the least recently used goes first. Zero: 1000.
 	CacheSize int
+	// MaxFetches bounds the fetches under way at once, of distinct URLs:
+	// a lookup that would start one more is refused (not cached), so
+	// that a flood of distinct URLs holds a bounded number of
+	// connections and goroutines. Zero: 32.
+	MaxFetches int
 	// Scopes are the scopes the server supports (its scopes_supported).
 	// A document's "scope" is narrowed to these, and a document without
 	// one gets all of them. Empty: a document's scopes are kept as they
@@ -111,6 +116,7 @@ type Documents struct {
 	timeout  time.Duration
 	ttl      time.Duration
 	size     int
+	fetches  int // MaxFetches
 	scopes   []string
 	now      func() time.Time
 	log      *slog.Logger
@@ -150,6 +156,8 @@ func NewDocuments(cfg DocumentsConfig) (*Documents, error) {
 		return nil, errors.New("clients: DocumentsConfig.CacheTTL must be between 0 (the default) and 24 hours")
 	case cfg.CacheSize < 0:
 		return nil, errors.New("clients: DocumentsConfig.CacheSize is negative")
+	case cfg.MaxFetches < 0:
+		return nil, errors.New("clients: DocumentsConfig.MaxFetches is negative")
 	}
 	var scopes []string
 	for _, s := range cfg.Scopes {
@@ -168,6 +176,7 @@ func NewDocuments(cfg DocumentsConfig) (*Documents, error) {
 		timeout:  docOr(cfg.Timeout, docDefaultTimeout),
 		ttl:      docOr(cfg.CacheTTL, docDefaultCacheTTL),
 		size:     docOr(cfg.CacheSize, docDefaultCacheSize),
+		fetches:  docOr(cfg.MaxFetches, 32),
 		scopes:   scopes,
 		now:      cfg.Now,
 		log:      cfg.Logger,
@@ -231,6 +240,10 @@ func (d *Documents) Client(ctx context.Context, id string) (Client, error) {
 		return clone(e.c), e.err
 	}
 	f, ok := d.flights[id]
+	if !ok && len(d.flights) >= d.fetches {
+		d.mu.Unlock()
+		return Client{}, docRefusal("too many client metadata documents are being fetched; try again in a moment")
+	}
 	if !ok {
 		f = &docFlight{done: make(chan struct{})}
 		d.flights[id] = f

@@ -919,3 +919,38 @@ func ExampleDocuments() {
 	// true
 	// clients: unknown client: client metadata document: its client_id is not the URL it was fetched from
 }
+
+// TestDocumentsMaxFetches: beyond MaxFetches fetches of distinct URLs
+// under way, a lookup of yet another URL is refused at once, without a
+// fetch and without caching the refusal; one of a URL already being
+// fetched joins it.
+func TestDocumentsMaxFetches(t *testing.T) {
+	release := make(chan struct{})
+	s := docNewServer(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		docServe(docMinimal)(w, r)
+	})
+	d := docNew(t, s, DocumentsConfig{MaxFetches: 2})
+	a, b, c := s.URL+"/a.json", s.URL+"/b.json", s.URL+"/client.json"
+	var wg sync.WaitGroup
+	for _, id := range []string{a, b, a} {
+		wg.Go(func() { d.Client(t.Context(), id) })
+	}
+	docWaiters(t, d, a, 2)
+	docWaiters(t, d, b, 1)
+	if _, err := d.Client(t.Context(), c); !errors.Is(err, ErrUnknownClient) || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("a third URL while two are fetched: %v", err)
+	}
+	close(release)
+	wg.Wait()
+	if n := s.hits.Load(); n != 2 {
+		t.Errorf("%d fetches; want 2", n)
+	}
+	// The refusal was not cached: now that nothing is under way, it is fetched.
+	if got, err := d.Client(t.Context(), c); err != nil || got.ID != c {
+		t.Fatalf("after the fetches ended: %+v %v", got, err)
+	}
+	if _, err := NewDocuments(DocumentsConfig{MaxFetches: -1}); err == nil {
+		t.Error("a negative MaxFetches was accepted")
+	}
+}

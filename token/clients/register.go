@@ -469,7 +469,7 @@ func (g *Registrar) client(body []byte, now time.Time) (Client, error) {
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) ||
-		strings.ContainsFunc(name, regBidiControl) {
+		strings.ContainsFunc(name, isBidiControl) {
 		return Client{}, regInvalid("client_name must have at most 200 bytes, without control or bidirectional formatting characters")
 	}
 	c.Name = name
@@ -556,13 +556,6 @@ func regStrings(md map[string][]byte, name string, limit int, tooMany error) (ss
 		return nil, false, regInvalid("%s must be an array of strings", name)
 	}
 	return ss, true, nil
-}
-
-// regBidiControl reports whether r is a bidirectional formatting
-// character, which could make a name read otherwise than it is written
-// (Unicode Bidi_Control).
-func regBidiControl(r rune) bool {
-	return r == 0x061c || r == 0x200e || r == 0x200f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }
 
 // newRegisteredID returns a new client ID: RegisteredIDPrefix and 16

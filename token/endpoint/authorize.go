@@ -134,16 +134,18 @@ func (e *pageError) Error() string { return e.message }
 // Authorize returns the authorization endpoint (RFC 6749 §3.1, §4.1.1;
 // OAuth 2.1 §4.1.1), mounted as GET and POST prefix/authorize.
 //
-// GET takes an authorization request: client_id, redirect_uri (compared
-// exactly with the client's registered ones, but for the port of a
-// loopback one, RFC 8252 §7.3; optional when the client has one),
+// GET takes an authorization request: client_id, redirect_uri (required,
+// compared exactly with the client's registered ones, but for the port of
+// a loopback one, RFC 8252 §7.3),
 // response_type=code, code_challenge with code_challenge_method=S256
 // (required; "plain" is refused), and optional state, scope (narrowed
 // to the client's scopes), resource (RFC 8707) and dpop_jkt (RFC 9449
 // §10). An unknown client or a redirect URI that is not the client's is
 // shown to the user on an error page and never redirected; the other
 // errors go to the client's redirect URI with error, state and iss (RFC
-// 9207). A request that passes gets the login page, carrying the request
+// 9207) — for a configured client: a registered or metadata-document
+// client names its redirect URIs itself, so its errors are shown too
+// (RFC 9700 §4.11.2, no open redirector). A request that passes gets the login page, carrying the request
 // sealed (no server session).
 //
 // POST is that page's form: the same password check and throttling as
@@ -176,6 +178,14 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request) {
 	p, c, err := s.checkAuthorization(r)
 	var ae *authzError
 	switch {
+	case errors.As(err, &ae) && !trusted(c):
+		// A client anyone could register (or publish) names any redirect
+		// URI: redirecting its errors before anyone logged in would make
+		// this server an open redirector (RFC 9700 §4.11.2). The user
+		// sees the error instead.
+		s.log.InfoContext(r.Context(), "authorization request refused", "error", ae.code, "client_id", p.ClientID)
+		s.errorPage(w, r, &pageError{http.StatusBadRequest, "The application's request is invalid (" + ae.code + "): " + ae.description + "."})
+		return
 	case errors.As(err, &ae):
 		s.redirectError(w, r, p, ae)
 		return
@@ -186,6 +196,12 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request) {
 	sealed, err := s.authz.sealer.seal(sealPending, p, s.now().Add(s.authz.lifetime))
 	if err != nil {
 		s.errorPage(w, r, internalError{err})
+		return
+	}
+	if len(sealed) > maxSealed {
+		// It would not open when the form comes back (a state of
+		// control characters, each escaped in six bytes).
+		s.errorPage(w, r, &pageError{http.StatusBadRequest, "The authorization request is too large."})
 		return
 	}
 	s.loginPage(w, r, http.StatusOK, c, p, sealed, "", "")
@@ -285,6 +301,9 @@ func (s *Server) checkAuthorization(r *http.Request) (pending, clients.Client, e
 		p.JKT = jkt
 	}
 	if q.Has("resource") {
+		if q.Get("resource") == "" {
+			return bad("invalid_target", "the resource parameter is empty")
+		}
 		aud, err := s.resource(q)
 		var oerr *oauthError
 		if errors.As(err, &oerr) {
@@ -302,6 +321,11 @@ func (s *Server) checkAuthorization(r *http.Request) (pending, clients.Client, e
 	p.Scope, p.Explicit = scope, q.Get("scope") != ""
 	return p, c, nil
 }
+
+// trusted reports whether c's redirect URIs are the operator's: a
+// configured client, not one that registered itself or is named by a
+// metadata document.
+func trusted(c clients.Client) bool { return c.Kind == "" || c.Kind == clients.Configured }
 
 // clientScope narrows the requested scope to what c may ask for (all of
 // its scopes when the request names none); a request none of whose
@@ -463,6 +487,10 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request, form url
 				s.errorPage(w, r, internalError{err})
 				return
 			}
+			if len(sealedA) > maxSealed {
+				s.errorPage(w, r, &pageError{http.StatusBadRequest, "The authorization request is too large."})
+				return
+			}
 			s.consentPage(w, r, c, a, sealedA)
 			return
 		}
@@ -530,15 +558,17 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, uri string, pa
 		s.errorPage(w, r, internalError{err})
 		return
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
+	// The redirect URI's own query stays as registered, byte for byte;
+	// the response's parameters follow it.
 	if state != "" {
-		q.Set("state", state)
+		params.Set("state", state)
 	}
-	q.Set("iss", s.cfg.Issuer.Name())
-	u.RawQuery = q.Encode()
+	params.Set("iss", s.cfg.Issuer.Name())
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + params.Encode()
+	} else {
+		u.RawQuery = params.Encode()
+	}
 	w.Header().Set("Location", u.String())
 	w.WriteHeader(http.StatusSeeOther)
 }

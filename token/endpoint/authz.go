@@ -63,11 +63,9 @@ func (s *Server) newAuthz(ac AuthorizationConfig) (*authz, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
-	if s.cookies != nil {
-		a.cross = s.cookies.cross
-	} else {
-		a.cross = http.NewCrossOriginProtection()
-	}
+	// Its own check, trusting no other origin: the origins cookie mode
+	// trusts may call the API, not fill in the login and consent forms.
+	a.cross = http.NewCrossOriginProtection()
 	reg, _ := ac.Clients.(*clients.Registry)
 	a.documents = reg != nil && reg.Documents != nil
 	if rc := ac.Registration; rc != nil {
@@ -172,6 +170,10 @@ type consentEntry struct {
 // with the scopes and when, newest first.
 func (s *Server) Consents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authz == nil {
+			http.NotFound(w, r)
+			return
+		}
 		p, ok := s.deviceCaller(w, r)
 		if !ok {
 			return
@@ -202,6 +204,10 @@ func (s *Server) Consents() http.Handler {
 // their access tokens. 204; 404 when there is no such consent.
 func (s *Server) RevokeConsent() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authz == nil {
+			http.NotFound(w, r)
+			return
+		}
 		p, ok := s.deviceCaller(w, r)
 		if !ok {
 			return
@@ -213,13 +219,18 @@ func (s *Server) RevokeConsent() http.Handler {
 			return
 		}
 		ctx := r.Context()
+		if c, err := s.client(ctx, id); err == nil && c.FirstParty {
+			// The app's own clients need no consent, and "withdrawing" one
+			// would end every login of the user in the app.
+			httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "a first-party client has no consent to withdraw")
+			return
+		}
 		found, err := s.authz.consents.Revoke(ctx, p.Subject, id)
 		if err != nil {
 			s.fail(w, r, "revoking a consent", err)
 			return
 		}
-		// The client's tokens end too, consent or not (a first-party
-		// client has none): that is what withdrawing means.
+		// The client's tokens end too: that is what withdrawing means.
 		fams, err := s.refresh.Families(ctx, p.Subject)
 		if err != nil {
 			s.fail(w, r, "revoking a consent", err)

@@ -37,11 +37,7 @@ func (s *Server) codeGrant(r *http.Request, form url.Values, c clients.Client, j
 	var t issued
 	_, _, err = s.authz.codes.Redeem(r.Context(), code, c.ID, form.Get("redirect_uri"), verifier,
 		func(ctx context.Context, g authcode.Grant) (authcode.Issued, error) {
-			// A code granted for one resource stays for it (RFC 8707 §2.2).
 			if g.Resource != "" {
-				if aud != nil && aud[0] != g.Resource {
-					return authcode.Issued{}, &oauthError{http.StatusBadRequest, "invalid_target", "the code was granted for another resource"}
-				}
 				aud = []string{g.Resource}
 			}
 			u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
@@ -57,12 +53,19 @@ func (s *Server) codeGrant(r *http.Request, form url.Values, c clients.Client, j
 					held = append(held, sc)
 				}
 			}
-			if t, err = s.issueTokensFor(r, c.ID, u, "", strings.Join(held, " "), cmp.Or(g.JKT, jkt), aud, false); err != nil {
+			if t, err = s.issueTokensFor(r, c, u, "", strings.Join(held, " "), cmp.Or(g.JKT, jkt), aud, false); err != nil {
 				return authcode.Issued{}, err
 			}
 			return authcode.Issued{RefreshFamily: t.family, AccessIssuer: t.claims.Issuer, AccessID: t.claims.ID,
 				AccessExpiresAt: t.claims.ExpiresAt}, nil
-		}, authcode.DPoPKey(jkt))
+		}, authcode.DPoPKey(jkt), authcode.CheckGrant(func(g authcode.Grant) error {
+			// A code granted for one resource stays for it (RFC 8707
+			// §2.2); refused before the code is spent.
+			if g.Resource != "" && aud != nil && aud[0] != g.Resource {
+				return &oauthError{http.StatusBadRequest, "invalid_target", "the code was granted for another resource"}
+			}
+			return nil
+		}))
 	if errors.Is(err, authcode.ErrInvalidGrant) {
 		if errors.Is(err, authcode.ErrReused) {
 			s.log.WarnContext(r.Context(), "authorization code reused: its tokens revoked", "client_id", c.ID)

@@ -319,7 +319,7 @@ func (s *Server) IssueCookies(w http.ResponseWriter, r *http.Request, u User, us
 		s.fail(w, r, "issuing cookies", invalidRequest("the return path must be a path of this site"))
 		return
 	}
-	t, err := s.issueTokensFor(r, s.cfg.ClientID, u, username, strings.Join(u.Scopes, " "), "", nil, true)
+	t, err := s.issueTokensFor(r, s.firstParty, u, username, strings.Join(u.Scopes, " "), "", nil, true)
 	if err != nil {
 		s.fail(w, r, "issuing cookies", err)
 		return

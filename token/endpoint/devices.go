@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/httpx"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/clients"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -101,7 +103,44 @@ func (s *Server) deviceCaller(w http.ResponseWriter, r *http.Request) (*identity
 		httpx.WriteOAuthError(w, http.StatusUnauthorized, "invalid_token", "a token for one resource cannot manage devices")
 		return nil, false
 	}
-	return p, true
+	return p, s.firstPartyOnly(w, r, p)
+}
+
+// firstPartyOnly answers 403 to a token of a third-party client and
+// reports whether p may go on: the user's logins, consents and logout
+// everywhere are the account's, which the app's own clients manage, not
+// an app the user allowed to see some widgets.
+func (s *Server) firstPartyOnly(w http.ResponseWriter, r *http.Request, p *identity.Principal) bool {
+	ok, err := s.isFirstPartyToken(r.Context(), p)
+	if err != nil {
+		s.fail(w, r, "checking the client of a token", err)
+		return false
+	}
+	if !ok {
+		httpx.WriteOAuthError(w, http.StatusForbidden, "unauthorized_client", "a token of a third-party client cannot manage the account")
+	}
+	return ok
+}
+
+// isFirstPartyToken reports whether p's token was issued to a first-party
+// client (or is another issuer's, or carries no client: the app's own).
+// An error means the clients cannot be looked up now.
+func (s *Server) isFirstPartyToken(ctx context.Context, p *identity.Principal) (bool, error) {
+	if !s.ours(p) || p.ClientID == "" || p.ClientID == s.cfg.ClientID {
+		return true, nil
+	}
+	if s.authz == nil || clients.IsDocumentURL(p.ClientID) {
+		return false, nil // a document's client is never first-party, and is not fetched for this
+	}
+	c, err := s.client(ctx, p.ClientID)
+	var uc *unknownClientError
+	switch {
+	case errors.As(err, &uc):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return c.FirstParty, nil
 }
 
 // sessionID returns the refresh family p's access token was issued with

@@ -112,6 +112,9 @@ func (s *Server) LogoutAll() http.Handler {
 			httpx.WriteOAuthError(w, http.StatusUnauthorized, "invalid_token", "a token for one resource cannot log out everywhere")
 			return
 		}
+		if !s.firstPartyOnly(w, r, p) {
+			return
+		}
 		if s.ours(p) {
 			if err := s.refresh.RevokeSubject(ctx, p.Subject); err != nil {
 				s.fail(w, r, "logout-all: revoking refresh tokens", err)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/sessionless/sessionless/internal/exturl"
 	"github.com/sessionless/sessionless/token/clients"
 )
 
@@ -38,6 +39,7 @@ code{font-size:.9rem;word-break:break-all}
 {{define "login"}}{{template "head" .}}
 <h1>Sign in to {{.Service}}</h1>
 <p><strong>{{.Client}}</strong> wants to access your account.</p>
+{{if .Unverified}}<p class="note">This application registered itself{{if .ClientURL}} as <code>{{.ClientURL}}</code>{{end}}; {{.Service}} has not verified its name.</p>{{end}}
 {{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="request" value="{{.Request}}">
@@ -108,8 +110,17 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	w.Write(b.Bytes())
 }
 
-// formAction is where a page's form posts: the path the request came to.
-func formAction(r *http.Request) string { return r.URL.EscapedPath() }
+// formAction is where a page's form posts: the path the request came to,
+// as the browser sees it (under Config.ExternalURL's path, which a proxy
+// in front may strip).
+func (s *Server) formAction(r *http.Request) string {
+	if s.cfg.ExternalURL != "" {
+		if u, err := url.Parse(exturl.RequestURL(s.cfg.ExternalURL, r)); err == nil && u.Path != "" {
+			return u.EscapedPath()
+		}
+	}
+	return r.URL.EscapedPath()
+}
 
 func redirectHost(uri string) string {
 	u, err := url.Parse(uri)
@@ -123,13 +134,17 @@ func redirectHost(uri string) string {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, c clients.Client, p pending, sealed, username, msg string) {
-	s.render(w, status, "login", pageData{Title: "Sign in", Client: c.DisplayName(), RedirectHost: redirectHost(p.RedirectURI),
-		Action: formAction(r), Request: sealed, Username: username, Error: msg})
+	d := pageData{Title: "Sign in", Client: c.DisplayName(), RedirectHost: redirectHost(p.RedirectURI),
+		Action: s.formAction(r), Request: sealed, Username: username, Error: msg, Unverified: !trusted(c)}
+	if c.Kind == clients.Document {
+		d.ClientURL = c.ID
+	}
+	s.render(w, status, "login", d)
 }
 
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, c clients.Client, a approval, sealed string) {
 	d := pageData{Title: "Allow access", Client: c.DisplayName(), RedirectHost: redirectHost(a.Pending.RedirectURI),
-		Action: formAction(r), Request: sealed, Unverified: c.Kind == clients.Registered || c.Kind == clients.Document}
+		Action: s.formAction(r), Request: sealed, Unverified: !trusted(c)}
 	if c.Kind == clients.Document {
 		d.ClientURL = c.ID
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
 	"github.com/sessionless/sessionless/token"
+	"github.com/sessionless/sessionless/token/clients"
 	"github.com/sessionless/sessionless/token/refresh"
 )
 
@@ -174,24 +175,24 @@ func (s *Server) checkPasswordDone(r *http.Request, name, pw string, done func()
 // issueTokens issues an access token for u with scope, and the first
 // refresh token of a new family.
 func (s *Server) issueTokens(r *http.Request, u User, username, scope, jkt string, cookie bool) (issued, error) {
-	return s.issueTokensFor(r, s.cfg.ClientID, u, username, scope, jkt, nil, cookie)
+	return s.issueTokensFor(r, s.firstParty, u, username, scope, jkt, nil, cookie)
 }
 
 // issueTokensFor issues tokens whose access token has the audience aud
 // (nil: the issuer's). The access token names the refresh family as its
 // "sid": logging out with it ends the family, and the devices list tells
 // the caller's own. In cookie mode the access token must fit a cookie.
-func (s *Server) issueTokensFor(r *http.Request, clientID string, u User, username, scope, jkt string, aud []string, cookie bool) (issued, error) {
+func (s *Server) issueTokensFor(r *http.Request, c clients.Client, u User, username, scope, jkt string, aud []string, cookie bool) (issued, error) {
 	var resource string // the family keeps the resource it was granted for (RFC 8707)
 	if len(aud) == 1 {
 		resource = aud[0]
 	}
 	var t issued
-	g := refresh.Grant{Subject: u.Subject, ClientID: clientID, Scope: scope, JKT: jkt, Resource: resource,
+	g := refresh.Grant{Subject: u.Subject, ClientID: c.ID, Scope: scope, JKT: jkt, Resource: resource,
 		UserAgent: r.UserAgent()}
 	rt, family, err := s.refresh.Start(r.Context(), g, func(_ context.Context, m refresh.Minting) (refresh.AccessToken, error) {
 		var err error
-		t.access, t.claims, err = s.issueAccessFor(clientID, u, scope, jkt, aud, m.Family, refresh.AccessToken{})
+		t.access, t.claims, err = s.issueAccessFor(c, u, scope, jkt, aud, m.Family, refresh.AccessToken{})
 		if err == nil && cookie {
 			err = checkCookieSize(t.access)
 		}
@@ -200,7 +201,7 @@ func (s *Server) issueTokensFor(r *http.Request, clientID string, u User, userna
 	if err != nil {
 		return issued{}, err
 	}
-	t.refresh, t.roles, t.family = rt, u.Roles, family
+	t.refresh, t.roles, t.family = rt, rolesFor(c, u), family
 	abs, idle := s.refresh.Lifetimes()
 	t.refreshAge = min(abs, idle)
 	s.log.InfoContext(r.Context(), "tokens issued", "sub", t.claims.Subject, "jti", t.claims.ID)
@@ -214,8 +215,8 @@ func (s *Server) issueTokensFor(r *http.Request, clientID string, u User, userna
 // a reissue (a rotation within the grace period of the refresh manager)
 // it has that token's jti and expiry, so that revoking the family
 // revokes it too.
-func (s *Server) issueAccessFor(clientID string, u User, scope, jkt string, aud []string, sid string, reissue refresh.AccessToken) (string, token.Claims, error) {
-	c := token.Claims{Subject: u.Subject, Scope: scope, Roles: u.Roles, ClientID: clientID, JKT: jkt, Audience: aud}
+func (s *Server) issueAccessFor(cl clients.Client, u User, scope, jkt string, aud []string, sid string, reissue refresh.AccessToken) (string, token.Claims, error) {
+	c := token.Claims{Subject: u.Subject, Scope: scope, Roles: rolesFor(cl, u), ClientID: cl.ID, JKT: jkt, Audience: aud}
 	if sid != "" {
 		c.Extra = map[string]any{"sid": sid}
 	}
@@ -227,6 +228,17 @@ func (s *Server) issueAccessFor(clientID string, u User, scope, jkt string, aud 
 		return "", token.Claims{}, internalError{err}
 	}
 	return raw, c, nil
+}
+
+// rolesFor is the roles an access token for c carries: the user's for
+// the app's own clients, none for a third-party client, which the user
+// allowed scopes (shown on the consent page), not the user's roles (an
+// "admin" role would make any app the user allowed an administrator).
+func rolesFor(c clients.Client, u User) []string {
+	if c.FirstParty {
+		return u.Roles
+	}
+	return nil
 }
 
 func accessOf(c token.Claims) refresh.AccessToken {

@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -12,7 +13,7 @@ import (
 )
 
 // maxSealed bounds a sealed value as it comes back from a form.
-const maxSealed = 8 << 10
+const maxSealed = 16 << 10
 
 // sealer seals values that travel through the browser (the pending
 // authorization request in the login form, no server session): AES-256-GCM
@@ -54,11 +55,11 @@ type envelope struct {
 
 // seal returns v sealed for purpose until exp, in base64url.
 func (s *sealer) seal(purpose string, v any, exp time.Time) (string, error) {
-	raw, err := json.Marshal(v)
+	raw, err := marshal(v)
 	if err != nil {
 		return "", err
 	}
-	plain, err := json.Marshal(envelope{Exp: exp.Unix(), Value: raw})
+	plain, err := marshal(envelope{Exp: exp.Unix(), Value: raw})
 	if err != nil {
 		return "", err
 	}
@@ -66,6 +67,18 @@ func (s *sealer) seal(purpose string, v any, exp time.Time) (string, error) {
 	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(plain)+g.Overhead())
 	rand.Read(nonce)
 	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, plain, []byte(purpose))), nil
+}
+
+// marshal is json.Marshal without HTML escaping: a state of "<<<…"
+// takes its own size, not six times it.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // open opens a value sealed for purpose into v; errSealed when it does

@@ -169,6 +169,13 @@ func (s *Server) checkClient(r *http.Request, form url.Values) (clients.Client, 
 		}
 		id = s.cfg.ClientID
 	}
+	if clients.IsDocumentURL(id) {
+		// The lookup may fetch a document: the address budget of a login,
+		// as at the authorization endpoint.
+		if err := s.throttle.CheckAddress(r); err != nil {
+			return clients.Client{}, err
+		}
+	}
 	c, err := s.client(r.Context(), id)
 	var uc *unknownClientError
 	switch {
@@ -251,7 +258,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, form url.
 	if err != nil {
 		return issued{}, err
 	}
-	return s.issueTokensFor(r, c.ID, u, name, scope, jkt, aud, false)
+	return s.issueTokensFor(r, c, u, name, scope, jkt, aud, false)
 }
 
 // serves reports whether url is the URL of one of Config.Resources.
@@ -396,7 +403,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 		if err != nil {
 			return refresh.AccessToken{}, err
 		}
-		if t.access, t.claims, err = s.issueAccessFor(c.ID, u, scope, bind, aud, m.Family, m.Reissue); err != nil {
+		if t.access, t.claims, err = s.issueAccessFor(c, u, scope, bind, aud, m.Family, m.Reissue); err != nil {
 			return refresh.AccessToken{}, err
 		}
 		if cookie {
@@ -404,7 +411,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 				return refresh.AccessToken{}, err
 			}
 		}
-		t.roles = u.Roles
+		t.roles = rolesFor(c, u)
 		abs, idle := s.refresh.Lifetimes()
 		t.refreshAge = min(m.Created.Add(abs).Sub(s.now()), idle)
 		return accessOf(t.claims), nil
