@@ -44,6 +44,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/redisreplay"
@@ -199,6 +200,9 @@ type Auth struct {
 	Endpoints *endpoint.Server
 
 	log       *slog.Logger
+	db        *sql.DB        // the database the stores are in, or nil
+	redis     *redis.Client  // Config.Redis's client, or nil
+	failOpen  bool           // the revocation list fails open
 	resources bool           // Config.Middleware.Resources has some
 	closers   []func() error // in the order they were opened
 	stop      context.CancelFunc
@@ -229,6 +233,10 @@ func New(cfg Config) (_ *Auth, err error) {
 		return nil, err
 	}
 	st, err := a.openStores(cfg)
+	if st != nil {
+		a.db, a.redis = st.db, st.redis
+	}
+	a.failOpen = cfg.RevocationList.FailOpen
 	if err != nil {
 		return nil, err
 	}

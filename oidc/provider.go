@@ -291,6 +291,11 @@ func (p *Provider) MaxTokenLifetime() time.Duration {
 // KeyFetches returns how many times the keys were fetched (or tried).
 func (p *Provider) KeyFetches() int64 { return p.keys.fetches.Load() }
 
+// HasKeys reports whether the provider's keys have been fetched: until
+// then its tokens get identity.ErrUnavailable (a 503). For a readiness
+// check.
+func (p *Provider) HasKeys() bool { return p.keys.KeySet() != nil }
+
 // Warm fetches the keys now (discovery first, when used), so that the
 // first request does not wait for them, and so that a mistyped issuer or
 // an unreachable provider shows at start: [New] makes no network call.

@@ -435,8 +435,11 @@ func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(string(body), "temporarily") && !strings.Contains(string(body), "unavailable") {
 		t.Errorf("during the outage: %d %v %s", code, h, body)
 	}
-	if code, _, _ := in.send("GET", "/healthz", "", "", ""); code != 503 {
-		t.Errorf("healthz during the outage: %d", code)
+	if code, _, body := in.send("GET", "/readyz", "", "", ""); code != 503 || !strings.Contains(string(body), `"redis":"unreachable"`) {
+		t.Errorf("readyz during the outage: %d %s", code, body)
+	}
+	if code, _, _ := in.send("GET", "/healthz", "", "", ""); code != 200 {
+		t.Errorf("healthz (liveness) during the outage: %d", code)
 	}
 	if code, _, _ := in.send("POST", "/auth/logout", "", "", live.AccessToken); code != 503 {
 		t.Errorf("logout during the outage: %d, want 503", code)
@@ -451,8 +454,8 @@ func TestRedisOutageFailsClosedAndRecovers(t *testing.T) {
 	if in.me(revoked.AccessToken) != 401 {
 		t.Error("a token revoked before the outage works after it")
 	}
-	if code, _, _ := in.send("GET", "/healthz", "", "", ""); code != 200 {
-		t.Errorf("healthz after recovery: %d", code)
+	if code, _, body := in.send("GET", "/readyz", "", "", ""); code != 200 {
+		t.Errorf("readyz after recovery: %d %s", code, body)
 	}
 }
 

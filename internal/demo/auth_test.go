@@ -517,9 +517,10 @@ func TestBrokenPasswordHashIs500(t *testing.T) {
 	}
 }
 
-// TestHealthzRevocationStale: a revocation list that cannot sync makes
-// /healthz 503, unless the list fails open on purpose (200, "degraded").
-func TestHealthzRevocationStale(t *testing.T) {
+// TestReadyzRevocationStale: a revocation list that cannot sync makes
+// the instance not ready, unless the list fails open on purpose (ready,
+// "stale, failing open").
+func TestReadyzRevocationStale(t *testing.T) {
 	for _, failOpen := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fail-open=%v", failOpen), func(t *testing.T) {
 			cfg := testConfig(t)
@@ -527,16 +528,20 @@ func TestHealthzRevocationStale(t *testing.T) {
 			cfg.RevocationFailOpen = failOpen
 			e := newTestEnv(t, cfg)
 			tr := e.login(t, "demo", testPassword)
-			e.srv.ping = func(context.Context) error { return nil } // the database "answers"
-			e.store.db.Close()                                      // but the revocation list cannot sync
+			e.store.db.Close() // the revocation list cannot sync
 			testenv.Eventually(t, "the list to go stale", e.srv.revocations.Stale)
-			resp, b := e.do(t, http.MethodGet, "/healthz", "", nil)
-			want, wantMe := http.StatusServiceUnavailable, http.StatusServiceUnavailable
+			resp, b := e.do(t, http.MethodGet, "/readyz", "", nil)
+			want, wantMe := `"revocations":"stale"`, http.StatusServiceUnavailable
 			if failOpen {
-				want, wantMe = http.StatusOK, http.StatusOK
+				want, wantMe = `"revocations":"stale, failing open"`, http.StatusOK
 			}
-			if resp.StatusCode != want || !strings.Contains(string(b), `"revocations":"stale"`) {
-				t.Errorf("healthz: %s %s, want %d", resp.Status, b, want)
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), want) {
+				t.Errorf("readyz (the database is down too): %s %s, want 503 with %s", resp.Status, b, want)
+			}
+			rd := e.srv.authn.Ready(context.Background())
+			delete(rd.Checks, "database")
+			if got := rd.Checks["revocations"]; (got == "stale") == failOpen {
+				t.Errorf("the revocations check: %q", got)
 			}
 			if got := e.status(t, tr.AccessToken); got != wantMe {
 				t.Errorf("/api/me on a stale list: %d, want %d", got, wantMe)

@@ -20,8 +20,9 @@
 //	GET  /api/widgets/{id}       one widget, or 404 (scope widgets:read)
 //	POST /api/widgets            {"name"} (1 to 100 characters) → 201 and Location, the
 //	                             widget recording "created_by": the sub (scope widgets:write)
-//	GET  /healthz                {"status":"ok"} once the database answers and the revocation
-//	                             list is in sync
+//	GET  /healthz                {"status":"ok"} while the process serves (liveness)
+//	GET  /readyz                 {"status":"ready","checks":{…}}, or 503 naming the backend
+//	                             that does not answer (readiness)
 //
 // Every /api/ route goes through the authentication middleware (package
 // middleware): no token is a 401 with the challenge Bearer realm="demo-api",

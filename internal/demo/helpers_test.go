@@ -89,7 +89,7 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	if e.keys, err = loadKeys(cfg, log); err != nil {
 		t.Fatal(err)
 	}
-	if e.srv, err = newServer(e.cfg, deps{users: e.store, db: e.store.db, ping: e.store.Ping, keys: e.keys, passwords: pw, log: log}); err != nil {
+	if e.srv, err = newServer(e.cfg, deps{users: e.store, db: e.store.db, keys: e.keys, passwords: pw, log: log}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.srv.Shutdown(context.Background()) })

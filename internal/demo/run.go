@@ -85,7 +85,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	if cfg.Issuer == "" {
 		cfg.Issuer = defaultIssuer(ln.Addr())
 	}
-	srv, err := newServer(cfg, deps{users: store, db: store.db, ping: store.Ping, keys: keys, passwords: pw, log: log})
+	srv, err := newServer(cfg, deps{users: store, db: store.db, keys: keys, passwords: pw, log: log})
 	if err != nil {
 		return err
 	}

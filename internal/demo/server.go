@@ -34,7 +34,6 @@ const (
 	// tokens.
 	scopeManageTokens = "tokens:manage"
 	jwksMaxAge        = 5 * time.Minute
-	pingTimeout       = 2 * time.Second
 )
 
 // server holds the handlers of the demo API.
@@ -42,7 +41,6 @@ type server struct {
 	// authn is the demo's auth, built on the library's short path
 	// (sessionless.New); the fields below are its parts.
 	authn       *sessionless.Auth
-	ping        func(context.Context) error
 	keys        token.KeySource
 	auth        *middleware.Authenticator
 	endpoints   *endpoint.Server
@@ -61,7 +59,6 @@ type server struct {
 type deps struct {
 	users     UserStore
 	db        *sql.DB                     // the users' database, where the stores go too
-	ping      func(context.Context) error // checks the database for /healthz
 	keys      *token.KeySet
 	passwords *password.Hasher
 	log       *slog.Logger
@@ -85,7 +82,7 @@ func newServer(cfg Config, d deps) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{authn: a, ping: d.ping, keys: a.Keys, auth: a.Authenticator, endpoints: a.Endpoints, oidcLogin: login,
+	srv := &server{authn: a, keys: a.Keys, auth: a.Authenticator, endpoints: a.Endpoints, oidcLogin: login,
 		resources: res, corsOrigins: cfg.CORSOrigins, revocations: a.Revocations, widgets: newWidgetStore(),
 		apiTokens: a.APITokens.Handlers(apitoken.HandlerConfig{
 			Scope: scopeManageTokens,
@@ -216,7 +213,11 @@ func (s *server) routes() http.Handler {
 	}
 	handle(mux, middleware.WellKnownResourceMetadata, route{http.MethodGet, s.auth.Documents()})
 	handle(mux, middleware.WellKnownResourceMetadata+"/", route{http.MethodGet, s.auth.Documents()})
+	// Liveness (the process answers) and readiness (every backend it
+	// needs answers: the database, Redis, the revocation list in sync,
+	// the providers' keys), for load balancers and Kubernetes probes.
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
+	handle(mux, "/readyz", route{http.MethodGet, s.authn.ReadyHandler()})
 
 	// Every /api/ route needs a valid access token; the widget routes
 	// need a scope too.
@@ -395,24 +396,12 @@ func unixOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-// healthz reports whether the database answers and the revocation list
-// is in sync.
+// healthz is the liveness probe: the process serves requests. Whether
+// its backends answer is /readyz's (sessionless.Auth.ReadyHandler): a
+// database outage must take the instance out of rotation, not get it
+// restarted.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
-	defer cancel()
-	if err := s.ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "health check failed", "err", err)
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
-		return
-	}
-	if s.revocations.Stale() {
-		if s.failOpen { // serving on purpose: not a reason to be taken out of rotation
-			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "revocations": "stale"})
-			return
-		}
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "revocations": "stale"})
-		return
-	}
+	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

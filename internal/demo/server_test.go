@@ -304,16 +304,27 @@ func checkProblem(t *testing.T, resp *http.Response, b []byte, status int, code 
 	return p
 }
 
-func TestHealthz(t *testing.T) {
+// TestHealthzReadyz: /healthz is liveness (200 while the process
+// serves); /readyz is readiness, 503 naming the backend that does not
+// answer.
+func TestHealthzReadyz(t *testing.T) {
 	e := newTestEnv(t, testConfig(t))
 	resp, b := e.do(t, http.MethodGet, "/healthz", "", nil)
 	if resp.StatusCode != 200 || string(b) != `{"status":"ok"}`+"\n" {
 		t.Errorf("healthz = %s %s", resp.Status, b)
 	}
+	resp, b = e.do(t, http.MethodGet, "/readyz", "", nil)
+	if resp.StatusCode != 200 || string(b) != `{"status":"ready","checks":{"database":"ok","revocations":"ok"}}`+"\n" {
+		t.Errorf("readyz = %s %s", resp.Status, b)
+	}
 	e.store.Close()
-	resp, b = e.do(t, http.MethodGet, "/healthz", "", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(b), `"ok"`) {
-		t.Errorf("healthz with the database closed = %s %s", resp.Status, b)
+	if resp, b = e.do(t, http.MethodGet, "/healthz", "", nil); resp.StatusCode != 200 {
+		t.Errorf("healthz (liveness) with the database closed = %s %s", resp.Status, b)
+	}
+	resp, b = e.do(t, http.MethodGet, "/readyz", "", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"database":"unreachable"`) ||
+		!strings.Contains(string(b), `"status":"unavailable"`) || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("readyz with the database closed = %s %s", resp.Status, b)
 	}
 }
 
@@ -336,6 +347,7 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/.well-known/jwks.json", 405, "GET, HEAD"},
 		{"HEAD", "/.well-known/jwks.json", 200, ""},
 		{"HEAD", "/healthz", 200, ""},
+		{"POST", "/readyz", 405, "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		resp, b := e.do(t, tt.method, tt.path, "", nil)

@@ -195,9 +195,6 @@ func (s *sqlStore) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Ping checks that the database answers.
-func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
-
 // SetPasswordHash replaces the password hash of the user with this ID.
 func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
 	res, err := s.db.ExecContext(ctx, s.qSetPassword, hash, id)

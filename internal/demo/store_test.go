@@ -85,9 +85,6 @@ func TestSQLStore(t *testing.T) {
 			if n, err := s.CountUsers(ctx); n != 2 || err != nil {
 				t.Errorf("CountUsers = %d, %v", n, err)
 			}
-			if err := s.Ping(ctx); err != nil {
-				t.Error(err)
-			}
 		})
 	}
 }

@@ -33,7 +33,7 @@ import (
 	"time"
 )
 
-// patience bounds the demo's start (its listening line, then /healthz)
+// patience bounds the demo's start (its listening line, then /readyz)
 // and its stop on SIGTERM: generous, since the machine may be busy (two
 // cores, the race detector elsewhere) and a passing test waits only as
 // long as the demo takes.
@@ -138,7 +138,7 @@ type Demo struct {
 // Start runs the demo (see [Binary]) with -addr 127.0.0.1:0 and -db and
 // -key-file in a directory of the test's, then o.Args, in the
 // environment without DEMO_*, OIDC_*, DATABASE_URL and REDIS_URL, then
-// o.Env. It returns once the demo answers /healthz with 200, and stops
+// o.Env. It returns once the demo answers /readyz with 200, and stops
 // it with SIGTERM when the test ends, failing the test unless it exits
 // cleanly; a failed test shows the end of the demo's log.
 func Start(t testing.TB, o Options) *Demo {
@@ -201,7 +201,7 @@ func Start(t testing.TB, o Options) *Demo {
 	}
 	deadline := time.Now().Add(patience)
 	for {
-		resp, err := http.Get(d.URL + "/healthz")
+		resp, err := http.Get(d.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -209,7 +209,7 @@ func Start(t testing.TB, o Options) *Demo {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200 within %v: %v", patience, err)
+			t.Fatalf("/readyz did not answer 200 within %v: %v", patience, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
