@@ -58,7 +58,7 @@ type server struct {
 // deps are what the server is built on.
 type deps struct {
 	users     UserStore
-	db        *sql.DB                     // the users' database, where the stores go too
+	db        *sql.DB // the users' database, where the stores go too
 	keys      *token.KeySet
 	passwords *password.Hasher
 	log       *slog.Logger
