@@ -160,9 +160,11 @@ func (s *server) cors(next http.Handler) http.Handler {
 		return next
 	}
 	return cors.New(cors.Options{
-		AllowedOrigins:   s.corsOrigins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "DPoP"},
+		AllowedOrigins: s.corsOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
+		// Mcp-Protocol-Version: browser MCP clients (the MCP Inspector)
+		// send it on every request after initialize.
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "DPoP", "Mcp-Protocol-Version"},
 		ExposedHeaders:   []string{"WWW-Authenticate", "Retry-After", "Location", "DPoP-Nonce"}, // RFC 9449 §8
 		AllowCredentials: false,
 		MaxAge:           600,

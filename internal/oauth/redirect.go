@@ -46,6 +46,12 @@ func CheckRedirectURI(uri string) error {
 		if uri[i] < 0x20 {
 			return fmt.Errorf("%w: a control character", ErrRedirectURI)
 		}
+		if uri[i] >= 0x80 {
+			// A URI is ASCII (RFC 3986 §2); an internationalized host
+			// could pass for another one on the login page (а, Cyrillic,
+			// for a): write it in punycode.
+			return fmt.Errorf("%w: a character outside ASCII (write an internationalized host in punycode)", ErrRedirectURI)
+		}
 	}
 	u, err := url.Parse(uri)
 	switch {
@@ -87,8 +93,8 @@ func isLoopback(host string) bool {
 // MatchRedirectURI reports whether requested, the redirect_uri of an
 // authorization request, is one of the registered URIs: the same string
 // (RFC 6749 §3.1.2.3, OAuth 2.1 §2.3.1: simple string comparison), or,
-// for an http loopback URI, the same but for the port, which a native
-// app picks when it starts (RFC 8252 §7.3). Nothing else varies: not the
+// for an http loopback URI registered without a port, the same but for
+// the port, which a native app picks when it starts (RFC 8252 §7.3). Nothing else varies: not the
 // path, not the query, not the letter case, not a trailing slash.
 func MatchRedirectURI(registered []string, requested string) bool {
 	if requested == "" || len(requested) > MaxRedirectURI {
@@ -111,8 +117,10 @@ func MatchRedirectURI(registered []string, requested string) bool {
 		if err != nil || reg.Scheme != "http" || !isLoopback(reg.Hostname()) {
 			continue
 		}
-		if reg.Hostname() == req.Hostname() && reg.EscapedPath() == req.EscapedPath() && reg.RawQuery == req.RawQuery &&
-			reg.ForceQuery == req.ForceQuery && validPort(req.Port()) {
+		// A loopback URI registered with a port keeps it: the client
+		// listens there, and no other local program takes its codes.
+		if reg.Port() == "" && reg.Hostname() == req.Hostname() && reg.EscapedPath() == req.EscapedPath() &&
+			reg.RawQuery == req.RawQuery && reg.ForceQuery == req.ForceQuery && validPort(req.Port()) {
 			return true
 		}
 	}

@@ -71,7 +71,8 @@ func TestMatchRedirectURI(t *testing.T) {
 		"Http://127.0.0.1/cli/done":           false,
 		"http://127.0.0.1:/cli/done":          false, // a colon without a port
 		"http://localhost:51234/cli/done":     false, // another host than registered
-		"http://[::1]:9999/cb?a=1":            true,
+		"http://[::1]:8080/cb?a=1":            true,
+		"http://[::1]:9999/cb?a=1":            false, // registered with a port: that port
 		"http://[::1]:9999/cb":                false,
 		"http://localhost:6274/mcp/cb":        true,
 		"http://localhost:6274/mcp/cb#x":      false,

@@ -263,9 +263,10 @@ func IsDocumentURL(id string) bool { return strings.HasPrefix(id, "https://") }
 // CheckDocumentURL checks a client ID that names a Client ID Metadata
 // Document: an https URL of at most MaxIDLength bytes with a host and a
 // path, without user information, port 0, query, fragment, or dot or
-// empty path segments (draft-ietf-oauth-client-id-metadata-document §3).
+// empty path segments (draft-ietf-oauth-client-id-metadata-document §3),
+// in ASCII (an internationalized host in punycode).
 func CheckDocumentURL(id string) error {
-	if len(id) > MaxIDLength || !IsDocumentURL(id) || strings.ContainsAny(id, " \t\r\n\\?#\"") {
+	if len(id) > MaxIDLength || !IsDocumentURL(id) || strings.ContainsAny(id, " \t\r\n\\?#\"") || !isASCII(id) {
 		return errors.New("a metadata document's client_id must be an https URL without query or fragment")
 	}
 	u, err := url.Parse(id)
@@ -283,6 +284,17 @@ func CheckDocumentURL(id string) error {
 		}
 	}
 	return nil
+}
+
+// isASCII reports whether s is ASCII: a URL shown on the consent page
+// with an internationalized host could pass for another site.
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidScope reports whether s is a scope token (RFC 6749 §3.3) of at

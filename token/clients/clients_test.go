@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"document client", clients.Client{ID: "https://app.example/client.json", Kind: clients.Document, RedirectURIs: ok.RedirectURIs}, true},
 		{"document client without path", clients.Client{ID: "https://app.example", Kind: clients.Document, RedirectURIs: ok.RedirectURIs}, false},
 		{"document client with dot segment", clients.Client{ID: "https://app.example/a/../c", Kind: clients.Document, RedirectURIs: ok.RedirectURIs}, false},
+		{"document client with a non-ASCII host", clients.Client{ID: "https://аpple.com/client.json", Kind: clients.Document, RedirectURIs: ok.RedirectURIs}, false},
+		{"redirect with a non-ASCII host", with(func(c *clients.Client) { c.RedirectURIs = []string{"https://аpple.com/cb"} }), false},
 		{"document client with query", clients.Client{ID: "https://app.example/c?x=1", Kind: clients.Document, RedirectURIs: ok.RedirectURIs}, false},
 	} {
 		err := c.c.Validate()

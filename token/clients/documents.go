@@ -58,7 +58,7 @@ type DocumentsConfig struct {
 	// the least recently used goes first. Zero: 1000.
 	CacheSize int
 	// MaxFetches bounds the fetches under way at once, of distinct URLs:
-	// a lookup that would start one more is refused (not cached), so
+	// a lookup that would start one more gets ErrBusy (not cached), so
 	// that a flood of distinct URLs holds a bounded number of
 	// connections and goroutines. Zero: 32.
 	MaxFetches int
@@ -128,6 +128,11 @@ type Documents struct {
 }
 
 var _ Lookup = (*Documents)(nil)
+
+// ErrBusy is what [Documents.Client] returns when MaxFetches fetches are
+// under way: the lookup cannot be answered now (try again), which says
+// nothing of the client.
+var ErrBusy = errors.New("clients: too many client metadata documents are being fetched; try again in a moment")
 
 // docEntry is a cached look-up: a client or the error that refused it.
 type docEntry struct {
@@ -242,7 +247,9 @@ func (d *Documents) Client(ctx context.Context, id string) (Client, error) {
 	f, ok := d.flights[id]
 	if !ok && len(d.flights) >= d.fetches {
 		d.mu.Unlock()
-		return Client{}, docRefusal("too many client metadata documents are being fetched; try again in a moment")
+		// Not the client's fault: an error that is not ErrUnknownClient,
+		// which the endpoints answer 503 with Retry-After.
+		return Client{}, ErrBusy
 	}
 	if !ok {
 		f = &docFlight{done: make(chan struct{})}

@@ -938,7 +938,7 @@ func TestDocumentsMaxFetches(t *testing.T) {
 	}
 	docWaiters(t, d, a, 2)
 	docWaiters(t, d, b, 1)
-	if _, err := d.Client(t.Context(), c); !errors.Is(err, ErrUnknownClient) || !strings.Contains(err.Error(), "too many") {
+	if _, err := d.Client(t.Context(), c); !errors.Is(err, ErrBusy) || errors.Is(err, ErrUnknownClient) {
 		t.Fatalf("a third URL while two are fetched: %v", err)
 	}
 	close(release)

@@ -58,7 +58,7 @@ type RegistrarConfig struct {
 	// scopes_supported. A registration asking for none gets all of them;
 	// one asking for others gets those it asked for that are among them
 	// (RFC 7591 §3.2.1 lets the server replace what a client asked for),
-	// and is refused when none is. Required, because a client without
+	// or all of them when none is. Required, because a client without
 	// scopes ([Client.Scopes] empty) could ask for any scope a user holds.
 	Scopes []string
 	// UnusedLifetime is how long a registration lasts before it is used:
@@ -511,7 +511,10 @@ func (g *Registrar) narrow(scope string) ([]string, error) {
 		}
 	}
 	if len(scopes) == 0 {
-		return nil, regInvalid("none of the scopes asked for is offered; the scopes are: %s", strings.Join(g.scopes, " "))
+		// None the server knows (claude.ai registers "claudeai"): RFC
+		// 7591 §3.2.1 lets the server replace them, with its own set, as
+		// when none is asked for; the response says which.
+		return slices.Clone(g.scopes), nil
 	}
 	return scopes, nil
 }

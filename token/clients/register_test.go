@@ -331,7 +331,6 @@ var regRefusals = []regRefusal{
 	{name: "scope with a quote", body: regWith(`"scope":"notes:read a\"b"`), status: 400, code: regMetadata},
 	{name: "scope with a tab", body: regWith(`"scope":"notes:read\tprofile"`), status: 400, code: regMetadata},
 	{name: "scope with a control", body: regWith(`"scope":"notes:read\u0001"`), status: 400, code: regMetadata},
-	{name: "no scope offered", body: regWith(`"scope":"admin root"`), status: 400, code: regMetadata},
 }
 
 // regURIs returns n distinct https redirect URIs.
@@ -479,6 +478,13 @@ func TestRegistrarMetadata(t *testing.T) {
 		{
 			name: "scope empty",
 			body: regWith(`"scope":""`),
+			want: map[string]any{"scope": "notes:read notes:write profile"},
+		},
+		{
+			// claude.ai registers "claudeai": replaced by the server's set
+			// (RFC 7591 §3.2.1), as if none were asked for.
+			name: "no scope the server offers",
+			body: regWith(`"scope":"claudeai"`),
 			want: map[string]any{"scope": "notes:read notes:write profile"},
 		},
 		{

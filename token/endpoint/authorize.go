@@ -73,6 +73,7 @@ const (
 	errRequestNotSupported      = "request_not_supported"
 	errRequestURINotSupported   = "request_uri_not_supported"
 	defaultRequestLifetime      = 10 * time.Minute
+	approvalLifetime            = 5 * time.Minute // the consent page's: a login is fresh
 	maxStateLength              = 2048
 	sealPending, sealApproval   = "authorize/pending", "authorize/approval"
 	authorizeFormUsername       = "username"
@@ -178,7 +179,7 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request) {
 	p, c, err := s.checkAuthorization(r)
 	var ae *authzError
 	switch {
-	case errors.As(err, &ae) && !trusted(c):
+	case errors.As(err, &ae) && !redirectable(c, p.RedirectURI):
 		// A client anyone could register (or publish) names any redirect
 		// URI: redirecting its errors before anyone logged in would make
 		// this server an open redirector (RFC 9700 §4.11.2). The user
@@ -327,6 +328,19 @@ func (s *Server) checkAuthorization(r *http.Request) (pending, clients.Client, e
 // metadata document.
 func trusted(c clients.Client) bool { return c.Kind == "" || c.Kind == clients.Configured }
 
+// redirectable reports whether an error may go to uri, c's redirect URI,
+// before anyone logged in: always for a configured client; for another,
+// only to a loopback port or an app's private-use scheme (a CLI, an MCP
+// client waiting on its callback), which cannot send the user on to a
+// website: no open redirector (RFC 9700 §4.11.2).
+func redirectable(c clients.Client, uri string) bool {
+	if trusted(c) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	return err == nil && (u.Scheme == "http" || u.Scheme != "https" && u.Host == "")
+}
+
 // clientScope narrows the requested scope to what c may ask for (all of
 // its scopes when the request names none); a request none of whose
 // scopes c may have is an error.
@@ -469,6 +483,11 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request, form url
 		return
 	}
 	scope, err := userScope(p, u)
+	if err == nil && scope == "" && !c.FirstParty {
+		// Nothing to consent to: a token without scope acts for the user
+		// wherever no scope is asked.
+		err = &authzError{errInvalidScope, "the user holds none of the scopes this client may ask for"}
+	}
 	if err != nil {
 		s.redirectError(w, r, p, err.(*authzError))
 		return
@@ -482,7 +501,7 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request, form url
 			return
 		}
 		if err != nil || !consent.Covers(have, strings.Fields(scope)) {
-			sealedA, err := s.authz.sealer.seal(sealApproval, a, s.now().Add(s.authz.lifetime))
+			sealedA, err := s.authz.sealer.seal(sealApproval, a, s.now().Add(min(s.authz.lifetime, approvalLifetime)))
 			if err != nil {
 				s.errorPage(w, r, internalError{err})
 				return
@@ -519,7 +538,28 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request, form u
 		s.errorPage(w, r, &pageError{http.StatusBadRequest, "The client's redirect URIs have changed. Go back to the application and sign in again."})
 		return
 	}
-	if err := s.authz.consents.Grant(r.Context(), a.Subject, c.ID, strings.Fields(a.Scope), s.now()); err != nil {
+	// The user may have gone, or lost scopes, since the login.
+	u, err := s.cfg.Users.UserBySubject(r.Context(), a.Subject)
+	if errors.Is(err, ErrUnknownUser) {
+		s.errorPage(w, r, errExpiredPage)
+		return
+	}
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	var held []string
+	for sc := range strings.FieldsSeq(a.Scope) {
+		if slices.Contains(u.Scopes, sc) {
+			held = append(held, sc)
+		}
+	}
+	a.Scope = strings.Join(held, " ")
+	if a.Scope == "" {
+		s.redirectError(w, r, a.Pending, &authzError{errInvalidScope, "the user holds none of the scopes asked for"})
+		return
+	}
+	if err := s.authz.consents.Grant(r.Context(), a.Subject, c.ID, held, s.now()); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}

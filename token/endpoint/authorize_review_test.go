@@ -1,6 +1,7 @@
 package endpoint_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestThirdPartyTokenCannotManageAccount(t *testing.T) {
 		{"GET", "/auth/devices"}, {"DELETE", "/auth/devices/fam"}, {"POST", "/auth/logout-all"},
 		{"GET", "/auth/consents"}, {"DELETE", "/auth/consents?client_id=cli"},
 	} {
-		if r := e.do(t, c.method, c.path, "", "", bearer(third)); r.status != 403 || r.json["error"] != "unauthorized_client" {
+		if r := e.do(t, c.method, c.path, "", "", bearer(third)); r.status != 403 || r.json["error"] != "access_denied" {
 			t.Errorf("%s %s with a third-party token: %d %s", c.method, c.path, r.status, r.body)
 		}
 	}
@@ -146,4 +147,79 @@ func TestWrongResourceKeepsCode(t *testing.T) {
 	if c, _ := e.verifier.Verify(r.json["access_token"].(string)); r.status != 200 || c == nil || len(c.Audience) != 1 || c.Audience[0] != issuer+"/mcp" {
 		t.Fatalf("the code after the refusal: %d %s", r.status, r.body)
 	}
+}
+
+// The second review's.
+
+// TestConsentWithdrawnStopsCodesAndRefresh: once the user withdraws a
+// consent, a code issued before it and the client's refresh tokens are
+// refused (however many logins the user had since).
+func TestConsentWithdrawnStopsCodesAndRefresh(t *testing.T) {
+	e := newAuthzEnv(t, nil)
+	verifier, challenge := pkce()
+	cb := e.authorize(t, authzRequest("cli", cliRedirect, challenge), "alice")
+	rt := e.exchange(t, "cli", cb.Get("code"), cliRedirect, verifier, nil).json["refresh_token"].(string)
+	verifier2, challenge2 := pkce()
+	cb2 := e.authorize(t, authzRequest("cli", cliRedirect, challenge2), "alice") // not redeemed yet
+	own, _ := e.tokens(t, "alice")
+	if r := e.do(t, "DELETE", "/auth/consents?client_id=cli", "", "", bearer(own)); r.status != 204 {
+		t.Fatalf("withdraw: %d %s", r.status, r.body)
+	}
+	wantError(t, e.exchange(t, "cli", cb2.Get("code"), cliRedirect, verifier2, nil), 400, "invalid_grant")
+	wantError(t, e.form(t, "/auth/token", vals("grant_type", "refresh_token", "refresh_token", rt, "client_id", "cli"), nil), 400, "invalid_grant")
+}
+
+// TestRegisteredLoopbackErrorsRedirected: a registered client's error
+// goes back to a loopback redirect URI (an MCP client waits on it; no
+// website can be reached through it), not to an https one.
+func TestRegisteredLoopbackErrorsRedirected(t *testing.T) {
+	e := newAuthzEnv(t, func(c *endpoint.Config) {
+		c.Authorization.Clients = &clients.Registry{Static: testClients(t), Registered: clients.NewMemoryStore()}
+		c.Authorization.Registration = &clients.RegistrarConfig{Scopes: []string{"read"}}
+	})
+	r := e.do(t, "POST", "/auth/register", "application/json", `{"redirect_uris":["http://localhost/cb"]}`, nil)
+	id := r.json["client_id"].(string)
+	_, challenge := pkce()
+	r = e.browse(t, "GET", "/auth/authorize?"+authzRequest(id, "http://localhost:6274/cb", challenge, "code_challenge_method", "plain").Encode(), nil, nil)
+	if q := callback(t, r, "http://localhost/cb"); q.Get("error") != "invalid_request" {
+		t.Fatalf("%v", q)
+	}
+}
+
+// TestNothingToConsent: a third-party client whose scopes the user holds
+// none of gets invalid_scope, not a token without scope.
+func TestNothingToConsent(t *testing.T) {
+	e := newAuthzEnv(t, nil)
+	e.users.set("carol", endpoint.User{Subject: "usr_carol", PasswordHash: e.userHash(t), Scopes: []string{"other"}})
+	_, challenge := pkce()
+	r := e.browse(t, "GET", "/auth/authorize?"+authzRequest("cli", cliRedirect, challenge).Encode(), nil, nil)
+	r = e.browse(t, "POST", "/auth/authorize", url.Values{"request": {sealed(t, r)}, "action": {"login"}, "username": {"carol"}, "password": {secret}}, nil)
+	if q := callback(t, r, cliRedirect); q.Get("error") != "invalid_scope" {
+		t.Fatalf("%v", q)
+	}
+}
+
+// TestApprovalAfterUserGone: the consent page's form of a user deleted
+// since the login issues no code.
+func TestApprovalAfterUserGone(t *testing.T) {
+	e := newAuthzEnv(t, nil)
+	_, challenge := pkce()
+	r := e.browse(t, "GET", "/auth/authorize?"+authzRequest("cli", cliRedirect, challenge).Encode(), nil, nil)
+	r = e.browse(t, "POST", "/auth/authorize", url.Values{"request": {sealed(t, r)}, "action": {"login"}, "username": {"bob"}, "password": {secret}}, nil)
+	approval := sealed(t, r)
+	e.users.remove("bob")
+	r = e.browse(t, "POST", "/auth/authorize", url.Values{"request": {approval}, "action": {"approve"}}, nil)
+	if r.status != 400 || r.header.Get("Location") != "" {
+		t.Fatalf("approve after the user was deleted: %d %v", r.status, r.header.Get("Location"))
+	}
+}
+
+// userHash returns the hash of the tests' password.
+func (e *env) userHash(t *testing.T) string {
+	t.Helper()
+	u, err := e.users.UserByName(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.PasswordHash
 }

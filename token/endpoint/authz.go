@@ -186,8 +186,12 @@ func (s *Server) Consents() http.Handler {
 		out := make([]consentEntry, 0, len(list))
 		for _, c := range list {
 			e := consentEntry{ClientID: c.ClientID, Scopes: c.Scopes, GrantedAt: c.GrantedAt.UTC()}
-			if cl, err := s.client(r.Context(), c.ClientID); err == nil && cl.Name != "" {
-				e.ClientName = cl.Name
+			// A document's client is named by its URL here: no fetch per
+			// entry of a list.
+			if !clients.IsDocumentURL(c.ClientID) {
+				if cl, err := s.client(r.Context(), c.ClientID); err == nil && cl.Name != "" {
+					e.ClientName = cl.Name
+				}
 			}
 			out = append(out, e)
 		}
@@ -219,11 +223,13 @@ func (s *Server) RevokeConsent() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		if c, err := s.client(ctx, id); err == nil && c.FirstParty {
-			// The app's own clients need no consent, and "withdrawing" one
-			// would end every login of the user in the app.
-			httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "a first-party client has no consent to withdraw")
-			return
+		if !clients.IsDocumentURL(id) { // a document's client is never first-party: no fetch
+			if c, err := s.client(ctx, id); err == nil && c.FirstParty {
+				// The app's own clients need no consent, and "withdrawing"
+				// one would end every login of the user in the app.
+				httpx.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "a first-party client has no consent to withdraw")
+				return
+			}
 		}
 		found, err := s.authz.consents.Revoke(ctx, p.Subject, id)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionless/sessionless/token/authcode"
 	"github.com/sessionless/sessionless/token/clients"
+	"github.com/sessionless/sessionless/token/consent"
 )
 
 // codeGrant redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
@@ -64,7 +65,8 @@ func (s *Server) codeGrant(r *http.Request, form url.Values, c clients.Client, j
 			if g.Resource != "" && aud != nil && aud[0] != g.Resource {
 				return &oauthError{http.StatusBadRequest, "invalid_target", "the code was granted for another resource"}
 			}
-			return nil
+			// A consent withdrawn since the code was issued withdraws it.
+			return s.checkConsent(r.Context(), c, g.Subject, g.Scope)
 		}))
 	if errors.Is(err, authcode.ErrInvalidGrant) {
 		if errors.Is(err, authcode.ErrReused) {
@@ -88,6 +90,31 @@ func (s *Server) codeGrant(r *http.Request, form url.Values, c clients.Client, j
 	}
 	s.log.InfoContext(r.Context(), "authorization code redeemed", "sub", t.claims.Subject, "jti", t.claims.ID, "client_id", c.ID)
 	return t, nil
+}
+
+// errConsentWithdrawn: the user withdrew the consent a code or refresh
+// token of a third-party client stands on.
+var errConsentWithdrawn = &oauthError{http.StatusBadRequest, "invalid_grant", "the user has withdrawn the consent to this client"}
+
+// checkConsent refuses a grant of scope to the third-party client c for
+// subject that the user's consent no longer covers: withdrawn since
+// (DELETE …/consents), codes and refresh tokens stop at once. A
+// first-party client needs no consent.
+func (s *Server) checkConsent(ctx context.Context, c clients.Client, subject, scope string) error {
+	if c.FirstParty || s.authz == nil {
+		return nil
+	}
+	have, err := s.authz.consents.Get(ctx, subject, c.ID)
+	if errors.Is(err, consent.ErrNotFound) {
+		return errConsentWithdrawn
+	}
+	if err != nil {
+		return err
+	}
+	if !consent.Covers(have, strings.Fields(scope)) {
+		return errConsentWithdrawn
+	}
+	return nil
 }
 
 // codeDescription says why a code was refused.

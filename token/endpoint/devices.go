@@ -117,7 +117,7 @@ func (s *Server) firstPartyOnly(w http.ResponseWriter, r *http.Request, p *ident
 		return false
 	}
 	if !ok {
-		httpx.WriteOAuthError(w, http.StatusForbidden, "unauthorized_client", "a token of a third-party client cannot manage the account")
+		httpx.WriteOAuthError(w, http.StatusForbidden, "access_denied", "a token of a third-party client cannot manage the account")
 	}
 	return ok
 }

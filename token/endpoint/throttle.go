@@ -61,9 +61,11 @@ type ThrottleConfig struct {
 	// lift).
 	Username Rate
 	// Address is the budget of requests per client address (see
-	// TrustedProxies) that check a password (login and the password
-	// grant), and of what [Throttle.Limit] wraps; refresh grants and
-	// revocations take none (their tokens cannot be guessed, and the
+	// TrustedProxies) that check a password (login, the password grant,
+	// the authorization endpoint's login form), that name a client by
+	// the URL of its metadata document (which may be fetched), and of
+	// what [Throttle.Limit] wraps; other refresh grants, code grants and
+	// revocations take none (their secrets cannot be guessed, and the
 	// clients behind one address refresh often). Zero fields: DefaultAddressBurst
 	// (30) and DefaultAddressEvery (500 ms).
 	Address Rate

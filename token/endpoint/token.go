@@ -42,7 +42,8 @@ import (
 // authentication, 400 otherwise), invalid_grant, invalid_scope,
 // unauthorized_client, unsupported_grant_type); a password grant over one
 // of the [Throttle]'s budgets is 429 slow_down with Retry-After, before
-// any password is checked (the other grants take none: their secrets
+// any password is checked, and so is a request of a metadata-document
+// client, whose lookup may fetch (the other grants take none: their secrets
 // cannot be guessed, and clients behind one address refresh often); a
 // store that cannot answer is 503.
 func (s *Server) Token() http.Handler {
@@ -385,6 +386,9 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 			// and the access token issued then has (nearly) expired: its
 			// jti cannot be reissued. Refused, nothing revoked.
 			return refresh.AccessToken{}, errJustUsed
+		}
+		if err := s.checkConsent(ctx, c, g.Subject, g.Scope); err != nil {
+			return refresh.AccessToken{}, err
 		}
 		u, err := s.cfg.Users.UserBySubject(ctx, g.Subject)
 		if errors.Is(err, ErrUnknownUser) {
