@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/audit"
 	"github.com/sessionless/sessionless/token"
 )
 
@@ -32,7 +33,8 @@ const JWKSPath = "/.well-known/jwks.json"
 //     locations;
 //   - with Config.APITokens, behind the middleware: POST, GET
 //     prefix/api-tokens and DELETE prefix/api-tokens/{id}, the users'
-//     management of their API tokens (apitoken);
+//     management of their API tokens (apitoken), each token created and
+//     revoked written to Config.Audit;
 //   - with Config.Middleware.Resources, the RFC 9728 documents.
 func (a *Auth) Mount(r Router, prefix string) {
 	r.Handle("GET "+JWKSPath, a.JWKS())
@@ -50,7 +52,7 @@ func (a *Auth) Mount(r Router, prefix string) {
 		}
 	}
 	if a.APITokens != nil {
-		a.APITokens.Handlers(apitoken.HandlerConfig{Logger: a.log}).Mount(r, prefix+"/api-tokens", a.Middleware)
+		a.APITokens.Handlers(apitoken.HandlerConfig{Logger: a.log, Hooks: audit.APITokenHooks(a.Audit)}).Mount(r, prefix+"/api-tokens", a.Middleware)
 	}
 	if a.resources {
 		a.MountMetadata(r)

@@ -40,12 +40,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/audit"
 	"github.com/sessionless/sessionless/dpop"
 	"github.com/sessionless/sessionless/dpop/redisreplay"
 	"github.com/sessionless/sessionless/middleware"
@@ -174,6 +177,14 @@ type Config struct {
 
 	// Logger receives what the parts log (never a token). Nil discards.
 	Logger *slog.Logger
+	// Audit, when set, receives the audit records (package audit, one
+	// per security event, a schema of its own): the endpoints' (logins,
+	// logouts, reuse detections, consents; Endpoints.Hooks.Audit still
+	// runs too), the API tokens created and revoked at the handlers
+	// [Auth.Mount] serves, the providers' keys as they change, and the
+	// keys New starts with. Give it a handler apart from Logger's.
+	// [Auth.Audit] writes the application's own. Nil: none.
+	Audit *slog.Logger
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -198,6 +209,11 @@ type Auth struct {
 	// Endpoints are the login, token, revocation and logout endpoints
 	// (with Config.Endpoints), or nil.
 	Endpoints *endpoint.Server
+	// Audit writes audit records to Config.Audit, the client address of
+	// a request read as the endpoints read it (behind their trusted
+	// proxies); nil without Config.Audit (a nil *audit.Logger writes
+	// nothing). Give its APITokenHooks to API token handlers of your own.
+	Audit *audit.Logger
 
 	log       *slog.Logger
 	db        *sql.DB        // the database the stores are in, or nil
@@ -229,9 +245,12 @@ func New(cfg Config) (_ *Auth, err error) {
 			a.Close()
 		}
 	}()
+	a.Audit = audit.New(cfg.Audit, audit.Config{ClientAddr: a.clientAddr, Now: cfg.Now})
 	if err := a.tokens(cfg); err != nil {
 		return nil, err
 	}
+	// The keys first: before a provider's, which are fetched meanwhile.
+	a.Audit.LogKeys(context.Background(), cfg.Issuer, a.Keys.KeySet())
 	st, err := a.openStores(cfg)
 	if st != nil {
 		a.db, a.redis = st.db, st.redis
@@ -265,6 +284,19 @@ func New(cfg Config) (_ *Auth, err error) {
 		a.startPurge()
 	}
 	return a, nil
+}
+
+// clientAddr is the client address of r as the endpoints read it, or the
+// connection's without endpoints.
+func (a *Auth) clientAddr(r *http.Request) netip.Addr {
+	if a.Endpoints != nil {
+		return a.Endpoints.ClientAddr(r)
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // check refuses what New sets itself, before anything is opened.
@@ -358,6 +390,13 @@ func (a *Auth) providers(cfg Config) error {
 		pc.Logger = cmp.Or(pc.Logger, cfg.Logger)
 		if pc.Now == nil {
 			pc.Now = cfg.Now
+		}
+		if h := audit.ProviderKeysHook(a.Audit, pc.Issuer); h != nil {
+			if own := pc.Hooks.OnKeysChanged; own != nil {
+				pc.Hooks.OnKeysChanged = func(added, removed []string) { h(added, removed); own(added, removed) }
+			} else {
+				pc.Hooks.OnKeysChanged = h
+			}
 		}
 		p, err := oidc.New(pc)
 		if err != nil {
@@ -485,6 +524,13 @@ func (a *Auth) endpoints(cfg Config, st *stores) error {
 			cc.CrossOrigin = cfg.Middleware.CrossOrigin
 		}
 		ec.Cookies = &cc
+	}
+	if h := audit.EndpointHook(a.Audit); h != nil {
+		if own := ec.Hooks.Audit; own != nil {
+			ec.Hooks.Audit = func(r *http.Request, e endpoint.Event) { h(r, e); own(r, e) }
+		} else {
+			ec.Hooks.Audit = h
+		}
 	}
 	ec.ClientID = cmp.Or(ec.ClientID, DefaultClientID)
 	ec.Logger = cmp.Or(ec.Logger, cfg.Logger)

@@ -34,6 +34,22 @@ type HandlerConfig struct {
 	// Logger receives unexpected failures (never a token). Default:
 	// discard.
 	Logger *slog.Logger
+	// Hooks observe the tokens the handlers create and revoke, for an
+	// audit log (audit.APITokenHooks).
+	Hooks HandlerHooks
+}
+
+// HandlerHooks observe [Handlers]. Nil fields are skipped; hooks run on
+// the request's goroutine, once the store holds the change, before the
+// answer is written. by is the caller's principal: who did it. t never
+// carries the secret.
+type HandlerHooks struct {
+	// OnCreated runs after Create made t.
+	OnCreated func(r *http.Request, by *identity.Principal, t Token)
+	// OnRevoked runs after Revoke revoked t in the store (again, for a
+	// token revoked already), also when telling the caches failed
+	// afterwards (the answer is then 503, and a retry revokes again).
+	OnRevoked func(r *http.Request, by *identity.Principal, t Token)
 }
 
 // Handlers serve the management API of API tokens for the authenticated
@@ -180,6 +196,9 @@ func (h *Handlers) Create() http.Handler {
 			h.fail(w, r, "creating an API token", err)
 			return
 		}
+		if f := h.cfg.Hooks.OnCreated; f != nil {
+			f(r, c.p, t)
+		}
 		j := tokenJSON(t)
 		j.Token = raw
 		httpx.WriteJSON(w, http.StatusCreated, j)
@@ -249,7 +268,11 @@ func (h *Handlers) Revoke() http.Handler {
 		if !ok {
 			return
 		}
-		if _, err := h.m.Revoke(r.Context(), c.subject, r.PathValue("id")); err != nil {
+		t, err := h.m.Revoke(r.Context(), c.subject, r.PathValue("id"))
+		if f := h.cfg.Hooks.OnRevoked; f != nil && t.ID != "" {
+			f(r, c.p, t) // revoked in the store, whatever the push did
+		}
+		if err != nil {
 			h.fail(w, r, "revoking an API token", err)
 			return
 		}

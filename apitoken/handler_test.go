@@ -489,3 +489,48 @@ func TestHTTPCallerStoreDown(t *testing.T) {
 		t.Errorf("after the outage: %s, want the one token, not revoked", body)
 	}
 }
+
+// TestHTTPHooks: HandlerConfig.Hooks hear of each token the handlers
+// create and revoke, with the caller, and of no refusal.
+func TestHTTPHooks(t *testing.T) {
+	m := newManager(t, apitoken.Config{})
+	type call struct{ what, by, id, subject string }
+	var calls []call
+	note := func(what string) func(*http.Request, *identity.Principal, apitoken.Token) {
+		return func(_ *http.Request, by *identity.Principal, tok apitoken.Token) {
+			calls = append(calls, call{what, by.Subject, tok.ID, tok.Subject})
+		}
+	}
+	h := m.Handlers(apitoken.HandlerConfig{Hooks: apitoken.HandlerHooks{OnCreated: note("created"), OnRevoked: note("revoked")}})
+	mux := http.NewServeMux()
+	h.Mount(mux, "/api/tokens", func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(identity.NewContext(r.Context(), users["usr_alice"])))
+		})
+	})
+	send := func(method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := send("POST", "/api/tokens", `{"name":"ci","scopes":["widgets:read"]}`)
+	var made apitoken.TokenJSON
+	if err := json.Unmarshal(rec.Body.Bytes(), &made); rec.Code != 201 || err != nil {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send("POST", "/api/tokens", `{"name":"ci","scopes":["admin"]}`); rec.Code != 403 {
+		t.Fatalf("a scope alice lacks: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send("DELETE", "/api/tokens/"+made.ID, ""); rec.Code != 204 {
+		t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send("DELETE", "/api/tokens/nope", ""); rec.Code != 404 {
+		t.Fatalf("revoke an unknown token: %d %s", rec.Code, rec.Body)
+	}
+	want := []call{{"created", "alice", made.ID, "alice"}, {"revoked", "alice", made.ID, "alice"}}
+	if len(calls) != len(want) || calls[0] != want[0] || calls[1] != want[1] {
+		t.Errorf("hooks %+v, want %+v", calls, want)
+	}
+}

@@ -56,7 +56,9 @@
 // provider is down the last keys keep working; with no keys at all, or a
 // token signed with a key not known yet while they cannot be fetched, a
 // request gets identity.ErrUnavailable (a 503, never 401 or 200).
-// Config.Hooks.OnKeysRefreshed is told of every fetch.
+// Config.Hooks.OnKeysRefreshed is told of every fetch, and
+// Config.Hooks.OnKeysChanged of the key IDs each fetch added and removed
+// (an audit record: audit.ProviderKeysHook).
 //
 // # Login
 //

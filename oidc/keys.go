@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,8 @@ type remoteKeys struct {
 	maxSize     int64
 	now         func() time.Time
 	log         *slog.Logger
-	onFetched   func(error) // Hooks.OnKeysRefreshed, or nil
+	onFetched   func(error)                   // Hooks.OnKeysRefreshed, or nil
+	onChanged   func(added, removed []string) // Hooks.OnKeysChanged, or nil
 
 	set       atomic.Pointer[token.KeySet]
 	fetchedAt atomic.Int64 // unix nanoseconds of the last successful fetch
@@ -97,7 +99,7 @@ func (k *remoteKeys) refresh(ctx context.Context) error {
 // run does one fetch, closes ch when it is done, then tells the hook.
 func (k *remoteKeys) run(ch chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
-	err := k.fetch(ctx)
+	added, removed, err := k.fetch(ctx)
 	cancel()
 	if err != nil {
 		// One line per attempt, so at most one per minInterval.
@@ -111,6 +113,9 @@ func (k *remoteKeys) run(ch chan struct{}) {
 	k.inflight, k.lastErr = nil, err
 	k.mu.Unlock()
 	close(ch)
+	if k.onChanged != nil && len(added)+len(removed) > 0 {
+		k.onChanged(added, removed)
+	}
 	if k.onFetched != nil {
 		k.onFetched(err)
 	}
@@ -131,41 +136,71 @@ func (k *remoteKeys) refreshInBackground() {
 	}
 }
 
-// fetch gets the JWK Set and swaps it in.
-func (k *remoteKeys) fetch(ctx context.Context) error {
+// fetch gets the JWK Set and swaps it in, and returns the key IDs it
+// added and removed.
+func (k *remoteKeys) fetch(ctx context.Context) (added, removed []string, err error) {
 	k.fetches.Add(1)
 	url, err := k.jwksURL(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("oidc: JWKS URL: %w", err)
+		return nil, nil, fmt.Errorf("oidc: JWKS URL: %w", err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("oidc: fetching the JWK Set: %w", err)
+		return nil, nil, fmt.Errorf("oidc: fetching the JWK Set: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("oidc: fetching the JWK Set: %s", resp.Status)
+		return nil, nil, fmt.Errorf("oidc: fetching the JWK Set: %s", resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, k.maxSize+1))
 	if err != nil {
-		return fmt.Errorf("oidc: reading the JWK Set: %w", err)
+		return nil, nil, fmt.Errorf("oidc: reading the JWK Set: %w", err)
 	}
 	if int64(len(body)) > k.maxSize {
-		return fmt.Errorf("oidc: the JWK Set is larger than %d bytes", k.maxSize)
+		return nil, nil, fmt.Errorf("oidc: the JWK Set is larger than %d bytes", k.maxSize)
 	}
 	set, skipped, err := token.ParseJWKSet(body, token.JWKSetOptions{Algorithms: k.algs, Previous: k.set.Load()})
 	if err != nil {
-		return fmt.Errorf("oidc: the JWK Set: %w", err)
+		return nil, nil, fmt.Errorf("oidc: the JWK Set: %w", err)
 	}
 	for _, s := range skipped {
 		k.log.Debug("a key of the provider's JWK Set is skipped", "reason", s)
 	}
-	k.set.Store(set)
+	prev := k.set.Swap(set)
 	k.fetchedAt.Store(k.now().UnixNano())
-	return nil
+	added, removed = keyChanges(prev, set)
+	return added, removed, nil
+}
+
+// keyChanges returns the key IDs of next that prev lacks, and those of
+// prev that next lacks, sorted.
+func keyChanges(prev, next *token.KeySet) (added, removed []string) {
+	ids := func(s *token.KeySet) map[string]bool {
+		m := map[string]bool{}
+		if s != nil {
+			for _, key := range s.Keys() {
+				m[key.ID()] = true
+			}
+		}
+		return m
+	}
+	before, after := ids(prev), ids(next)
+	for id := range after {
+		if !before[id] {
+			added = append(added, id)
+		}
+	}
+	for id := range before {
+		if !after[id] {
+			removed = append(removed, id)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	return added, removed
 }

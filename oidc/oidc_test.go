@@ -496,6 +496,54 @@ func TestWarmMistypedIssuer(t *testing.T) {
 	}
 }
 
+// TestKeysChangedHook: Hooks.OnKeysChanged hears of the keys a fetch
+// adds and removes (every key at the first fetch), and not of a fetch
+// that changes nothing.
+func TestKeysChangedHook(t *testing.T) {
+	f := oidctest.New(t)
+	c := testenv.NewClock(t0)
+	type change struct{ added, removed string }
+	changes := make(chan change, 10)
+	hooks, fetched := fetchEvents(t)
+	hooks.OnKeysChanged = func(added, removed []string) {
+		changes <- change{strings.Join(added, ","), strings.Join(removed, ",")}
+	}
+	p := newProvider(t, f, c, oidc.Config{Mapping: oidc.Keycloak("api"), Hooks: hooks})
+	next := func(want change) {
+		t.Helper()
+		if err := fetched(); err != nil { // the change is told before the fetch
+			t.Fatal(err)
+		}
+		select {
+		case got := <-changes:
+			if got != want {
+				t.Errorf("keys changed %+v, want %+v", got, want)
+			}
+		default:
+			if want != (change{}) {
+				t.Errorf("no change told, want %+v", want)
+			}
+		}
+	}
+	if err := p.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next(change{added: "k1"})
+	c.Advance(oidc.DefaultRefreshInterval)
+	if err := p.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next(change{})
+	f.Publish("k2", oidctest.Key(2))
+	f.Publish("k3", oidctest.Key(3))
+	f.Retire("k1")
+	c.Advance(oidc.DefaultRefreshInterval)
+	if err := p.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next(change{added: "k2,k3", removed: "k1"})
+}
+
 // TestRemovedKeyWhileCached: a token that only ever hits the middleware's
 // cache is refused once its key has left the provider's JWK Set: the
 // provider's cache age makes it verified again, which refreshes old keys.

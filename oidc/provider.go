@@ -121,6 +121,12 @@ type Hooks struct {
 	// block: a metric, a log line, a test waiting for a background
 	// refresh.
 	OnKeysRefreshed func(err error)
+	// OnKeysChanged runs after a fetch that changed the keys held, with
+	// the key IDs (kid) it added and removed, sorted: the first fetch
+	// adds every key. It runs on the fetch's goroutine, before
+	// OnKeysRefreshed, and must not block: an audit record
+	// (audit.ProviderKeysHook), a log line.
+	OnKeysChanged func(added, removed []string)
 }
 
 // Provider verifies the access tokens of one OpenID Connect provider,
@@ -203,6 +209,7 @@ func New(cfg Config) (*Provider, error) {
 		jwksURL: p.jwks, client: cfg.HTTPClient, algs: cfg.Algorithms,
 		minInterval: cfg.RefreshInterval, maxAge: cfg.KeyMaxAge, maxSize: DefaultMaxDocumentSize,
 		now: cfg.Now, log: p.log.With("issuer", cfg.Issuer), onFetched: cfg.Hooks.OnKeysRefreshed,
+		onChanged: cfg.Hooks.OnKeysChanged,
 	}
 	return p, nil
 }

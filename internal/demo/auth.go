@@ -53,12 +53,14 @@ func endpointUser(u User, err error) (endpoint.User, error) {
 // users, DPoP, the resources res, and the stores on -db: refresh and API
 // tokens there, the revocation list and DPoP replay cache and login
 // budgets in Redis with -redis (shared by every instance), else the
-// revocations in the database and the rest per instance.
-func newAuth(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw *password.Hasher, res resources, log *slog.Logger) (*sessionless.Auth, error) {
+// revocations in the database and the rest per instance; its audit
+// records (logins, logouts, reuse, API tokens, keys) to auditLog.
+func newAuth(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw *password.Hasher, res resources, log, auditLog *slog.Logger) (*sessionless.Auth, error) {
 	sc, err := authConfig(cfg, users, db, keys, pw, res, log)
 	if err != nil {
 		return nil, err
 	}
+	sc.Audit = auditLog
 	return sessionless.New(sc)
 }
 

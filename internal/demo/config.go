@@ -146,6 +146,15 @@ type Config struct {
 	// and loopback addresses too. Empty: the system's CAs, public
 	// addresses only.
 	ClientMetadataTestCA string
+	// AuditLog is where the audit records go (-audit-log,
+	// DEMO_AUDIT_LOG; default "-"): a file, appended to (created with
+	// mode 0600), or "-" for stderr. They are JSON lines of their own
+	// (package audit, docs/audit.md), apart from the text log.
+	AuditLog string
+	// RequestLog logs every request, method, path, status and duration
+	// (-request-log, DEMO_REQUEST_LOG; default false): under load, a line
+	// per request is more than most logs want.
+	RequestLog bool
 	// AuthorizeKey seals the pending authorization request into the
 	// login page (DEMO_AUTHORIZE_KEY, 32 bytes in base64url; environment
 	// only): instances behind one load balancer need the same. Empty: a
@@ -187,6 +196,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		s.checkCORSOrigins,
 		s.parseTrustedProxies,
 		s.parseAuthorization,
+		s.parseLogs,
 	} {
 		if err := step(&cfg); err != nil {
 			return Config{}, err
@@ -444,6 +454,24 @@ func (s *settings) parseAuthorization(cfg *Config) (err error) {
 	cfg.ClientMetadataTestCA = s.raw[optMetadataCA]
 	cfg.AuthorizeKey, err = key32(s.getenv, envAuthorizeKey)
 	return err
+}
+
+// parseLogs reads where the audit records go, a file in a directory
+// that exists or "-", and whether requests are logged.
+func (s *settings) parseLogs(cfg *Config) (err error) {
+	cfg.AuditLog = s.raw[optAuditLog]
+	switch {
+	case strings.TrimSpace(cfg.AuditLog) == "":
+		return fmt.Errorf("%s: must not be empty (- is stderr)", s.source[optAuditLog])
+	case cfg.AuditLog != "-":
+		if err := checkDir(cfg.AuditLog); err != nil {
+			return fmt.Errorf("%s: %w", s.source[optAuditLog], err)
+		}
+	}
+	if cfg.RequestLog, err = strconv.ParseBool(s.raw[optRequestLog]); err != nil {
+		return fmt.Errorf("%s: %q is not true or false", s.source[optRequestLog], s.raw[optRequestLog])
+	}
+	return nil
 }
 
 // parseTrustedProxies reads the proxies' prefixes: a CIDR, or one

@@ -118,6 +118,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"db file: URI without an extension", []string{"-db", "file:/tmp/typo"}, nil, "-db"},
 		{"db in a missing directory", []string{"-db", "/nonexistent-dir/demo.db"}, nil, "does not exist"},
 		{"db in a mistyped directory", []string{"-db", "./demo-dta/demo.db"}, nil, "-db"},
+		{"audit log in a missing directory", []string{"-audit-log", "/nonexistent-dir/audit.jsonl"}, nil, "-audit-log"},
+		{"empty audit log", nil, map[string]string{"DEMO_AUDIT_LOG": " "}, "DEMO_AUDIT_LOG"},
+		{"request log not a bool", nil, map[string]string{"DEMO_REQUEST_LOG": "yes please"}, "DEMO_REQUEST_LOG"},
 		{"key file in a missing directory", []string{"-key-file", "/nonexistent-dir/key.pem"}, nil, "-key-file"},
 
 		// OpenID Connect.
@@ -198,6 +201,26 @@ var documentedFlags = []struct{ flag, env, value string }{
 	{"trusted-proxy", "DEMO_TRUSTED_PROXIES", "10.0.0.0/8"},
 	{"registration", "DEMO_REGISTRATION", "false"},
 	{"client-metadata-test-ca", "DEMO_CLIENT_METADATA_TEST_CA", "/tmp/ca.pem"},
+	{"audit-log", "DEMO_AUDIT_LOG", "/tmp/audit.jsonl"},
+	{"request-log", "DEMO_REQUEST_LOG", "true"},
+}
+
+// TestLogSettings: the audit records go to stderr and requests are not
+// logged, unless said otherwise.
+func TestLogSettings(t *testing.T) {
+	cfg, err := ParseConfig(nil, env(nil), io.Discard)
+	if err != nil || cfg.AuditLog != "-" || cfg.RequestLog {
+		t.Fatalf("defaults: %q %v %v", cfg.AuditLog, cfg.RequestLog, err)
+	}
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	cfg, err = ParseConfig([]string{"-request-log", "-audit-log", path}, env(map[string]string{"DEMO_AUDIT_LOG": "-", "DEMO_REQUEST_LOG": "false"}), io.Discard)
+	if err != nil || cfg.AuditLog != path || !cfg.RequestLog {
+		t.Fatalf("flags: %q %v %v", cfg.AuditLog, cfg.RequestLog, err)
+	}
+	cfg, err = ParseConfig(nil, env(map[string]string{"DEMO_AUDIT_LOG": path, "DEMO_REQUEST_LOG": "true"}), io.Discard)
+	if err != nil || cfg.AuditLog != path || !cfg.RequestLog {
+		t.Fatalf("environment: %q %v %v", cfg.AuditLog, cfg.RequestLog, err)
+	}
 }
 
 // TestRevocationAndRefreshSettings checks their parsing, bounds and

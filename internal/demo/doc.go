@@ -52,6 +52,12 @@
 // postgres:// URL nor a SQLite file (.db, .sqlite, .sqlite3) and an
 // -issuer that is not an absolute http(s) URL.
 //
+// It logs to stderr as text; its audit records (package audit: logins,
+// logouts, reuse, consents, API tokens, passwords set, keys; JSON lines)
+// go apart, to -audit-log (a file appended to, or "-", stderr, the
+// default), the operator commands' too. Each request is logged only
+// with -request-log.
+//
 // Several instances share a PostgreSQL database (-db postgres://…) and,
 // optionally, Redis for revocations (-redis); each keeps a local copy of
 // the revocation list (package revocation), and answers 503 when that copy

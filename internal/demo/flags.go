@@ -42,6 +42,8 @@ const (
 	optTrustedProxy
 	optRegistration
 	optMetadataCA
+	optAuditLog
+	optRequestLog
 )
 
 // options are the settings that have a flag, in the order of the usage
@@ -71,6 +73,8 @@ var options = []option{
 	optRegistration:    {"registration", "DEMO_REGISTRATION", "bool", "true", "dynamic client registration (RFC 7591) at POST /auth/register, public clients\nonly, for AI agents and apps that register themselves; false: off"},
 	optMetadataCA:      {"client-metadata-test-ca", "DEMO_CLIENT_METADATA_TEST_CA", "path", "", "FOR TESTS ON ONE MACHINE: trust this PEM CA when fetching Client ID Metadata\nDocuments, and fetch them from private and loopback addresses too"},
 	optTrustedProxy:    {"trusted-proxy", "DEMO_TRUSTED_PROXIES", "cidr", "", "a proxy in front of the demo (10.0.0.0/8, or one address): the login limits\nread the client address from its X-Forwarded-For, from the right;\nrepeatable (the variable takes a comma-separated list)"},
+	optAuditLog:        {"audit-log", "DEMO_AUDIT_LOG", "path", "-", "where the audit records go (logins, logouts, reuse, API tokens, keys; JSON lines,\ndocs/audit.md): a file, appended to (created 0600), or - for stderr"},
+	optRequestLog:      {"request-log", "DEMO_REQUEST_LOG", "bool", "false", "log every request (method, path, status, duration) to stderr"},
 }
 
 // The settings without a flag, read from the environment only.
@@ -176,7 +180,7 @@ func (s *settings) flagSet() *flag.FlagSet {
 		switch {
 		case lists[i] != nil:
 			fs.Var(lists[i], o.flag, o.help)
-		case i == optFailOpen:
+		case i == optFailOpen || i == optRequestLog:
 			fs.Var(boolString{&s.raw[i]}, o.flag, o.help)
 		default:
 			fs.StringVar(&s.raw[i], o.flag, "", o.help)

@@ -57,7 +57,8 @@ type testEnv struct {
 	passwords *password.Hasher
 	clock     *testenv.Clock
 	logs      *testenv.SyncBuffer
-	seed      string // what seeding printed
+	audit     *testenv.SyncBuffer // the audit records, JSON lines
+	seed      string              // what seeding printed
 }
 
 // newTestEnv starts the API for cfg (see testConfig), seeded, with a test
@@ -65,7 +66,7 @@ type testEnv struct {
 func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	e := &testEnv{cfg: cfg, logs: &testenv.SyncBuffer{}}
+	e := &testEnv{cfg: cfg, logs: &testenv.SyncBuffer{}, audit: &testenv.SyncBuffer{}}
 	if cfg.Now == nil {
 		e.clock = newTestClock()
 		e.cfg.Now = e.clock.Now
@@ -89,7 +90,8 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	if e.keys, err = loadKeys(cfg, log); err != nil {
 		t.Fatal(err)
 	}
-	if e.srv, err = newServer(e.cfg, deps{users: e.store, db: e.store.db, keys: e.keys, passwords: pw, log: log}); err != nil {
+	auditLog := slog.New(slog.NewJSONHandler(e.audit, nil))
+	if e.srv, err = newServer(e.cfg, deps{users: e.store, db: e.store.db, keys: e.keys, passwords: pw, log: log, audit: auditLog}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.srv.Shutdown(context.Background()) })

@@ -9,6 +9,7 @@ import (
 	"net"
 
 	"github.com/sessionless/sessionless"
+	"github.com/sessionless/sessionless/audit"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/token"
 )
@@ -32,17 +33,30 @@ type operator struct {
 	// guessed says issuer is the default -addr's: neither -issuer nor
 	// -addr was given, and the servers may run with others.
 	guessed bool
+	// audit writes what the operator did to the servers' -audit-log,
+	// with ActorOperator.
+	audit      *audit.Logger
+	closeAudit func() error
 }
 
 // openOperator reads the server flags serverArgs of the operator command
 // cmd as the servers do and opens their database, which must exist, and
-// their backends (so that what it revokes reaches the running servers).
-// Close closes them.
-func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv func(string) string) (*operator, error) {
+// their backends (so that what it revokes reaches the running servers),
+// and their -audit-log ("-": stderr). Close closes them.
+func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv func(string) string, stderr io.Writer) (_ *operator, err error) {
 	cfg, err := ParseConfig(serverArgs, getenv, io.Discard)
 	if err != nil {
 		return nil, err
 	}
+	auditLog, closeAudit, err := openAuditLog(cfg.AuditLog, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeAudit()
+		}
+	}()
 	issuer, guessed := cfg.Issuer, false
 	if issuer == "" {
 		issuer, guessed = issuerOfAddr(cfg.Addr), cfg.addrDefault
@@ -82,7 +96,8 @@ func openOperator(ctx context.Context, cmd string, serverArgs []string, getenv f
 		store.Close()
 		return nil, err
 	}
-	return &operator{cmd: cmd, cfg: cfg, store: store, auth: a, issuer: issuer, guessed: guessed}, nil
+	return &operator{cmd: cmd, cfg: cfg, store: store, auth: a, issuer: issuer, guessed: guessed,
+		audit: audit.New(auditLog, audit.Config{}), closeAudit: closeAudit}, nil
 }
 
 // issuerOfAddr returns the issuer a server listening on addr takes when
@@ -96,10 +111,17 @@ func issuerOfAddr(addr string) string {
 	return defaultIssuer(a)
 }
 
-// Close closes the stores, then the database.
+// Close closes the stores, then the database and the audit log.
 func (op *operator) Close() {
 	op.auth.Close()
 	op.store.Close()
+	op.closeAudit()
+}
+
+// record writes what the operator did to the audit log.
+func (op *operator) record(ctx context.Context, rec audit.Record) {
+	rec.Actor = audit.ActorOperator
+	op.audit.Log(ctx, rec)
 }
 
 // user returns the user named username.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionless/sessionless/audit"
 	"github.com/sessionless/sessionless/password"
 )
 
@@ -36,10 +37,10 @@ const (
 // prints the usage to stdout and returns nil.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "users" {
-		return runUsers(ctx, args[1:], getenv, stdout)
+		return runUsers(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "tokens" {
-		return runTokens(ctx, args[1:], getenv, stdout)
+		return runTokens(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "oidc-provider" {
 		return runProvider(ctx, args[1:], stdout)
@@ -63,6 +64,12 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 			err = nil
 		}
 	}()
+	// The audit records, JSON lines apart from this log (-audit-log).
+	auditLog, closeAudit, err := openAuditLog(cfg.AuditLog, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -85,7 +92,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	if cfg.Issuer == "" {
 		cfg.Issuer = defaultIssuer(ln.Addr())
 	}
-	srv, err := newServer(cfg, deps{users: store, db: store.db, keys: keys, passwords: pw, log: log})
+	srv, err := newServer(cfg, deps{users: store, db: store.db, keys: keys, passwords: pw, log: log, audit: auditLog})
 	if err != nil {
 		return err
 	}
@@ -114,7 +121,8 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
 		"access_ttl", cfg.AccessTTL, "signing_key", keys.SigningKey(), "verification_keys", len(keys.Keys())-1,
 		"database", store.d.String(), "revocations", revocationsWhere(cfg), "revocation_staleness", cfg.RevocationStaleness,
-		"revocation_fail_open", cfg.RevocationFailOpen, "oidc_issuers", cfg.OIDCIssuers)
+		"revocation_fail_open", cfg.RevocationFailOpen, "oidc_issuers", cfg.OIDCIssuers, "audit_log", cfg.AuditLog,
+		"request_log", cfg.RequestLog)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {
@@ -220,10 +228,12 @@ servers, which then refuse the tokens at once; -issuer (DEMO_ISSUER), or
 -addr (DEMO_ADDR), names the servers' issuer: without either, the default
 -addr's is assumed, and said to be; without one that can be known (-addr
 with port 0), access tokens already issued expire within -access-ttl.
-Access tokens issued before the command can no longer make API tokens.`
+Access tokens issued before the command can no longer make API tokens.
+The change is recorded in the servers' -audit-log (DEMO_AUDIT_LOG;
+default stderr), with actor "operator".`
 
 // runUsers runs "demo-api users set-password [flags] USERNAME".
-func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "set-password" || strings.HasPrefix(args[len(args)-1], "-") {
 		fmt.Fprintln(stdout, usersUsage)
 		return errors.New("users: want set-password and a username")
@@ -231,7 +241,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	name := args[len(args)-1]
 	// The backends first: if they cannot be opened (Redis down), nothing
 	// changes.
-	op, err := openOperator(ctx, "users", args[1:len(args)-1], getenv)
+	op, err := openOperator(ctx, "users", args[1:len(args)-1], getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -256,6 +266,11 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err := op.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
 		return fmt.Errorf("users: setting the password: %w", err)
 	}
+	rec := audit.Record{Event: audit.PasswordChange, Subject: u.ID, Username: name}
+	if !op.guessed {
+		rec.Issuer = op.issuer // "" when it cannot be known
+	}
+	op.record(ctx, rec)
 	// Shown as soon as it is stored: whatever fails next, it is not lost.
 	if random {
 		fmt.Fprintf(stdout, "password of %s set to: %s\n", name, secret)

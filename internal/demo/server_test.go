@@ -361,13 +361,15 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
-	e := newTestEnv(t, testConfig(t))
+	cfg := testConfig(t)
+	cfg.RequestLog = true
+	e := newTestEnv(t, cfg)
 	tok := e.login(t, "demo", testPassword).AccessToken
 	e.me(t, "Bearer "+tok)
 	e.me(t, "Bearer "+tok+"x")
 	e.do(t, "POST", "/auth/login", `{"username":"demo","password":"wrong-password-123"}`, nil)
 	e.ts.Close() // waits for the handlers, and their log lines
-	logs := e.logs.String()
+	logs := e.logs.String() + e.audit.String()
 	for _, want := range []string{"method=POST path=/auth/login status=200", "method=GET path=/api/me status=200",
 		"path=/api/me status=401", "path=/auth/login status=401", "duration="} {
 		if !strings.Contains(logs, want) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionless/sessionless/apitoken"
+	"github.com/sessionless/sessionless/audit"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/sqlopen"
 )
@@ -27,8 +28,9 @@ token mint tokens), -expires-in (e.g. 720h) to a year. list shows a
 user's tokens, without secrets. revoke revokes the token ID whoever owns
 it; the running servers refuse it within their revocation list's
 propagation (at once with Redis, within 200 ms with a database), so give
-the same -db and -redis as the servers. The server flags (-db, -redis, …)
-are those of demo-api -h.`
+the same -db and -redis as the servers. create and revoke append a record
+to the servers' -audit-log (actor "operator"). The server flags (-db,
+-redis, -audit-log, …) are those of demo-api -h.`
 
 // tokenFlags are the flags of "tokens create", taken out of the
 // arguments before the server flags are parsed.
@@ -62,7 +64,7 @@ func splitTokenFlags(args []string) (map[string]string, []string, error) {
 }
 
 // runTokens runs "demo-api tokens create|list|revoke".
-func runTokens(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runTokens(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := parseTokensArgs(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -70,7 +72,7 @@ func runTokens(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	op, err := openOperator(ctx, "tokens", c.serverArgs, getenv)
+	op, err := openOperator(ctx, "tokens", c.serverArgs, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -152,6 +154,7 @@ func (op *operator) createToken(ctx context.Context, username string, flags map[
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
+	op.record(ctx, audit.Record{Event: audit.APITokenCreate, Subject: t.Subject, TokenID: t.ID})
 	fmt.Fprintf(stdout, "token %s of %s (%s), expires %s, scopes %q:\n%s\n", t.ID, username, u.ID, stamp(t.ExpiresAt),
 		strings.Join(t.Scopes, " "), raw)
 	fmt.Fprintln(stdout, "it is shown only now: the database keeps its hash")
@@ -206,6 +209,9 @@ func (op *operator) revokeToken(ctx context.Context, id string, stdout io.Writer
 	t, err := op.auth.APITokens.OperatorRevoke(ctx, id)
 	if errors.Is(err, apitoken.ErrNotFound) {
 		return fmt.Errorf("tokens: no token %q", id)
+	}
+	if t.ID != "" { // revoked in the store, whatever telling the servers did
+		op.record(ctx, audit.Record{Event: audit.APITokenRevoke, Subject: t.Subject, TokenID: t.ID})
 	}
 	if err != nil {
 		return err

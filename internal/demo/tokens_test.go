@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestTokensArguments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
-			err := runTokens(context.Background(), tt.args, env(nil), &out)
+			err := runTokens(context.Background(), tt.args, env(nil), &out, io.Discard)
 			got, wantOut := "", ""
 			if err != nil {
 				got = err.Error()

@@ -471,7 +471,7 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request, form url
 	}
 	switch {
 	case errors.As(err, new(*LimitError)):
-		s.audit(r, Event{Kind: Throttled, Username: name})
+		s.audit(r, Event{Kind: Throttled, Username: name, Reason: budgetOf(err)})
 		writeRetryAfter(w, err)
 		s.loginPage(w, r, http.StatusTooManyRequests, c, p, sealed, name, "Too many attempts. Wait a moment and try again.")
 		return
@@ -493,7 +493,7 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request, form url
 		return
 	}
 	a := approval{Pending: p, Subject: u.Subject, Username: name, Scope: scope, AuthTime: s.now().Unix()}
-	s.audit(r, Event{Kind: LoginSucceeded, Username: name, Subject: u.Subject})
+	s.audit(r, Event{Kind: LoginSucceeded, Username: name, Subject: u.Subject, ClientID: c.ID})
 	if !c.FirstParty {
 		have, err := s.authz.consents.Get(r.Context(), u.Subject, c.ID)
 		if err != nil && !errors.Is(err, consent.ErrNotFound) {
@@ -525,7 +525,7 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request, form u
 		return
 	}
 	if form.Get(authorizeFormAction) == actionDeny {
-		s.audit(r, Event{Kind: ConsentDenied, Subject: a.Subject})
+		s.audit(r, Event{Kind: ConsentDenied, Subject: a.Subject, ClientID: a.Pending.ClientID})
 		s.redirectError(w, r, a.Pending, &authzError{errAccessDenied, "the user denied the request"})
 		return
 	}
@@ -563,7 +563,7 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request, form u
 		s.errorPage(w, r, err)
 		return
 	}
-	s.audit(r, Event{Kind: ConsentGranted, Subject: a.Subject})
+	s.audit(r, Event{Kind: ConsentGranted, Subject: a.Subject, ClientID: c.ID})
 	s.issueCode(w, r, a)
 }
 
@@ -579,7 +579,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a approval) {
 		return
 	}
 	s.log.InfoContext(r.Context(), "authorization code issued", "sub", a.Subject, "client_id", p.ClientID)
-	s.audit(r, Event{Kind: CodeIssued, Subject: a.Subject})
+	s.audit(r, Event{Kind: CodeIssued, Subject: a.Subject, ClientID: p.ClientID})
 	s.redirect(w, r, p.RedirectURI, url.Values{"code": {code}}, p.State)
 }
 

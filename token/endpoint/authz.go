@@ -257,7 +257,7 @@ func (s *Server) RevokeConsent() http.Handler {
 			return
 		}
 		s.log.InfoContext(ctx, "consent revoked", "sub", p.Subject, "client_id", id, "families", n)
-		s.audit(r, Event{Kind: ConsentRevoked, Subject: p.Subject})
+		s.audit(r, Event{Kind: ConsentRevoked, Subject: p.Subject, ClientID: id})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

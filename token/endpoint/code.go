@@ -71,7 +71,7 @@ func (s *Server) codeGrant(r *http.Request, form url.Values, c clients.Client, j
 	if errors.Is(err, authcode.ErrInvalidGrant) {
 		if errors.Is(err, authcode.ErrReused) {
 			s.log.WarnContext(r.Context(), "authorization code reused: its tokens revoked", "client_id", c.ID)
-			s.audit(r, Event{Kind: CodeReused})
+			s.audit(r, Event{Kind: CodeReused, ClientID: c.ID})
 		}
 		return issued{}, &oauthError{http.StatusBadRequest, "invalid_grant", codeDescription(err)}
 	}

@@ -78,7 +78,7 @@ func (s *Server) EndDevice() http.Handler {
 			return
 		}
 		s.log.InfoContext(r.Context(), "device ended", "sub", p.Subject, "family", id)
-		s.audit(r, Event{Kind: DeviceEnded, Subject: p.Subject})
+		s.audit(r, Event{Kind: DeviceEnded, Subject: p.Subject, TokenID: id, ClientID: p.ClientID})
 		if p.FromCookie && id == s.sessionID(p) {
 			s.clearCookies(w)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ type EventKind string
 // The events [Hooks.Audit] receives.
 const (
 	LoginSucceeded EventKind = "login"          // a password checked (login or password grant), tokens issued
-	LoginFailed    EventKind = "login_failed"   // unknown user or wrong password
+	LoginFailed    EventKind = "login_failed"   // unknown user, wrong password, or no password login (Event.Reason)
 	Refreshed      EventKind = "refresh"        // a refresh token rotated
 	RefreshReused  EventKind = "refresh_reuse"  // a spent refresh token presented: its family was revoked
 	LoggedOut      EventKind = "logout"         // an access token (and maybe its refresh family) revoked
@@ -75,12 +76,29 @@ const (
 )
 
 // Event is one outcome worth an audit log. It never carries a password or
-// a token, only the access token's ID.
+// a token, only the access token's ID. Package audit turns events into
+// log records of a stable schema (audit.EndpointHook).
 type Event struct {
 	Kind     EventKind
-	Username string // login attempts
+	Username string // login attempts, as sent
 	Subject  string // empty for a failed login
-	TokenID  string // the "jti" of the access token issued or revoked
+	// TokenID is the "jti" of the access token issued or revoked; for
+	// DeviceEnded, the refresh family's id.
+	TokenID string
+	// Reason says why: for LoginFailed, "unknown_user_or_bad_password",
+	// or "locked" (the user has no password login: a hash that is not
+	// argon2id, such as "!locked" or ""); for Throttled, the [Budget]
+	// the request was over.
+	Reason string
+	// ClientID is the OAuth client concerned, when there is one: the
+	// client logged in, refreshing, redeeming or consented to.
+	ClientID string
+	// Issuer is the issuer of Subject: the endpoints' own, or a
+	// provider's for a logout with one of its tokens.
+	Issuer string
+	// ClientAddr is the address of the request's client as the
+	// endpoints see it ([Server.ClientAddr]).
+	ClientAddr netip.Addr
 }
 
 // Hooks let the application watch and throttle the endpoints. Nil fields
@@ -408,8 +426,25 @@ func (s *Server) Cookies() (CookieConfig, bool) {
 
 func (s *Server) audit(r *http.Request, e Event) {
 	if h := s.cfg.Hooks.Audit; h != nil {
+		if e.Issuer == "" {
+			e.Issuer = s.cfg.Issuer.Name()
+		}
+		e.ClientAddr = s.ClientAddr(r)
 		h(r, e)
 	}
+}
+
+// ClientAddr returns the address of r's client as the endpoints see it,
+// what [Event.ClientAddr] holds: the [Throttle]'s, read behind
+// ThrottleConfig.TrustedProxies ([Throttle.ClientAddr]); with
+// InsecureSkipThrottle, the connection's. The zero Addr means the
+// connection's address is not an IP.
+func (s *Server) ClientAddr(r *http.Request) netip.Addr {
+	if s.throttle == nil {
+		return peerAddr(r.RemoteAddr)
+	}
+	a, _ := s.throttle.addrsOf.clientAddr(r)
+	return a
 }
 
 // limitAddress takes a token of the budget of r's client address; false
@@ -441,13 +476,23 @@ func (s *Server) beginPassword(w http.ResponseWriter, r *http.Request, username 
 	return done, true
 }
 
+// budgetOf names the budget a refusal of the throttle is over, for
+// Event.Reason; "" for another error.
+func budgetOf(err error) string {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return string(le.Budget)
+	}
+	return ""
+}
+
 // throttled answers a refusal of the throttle, and audits and logs it.
 func (s *Server) throttled(w http.ResponseWriter, r *http.Request, username string, err error) {
 	var le *LimitError
 	if errors.As(err, &le) {
 		// Debug: a flood is thousands of these; the audit event has each.
 		s.log.DebugContext(r.Context(), "request throttled", "budget", string(le.Budget), "retry_after", le.RetryAfter)
-		s.audit(r, Event{Kind: Throttled, Username: username})
+		s.audit(r, Event{Kind: Throttled, Username: username, Reason: string(le.Budget)})
 	} else if r.Context().Err() == nil {
 		s.log.ErrorContext(r.Context(), "request refused: the throttle cannot answer", "err", err)
 	}

@@ -81,7 +81,7 @@ func (s *Server) Logout() http.Handler {
 			return
 		}
 		s.log.InfoContext(ctx, "logout", "sub", p.Subject, "jti", p.TokenID)
-		s.audit(r, Event{Kind: LoggedOut, Subject: p.Subject, TokenID: p.TokenID})
+		s.audit(r, Event{Kind: LoggedOut, Subject: p.Subject, TokenID: p.TokenID, ClientID: p.ClientID, Issuer: p.Issuer})
 		if p.FromCookie {
 			s.clearCookies(w)
 		}
@@ -141,7 +141,7 @@ func (s *Server) LogoutAll() http.Handler {
 			return
 		}
 		s.log.InfoContext(ctx, "logout everywhere", "sub", p.Subject)
-		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject})
+		s.audit(r, Event{Kind: LoggedOutAll, Subject: p.Subject, ClientID: p.ClientID, Issuer: p.Issuer})
 		if p.FromCookie {
 			s.clearCookies(w)
 		}

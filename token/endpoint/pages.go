@@ -168,7 +168,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &pe):
 		status, d.Error = pe.status, pe.message
 	case errors.As(err, new(*LimitError)):
-		s.audit(r, Event{Kind: Throttled})
+		s.audit(r, Event{Kind: Throttled, Reason: budgetOf(err)})
 		writeRetryAfter(w, err)
 		status, d.Error = http.StatusTooManyRequests, "Too many attempts from your network. Wait a moment and try again."
 	case errors.As(err, &uc):

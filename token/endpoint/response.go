@@ -138,11 +138,14 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 			return User{}, terr
 		}
 	}
-	ok := false
+	ok, reason := false, "unknown_user_or_bad_password"
 	switch {
 	case errors.Is(err, ErrUnknownUser) || !strings.HasPrefix(u.PasswordHash, "$argon2id$"):
 		// No user, or no password login for this one ("", "!locked"):
 		// the work of a wrong password, so timing tells nothing.
+		if err == nil {
+			reason = "locked"
+		}
 		err = s.cfg.Passwords.VerifyNone(ctx, pw)
 	default:
 		ok, err = s.cfg.Passwords.Verify(ctx, u.PasswordHash, pw)
@@ -154,7 +157,7 @@ func (s *Server) checkPassword(r *http.Request, name, pw string) (User, error) {
 		return User{}, internalError{err} // an argon2id hash that is corrupt
 	}
 	if !ok {
-		s.audit(r, Event{Kind: LoginFailed, Username: name})
+		s.audit(r, Event{Kind: LoginFailed, Username: name, Reason: reason})
 		return User{}, errBadCredentials
 	}
 	return u, nil
@@ -206,7 +209,7 @@ func (s *Server) issueTokensFor(r *http.Request, c clients.Client, u User, usern
 	t.refreshAge = min(abs, idle)
 	s.log.InfoContext(r.Context(), "tokens issued", "sub", t.claims.Subject, "jti", t.claims.ID)
 	if username != "" {
-		s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: t.claims.ID})
+		s.audit(r, Event{Kind: LoginSucceeded, Username: username, Subject: u.Subject, TokenID: t.claims.ID, ClientID: c.ID})
 	}
 	return t, nil
 }

@@ -62,7 +62,7 @@ func (s *Server) revoke(r *http.Request, c clients.Client, raw, hint string) err
 			return err
 		}
 		s.log.InfoContext(ctx, "refresh token revoked", "sub", g.Subject)
-		s.audit(r, Event{Kind: Revoked, Subject: g.Subject})
+		s.audit(r, Event{Kind: Revoked, Subject: g.Subject, ClientID: c.ID})
 		return nil
 	}
 	at, err := s.cfg.Verifier.Verify(raw)
@@ -76,6 +76,6 @@ func (s *Server) revoke(r *http.Request, c clients.Client, raw, hint string) err
 		return err
 	}
 	s.log.InfoContext(ctx, "access token revoked", "sub", at.Subject, "jti", at.ID)
-	s.audit(r, Event{Kind: Revoked, Subject: at.Subject, TokenID: at.ID})
+	s.audit(r, Event{Kind: Revoked, Subject: at.Subject, TokenID: at.ID, ClientID: c.ID})
 	return nil
 }

@@ -423,7 +423,15 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 	if errors.Is(err, refresh.ErrInvalidGrant) {
 		if errors.Is(err, refresh.ErrReused) {
 			s.log.WarnContext(ctx, "refresh token reused: family revoked")
-			s.audit(r, Event{Kind: RefreshReused})
+			if s.cfg.Hooks.Audit != nil {
+				// Whose family: the spent token's record says (one read,
+				// on a path an attacker cannot take often).
+				e := Event{Kind: RefreshReused, ClientID: c.ID}
+				if g, err := s.refresh.Lookup(ctx, rt); err == nil {
+					e.Subject, e.ClientID = g.Subject, g.ClientID
+				}
+				s.audit(r, e)
+			}
 		}
 		if cookie {
 			s.clearCookies(w) // a dead cookie the browser would send for ever
@@ -444,7 +452,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, form url.V
 	}
 	t.refresh = next
 	s.log.InfoContext(ctx, "refresh token rotated", "sub", t.claims.Subject, "jti", t.claims.ID)
-	s.audit(r, Event{Kind: Refreshed, Subject: g.Subject, TokenID: t.claims.ID})
+	s.audit(r, Event{Kind: Refreshed, Subject: g.Subject, TokenID: t.claims.ID, ClientID: c.ID})
 	return t, cookie, nil
 }
 

@@ -132,21 +132,22 @@ type Options struct {
 // Demo is a running demo-api process.
 type Demo struct {
 	URL string // http://127.0.0.1:PORT, its origin and issuer
-	Log *Log   // its stderr: the log, one line a request among others
+	Log *Log   // its stderr: the log (-request-log: one line a request among others) and the audit records
 }
 
-// Start runs the demo (see [Binary]) with -addr 127.0.0.1:0 and -db and
-// -key-file in a directory of the test's, then o.Args, in the
-// environment without DEMO_*, OIDC_*, DATABASE_URL and REDIS_URL, then
-// o.Env. It returns once the demo answers /readyz with 200, and stops
-// it with SIGTERM when the test ends, failing the test unless it exits
-// cleanly; a failed test shows the end of the demo's log.
+// Start runs the demo (see [Binary]) with -addr 127.0.0.1:0, -db and
+// -key-file in a directory of the test's and -request-log (tests count
+// the requests), then o.Args, in the environment without DEMO_*,
+// OIDC_*, DATABASE_URL and REDIS_URL, then o.Env. It returns once the
+// demo answers /readyz with 200, and stops it with SIGTERM when the test
+// ends, failing the test unless it exits cleanly; a failed test shows
+// the end of the demo's log.
 func Start(t testing.TB, o Options) *Demo {
 	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
 	args := append([]string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db"),
-		"-key-file", filepath.Join(dir, "signing-key.pem")}, o.Args...)
+		"-key-file", filepath.Join(dir, "signing-key.pem"), "-request-log"}, o.Args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(cleanEnv(), o.Env...)
 	// A test binary killed by -timeout runs no Cleanup: the demo ends
