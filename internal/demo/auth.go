@@ -16,6 +16,7 @@ import (
 	"github.com/sessionless/sessionless"
 	"github.com/sessionless/sessionless/apitoken"
 	"github.com/sessionless/sessionless/dpop"
+	"github.com/sessionless/sessionless/metrics"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/password"
 	"github.com/sessionless/sessionless/revocation"
@@ -55,13 +56,22 @@ func endpointUser(u User, err error) (endpoint.User, error) {
 // budgets in Redis with -redis (shared by every instance), else the
 // revocations in the database and the rest per instance; its audit
 // records (logins, logouts, reuse, API tokens, keys) to auditLog.
-func newAuth(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw *password.Hasher, res resources, log, auditLog *slog.Logger) (*sessionless.Auth, error) {
+func newAuth(cfg Config, users UserStore, db *sql.DB, keys *token.KeySet, pw *password.Hasher, res resources, log, auditLog *slog.Logger, m *metrics.Metrics) (*sessionless.Auth, error) {
 	sc, err := authConfig(cfg, users, db, keys, pw, res, log)
 	if err != nil {
 		return nil, err
 	}
 	sc.Audit = auditLog
-	return sessionless.New(sc)
+	// Metrics (package metrics, exported at /metrics): every
+	// authentication and refusal, and the endpoints' events.
+	sc.Middleware.Hooks = m.Hooks()
+	sc.Endpoints.Hooks.Audit = m.EndpointAudit
+	a, err := sessionless.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	m.ObserveRevocations(func() (int, time.Time) { return a.Revocations.Len(), a.Revocations.SyncedAt() })
+	return a, nil
 }
 
 // authConfig is the configuration newAuth gives sessionless.New.

@@ -23,6 +23,7 @@
 //	GET  /healthz                {"status":"ok"} while the process serves (liveness)
 //	GET  /readyz                 {"status":"ready","checks":{…}}, or 503 naming the backend
 //	                             that does not answer (readiness)
+//	GET  /metrics                metrics for Prometheus (package metrics)
 //
 // Every /api/ route goes through the authentication middleware (package
 // middleware): no token is a 401 with the challenge Bearer realm="demo-api",

@@ -106,13 +106,13 @@ func TestOpenAPIDescribesTheRoutes(t *testing.T) {
 		"POST /api/widgets", "GET /api/widgets/{id}", "POST /api/tokens", "GET /api/tokens", "DELETE /api/tokens/{id}",
 		"POST /graphql", "GET /auth/devices", "DELETE /auth/devices/{id}", "DELETE /api/widgets/{id}",
 		"GET /auth/authorize", "POST /auth/authorize", "POST /auth/register", "GET /auth/consents", "DELETE /auth/consents",
-		"POST /mcp", "GET /.well-known/oauth-protected-resource/mcp", "GET /readyz",
+		"POST /mcp", "GET /.well-known/oauth-protected-resource/mcp", "GET /readyz", "GET /metrics",
 	} {
 		if !documented[route] {
 			t.Errorf("%s is not in docs/openapi.yaml", route)
 		}
 	}
-	if len(documented) != 32 {
-		t.Errorf("docs/openapi.yaml describes %d routes, the demo has 32", len(documented))
+	if len(documented) != 33 {
+		t.Errorf("docs/openapi.yaml describes %d routes, the demo has 33", len(documented))
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/sessionless/sessionless/audit"
 	"github.com/sessionless/sessionless/identity"
 	"github.com/sessionless/sessionless/internal/httpx"
+	"github.com/sessionless/sessionless/metrics"
+	"github.com/sessionless/sessionless/metrics/prometheus"
 	"github.com/sessionless/sessionless/middleware"
 	"github.com/sessionless/sessionless/oidc"
 	"github.com/sessionless/sessionless/password"
@@ -53,6 +55,7 @@ type server struct {
 	apiTokens   *apitoken.Handlers
 	widgets     *widgetStore
 	failOpen    bool // the revocation list fails open
+	metrics     *prometheus.Exporter
 	requestLog  bool // -request-log: a line per request
 	log         *slog.Logger
 }
@@ -74,13 +77,19 @@ type deps struct {
 func newServer(cfg Config, d deps) (_ *server, err error) {
 	log := d.log
 	res := resourcesOf(cfg.Issuer)
-	a, err := newAuth(cfg, d.users, d.db, d.keys, d.passwords, res, log, d.audit)
+	exp, err := prometheus.New(metrics.Config{})
 	if err != nil {
+		return nil, err
+	}
+	a, err := newAuth(cfg, d.users, d.db, d.keys, d.passwords, res, log, d.audit, exp.Metrics)
+	if err != nil {
+		exp.Shutdown(context.Background())
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			a.Close()
+			exp.Shutdown(context.Background())
 		}
 	}()
 	login, err := oidcLogin(cfg, d.users, a.Endpoints, log)
@@ -95,9 +104,11 @@ func newServer(cfg Config, d deps) (_ *server, err error) {
 				httpx.WriteProblem(w, status, code, description)
 			},
 			Logger: log,
-			// Each token created and revoked, and by whom, to the audit log.
-			Hooks: audit.APITokenHooks(a.Audit),
+			// Each token created and revoked, and by whom, to the audit
+			// log, and counted.
+			Hooks: apiTokenHooks(audit.APITokenHooks(a.Audit), exp.Metrics),
 		}),
+		metrics:  exp,
 		failOpen: cfg.RevocationFailOpen, requestLog: cfg.RequestLog, log: log}
 	if srv.graphql, err = newGraphQL(srv); err != nil {
 		return nil, err
@@ -106,8 +117,29 @@ func newServer(cfg Config, d deps) (_ *server, err error) {
 }
 
 // Shutdown writes the API tokens' last uses and closes the stores (see
-// sessionless.Auth.Shutdown).
-func (s *server) Shutdown(ctx context.Context) error { return s.authn.Shutdown(ctx) }
+// sessionless.Auth.Shutdown), and stops the metrics.
+func (s *server) Shutdown(ctx context.Context) error {
+	err := s.authn.Shutdown(ctx)
+	return errors.Join(err, s.metrics.Shutdown(ctx))
+}
+
+// apiTokenHooks runs the audit hooks, then counts.
+func apiTokenHooks(h apitoken.HandlerHooks, m *metrics.Metrics) apitoken.HandlerHooks {
+	created, revoked := h.OnCreated, h.OnRevoked
+	h.OnCreated = func(r *http.Request, by *identity.Principal, t apitoken.Token) {
+		if created != nil {
+			created(r, by, t)
+		}
+		m.APITokenCreated(r.Context())
+	}
+	h.OnRevoked = func(r *http.Request, by *identity.Principal, t apitoken.Token) {
+		if revoked != nil {
+			revoked(r, by, t)
+		}
+		m.APITokenRevoked(r.Context())
+	}
+	return h
+}
 
 // The demo's protected resources (RFC 8707 resource indicators, RFC 9728
 // resource identifiers): the whole server (its URL is the issuer's), the
@@ -228,6 +260,10 @@ func (s *server) routes() http.Handler {
 	// the providers' keys), for load balancers and Kubernetes probes.
 	handle(mux, "/healthz", route{http.MethodGet, http.HandlerFunc(s.healthz)})
 	handle(mux, "/readyz", route{http.MethodGet, s.authn.ReadyHandler()})
+	// Metrics for Prometheus (package metrics): authentications by method
+	// and outcome, cache, latency, logins, endpoint events, API tokens,
+	// the revocation list; no subject, token or path in a label.
+	handle(mux, "/metrics", route{http.MethodGet, s.metrics.Handler})
 
 	// Every /api/ route needs a valid access token; the widget routes
 	// need a scope too.
@@ -260,7 +296,9 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errorFor(r.URL.Path)(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
-	h := s.cors(limitBodies(mux))
+	// The metrics' timing goes around the routes' authentication (one
+	// request in 128 timed).
+	h := s.cors(limitBodies(s.metrics.Metrics.Middleware(mux)))
 	if s.requestLog {
 		h = s.logRequests(h)
 	}

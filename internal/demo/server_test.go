@@ -473,3 +473,31 @@ func TestCORS(t *testing.T) {
 		t.Errorf("wildcard preflight: %v", resp.Header)
 	}
 }
+
+// TestMetrics: /metrics (Prometheus) counts what the API saw, by
+// bounded labels: a good token, a refused one, a login.
+func TestMetrics(t *testing.T) {
+	e := newTestEnv(t, testConfig(t))
+	tr := e.login(t, "demo", testPassword)
+	e.status(t, tr.AccessToken)
+	e.status(t, tr.AccessToken)
+	e.status(t, "not-a-token")
+	resp, b := e.do(t, http.MethodGet, "/metrics", "", nil)
+	body := string(b)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s", resp.Status, b)
+	}
+	for _, want := range []string{
+		`sessionless_authentications_total{method="jwt",outcome="ok"} 2`,
+		`sessionless_authentication_cache_total{method="jwt",result="hit"} 1`,
+		`sessionless_logins_total{outcome="ok"} 1`,
+		`sessionless_revocation_entries`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %q in /metrics", want)
+		}
+	}
+	if strings.Contains(body, tr.AccessToken) || strings.Contains(body, "usr_") {
+		t.Error("a token or a subject in /metrics")
+	}
+}
